@@ -1,0 +1,163 @@
+"""Typed configuration from the environment (DESIGN §3).
+
+Only ``bootstrap``, ``cli`` and ``migrations/env.py`` read settings; everything else
+receives plain values. Nothing here runs at import time: call :func:`load_settings`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+_REGION_RE = re.compile(r"^[a-z]{2,}(-[a-z0-9]+)+$")
+_CHANNEL_RE = re.compile(r"^[CGD][A-Z0-9]+$")
+_USER_RE = re.compile(r"^[UW][A-Z0-9]+$")
+
+CommaList = Annotated[tuple[str, ...], NoDecode]
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message is one line naming it."""
+
+
+def _split_commas(value: object) -> object:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+class Settings(BaseSettings):
+    """Every variable of DESIGN §3. Secrets are ``SecretStr`` so they never print."""
+
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=True, extra="ignore")
+
+    slack_bot_token: SecretStr | None = Field(default=None, alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = Field(default=None, alias="SLACK_APP_TOKEN")
+    slack_api_url: str = Field(default="https://slack.com/api/", alias="SLACK_API_URL")
+
+    database_url: str = Field(
+        default="sqlite:///ecs-reboot-bot.db", alias="ECSBOT_DATABASE_URL", min_length=1
+    )
+
+    access_key_id: str | None = Field(default=None, alias="ALIBABA_CLOUD_ACCESS_KEY_ID")
+    access_key_secret: SecretStr | None = Field(
+        default=None, alias="ALIBABA_CLOUD_ACCESS_KEY_SECRET"
+    )
+    security_token: SecretStr | None = Field(default=None, alias="ALIBABA_CLOUD_SECURITY_TOKEN")
+    ecs_metadata_role: str | None = Field(default=None, alias="ALIBABA_CLOUD_ECS_METADATA")
+    ecs_metadata_disabled: bool = Field(default=False, alias="ALIBABA_CLOUD_ECS_METADATA_DISABLED")
+    ecs_endpoint: str = Field(
+        default="https://ecs.{region}.aliyuncs.com", alias="ECSBOT_ECS_ENDPOINT"
+    )
+    # V3 (ACS3-HMAC-SHA256) is what the official SDK uses; V1 (HMAC-SHA1) is kept for
+    # gateways and proxies that only understand the older RPC scheme.
+    ecs_signature_version: Literal["v3", "v1"] = Field(
+        default="v3", alias="ECSBOT_ECS_SIGNATURE_VERSION"
+    )
+
+    default_region: str | None = Field(default=None, alias="ECSBOT_DEFAULT_REGION")
+    admins: CommaList = Field(default=(), alias="ECSBOT_ADMINS")
+    notify_channel: str | None = Field(default=None, alias="ECSBOT_NOTIFY_CHANNEL")
+    allowed_channels: CommaList = Field(default=(), alias="ECSBOT_ALLOWED_CHANNELS")
+
+    confirm_ttl: int = Field(default=300, alias="ECSBOT_CONFIRM_TTL", gt=0)
+    poll_interval: float = Field(default=2.0, alias="ECSBOT_POLL_INTERVAL", gt=0)
+    reboot_timeout: int = Field(default=600, alias="ECSBOT_REBOOT_TIMEOUT", gt=0)
+    max_instances: int = Field(default=500, alias="ECSBOT_MAX_INSTANCES", gt=0)
+    log_format: Literal["text", "json"] = Field(default="text", alias="ECSBOT_LOG_FORMAT")
+
+    port: int = Field(default=3000, alias="PORT", ge=0, le=65535)
+
+    @field_validator("admins", "allowed_channels", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        return _split_commas(value)
+
+    @field_validator("admins")
+    @classmethod
+    def _user_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for user in value:
+            if not _USER_RE.match(user):
+                raise ValueError(f"{user!r} is not a Slack user id (U… or W…)")
+        return value
+
+    @field_validator("allowed_channels")
+    @classmethod
+    def _channel_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for channel in value:
+            if not _CHANNEL_RE.match(channel):
+                raise ValueError(f"{channel!r} is not a Slack channel id (C…, G… or D…)")
+        return value
+
+    @field_validator("notify_channel")
+    @classmethod
+    def _notify_channel(cls, value: str | None) -> str | None:
+        if value is not None and value.strip() == "":
+            return None
+        if value is not None and not _CHANNEL_RE.match(value):
+            raise ValueError(f"{value!r} is not a Slack channel id (C…, G… or D…)")
+        return value
+
+    @field_validator("default_region")
+    @classmethod
+    def _region(cls, value: str | None) -> str | None:
+        if value is not None and value.strip() == "":
+            return None
+        if value is not None and not _REGION_RE.match(value):
+            raise ValueError(f"{value!r} is not a region id such as cn-hangzhou")
+        return value
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("ecs_endpoint")
+    @classmethod
+    def _endpoint(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL, e.g. https://ecs.{region}.aliyuncs.com")
+        return value.rstrip("/")
+
+    def require(self, *names: str) -> None:
+        """Stop start-up when a variable a command needs is unset (by its env name)."""
+        for name in names:
+            field_name = _FIELD_BY_ENV[name]
+            value = getattr(self, field_name)
+            if value is None or (isinstance(value, SecretStr) and not value.get_secret_value()):
+                raise SettingsError(f"{name} is required for this command but is not set")
+
+
+_FIELD_BY_ENV = {
+    str(field.alias): name for name, field in Settings.model_fields.items() if field.alias
+}
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment; raise :class:`SettingsError` with one line on a bad value.
+
+    ``overrides`` use the environment names (``ECSBOT_CONFIRM_TTL=…``) and win over the
+    environment; the console and tests use them.
+    """
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = str(error["loc"][0]) if error["loc"] else "configuration"
+        # Never echo the input: it may be a secret.
+        reason = error["msg"].removeprefix("Value error, ")
+        raise SettingsError(f"{name} is malformed: {reason}") from None
+
+
+__all__ = ["Settings", "SettingsError", "load_settings"]
