@@ -1,0 +1,91 @@
+"""The vocabulary of the bot: states, outcomes, verdicts and roles (DESIGN §5–7).
+
+Pure values only: no I/O, no framework. The string values are public interface
+(``history --json``, the database, the acceptance suite): never rename them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class RequestState(StrEnum):
+    PREVIEWED = "previewed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    EXECUTING = "executing"
+    SUCCEEDED = "succeeded"
+    PARTIALLY_FAILED = "partially_failed"
+    FAILED = "failed"
+
+    @property
+    def is_final(self) -> bool:
+        return self not in (RequestState.PREVIEWED, RequestState.EXECUTING)
+
+
+class InstanceOutcome(StrEnum):
+    PENDING = "pending"
+    SKIPPED = "skipped"
+    REBOOTING = "rebooting"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+
+    @property
+    def is_final(self) -> bool:
+        return self not in (InstanceOutcome.PENDING, InstanceOutcome.REBOOTING)
+
+
+class Verdict(StrEnum):
+    """What the preview concluded for one instance."""
+
+    WILL_REBOOT = "will_reboot"
+    NOT_FOUND = "not_found"
+    NOT_RUNNING = "not_running"
+    DENIED = "denied"
+    # The DryRun refused the instance for another reason (security lock, arrears, …);
+    # the instance's code and message say which.
+    REFUSED = "refused"
+
+
+class Role(StrEnum):
+    VIEWER = "viewer"
+    OPERATOR = "operator"
+    ADMIN = "admin"
+
+    @property
+    def rank(self) -> int:
+        return _ROLE_RANK[self]
+
+    def covers(self, needed: Role) -> bool:
+        """True when this role grants everything ``needed`` grants."""
+        return self.rank >= needed.rank
+
+
+_ROLE_RANK = {Role.VIEWER: 1, Role.OPERATOR: 2, Role.ADMIN: 3}
+
+
+@dataclass(frozen=True, order=True)
+class InstanceRef:
+    """One instance as the user named it: its region and id."""
+
+    region: str
+    instance_id: str
+
+    def __str__(self) -> str:
+        return f"{self.region}/{self.instance_id}"
+
+
+def final_request_state(outcomes: list[InstanceOutcome]) -> RequestState:
+    """The state of a finished request from its instances' outcomes (DESIGN §7).
+
+    ``succeeded`` when every instance succeeded (a skipped one counts as not), ``failed``
+    when none did, ``partially_failed`` otherwise.
+    """
+    succeeded = sum(1 for outcome in outcomes if outcome is InstanceOutcome.SUCCEEDED)
+    if outcomes and succeeded == len(outcomes):
+        return RequestState.SUCCEEDED
+    if succeeded == 0:
+        return RequestState.FAILED
+    return RequestState.PARTIALLY_FAILED

@@ -1,0 +1,604 @@
+"""What people type after ``/ecs-reboot``, read into commands (DESIGN §4).
+
+Pure: text in, frozen values out; no I/O and no framework. Nothing here raises on bad
+input: every problem becomes a sentence for the person who typed it, all of them at
+once, because a chat user fixes a whole paste in one go rather than one token a time.
+
+Two entry points:
+
+* ``parse_command`` reads the whole slash-command text into a ``Command``.
+* ``parse_instances`` reads just an INSTANCES list (pasted ids, console lines).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TypeAlias
+
+from bot.domain.model import InstanceRef, Role
+
+INSTANCE_ID_PATTERN = re.compile(r"i-[a-z0-9]{8,30}")
+# cn-hangzhou, us-west-1, ap-southeast-1, cn-beijing-finance-1, cn-north-2-gov-1. Each
+# part after the first is a word or a number, so a zone (cn-hangzhou-h, us-west-1a),
+# which console lines are full of, is not mistaken for a region.
+REGION_ID_PATTERN = re.compile(r"[a-z]{2}(?:-(?:[a-z]{2,}|[0-9]+))+")
+
+REBOOT_USAGE = "`/ecs-reboot [--region REGION] [--force] INSTANCES…`"
+_EXAMPLE = "`/ecs-reboot --region cn-hangzhou i-bp1abc23def45ghi67jk0, i-bp1xyz98wvu76tsr54qp0`"
+_ID_RULE = "`i-` followed by 8 to 30 lowercase letters and digits"
+_REGION_EXAMPLES = "like `cn-hangzhou` or `us-west-1`"
+
+
+# ── results ───────────────────────────────────────────────────────────────────────
+
+
+@dataclass(frozen=True)
+class ParseProblem:
+    """One thing wrong with the text: a sentence for people, and the token it is about
+    (empty when it is about the text as a whole)."""
+
+    message: str
+    token: str = ""
+
+
+@dataclass(frozen=True)
+class InstanceListParse:
+    """The instances a text names, in first-seen order and without duplicates.
+
+    ``duplicates`` holds each dropped repeat (so the preview can say so); ``errors``
+    every problem found. Nothing may be previewed while ``errors`` is not empty.
+    """
+
+    instances: tuple[InstanceRef, ...]
+    duplicates: tuple[InstanceRef, ...] = ()
+    errors: tuple[ParseProblem, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+@dataclass(frozen=True)
+class HelpCommand:
+    """``help``, ``-h``, ``--help`` or an empty command."""
+
+
+@dataclass(frozen=True)
+class StatusCommand:
+    request_id: str
+
+
+@dataclass(frozen=True)
+class RolesCommand:
+    """List the role bindings."""
+
+
+@dataclass(frozen=True)
+class RoleBindingCommand:
+    """A change to one binding (DESIGN §6). ``subject`` is a bare Slack id (``U…``,
+    ``W…`` or ``S…``); ``region`` and the tag are None when the binding is unscoped."""
+
+    subject: str
+    role: Role
+    region: str | None = None
+    tag_key: str | None = None
+    tag_value: str | None = None
+
+
+@dataclass(frozen=True)
+class GrantCommand(RoleBindingCommand):
+    pass
+
+
+@dataclass(frozen=True)
+class RevokeCommand(RoleBindingCommand):
+    pass
+
+
+@dataclass(frozen=True)
+class RebootCommand:
+    """Reboot ``instances`` (each with its region resolved). ``region`` is the
+    ``--region`` given, None without one; ``duplicates`` are the dropped repeats."""
+
+    instances: tuple[InstanceRef, ...]
+    force: bool = False
+    region: str | None = None
+    duplicates: tuple[InstanceRef, ...] = ()
+
+
+@dataclass(frozen=True)
+class CommandError:
+    """The text could not be read: every problem, each a sentence quoting its token."""
+
+    problems: tuple[str, ...]
+
+    def describe(self) -> str:
+        """The problems as a mrkdwn reply, one bullet each."""
+        return "\n".join(f"• {problem}" for problem in self.problems)
+
+
+Command: TypeAlias = (
+    HelpCommand
+    | StatusCommand
+    | RolesCommand
+    | GrantCommand
+    | RevokeCommand
+    | RebootCommand
+    | CommandError
+)
+
+
+# ── help ──────────────────────────────────────────────────────────────────────────
+
+
+def help_text(*, default_region: str | None = None, max_instances: int | None = None) -> str:
+    """The reply to ``/ecs-reboot help`` (mrkdwn). Pass the settings to show them."""
+    region_default = f" (default here: `{default_region}`)" if default_region else ""
+    limit = f" At most {max_instances} instances per request." if max_instances else ""
+    return "\n".join(
+        [
+            "*/ecs-reboot* reboots Alibaba Cloud ECS instances after a preview you confirm.",
+            "",
+            f"*Reboot*  {REBOOT_USAGE}",
+            "• INSTANCES: ids separated by spaces, commas, semicolons or new lines; "
+            "lines pasted from the ECS console work too (other columns are ignored)." + limit,
+            f"• An id is {_ID_RULE}. Write `REGION/i-…` or `REGION:i-…` to name its region.",
+            f"• `--region REGION`: region of the ids given without one{region_default}.",
+            "• `--force`: power cycle (can lose unwritten data; admins only).",
+            f"• Example: {_EXAMPLE}",
+            "",
+            "*Other commands*",
+            "• `/ecs-reboot status REQUEST_ID`: where a request stands.",
+            "• `/ecs-reboot roles`: who holds which role.",
+            "• `/ecs-reboot grant @user|@group ROLE [--region R] [--tag K=V]`: give a role "
+            "(admins only); `--region`/`--tag` limit it to those instances.",
+            "• `/ecs-reboot revoke @user|@group ROLE [--region R] [--tag K=V]`: take it back.",
+            "• `/ecs-reboot help`: this text.",
+            "",
+            "*Roles*",
+            "• `viewer`: help, status, see previews.",
+            "• `operator`: as viewer, and confirm normal reboots.",
+            "• `admin`: as operator, and force reboots, confirm anyone's request, "
+            "grant and revoke roles.",
+        ]
+    )
+
+
+USAGE = help_text()
+
+
+# ── words ─────────────────────────────────────────────────────────────────────────
+
+# A Slack-escaped `<…>` (mention, link) is one word even with spaces in its label.
+# Other words end at spaces, commas, semicolons, and at the brackets and quotes that
+# console exports and chat put around ids: `web-01 (i-…)`, `"i-…"`, `[i-…]`.
+_WORD = re.compile(r"<[^<>]*>|[^\s,;()\[\]{}<>\"'`“”‘’]+")
+# Chat clients turn a typed `--force` into `—force`; read it as the user meant it.
+_SMART_DASHES = re.compile(r"^[—–]+(?=[A-Za-z])")
+_OPTION = re.compile(r"--?[A-Za-z]")
+# An attempt at an instance id, with the region prefix if any. The prefix ends at the
+# last `/` or `:` before `i-`, so an ARN's `…:instance/i-…` is read as a bad region.
+_ID_ATTEMPT = re.compile(r"(?:(?P<region>.+)[/:])?(?P<id>i-.*)", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class _Word:
+    text: str
+    line: int
+
+
+def _split_words(text: str) -> list[_Word]:
+    return [
+        _Word(_SMART_DASHES.sub("--", match.group()), number)
+        for number, line in enumerate(text.splitlines())
+        for match in _WORD.finditer(line)
+    ]
+
+
+def _by_line(words: Iterable[_Word]) -> list[list[_Word]]:
+    lines: dict[int, list[_Word]] = {}
+    for word in words:
+        lines.setdefault(word.line, []).append(word)
+    return list(lines.values())
+
+
+def _is_option(text: str) -> bool:
+    return _OPTION.match(text) is not None
+
+
+def _quote(text: str) -> str:
+    """A token as a code span (how user text is shown safely in mrkdwn), shortened so
+    a pasted novel does not flood the reply."""
+    shown = text if len(text) <= 60 else text[:57] + "…"
+    return f"`{shown}`" if "`" not in shown else f'"{shown}"'
+
+
+def _quote_list(texts: Sequence[str], *, most: int = 5) -> str:
+    quoted = [_quote(text) for text in texts[:most]]
+    if len(texts) > most:
+        return ", ".join(quoted) + f" and {len(texts) - most} more"
+    if len(quoted) > 1:
+        return ", ".join(quoted[:-1]) + " and " + quoted[-1]
+    return quoted[0]
+
+
+# ── instances ─────────────────────────────────────────────────────────────────────
+
+
+@dataclass(frozen=True)
+class _NamedId:
+    """A valid id as written, with its region prefix when it had one."""
+
+    instance_id: str
+    region: str | None
+
+
+@dataclass
+class _LineReading:
+    ids: list[_NamedId] = field(default_factory=list)
+    problems: list[ParseProblem] = field(default_factory=list)
+    attempts: int = 0  # tokens that tried to be ids, valid or not
+
+
+def parse_instances(
+    text: str, *, default_region: str | None, max_instances: int
+) -> InstanceListParse:
+    """Read an INSTANCES list as people paste it (DESIGN §4): ids with optional
+    ``REGION/`` or ``REGION:`` prefixes, or whole ECS console lines.
+
+    Use ``parse_command`` for the slash-command text; this is for text that holds
+    instances only, so an option here is an error.
+    """
+    words = _split_words(text)
+    option_problems = [
+        ParseProblem(f"Unexpected option {_quote(word.text)} in an instance list.", word.text)
+        for word in words
+        if _is_option(word.text)
+    ]
+    parsed = _read_instances(
+        _by_line(word for word in words if not _is_option(word.text)),
+        region=default_region,
+        max_instances=max_instances,
+    )
+    return InstanceListParse(
+        parsed.instances, parsed.duplicates, tuple(option_problems) + parsed.errors
+    )
+
+
+def _read_instances(
+    lines: list[list[_Word]], *, region: str | None, max_instances: int
+) -> InstanceListParse:
+    """The core of ``parse_instances``: words already freed of options, by line."""
+    reading = _LineReading()
+    for line in lines:
+        _read_line(line, reading)
+
+    # dicts keep first-seen order and make the duplicate check O(1).
+    instances: dict[InstanceRef, None] = {}
+    duplicates: list[InstanceRef] = []
+    no_region: dict[str, None] = {}
+    for named in reading.ids:
+        ref_region = named.region or region
+        if ref_region is None:
+            no_region[named.instance_id] = None
+            continue
+        ref = InstanceRef(ref_region, named.instance_id)
+        if ref in instances:
+            duplicates.append(ref)
+        instances[ref] = None
+
+    problems = reading.problems
+    if no_region:
+        problems.append(_no_region_problem(list(no_region)))
+    count = len(instances) + len(no_region)
+    if count > max_instances:
+        problems.append(
+            ParseProblem(
+                f"Too many instances: {count} given, the limit is {max_instances} "
+                "per request (ECSBOT_MAX_INSTANCES). Split the list."
+            )
+        )
+    if reading.attempts == 0:
+        problems.append(
+            ParseProblem(
+                f"No instance ids given. Usage: {REBOOT_USAGE}, for example {_EXAMPLE}. "
+                "Type `/ecs-reboot help` for more."
+            )
+        )
+    return InstanceListParse(tuple(instances), tuple(duplicates), tuple(problems))
+
+
+def _read_line(line: list[_Word], reading: _LineReading) -> None:
+    """Read one line. A line that holds a valid id is a console line: its other
+    columns (names, statuses, IPs, zones) are ignored. Bad ids and bad region
+    prefixes are errors wherever they stand."""
+    attempts = [(word, _ID_ATTEMPT.fullmatch(word.text)) for word in line]
+    console_line = any(_is_valid_id_word(word.text) for word in line)
+    for word, match in attempts:
+        if match is None:
+            if not console_line:
+                reading.problems.append(_not_an_id_problem(word.text))
+            continue
+        reading.attempts += 1
+        instance_id, region = match["id"], match["region"]
+        if not INSTANCE_ID_PATTERN.fullmatch(instance_id):
+            reading.problems.append(
+                ParseProblem(
+                    f"{_quote(word.text)} is not a valid instance id: an id is {_ID_RULE}.",
+                    word.text,
+                )
+            )
+        elif region is not None and not REGION_ID_PATTERN.fullmatch(region):
+            reading.problems.append(
+                ParseProblem(
+                    f"{_quote(region)} in {_quote(word.text)} is not a region id "
+                    f"({_REGION_EXAMPLES}).",
+                    word.text,
+                )
+            )
+        else:
+            reading.ids.append(_NamedId(instance_id, region))
+
+
+def _is_valid_id_word(text: str) -> bool:
+    """True when ``text`` holds a well-formed id (its region prefix, if any, may
+    still be wrong): such a word makes its line a console line."""
+    match = _ID_ATTEMPT.fullmatch(text)
+    return match is not None and INSTANCE_ID_PATTERN.fullmatch(match["id"]) is not None
+
+
+def _not_an_id_problem(text: str) -> ParseProblem:
+    return ParseProblem(
+        f"{_quote(text)} is neither an option nor an instance id (an id is {_ID_RULE}).",
+        text,
+    )
+
+
+def _no_region_problem(instance_ids: Sequence[str]) -> ParseProblem:
+    return ParseProblem(
+        f"No region for {_quote_list(instance_ids)}: add `--region REGION` "
+        "(or write `REGION/i-…`), or set ECSBOT_DEFAULT_REGION.",
+        instance_ids[0],
+    )
+
+
+# ── options ───────────────────────────────────────────────────────────────────────
+
+_SWITCHES = ("--force", "--help", "-h")
+_VALUED = ("--region", "--tag")
+_ALL_OPTIONS = _SWITCHES + _VALUED
+
+
+@dataclass
+class _Options:
+    force: bool = False
+    help: bool = False
+    region: str | None = None
+    tag: tuple[str, str] | None = None
+    given: list[str] = field(default_factory=list)  # names, to check per subcommand
+    problems: list[str] = field(default_factory=list)
+
+
+def _read_options(words: list[_Word]) -> tuple[_Options, list[_Word]]:
+    """Take the options out of ``words`` (they may stand anywhere); return them and
+    the remaining operands in order."""
+    options = _Options()
+    operands: list[_Word] = []
+    position = 0
+    while position < len(words):
+        word = words[position]
+        position += 1
+        if not _is_option(word.text):
+            operands.append(word)
+            continue
+        name, equals, value = word.text.partition("=")
+        name = name.lower()
+        if name in _SWITCHES:
+            _set_switch(options, name, has_value=bool(equals))
+        elif name in _VALUED:
+            if not equals and position < len(words) and _can_be_value(name, words[position]):
+                value = words[position].text
+                position += 1
+            _set_value(options, name, value)
+        else:
+            options.problems.append(_unknown_option_problem(word.text))
+    return options, operands
+
+
+def _can_be_value(name: str, word: _Word) -> bool:
+    # `--region i-…` forgot the region: keep the id as an id, not as a bad region.
+    if name == "--region" and _ID_ATTEMPT.fullmatch(word.text):
+        return False
+    return not _is_option(word.text)
+
+
+def _set_switch(options: _Options, name: str, *, has_value: bool) -> None:
+    if has_value:
+        options.problems.append(f"{_quote(name)} takes no value.")
+    options.given.append(name)
+    if name == "--force":
+        options.force = True
+    else:
+        options.help = True
+
+
+def _set_value(options: _Options, name: str, value: str) -> None:
+    options.given.append(name)
+    if not value:
+        example = "cn-hangzhou" if name == "--region" else "env=prod"
+        options.problems.append(f"{_quote(name)} needs a value, e.g. `{name} {example}`.")
+    elif name == "--region":
+        _set_region(options, value)
+    else:
+        _set_tag(options, value)
+
+
+def _set_region(options: _Options, region: str) -> None:
+    if not REGION_ID_PATTERN.fullmatch(region):
+        options.problems.append(f"{_quote(region)} is not a region id ({_REGION_EXAMPLES}).")
+    if options.region is not None and options.region != region:
+        options.problems.append(
+            f"`--region` is given twice with different values: "
+            f"{_quote(options.region)} and {_quote(region)}."
+        )
+        return
+    # Kept even when malformed: the error above already blocks the command, and a
+    # fallback region would only add noise about ids "without a region".
+    options.region = region
+
+
+def _set_tag(options: _Options, text: str) -> None:
+    key, equals, value = text.partition("=")
+    if not equals or not key:
+        options.problems.append(f"{_quote(text)} is not a tag: write `--tag KEY=VALUE`.")
+        return
+    if options.tag is not None and options.tag != (key, value):
+        options.problems.append(
+            f"`--tag` is given twice with different values: "
+            f"{_quote('='.join(options.tag))} and {_quote(text)}."
+        )
+        return
+    options.tag = (key, value)
+
+
+def _unknown_option_problem(text: str) -> str:
+    name = text.partition("=")[0].lower()
+    close = difflib.get_close_matches(name, _ALL_OPTIONS, n=1, cutoff=0.6)
+    hint = f" Did you mean `{close[0]}`?" if close else ""
+    return f"Unknown option {_quote(text)}.{hint} Options: `--region`, `--force`, `--tag`."
+
+
+def _reject_options(keyword: str, options: _Options, allowed: Sequence[str]) -> list[str]:
+    names = list(dict.fromkeys(name for name in options.given if name not in allowed))
+    return [f"{_quote(name)} does not apply to `{keyword}`." for name in names]
+
+
+# ── commands ──────────────────────────────────────────────────────────────────────
+
+_KEYWORDS = ("help", "status", "roles", "grant", "revoke")
+_USER_MENTION = re.compile(r"<@(?P<id>[UW][A-Z0-9]+)(?:\|[^>]*)?>")
+_GROUP_MENTION = re.compile(r"<!subteam\^(?P<id>S[A-Z0-9]+)(?:\|[^>]*)?>")
+_BARE_SUBJECT = re.compile(r"[UWS][A-Z0-9]{2,}")
+
+
+def parse_command(text: str, *, default_region: str | None, max_instances: int) -> Command:
+    """Read the text of an ``/ecs-reboot`` slash command (DESIGN §4).
+
+    Returns one command, or a ``CommandError`` that lists every problem at once.
+    ``default_region`` is ``ECSBOT_DEFAULT_REGION`` and ``max_instances`` is
+    ``ECSBOT_MAX_INSTANCES``.
+    """
+    words = _split_words(text)
+    options, operands = _read_options(words)
+    if not words or options.help:
+        return HelpCommand()
+    keyword = operands[0].text.lower() if operands else ""
+    arguments = [word.text for word in operands[1:]]
+    problems = list(options.problems)
+    command: Command
+    if keyword in ("help", "roles"):
+        problems += _reject_options(keyword, options, ())
+        problems += _reject_arguments(keyword, arguments)
+        command = HelpCommand() if keyword == "help" else RolesCommand()
+    elif keyword == "status":
+        problems += _reject_options(keyword, options, ())
+        command = _status_command(arguments, problems)
+    elif keyword in ("grant", "revoke"):
+        problems += _reject_options(keyword, options, ("--region", "--tag"))
+        command = _binding_command(keyword, arguments, options, problems)
+    else:
+        problems += _reject_options("reboot", options, ("--region", "--force"))
+        command = _reboot_command(
+            operands, options, problems, default_region=default_region, max_instances=max_instances
+        )
+    return CommandError(tuple(problems)) if problems else command
+
+
+def _reject_arguments(keyword: str, arguments: Sequence[str]) -> list[str]:
+    if not arguments:
+        return []
+    return [f"`{keyword}` takes no arguments; remove {_quote_list(arguments)}."]
+
+
+def _status_command(arguments: list[str], problems: list[str]) -> StatusCommand:
+    if not arguments:
+        problems.append("`status` needs a request id: `/ecs-reboot status REQUEST_ID`.")
+        return StatusCommand("")
+    problems += _reject_arguments("status REQUEST_ID", arguments[1:])
+    return StatusCommand(arguments[0])
+
+
+def _binding_command(
+    keyword: str, arguments: list[str], options: _Options, problems: list[str]
+) -> GrantCommand | RevokeCommand:
+    usage = f"`/ecs-reboot {keyword} @user|@group ROLE [--region R] [--tag K=V]`"
+    if len(arguments) < 2:
+        problems.append(f"`{keyword}` needs a user or group and a role: {usage}.")
+    subject = _read_subject(arguments[0], problems) if arguments else ""
+    role = _read_role(arguments[1], problems) if len(arguments) > 1 else Role.VIEWER
+    problems += _reject_arguments(f"{keyword} SUBJECT ROLE", arguments[2:])
+    tag_key, tag_value = options.tag if options.tag else (None, None)
+    if keyword == "grant":
+        return GrantCommand(subject, role, options.region, tag_key, tag_value)
+    return RevokeCommand(subject, role, options.region, tag_key, tag_value)
+
+
+def _read_subject(text: str, problems: list[str]) -> str:
+    """The bare Slack id of a mention (`<@U…|name>`, `<!subteam^S…|@group>`) or of an
+    id typed as is."""
+    for pattern in (_USER_MENTION, _GROUP_MENTION):
+        match = pattern.fullmatch(text)
+        if match:
+            return match["id"]
+    if _BARE_SUBJECT.fullmatch(text):
+        return text
+    problems.append(
+        f"{_quote(text)} is not a Slack user or user group: pick them from the @ menu "
+        "so Slack sends their id, or give the id itself (`U…`, `W…` or `S…`)."
+    )
+    return ""
+
+
+def _read_role(text: str, problems: list[str]) -> Role:
+    try:
+        return Role(text.lower())
+    except ValueError:
+        roles = ", ".join(f"`{role.value}`" for role in Role)
+        problems.append(f"{_quote(text)} is not a role; the roles are {roles}.")
+        return Role.VIEWER
+
+
+def _reboot_command(
+    operands: list[_Word],
+    options: _Options,
+    problems: list[str],
+    *,
+    default_region: str | None,
+    max_instances: int,
+) -> RebootCommand:
+    if operands and _looks_like_mistyped_keyword(operands[0], operands):
+        # The rest was written for that other command: judging it as instances
+        # would only bury the one useful hint.
+        close = difflib.get_close_matches(operands[0].text.lower(), _KEYWORDS, n=1)[0]
+        problems.append(f"Unknown command {_quote(operands[0].text)}. Did you mean `{close}`?")
+        return RebootCommand((), options.force, options.region)
+    parsed = _read_instances(
+        _by_line(operands),
+        region=options.region or default_region,
+        max_instances=max_instances,
+    )
+    problems += [problem.message for problem in parsed.errors]
+    return RebootCommand(parsed.instances, options.force, options.region, parsed.duplicates)
+
+
+def _looks_like_mistyped_keyword(first: _Word, operands: list[_Word]) -> bool:
+    # Only a word that would be an error anyway gets the hint: a console line whose
+    # first column is a host called `helper` is still a console line.
+    if _ID_ATTEMPT.fullmatch(first.text) or any(
+        _is_valid_id_word(word.text) for word in operands if word.line == first.line
+    ):
+        return False
+    return bool(difflib.get_close_matches(first.text.lower(), _KEYWORDS, n=1))

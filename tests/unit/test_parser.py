@@ -1,0 +1,574 @@
+"""The slash-command grammar (DESIGN §4): each sentence of it, then properties."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.domain.model import InstanceRef, Role
+from bot.domain.parser import (
+    USAGE,
+    CommandError,
+    GrantCommand,
+    HelpCommand,
+    InstanceListParse,
+    RebootCommand,
+    RevokeCommand,
+    RolesCommand,
+    StatusCommand,
+    help_text,
+    parse_command,
+    parse_instances,
+)
+
+ID_A = "i-bp1abc23def45ghi67jk0"
+ID_B = "i-bp1xyz98wvu76tsr54qp0"
+ID_C = "i-uf6abcdefgh12345"
+HZ = "cn-hangzhou"
+VALID_ID = re.compile(r"^i-[a-z0-9]{8,30}$")
+
+
+def instances(text: str, *, region: str | None = HZ, limit: int = 500) -> InstanceListParse:
+    return parse_instances(text, default_region=region, max_instances=limit)
+
+
+def command(text: str, *, region: str | None = HZ, limit: int = 500) -> object:
+    return parse_command(text, default_region=region, max_instances=limit)
+
+
+def refs(*ids: str, region: str = HZ) -> tuple[InstanceRef, ...]:
+    return tuple(InstanceRef(region, instance_id) for instance_id in ids)
+
+
+def messages(parsed: InstanceListParse) -> list[str]:
+    return [problem.message for problem in parsed.errors]
+
+
+def problems(result: object) -> tuple[str, ...]:
+    assert isinstance(result, CommandError), result
+    return result.problems
+
+
+# ── INSTANCES: separators ─────────────────────────────────────────────────────────
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"{ID_A} {ID_B} {ID_C}",
+        f"{ID_A},{ID_B},{ID_C}",
+        f"{ID_A}, {ID_B} ,{ID_C}",
+        f"{ID_A};{ID_B}; {ID_C}",
+        f"{ID_A}\n{ID_B}\r\n{ID_C}\n",
+        f"{ID_A}\t{ID_B}\t\t{ID_C}",
+        f"  {ID_A} ,; \n {ID_B}\n\n,{ID_C};",
+    ],
+)
+def test_ids_are_separated_by_spaces_commas_semicolons_new_lines_and_tabs(text: str) -> None:
+    parsed = instances(text)
+    assert parsed.ok, parsed.errors
+    assert parsed.instances == refs(ID_A, ID_B, ID_C)
+
+
+def test_first_seen_order_is_kept() -> None:
+    assert instances(f"{ID_C} {ID_A} {ID_B}").instances == refs(ID_C, ID_A, ID_B)
+
+
+# ── INSTANCES: regions ────────────────────────────────────────────────────────────
+
+
+@pytest.mark.parametrize("separator", ["/", ":"])
+@pytest.mark.parametrize(
+    "region", ["cn-hangzhou", "us-west-1", "ap-southeast-1", "eu-central-1", "cn-beijing-finance-1"]
+)
+def test_region_prefix_names_the_region_of_one_id(separator: str, region: str) -> None:
+    parsed = instances(f"{region}{separator}{ID_A} {ID_B}")
+    assert parsed.ok, parsed.errors
+    assert parsed.instances == (InstanceRef(region, ID_A), InstanceRef(HZ, ID_B))
+
+
+def test_ids_without_prefix_take_the_default_region() -> None:
+    assert instances(ID_A, region="us-west-1").instances == refs(ID_A, region="us-west-1")
+
+
+def test_id_without_any_region_is_an_error_naming_both_fixes() -> None:
+    parsed = instances(f"{ID_A} us-west-1/{ID_B}", region=None)
+    [message] = messages(parsed)
+    assert ID_A in message
+    assert "--region" in message
+    assert "ECSBOT_DEFAULT_REGION" in message
+    assert ID_B not in message
+    assert parsed.instances == (InstanceRef("us-west-1", ID_B),)
+
+
+def test_many_ids_without_region_make_one_short_problem() -> None:
+    ids = [f"i-{n:010d}" for n in range(20)]
+    [message] = messages(instances(" ".join(ids), region=None))
+    assert ids[0] in message
+    assert "and 15 more" in message
+
+
+@pytest.mark.parametrize(
+    ("token", "bad_region"),
+    [
+        (f"CN-HANGZHOU/{ID_A}", "CN-HANGZHOU"),
+        (f"hangzhou/{ID_A}", "hangzhou"),
+        (f"cn-hangzhou-h:{ID_A}", "cn-hangzhou-h"),  # a zone, not a region
+        (f"x/{ID_A}", "x"),
+    ],
+)
+def test_invalid_region_prefix_is_an_error(token: str, bad_region: str) -> None:
+    parsed = instances(f"{token} {ID_B}")
+    [problem] = parsed.errors
+    assert f"`{bad_region}`" in problem.message
+    assert problem.token == token
+    assert parsed.instances == refs(ID_B)
+
+
+def test_invalid_region_prefix_is_an_error_even_on_a_console_line() -> None:
+    parsed = instances(f"web-01 Running nowhere/{ID_A} {ID_B}")
+    assert len(parsed.errors) == 1
+    assert "`nowhere`" in parsed.errors[0].message
+
+
+# ── INSTANCES: the id format ──────────────────────────────────────────────────────
+
+
+@pytest.mark.parametrize(
+    "good", ["i-abcdefgh", "i-12345678", "i-" + "a" * 30, "i-bp1abc23def45ghi67jk0"]
+)
+def test_valid_ids(good: str) -> None:
+    assert instances(good).instances == refs(good)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "i-ABC",
+        "i-short",
+        "i-bp1abc!",
+        "i-abcdefg",  # 7 characters
+        "i-" + "a" * 31,
+        "i-BP1ABC23DEF45GHI67JK0",
+        "i-bp1abc23_def45",
+        "i-",
+        "i-bp1abc23.def45",
+    ],
+)
+def test_token_starting_with_i_dash_but_invalid_is_an_error_quoting_it(bad: str) -> None:
+    parsed = instances(f"{ID_A} {bad}")
+    [problem] = parsed.errors
+    assert f"`{bad}`" in problem.message
+    assert problem.token == bad
+    assert parsed.instances == refs(ID_A)
+
+
+def test_invalid_id_is_an_error_even_on_a_console_line() -> None:
+    parsed = instances(f"{ID_A}  web-01  Running  i-short  172.16.0.5")
+    assert [p.token for p in parsed.errors] == ["i-short"]
+
+
+# ── INSTANCES: console lines ──────────────────────────────────────────────────────
+
+CONSOLE_PASTE = f"""\
+{ID_A}  web-01  Running  172.16.0.5  cn-hangzhou-h  ecs.g6.large  2024-01-02 10:00
+web-02 ({ID_B})\tStopped\t47.96.1.2
+"db-01"  "{ID_C}"  Running
+"""
+
+
+def test_console_lines_ignore_the_other_columns() -> None:
+    parsed = instances(CONSOLE_PASTE)
+    assert parsed.ok, parsed.errors
+    assert parsed.instances == refs(ID_A, ID_B, ID_C)
+
+
+@pytest.mark.parametrize(
+    "wrapped",
+    [f"({ID_A})", f"[{ID_A}]", f"{{{ID_A}}}", f'"{ID_A}"', f"'{ID_A}'", f"`{ID_A}`", f"“{ID_A}”"],
+)
+def test_ids_wrapped_in_brackets_or_quotes_are_read(wrapped: str) -> None:
+    assert instances(f"web-01 {wrapped}").instances == refs(ID_A)
+    assert instances(wrapped).instances == refs(ID_A)
+
+
+def test_id_glued_to_a_name_by_a_parenthesis_is_read() -> None:
+    assert instances(f"web-01({ID_A})").instances == refs(ID_A)
+
+
+def test_json_from_the_api_is_read() -> None:
+    parsed = instances(f'{{"InstanceIds": ["{ID_A}", "{ID_B}"]}}')
+    assert parsed.instances == refs(ID_A, ID_B)
+
+
+def test_a_word_that_is_no_id_on_a_line_without_ids_is_an_error_quoting_it() -> None:
+    parsed = instances(f"{ID_A}\nweb-01 Running 172.16.0.5")
+    assert [p.token for p in parsed.errors] == ["web-01", "Running", "172.16.0.5"]
+    assert "`web-01`" in parsed.errors[0].message
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    parsed = instances(f"foo {ID_A}\nbar\ni-ABC nowhere/{ID_B} baz", region=None, limit=1)
+    tokens = [p.token for p in parsed.errors]
+    assert "bar" in tokens
+    assert "i-ABC" in tokens
+    assert f"nowhere/{ID_B}" in tokens
+    assert any("--region" in m for m in messages(parsed))
+
+
+# ── INSTANCES: Slack escapes ──────────────────────────────────────────────────────
+
+
+def test_slack_link_with_label_is_one_token() -> None:
+    parsed = instances(f"<http://web-01.example.com|web 01 example> {ID_A}")
+    assert parsed.ok
+    parsed = instances("<http://web-01.example.com|web 01 example>")
+    assert parsed.errors[0].token == "<http://web-01.example.com|web 01 example>"
+
+
+@pytest.mark.parametrize("mention", ["<@U123ABC|alice>", "<@U123ABC>", "<!subteam^S1|@ops>"])
+def test_a_mention_in_an_instance_list_is_an_error_quoting_it(mention: str) -> None:
+    parsed = instances(f"{mention}\n{ID_A}")
+    assert [p.token for p in parsed.errors] == [mention]
+
+
+# ── INSTANCES: duplicates, limit, nothing given ───────────────────────────────────
+
+
+def test_duplicates_are_dropped_and_reported() -> None:
+    parsed = instances(f"{ID_A} {ID_B} {ID_A} {HZ}/{ID_B} us-west-1/{ID_B} {ID_A}")
+    assert parsed.ok
+    assert parsed.instances == (
+        InstanceRef(HZ, ID_A),
+        InstanceRef(HZ, ID_B),
+        InstanceRef("us-west-1", ID_B),
+    )
+    assert parsed.duplicates == (
+        InstanceRef(HZ, ID_A),
+        InstanceRef(HZ, ID_B),
+        InstanceRef(HZ, ID_A),
+    )
+
+
+def test_the_limit_counts_ids_after_de_duplication() -> None:
+    assert instances(f"{ID_A} {ID_B} {ID_A}", limit=2).ok
+
+
+def test_more_ids_than_the_limit_is_an_error_with_count_and_limit() -> None:
+    parsed = instances(f"{ID_A} {ID_B} {ID_C}", limit=2)
+    [message] = messages(parsed)
+    assert "3" in message
+    assert "2" in message
+
+
+def test_no_ids_at_all_is_an_error_that_shows_usage() -> None:
+    [message] = messages(instances(" , ;\n"))
+    assert "Usage" in message
+    assert "/ecs-reboot" in message
+
+
+def test_an_invalid_id_alone_does_not_also_claim_nothing_was_given() -> None:
+    assert len(instances("i-ABC").errors) == 1
+
+
+def test_an_option_in_a_bare_instance_list_is_an_error() -> None:
+    parsed = instances(f"--force {ID_A}")
+    assert [p.token for p in parsed.errors] == ["--force"]
+
+
+def test_problems_quote_long_tokens_shortened() -> None:
+    token = "x" * 500
+    [problem, _usage] = instances(token).errors
+    assert problem.token == token
+    assert len(problem.message) < 200
+
+
+# ── parse_command: help ───────────────────────────────────────────────────────────
+
+
+@pytest.mark.parametrize(
+    "text", ["", "   ", "\n", "help", "HELP", "Help", "-h", "--help", f"{ID_A} --help", "-H"]
+)
+def test_help(text: str) -> None:
+    assert command(text) == HelpCommand()
+
+
+def test_help_with_arguments_is_an_error() -> None:
+    assert "`x`" in problems(command("help x"))[0]
+
+
+def test_help_text_lists_every_subcommand_flag_id_format_and_role() -> None:
+    text = help_text(default_region=HZ, max_instances=500)
+    for needle in ["status", "roles", "grant", "revoke", "help", "--region", "--force", "--tag"]:
+        assert needle in text
+    for role in Role:
+        assert f"`{role.value}`" in text
+    assert "REGION/i-" in text
+    assert "REGION:i-" in text
+    assert "8 to 30" in text
+    assert "Example" in text
+    assert HZ in text
+    assert "500" in text
+    assert help_text() == USAGE
+
+
+# ── parse_command: reboot ─────────────────────────────────────────────────────────
+
+
+def test_reboot() -> None:
+    assert command(f"{ID_A}, {ID_B}") == RebootCommand(refs(ID_A, ID_B), force=False, region=None)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"--force {ID_A} {ID_B}",
+        f"{ID_A} --force {ID_B}",
+        f"{ID_A} {ID_B} --force",
+        f"{ID_A}\n{ID_B}\n--force",
+        f"—force {ID_A} {ID_B}",  # what chat clients make of a typed --force
+        f"--FORCE {ID_A} {ID_B} --force",
+    ],
+)
+def test_force_may_stand_anywhere(text: str) -> None:
+    assert command(text) == RebootCommand(refs(ID_A, ID_B), force=True)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"--region us-west-1 {ID_A} {HZ}/{ID_B}",
+        f"--region=us-west-1 {ID_A} {HZ}/{ID_B}",
+        f"{ID_A} {HZ}/{ID_B} --region us-west-1",
+        f"--region us-west-1 --region=us-west-1 {ID_A} {HZ}/{ID_B}",
+    ],
+)
+def test_region_flag_sets_the_region_of_ids_without_one(text: str) -> None:
+    assert command(text, region="eu-central-1") == RebootCommand(
+        (InstanceRef("us-west-1", ID_A), InstanceRef(HZ, ID_B)), region="us-west-1"
+    )
+
+
+def test_region_flag_stands_in_for_a_missing_default() -> None:
+    result = command(f"--region us-west-1 {ID_A}", region=None)
+    assert result == RebootCommand(refs(ID_A, region="us-west-1"), region="us-west-1")
+
+
+def test_region_flag_value_is_not_a_console_column() -> None:
+    # The value belongs to the flag, so the line is judged without it.
+    assert command(f"--region us-west-1 web-01 {ID_A}") == RebootCommand(
+        refs(ID_A, region="us-west-1"), region="us-west-1"
+    )
+
+
+def test_reboot_reports_duplicates() -> None:
+    result = command(f"{ID_A} {ID_A}")
+    assert isinstance(result, RebootCommand)
+    assert result.duplicates == refs(ID_A)
+
+
+@pytest.mark.parametrize("flag", ["--forse", "--regoin=x", "-f", "--dry-run", "--Force=yes"])
+def test_unknown_or_malformed_flag_is_an_error_wherever_it_stands(flag: str) -> None:
+    for text in (f"{flag} {ID_A}", f"{ID_A} {flag}", f"{ID_A} web-01 Running {flag}"):
+        name = flag.split("=")[0].lower()
+        assert any(f"`{name}" in p.lower() for p in problems(command(text))), text
+
+
+def test_misspelt_flag_gets_a_suggestion() -> None:
+    assert "--force" in problems(command(f"--forse {ID_A}"))[0]
+
+
+@pytest.mark.parametrize("text", [f"{ID_A} --region", "--region=", f"--region --force {ID_A}"])
+def test_region_without_a_value_is_an_error(text: str) -> None:
+    assert any("needs a value" in p for p in problems(command(text)))
+
+
+def test_region_flag_followed_by_an_id_keeps_the_id() -> None:
+    found = problems(command(f"--region {ID_A}", region=None))
+    assert any("needs a value" in p for p in found)
+    assert not any("is not a region" in p for p in found)
+
+
+def test_region_twice_with_different_values_is_an_error() -> None:
+    [problem] = problems(command(f"--region us-west-1 {ID_A} --region=cn-hangzhou"))
+    assert "`us-west-1`" in problem
+    assert "`cn-hangzhou`" in problem
+
+
+def test_invalid_region_flag_value_is_an_error() -> None:
+    [problem] = problems(command(f"--region Hangzhou {ID_A}"))
+    assert "`Hangzhou`" in problem
+
+
+def test_tag_does_not_apply_to_reboot() -> None:
+    assert "`--tag`" in problems(command(f"--tag env=prod {ID_A}"))[0]
+
+
+def test_reboot_reports_every_problem_at_once() -> None:
+    found = problems(command(f"--forse --region nowhere! {ID_A} i-ABC\nweb-01", limit=0))
+    assert len(found) == 5, found  # flag, region, bad id, stray word, limit
+
+
+def test_reboot_without_ids_shows_usage() -> None:
+    [problem] = problems(command("--force"))
+    assert "Usage" in problem
+
+
+def test_a_misspelt_subcommand_gets_a_suggestion_only() -> None:
+    assert problems(command("stauts 42")) == ("Unknown command `stauts`. Did you mean `status`?",)
+
+
+def test_a_console_line_starting_with_a_keyword_like_host_is_still_read() -> None:
+    assert command(f"helper {ID_A} Running") == RebootCommand(refs(ID_A))
+
+
+# ── parse_command: status and roles ───────────────────────────────────────────────
+
+
+@pytest.mark.parametrize("text", ["status 42", "STATUS 42", "  Status\t42 "])
+def test_status(text: str) -> None:
+    assert command(text) == StatusCommand("42")
+
+
+def test_status_without_request_id_is_an_error() -> None:
+    assert "request id" in problems(command("status"))[0]
+
+
+@pytest.mark.parametrize("text", ["status 42 43", "status 42 --force", "status --region=x 42"])
+def test_status_with_extra_arguments_is_an_error(text: str) -> None:
+    assert problems(command(text))
+
+
+@pytest.mark.parametrize("text", ["roles", "ROLES", "Roles\n"])
+def test_roles(text: str) -> None:
+    assert command(text) == RolesCommand()
+
+
+@pytest.mark.parametrize("text", ["roles list", "roles --force"])
+def test_roles_with_extra_arguments_is_an_error(text: str) -> None:
+    assert problems(command(text))
+
+
+# ── parse_command: grant and revoke ───────────────────────────────────────────────
+
+
+@pytest.mark.parametrize(
+    ("mention", "subject"),
+    [
+        ("<@U123ABC|alice>", "U123ABC"),
+        ("<@U123ABC>", "U123ABC"),
+        ("<@W123ABC|bob>", "W123ABC"),
+        ("<!subteam^S123ABC|@oncall>", "S123ABC"),
+        ("<!subteam^S123ABC>", "S123ABC"),
+        ("<!subteam^S123ABC|@on call team>", "S123ABC"),
+        ("U123ABC", "U123ABC"),
+        ("S123ABC", "S123ABC"),
+    ],
+)
+def test_grant_reads_the_subject_id_from_a_mention_or_bare_id(mention: str, subject: str) -> None:
+    assert command(f"grant {mention} operator") == GrantCommand(subject, Role.OPERATOR)
+
+
+def test_grant_with_scope() -> None:
+    assert command("GRANT <@U1AB|a> Admin --region us-west-1 --tag env=prod") == GrantCommand(
+        "U1AB", Role.ADMIN, region="us-west-1", tag_key="env", tag_value="prod"
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "revoke --tag=team=web <!subteam^S1AB> viewer",
+        "revoke <!subteam^S1AB> --tag team=web viewer",
+    ],
+)
+def test_revoke_with_options_anywhere(text: str) -> None:
+    assert command(text) == RevokeCommand("S1AB", Role.VIEWER, tag_key="team", tag_value="web")
+
+
+def test_tag_value_may_be_empty() -> None:
+    result = command("grant U1AB viewer --tag env=")
+    assert result == GrantCommand("U1AB", Role.VIEWER, tag_key="env", tag_value="")
+
+
+@pytest.mark.parametrize("tag", ["env", "=prod", "--tag"])
+def test_bad_tag_is_an_error(tag: str) -> None:
+    assert problems(command(f"grant U1AB viewer --tag {tag}"))
+
+
+@pytest.mark.parametrize(
+    "subject", ["@alice", "alice", "<@alice>", "<!subteam^U1AB>", "<#C123|ops>", "u123abc"]
+)
+def test_bad_subject_is_an_error_quoting_it(subject: str) -> None:
+    [problem] = problems(command(f"grant {subject} viewer"))
+    assert f"`{subject}`" in problem
+
+
+def test_unknown_role_is_an_error_listing_the_roles() -> None:
+    [problem] = problems(command("revoke U1AB superuser"))
+    assert "`superuser`" in problem
+    assert all(role.value in problem for role in Role)
+
+
+@pytest.mark.parametrize("text", ["grant", "grant U1AB", "revoke <@U1AB|a>"])
+def test_grant_without_subject_or_role_is_an_error(text: str) -> None:
+    assert "needs a user or group and a role" in problems(command(text))[0]
+
+
+def test_grant_reports_every_problem_at_once() -> None:
+    found = problems(command("grant alice boss extra --force --tag nope --region X"))
+    assert len(found) == 6, found  # subject, role, extra, --force, tag, region
+
+
+# ── properties ────────────────────────────────────────────────────────────────────
+
+valid_ids = st.from_regex(r"i-[a-z0-9]{8,30}", fullmatch=True)
+separators = st.lists(
+    st.sampled_from([" ", ",", ";", "\n", "\t", ", ", " ;\n", "\r\n"]), min_size=1
+)
+
+
+@given(st.text())
+def test_never_crashes_on_arbitrary_text(text: str) -> None:
+    assert isinstance(instances(text, region=None), InstanceListParse)
+    command(text)
+    command(text, region=None, limit=0)
+
+
+@given(st.lists(st.one_of(valid_ids, st.text(), st.sampled_from(["i-", "/", ":", "--region"]))))
+def test_never_accepts_an_invalid_id(pieces: list[str]) -> None:
+    text = " ".join(pieces)
+    for parsed in (instances(text), command(text)):
+        for ref in getattr(parsed, "instances", ()):
+            assert VALID_ID.match(ref.instance_id)
+
+
+@given(st.lists(st.sampled_from([ID_A, ID_B, ID_C, f"us-west-1/{ID_A}", "i-1234567890"])))
+def test_no_duplicates_and_first_seen_order(tokens: list[str]) -> None:
+    parsed = instances(" ".join(tokens))
+    expected = [InstanceRef(*t.split("/")) if "/" in t else InstanceRef(HZ, t) for t in tokens]
+    assert list(parsed.instances) == list(dict.fromkeys(expected))
+    assert len(parsed.instances) + len(parsed.duplicates) == len(tokens)
+
+
+@given(st.lists(valid_ids, min_size=1, unique=True), st.data())
+def test_valid_ids_joined_by_any_separators_round_trip(ids: list[str], data: st.DataObject) -> None:
+    text = ids[0]
+    for instance_id in ids[1:]:
+        text += "".join(data.draw(separators)) + instance_id
+    parsed = instances(text)
+    assert parsed.ok, parsed.errors
+    assert parsed.instances == refs(*ids)
+    assert command(text) == RebootCommand(refs(*ids))
+
+
+@given(st.lists(valid_ids, unique=True, max_size=12), st.integers(min_value=0, max_value=12))
+def test_count_limit_holds(ids: list[str], limit: int) -> None:
+    parsed = instances(" ".join(ids), limit=limit)
+    too_many = any("Too many" in m for m in messages(parsed))
+    assert too_many == (len(ids) > limit)
+    if isinstance(result := command(" ".join(ids), limit=limit), RebootCommand):
+        assert len(result.instances) <= limit
