@@ -1,0 +1,95 @@
+"""``ecs-reboot-bot simulator``: the ECS simulator as a standalone server.
+
+Prints how to reach it (endpoint, key pair, instance ids per region), then serves
+until SIGINT or SIGTERM. With ``--json`` the first line is one JSON object, flushed at
+once, so a parent process can read it and go.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from types import FrameType
+
+from bot.ecs.simulator.simulator import Simulator
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ecs-reboot-bot simulator",
+        description="Run the bundled ECS OpenAPI simulator on loopback.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=9100, help="port (0 picks a free one)")
+    parser.add_argument(
+        "--regions", default="cn-hangzhou", help="comma-separated region ids (default cn-hangzhou)"
+    )
+    parser.add_argument("--instances", type=_non_negative, default=10, help="instances per region")
+    parser.add_argument("--seed", type=int, default=0, help="seed for ids, names and tags")
+    parser.add_argument("--json", action="store_true", help="print one JSON line first")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the simulator until SIGINT/SIGTERM; returns the exit status (0)."""
+    args = build_parser().parse_args(argv)
+    regions = [region.strip() for region in args.regions.split(",") if region.strip()]
+    if not regions:
+        build_parser().error("--regions names no region")
+    simulator = Simulator(regions=regions, instances_per_region=args.instances, seed=args.seed)
+    try:
+        simulator.start(args.host, args.port)
+    except OSError as error:
+        print(f"simulator: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
+        return 1
+
+    stopped = threading.Event()
+    _on_signals(stopped)
+    info = simulator.describe()
+    if args.json:
+        print(json.dumps(info), flush=True)
+    else:
+        _print_human(info)
+    try:
+        stopped.wait()
+    except KeyboardInterrupt:
+        pass  # SIGINT while no handler could be installed (not the main thread)
+    finally:
+        simulator.stop()
+    return 0
+
+
+def _print_human(info: dict[str, object]) -> None:
+    print(f"ECS simulator listening on {info['endpoint']}")
+    print(f"  access key id:     {info['access_key_id']}")
+    print(f"  access key secret: {info['access_key_secret']}")
+    instances = info["instances"]
+    assert isinstance(instances, dict)
+    for region, ids in instances.items():
+        print(f"  {region}: {len(ids)} instances")
+        for instance_id in ids:
+            print(f"    {instance_id}")
+    print("Press Ctrl+C to stop.", flush=True)
+
+
+def _on_signals(stopped: threading.Event) -> None:
+    # Signal handlers can only be installed from the main thread; elsewhere (a test
+    # calling main() in a thread) the caller stops us some other way.
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        stopped.set()
+
+    signal.signal(signal.SIGINT, handle)
+    signal.signal(signal.SIGTERM, handle)
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
