@@ -1,0 +1,629 @@
+"""The ECS OpenAPI client: ``EcsGateway`` over httpx, signed with V3 or V1.
+
+Use :class:`EcsClient` wherever the services need ECS; bootstrap builds one per process
+(its ``httpx.Client`` pools connections) and closes it at shutdown.
+
+Retries differ by what a repeat could do (reference/ecs-notes.md, "Throttling and
+retries"):
+
+* read-only actions and the dry run: ``Throttling*``, ``ServiceUnavailable``,
+  ``InternalError``, HTTP 5xx and connection faults are retried with exponential
+  backoff and full jitter, then ``EcsTransientError``;
+* the real ``RebootInstances`` call has no ClientToken, so it is re-sent only when it
+  certainly did nothing: a ``Throttling*`` refusal or a failure to connect. A timeout,
+  a dropped connection or a 5xx after it was sent raises ``EcsOutcomeUnknown``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random as _random
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Final, Literal
+
+import httpx
+
+from bot.domain.errors import EcsError, EcsOutcomeUnknown, EcsTransientError
+from bot.ecs import catalogue, signing
+from bot.ecs.credentials import CredentialsProvider
+from bot.services.ports import MAX_IDS_PER_CALL, DryRunBatch, InstanceInfo, RebootResult
+
+logger = logging.getLogger(__name__)
+
+API_VERSION: Final = "2014-05-26"
+DEFAULT_ENDPOINT: Final = "https://ecs.{region}.aliyuncs.com"
+# DescribeInstanceStatus pages by PageSize, at most 50 (reference/ecs-notes.md).
+STATUS_PAGE_SIZE: Final = 50
+
+SignatureVersion = Literal["v3", "v1"]
+Params = dict[str, str]
+Clock = Callable[[], datetime]
+OnCall = Callable[[str, str, str | None, float], None]
+"""``on_call(action, region, code_or_none, seconds)``: called once per HTTP attempt;
+the code is None for a 2xx answer, the API's code for an error answer, or one of the
+``CLIENT_*`` codes below for a transport failure."""
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded exponential backoff with full jitter (seconds).
+
+    ``max_attempts`` counts the first try. Throttling waits longer than other faults:
+    ECS throttles per minute, so hammering it sooner only burns attempts.
+    """
+
+    max_attempts: int = 4
+    throttling_base: float = 0.5
+    error_base: float = 0.1
+    cap: float = 20.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+
+    def delay(
+        self,
+        retry: int,
+        *,
+        throttled: bool,
+        random: Callable[[], float],
+        retry_after: float | None = None,
+    ) -> float:
+        """Seconds to wait before retry number ``retry`` (1 = the first retry).
+
+        A positive server hint (``x-acs-retry-after``) wins over the computed backoff,
+        still capped, because the server knows when its window reopens.
+        """
+        if retry_after is not None and retry_after > 0:
+            return min(retry_after, self.cap)
+        base = self.throttling_base if throttled else self.error_base
+        return random() * min(self.cap, base * 2.0 ** (retry - 1))
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """One HTTP answer, decoded."""
+
+    status: int
+    body: dict[str, Any]
+    retry_after: float | None
+
+    @property
+    def code(self) -> str | None:
+        if 200 <= self.status < 300:
+            return None
+        return str(self.body.get("Code") or catalogue.CLIENT_UNEXPECTED_RESPONSE)
+
+    @property
+    def message(self) -> str:
+        return str(self.body.get("Message") or "")
+
+    @property
+    def request_id(self) -> str | None:
+        value = self.body.get("RequestId")
+        return str(value) if value else None
+
+
+class _NotSent(Exception):
+    """The request never left: connecting failed. Safe to send again, even a reboot."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+
+
+class _MaybeSent(Exception):
+    """The request may have reached ECS, but no answer came back."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+
+
+class EcsClient:
+    """``EcsGateway`` over the ECS OpenAPI (2014-05-26) with httpx.
+
+    ``endpoint`` is a template: ``{region}`` is replaced by the region id (the simulator
+    and tests pass ``http://127.0.0.1:PORT``). ``sleep`` and ``random`` are injectable so
+    tests run the retry paths without waiting; ``clock`` stamps the signatures.
+    """
+
+    def __init__(
+        self,
+        *,
+        credentials: CredentialsProvider,
+        endpoint: str = DEFAULT_ENDPOINT,
+        signature_version: SignatureVersion = "v3",
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        random: Callable[[], float] = _random.random,
+        transport: httpx.BaseTransport | None = None,
+        clock: Clock = _utc_now,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 10.0,
+        on_call: OnCall | None = None,
+    ) -> None:
+        if signature_version not in ("v3", "v1"):
+            raise ValueError("signature_version must be 'v3' or 'v1'")
+        self._credentials = credentials
+        self._endpoint = endpoint.rstrip("/")
+        self._signature_version = signature_version
+        self._retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._random = random
+        self._clock = clock
+        self._on_call = on_call
+        # One client for the process: keep-alive connections are reused across calls.
+        # Explicit timeouts: a reboot that hangs must become "outcome unknown", not a
+        # stuck Slack thread.
+        self._http = httpx.Client(
+            transport=transport,
+            timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
+            follow_redirects=False,
+        )
+
+    # --- lifecycle --------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self._http.close()
+
+    def __enter__(self) -> EcsClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- EcsGateway -------------------------------------------------------------------
+
+    def describe_instances(self, region: str, instance_ids: Sequence[str]) -> list[InstanceInfo]:
+        """Instances among ``instance_ids`` that exist and that the caller may see, in the
+        API's order; missing ids are simply absent. ≤100 ids per call, paged by
+        ``MaxResults``/``NextToken``."""
+        found: list[InstanceInfo] = []
+        for batch in _batches(instance_ids):
+            next_token = ""
+            while True:
+                params: Params = {
+                    "RegionId": region,
+                    "InstanceIds": json.dumps(list(batch)),
+                    "MaxResults": str(MAX_IDS_PER_CALL),
+                }
+                if next_token:
+                    params["NextToken"] = next_token
+                body = self._call_idempotent("DescribeInstances", region, params)
+                for item in _list_at(body, "Instances", "Instance"):
+                    found.append(_parse_instance(item, region))
+                next_token = str(body.get("NextToken") or "")
+                if not next_token:
+                    break
+        return found
+
+    def describe_instance_status(self, region: str, instance_ids: Sequence[str]) -> dict[str, str]:
+        """``{instance_id: status}`` for the ids that exist; a lighter poll than
+        ``describe_instances`` (no StartTime). ≤100 ids per call, pages of 50."""
+        statuses: dict[str, str] = {}
+        for batch in _batches(instance_ids):
+            page = 1
+            while True:
+                params = {
+                    "RegionId": region,
+                    "PageSize": str(STATUS_PAGE_SIZE),
+                    "PageNumber": str(page),
+                    **_indexed("InstanceId", batch),
+                }
+                body = self._call_idempotent("DescribeInstanceStatus", region, params)
+                items = _list_at(body, "InstanceStatuses", "InstanceStatus")
+                for item in items:
+                    statuses[str(item.get("InstanceId"))] = str(item.get("Status"))
+                total = _as_int(body.get("TotalCount"))
+                # Stop on a short page too, so a server that omits TotalCount cannot
+                # make us loop forever.
+                if (
+                    len(items) < STATUS_PAGE_SIZE
+                    or total is None
+                    or page * STATUS_PAGE_SIZE >= total
+                ):
+                    break
+                page += 1
+        return statuses
+
+    def dry_run_reboot(
+        self, region: str, instance_ids: Sequence[str], *, force: bool
+    ) -> list[DryRunBatch]:
+        """One ``DryRunBatch`` per ≤100 ids (``DryRun=true``, ``AllTogether``, so one
+        refused instance fails its batch with the reason). A refusal is returned, not
+        raised; transient failures that outlive the retries raise ``EcsTransientError``."""
+        verdicts: list[DryRunBatch] = []
+        for batch in _batches(instance_ids):
+            params = _reboot_params(region, batch, force=force, dry_run=True)
+            try:
+                self._call_idempotent("RebootInstances", region, params)
+            except EcsTransientError:
+                raise
+            except EcsError as refusal:
+                error = None if catalogue.is_dry_run_pass(refusal.code) else refusal
+                verdicts.append(DryRunBatch(region, tuple(batch), error))
+                continue
+            # A 2xx to a dry run should not happen; it would mean the flag was ignored
+            # and the instances rebooted. Say so loudly rather than call it a pass.
+            raise EcsOutcomeUnknown(
+                catalogue.CLIENT_UNEXPECTED_RESPONSE,
+                "RebootInstances with DryRun=true answered 2xx",
+                explanation=catalogue.explain(catalogue.CLIENT_UNEXPECTED_RESPONSE),
+                http_status=200,
+            )
+        return verdicts
+
+    def reboot(
+        self, region: str, instance_ids: Sequence[str], *, force: bool
+    ) -> list[RebootResult]:
+        """ONE real ``RebootInstances`` call (``SuccessFirst``) for at most 100 ids; one
+        ``RebootResult`` per id. Re-sent only after ``Throttling*`` or a failure to
+        connect; after a timeout, dropped answer or 5xx it raises ``EcsOutcomeUnknown``.
+        A call-level refusal (e.g. a bad signature) raises ``EcsError``."""
+        ids = tuple(instance_ids)
+        if not ids:
+            return []
+        if len(ids) > MAX_IDS_PER_CALL:
+            raise ValueError(
+                f"reboot takes at most {MAX_IDS_PER_CALL} ids per call, got {len(ids)}"
+            )
+        params = _reboot_params(region, ids, force=force, dry_run=False)
+        body = self._call_once("RebootInstances", region, params)
+        return _parse_reboot_results(body, region, ids)
+
+    # --- calls and retries ------------------------------------------------------------
+
+    def _call_idempotent(self, action: str, region: str, params: Params) -> dict[str, Any]:
+        """A call that is safe to repeat: retried on every transient failure."""
+        attempts = self._retry.max_attempts
+        for attempt in range(1, attempts + 1):
+            last = attempt == attempts
+            try:
+                answer = self._attempt(action, region, params)
+            except (_NotSent, _MaybeSent) as fault:
+                if last:
+                    raise _transient_from_fault(action, fault) from None
+                self._back_off(attempt, throttled=False, retry_after=None)
+                continue
+            if answer.code is None:
+                return answer.body
+            if catalogue.is_transient(answer.code, answer.status) and not last:
+                self._back_off(
+                    attempt,
+                    throttled=catalogue.is_throttling(answer.code),
+                    retry_after=answer.retry_after,
+                )
+                continue
+            raise _error_from_answer(answer)
+        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+    def _call_once(self, action: str, region: str, params: Params) -> dict[str, Any]:
+        """A call with effects and no ClientToken: re-sent only when it certainly did
+        nothing (throttled, or never connected)."""
+        attempts = self._retry.max_attempts
+        for attempt in range(1, attempts + 1):
+            last = attempt == attempts
+            try:
+                answer = self._attempt(action, region, params)
+            except _NotSent as fault:
+                if last:
+                    raise _transient_from_fault(action, fault) from None
+                self._back_off(attempt, throttled=False, retry_after=None)
+                continue
+            except _MaybeSent as fault:
+                raise EcsOutcomeUnknown(
+                    fault.code,
+                    f"{action} was sent but no answer came back ({fault})",
+                    explanation=catalogue.OUTCOME_UNKNOWN,
+                ) from None
+            if answer.code is None:
+                return answer.body
+            if catalogue.is_throttling(answer.code):
+                if last:
+                    raise _error_from_answer(answer)
+                self._back_off(attempt, throttled=True, retry_after=answer.retry_after)
+                continue
+            if catalogue.is_transient(answer.code, answer.status):
+                raise EcsOutcomeUnknown(
+                    answer.code,
+                    answer.message,
+                    explanation=catalogue.OUTCOME_UNKNOWN,
+                    request_id=answer.request_id,
+                    http_status=answer.status,
+                )
+            raise _error_from_answer(answer)
+        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+    def _back_off(self, attempt: int, *, throttled: bool, retry_after: float | None) -> None:
+        self._sleep(
+            self._retry.delay(
+                attempt, throttled=throttled, random=self._random, retry_after=retry_after
+            )
+        )
+
+    def _attempt(self, action: str, region: str, params: Params) -> _Answer:
+        """Sign and send one request; report it to ``on_call``."""
+        request = self._build_request(action, region, params)
+        started = time.monotonic()
+        code: str | None = None
+        try:
+            try:
+                response = self._http.send(request)
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                # Nothing reached the server: no connection was ever made for this one.
+                code = catalogue.CLIENT_CONNECTION_FAILED
+                raise _NotSent(code, type(exc).__name__) from None
+            except httpx.TimeoutException as exc:
+                code = catalogue.CLIENT_TIMEOUT
+                raise _MaybeSent(code, type(exc).__name__) from None
+            except httpx.TransportError as exc:
+                code = catalogue.CLIENT_CONNECTION_LOST
+                raise _MaybeSent(code, type(exc).__name__) from None
+            answer = _decode(response)
+            code = answer.code
+            return answer
+        finally:
+            self._report(action, region, code, time.monotonic() - started)
+
+    def _report(self, action: str, region: str, code: str | None, seconds: float) -> None:
+        if self._on_call is None:
+            return
+        try:
+            self._on_call(action, region, code, seconds)
+        except Exception:
+            # A broken metrics hook must not turn a sent reboot into a lost answer; it
+            # is logged with its traceback, not hidden.
+            logger.exception("on_call hook failed for %s in %s", action, region)
+
+    # --- signing ----------------------------------------------------------------------
+
+    def _build_request(self, action: str, region: str, params: Params) -> httpx.Request:
+        base = httpx.URL(self._endpoint.replace("{region}", region))
+        credentials = self._credentials.get()
+        timestamp = self._clock().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        nonce = uuid.uuid4().hex
+        if self._signature_version == "v1":
+            query = {
+                **params,
+                "Action": action,
+                "Version": API_VERSION,
+                "Format": "JSON",
+                "AccessKeyId": credentials.access_key_id,
+                "SignatureMethod": "HMAC-SHA1",
+                "SignatureVersion": "1.0",
+                "SignatureNonce": nonce,
+                "Timestamp": timestamp,
+            }
+            if credentials.security_token:
+                query["SecurityToken"] = credentials.security_token
+            query["Signature"] = signing.v1_signature("POST", query, credentials.access_key_secret)
+            headers = {"host": _host(base)}
+        else:
+            query = dict(params)
+            headers = {
+                "host": _host(base),
+                "x-acs-action": action,
+                "x-acs-version": API_VERSION,
+                "x-acs-date": timestamp,
+                "x-acs-signature-nonce": nonce,
+                "x-acs-content-sha256": signing.EMPTY_BODY_SHA256,
+            }
+            if credentials.security_token:
+                headers["x-acs-security-token"] = credentials.security_token
+            headers["authorization"] = signing.v3_authorization(
+                credentials.access_key_id,
+                credentials.access_key_secret,
+                "POST",
+                "/",
+                query,
+                headers,
+            )
+        # The query string is built by canonical_query, so the bytes on the wire are
+        # exactly the bytes that were signed (httpx would encode some characters
+        # differently).
+        url = base.copy_with(path="/", query=signing.canonical_query(query).encode())
+        return self._http.build_request("POST", url, headers=headers, content=b"")
+
+
+# --- request helpers --------------------------------------------------------------------
+
+
+def _host(url: httpx.URL) -> str:
+    # netloc leaves out a default port, as the Host header httpx would send does.
+    return url.netloc.decode("ascii")
+
+
+def _batches(ids: Sequence[str]) -> Iterator[tuple[str, ...]]:
+    items = tuple(ids)
+    for start in range(0, len(items), MAX_IDS_PER_CALL):
+        yield items[start : start + MAX_IDS_PER_CALL]
+
+
+def _indexed(name: str, values: Sequence[str]) -> Params:
+    """RPC lists: ``Name.1``, ``Name.2``, …"""
+    return {f"{name}.{index}": value for index, value in enumerate(values, start=1)}
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _reboot_params(region: str, ids: Sequence[str], *, force: bool, dry_run: bool) -> Params:
+    return {
+        "RegionId": region,
+        "DryRun": _flag(dry_run),
+        "ForceReboot": _flag(force),
+        # A dry run with SuccessFirst always says DRYRUN.SUCCESS (the API page), so only
+        # AllTogether gives a real verdict; the real call is per instance.
+        "BatchOptimization": "AllTogether" if dry_run else "SuccessFirst",
+        **_indexed("InstanceId", ids),
+    }
+
+
+# --- answer helpers ---------------------------------------------------------------------
+
+
+def _decode(response: httpx.Response) -> _Answer:
+    retry_after = _retry_after_seconds(response.headers.get("x-acs-retry-after"))
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        # A proxy's HTML error page or a truncated body: keep the status so that a 5xx
+        # is still treated as transient.
+        return _Answer(
+            status=response.status_code if response.status_code >= 300 else 502,
+            body={
+                "Code": catalogue.CLIENT_UNEXPECTED_RESPONSE,
+                "Message": f"HTTP {response.status_code} with a body that is not a JSON object",
+            },
+            retry_after=retry_after,
+        )
+    return _Answer(response.status_code, body, retry_after)
+
+
+def _retry_after_seconds(raw: str | None) -> float | None:
+    # The official SDK reads x-acs-retry-after as whole milliseconds; only a positive
+    # value is a usable hint.
+    if not raw:
+        return None
+    try:
+        millis = int(raw.strip())
+    except ValueError:
+        return None
+    return millis / 1000 if millis > 0 else None
+
+
+def _error_from_answer(answer: _Answer) -> EcsError:
+    code = answer.code or catalogue.CLIENT_UNEXPECTED_RESPONSE
+    kind = EcsTransientError if catalogue.is_transient(code, answer.status) else EcsError
+    return kind(
+        code,
+        answer.message,
+        explanation=catalogue.explain(code, answer.message),
+        request_id=answer.request_id,
+        http_status=answer.status,
+    )
+
+
+def _transient_from_fault(action: str, fault: _NotSent | _MaybeSent) -> EcsTransientError:
+    return EcsTransientError(
+        fault.code,
+        f"{action}: {fault}",
+        explanation=catalogue.explain(fault.code),
+    )
+
+
+def _list_at(body: Mapping[str, Any], outer: str, inner: str) -> list[Mapping[str, Any]]:
+    """``body[outer][inner]`` as a list of objects; ECS wraps every list this way."""
+    wrapper = body.get(outer)
+    items = wrapper.get(inner) if isinstance(wrapper, Mapping) else None
+    if not isinstance(items, list):
+        return []
+    return [item for item in items if isinstance(item, Mapping)]
+
+
+def _as_int(value: object) -> int | None:
+    try:
+        return int(str(value))
+    except ValueError:
+        return None
+
+
+def parse_start_time(value: object) -> datetime | None:
+    """``StartTime`` as an aware UTC datetime. ECS documents ``yyyy-MM-ddTHH:mmZ``; some
+    answers carry seconds, so both are accepted. None when absent or unreadable."""
+    if not isinstance(value, str) or not value:
+        return None
+    for pattern in ("%Y-%m-%dT%H:%MZ", "%Y-%m-%dT%H:%M:%SZ"):
+        try:
+            return datetime.strptime(value, pattern).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    return None
+
+
+def _parse_instance(item: Mapping[str, Any], region: str) -> InstanceInfo:
+    tags = {
+        str(tag.get("TagKey")): str(tag.get("TagValue") or "")
+        for tag in _list_at(item, "Tags", "Tag")
+        if tag.get("TagKey")
+    }
+    locks = tuple(
+        str(lock.get("LockReason"))
+        for lock in _list_at(item, "OperationLocks", "LockReason")
+        if lock.get("LockReason")
+    )
+    return InstanceInfo(
+        instance_id=str(item.get("InstanceId")),
+        region=str(item.get("RegionId") or region),
+        name=str(item.get("InstanceName") or ""),
+        status=str(item.get("Status") or ""),
+        zone=str(item["ZoneId"]) if item.get("ZoneId") else None,
+        tags=tags,
+        start_time=parse_start_time(item.get("StartTime")),
+        operation_locks=locks,
+    )
+
+
+def _parse_reboot_results(
+    body: Mapping[str, Any], region: str, ids: Sequence[str]
+) -> list[RebootResult]:
+    request_id = str(body["RequestId"]) if body.get("RequestId") else None
+    by_id: dict[str, RebootResult] = {}
+    for item in _list_at(body, "InstanceResponses", "InstanceResponse"):
+        instance_id = str(item.get("InstanceId"))
+        # Documented as a string, sampled as the number 200: compare as text.
+        code = str(item.get("Code", "")).strip()
+        message = str(item.get("Message") or "")
+        ok = code == "200"
+        by_id[instance_id] = RebootResult(
+            instance_id=instance_id,
+            region=region,
+            ok=ok,
+            code=code,
+            message=message,
+            explanation="" if ok else catalogue.explain(code, message),
+            request_id=request_id,
+            current_status=_optional_str(item.get("CurrentStatus")),
+            previous_status=_optional_str(item.get("PreviousStatus")),
+        )
+    results: list[RebootResult] = []
+    for instance_id in ids:
+        result = by_id.get(instance_id)
+        if result is None:
+            # The call was accepted but says nothing of this instance: we cannot tell
+            # whether it reboots, so say so instead of guessing.
+            result = RebootResult(
+                instance_id=instance_id,
+                region=region,
+                ok=False,
+                code=catalogue.CLIENT_NO_INSTANCE_RESULT,
+                message="The answer held no result for this instance.",
+                explanation=catalogue.explain(catalogue.CLIENT_NO_INSTANCE_RESULT),
+                request_id=request_id,
+            )
+        results.append(result)
+    return results
+
+
+def _optional_str(value: object) -> str | None:
+    return str(value) if value not in (None, "") else None

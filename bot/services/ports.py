@@ -1,0 +1,229 @@
+"""The ports the use cases need, as Protocols, and the plain values that cross them.
+
+Adapters (``bot.ecs``, ``bot.db``, ``bot.slack``) implement these; the services and
+their tests depend only on this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from bot.domain.errors import EcsError
+from bot.domain.model import RequestState
+from bot.domain.policy import Binding
+from bot.domain.request import PlannedInstance, RebootRequest
+
+RUNNING = "Running"
+# The ECS API takes at most this many instance ids in one call.
+MAX_IDS_PER_CALL = 100
+
+
+@dataclass(frozen=True)
+class InstanceInfo:
+    """One instance as ``DescribeInstances`` reports it."""
+
+    instance_id: str
+    region: str
+    name: str
+    status: str
+    zone: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    start_time: datetime | None = None
+    operation_locks: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DryRunBatch:
+    """The verdict of one DryRun ``RebootInstances`` call (``AllTogether``, ≤100 ids)."""
+
+    region: str
+    instance_ids: tuple[str, ...]
+    error: EcsError | None  # None: the dry run passed (DRYRUN.SUCCESS / DryRunOperation)
+
+    @property
+    def passed(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class RebootResult:
+    """One instance's answer from a real ``RebootInstances`` call (``SuccessFirst``)."""
+
+    instance_id: str
+    region: str
+    ok: bool
+    code: str  # "200" on success, else the API's code
+    message: str
+    explanation: str  # the catalogue's sentence ("" on success)
+    request_id: str | None = None
+    current_status: str | None = None
+    previous_status: str | None = None
+
+
+class EcsGateway(Protocol):
+    """What the use cases need from ECS. Each method batches ≤100 ids per API call
+    itself, retries transient failures, and raises ``EcsError`` subclasses."""
+
+    def describe_instances(self, region: str, instance_ids: Sequence[str]) -> list[InstanceInfo]:
+        """Instances that exist (and that the caller may see); missing ids are absent."""
+        ...
+
+    def dry_run_reboot(
+        self, region: str, instance_ids: Sequence[str], *, force: bool
+    ) -> list[DryRunBatch]:
+        """DryRun with ``BatchOptimization=AllTogether``; one entry per API call."""
+        ...
+
+    def reboot(
+        self, region: str, instance_ids: Sequence[str], *, force: bool
+    ) -> list[RebootResult]:
+        """ONE real call with ``BatchOptimization=SuccessFirst`` for at most
+        ``MAX_IDS_PER_CALL`` ids (callers batch, so they can record the moment before
+        each call is sent). Throttling is retried (the call was refused); after a timeout
+        or 5xx the call is never re-sent: ``EcsOutcomeUnknown`` is raised instead."""
+        ...
+
+
+# --- persistence -------------------------------------------------------------------------
+
+
+class RequestStore(Protocol):
+    """Reboot requests as domain snapshots. Never commits: the unit of work does."""
+
+    def add(self, request: RebootRequest) -> None: ...
+
+    def get(self, request_id: str) -> RebootRequest | None: ...
+
+    def transition(
+        self,
+        request_id: str,
+        from_states: Collection[RequestState],
+        to_state: RequestState,
+        **fields: object,
+    ) -> bool:
+        """One conditional update; True only for the caller that moved the request."""
+        ...
+
+    def set_fields(self, request_id: str, **fields: object) -> None: ...
+
+    def save_instances(self, request_id: str, instances: Sequence[PlannedInstance]) -> None:
+        """Write the mutable fields (outcome, code, message, timestamps…) of these
+        instances, matched by region and id."""
+        ...
+
+    def skip_pending(self, request_id: str) -> None:
+        """Every instance still ``pending`` ends ``skipped`` (never sent)."""
+        ...
+
+    def list_recent(
+        self,
+        limit: int,
+        *,
+        state: RequestState | None = None,
+        user: str | None = None,
+        since: datetime | None = None,
+    ) -> list[RebootRequest]: ...
+
+    def expire_due(self, now: datetime) -> list[str]:
+        """Move every ``previewed`` request past its expiry to ``expired``."""
+        ...
+
+    def claim_due(self, owner: str, now: datetime, lease_seconds: float, limit: int) -> list[str]:
+        """Lease ``executing`` requests that are due for a poll and whose lease is free or
+        expired; two owners never hold the same request."""
+        ...
+
+    def release(self, request_id: str, owner: str) -> None: ...
+
+
+class RoleStore(Protocol):
+    def grant(self, binding: Binding, *, by: str, now: datetime) -> bool: ...
+
+    def revoke(self, binding: Binding) -> bool: ...
+
+    def bindings_for(self, subjects: Sequence[str]) -> list[Binding]: ...
+
+    def group_subjects(self) -> list[str]:
+        """User group ids (``S…``) that hold any binding."""
+        ...
+
+    def list_all(self) -> list[Binding]: ...
+
+
+class AuditLog(Protocol):
+    def append(
+        self,
+        *,
+        at: datetime,
+        actor: str,
+        action: str,
+        request_id: str | None = None,
+        detail: Mapping[str, object] | None = None,
+    ) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    requests: RequestStore
+    roles: RoleStore
+    audit: AuditLog
+
+    def __enter__(self) -> UnitOfWork: ...
+
+    def __exit__(self, *exc_info: object) -> None: ...
+
+    def commit(self) -> None: ...
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]
+Clock = Callable[[], datetime]
+
+
+# --- chat -----------------------------------------------------------------------------
+
+
+class Presenter(Protocol):
+    """Tells people what happened. The use cases say *what* (a request, its results);
+    the Slack adapter decides how it looks (``bot.slack.blocks``) and sends it."""
+
+    def publish_request(
+        self, request: RebootRequest, *, can_execute: bool, note: str | None = None
+    ) -> str | None:
+        """Post the request message (the preview) in its channel; returns its ts."""
+        ...
+
+    def refresh_request(self, request: RebootRequest) -> None:
+        """Redraw the request message for its current state (buttons gone, progress)."""
+        ...
+
+    def reply_execution(self, request: RebootRequest) -> None:
+        """First thread reply after confirm: each instance's API result."""
+        ...
+
+    def reply_progress(self, request: RebootRequest, changed: Sequence[PlannedInstance]) -> None:
+        """One thread reply for every change of a poll (never one per instance)."""
+        ...
+
+    def reply_summary(self, request: RebootRequest) -> None:
+        """The final thread reply: outcome, durations, every failure in words."""
+        ...
+
+    def notify_started(self, request: RebootRequest) -> str | None:
+        """Tell the notify channel a reboot started; returns the message's ts."""
+        ...
+
+    def notify_finished(self, request: RebootRequest) -> None:
+        """Tell the notify channel how the reboot ended."""
+        ...
+
+    def tell(self, channel: str, user: str, text: str) -> None:
+        """An ephemeral reply only ``user`` sees."""
+        ...
+
+
+class GroupDirectory(Protocol):
+    def members(self, group_id: str) -> frozenset[str]:
+        """Members of a Slack user group (cached briefly by the adapter)."""
+        ...
