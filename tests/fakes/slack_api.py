@@ -1,0 +1,550 @@
+"""A fake Slack Web API on loopback, for tests that run the real slack-sdk client.
+
+Why a real HTTP server rather than a patched client: the bot talks to Slack through
+`slack_sdk.WebClient` (and Bolt's `respond()` through `WebhookClient`), and what we
+want to prove includes the transport — form vs JSON bodies, the Bearer token, HTTP 429
+with `Retry-After`, retry handlers, timeouts. Pointing `WebClient(base_url=fake.url)`
+at this server exercises all of it, the way slack-bolt's own test suite does.
+
+Use:
+
+    with FakeSlackApi() as fake:
+        client = WebClient(base_url=fake.url, token="xoxb-test")
+        client.chat_postMessage(channel="C1", text="hi")
+        [call] = fake.wait_for("chat.postMessage")
+
+The server also plays `response_url` (any POST to `/response/<name>`), so Bolt's
+`respond()` lands here too, recorded under the method name `"response_url"`.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import parse_qsl, urlsplit
+
+RESPONSE_URL_METHOD = "response_url"
+"""The method name under which POSTs to a `response_url` are recorded."""
+
+BOT_USER_ID = "UBOT"
+BOT_ID = "B0BOT"
+TEAM_ID = "T0TEAM"
+TEAM_DOMAIN = "example"
+WORKSPACE_URL = f"https://{TEAM_DOMAIN}.slack.com/"
+
+# Fields that slack-sdk sends as JSON strings inside form bodies but as real lists in
+# JSON bodies; decoding them makes recorded params look the same either way.
+_STRUCTURED_FIELDS = ("blocks", "attachments", "metadata")
+
+# Slack's message ts is "<unix seconds>.<6 digits>"; start here and count up so every
+# ts is unique and strictly increasing across channels, like a single clock.
+_FIRST_TS_MICROS = 1_700_000_000_000_100
+_TS_STEP_MICROS = 100
+
+
+@dataclass(frozen=True)
+class RecordedCall:
+    """One HTTP request the fake received, in arrival order.
+
+    `status` is the HTTP status the fake answered with (429 for a rate-limited
+    attempt, 503 while down), so retried attempts can be told apart from the one that
+    succeeded. `path` is the request path; it names the `response_url` that was used.
+    """
+
+    method: str
+    params: dict[str, Any]
+    token: str | None
+    at: float
+    status: int = 200
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class FakeMessage:
+    """The current state of a message the bot posted (a snapshot; edits don't touch it)."""
+
+    channel: str
+    ts: str
+    text: str
+    blocks: list[dict[str, Any]]
+    thread_ts: str | None
+    user: str = BOT_USER_ID
+    edits: int = 0
+
+    def to_slack(self) -> dict[str, Any]:
+        """The message object as Slack shows it (API echoes, `block_actions` payloads)."""
+        shown: dict[str, Any] = {
+            "type": "message",
+            "user": self.user,
+            "bot_id": BOT_ID,
+            "team": TEAM_ID,
+            "ts": self.ts,
+            "text": self.text,
+            "blocks": self.blocks,
+        }
+        if self.thread_ts:
+            shown["thread_ts"] = self.thread_ts
+        return shown
+
+
+@dataclass
+class _Faults:
+    """Pending fault injections; counters are consumed by the calls they hit."""
+
+    rate_limits: dict[str, list[int]] = field(default_factory=dict)  # method -> [times, after]
+    failures: dict[str, list[tuple[str, int]]] = field(default_factory=dict)  # -> [(error, n)]
+    latency: dict[str, float] = field(default_factory=dict)
+    down: bool = False
+
+
+@dataclass(frozen=True)
+class _Answer:
+    status: int
+    body: dict[str, Any] | str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class FakeSlackApi:
+    """A threaded loopback HTTP server that answers like the Slack Web API.
+
+    Configure directory data through the public dicts `usergroups`
+    (`{"S123": ["U1", "U2"]}`) and `users` (`{"U1": {"is_admin": True}}`, merged into
+    the default profile). Inject faults with `rate_limit`, `fail`, `latency`, `down`.
+    """
+
+    def __init__(self) -> None:
+        self.usergroups: dict[str, list[str]] = {}
+        self.users: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+        # One condition over the same lock: `wait_for` sleeps on it and each recorded
+        # call wakes it, so tests never poll.
+        self._arrived = threading.Condition(self._lock)
+        self._calls: list[RecordedCall] = []
+        self._messages: dict[tuple[str, str], FakeMessage] = {}
+        self._faults = _Faults()
+        self._next_ts = _FIRST_TS_MICROS
+        # Set on stop() so an injected latency ends at once instead of holding up
+        # shutdown (stop joins the handler threads).
+        self._stopping = threading.Event()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._handlers: dict[str, Callable[[dict[str, Any]], _Answer]] = {
+            "auth.test": self._auth_test,
+            "chat.postMessage": self._chat_post_message,
+            "chat.update": self._chat_update,
+            "chat.postEphemeral": self._chat_post_ephemeral,
+            "chat.getPermalink": self._chat_get_permalink,
+            "users.info": self._users_info,
+            "usergroups.users.list": self._usergroups_users_list,
+            "conversations.info": self._conversations_info,
+        }
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    def start(self) -> Self:
+        """Bind a random loopback port and serve on a background thread."""
+        if self._server is not None:
+            raise RuntimeError("FakeSlackApi is already running")
+        self._stopping.clear()
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
+        # Join request threads on close, so no socket outlives the fake (ResourceWarning
+        # is an error in this suite).
+        server.daemon_threads = False
+        server.block_on_close = True
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="fake-slack-api",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, wait for in-flight requests, and close the socket."""
+        if self._server is None:
+            return
+        self._stopping.set()
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join()
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """Base URL for `WebClient(base_url=...)`; ends with a slash as slack-sdk expects."""
+        if self._server is None:
+            raise RuntimeError("FakeSlackApi is not running; call start() first")
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}/"
+
+    def response_url(self, name: str) -> str:
+        """A `response_url` served by this fake; POSTs to it are recorded as `response_url`."""
+        return f"{self.url}response/{name}"
+
+    # --- what happened --------------------------------------------------------------
+
+    def calls(self, method: str | None = None) -> list[RecordedCall]:
+        """Every call so far (or only those of `method`), in arrival order."""
+        with self._lock:
+            return [c for c in self._calls if method is None or c.method == method]
+
+    def wait_for(self, method: str, count: int = 1, timeout: float = 5.0) -> list[RecordedCall]:
+        """Block until at least `count` calls of `method` arrived; return all of them so far.
+
+        Use it instead of sleeping when the bot calls Slack from another thread (Bolt
+        listeners, lazy listeners, the poller). Raises AssertionError on timeout, naming
+        what did arrive.
+        """
+        with self._arrived:
+            matched = self._arrived.wait_for(
+                lambda: sum(c.method == method for c in self._calls) >= count, timeout=timeout
+            )
+            seen = list(self._calls)
+        if not matched:
+            got = [c for c in seen if c.method == method]
+            raise AssertionError(
+                f"waited {timeout}s for {count} call(s) of {method}, got {len(got)}; "
+                f"all calls seen: {[(c.method, c.status) for c in seen]}"
+            )
+        return [c for c in seen if c.method == method]
+
+    def message(self, channel: str, ts: str) -> FakeMessage:
+        """The latest state of a posted message; AssertionError if there is none."""
+        with self._lock:
+            found = self._messages.get((channel, ts))
+            known = sorted(t for c, t in self._messages if c == channel)
+        if found is None:
+            raise AssertionError(f"no message {ts} in {channel}; messages there: {known}")
+        return found
+
+    def thread(self, channel: str, thread_ts: str) -> list[FakeMessage]:
+        """Replies in the thread under `thread_ts` (the parent excluded), oldest first."""
+        with self._lock:
+            replies = [
+                m
+                for m in self._messages.values()
+                if m.channel == channel and m.thread_ts == thread_ts and m.ts != thread_ts
+            ]
+        return sorted(replies, key=lambda m: m.ts)
+
+    def reset(self) -> None:
+        """Forget calls, messages, faults and directory data: a fresh fake on the same port.
+
+        The ts clock keeps counting so a ts from an earlier test never matches a new one.
+        """
+        with self._lock:
+            self._calls.clear()
+            self._messages.clear()
+            self._faults = _Faults()
+            self.usergroups = {}
+            self.users = {}
+
+    # --- fault injection -------------------------------------------------------------
+
+    def rate_limit(self, method: str, times: int = 1, retry_after: int = 1) -> None:
+        """Answer the next `times` calls of `method` with HTTP 429 and `Retry-After`."""
+        with self._lock:
+            self._faults.rate_limits[method] = [times, retry_after]
+
+    def fail(self, method: str, error: str = "channel_not_found", times: int = 1) -> None:
+        """Answer the next `times` calls of `method` with `{"ok": false, "error": error}`."""
+        with self._lock:
+            self._faults.failures.setdefault(method, []).append((error, times))
+
+    def latency(self, method: str, seconds: float) -> None:
+        """Delay every answer to `method` by `seconds` (0 removes the delay)."""
+        with self._lock:
+            if seconds > 0:
+                self._faults.latency[method] = seconds
+            else:
+                self._faults.latency.pop(method, None)
+
+    def down(self) -> None:
+        """Answer every request with HTTP 503 until `up()`."""
+        with self._lock:
+            self._faults.down = True
+
+    def up(self) -> None:
+        with self._lock:
+            self._faults.down = False
+
+    # --- request handling (called on the server's threads) --------------------------
+
+    def _handle(self, method: str, params: dict[str, Any], token: str | None, path: str) -> _Answer:
+        with self._lock:
+            delay = self._faults.latency.get(method, 0.0)
+        if delay:
+            self._stopping.wait(delay)
+        with self._lock:
+            answer = self._injected_fault(method)
+        if answer is None:
+            answer = self._answer(method, params, token)
+        with self._arrived:
+            self._calls.append(
+                RecordedCall(method, params, token, time.time(), answer.status, path)
+            )
+            self._arrived.notify_all()
+        return answer
+
+    def _injected_fault(self, method: str) -> _Answer | None:
+        """Consume one pending fault for `method`, if any. Caller holds the lock."""
+        faults = self._faults
+        if faults.down:
+            return _Answer(HTTPStatus.SERVICE_UNAVAILABLE, _error("service_unavailable"))
+        pending = faults.rate_limits.get(method)
+        if pending is not None:
+            pending[0] -= 1
+            if pending[0] <= 0:
+                del faults.rate_limits[method]
+            return _Answer(
+                HTTPStatus.TOO_MANY_REQUESTS,
+                _error("ratelimited"),
+                {"Retry-After": str(pending[1])},
+            )
+        queue = faults.failures.get(method)
+        if queue:
+            error, times = queue[0]
+            if times <= 1:
+                queue.pop(0)
+            else:
+                queue[0] = (error, times - 1)
+            return _Answer(HTTPStatus.OK, _error(error))
+        return None
+
+    def _answer(self, method: str, params: dict[str, Any], token: str | None) -> _Answer:
+        if method == RESPONSE_URL_METHOD:
+            # Slack's response_url answers a bare "ok", not JSON.
+            return _Answer(HTTPStatus.OK, "ok")
+        handler = self._handlers.get(method)
+        if handler is None:
+            return _Answer(HTTPStatus.OK, _error("unknown_method"))
+        if not token:
+            return _Answer(HTTPStatus.OK, _error("not_authed"))
+        return handler(params)
+
+    def _new_ts(self) -> str:
+        with self._lock:
+            micros = self._next_ts
+            self._next_ts += _TS_STEP_MICROS
+        return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
+
+    # --- the methods -----------------------------------------------------------------
+
+    def _auth_test(self, params: dict[str, Any]) -> _Answer:
+        return _ok(
+            url=WORKSPACE_URL,
+            team="Example",
+            user="ecs-reboot-bot",
+            team_id=TEAM_ID,
+            user_id=BOT_USER_ID,
+            bot_id=BOT_ID,
+            is_enterprise_install=False,
+        )
+
+    def _chat_post_message(self, params: dict[str, Any]) -> _Answer:
+        channel = params.get("channel")
+        if not channel:
+            return _Answer(HTTPStatus.OK, _error("channel_not_found"))
+        if not any(params.get(k) for k in ("text", "blocks", "attachments")):
+            return _Answer(HTTPStatus.OK, _error("no_text"))
+        thread_ts = params.get("thread_ts") or None
+        message = FakeMessage(
+            channel=str(channel),
+            ts=self._new_ts(),
+            text=str(params.get("text") or ""),
+            blocks=list(params.get("blocks") or []),
+            thread_ts=str(thread_ts) if thread_ts else None,
+        )
+        with self._lock:
+            self._messages[(message.channel, message.ts)] = message
+        return _ok(channel=message.channel, ts=message.ts, message=message.to_slack())
+
+    def _chat_update(self, params: dict[str, Any]) -> _Answer:
+        key = (str(params.get("channel", "")), str(params.get("ts", "")))
+        with self._lock:
+            current = self._messages.get(key)
+            if current is None:
+                return _Answer(HTTPStatus.OK, _error("message_not_found"))
+            # Like Slack, a field left out of chat.update keeps its previous value
+            # (an empty `blocks` list is how callers remove the buttons).
+            updated = replace(
+                current,
+                text=str(params["text"]) if "text" in params else current.text,
+                blocks=list(params["blocks"]) if "blocks" in params else current.blocks,
+                edits=current.edits + 1,
+            )
+            self._messages[key] = updated
+        return _ok(
+            channel=updated.channel, ts=updated.ts, text=updated.text, message=updated.to_slack()
+        )
+
+    def _chat_post_ephemeral(self, params: dict[str, Any]) -> _Answer:
+        if not params.get("channel"):
+            return _Answer(HTTPStatus.OK, _error("channel_not_found"))
+        if not params.get("user"):
+            return _Answer(HTTPStatus.OK, _error("user_not_found"))
+        # Ephemeral messages are not stored: Slack cannot update or fetch them either.
+        return _ok(message_ts=self._new_ts())
+
+    def _chat_get_permalink(self, params: dict[str, Any]) -> _Answer:
+        channel = str(params.get("channel", ""))
+        message_ts = str(params.get("message_ts", ""))
+        if not channel or not message_ts:
+            return _Answer(HTTPStatus.OK, _error("invalid_arguments"))
+        permalink = f"{WORKSPACE_URL}archives/{channel}/p{message_ts.replace('.', '')}"
+        return _ok(channel=channel, permalink=permalink)
+
+    def _users_info(self, params: dict[str, Any]) -> _Answer:
+        user_id = str(params.get("user", ""))
+        if not user_id:
+            return _Answer(HTTPStatus.OK, _error("user_not_found"))
+        name = user_id.lower()
+        user: dict[str, Any] = {
+            "id": user_id,
+            "team_id": TEAM_ID,
+            "name": name,
+            "real_name": name,
+            "deleted": False,
+            "is_admin": False,
+            "is_owner": False,
+            "is_restricted": False,
+            "is_ultra_restricted": False,
+            "is_bot": False,
+            "profile": {"real_name": name, "display_name": name},
+        }
+        with self._lock:
+            user.update(self.users.get(user_id, {}))
+        return _ok(user=user)
+
+    def _usergroups_users_list(self, params: dict[str, Any]) -> _Answer:
+        with self._lock:
+            members = self.usergroups.get(str(params.get("usergroup", "")))
+        if members is None:
+            return _Answer(HTTPStatus.OK, _error("no_such_subteam"))
+        return _ok(users=list(members))
+
+    def _conversations_info(self, params: dict[str, Any]) -> _Answer:
+        channel_id = str(params.get("channel", ""))
+        if not channel_id:
+            return _Answer(HTTPStatus.OK, _error("channel_not_found"))
+        return _ok(
+            channel={
+                "id": channel_id,
+                "name": f"channel-{channel_id.lower()}",
+                "is_channel": True,
+                "is_private": False,
+                "is_im": False,
+                "is_member": True,
+                "is_archived": False,
+            }
+        )
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+def _ok(**fields: Any) -> _Answer:
+    return _Answer(HTTPStatus.OK, {"ok": True, **fields})
+
+
+def _error(error: str) -> dict[str, Any]:
+    return {"ok": False, "error": error}
+
+
+def _parse_body(content_type: str, raw: bytes) -> dict[str, Any]:
+    """Params from a form or JSON body, with JSON-in-form fields decoded."""
+    if not raw:
+        return {}
+    if content_type.startswith("application/json"):
+        loaded = json.loads(raw)
+        return dict(loaded) if isinstance(loaded, dict) else {"_body": loaded}
+    # slack-sdk sends form bodies for the GET-style methods (users.info, ...) and for
+    # anything given `params=`; a form field appears once, so keep the last value.
+    params: dict[str, Any] = dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
+    for name in _STRUCTURED_FIELDS:
+        value = params.get(name)
+        if isinstance(value, str) and value[:1] in ("[", "{"):
+            params[name] = json.loads(value)
+    return params
+
+
+def _make_handler(fake: FakeSlackApi) -> type[BaseHTTPRequestHandler]:
+    class _SlackHandler(BaseHTTPRequestHandler):
+        # HTTP/1.0: one request per connection, so no idle keep-alive socket can hold up
+        # stop() while it joins the handler threads.
+        protocol_version = "HTTP/1.0"
+        # A client that connects and sends nothing must not hang shutdown for long.
+        timeout = 10
+
+        def do_POST(self) -> None:
+            self._serve(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+
+        def do_GET(self) -> None:
+            self._serve(b"")
+
+        def _serve(self, raw: bytes) -> None:
+            parts = urlsplit(self.path)
+            params: dict[str, Any] = dict(parse_qsl(parts.query, keep_blank_values=True))
+            try:
+                params.update(_parse_body(self.headers.get("Content-Type") or "", raw))
+            except (ValueError, UnicodeDecodeError):
+                self._send(_Answer(HTTPStatus.OK, _error("invalid_form_data")))
+                return
+            path = parts.path
+            if path.startswith("/response/"):
+                method = RESPONSE_URL_METHOD
+            else:
+                # WebClient posts to f"{base_url}{method}" ("/chat.postMessage"); also
+                # accept the "/api/" prefix real Slack URLs carry.
+                method = path.removeprefix("/").removeprefix("api/")
+            answer = fake._handle(method, params, self._token(params), path)
+            self._send(answer)
+
+        def _token(self, params: dict[str, Any]) -> str | None:
+            authorization = self.headers.get("Authorization") or ""
+            if authorization.startswith("Bearer "):
+                return authorization.removeprefix("Bearer ")
+            token = params.get("token")
+            return str(token) if token else None
+
+        def _send(self, answer: _Answer) -> None:
+            if isinstance(answer.body, str):
+                payload, content_type = answer.body.encode(), "text/plain; charset=utf-8"
+            else:
+                payload = json.dumps(answer.body).encode()
+                content_type = "application/json; charset=utf-8"
+            self.send_response(answer.status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(payload)))
+            for name, value in answer.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            # Quiet: pytest output should show test failures, not access logs.
+            pass
+
+    return _SlackHandler
