@@ -1,0 +1,699 @@
+"""Repositories: the only code that reads and writes the tables.
+
+Every repository works inside the caller's ``Session`` and never commits: the
+:class:`~bot.db.unit_of_work.UnitOfWork` decides when a change becomes durable.
+
+What goes in and out is always a frozen snapshot, never an ORM row:
+:class:`~bot.domain.request.RebootRequest` (with its ``PlannedInstance`` tuple, ordered
+by the position the user gave), :class:`~bot.domain.policy.Binding` (or
+:class:`BindingRecord` when who granted it matters) and :class:`AuditEntry`. Nothing
+outside ``bot.db`` can therefore lazily load, mutate or accidentally flush a row.
+
+Writes that decide who acts (``transition``, ``claim_due``, ``expire_due``, ``grant``)
+are conditional statements whose result says who won, so they are race-free across
+threads, processes and replicas at the default isolation level. No method reads the
+clock: ``now`` is passed in.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, Table, and_, delete, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.sql.elements import ColumnElement
+
+from bot.db.tables import AuditLogRow, RebootInstanceRow, RebootRequestRow, RoleBindingRow
+from bot.domain.model import InstanceOutcome, InstanceRef, RequestState, Role, Verdict
+from bot.domain.policy import Binding
+from bot.domain.request import PlannedInstance, RebootRequest, may_follow
+
+# Request columns a caller may set through ``transition`` and ``set_fields``. ``state``
+# only moves through ``transition``; the lease only through ``claim_due``,
+# ``renew_lease`` and ``release``; ``version`` is bumped by the repository itself.
+REQUEST_FIELDS = frozenset(
+    {
+        "confirmed_by",
+        "confirmed_at",
+        "cancelled_by",
+        "cancelled_at",
+        "finished_at",
+        "message_ts",
+        "notify_ts",
+        "progress_text",
+        "reported_at",
+        "next_poll_at",
+    }
+)
+
+# ``transition`` may also take the lease in the same statement: the worker that wins
+# ``previewed → executing`` holds the request while it sends the reboot calls.
+TRANSITION_FIELDS = REQUEST_FIELDS | {"lease_owner", "lease_expires_at"}
+
+# Instance columns the executor and the poller may set. Identity (request, region,
+# instance id) and ``position`` are fixed when the request is added.
+INSTANCE_FIELDS = frozenset(
+    {
+        "name",
+        "zone",
+        "status",
+        "tags",
+        "verdict",
+        "verdict_code",
+        "verdict_message",
+        "outcome",
+        "code",
+        "message",
+        "api_request_id",
+        "reboot_sent_at",
+        "reboot_acked_at",
+        "start_time_before",
+        "seen_leaving_running",
+        "finished_at",
+        "reported_outcome",
+    }
+)
+
+
+@dataclass(frozen=True)
+class BindingRecord:
+    """A stored role binding with who granted it and when (``roles list``)."""
+
+    binding: Binding
+    created_by: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One line of the audit trail."""
+
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    request_id: str | None
+    detail: Mapping[str, Any]
+
+
+def _checked(fields: Mapping[str, object], allowed: frozenset[str], what: str) -> dict[str, Any]:
+    unknown = sorted(set(fields) - allowed)
+    if unknown:
+        # A typo here would otherwise be a silently lost write.
+        raise TypeError(f"{what} cannot set {', '.join(unknown)}")
+    # Enum members are stored by value; unwrap them so every driver sees a plain str.
+    values = {k: v.value if isinstance(v, Enum) else v for k, v in fields.items()}
+    if "tags" in values and values["tags"] is not None:
+        values["tags"] = dict(cast(Mapping[str, str], values["tags"]))
+    return values
+
+
+def _rowcount(result: object) -> int:
+    return cast(CursorResult[Any], result).rowcount
+
+
+class RequestRepository:
+    """Reboot requests and their instances, and the leases pollers hold on them."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, request: RebootRequest) -> None:
+        """Store a new request with its instances (flushed, not committed).
+
+        Raises ``sqlalchemy.exc.IntegrityError`` when the id is already taken.
+        """
+        row = RebootRequestRow(
+            id=request.id,
+            state=request.state.value,
+            force=request.force,
+            requester=request.requester,
+            channel=request.channel,
+            command_text=request.command_text,
+            created_at=request.created_at,
+            expires_at=request.expires_at,
+            confirmed_by=request.confirmed_by,
+            confirmed_at=request.confirmed_at,
+            cancelled_by=request.cancelled_by,
+            cancelled_at=request.cancelled_at,
+            finished_at=request.finished_at,
+            message_ts=request.message_ts,
+            notify_ts=request.notify_ts,
+            progress_text=request.progress_text,
+            reported_at=request.reported_at,
+            version=0,
+            instances=[_instance_row(instance) for instance in request.instances],
+        )
+        self._session.add(row)
+        self._session.flush()
+        # Later reads go through ``get``; keeping the row would only risk stale state.
+        self._session.expunge(row)  # cascades to the instance rows
+
+    def get(self, request_id: str) -> RebootRequest | None:
+        """The request with its instances in the order the user gave, or None."""
+        row = self._session.scalars(
+            select(RebootRequestRow)
+            .where(RebootRequestRow.id == request_id)
+            .options(selectinload(RebootRequestRow.instances))
+            .execution_options(populate_existing=True)
+        ).one_or_none()
+        return None if row is None else _to_request(row)
+
+    def list_recent(
+        self,
+        limit: int = 20,
+        *,
+        state: RequestState | None = None,
+        user: str | None = None,
+        since: datetime | None = None,
+    ) -> builtins.list[RebootRequest]:
+        """Newest first (``history``); ``user`` filters on the requester and ``since``
+        keeps requests created at or after that moment."""
+        query = (
+            select(RebootRequestRow)
+            .options(selectinload(RebootRequestRow.instances))
+            .order_by(RebootRequestRow.created_at.desc(), RebootRequestRow.id.desc())
+            .limit(limit)
+            .execution_options(populate_existing=True)
+        )
+        if state is not None:
+            query = query.where(RebootRequestRow.state == state.value)
+        if user is not None:
+            query = query.where(RebootRequestRow.requester == user)
+        if since is not None:
+            query = query.where(RebootRequestRow.created_at >= since)
+        return [_to_request(row) for row in self._session.scalars(query)]
+
+    def transition(
+        self,
+        request_id: str,
+        from_states: RequestState | Iterable[RequestState],
+        to_state: RequestState,
+        **fields: object,
+    ) -> bool:
+        """Move the request to ``to_state`` if it is still in one of ``from_states``,
+        setting ``fields`` (see :data:`REQUEST_FIELDS`) in the same statement.
+
+        True means this caller won: exactly one of any number of concurrent callers
+        (double clicks, Slack retries, replicas) sees True for the same move. Moving to
+        a final state also drops the lease and the next poll time: a finished request
+        is never polled again.
+        """
+        sources = (
+            [from_states] if isinstance(from_states, RequestState) else builtins.list(from_states)
+        )
+        if not sources:
+            raise ValueError("transition needs at least one state to move from")
+        for source in sources:
+            if not may_follow(source, to_state):
+                raise ValueError(f"a request cannot move from {source} to {to_state}")
+        values = _checked(fields, TRANSITION_FIELDS, "transition")
+        values["state"] = to_state.value
+        if to_state.is_final:
+            values.update(lease_owner=None, lease_expires_at=None, next_poll_at=None)
+        result = self._session.execute(
+            update(RebootRequestRow)
+            .where(
+                RebootRequestRow.id == request_id,
+                RebootRequestRow.state.in_([source.value for source in sources]),
+            )
+            .values(version=RebootRequestRow.version + 1, **values)
+            .execution_options(synchronize_session=False)
+        )
+        return _rowcount(result) == 1
+
+    def set_fields(self, request_id: str, *, owner: str | None = None, **fields: object) -> bool:
+        """Set bookkeeping fields (message ts, progress text, next poll time, …; see
+        :data:`REQUEST_FIELDS`) without changing the state.
+
+        With ``owner``, the write happens only while that poller still holds the lease
+        (a poller whose lease was taken over must not overwrite the new owner's work).
+        False when the request does not exist or the lease is someone else's.
+        """
+        values = _checked(fields, REQUEST_FIELDS, "set_fields")
+        return self._bump(request_id, owner, **values)
+
+    def claim_due(
+        self, owner: str, now: datetime, lease_seconds: float, limit: int = 10
+    ) -> builtins.list[str]:
+        """Lease up to ``limit`` executing requests that are due for a poll to ``owner``.
+
+        Due: ``next_poll_at`` is unset or not after ``now``; free: no lease, an expired
+        lease (its poller died), or a lease ``owner`` already holds. Returns the ids
+        this owner now holds, oldest poll time first; two owners never get the same id.
+        """
+        free = or_(
+            RebootRequestRow.lease_owner.is_(None),
+            RebootRequestRow.lease_expires_at <= now,
+            RebootRequestRow.lease_owner == owner,
+        )
+        due = or_(RebootRequestRow.next_poll_at.is_(None), RebootRequestRow.next_poll_at <= now)
+        claimable: ColumnElement[bool] = and_(
+            RebootRequestRow.state == RequestState.EXECUTING.value, free, due
+        )
+        # Most overdue first; never-polled (just confirmed) requests before all.
+        claim_order = (
+            RebootRequestRow.next_poll_at.asc().nulls_first(),
+            RebootRequestRow.created_at,
+            RebootRequestRow.id,
+        )
+        candidates = (
+            select(RebootRequestRow.id).where(claimable).order_by(*claim_order).limit(limit)
+        )
+        lease = {
+            "lease_owner": owner,
+            "lease_expires_at": now + timedelta(seconds=lease_seconds),
+            "version": RebootRequestRow.version + 1,
+        }
+        if self._dialect == "postgresql":
+            # Lock the candidates, passing over rows another poller is claiming right
+            # now, so concurrent pollers split the work instead of queueing.
+            ids = builtins.list(self._session.scalars(candidates.with_for_update(skip_locked=True)))
+            if not ids:
+                return []
+            where = RebootRequestRow.id.in_(ids)
+        else:
+            # SQLite: one statement, which holds the database's write lock from its
+            # first read, so the next poller only sees what is still unclaimed.
+            where = RebootRequestRow.id.in_(candidates.scalar_subquery())
+        won = set(
+            self._session.scalars(
+                update(RebootRequestRow)
+                # The claim conditions again: cheap, and they make the statement
+                # correct on its own whatever isolation the database runs at.
+                .where(where, claimable)
+                .values(**lease)
+                .returning(RebootRequestRow.id)
+                .execution_options(synchronize_session=False)
+            )
+        )
+        if not won:
+            return []
+        # RETURNING promises no order; callers (and logs) get the claim order.
+        return builtins.list(
+            self._session.scalars(
+                select(RebootRequestRow.id)
+                .where(RebootRequestRow.id.in_(won))
+                .order_by(*claim_order)
+            )
+        )
+
+    def renew_lease(self, request_id: str, owner: str, now: datetime, lease_seconds: float) -> bool:
+        """Extend ``owner``'s lease; False when it no longer holds it."""
+        result = self._session.execute(
+            update(RebootRequestRow)
+            .where(RebootRequestRow.id == request_id, RebootRequestRow.lease_owner == owner)
+            .values(
+                lease_expires_at=now + timedelta(seconds=lease_seconds),
+                version=RebootRequestRow.version + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return _rowcount(result) == 1
+
+    def release(self, request_id: str, owner: str) -> bool:
+        """Give the lease back so any poller may take the next poll; False when
+        ``owner`` did not hold it."""
+        result = self._session.execute(
+            update(RebootRequestRow)
+            .where(RebootRequestRow.id == request_id, RebootRequestRow.lease_owner == owner)
+            .values(
+                lease_owner=None,
+                lease_expires_at=None,
+                version=RebootRequestRow.version + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return _rowcount(result) == 1
+
+    def update_instance(
+        self, request_id: str, ref: InstanceRef, *, owner: str | None = None, **fields: object
+    ) -> bool:
+        """Set fields (see :data:`INSTANCE_FIELDS`) on one instance of a request.
+
+        ``owner`` works as in :meth:`set_fields`. False when the lease is someone else's
+        or the instance is not part of the request.
+        """
+        return self.update_instances(request_id, {ref: fields}, owner=owner)
+
+    def update_instances(
+        self,
+        request_id: str,
+        changes: Mapping[InstanceRef, Mapping[str, object]],
+        *,
+        owner: str | None = None,
+    ) -> bool:
+        """Apply one poll's (or one reboot batch's) changes to several instances.
+
+        Bumps the request's ``version`` once. With ``owner``, nothing is written unless
+        that poller still holds the lease; on PostgreSQL the bump also locks the
+        request row, so a takeover waits until this unit of work ends. False when the
+        lease check fails or an instance is not part of the request.
+        """
+        checked = {
+            ref: _checked(values, INSTANCE_FIELDS, "update_instance")
+            for ref, values in changes.items()
+        }
+        if not self._bump(request_id, owner):
+            return False
+        all_found = True
+        for ref, values in checked.items():
+            if not values:
+                continue
+            result = self._session.execute(
+                update(RebootInstanceRow)
+                .where(
+                    RebootInstanceRow.request_id == request_id,
+                    RebootInstanceRow.region == ref.region,
+                    RebootInstanceRow.instance_id == ref.instance_id,
+                )
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+            all_found = all_found and _rowcount(result) == 1
+        return all_found
+
+    def save_instances(
+        self,
+        request_id: str,
+        instances: Iterable[PlannedInstance],
+        *,
+        owner: str | None = None,
+    ) -> bool:
+        """Write every mutable field (:data:`INSTANCE_FIELDS`) of these snapshots,
+        matched by region and instance id; the use cases' way to persist a
+        ``dataclasses.replace``-d instance. Returns as :meth:`update_instances`."""
+        return self.update_instances(
+            request_id,
+            {instance.ref: _instance_values(instance) for instance in instances},
+            owner=owner,
+        )
+
+    def skip_pending(self, request_id: str) -> None:
+        """Every instance of the request still ``pending`` ends ``skipped``: it was
+        never sent (cancelled, expired, or its verdict was not "will reboot")."""
+        self._session.execute(
+            update(RebootInstanceRow)
+            .where(
+                RebootInstanceRow.request_id == request_id,
+                RebootInstanceRow.outcome == InstanceOutcome.PENDING.value,
+            )
+            .values(outcome=InstanceOutcome.SKIPPED.value)
+            .execution_options(synchronize_session=False)
+        )
+
+    def expire_due(self, now: datetime) -> builtins.list[str]:
+        """Move every ``previewed`` request whose buttons expired (``expires_at`` not
+        after ``now``) to ``expired``; returns the ids this caller expired, sorted, so
+        each expiry is announced and audited once."""
+        expired = self._session.scalars(
+            update(RebootRequestRow)
+            .where(
+                RebootRequestRow.state == RequestState.PREVIEWED.value,
+                RebootRequestRow.expires_at <= now,
+            )
+            .values(state=RequestState.EXPIRED.value, version=RebootRequestRow.version + 1)
+            .returning(RebootRequestRow.id)
+            .execution_options(synchronize_session=False)
+        )
+        return sorted(expired)
+
+    def _bump(self, request_id: str, owner: str | None, **values: Any) -> bool:
+        condition = [RebootRequestRow.id == request_id]
+        if owner is not None:
+            condition.append(RebootRequestRow.lease_owner == owner)
+        result = self._session.execute(
+            update(RebootRequestRow)
+            .where(*condition)
+            .values(version=RebootRequestRow.version + 1, **values)
+            .execution_options(synchronize_session=False)
+        )
+        return _rowcount(result) == 1
+
+    @property
+    def _dialect(self) -> str:
+        return self._session.get_bind().dialect.name
+
+
+class RoleRepository:
+    """Role bindings. Read at every authorization decision, so a grant or revoke
+    takes effect at once (DESIGN §5.2)."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def grant(self, binding: Binding, *, by: str, now: datetime) -> bool:
+        """Add the binding; False when the very same binding already existed.
+
+        An ``INSERT … ON CONFLICT DO NOTHING``, so two admins granting the same thing
+        at once never fail: one gets True, the other False, and one row exists.
+        """
+        if binding.tag_value and not binding.tag_key:
+            raise ValueError("a tag value needs a tag key")
+        values = {**_binding_key(binding), "created_by": by, "created_at": now}
+        table = cast(Table, RoleBindingRow.__table__)
+        dialect = self._session.get_bind().dialect.name
+        if dialect == "postgresql":
+            statement: Any = postgresql.insert(table).values(values)
+        elif dialect == "sqlite":
+            statement = sqlite.insert(table).values(values)
+        else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+            raise NotImplementedError(f"role bindings are not supported on {dialect}")
+        # RETURNING rather than rowcount: with an implicit RETURNING of the primary key
+        # psycopg reports rowcount -1. A skipped row returns nothing.
+        inserted = self._session.execute(
+            statement.on_conflict_do_nothing(index_elements=builtins.list(_BINDING_KEY)).returning(
+                table.c.id
+            )
+        ).first()
+        return inserted is not None
+
+    def revoke(self, binding: Binding) -> bool:
+        """Remove exactly that binding (same subject, role and scope); False when there
+        was nothing to remove. Broader or narrower bindings stay."""
+        key = _binding_key(binding)
+        result = self._session.execute(
+            delete(RoleBindingRow)
+            .where(
+                RoleBindingRow.subject == key["subject"],
+                RoleBindingRow.role == key["role"],
+                RoleBindingRow.region == key["region"],
+                RoleBindingRow.tag_key == key["tag_key"],
+                RoleBindingRow.tag_value == key["tag_value"],
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return _rowcount(result) > 0
+
+    def bindings_for(self, subjects: Collection[str]) -> builtins.list[Binding]:
+        """Every binding held by any of ``subjects`` (a user and their user groups)."""
+        if not subjects:
+            return []
+        rows = self._session.scalars(
+            select(RoleBindingRow)
+            .where(RoleBindingRow.subject.in_(builtins.list(subjects)))
+            .order_by(RoleBindingRow.id)
+        )
+        return [_to_binding(row) for row in rows]
+
+    def group_subjects(self) -> builtins.list[str]:
+        """User group ids (``S…``) holding any binding: the groups whose membership an
+        authorization decision has to look up."""
+        rows = self._session.scalars(
+            select(RoleBindingRow.subject)
+            .where(RoleBindingRow.subject.startswith("S"))
+            .distinct()
+            .order_by(RoleBindingRow.subject)
+        )
+        return builtins.list(rows)
+
+    def list_all(self) -> builtins.list[Binding]:
+        """Every binding, by subject then role and scope (``roles list``)."""
+        return [record.binding for record in self.list_records()]
+
+    def list_records(self) -> builtins.list[BindingRecord]:
+        """Every binding with who granted it and when, in :meth:`list_all`'s order."""
+        rows = self._session.scalars(
+            select(RoleBindingRow).order_by(
+                RoleBindingRow.subject,
+                RoleBindingRow.role,
+                RoleBindingRow.region,
+                RoleBindingRow.tag_key,
+                RoleBindingRow.tag_value,
+            )
+        )
+        return [
+            BindingRecord(_to_binding(row), created_by=row.created_by, created_at=row.created_at)
+            for row in rows
+        ]
+
+
+class AuditRepository:
+    """The append-only audit trail: there is deliberately no update or delete."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def append(
+        self,
+        at: datetime,
+        actor: str,
+        action: str,
+        request_id: str | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Record one event. ``actor`` is a Slack user id, ``cli:<os user>`` or
+        ``system``; ``detail`` must be JSON-serialisable."""
+        self._session.execute(
+            insert(AuditLogRow).values(
+                at=at,
+                actor=actor,
+                action=action,
+                request_id=request_id,
+                detail=dict(detail or {}),
+            )
+        )
+
+    def list(self, request_id: str | None = None, limit: int = 100) -> builtins.list[AuditEntry]:
+        """The latest ``limit`` entries (of one request, if given), oldest first so
+        they read as a story."""
+        query = select(AuditLogRow).order_by(AuditLogRow.id.desc()).limit(limit)
+        if request_id is not None:
+            query = query.where(AuditLogRow.request_id == request_id)
+        rows = builtins.list(self._session.scalars(query))
+        rows.reverse()
+        return [
+            AuditEntry(
+                id=row.id,
+                at=row.at,
+                actor=row.actor,
+                action=row.action,
+                request_id=row.request_id,
+                detail=dict(row.detail),
+            )
+            for row in rows
+        ]
+
+
+def _instance_values(instance: PlannedInstance) -> dict[str, Any]:
+    """The columns of :data:`INSTANCE_FIELDS` from a snapshot."""
+    return {
+        "name": instance.name,
+        "zone": instance.zone,
+        "status": instance.status,
+        "tags": dict(instance.tags),
+        "verdict": instance.verdict.value,
+        "verdict_code": instance.verdict_code,
+        "verdict_message": instance.verdict_message,
+        "outcome": instance.outcome.value,
+        "code": instance.code,
+        "message": instance.message,
+        "api_request_id": instance.api_request_id,
+        "reboot_sent_at": instance.reboot_sent_at,
+        "reboot_acked_at": instance.reboot_acked_at,
+        "start_time_before": instance.start_time_before,
+        "seen_leaving_running": instance.seen_leaving_running,
+        "finished_at": instance.finished_at,
+        "reported_outcome": None
+        if instance.reported_outcome is None
+        else instance.reported_outcome.value,
+    }
+
+
+def _instance_row(instance: PlannedInstance) -> RebootInstanceRow:
+    return RebootInstanceRow(
+        region=instance.ref.region,
+        instance_id=instance.ref.instance_id,
+        position=instance.position,
+        **_instance_values(instance),
+    )
+
+
+def _to_instance(row: RebootInstanceRow) -> PlannedInstance:
+    return PlannedInstance(
+        ref=InstanceRef(region=row.region, instance_id=row.instance_id),
+        position=row.position,
+        verdict=Verdict(row.verdict),
+        name=row.name,
+        status=row.status,
+        zone=row.zone,
+        tags=dict(row.tags),
+        verdict_code=row.verdict_code,
+        verdict_message=row.verdict_message,
+        outcome=InstanceOutcome(row.outcome),
+        code=row.code,
+        message=row.message,
+        api_request_id=row.api_request_id,
+        start_time_before=row.start_time_before,
+        reboot_sent_at=row.reboot_sent_at,
+        reboot_acked_at=row.reboot_acked_at,
+        seen_leaving_running=row.seen_leaving_running,
+        finished_at=row.finished_at,
+        reported_outcome=None
+        if row.reported_outcome is None
+        else InstanceOutcome(row.reported_outcome),
+    )
+
+
+def _to_request(row: RebootRequestRow) -> RebootRequest:
+    return RebootRequest(
+        id=row.id,
+        state=RequestState(row.state),
+        force=row.force,
+        requester=row.requester,
+        channel=row.channel,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        instances=tuple(_to_instance(instance) for instance in row.instances),
+        command_text=row.command_text,
+        confirmed_by=row.confirmed_by,
+        confirmed_at=row.confirmed_at,
+        cancelled_by=row.cancelled_by,
+        cancelled_at=row.cancelled_at,
+        finished_at=row.finished_at,
+        message_ts=row.message_ts,
+        notify_ts=row.notify_ts,
+        progress_text=row.progress_text,
+        reported_at=row.reported_at,
+    )
+
+
+# The columns that make a binding unique (and its unique constraint).
+_BINDING_KEY = ("subject", "role", "region", "tag_key", "tag_value")
+
+
+def _binding_key(binding: Binding) -> dict[str, str]:
+    return {
+        "subject": binding.subject,
+        "role": binding.role.value,
+        "region": binding.region,
+        "tag_key": binding.tag_key,
+        "tag_value": binding.tag_value,
+    }
+
+
+def _to_binding(row: RoleBindingRow) -> Binding:
+    return Binding(
+        subject=row.subject,
+        role=Role(row.role),
+        region=row.region,
+        tag_key=row.tag_key,
+        tag_value=row.tag_value,
+    )
+
+
+__all__ = [
+    "INSTANCE_FIELDS",
+    "REQUEST_FIELDS",
+    "AuditEntry",
+    "AuditRepository",
+    "BindingRecord",
+    "RequestRepository",
+    "RoleRepository",
+]

@@ -1,0 +1,181 @@
+"""The database schema as SQLAlchemy declarative models (DESIGN §5–7).
+
+Rows are an implementation detail of ``bot.db``: repositories turn them into the
+domain's frozen snapshots, so nothing outside this package imports these classes
+(``migrations/env.py`` imports :data:`metadata` only).
+
+State-like columns (``state``, ``verdict``, ``outcome``, ``role``) are plain strings
+holding the domain enums' values, without CHECK constraints: adding a state later
+(two-person approval, canary, DESIGN §10) should not need a table rebuild on SQLite.
+Optional scope columns of a role binding are ``""`` rather than NULL so the unique
+constraint behaves the same on SQLite and PostgreSQL (NULLs never collide).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from bot.db.types import UtcDateTime
+
+# Stable constraint names, so Alembic can find (and later drop or alter) them by name
+# on every database, and batch mode on SQLite can recreate them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Widths: Slack ids are short but undocumented in length; ECS names and tag keys and
+# values are at most 128 characters.
+_SLACK_ID = 64
+_ACTOR = 128
+_REGION = 64
+_INSTANCE_ID = 64
+_STATE = 20
+_NAME = 255
+_TAG = 128
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class RebootRequestRow(Base):
+    """One ``/ecs-reboot`` request: previewed, then cancelled, expired or executed."""
+
+    __tablename__ = "reboot_requests"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    state: Mapped[str] = mapped_column(String(_STATE), index=True)
+    force: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    requester: Mapped[str] = mapped_column(String(_SLACK_ID))
+    channel: Mapped[str] = mapped_column(String(_SLACK_ID))
+    command_text: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # Indexed for ``history`` and ``list_recent`` (newest first).
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    confirmed_by: Mapped[str | None] = mapped_column(String(_SLACK_ID))
+    confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    cancelled_by: Mapped[str | None] = mapped_column(String(_SLACK_ID))
+    cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The preview message's ts in ``channel``; null until it has been posted.
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    notify_ts: Mapped[str | None] = mapped_column(String(32))
+    # The last progress shown, so an unchanged line is not sent to Slack again.
+    progress_text: Mapped[str | None] = mapped_column(String(_NAME))
+    reported_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    next_poll_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # One poller at a time; a dead poller's lease simply runs out.
+    lease_owner: Mapped[str | None] = mapped_column(String(_NAME))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    instances: Mapped[list[RebootInstanceRow]] = relationship(
+        back_populates="request",
+        order_by="RebootInstanceRow.position",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
+
+class RebootInstanceRow(Base):
+    """One instance of a request: what the preview found and how the reboot ended."""
+
+    __tablename__ = "reboot_instances"
+    __table_args__ = (UniqueConstraint("request_id", "region", "instance_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(
+        ForeignKey("reboot_requests.id", ondelete="CASCADE"), index=True
+    )
+    region: Mapped[str] = mapped_column(String(_REGION))
+    instance_id: Mapped[str] = mapped_column(String(_INSTANCE_ID))
+    # The order the user gave, so every message lists the instances the same way.
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str | None] = mapped_column(String(_NAME))
+    zone: Mapped[str | None] = mapped_column(String(_REGION))
+    status: Mapped[str | None] = mapped_column(String(32))
+    tags: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default=text("'{}'"))
+    verdict: Mapped[str] = mapped_column(String(_STATE))
+    verdict_code: Mapped[str | None] = mapped_column(String(_NAME))
+    verdict_message: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(
+        String(_STATE), default="pending", server_default="pending"
+    )
+    code: Mapped[str | None] = mapped_column(String(_NAME))
+    message: Mapped[str | None] = mapped_column(Text)
+    api_request_id: Mapped[str | None] = mapped_column(String(_INSTANCE_ID))
+    # Written and committed BEFORE the reboot call goes out: a process that dies
+    # mid-call must not send it again on restart (DESIGN §5.7).
+    reboot_sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    reboot_acked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    start_time_before: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    seen_leaving_running: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The last outcome already posted to the thread, so replies are coalesced.
+    reported_outcome: Mapped[str | None] = mapped_column(String(_STATE))
+
+    request: Mapped[RebootRequestRow] = relationship(back_populates="instances")
+
+
+class RoleBindingRow(Base):
+    """A role granted to a Slack user or user group, optionally scoped."""
+
+    __tablename__ = "role_bindings"
+    __table_args__ = (UniqueConstraint("subject", "role", "region", "tag_key", "tag_value"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subject: Mapped[str] = mapped_column(String(_SLACK_ID))
+    role: Mapped[str] = mapped_column(String(_STATE))
+    region: Mapped[str] = mapped_column(String(_REGION), default="", server_default="")
+    tag_key: Mapped[str] = mapped_column(String(_TAG), default="", server_default="")
+    tag_value: Mapped[str] = mapped_column(String(_TAG), default="", server_default="")
+    created_by: Mapped[str] = mapped_column(String(_ACTOR))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class AuditLogRow(Base):
+    """Append-only record of every grant, revoke, preview, confirm, cancel, expiry
+    and outcome. ``request_id`` has no foreign key so the trail outlives any cleanup."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    actor: Mapped[str] = mapped_column(String(_ACTOR))
+    action: Mapped[str] = mapped_column(String(40))
+    request_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default=text("'{}'"))
+
+
+metadata = Base.metadata
+
+__all__ = [
+    "NAMING_CONVENTION",
+    "AuditLogRow",
+    "Base",
+    "RebootInstanceRow",
+    "RebootRequestRow",
+    "RoleBindingRow",
+    "metadata",
+]

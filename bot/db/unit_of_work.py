@@ -1,0 +1,73 @@
+"""The unit of work: one transaction, with the repositories that work inside it."""
+
+from __future__ import annotations
+
+from typing import Self
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.db.repositories import AuditRepository, RequestRepository, RoleRepository
+
+
+class UnitOfWork:
+    """One database transaction for one use case.
+
+    ::
+
+        with UnitOfWork(session_factory) as uow:
+            if uow.requests.transition(request_id, [RequestState.PREVIEWED], ...):
+                uow.audit.append(now, user, "confirm", request_id)
+            uow.commit()
+
+    Nothing is durable until :meth:`commit`; leaving the block without it (an
+    exception, an early return) rolls everything back. Repositories never commit, so
+    a use case's writes land together or not at all. ``requests``, ``roles`` and
+    ``audit`` exist only inside the block. One unit of work per use case and thread;
+    they are cheap (a pooled connection).
+    """
+
+    requests: RequestRepository
+    roles: RoleRepository
+    audit: AuditRepository
+
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self._session_factory = session_factory
+        self._session: Session | None = None
+
+    def __enter__(self) -> Self:
+        if self._session is not None:
+            raise RuntimeError("this UnitOfWork is already in use; make a new one")
+        session = self._session_factory()
+        self._session = session
+        self.requests = RequestRepository(session)
+        self.roles = RoleRepository(session)
+        self.audit = AuditRepository(session)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        session = self._current()
+        self._session = None
+        # Repositories kept past the block would act on a closed session: drop them
+        # so misuse fails loudly (AttributeError) instead.
+        del self.requests, self.roles, self.audit
+        try:
+            # After a commit this is a no-op; otherwise it undoes everything.
+            session.rollback()
+        finally:
+            session.close()
+
+    def commit(self) -> None:
+        """Make this unit's writes durable; later writes in the block start afresh."""
+        self._current().commit()
+
+    def rollback(self) -> None:
+        """Undo this unit's uncommitted writes (leaving the block does it too)."""
+        self._current().rollback()
+
+    def _current(self) -> Session:
+        if self._session is None:
+            raise RuntimeError("use the UnitOfWork inside a `with` block")
+        return self._session
+
+
+__all__ = ["UnitOfWork"]

@@ -1,0 +1,71 @@
+"""Database fixtures: a fresh database per test on SQLite and (when configured)
+PostgreSQL, brought to head through the real migrations, never ``create_all``.
+
+Loaded from ``tests/conftest.py`` as a plugin. PostgreSQL runs only when
+``ECSBOT_TEST_POSTGRES_URL`` is set (CI sets it); each test gets its own schema, so
+tests never see each other's rows and need no cleanup beyond dropping it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+from bot.db.engine import make_engine, make_session_factory
+from bot.db.migrate import upgrade_to_head
+from bot.db.unit_of_work import UnitOfWork
+
+POSTGRES_URL_ENV = "ECSBOT_TEST_POSTGRES_URL"
+
+
+def _postgres_schema_url(base_url: str, schema: str) -> str:
+    """``base_url`` with every connection's ``search_path`` set to ``schema``."""
+    url = make_url(base_url).update_query_dict({"options": f"-csearch_path={schema}"})
+    return url.render_as_string(hide_password=False)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database: a new SQLite file, or a new schema on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ecs-reboot-bot.db'}"
+        return
+    base_url = os.environ.get(POSTGRES_URL_ENV)
+    if not base_url:
+        pytest.skip(f"{POSTGRES_URL_ENV} is not set")
+    schema = f"t_{secrets.token_hex(8)}"
+    admin = create_engine(base_url, poolclass=NullPool)
+    try:
+        with admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        yield _postgres_schema_url(base_url, schema)
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture
+def migrated_url(database_url: str) -> str:
+    """``database_url`` upgraded to the latest migration."""
+    upgrade_to_head(database_url)
+    return database_url
+
+
+@pytest.fixture
+def uow_factory(migrated_url: str) -> Iterator[Callable[[], UnitOfWork]]:
+    """Makes a fresh :class:`UnitOfWork` per call, all on one engine (disposed after
+    the test, so PostgreSQL can drop the schema)."""
+    engine = make_engine(migrated_url)
+    sessions = make_session_factory(engine)
+    try:
+        yield lambda: UnitOfWork(sessions)
+    finally:
+        engine.dispose()
