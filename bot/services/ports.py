@@ -107,9 +107,14 @@ class RequestStore(Protocol):
         """One conditional update; True only for the caller that moved the request."""
         ...
 
-    def set_fields(self, request_id: str, **fields: object) -> None: ...
+    def set_fields(self, request_id: str, *, owner: str | None = None, **fields: object) -> bool:
+        """Bookkeeping fields (message ts, progress…); with ``owner``, only while that
+        owner still holds the lease."""
+        ...
 
-    def save_instances(self, request_id: str, instances: Sequence[PlannedInstance]) -> None:
+    def save_instances(
+        self, request_id: str, instances: Sequence[PlannedInstance], *, owner: str | None = None
+    ) -> bool:
         """Write the mutable fields (outcome, code, message, timestamps…) of these
         instances, matched by region and id."""
         ...
@@ -136,7 +141,7 @@ class RequestStore(Protocol):
         expired; two owners never hold the same request."""
         ...
 
-    def release(self, request_id: str, owner: str) -> None: ...
+    def release(self, request_id: str, owner: str) -> bool: ...
 
 
 class RoleStore(Protocol):
@@ -166,9 +171,16 @@ class AuditLog(Protocol):
 
 
 class UnitOfWork(Protocol):
-    requests: RequestStore
-    roles: RoleStore
-    audit: AuditLog
+    """One transaction; nothing is durable until ``commit``."""
+
+    @property
+    def requests(self) -> RequestStore: ...
+
+    @property
+    def roles(self) -> RoleStore: ...
+
+    @property
+    def audit(self) -> AuditLog: ...
 
     def __enter__(self) -> UnitOfWork: ...
 

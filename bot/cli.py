@@ -1,0 +1,261 @@
+"""The ``ecs-reboot-bot`` command (also ``python -m bot``), DESIGN §2.
+
+Each subcommand reads the settings, wires what it needs through ``bot.bootstrap`` and
+runs. A bad setting stops it with one line naming the variable (exit 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from types import FrameType
+
+from bot.bootstrap import build_bot, prepare_database, unit_of_work_factory, utc_now
+from bot.db.migrate import upgrade_to_head
+from bot.domain.errors import BotError
+from bot.domain.model import RequestState, Role
+from bot.domain.policy import Binding
+from bot.logs import configure_logging
+from bot.services import roles as roles_service
+from bot.services.history import history_rows, history_table
+from bot.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("bot.cli")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 2
+    try:
+        settings = load_settings()
+        configure_logging(settings.log_format)
+        code: int = args.run(settings, args)
+    except SettingsError as error:
+        print(f"ecs-reboot-bot: {error}", file=sys.stderr)
+        return 2
+    except BotError as error:
+        print(f"ecs-reboot-bot: {error}", file=sys.stderr)
+        return 1
+    return code
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ecs-reboot-bot",
+        description="A Slack chat-ops bot that reboots Alibaba Cloud ECS instances safely.",
+    )
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="HTTP mode: Slack on POST /slack/events")
+    serve.add_argument("--host", default="0.0.0.0", help="address to listen on")  # noqa: S104
+    serve.add_argument("--port", type=int, default=None, help="port (default PORT or 3000)")
+    serve.add_argument("--migrate", action="store_true", help="upgrade the database first")
+    serve.add_argument("--no-poller", action="store_true", help="do not run the poller here")
+    serve.set_defaults(run=_serve)
+
+    migrate = commands.add_parser("migrate", help="upgrade the database schema (Alembic)")
+    migrate.set_defaults(run=_migrate)
+
+    simulator = commands.add_parser(
+        "simulator", help="the bundled ECS simulator as a standalone server", add_help=False
+    )
+    simulator.add_argument("rest", nargs=argparse.REMAINDER)
+    simulator.set_defaults(run=_simulator)
+
+    roles = commands.add_parser("roles", help="list, grant and revoke role bindings")
+    role_commands = roles.add_subparsers(title="roles commands", metavar="ACTION")
+    listing = role_commands.add_parser("list", help="every binding")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(run=_roles_list)
+    for name, handler in (("grant", _roles_grant), ("revoke", _roles_revoke)):
+        change = role_commands.add_parser(name, help=f"{name} a role")
+        change.add_argument("subject", help="Slack user id (U…/W…) or user group id (S…)")
+        change.add_argument("role", choices=[role.value for role in Role])
+        change.add_argument("--region", default="", help="only in this region")
+        change.add_argument("--tag", default="", help="only for instances with tag K=V")
+        change.set_defaults(run=handler)
+
+    history = commands.add_parser("history", help="recent reboot requests")
+    history.add_argument("--json", action="store_true", help="one JSON array (DESIGN §7)")
+    history.add_argument("--limit", type=_positive_int, default=20)
+    history.add_argument("--state", choices=[state.value for state in RequestState])
+    history.add_argument("--user", help="requests by this Slack user id")
+    history.add_argument("--since", type=_since, help="e.g. 2h, 3d or an ISO 8601 time")
+    history.set_defaults(run=_history)
+
+    manifest = commands.add_parser("manifest", help="print the Slack app manifest (YAML)")
+    manifest.add_argument("--url", default="https://example.com", help="public base URL")
+    manifest.add_argument("--socket", action="store_true", help="Socket Mode (no URLs)")
+    manifest.set_defaults(run=_manifest)
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be a positive whole number")
+    return value
+
+
+def _since(text: str) -> datetime:
+    units = {"m": 60, "h": 3600, "d": 86400}
+    if text[-1:] in units and text[:-1].isdigit():
+        return utc_now() - timedelta(seconds=int(text[:-1]) * units[text[-1]])
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("use 30m, 2h, 3d or an ISO 8601 time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# --- commands ------------------------------------------------------------------------------
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.server import HttpServer, WebApp, database_answers
+
+    bot = build_bot(settings, migrate=args.migrate)
+    port = args.port if args.port is not None else settings.port
+    server = HttpServer(
+        WebApp(bot.app, health=lambda: database_answers(bot.engine)), host=args.host, port=port
+    )
+    stop = _on_signal(server.stop)
+    log.info("serving Slack on %s/slack/events", server.url)
+    print(f"ecs-reboot-bot: listening on {server.url}", flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        stop()
+        bot.close()
+    return 0
+
+
+def _on_signal(action: Callable[[], None]) -> Callable[[], None]:
+    def handler(signum: int, frame: FrameType | None) -> None:
+        action()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore() -> None:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+    return restore
+
+
+def _migrate(settings: Settings, args: argparse.Namespace) -> int:
+    upgrade_to_head(settings.database_url)
+    print("ecs-reboot-bot: the database schema is up to date")
+    return 0
+
+
+def _simulator(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.ecs.simulator.cli import main as simulator_main
+
+    return simulator_main(list(args.rest))
+
+
+def _cli_actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli:unknown"
+
+
+def _binding(args: argparse.Namespace) -> Binding:
+    subject = str(args.subject).strip().lstrip("@")
+    if subject[:1] not in ("U", "W", "S") or not subject.isalnum():
+        raise SettingsError(f"{args.subject!r} is not a Slack user id (U…/W…) or group id (S…)")
+    tag_key, _, tag_value = str(args.tag).partition("=")
+    if args.tag and (not tag_key or not _):
+        raise SettingsError("--tag must be KEY=VALUE")
+    return Binding(subject, Role(args.role), args.region, tag_key, tag_value)
+
+
+def _roles_list(settings: Settings, args: argparse.Namespace) -> int:
+    engine = prepare_database(settings)
+    try:
+        bindings = roles_service.list_bindings(unit_of_work_factory(engine))
+    finally:
+        engine.dispose()
+    if args.json:
+        print(json.dumps([_binding_json(b) for b in bindings], indent=2))
+        return 0
+    admins = ", ".join(settings.admins) or "none"
+    print(f"bootstrap admins (ECSBOT_ADMINS): {admins}")
+    if not bindings:
+        print("no role bindings yet: `ecs-reboot-bot roles grant U… operator`")
+    for b in bindings:
+        print(f"{b.subject:<14} {b.describe()}")
+    return 0
+
+
+def _binding_json(binding: Binding) -> dict[str, str | None]:
+    return {
+        "subject": binding.subject,
+        "role": binding.role.value,
+        "region": binding.region or None,
+        "tag": f"{binding.tag_key}={binding.tag_value}" if binding.tag_key else None,
+    }
+
+
+def _roles_change(settings: Settings, args: argparse.Namespace, *, revoke: bool) -> int:
+    binding = _binding(args)
+    engine = prepare_database(settings)
+    try:
+        uow = unit_of_work_factory(engine)
+        change = (roles_service.revoke if revoke else roles_service.grant)(
+            uow, binding, actor=_cli_actor(), now=utc_now()
+        )
+    finally:
+        engine.dispose()
+    print(
+        change.text.replace(f"<@{binding.subject}>", binding.subject).replace(
+            f"<!subteam^{binding.subject}>", binding.subject
+        )
+    )
+    # Granting what exists (or revoking what does not) is not a failure: scripts rerun.
+    return 0
+
+
+def _roles_grant(settings: Settings, args: argparse.Namespace) -> int:
+    return _roles_change(settings, args, revoke=False)
+
+
+def _roles_revoke(settings: Settings, args: argparse.Namespace) -> int:
+    return _roles_change(settings, args, revoke=True)
+
+
+def _history(settings: Settings, args: argparse.Namespace) -> int:
+    engine = prepare_database(settings)
+    try:
+        rows = history_rows(
+            unit_of_work_factory(engine),
+            limit=args.limit,
+            state=RequestState(args.state) if args.state else None,
+            user=args.user,
+            since=args.since,
+        )
+    finally:
+        engine.dispose()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        print(history_table(rows))
+    return 0
+
+
+def _manifest(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.slack.manifest import manifest_yaml
+
+    print(manifest_yaml(base_url=args.url, socket_mode=args.socket), end="")
+    return 0

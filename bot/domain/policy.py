@@ -1,0 +1,171 @@
+"""Authorization: who may do what, on which instances (DESIGN §5.2, §6).
+
+Deny by default. Pure: the caller hands in the bindings that apply to the person
+(their own and their user groups'), the instances with their regions and tags, and
+whether the person is a bootstrap admin (``ECSBOT_ADMINS``). Every denial carries a
+sentence that says which permission is missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from bot.domain.model import Role
+
+
+@dataclass(frozen=True)
+class Binding:
+    """A role granted to a subject, optionally only in a region and/or for a tag."""
+
+    subject: str
+    role: Role
+    region: str = ""  # "" = every region
+    tag_key: str = ""  # "" = every instance, whatever its tags
+    tag_value: str = ""
+
+    def covers(self, region: str, tags: Mapping[str, str] | None) -> bool:
+        """True when this binding applies to an instance in ``region`` with ``tags``.
+
+        ``tags`` is None when they are not known yet (before DescribeInstances): a
+        tag-scoped binding may then apply, and the decision is made again with the tags.
+        """
+        if self.region and self.region != region:
+            return False
+        if not self.tag_key or tags is None:
+            return True
+        return tags.get(self.tag_key) == self.tag_value
+
+    @property
+    def scoped(self) -> bool:
+        return bool(self.region or self.tag_key)
+
+    def describe(self) -> str:
+        """How people read it: ``operator in cn-hangzhou for env=prod``."""
+        text = self.role.value
+        if self.region:
+            text += f" in {self.region}"
+        if self.tag_key:
+            text += f" for {self.tag_key}={self.tag_value}"
+        return text
+
+
+@dataclass(frozen=True)
+class Target:
+    """An instance a decision is about."""
+
+    region: str
+    instance_id: str
+    tags: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The person asking, with every binding that applies to them."""
+
+    user_id: str
+    bindings: tuple[Binding, ...] = ()
+    bootstrap_admin: bool = False
+
+    def role_for(self, target: Target) -> Role | None:
+        """The strongest role this person holds on ``target``, or None."""
+        if self.bootstrap_admin:
+            return Role.ADMIN
+        roles = [b.role for b in self.bindings if b.covers(target.region, target.tags)]
+        return max(roles, key=lambda role: role.rank, default=None)
+
+    @property
+    def global_role(self) -> Role | None:
+        """The strongest role held without any region or tag scope."""
+        if self.bootstrap_admin:
+            return Role.ADMIN
+        roles = [b.role for b in self.bindings if not b.scoped]
+        return max(roles, key=lambda role: role.rank, default=None)
+
+    @property
+    def has_any_role(self) -> bool:
+        return self.bootstrap_admin or bool(self.bindings)
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str = ""
+    # The instances the person lacks the role for (empty when allowed).
+    uncovered: tuple[Target, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def allow(cls) -> Decision:
+        return cls(allowed=True)
+
+    @classmethod
+    def deny(cls, reason: str, uncovered: Iterable[Target] = ()) -> Decision:
+        return cls(allowed=False, reason=reason, uncovered=tuple(uncovered))
+
+
+def role_needed_to_reboot(*, force: bool) -> Role:
+    """Force reboots (power cycles that can lose data) need the stronger role."""
+    return Role.ADMIN if force else Role.OPERATOR
+
+
+def check_channel(channel_id: str, allowed_channels: Sequence[str]) -> Decision:
+    """``ECSBOT_ALLOWED_CHANNELS`` empty means every channel."""
+    if not allowed_channels or channel_id in allowed_channels:
+        return Decision.allow()
+    listed = ", ".join(f"<#{channel}>" for channel in allowed_channels)
+    return Decision.deny(f"/ecs-reboot may not act in this channel; use {listed}.")
+
+
+def check_role(principal: Principal, needed: Role, targets: Sequence[Target]) -> Decision:
+    """Every target must be covered by a binding of at least ``needed``."""
+    if not principal.has_any_role:
+        return Decision.deny(
+            f"You have no role for /ecs-reboot; {_ask_admin(needed)}", uncovered=targets
+        )
+    uncovered = [t for t in targets if not _covers(principal.role_for(t), needed)]
+    if not uncovered:
+        return Decision.allow()
+    return Decision.deny(
+        f"You need the {needed.value} role for {_list_targets(uncovered)}; {_ask_admin(needed)}",
+        uncovered=uncovered,
+    )
+
+
+def check_manage_roles(principal: Principal) -> Decision:
+    """Granting and revoking need an admin binding without region or tag scope, so a
+    scoped admin cannot widen anyone's reach beyond their own."""
+    if _covers(principal.global_role, Role.ADMIN):
+        return Decision.allow()
+    return Decision.deny(
+        "Granting and revoking roles needs the admin role in every region "
+        "(an admin binding with no --region or --tag)."
+    )
+
+
+def check_may_act_on(
+    principal: Principal, *, requester: str, needed: Role, targets: Sequence[Target]
+) -> Decision:
+    """Confirming or cancelling: the requester, or an admin on every target; in both
+    cases the role the reboot needs is checked again, now."""
+    if principal.user_id != requester:
+        admin = check_role(principal, Role.ADMIN, targets)
+        if not admin.allowed:
+            return Decision.deny(
+                f"Only <@{requester}> (who asked) or an admin may do this.",
+                uncovered=admin.uncovered,
+            )
+    return check_role(principal, needed, targets)
+
+
+def _covers(held: Role | None, needed: Role) -> bool:
+    return held is not None and held.covers(needed)
+
+
+def _ask_admin(needed: Role) -> str:
+    return f"ask an admin to run `/ecs-reboot grant @you {needed.value}`."
+
+
+def _list_targets(targets: Sequence[Target], limit: int = 5) -> str:
+    shown = ", ".join(f"{t.instance_id} ({t.region})" for t in targets[:limit])
+    more = len(targets) - limit
+    return shown + (f" and {more} more" if more > 0 else "")

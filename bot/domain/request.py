@@ -1,0 +1,101 @@
+"""A reboot request and its instances, as the use cases and the renderers see them.
+
+Frozen snapshots: the database layer builds them, the use cases decide on them, and
+the Block Kit builders draw them. The rules of the request's life (which state may
+follow which, when it has expired, when an instance is back) live here as pure
+functions that take ``now``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from bot.domain.model import InstanceOutcome, InstanceRef, RequestState, Verdict
+
+# Which state may follow which (DESIGN §7). Everything else is refused.
+TRANSITIONS: Mapping[RequestState, frozenset[RequestState]] = {
+    RequestState.PREVIEWED: frozenset(
+        {RequestState.EXECUTING, RequestState.CANCELLED, RequestState.EXPIRED}
+    ),
+    RequestState.EXECUTING: frozenset(
+        {RequestState.SUCCEEDED, RequestState.PARTIALLY_FAILED, RequestState.FAILED}
+    ),
+}
+
+
+def may_follow(current: RequestState, nxt: RequestState) -> bool:
+    return nxt in TRANSITIONS.get(current, frozenset())
+
+
+@dataclass(frozen=True)
+class PlannedInstance:
+    """One instance of a request: what the preview found and how it ended."""
+
+    ref: InstanceRef
+    position: int
+    verdict: Verdict
+    name: str | None = None
+    status: str | None = None
+    zone: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    verdict_code: str | None = None
+    verdict_message: str | None = None
+    outcome: InstanceOutcome = InstanceOutcome.PENDING
+    code: str | None = None
+    message: str | None = None
+    api_request_id: str | None = None
+    start_time_before: datetime | None = None
+    reboot_sent_at: datetime | None = None
+    reboot_acked_at: datetime | None = None
+    seen_leaving_running: bool = False
+    finished_at: datetime | None = None
+    reported_outcome: InstanceOutcome | None = None
+
+    @property
+    def will_reboot(self) -> bool:
+        return self.verdict is Verdict.WILL_REBOOT
+
+
+@dataclass(frozen=True)
+class RebootRequest:
+    id: str
+    state: RequestState
+    force: bool
+    requester: str
+    channel: str
+    created_at: datetime
+    expires_at: datetime
+    instances: tuple[PlannedInstance, ...]
+    command_text: str = ""
+    confirmed_by: str | None = None
+    confirmed_at: datetime | None = None
+    cancelled_by: str | None = None
+    cancelled_at: datetime | None = None
+    finished_at: datetime | None = None
+    message_ts: str | None = None
+    notify_ts: str | None = None
+    progress_text: str | None = None
+    reported_at: datetime | None = None  # when the thread was last told of progress
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        return tuple(sorted({i.ref.region for i in self.instances}))
+
+    @property
+    def to_reboot(self) -> tuple[PlannedInstance, ...]:
+        return tuple(i for i in self.instances if i.will_reboot)
+
+    def is_expired(self, now: datetime) -> bool:
+        return self.state is RequestState.PREVIEWED and now >= self.expires_at
+
+    def progress(self) -> tuple[int, int]:
+        """(instances back, instances being rebooted) for the ``3/10 back`` line."""
+        attempted = [i for i in self.instances if i.outcome is not InstanceOutcome.SKIPPED]
+        back = sum(1 for i in attempted if i.outcome is InstanceOutcome.SUCCEEDED)
+        return back, len(attempted)
+
+
+def expiry(created_at: datetime, ttl_seconds: int) -> datetime:
+    return created_at + timedelta(seconds=ttl_seconds)

@@ -1,0 +1,103 @@
+"""HTTP mode: a WSGI app (Slack on ``POST /slack/events``, ``GET /healthz``,
+``GET /metrics``) served by waitress, a production-grade multi-threaded server.
+
+Why waitress rather than gunicorn: it runs in-process (the poller shares the process,
+as DESIGN §2 asks), is pure Python, and can be started on a random port in tests.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
+from waitress.server import BaseWSGIServer, create_server
+
+if TYPE_CHECKING:
+    from wsgiref.types import StartResponse, WSGIEnvironment
+
+log = logging.getLogger(__name__)
+
+SLACK_PATH = "/slack/events"
+
+
+def database_answers(engine: Engine) -> bool:
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except SQLAlchemyError as error:
+        log.warning("health check: the database did not answer: %s", type(error).__name__)
+        return False
+    return True
+
+
+class WebApp:
+    """Routes the three paths; everything else is 404."""
+
+    def __init__(self, app: App, *, health: Callable[[], bool]) -> None:
+        self._slack = SlackRequestHandler(app, path=SLACK_PATH)
+        self._health = health
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        if path == "/healthz" and method in ("GET", "HEAD"):
+            healthy = self._health()
+            body = json.dumps({"status": "ok" if healthy else "unavailable", "database": healthy})
+            status = "200 OK" if healthy else "503 Service Unavailable"
+            return _reply(start_response, status, "application/json", body.encode())
+        if path == "/metrics" and method == "GET":
+            return _reply(start_response, "200 OK", CONTENT_TYPE_LATEST, generate_latest())
+        if path == SLACK_PATH:
+            if method != "POST":
+                return _reply(
+                    start_response, "405 Method Not Allowed", "text/plain", b"POST only\n"
+                )
+            return self._slack(environ, start_response)
+        return _reply(start_response, "404 Not Found", "text/plain", b"Not Found\n")
+
+
+def _reply(
+    start_response: StartResponse, status: str, content_type: str, body: bytes
+) -> list[bytes]:
+    start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+class HttpServer:
+    """waitress on ``host:port`` (port 0 picks a free one), started in a thread or run
+    in the foreground."""
+
+    def __init__(self, wsgi_app: WebApp, *, host: str, port: int, threads: int = 16) -> None:
+        server = create_server(
+            wsgi_app, host=host, port=port, threads=threads, ident="ecs-reboot-bot"
+        )
+        # One host and port give one listening socket, never waitress's multi-socket server.
+        assert isinstance(server, BaseWSGIServer)
+        self._server = server
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.socket.getsockname()[:2]  # type: ignore[union-attr]
+        return f"http://{host}:{port}"
+
+    def serve_forever(self) -> None:
+        self._server.run()
+
+    def start(self) -> str:
+        self._thread = threading.Thread(target=self._server.run, name="ecsbot-http", daemon=True)
+        self._thread.start()
+        return self.url
+
+    def stop(self) -> None:
+        self._server.close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)

@@ -1,0 +1,327 @@
+"""Driving an ``executing`` request forward (DESIGN §5.4–5.7): send the reboot calls
+not sent yet, watch the instances come back, report in the thread, finish.
+
+``advance`` is the one step both the confirm click and the poller take, so a request
+left half-done by a crash resumes exactly where it stopped:
+
+* an instance whose reboot call was never sent (no ``reboot_sent_at``) is sent now;
+* an instance whose call was sent but whose answer was lost is watched, never re-sent
+  (there is no ClientToken: a second call could reboot it twice);
+* thread replies are posted before they are recorded as posted, so a crash repeats a
+  reply at worst and never loses one.
+
+The caller holds the request's lease, so no two processes advance one request at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.domain.errors import EcsError, EcsOutcomeUnknown, EcsTransientError
+from bot.domain.model import InstanceOutcome, InstanceRef, RequestState, final_request_state
+from bot.domain.request import PlannedInstance, RebootRequest
+from bot.services.context import Context
+from bot.services.ports import RebootResult
+from bot.services.preview import batches, by_region, describe_all
+from bot.services.progress import next_delay, observe
+
+log = logging.getLogger(__name__)
+
+# How long the worker that confirmed holds the request while it sends the calls.
+EXECUTION_LEASE_SECONDS = 120
+
+
+def advance(
+    ctx: Context,
+    request_id: str,
+    *,
+    now: datetime | None = None,
+    observe_instances: bool = True,
+) -> RebootRequest | None:
+    """One step for one ``executing`` request. Returns the latest snapshot."""
+    request = _load(ctx, request_id)
+    if request is None or request.state is not RequestState.EXECUTING:
+        return request
+    request = _send_unsent(ctx, request)
+    request = _adopt_lost_answers(ctx, request)
+    if ctx.config.notify_channel and request.notify_ts is None:
+        ts = ctx.presenter.notify_started(request)
+        request = _set(ctx, request, notify_ts=ts or "")
+    now = now or ctx.clock()
+    changed = False
+    if observe_instances:
+        request, changed = _observe(ctx, request, now)
+    request = _report(ctx, request, now)
+    if all(i.outcome.is_final for i in request.instances):
+        return _finish(ctx, request)
+    _schedule(ctx, request, now, changed=changed)
+    return request
+
+
+def _load(ctx: Context, request_id: str) -> RebootRequest | None:
+    with ctx.uow() as uow:
+        return uow.requests.get(request_id)
+
+
+def _set(ctx: Context, request: RebootRequest, **fields: Any) -> RebootRequest:
+    with ctx.uow() as uow:
+        uow.requests.set_fields(request.id, **fields)
+        uow.commit()
+    return dataclasses.replace(request, **fields)
+
+
+def _save(
+    ctx: Context, request: RebootRequest, updated: Sequence[PlannedInstance]
+) -> RebootRequest:
+    if not updated:
+        return request
+    with ctx.uow() as uow:
+        uow.requests.save_instances(request.id, updated)
+        uow.commit()
+    by_ref = {i.ref: i for i in updated}
+    return dataclasses.replace(
+        request, instances=tuple(by_ref.get(i.ref, i) for i in request.instances)
+    )
+
+
+# --- sending ------------------------------------------------------------------------------
+
+
+def _send_unsent(ctx: Context, request: RebootRequest) -> RebootRequest:
+    unsent = [
+        i
+        for i in request.instances
+        if i.will_reboot and i.outcome is InstanceOutcome.PENDING and i.reboot_sent_at is None
+    ]
+    for region, ids in by_region(i.ref for i in unsent).items():
+        for batch in batches(ids):
+            request = _send_batch(ctx, request, region, batch)
+    if any(i.outcome is InstanceOutcome.PENDING and not i.will_reboot for i in request.instances):
+        with ctx.uow() as uow:
+            # Everything not to be sent (verdict other than "will reboot") ends skipped.
+            uow.requests.skip_pending(request.id)
+            uow.audit.append(
+                at=ctx.clock(), actor="system", action="execute", request_id=request.id
+            )
+            uow.commit()
+        request = dataclasses.replace(
+            request,
+            instances=tuple(
+                dataclasses.replace(i, outcome=InstanceOutcome.SKIPPED)
+                if i.outcome is InstanceOutcome.PENDING and not i.will_reboot
+                else i
+                for i in request.instances
+            ),
+        )
+    return request
+
+
+def _send_batch(
+    ctx: Context, request: RebootRequest, region: str, ids: Sequence[str]
+) -> RebootRequest:
+    wanted = {InstanceRef(region, instance_id) for instance_id in ids}
+    instances = [i for i in request.instances if i.ref in wanted]
+    sent_at = ctx.clock()
+    # Recorded before the call: after a crash, "sent_at set, no answer" means "may have
+    # happened", which is watched instead of re-sent.
+    request = _save(
+        ctx, request, [dataclasses.replace(i, reboot_sent_at=sent_at) for i in instances]
+    )
+    instances = [i for i in request.instances if i.ref in wanted]
+    try:
+        results = ctx.ecs.reboot(region, ids, force=request.force)
+    except EcsOutcomeUnknown as error:
+        updated = [
+            _watch(i, f"The reboot call's answer was lost ({error.describe()})") for i in instances
+        ]
+    except EcsError as error:
+        now = ctx.clock()
+        updated = [
+            dataclasses.replace(
+                i,
+                outcome=InstanceOutcome.FAILED,
+                code=error.code,
+                message=error.describe(),
+                api_request_id=error.request_id,
+                finished_at=now,
+            )
+            for i in instances
+        ]
+    else:
+        updated = apply_results(instances, results, ctx.clock())
+    return _save(ctx, request, updated)
+
+
+def _watch(instance: PlannedInstance, why: str) -> PlannedInstance:
+    return dataclasses.replace(
+        instance,
+        outcome=InstanceOutcome.REBOOTING,
+        message=f"{why}; watching the instance to see whether it restarts (not re-sent).",
+    )
+
+
+def _adopt_lost_answers(ctx: Context, request: RebootRequest) -> RebootRequest:
+    """Instances whose call was recorded as sent but never answered (a crash between the
+    two): watch them; the completion rule or the timeout decides."""
+    lost = [
+        _watch(i, "This process stopped before the reboot call's answer was recorded")
+        for i in request.instances
+        if i.outcome is InstanceOutcome.PENDING and i.reboot_sent_at is not None
+    ]
+    return _save(ctx, request, lost)
+
+
+def apply_results(
+    instances: Sequence[PlannedInstance], results: Sequence[RebootResult], now: datetime
+) -> list[PlannedInstance]:
+    """Each instance after the ``SuccessFirst`` answer. Pure."""
+    by_id = {result.instance_id: result for result in results}
+    updated = []
+    for instance in instances:
+        result = by_id.get(instance.ref.instance_id)
+        if result is None:
+            updated.append(
+                dataclasses.replace(
+                    instance,
+                    outcome=InstanceOutcome.FAILED,
+                    message="The API's answer did not mention this instance.",
+                    finished_at=now,
+                )
+            )
+        elif result.ok:
+            updated.append(
+                dataclasses.replace(
+                    instance,
+                    reboot_acked_at=now,
+                    outcome=InstanceOutcome.REBOOTING,
+                    code=result.code,
+                    message="Reboot accepted.",
+                    api_request_id=result.request_id,
+                    status=result.current_status or instance.status,
+                )
+            )
+        else:
+            reference = f" (code {result.code}" + (
+                f", RequestId {result.request_id})" if result.request_id else ")"
+            )
+            updated.append(
+                dataclasses.replace(
+                    instance,
+                    reboot_acked_at=now,
+                    outcome=InstanceOutcome.FAILED,
+                    code=result.code,
+                    message=(result.explanation or result.message) + reference,
+                    api_request_id=result.request_id,
+                    finished_at=now,
+                )
+            )
+    return updated
+
+
+# --- watching -----------------------------------------------------------------------------
+
+
+def _observe(ctx: Context, request: RebootRequest, now: datetime) -> tuple[RebootRequest, bool]:
+    watching = [i for i in request.instances if i.outcome is InstanceOutcome.REBOOTING]
+    if not watching:
+        return request, False
+    try:
+        seen = describe_all(ctx, [i.ref for i in watching])
+    except EcsTransientError as error:
+        # Throttling slows the poller down, it never stops it: try again next tick.
+        log.warning("poll of request %s deferred: %s", request.id, error)
+        return request, False
+    updated = [
+        observe(i, seen.get(i.ref), now=now, timeout_seconds=ctx.config.reboot_timeout)
+        for i in watching
+    ]
+    changed = [new for old, new in zip(watching, updated, strict=True) if new != old]
+    return _save(ctx, request, changed), any(
+        new.outcome is not old.outcome for old, new in zip(watching, updated, strict=True)
+    )
+
+
+# --- reporting ----------------------------------------------------------------------------
+
+
+def _unreported(request: RebootRequest) -> list[PlannedInstance]:
+    return [
+        i
+        for i in request.instances
+        if i.will_reboot
+        and i.outcome is not InstanceOutcome.PENDING
+        and i.outcome != i.reported_outcome
+    ]
+
+
+def _report(ctx: Context, request: RebootRequest, now: datetime) -> RebootRequest:
+    """Post what changed since the last reply, coalesced: the first reply lists every API
+    result; later ones come at most as often as :func:`report_gap` allows, except that
+    the end is always reported at once."""
+    changed = _unreported(request)
+    if not changed:
+        return request
+    first = all(i.reported_outcome is None for i in request.instances if i.will_reboot)
+    done = all(i.outcome.is_final for i in request.instances)
+    last = request.reported_at
+    if not first and not done and last is not None and now - last < report_gap(request, now):
+        return request
+    if first:
+        ctx.presenter.reply_execution(request)
+    else:
+        ctx.presenter.reply_progress(request, changed)
+    request = _save(
+        ctx, request, [dataclasses.replace(i, reported_outcome=i.outcome) for i in changed]
+    )
+    back, attempted = request.progress()
+    progress = f"{back}/{attempted} back"
+    if progress != request.progress_text:
+        ctx.presenter.refresh_request(dataclasses.replace(request, progress_text=progress))
+    return _set(ctx, request, progress_text=progress, reported_at=now)
+
+
+def report_gap(request: RebootRequest, now: datetime) -> timedelta:
+    """The least time between two progress replies: half the time since the reboot
+    started, at least five seconds. A reboot of any size makes a handful of replies
+    (about log1.5 of its duration), never one per poll."""
+    started = request.confirmed_at or request.created_at
+    return max(timedelta(seconds=5), (now - started) / 2)
+
+
+def _finish(ctx: Context, request: RebootRequest) -> RebootRequest:
+    """Sum up, notify, then move to the final state: posting first means a crash in
+    between repeats the summary rather than losing it."""
+    now = ctx.clock()
+    final = final_request_state([i.outcome for i in request.instances])
+    finished = dataclasses.replace(request, state=final, finished_at=now)
+    ctx.presenter.reply_summary(finished)
+    if ctx.config.notify_channel:
+        ctx.presenter.notify_finished(finished)
+    with ctx.uow() as uow:
+        won = uow.requests.transition(request.id, [RequestState.EXECUTING], final, finished_at=now)
+        if won:
+            uow.audit.append(
+                at=now,
+                actor="system",
+                action="outcome",
+                request_id=request.id,
+                detail={
+                    "state": final.value,
+                    "outcomes": {str(i.ref): i.outcome.value for i in request.instances},
+                },
+            )
+        uow.commit()
+    if won:
+        ctx.presenter.refresh_request(finished)
+    return finished
+
+
+def _schedule(ctx: Context, request: RebootRequest, now: datetime, *, changed: bool) -> None:
+    sent = [i.reboot_sent_at for i in request.instances if i.reboot_sent_at is not None]
+    since = now - min(sent) if sent else timedelta(0)
+    delay = next_delay(interval=ctx.config.poll_interval, since_sent=since, changed=changed)
+    _set(ctx, request, next_poll_at=now + timedelta(seconds=delay))

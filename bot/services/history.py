@@ -1,0 +1,74 @@
+"""``history``: recent requests in the schema of DESIGN §7 (``--json``) or as a table."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bot.domain.model import RequestState
+from bot.domain.request import RebootRequest
+from bot.services.ports import UnitOfWorkFactory
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def request_json(request: RebootRequest) -> dict[str, Any]:
+    """One request as ``history --json`` prints it. Field names are public interface."""
+    return {
+        "id": request.id,
+        "state": request.state.value,
+        "requester": request.requester,
+        "channel": request.channel,
+        "force": request.force,
+        "created_at": _iso(request.created_at),
+        "expires_at": _iso(request.expires_at),
+        "confirmed_by": request.confirmed_by,
+        "confirmed_at": _iso(request.confirmed_at),
+        "cancelled_by": request.cancelled_by,
+        "finished_at": _iso(request.finished_at),
+        "regions": list(request.regions),
+        "instances": [
+            {
+                "instance_id": i.ref.instance_id,
+                "region": i.ref.region,
+                "name": i.name,
+                "verdict": i.verdict.value,
+                "outcome": i.outcome.value,
+                "code": i.code if i.code is not None else i.verdict_code,
+                "message": i.message if i.message is not None else i.verdict_message,
+            }
+            for i in request.instances
+        ],
+    }
+
+
+def history_rows(
+    uow_factory: UnitOfWorkFactory,
+    *,
+    limit: int,
+    state: RequestState | None = None,
+    user: str | None = None,
+    since: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Newest first."""
+    with uow_factory() as uow:
+        requests = uow.requests.list_recent(limit, state=state, user=user, since=since)
+    return [request_json(request) for request in requests]
+
+
+def history_table(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "no reboot requests yet"
+    lines = [f"{'ID':<13} {'STATE':<17} {'MODE':<6} {'BY':<12} {'CREATED':<20} OUTCOMES"]
+    for row in rows:
+        outcomes: dict[str, int] = {}
+        for instance in row["instances"]:
+            outcomes[instance["outcome"]] = outcomes.get(instance["outcome"], 0) + 1
+        summary = ", ".join(f"{count} {outcome}" for outcome, count in outcomes.items())
+        lines.append(
+            f"{row['id']:<13} {row['state']:<17} {'force' if row['force'] else 'normal':<6} "
+            f"{row['requester']:<12} {str(row['created_at'])[:19]:<20} {summary}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,239 @@
+"""The preview use case (DESIGN §5.2–5.3): look the instances up, dry-run the reboot,
+decide who may do what, record the request and show it in the channel."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from bot.domain.errors import EcsError
+from bot.domain.model import InstanceRef, RequestState, Role, Verdict
+from bot.domain.policy import Decision, Principal, Target, check_channel, check_role
+from bot.domain.policy import role_needed_to_reboot as needed_role
+from bot.domain.request import PlannedInstance, RebootRequest, expiry
+from bot.services.context import Context
+from bot.services.ports import MAX_IDS_PER_CALL, RUNNING, DryRunBatch, InstanceInfo
+
+log = logging.getLogger(__name__)
+
+# Codes that mean the bot's own cloud identity may not act (RAM), as opposed to the
+# instance being in the wrong state: the preview shows these as "denied".
+_DENIED_CODES = frozenset({"Forbidden.RAM", "Forbidden", "NoPermission", "Forbidden.NoPermission"})
+
+
+@dataclass(frozen=True)
+class PreviewAsked:
+    """A parsed ``/ecs-reboot`` reboot command, as the Slack layer hands it over."""
+
+    user: str
+    channel: str
+    instances: tuple[InstanceRef, ...]
+    force: bool
+    command_text: str = ""
+    duplicates: tuple[InstanceRef, ...] = ()
+
+
+def early_check(ctx: Context, asked: PreviewAsked) -> Decision:
+    """What can be decided before ECS is asked anything (the ack path): the channel, and
+    whether the person holds a role that could cover these regions at all.
+
+    Tags are not known yet, so a tag-scoped binding counts as "may cover"; the full
+    decision is made again with the tags in :func:`preview`.
+    """
+    channel = check_channel(asked.channel, ctx.config.allowed_channels)
+    if not channel.allowed:
+        return channel
+    with ctx.uow() as uow:
+        principal = ctx.principal(uow, asked.user)
+    targets = [Target(ref.region, ref.instance_id) for ref in asked.instances]
+    least = needed_role(force=True) if asked.force else Role.VIEWER
+    return check_role(principal, least, targets)
+
+
+def preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
+    """Run the whole preview. Problems are told to the person (ephemeral); returns the
+    recorded request, or None when nothing was recorded."""
+    try:
+        return _preview(ctx, asked)
+    except EcsError as error:
+        log.warning("preview failed: %s", error)
+        ctx.presenter.tell(
+            asked.channel, asked.user, f":x: Could not look the instances up: {error.describe()}"
+        )
+        return None
+
+
+def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
+    decision = early_check(ctx, asked)
+    if not decision.allowed:
+        ctx.presenter.tell(asked.channel, asked.user, f":no_entry: {decision.reason}")
+        return None
+
+    found = describe_all(ctx, asked.instances)
+    with ctx.uow() as uow:
+        principal = ctx.principal(uow, asked.user)
+    targets = [
+        Target(ref.region, ref.instance_id, found[ref].tags)
+        for ref in asked.instances
+        if ref in found
+    ]
+    may_view = check_role(principal, Role.VIEWER, targets)
+    may_execute = check_role(principal, needed_role(force=asked.force), targets)
+    # A force reboot from someone who may not force is a denial, not a preview (§5.2).
+    for verdict in (may_view, may_execute if asked.force else Decision.allow()):
+        if not verdict.allowed:
+            ctx.presenter.tell(asked.channel, asked.user, f":no_entry: {verdict.reason}")
+            _audit_denial(ctx, asked, verdict.reason)
+            return None
+
+    running = [ref for ref in asked.instances if ref in found and found[ref].status == RUNNING]
+    batches = dry_run_all(ctx, running, force=asked.force)
+    instances = plan_instances(asked.instances, found, batches)
+
+    now = ctx.clock()
+    request = RebootRequest(
+        id=ctx.new_id(),
+        state=RequestState.PREVIEWED,
+        force=asked.force,
+        requester=asked.user,
+        channel=asked.channel,
+        created_at=now,
+        expires_at=expiry(now, ctx.config.confirm_ttl),
+        instances=instances,
+        command_text=asked.command_text,
+    )
+    with ctx.uow() as uow:
+        uow.requests.add(request)
+        uow.audit.append(
+            at=now,
+            actor=asked.user,
+            action="preview",
+            request_id=request.id,
+            detail={
+                "force": asked.force,
+                "channel": asked.channel,
+                "instances": [str(i.ref) for i in instances],
+                "will_reboot": len(request.to_reboot),
+            },
+        )
+        uow.commit()
+
+    note = _note(asked.duplicates, may_execute, principal)
+    ts = ctx.presenter.publish_request(request, can_execute=may_execute.allowed, note=note)
+    if ts:
+        with ctx.uow() as uow:
+            uow.requests.set_fields(request.id, message_ts=ts)
+            uow.commit()
+    return request
+
+
+def _note(
+    duplicates: Sequence[InstanceRef], may_execute: Decision, principal: Principal
+) -> str | None:
+    parts = []
+    if duplicates:
+        shown = ", ".join(f"`{ref.instance_id}`" for ref in duplicates[:10])
+        parts.append(f"Dropped {len(duplicates)} duplicate(s): {shown}.")
+    if not may_execute.allowed:
+        parts.append(f"<@{principal.user_id}> may view but not reboot: {may_execute.reason}")
+    return " ".join(parts) or None
+
+
+def _audit_denial(ctx: Context, asked: PreviewAsked, reason: str) -> None:
+    with ctx.uow() as uow:
+        uow.audit.append(
+            at=ctx.clock(),
+            actor=asked.user,
+            action="denied",
+            detail={"reason": reason, "force": asked.force, "channel": asked.channel},
+        )
+        uow.commit()
+
+
+def by_region(refs: Iterable[InstanceRef]) -> dict[str, list[str]]:
+    """Instance ids grouped by region, in the order given."""
+    grouped: dict[str, list[str]] = defaultdict(list)
+    for ref in refs:
+        grouped[ref.region].append(ref.instance_id)
+    return dict(grouped)
+
+
+def batches(ids: Sequence[str], size: int = MAX_IDS_PER_CALL) -> list[Sequence[str]]:
+    return [ids[start : start + size] for start in range(0, len(ids), size)]
+
+
+def describe_all(ctx: Context, refs: Sequence[InstanceRef]) -> dict[InstanceRef, InstanceInfo]:
+    """DescribeInstances for every region (the gateway batches ≤100 ids a call)."""
+    found: dict[InstanceRef, InstanceInfo] = {}
+    for region, ids in by_region(refs).items():
+        for info in ctx.ecs.describe_instances(region, ids):
+            found[InstanceRef(region, info.instance_id)] = info
+    return found
+
+
+def dry_run_all(
+    ctx: Context, refs: Sequence[InstanceRef], *, force: bool
+) -> dict[InstanceRef, DryRunBatch]:
+    """The DryRun verdict of the batch each instance was in."""
+    verdicts: dict[InstanceRef, DryRunBatch] = {}
+    for region, ids in by_region(refs).items():
+        for batch in ctx.ecs.dry_run_reboot(region, ids, force=force):
+            for instance_id in batch.instance_ids:
+                verdicts[InstanceRef(region, instance_id)] = batch
+    return verdicts
+
+
+def plan_instances(
+    refs: Sequence[InstanceRef],
+    found: Mapping[InstanceRef, InstanceInfo],
+    dry_runs: Mapping[InstanceRef, DryRunBatch],
+) -> tuple[PlannedInstance, ...]:
+    """Each instance's verdict, in the order the person gave them. Pure."""
+    planned = []
+    for position, ref in enumerate(refs):
+        info = found.get(ref)
+        if info is None:
+            planned.append(
+                PlannedInstance(
+                    ref=ref,
+                    position=position,
+                    verdict=Verdict.NOT_FOUND,
+                    verdict_message="No such instance in this region (or the bot may not see it).",
+                )
+            )
+            continue
+        verdict, code, message = _verdict(info, dry_runs.get(ref))
+        planned.append(
+            PlannedInstance(
+                ref=ref,
+                position=position,
+                verdict=verdict,
+                name=info.name,
+                status=info.status,
+                zone=info.zone,
+                tags=dict(info.tags),
+                verdict_code=code,
+                verdict_message=message,
+                start_time_before=info.start_time,
+            )
+        )
+    return tuple(planned)
+
+
+def _verdict(
+    info: InstanceInfo, dry_run: DryRunBatch | None
+) -> tuple[Verdict, str | None, str | None]:
+    if info.status != RUNNING:
+        return Verdict.NOT_RUNNING, None, f"The instance is {info.status}, not Running."
+    if dry_run is None:
+        return Verdict.REFUSED, None, "The dry run did not cover this instance."
+    if dry_run.error is None:
+        return Verdict.WILL_REBOOT, None, None
+    error = dry_run.error
+    if error.code in _DENIED_CODES or error.code.startswith("Forbidden"):
+        return Verdict.DENIED, error.code, error.describe()
+    if error.code == "IncorrectInstanceStatus":
+        return Verdict.NOT_RUNNING, error.code, error.describe()
+    return Verdict.REFUSED, error.code, error.describe()

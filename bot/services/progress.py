@@ -1,0 +1,70 @@
+"""When is an instance back? The completion rule of DESIGN §5.5, pure.
+
+An instance has rebooted when, after the reboot call was sent, it was seen leaving
+``Running`` and is ``Running`` again, or it is ``Running`` with a ``StartTime`` later than
+the call. ``StartTime`` is documented with minute precision (``10:01Z``): a StartTime
+in the call's own minute is truncated to before the call and so proves nothing, which is
+the safe side.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timedelta
+
+from bot.domain.model import InstanceOutcome
+from bot.domain.request import PlannedInstance
+from bot.services.ports import RUNNING, InstanceInfo
+
+
+def restarted_since(start_time: datetime | None, sent_at: datetime) -> bool:
+    """True when the instance started after the reboot call was sent."""
+    return start_time is not None and start_time > sent_at
+
+
+def observe(
+    instance: PlannedInstance,
+    seen: InstanceInfo | None,
+    *,
+    now: datetime,
+    timeout_seconds: int,
+) -> PlannedInstance:
+    """The instance after one look at it. Only ``rebooting`` instances change."""
+    if instance.outcome is not InstanceOutcome.REBOOTING or instance.reboot_sent_at is None:
+        return instance
+    sent_at = instance.reboot_sent_at
+    left = instance.seen_leaving_running
+    status = instance.status
+    if seen is not None:
+        status = seen.status
+        if seen.status != RUNNING:
+            left = True
+        elif left or restarted_since(seen.start_time, sent_at):
+            return dataclasses.replace(
+                instance,
+                status=seen.status,
+                seen_leaving_running=left,
+                outcome=InstanceOutcome.SUCCEEDED,
+                message="Back to Running.",
+                finished_at=now,
+            )
+    if now - sent_at >= timedelta(seconds=timeout_seconds):
+        last = f"last seen {status}" if seen is not None else "no longer listed by ECS"
+        return dataclasses.replace(
+            instance,
+            status=status,
+            seen_leaving_running=left,
+            outcome=InstanceOutcome.TIMED_OUT,
+            message=f"Not back after {timeout_seconds} s ({last}).",
+            finished_at=now,
+        )
+    return dataclasses.replace(instance, status=status, seen_leaving_running=left)
+
+
+def next_delay(*, interval: float, since_sent: timedelta, changed: bool) -> float:
+    """Poll fast right after the reboot call, slower while nothing changes: the interval
+    grows with the time since the call, up to eight times the interval."""
+    if changed:
+        return interval
+    factor = 1.0 + since_sent.total_seconds() / 60.0
+    return interval * min(8.0, factor)

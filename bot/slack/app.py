@@ -1,0 +1,71 @@
+"""The Bolt app: a WebClient pointed at ``SLACK_API_URL``, our listeners, and pools
+sized so that acks never wait behind slow work."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from slack_bolt import App
+from slack_bolt.authorization import AuthorizeResult
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+)
+
+from bot.services.context import Context
+from bot.slack.jobs import Jobs
+from bot.slack.listeners import register
+
+log = logging.getLogger(__name__)
+
+
+def make_web_client(token: str, base_url: str, *, timeout: int = 10) -> WebClient:
+    """A WebClient that honours 429 ``Retry-After`` and retries connection faults.
+
+    The retry handlers sleep the calling thread, which is always a worker or the
+    poller, never the thread that acks.
+    """
+    return WebClient(
+        token=token,
+        base_url=base_url,
+        timeout=timeout,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=2),
+            RateLimitErrorRetryHandler(max_retry_count=5),
+        ],
+    )
+
+
+def build_app(
+    *,
+    client: WebClient,
+    signing_secret: str,
+    ctx: Context,
+    jobs: Jobs,
+    listener_workers: int = 32,
+) -> App:
+    """The Bolt ``App`` with every listener registered.
+
+    Authorization is a fixed result built from our own token, so Bolt never calls
+    ``auth.test`` on the path that acks (single-workspace app).
+    """
+    token = client.token or ""
+
+    def authorize(**_: Any) -> AuthorizeResult:
+        return AuthorizeResult(enterprise_id=None, team_id=None, bot_token=token)
+
+    app = App(
+        client=client,
+        signing_secret=signing_secret,
+        authorize=authorize,
+        process_before_response=False,
+        listener_executor=ThreadPoolExecutor(
+            max_workers=listener_workers, thread_name_prefix="ecsbot-ack"
+        ),
+        logger=logging.getLogger("bot.slack.bolt"),
+    )
+    register(app, ctx, jobs)
+    return app

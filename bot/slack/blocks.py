@@ -1,0 +1,478 @@
+"""Every Block Kit message the bot sends, built from ``slack_sdk.models`` objects.
+
+One module so that the look of the bot is in one place and the action ids are named
+constants. Functions here are pure: they take snapshots and plain values and return
+``Message`` values; the Slack adapter sends them.
+
+Slack's limits (reference/slack-notes.md): 50 blocks a message, 3000 characters a
+section. Long instance lists are split into several sections, and what does not fit
+goes into thread replies (``overflow``), so nothing is ever cut silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ConfirmObject,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
+
+from bot.domain.model import InstanceOutcome, RequestState, Verdict
+from bot.domain.request import PlannedInstance, RebootRequest
+
+ACTION_CONFIRM = "reboot_confirm"
+ACTION_CANCEL = "reboot_cancel"
+ACTIONS_BLOCK_ID = "reboot_actions"
+
+MAX_BLOCKS = 50
+MAX_SECTION_CHARS = 3000
+# Blocks the preview keeps for its header, facts, status and buttons.
+_RESERVED_BLOCKS = 8
+
+_VERDICT_TEXT = {
+    Verdict.WILL_REBOOT: ":large_green_circle: will reboot",
+    Verdict.NOT_FOUND: ":grey_question: not found",
+    Verdict.NOT_RUNNING: ":white_circle: not Running",
+    Verdict.DENIED: ":no_entry: denied",
+    Verdict.REFUSED: ":warning: refused",
+}
+
+_OUTCOME_TEXT = {
+    InstanceOutcome.PENDING: ":hourglass: pending",
+    InstanceOutcome.SKIPPED: ":white_circle: skipped",
+    InstanceOutcome.REBOOTING: ":arrows_counterclockwise: rebooting",
+    InstanceOutcome.SUCCEEDED: ":white_check_mark: back",
+    InstanceOutcome.FAILED: ":x: failed",
+    InstanceOutcome.TIMED_OUT: ":alarm_clock: timed out",
+}
+
+_STATE_TEXT = {
+    RequestState.PREVIEWED: "waiting for confirmation",
+    RequestState.CANCELLED: ":no_entry_sign: cancelled",
+    RequestState.EXPIRED: ":hourglass: expired (nothing was rebooted)",
+    RequestState.EXECUTING: ":arrows_counterclockwise: rebooting",
+    RequestState.SUCCEEDED: ":white_check_mark: succeeded",
+    RequestState.PARTIALLY_FAILED: ":warning: partially failed",
+    RequestState.FAILED: ":x: failed",
+}
+
+
+@dataclass(frozen=True)
+class Message:
+    """What to post: ``text`` is the notification fallback, ``blocks`` the layout, and
+    ``overflow`` further messages for the thread when the layout could not hold all."""
+
+    text: str
+    blocks: tuple[Block, ...] = ()
+    overflow: tuple[Message, ...] = field(default_factory=tuple)
+
+    def block_dicts(self) -> list[dict[str, object]]:
+        return [block.to_dict() for block in self.blocks]
+
+
+# --- text helpers ----------------------------------------------------------------------
+
+
+def escape(text: str) -> str:
+    """mrkdwn escaping: only ``&``, ``<`` and ``>`` have escapes (and that is what stops
+    mention injection such as ``<!channel>`` hidden in an instance name)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def code(text: str) -> str:
+    """User-supplied text in a code span, so ``*``, ``_`` and ``~`` stay literal."""
+    return "`" + escape(text).replace("`", "ˋ") + "`"
+
+
+def mention(user_id: str | None) -> str:
+    return f"<@{user_id}>" if user_id else "someone"
+
+
+def slack_date(moment: datetime) -> str:
+    """A date Slack shows in each reader's own time zone, with a UTC fallback."""
+    epoch = int(moment.timestamp())
+    fallback = moment.strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{epoch}^{{date_short_pretty}} {{time}}|{fallback}>"
+
+
+def _mode(force: bool) -> str:
+    return ":rotating_light: *force* (power cycle)" if force else "normal"
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
+def _chunk_lines(lines: Iterable[str], limit: int = MAX_SECTION_CHARS) -> list[str]:
+    chunks: list[str] = []
+    current = ""
+    for line in lines:
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit and current:
+            chunks.append(current)
+            current = line[:limit]
+        else:
+            current = candidate[:limit]
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+# --- instance lines ---------------------------------------------------------------------
+
+
+def _verdict_detail(instance: PlannedInstance) -> str:
+    text = _VERDICT_TEXT[instance.verdict]
+    if instance.verdict is Verdict.NOT_RUNNING and instance.status:
+        text = f":white_circle: not Running ({escape(instance.status)})"
+    if instance.verdict in (Verdict.REFUSED, Verdict.DENIED) and instance.verdict_message:
+        text += f": {escape(instance.verdict_message)}"
+    return text
+
+
+def instance_line(instance: PlannedInstance, *, with_outcome: bool) -> str:
+    name = f" {code(instance.name)}" if instance.name else ""
+    region = f" _{escape(instance.ref.region)}_"
+    status = f" · {escape(instance.status)}" if instance.status else ""
+    if with_outcome and instance.outcome is not InstanceOutcome.PENDING:
+        detail = _OUTCOME_TEXT[instance.outcome]
+        if instance.outcome is InstanceOutcome.FAILED and instance.message:
+            detail += f": {escape(instance.message)}"
+    else:
+        detail = _verdict_detail(instance)
+    return f"• `{instance.ref.instance_id}`{name}{region}{status} · {detail}"
+
+
+def verdict_counts(instances: Sequence[PlannedInstance]) -> str:
+    counts: dict[Verdict, int] = {}
+    for instance in instances:
+        counts[instance.verdict] = counts.get(instance.verdict, 0) + 1
+    return " · ".join(
+        f"{_VERDICT_TEXT[verdict]}: {count}" for verdict, count in counts.items() if count
+    )
+
+
+# --- the request message (preview, then live status) ------------------------------------
+
+
+def request_message(
+    request: RebootRequest,
+    *,
+    can_execute: bool,
+    note: str | None = None,
+    permalink: str | None = None,
+) -> Message:
+    """The message in the channel: the preview while ``previewed`` (with buttons when
+    ``can_execute`` and something can be rebooted), then the same list with who
+    confirmed or cancelled, live progress and the final state."""
+    total = len(request.instances)
+    verb = "Force reboot" if request.force else "Reboot"
+    header = HeaderBlock(text=PlainTextObject(text=f"{verb} {_plural(total, 'instance')}?"[:150]))
+    if request.state is not RequestState.PREVIEWED:
+        header = HeaderBlock(text=PlainTextObject(text=f"{verb} of {_plural(total, 'instance')}"))
+    facts = SectionBlock(
+        fields=[
+            MarkdownTextObject(text=f"*Requested by*\n{mention(request.requester)}"),
+            MarkdownTextObject(text=f"*Mode*\n{_mode(request.force)}"),
+            MarkdownTextObject(text=f"*Region(s)*\n{escape(', '.join(request.regions))}"),
+            MarkdownTextObject(text=f"*Request*\n`{request.id}`"),
+        ]
+    )
+    blocks: list[Block] = [header, facts]
+    if request.force and request.state is RequestState.PREVIEWED:
+        blocks.append(
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text=":rotating_light: *Force reboot* cuts the power: data not yet "
+                    "written to disk is lost."
+                )
+            )
+        )
+
+    with_outcome = request.state is not RequestState.PREVIEWED
+    lines = [instance_line(i, with_outcome=with_outcome) for i in request.instances]
+    chunks = _chunk_lines(lines)
+    room = MAX_BLOCKS - _RESERVED_BLOCKS
+    shown, rest = chunks[:room], chunks[room:]
+    if total > 10:
+        blocks.append(
+            ContextBlock(elements=[MarkdownTextObject(text=verdict_counts(request.instances))])
+        )
+    blocks.extend(SectionBlock(text=MarkdownTextObject(text=chunk)) for chunk in shown)
+    if rest:
+        blocks.append(
+            ContextBlock(
+                elements=[MarkdownTextObject(text="The rest of the list is in the thread.")]
+            )
+        )
+    blocks.append(DividerBlock())
+    blocks.append(_status_block(request, permalink=permalink))
+    if note:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=note)]))
+
+    if request.state is RequestState.PREVIEWED:
+        if can_execute and request.to_reboot:
+            blocks.append(_buttons(request))
+        elif not request.to_reboot:
+            blocks.append(
+                ContextBlock(elements=[MarkdownTextObject(text="Nothing here can be rebooted.")])
+            )
+
+    text = f"{verb} of {_plural(total, 'instance')} requested by {mention(request.requester)}: "
+    text += _status_text(request)
+    overflow = tuple(
+        Message(
+            text="Instances (continued)", blocks=(SectionBlock(text=MarkdownTextObject(text=c)),)
+        )
+        for c in rest
+    )
+    return Message(text=text, blocks=tuple(blocks), overflow=overflow)
+
+
+def _status_text(request: RebootRequest) -> str:
+    back, attempted = request.progress()
+    state = _STATE_TEXT[request.state]
+    if request.state is RequestState.PREVIEWED:
+        return f"{state} (expires {slack_date(request.expires_at)})"
+    if request.state is RequestState.EXECUTING:
+        return f"{state}: {back}/{attempted} back"
+    if request.state.is_final and request.confirmed_by:
+        return f"{state}: {back}/{attempted} back"
+    return state
+
+
+def _status_block(request: RebootRequest, *, permalink: str | None) -> Block:
+    parts = [f"*Status:* {_status_text(request)}"]
+    if request.confirmed_by and request.confirmed_at:
+        parts.append(
+            f"Confirmed by {mention(request.confirmed_by)} {slack_date(request.confirmed_at)}"
+        )
+    if request.cancelled_by and request.cancelled_at:
+        parts.append(
+            f"Cancelled by {mention(request.cancelled_by)} {slack_date(request.cancelled_at)}"
+        )
+    if request.state is RequestState.EXPIRED:
+        parts.append(f"Expired {slack_date(request.expires_at)}")
+    if request.finished_at and request.state.is_final and request.confirmed_by:
+        parts.append(f"Finished {slack_date(request.finished_at)}")
+    if permalink:
+        parts.append(f"<{permalink}|thread>")
+    return SectionBlock(text=MarkdownTextObject(text=" · ".join(parts)))
+
+
+def _buttons(request: RebootRequest) -> ActionsBlock:
+    count = len(request.to_reboot)
+    if request.force:
+        confirm = ButtonElement(
+            text=PlainTextObject(text=f"Force reboot {count}"[:75]),
+            action_id=ACTION_CONFIRM,
+            value=request.id,
+            style="danger",
+            confirm=ConfirmObject(
+                title=PlainTextObject(text="Force reboot?"),
+                text=PlainTextObject(
+                    text=f"Power-cycle {_plural(count, 'instance')} now? Data not yet written "
+                    "to disk will be lost. This cannot be undone."
+                ),
+                confirm=PlainTextObject(text="Force reboot"),
+                deny=PlainTextObject(text="Keep running"),
+                style="danger",
+            ),
+        )
+    else:
+        confirm = ButtonElement(
+            text=PlainTextObject(text=f"Reboot {count}"[:75]),
+            action_id=ACTION_CONFIRM,
+            value=request.id,
+            style="primary",
+        )
+    cancel = ButtonElement(
+        text=PlainTextObject(text="Cancel"), action_id=ACTION_CANCEL, value=request.id
+    )
+    return ActionsBlock(block_id=ACTIONS_BLOCK_ID, elements=[confirm, cancel])
+
+
+# --- thread replies ------------------------------------------------------------------------
+
+
+def execution_reply(request: RebootRequest) -> Message:
+    """The first thread reply after a confirm: each instance's API result."""
+    sent = [i for i in request.instances if i.will_reboot]
+    accepted = [i for i in sent if i.outcome is InstanceOutcome.REBOOTING]
+    lines = []
+    for instance in request.instances:
+        if not instance.will_reboot:
+            continue
+        if instance.outcome is InstanceOutcome.REBOOTING:
+            result = ":arrows_counterclockwise: reboot accepted"
+            if instance.code and instance.code != "200":
+                result = f":grey_question: {escape(instance.message or '')}"
+        else:
+            result = f":x: {escape(instance.message or 'failed')}"
+        name = f" {code(instance.name)}" if instance.name else ""
+        lines.append(f"• `{instance.ref.instance_id}`{name} · {result}")
+    skipped = len(request.instances) - len(sent)
+    head = (
+        f"{mention(request.confirmed_by)} confirmed. RebootInstances accepted "
+        f"{len(accepted)}/{len(sent)}"
+    )
+    if skipped:
+        head += f"; {skipped} skipped (see the preview)"
+    head += ". I will post here as they come back."
+    chunks = _chunk_lines(lines)
+    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=head))]
+    room = MAX_BLOCKS - 1
+    blocks.extend(SectionBlock(text=MarkdownTextObject(text=c)) for c in chunks[:room])
+    overflow = tuple(
+        Message(text="Results (continued)", blocks=(SectionBlock(text=MarkdownTextObject(text=c)),))
+        for c in chunks[room:]
+    )
+    return Message(text=head, blocks=tuple(blocks), overflow=overflow)
+
+
+def status_text(request: RebootRequest, *, permalink: str | None = None) -> str:
+    """``/ecs-reboot status ID``: a compact text summary (ephemeral)."""
+    lines = [
+        f"*Request `{request.id}`* · {_mode(request.force)} · {escape(', '.join(request.regions))}",
+        f"Requested by {mention(request.requester)} {slack_date(request.created_at)} · "
+        f"status: {_status_text(request)}",
+    ]
+    if request.confirmed_by and request.confirmed_at:
+        lines.append(
+            f"Confirmed by {mention(request.confirmed_by)} {slack_date(request.confirmed_at)}"
+        )
+    if request.cancelled_by:
+        lines.append(f"Cancelled by {mention(request.cancelled_by)}")
+    if permalink:
+        lines.append(f"Thread: {permalink}")
+    with_outcome = request.state is not RequestState.PREVIEWED
+    lines.extend(instance_line(i, with_outcome=with_outcome) for i in request.instances[:40])
+    if len(request.instances) > 40:
+        lines.append(f"…and {len(request.instances) - 40} more")
+    return "\n".join(lines)
+
+
+def _duration(start: datetime | None, end: datetime | None) -> str:
+    if start is None or end is None:
+        return "?"
+    seconds = max(0, int((end - start).total_seconds()))
+    minutes, seconds = divmod(seconds, 60)
+    return f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"
+
+
+def progress_reply(request: RebootRequest, changed: Sequence[PlannedInstance]) -> Message:
+    """One thread reply for all the changes of one poll."""
+    back, attempted = request.progress()
+    lines = []
+    for instance in changed:
+        detail = _OUTCOME_TEXT[instance.outcome]
+        if instance.outcome is InstanceOutcome.SUCCEEDED:
+            detail += f" after {_duration(instance.reboot_sent_at, instance.finished_at)}"
+        elif instance.message and instance.outcome.is_final:
+            detail += f": {escape(instance.message)}"
+        name = f" {code(instance.name)}" if instance.name else ""
+        lines.append(f"• `{instance.ref.instance_id}`{name} · {detail}")
+    head = f"*{back}/{attempted} back*"
+    chunks = _chunk_lines(lines)
+    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=head))]
+    blocks.extend(SectionBlock(text=MarkdownTextObject(text=c)) for c in chunks[: MAX_BLOCKS - 1])
+    overflow = tuple(
+        Message(
+            text="Progress (continued)", blocks=(SectionBlock(text=MarkdownTextObject(text=c)),)
+        )
+        for c in chunks[MAX_BLOCKS - 1 :]
+    )
+    return Message(text=f"{back}/{attempted} back", blocks=tuple(blocks), overflow=overflow)
+
+
+def summary_reply(request: RebootRequest) -> Message:
+    """The final reply: the outcome, how long it took, and every failure in words."""
+    back, attempted = request.progress()
+    counts: dict[InstanceOutcome, int] = {}
+    for instance in request.instances:
+        counts[instance.outcome] = counts.get(instance.outcome, 0) + 1
+    tally = ", ".join(
+        f"{count} {outcome.value.replace('_', ' ')}" for outcome, count in counts.items()
+    )
+    took = _duration(request.confirmed_at, request.finished_at)
+    head = (
+        f"*Done: {_STATE_TEXT[request.state]}* · {back}/{attempted} back in {took} ({tally}). "
+        f"Requested by {mention(request.requester)}, confirmed by {mention(request.confirmed_by)}."
+    )
+    durations = [
+        (i.finished_at - i.reboot_sent_at).total_seconds()
+        for i in request.instances
+        if i.outcome is InstanceOutcome.SUCCEEDED and i.finished_at and i.reboot_sent_at
+    ]
+    if durations:
+        durations.sort()
+        head += (
+            f" Time to come back: median {int(durations[len(durations) // 2])}s, "
+            f"slowest {int(durations[-1])}s."
+        )
+    problems = [
+        instance_line(i, with_outcome=True)
+        + (
+            f" — {escape(i.message)}"
+            if i.message and i.outcome is not InstanceOutcome.FAILED
+            else ""
+        )
+        for i in request.instances
+        if i.outcome in (InstanceOutcome.FAILED, InstanceOutcome.TIMED_OUT)
+    ]
+    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=head))]
+    chunks = _chunk_lines(problems)
+    blocks.extend(SectionBlock(text=MarkdownTextObject(text=c)) for c in chunks[: MAX_BLOCKS - 1])
+    overflow = tuple(
+        Message(
+            text="Failures (continued)", blocks=(SectionBlock(text=MarkdownTextObject(text=c)),)
+        )
+        for c in chunks[MAX_BLOCKS - 1 :]
+    )
+    return Message(
+        text=f"Done: {request.state.value}, {back}/{attempted} back",
+        blocks=tuple(blocks),
+        overflow=overflow,
+    )
+
+
+def notify_started(request: RebootRequest, permalink: str | None) -> Message:
+    verb = "Force reboot" if request.force else "Reboot"
+    count = len(request.to_reboot)
+    link = f" · <{permalink}|thread>" if permalink else ""
+    text = (
+        f":arrows_counterclockwise: {verb} of {_plural(count, 'instance')} in "
+        f"{escape(', '.join(request.regions))} started: requested by {mention(request.requester)}, "
+        f"confirmed by {mention(request.confirmed_by)} in <#{request.channel}> "
+        f"(request `{request.id}`){link}"
+    )
+    return Message(text=text, blocks=(SectionBlock(text=MarkdownTextObject(text=text)),))
+
+
+def notify_finished(request: RebootRequest, permalink: str | None) -> Message:
+    verb = "Force reboot" if request.force else "Reboot"
+    back, attempted = request.progress()
+    link = f" · <{permalink}|thread>" if permalink else ""
+    failed = [
+        i
+        for i in request.instances
+        if i.outcome in (InstanceOutcome.FAILED, InstanceOutcome.TIMED_OUT)
+    ]
+    text = (
+        f"{_STATE_TEXT[request.state]}: {verb.lower()} of {_plural(attempted, 'instance')} in "
+        f"{escape(', '.join(request.regions))} (request `{request.id}`): {back}/{attempted} back"
+        f"{f', {len(failed)} failed or timed out' if failed else ''}. Requested by "
+        f"{mention(request.requester)}, confirmed by {mention(request.confirmed_by)}{link}"
+    )
+    return Message(text=text, blocks=(SectionBlock(text=MarkdownTextObject(text=text)),))

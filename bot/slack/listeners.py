@@ -1,0 +1,152 @@
+"""Bolt listeners: thin. Parse, ack within Slack's 3 seconds, hand slow work (ECS calls,
+the reboot) to the worker pool. Every answer the person sees is built elsewhere."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot.domain.model import Role
+from bot.domain.parser import (
+    CommandError,
+    GrantCommand,
+    HelpCommand,
+    RebootCommand,
+    RevokeCommand,
+    RolesCommand,
+    StatusCommand,
+    help_text,
+    parse_command,
+)
+from bot.domain.policy import Binding, Principal, Target, check_channel, check_role
+from bot.services import confirm as confirm_service
+from bot.services import preview as preview_service
+from bot.services import roles as roles_service
+from bot.services.context import Context
+from bot.slack import blocks
+from bot.slack.jobs import Jobs
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[..., None]
+
+
+def register(app: App, ctx: Context, jobs: Jobs) -> None:
+    """Attach the slash command and the two buttons to ``app``."""
+    # Any command name: workspaces may install the app as /ecs-reboot-staging and so on.
+    app.command(re.compile(r"^/.+"))(_on_command(ctx, jobs))
+    app.action(blocks.ACTION_CONFIRM)(_on_click(ctx, jobs, confirm_service.confirm))
+    app.action(blocks.ACTION_CANCEL)(_on_click(ctx, jobs, confirm_service.cancel))
+
+
+def _on_command(ctx: Context, jobs: Jobs) -> Handler:
+    def on_command(ack: Ack, command: dict[str, Any]) -> None:
+        user = str(command.get("user_id", ""))
+        channel = str(command.get("channel_id", ""))
+        text = str(command.get("text", ""))
+        reply, work = answer_command(ctx, user=user, channel=channel, text=text)
+        # Queued before the ack is sent, so that "acked" implies "the work is on its way".
+        if work is not None:
+            jobs.submit(work, channel=channel, user=user)
+        ack(text=reply, response_type="ephemeral")
+
+    return on_command
+
+
+def answer_command(
+    ctx: Context, *, user: str, channel: str, text: str
+) -> tuple[str, Callable[[], object] | None]:
+    """The immediate (ephemeral) answer to a command, and the slow work to run after
+    the ack, if any. Fast: the database at most, never ECS."""
+    parsed = parse_command(
+        text, default_region=ctx.config.default_region, max_instances=ctx.config.max_instances
+    )
+    if isinstance(parsed, CommandError):
+        problems = "\n".join(f"• {problem}" for problem in parsed.problems)
+        return f":warning: Nothing was done:\n{problems}\nSee `/ecs-reboot help`.", None
+    if isinstance(parsed, HelpCommand):
+        return help_text(), None
+    if isinstance(parsed, StatusCommand):
+        return _status(ctx, user=user, channel=channel, request_id=parsed.request_id), None
+    if isinstance(parsed, RolesCommand):
+        return roles_service.roles_text(ctx, user), None
+    if isinstance(parsed, GrantCommand | RevokeCommand):
+        binding = Binding(
+            subject=parsed.subject,
+            role=Role(parsed.role),
+            region=parsed.region or "",
+            tag_key=parsed.tag_key or "",
+            tag_value=parsed.tag_value or "",
+        )
+        change = roles_service.change_from_slack(
+            ctx, user=user, binding=binding, revoke_it=isinstance(parsed, RevokeCommand)
+        )
+        return change.text, None
+    assert isinstance(parsed, RebootCommand)
+    asked = preview_service.PreviewAsked(
+        user=user,
+        channel=channel,
+        instances=tuple(parsed.instances),
+        force=parsed.force,
+        command_text=text,
+        duplicates=tuple(parsed.duplicates),
+    )
+    decision = preview_service.early_check(ctx, asked)
+    if not decision.allowed:
+        return f":no_entry: {decision.reason}", None
+    count = len(asked.instances)
+    regions = ", ".join(sorted({ref.region for ref in asked.instances}))
+    reply = f":mag: Checking {count} instance{'s' if count != 1 else ''} in {regions}…"
+    if asked.duplicates:
+        dropped = ", ".join(f"`{ref.instance_id}`" for ref in asked.duplicates[:10])
+        reply += f" (dropped {len(asked.duplicates)} duplicate(s): {dropped})"
+    return reply, lambda: preview_service.preview(ctx, asked)
+
+
+def _status(ctx: Context, *, user: str, channel: str, request_id: str) -> str:
+    with ctx.uow() as uow:
+        principal: Principal = ctx.principal(uow, user)
+        request = uow.requests.get(request_id)
+    allowed_here = check_channel(channel, ctx.config.allowed_channels)
+    if not allowed_here.allowed:
+        return f":no_entry: {allowed_here.reason}"
+    if request is None:
+        return f"No request `{blocks.escape(request_id)}` exists. Request ids are in each preview."
+    targets = [Target(i.ref.region, i.ref.instance_id, i.tags) for i in request.instances]
+    may_view = check_role(principal, Role.VIEWER, targets)
+    if not may_view.allowed:
+        return f":no_entry: {may_view.reason}"
+    return blocks.status_text(request)
+
+
+def _on_click(
+    ctx: Context, jobs: Jobs, use_case: Callable[[Context, confirm_service.Click], bool]
+) -> Handler:
+    def on_click(ack: Ack, body: dict[str, Any]) -> None:
+        click = click_from_body(body)
+        if click is None:
+            log.warning("ignored a malformed block_actions payload")
+        else:
+            jobs.submit(lambda: use_case(ctx, click), channel=click.channel, user=click.user)
+        # An empty ack: the message itself is updated by the worker.
+        ack()
+
+    return on_click
+
+
+def click_from_body(body: dict[str, Any]) -> confirm_service.Click | None:
+    """The click's user, channel and request id, or None when the payload lacks them."""
+    try:
+        action = body["actions"][0]
+        user = str(body["user"]["id"])
+        channel = str((body.get("channel") or {}).get("id") or body["container"]["channel_id"])
+        value = str(action["value"])
+    except (KeyError, IndexError, TypeError):
+        return None
+    if not value or len(value) > 64:
+        return None
+    return confirm_service.Click(user=user, channel=channel, request_id=value)

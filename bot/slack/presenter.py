@@ -1,0 +1,123 @@
+"""The ``Presenter`` port over the Slack Web API: renders with ``blocks`` and sends.
+
+Slack failures here are logged and swallowed on purpose: the request's state is in the
+database already, and a message that could not be posted must not undo a reboot or
+crash a worker. Rate limits are honoured by the WebClient's retry handler (it sleeps
+the worker thread, never the thread that acks).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from bot.domain.request import PlannedInstance, RebootRequest
+from bot.slack import blocks
+from bot.slack.blocks import Message
+
+log = logging.getLogger(__name__)
+
+
+class SlackPresenter:
+    def __init__(self, client: WebClient, *, notify_channel: str | None = None) -> None:
+        self._client = client
+        self._notify_channel = notify_channel
+
+    def _post(self, channel: str, message: Message, *, thread_ts: str | None = None) -> str | None:
+        try:
+            response = self._client.chat_postMessage(
+                channel=channel,
+                text=message.text,
+                blocks=message.block_dicts() or None,
+                thread_ts=thread_ts,
+                unfurl_links=False,
+            )
+        except (SlackApiError, SlackClientError) as error:
+            log.error("chat.postMessage to %s failed: %s", channel, _reason(error))
+            return None
+        ts = response.get("ts")
+        for extra in message.overflow:
+            self._post(channel, extra, thread_ts=thread_ts or ts)
+        return str(ts) if ts else None
+
+    def publish_request(
+        self, request: RebootRequest, *, can_execute: bool, note: str | None = None
+    ) -> str | None:
+        message = blocks.request_message(request, can_execute=can_execute, note=note)
+        ts = self._post(request.channel, message)
+        if ts is None:
+            self.tell(
+                request.channel,
+                request.requester,
+                ":x: I could not post the preview in this channel (is the app allowed to "
+                "post here?). Nothing will be rebooted.",
+            )
+        return ts
+
+    def refresh_request(self, request: RebootRequest) -> None:
+        if not request.message_ts:
+            return
+        message = blocks.request_message(request, can_execute=False)
+        try:
+            self._client.chat_update(
+                channel=request.channel,
+                ts=request.message_ts,
+                text=message.text,
+                blocks=message.block_dicts(),
+            )
+        except (SlackApiError, SlackClientError) as error:
+            log.error("chat.update of request %s failed: %s", request.id, _reason(error))
+
+    def reply_execution(self, request: RebootRequest) -> None:
+        if request.message_ts:
+            self._post(
+                request.channel, blocks.execution_reply(request), thread_ts=request.message_ts
+            )
+
+    def reply_progress(self, request: RebootRequest, changed: Sequence[PlannedInstance]) -> None:
+        if request.message_ts:
+            message = blocks.progress_reply(request, changed)
+            self._post(request.channel, message, thread_ts=request.message_ts)
+
+    def reply_summary(self, request: RebootRequest) -> None:
+        if request.message_ts:
+            self._post(request.channel, blocks.summary_reply(request), thread_ts=request.message_ts)
+
+    def notify_started(self, request: RebootRequest) -> str | None:
+        if not self._notify_channel:
+            return None
+        message = blocks.notify_started(request, self._permalink(request))
+        return self._post(self._notify_channel, message)
+
+    def notify_finished(self, request: RebootRequest) -> None:
+        if self._notify_channel:
+            message = blocks.notify_finished(request, self._permalink(request))
+            self._post(self._notify_channel, message)
+
+    def _permalink(self, request: RebootRequest) -> str | None:
+        if not request.message_ts:
+            return None
+        try:
+            response = self._client.chat_getPermalink(
+                channel=request.channel, message_ts=request.message_ts
+            )
+        except (SlackApiError, SlackClientError) as error:
+            log.warning("chat.getPermalink failed: %s", _reason(error))
+            return None
+        link = response.get("permalink")
+        return str(link) if link else None
+
+    def tell(self, channel: str, user: str, text: str) -> None:
+        try:
+            self._client.chat_postEphemeral(channel=channel, user=user, text=text)
+        except (SlackApiError, SlackClientError) as error:
+            log.error("chat.postEphemeral to %s in %s failed: %s", user, channel, _reason(error))
+
+
+def _reason(error: SlackClientError) -> str:
+    if isinstance(error, SlackApiError):
+        return str(error.response.get("error", "unknown error"))
+    return type(error).__name__

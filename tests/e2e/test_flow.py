@@ -1,0 +1,326 @@
+"""The /ecs-reboot flow end to end (DESIGN §4–6, §9): signed Slack requests over HTTP
+into ``serve``'s app, the fake Slack Web API and the ECS simulator behind it."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+
+from bot.domain.model import InstanceOutcome, RequestState, Role, Verdict
+from bot.slack.blocks import ACTION_CANCEL, ACTION_CONFIRM
+from tests.e2e.harness import (
+    ADMIN,
+    CHANNEL,
+    OPERATOR,
+    REGION,
+    STRANGER,
+    VIEWER,
+    Harness,
+    buttons,
+    running_bot,
+    text_of,
+)
+
+
+@pytest.fixture
+def harness(migrated_url: str) -> Iterator[Harness]:
+    with running_bot(migrated_url) as h:
+        h.grant(OPERATOR, Role.OPERATOR)
+        h.grant(VIEWER, Role.VIEWER)
+        yield h
+
+
+def _ids(h: Harness, count: int) -> list[str]:
+    return h.sim.fleet.ids(REGION)[:count]
+
+
+def test_preview_then_confirm_reboots_exactly_the_running_instances(harness: Harness) -> None:
+    h = harness
+    ids = _ids(h, 3)
+    stopped = h.sim.fleet.add_instance(REGION, name="db-stopped", status="Stopped")
+    response = h.command(" ".join([*ids, stopped]))
+    assert response.status_code == 200
+    assert "Checking 4 instances" in response.json()["text"]
+    h.settle()
+
+    request_id, preview = h.last_preview()
+    rendered = text_of(preview)
+    for instance_id in [*ids, stopped]:
+        assert instance_id in rendered
+    confirm, cancel = buttons(preview.blocks)
+    assert (confirm["action_id"], confirm["style"], confirm["value"]) == (
+        ACTION_CONFIRM,
+        "primary",
+        request_id,
+    )
+    assert (cancel["action_id"], cancel["value"]) == (ACTION_CANCEL, request_id)
+    request = h.request(request_id)
+    assert request.state is RequestState.PREVIEWED
+    verdicts = {i.ref.instance_id: i.verdict for i in request.instances}
+    assert verdicts[stopped] is Verdict.NOT_RUNNING
+    assert all(verdicts[i] is Verdict.WILL_REBOOT for i in ids)
+    dry_runs = h.sim.calls.of("RebootInstances", dry_run=True)
+    assert len(dry_runs) == 1
+    assert dry_runs[0].params["BatchOptimization"] == "AllTogether"
+    assert sorted(dry_runs[0].ids) == sorted(ids)
+    assert h.sim.calls.count("RebootInstances", dry_run=False) == 0
+
+    assert h.click(ACTION_CONFIRM, request_id).status_code == 200
+    h.settle()
+
+    real = h.sim.calls.of("RebootInstances", dry_run=False)
+    assert len(real) == 1
+    assert sorted(real[0].ids) == sorted(ids)
+    assert real[0].params["BatchOptimization"] == "SuccessFirst"
+    assert real[0].params.get("ForceReboot") in ("false", "False")
+    request = h.request(request_id)
+    assert request.state is RequestState.EXECUTING
+    assert request.confirmed_by == OPERATOR
+    outcomes = {i.ref.instance_id: i.outcome for i in request.instances}
+    assert outcomes[stopped] is InstanceOutcome.SKIPPED
+    assert all(outcomes[i] is InstanceOutcome.REBOOTING for i in ids)
+
+    _, updated = h.last_preview()
+    assert buttons(updated.blocks) == [], "the buttons must be gone after the confirm"
+    assert f"<@{OPERATOR}>" in text_of(updated)
+    replies = h.thread(request_id)
+    assert replies, "the first thread reply lists each instance's API result"
+    assert all(instance_id in text_of(replies[0]) for instance_id in ids)
+
+
+def test_garbage_input_gets_every_problem_and_no_ecs_call(harness: Harness) -> None:
+    h = harness
+    response = h.command("i-ABC web-01 --forse i-short")
+    reply = response.json()["text"]
+    for token in ("i-ABC", "--forse", "i-short"):
+        assert token in reply
+    h.settle()
+    assert len(h.sim.calls.all()) == 0
+    assert h.previews() == []
+
+
+def test_unauthorized_user_is_denied_and_nothing_happens(harness: Harness) -> None:
+    h = harness
+    response = h.command(" ".join(_ids(h, 2)), user=STRANGER)
+    assert "no role" in response.json()["text"].lower()
+    h.settle()
+    assert len(h.sim.calls.all()) == 0
+    assert h.previews() == []
+
+
+def test_operator_asking_for_force_is_denied_not_previewed(harness: Harness) -> None:
+    h = harness
+    response = h.command("--force " + " ".join(_ids(h, 2)))
+    assert "admin" in response.json()["text"]
+    h.settle()
+    assert h.previews() == []
+    assert h.sim.calls.count("RebootInstances") == 0
+
+
+def test_viewer_sees_a_preview_without_buttons(harness: Harness) -> None:
+    h = harness
+    h.command(" ".join(_ids(h, 2)), user=VIEWER)
+    h.settle()
+    _, preview = h.last_preview()
+    assert buttons(preview.blocks) == []
+    assert "operator" in text_of(preview)
+
+
+def test_a_grant_from_slack_takes_effect_at_once(harness: Harness) -> None:
+    h = harness
+    denied = h.command(_ids(h, 1)[0], user=STRANGER).json()["text"]
+    assert "no role" in denied.lower()
+    granted = h.command(f"grant <@{STRANGER}|nobody> operator", user=ADMIN).json()["text"]
+    assert "Granted" in granted
+    h.command(_ids(h, 1)[0], user=STRANGER)
+    h.settle()
+    request_id, preview = h.last_preview()
+    assert buttons(preview.blocks)
+    assert h.request(request_id).requester == STRANGER
+
+
+def test_an_operator_may_not_grant(harness: Harness) -> None:
+    h = harness
+    reply = h.command(f"grant <@{STRANGER}> admin").json()["text"]
+    assert "admin" in reply
+    assert h.command(_ids(h, 1)[0], user=STRANGER).json()["text"].lower().count("no role") == 1
+
+
+def test_force_reboot_by_admin_has_a_danger_button_with_a_confirm_dialog(harness: Harness) -> None:
+    h = harness
+    h.command("--force " + _ids(h, 1)[0], user=ADMIN)
+    h.settle()
+    request_id, preview = h.last_preview()
+    confirm = buttons(preview.blocks)[0]
+    assert confirm["style"] == "danger"
+    assert "lost" in json.dumps(confirm["confirm"]).lower()
+    h.click(ACTION_CONFIRM, request_id, user=ADMIN)
+    h.settle()
+    real = h.sim.calls.of("RebootInstances", dry_run=False)
+    assert [call.params.get("ForceReboot") for call in real] in (["true"], ["True"])
+
+
+def test_someone_else_may_not_confirm(harness: Harness) -> None:
+    h = harness
+    h.grant("U0OTHER", Role.OPERATOR)
+    h.command(_ids(h, 1)[0])
+    h.settle()
+    request_id, _ = h.last_preview()
+    h.click(ACTION_CONFIRM, request_id, user="U0OTHER")
+    h.settle()
+    assert h.sim.calls.count("RebootInstances", dry_run=False) == 0
+    assert h.request(request_id).state is RequestState.PREVIEWED
+    assert any("Only" in text for text in h.ephemerals("U0OTHER"))
+    # An admin may confirm anyone's request.
+    h.click(ACTION_CONFIRM, request_id, user=ADMIN)
+    h.settle()
+    assert h.request(request_id).confirmed_by == ADMIN
+    assert h.sim.calls.count("RebootInstances", dry_run=False) == 1
+
+
+def test_two_simultaneous_confirms_reboot_once(harness: Harness) -> None:
+    h = harness
+    h.command(" ".join(_ids(h, 3)))
+    h.settle()
+    request_id, _ = h.last_preview()
+    barrier = threading.Barrier(4)
+
+    def click() -> None:
+        barrier.wait()
+        h.click(ACTION_CONFIRM, request_id)
+
+    threads = [threading.Thread(target=click) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    h.settle()
+    assert h.sim.calls.count("RebootInstances", dry_run=False) == 1
+    assert any("already confirmed" in text for text in h.ephemerals(OPERATOR))
+
+
+def test_cancel_executes_nothing_and_says_who(harness: Harness) -> None:
+    h = harness
+    h.command(" ".join(_ids(h, 2)))
+    h.settle()
+    request_id, _ = h.last_preview()
+    h.click(ACTION_CANCEL, request_id)
+    h.settle()
+    request = h.request(request_id)
+    assert request.state is RequestState.CANCELLED
+    assert request.cancelled_by == OPERATOR
+    assert all(i.outcome is InstanceOutcome.SKIPPED for i in request.instances)
+    _, message = h.last_preview()
+    assert buttons(message.blocks) == []
+    assert "Cancelled by" in text_of(message)
+    h.click(ACTION_CONFIRM, request_id)
+    h.settle()
+    assert h.sim.calls.count("RebootInstances", dry_run=False) == 0
+
+
+def test_a_click_after_the_ttl_expires_the_request(harness: Harness) -> None:
+    h = harness
+    h.command(_ids(h, 1)[0])
+    h.settle()
+    request_id, _ = h.last_preview()
+    h.clock.advance(301)
+    h.click(ACTION_CONFIRM, request_id)
+    h.settle()
+    assert h.request(request_id).state is RequestState.EXPIRED
+    assert h.sim.calls.count("RebootInstances", dry_run=False) == 0
+    assert any("expired" in text for text in h.ephemerals(OPERATOR))
+
+
+def test_250_ids_make_three_reboot_calls(migrated_url: str) -> None:
+    with running_bot(migrated_url, instances=250, env={"ECSBOT_MAX_INSTANCES": "500"}) as h:
+        ids = h.sim.fleet.ids(REGION)
+        assert len(ids) == 250
+        h.command(" ".join(ids), user="U0ADMIN")
+        h.settle()
+        request_id, preview = h.last_preview()
+        assert len(preview.blocks) <= 50
+        assert h.sim.calls.count("DescribeInstances") == 3
+        assert h.sim.calls.count("RebootInstances", dry_run=True) == 3
+        h.click(ACTION_CONFIRM, request_id, user="U0ADMIN")
+        h.settle()
+        real = h.sim.calls.of("RebootInstances", dry_run=False)
+        assert sorted(len(call.ids) for call in real) == [50, 100, 100]
+        rebooting = [
+            i for i in h.request(request_id).instances if i.outcome is InstanceOutcome.REBOOTING
+        ]
+        assert len(rebooting) == 250
+
+
+def test_throttling_during_the_reboot_is_retried(harness: Harness) -> None:
+    h = harness
+    h.command(_ids(h, 1)[0])
+    h.settle()
+    request_id, _ = h.last_preview()
+    h.sim.faults.throttle("RebootInstances", times=1, retry_after_ms=1)
+    h.click(ACTION_CONFIRM, request_id)
+    h.settle()
+    real = h.sim.calls.of("RebootInstances", dry_run=False)
+    assert [call.code for call in real][-1] in (None, "200", "")
+    applied = [call for call in real if call.applied]
+    assert len(applied) == 1
+    assert h.request(request_id).instances[0].outcome is InstanceOutcome.REBOOTING
+
+
+def test_the_ack_is_fast_while_ecs_is_slow(harness: Harness) -> None:
+    h = harness
+    h.sim.faults.latency("DescribeInstances", 2.0)
+    started = time.perf_counter()
+    response = h.command(" ".join(_ids(h, 2)))
+    elapsed = time.perf_counter() - started
+    assert response.status_code == 200
+    assert elapsed < 1.0, f"the ack took {elapsed:.2f} s while ECS answers in 2 s"
+    h.settle()
+    assert h.previews(), "the preview still arrives after the slow call"
+    h.sim.faults.latency("DescribeInstances", 0)
+
+
+def test_forged_and_stale_signatures_get_401_and_record_nothing(harness: Harness) -> None:
+    h = harness
+    forged = h.sender.post(
+        b"command=%2Fecs-reboot&text=i-bp1aaaaaaaaaaa&user_id=U0OPER&channel_id=C0OPS",
+        extra_headers={"X-Slack-Signature": "v0=" + "0" * 64},
+    )
+    assert forged.status_code == 401
+    stale = h.sender.command(
+        _ids(h, 1)[0], timestamp=int(time.time()) - 600, user_id=OPERATOR, channel_id=CHANNEL
+    )
+    assert stale.status_code == 401
+    h.settle()
+    assert h.previews() == []
+    assert len(h.sim.calls.all()) == 0
+
+
+def test_status_and_roles_answer(harness: Harness) -> None:
+    h = harness
+    h.command(_ids(h, 1)[0])
+    h.settle()
+    request_id, _ = h.last_preview()
+    status = h.command(f"status {request_id}").json()["text"]
+    assert request_id in status
+    assert "waiting for confirmation" in status
+    roles = h.command("roles").json()["text"]
+    assert "operator" in roles
+    assert "help" in h.command("help").json()["text"].lower()
+
+
+def test_expired_previews_lose_their_buttons_on_the_poller_tick(harness: Harness) -> None:
+    h = harness
+    h.command(_ids(h, 1)[0])
+    h.settle()
+    request_id, _ = h.last_preview()
+    h.clock.advance(timedelta(seconds=301).total_seconds())
+    report = h.tick()
+    assert report.expired == [request_id]
+    _, message = h.last_preview()
+    assert buttons(message.blocks) == []
+    assert h.request(request_id).state is RequestState.EXPIRED
