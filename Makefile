@@ -25,5 +25,9 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest -q
 
+# The main job offline: the console plays Slack against the bundled ECS simulator.
+demo: $(STAMP)
+	$(BIN)/ecs-reboot-bot console --demo
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

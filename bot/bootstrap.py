@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import httpx
@@ -23,6 +23,8 @@ from bot.db.unit_of_work import UnitOfWork
 from bot.ecs.client import EcsClient
 from bot.ecs.credentials import credentials_chain
 from bot.services.context import Context, FlowConfig
+from bot.services.poller import Poller
+from bot.services.ports import EcsGateway
 from bot.settings import Settings, SettingsError
 from bot.slack.app import build_app, make_web_client
 from bot.slack.groups import CachedGroupDirectory
@@ -71,6 +73,25 @@ def unit_of_work_factory(engine: Engine) -> Callable[[], UnitOfWork]:
     return lambda: UnitOfWork(sessions)
 
 
+def build_context(
+    settings: Settings,
+    engine: Engine,
+    client: WebClient,
+    ecs: EcsGateway,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+) -> Context:
+    """The use cases' dependencies (shared by the Slack app and the poller)."""
+    return Context(
+        uow=unit_of_work_factory(engine),
+        ecs=ecs,
+        presenter=SlackPresenter(client, notify_channel=settings.notify_channel),
+        groups=CachedGroupDirectory(client),
+        clock=clock,
+        config=flow_config(settings),
+    )
+
+
 def make_ecs_client(
     settings: Settings,
     *,
@@ -96,23 +117,55 @@ def make_ecs_client(
 
 
 @dataclass
-class Bot:
-    """Everything ``serve`` (and the console and tests) run, built and ready."""
+class Runtime:
+    """The use cases wired to the database, ECS and the Slack Web API: what the poller
+    needs, and what the Slack app adds its listeners to."""
 
     settings: Settings
     engine: Engine
     ctx: Context
     ecs: EcsClient
     web_client: WebClient
+
+    def poller(self) -> Poller:
+        return Poller(self.ctx, interval=self.settings.poll_interval)
+
+    def close(self) -> None:
+        self.ecs.close()
+        self.engine.dispose()
+
+
+def build_runtime(
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    migrate: bool = False,
+    web_client: WebClient | None = None,
+    ecs_transport: httpx.BaseTransport | None = None,
+) -> Runtime:
+    settings.require("SLACK_BOT_TOKEN")
+    assert settings.slack_bot_token is not None
+    engine = prepare_database(settings, migrate=migrate)
+    client = web_client or make_web_client(
+        settings.slack_bot_token.get_secret_value(), settings.slack_api_url
+    )
+    ecs = make_ecs_client(settings, clock=clock, transport=ecs_transport)
+    ctx = build_context(settings, engine, client, ecs, clock=clock)
+    return Runtime(settings=settings, engine=engine, ctx=ctx, ecs=ecs, web_client=client)
+
+
+@dataclass
+class Bot(Runtime):
+    """Everything ``serve``, ``socket`` and the console run: the runtime plus the Bolt
+    app and its worker pool."""
+
     jobs: Jobs
     app: App
-    _closers: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:
         self.jobs.wait_idle(timeout=30)
         self.jobs.shutdown()
-        self.ecs.close()
-        self.engine.dispose()
+        super().close()
 
 
 def build_bot(
@@ -123,32 +176,28 @@ def build_bot(
     web_client: WebClient | None = None,
     ecs_transport: httpx.BaseTransport | None = None,
     job_workers: int = 16,
+    socket_mode: bool = False,
 ) -> Bot:
-    """Wire the whole bot for HTTP mode (``serve``) from settings."""
-    settings.require("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
-    assert settings.slack_bot_token is not None
-    assert settings.slack_signing_secret is not None
-    engine = prepare_database(settings, migrate=migrate)
-    client = web_client or make_web_client(
-        settings.slack_bot_token.get_secret_value(), settings.slack_api_url
+    """Wire the whole bot from settings: HTTP mode (``serve``) verifies Slack's
+    signatures; Socket Mode (``socket``) needs the app-level token instead."""
+    settings.require("SLACK_APP_TOKEN" if socket_mode else "SLACK_SIGNING_SECRET")
+    runtime = build_runtime(
+        settings, clock=clock, migrate=migrate, web_client=web_client, ecs_transport=ecs_transport
     )
-    presenter = SlackPresenter(client, notify_channel=settings.notify_channel)
-    ecs = make_ecs_client(settings, clock=clock, transport=ecs_transport)
-    ctx = Context(
-        uow=unit_of_work_factory(engine),
-        ecs=ecs,
-        presenter=presenter,
-        groups=CachedGroupDirectory(client),
-        clock=clock,
-        config=flow_config(settings),
-    )
-    jobs = Jobs(presenter, workers=job_workers)
+    jobs = Jobs(runtime.ctx.presenter, workers=job_workers)
+    signing_secret = settings.slack_signing_secret
     app = build_app(
-        client=client,
-        signing_secret=settings.slack_signing_secret.get_secret_value(),
-        ctx=ctx,
+        client=runtime.web_client,
+        signing_secret=signing_secret.get_secret_value() if signing_secret else None,
+        ctx=runtime.ctx,
         jobs=jobs,
     )
     return Bot(
-        settings=settings, engine=engine, ctx=ctx, ecs=ecs, web_client=client, jobs=jobs, app=app
+        settings=settings,
+        engine=runtime.engine,
+        ctx=runtime.ctx,
+        ecs=runtime.ecs,
+        web_client=runtime.web_client,
+        jobs=jobs,
+        app=app,
     )

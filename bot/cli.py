@@ -16,7 +16,13 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from types import FrameType
 
-from bot.bootstrap import build_bot, prepare_database, unit_of_work_factory, utc_now
+from bot.bootstrap import (
+    build_bot,
+    build_runtime,
+    prepare_database,
+    unit_of_work_factory,
+    utc_now,
+)
 from bot.db.migrate import upgrade_to_head
 from bot.domain.errors import BotError
 from bot.domain.model import RequestState, Role
@@ -61,6 +67,30 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--migrate", action="store_true", help="upgrade the database first")
     serve.add_argument("--no-poller", action="store_true", help="do not run the poller here")
     serve.set_defaults(run=_serve)
+
+    socket_mode = commands.add_parser("socket", help="the bot over Slack Socket Mode")
+    socket_mode.add_argument("--migrate", action="store_true", help="upgrade the database first")
+    socket_mode.set_defaults(run=_socket)
+
+    poller = commands.add_parser("poller", help="the status poller alone (for replicas)")
+    poller.add_argument("--migrate", action="store_true", help="upgrade the database first")
+    poller.set_defaults(run=_poller)
+
+    console = commands.add_parser(
+        "console", help="try the whole flow offline: a terminal Slack and the ECS simulator"
+    )
+    console.add_argument("--user", default="U0DEMO", help="the Slack user you play")
+    console.add_argument("--instances", type=_positive_int, default=6)
+    console.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="simulated state changes run this many times faster",
+    )
+    console.add_argument(
+        "--demo", action="store_true", help="play the bundled scripted session and exit"
+    )
+    console.set_defaults(run=_console)
 
     migrate = commands.add_parser("migrate", help="upgrade the database schema (Alembic)")
     migrate.set_defaults(run=_migrate)
@@ -128,15 +158,56 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     server = HttpServer(
         WebApp(bot.app, health=lambda: database_answers(bot.engine)), host=args.host, port=port
     )
+    poller = None if args.no_poller else bot.poller()
     stop = _on_signal(server.stop)
     log.info("serving Slack on %s/slack/events", server.url)
     print(f"ecs-reboot-bot: listening on {server.url}", flush=True)
     try:
+        if poller is not None:
+            poller.start()
         server.serve_forever()
     finally:
         stop()
+        if poller is not None:
+            poller.stop()
         bot.close()
     return 0
+
+
+def _socket(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.slack.socket_mode import run_socket_mode
+
+    bot = build_bot(settings, migrate=args.migrate, socket_mode=True)
+    poller = bot.poller()
+    poller.start()
+    try:
+        assert settings.slack_app_token is not None
+        run_socket_mode(bot.app, settings.slack_app_token.get_secret_value())
+    finally:
+        poller.stop()
+        bot.close()
+    return 0
+
+
+def _poller(settings: Settings, args: argparse.Namespace) -> int:
+    runtime = build_runtime(settings, migrate=args.migrate)
+    poller = runtime.poller()
+    stop = _on_signal(poller.stop_soon)
+    print("ecs-reboot-bot: poller running", flush=True)
+    try:
+        poller.run()
+    finally:
+        stop()
+        runtime.close()
+    return 0
+
+
+def _console(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.console import run_console
+
+    return run_console(
+        user=args.user, instances=args.instances, speed=args.speed, demo=args.demo
+    )
 
 
 def _on_signal(action: Callable[[], None]) -> Callable[[], None]:

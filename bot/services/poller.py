@@ -85,6 +85,10 @@ class Poller:
         self._thread = threading.Thread(target=self.run, name="ecsbot-poller", daemon=True)
         self._thread.start()
 
+    def stop_soon(self) -> None:
+        """Ask the loop to stop after the current tick (safe from a signal handler)."""
+        self._stop.set()
+
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:

@@ -42,7 +42,7 @@ def make_web_client(token: str, base_url: str, *, timeout: int = 10) -> WebClien
 def build_app(
     *,
     client: WebClient,
-    signing_secret: str,
+    signing_secret: str | None,
     ctx: Context,
     jobs: Jobs,
     listener_workers: int = 32,
