@@ -25,7 +25,7 @@ from bot.domain.errors import EcsError, EcsOutcomeUnknown, EcsTransientError
 from bot.domain.model import InstanceOutcome, InstanceRef, RequestState, final_request_state
 from bot.domain.request import PlannedInstance, RebootRequest
 from bot.services.context import Context
-from bot.services.ports import RebootResult
+from bot.services.ports import RUNNING, RebootResult
 from bot.services.preview import batches, by_region, describe_all
 from bot.services.progress import next_delay, observe
 
@@ -202,6 +202,12 @@ def apply_results(
                     message="Reboot accepted.",
                     api_request_id=result.request_id,
                     status=result.current_status or instance.status,
+                    # The API's own answer ("CurrentStatus": "Stopping") is a sighting
+                    # after the call: a reboot that completes between two polls is
+                    # still recognised even when StartTime's minute precision hides it.
+                    seen_leaving_running=bool(
+                        result.current_status and result.current_status != RUNNING
+                    ),
                 )
             )
         else:
@@ -260,8 +266,8 @@ def _unreported(request: RebootRequest) -> list[PlannedInstance]:
 
 def _report(ctx: Context, request: RebootRequest, now: datetime) -> RebootRequest:
     """Post what changed since the last reply, coalesced: the first reply lists every API
-    result; later ones come at most as often as :func:`report_gap` allows, except that
-    the end is always reported at once."""
+    result; later ones come at most as often as :func:`report_gap` allows; the end is
+    left to the summary."""
     changed = _unreported(request)
     if not changed:
         return request
@@ -272,7 +278,8 @@ def _report(ctx: Context, request: RebootRequest, now: datetime) -> RebootReques
         return request
     if first:
         ctx.presenter.reply_execution(request)
-    else:
+    elif not done:
+        # At the end the summary says it all: no progress reply just before it.
         ctx.presenter.reply_progress(request, changed)
     request = _save(
         ctx, request, [dataclasses.replace(i, reported_outcome=i.outcome) for i in changed]
@@ -324,4 +331,6 @@ def _schedule(ctx: Context, request: RebootRequest, now: datetime, *, changed: b
     sent = [i.reboot_sent_at for i in request.instances if i.reboot_sent_at is not None]
     since = now - min(sent) if sent else timedelta(0)
     delay = next_delay(interval=ctx.config.poll_interval, since_sent=since, changed=changed)
-    _set(ctx, request, next_poll_at=now + timedelta(seconds=delay))
+    with ctx.uow() as uow:
+        uow.requests.set_fields(request.id, next_poll_at=now + timedelta(seconds=delay))
+        uow.commit()
