@@ -58,7 +58,11 @@ def build_app(
         return AuthorizeResult(enterprise_id=None, team_id=None, bot_token=token)
 
     app = App(
-        client=client,
+        # Bolt takes the token from ``authorize``; its own client carries none, so it
+        # does not warn that one of the two is ignored.
+        client=WebClient(
+            base_url=client.base_url, timeout=client.timeout, retry_handlers=client.retry_handlers
+        ),
         signing_secret=signing_secret,
         authorize=authorize,
         process_before_response=False,

@@ -14,4 +14,4 @@ def socket_mode_handler(app: App, app_token: str) -> SocketModeHandler:
 
 def run_socket_mode(app: App, app_token: str) -> None:
     """Connect and serve until the process is stopped."""
-    socket_mode_handler(app, app_token).start()
+    socket_mode_handler(app, app_token).start()  # type: ignore[no-untyped-call]
