@@ -17,6 +17,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from sqlalchemy import Engine
 
+from bot import metrics
 from bot.db.engine import make_engine, make_session_factory
 from bot.db.migrate import current_revision, head_revision, is_sqlite, upgrade_to_head
 from bot.db.unit_of_work import UnitOfWork
@@ -113,6 +114,7 @@ def make_ecs_client(
         signature_version=settings.ecs_signature_version,
         clock=clock,
         transport=transport,
+        on_call=metrics.record_ecs_call,
     )
 
 

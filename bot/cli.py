@@ -151,9 +151,12 @@ def _since(text: str) -> datetime:
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    from bot import metrics
+    from bot.db.stats import state_and_outcome_counts
     from bot.server import HttpServer, WebApp, database_answers
 
     bot = build_bot(settings, migrate=args.migrate)
+    metrics.register_database_collector(lambda: state_and_outcome_counts(bot.engine))
     port = args.port if args.port is not None else settings.port
     server = HttpServer(
         WebApp(bot.app, health=lambda: database_answers(bot.engine)), host=args.host, port=port
@@ -205,9 +208,7 @@ def _poller(settings: Settings, args: argparse.Namespace) -> int:
 def _console(settings: Settings, args: argparse.Namespace) -> int:
     from bot.console import run_console
 
-    return run_console(
-        user=args.user, instances=args.instances, speed=args.speed, demo=args.demo
-    )
+    return run_console(user=args.user, instances=args.instances, speed=args.speed, demo=args.demo)
 
 
 def _on_signal(action: Callable[[], None]) -> Callable[[], None]:

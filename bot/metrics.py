@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from collections.abc import Callable, Iterator, Mapping
+
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
 
 ECS_CALLS = Counter(
     "ecsbot_ecs_calls_total", "ECS OpenAPI calls by action and result code", ["action", "code"]
@@ -12,20 +15,54 @@ SLACK_CALLS = Counter("ecsbot_slack_calls_total", "Slack Web API calls by method
 SLACK_RATE_LIMITED = Counter(
     "ecsbot_slack_rate_limited_total", "Slack answers of HTTP 429 by method", ["method"]
 )
-REQUESTS = Counter("ecsbot_requests_total", "Reboot requests reaching a state", ["state"])
-INSTANCE_OUTCOMES = Counter(
-    "ecsbot_instance_outcomes_total", "Instances reaching a final outcome", ["outcome"]
-)
 POLL_SECONDS = Histogram("ecsbot_poll_seconds", "Duration of one poller tick")
 ACK_SECONDS = Histogram(
     "ecsbot_ack_seconds",
     "Time from a Slack request's arrival to its acknowledgement",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 3.0),
 )
-IN_FLIGHT = Gauge("ecsbot_requests_in_flight", "Requests this process is advancing now")
+POLLER_REQUESTS = Gauge("ecsbot_poller_requests", "Requests advanced by this process's last tick")
 
 
 def record_ecs_call(action: str, region: str, code: str | None, seconds: float) -> None:
     """The ``EcsClient`` ``on_call`` hook."""
     ECS_CALLS.labels(action=action, code=code or "OK").inc()
     ECS_CALL_SECONDS.labels(action=action).observe(seconds)
+
+
+class DatabaseCollector:
+    """Requests by state and instances by outcome, read from the database at scrape
+    time, so every replica reports the same truth however the work was shared."""
+
+    def __init__(self, counts: Callable[[], tuple[Mapping[str, int], Mapping[str, int]]]) -> None:
+        self._counts = counts
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            states, outcomes = self._counts()
+        except Exception:  # a scrape must not fail because the database is away
+            return
+        by_state = GaugeMetricFamily(
+            "ecsbot_requests", "Reboot requests by state", labels=["state"]
+        )
+        for state, count in sorted(states.items()):
+            by_state.add_metric([state], count)
+        yield by_state
+        by_outcome = GaugeMetricFamily(
+            "ecsbot_instances", "Instances of reboot requests by outcome", labels=["outcome"]
+        )
+        for outcome, count in sorted(outcomes.items()):
+            by_outcome.add_metric([outcome], count)
+        yield by_outcome
+
+
+def register_database_collector(
+    counts: Callable[[], tuple[Mapping[str, int], Mapping[str, int]]],
+) -> DatabaseCollector:
+    collector = DatabaseCollector(counts)
+    REGISTRY.register(collector)
+    return collector
+
+
+def unregister(collector: DatabaseCollector) -> None:
+    REGISTRY.unregister(collector)

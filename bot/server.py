@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,8 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from waitress.server import BaseWSGIServer, create_server
+
+from bot import metrics
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment
@@ -60,7 +63,13 @@ class WebApp:
                 return _reply(
                     start_response, "405 Method Not Allowed", "text/plain", b"POST only\n"
                 )
-            return self._slack(environ, start_response)
+            started = time.perf_counter()
+            try:
+                return self._slack(environ, start_response)
+            finally:
+                # Bolt answers once the listener acked (the slow work runs after), so
+                # this is the time Slack waits for us.
+                metrics.ACK_SECONDS.observe(time.perf_counter() - started)
         return _reply(start_response, "404 Not Found", "text/plain", b"Not Found\n")
 
 

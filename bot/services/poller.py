@@ -68,7 +68,9 @@ class Poller:
     def tick(self) -> PollReport:
         started = time.perf_counter()
         try:
-            return poll_once(self._ctx, self._ctx.clock())
+            report = poll_once(self._ctx, self._ctx.clock())
+            metrics.POLLER_REQUESTS.set(len(report.advanced))
+            return report
         finally:
             metrics.POLL_SECONDS.observe(time.perf_counter() - started)
 

@@ -14,12 +14,34 @@ from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
 )
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 
+from bot import metrics
 from bot.services.context import Context
 from bot.slack.jobs import Jobs
 from bot.slack.listeners import register
 
 log = logging.getLogger(__name__)
+
+
+class CountingRateLimitHandler(RateLimitErrorRetryHandler):
+    """Slack's 429 handling (sleep ``Retry-After``, then retry), counted for /metrics."""
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        limited = super()._can_retry(state=state, request=request, response=response, error=error)
+        if limited:
+            method = request.url.rstrip("/").rsplit("/", 1)[-1]
+            metrics.SLACK_RATE_LIMITED.labels(method=method).inc()
+        return limited
 
 
 def make_web_client(token: str, base_url: str, *, timeout: int = 10) -> WebClient:
@@ -34,7 +56,7 @@ def make_web_client(token: str, base_url: str, *, timeout: int = 10) -> WebClien
         timeout=timeout,
         retry_handlers=[
             ConnectionErrorRetryHandler(max_retry_count=2),
-            RateLimitErrorRetryHandler(max_retry_count=5),
+            CountingRateLimitHandler(max_retry_count=5),
         ],
     )
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from bot import metrics
 from bot.domain.request import PlannedInstance, RebootRequest
 from bot.slack import blocks
 from bot.slack.blocks import Message
@@ -27,6 +28,7 @@ class SlackPresenter:
         self._notify_channel = notify_channel
 
     def _post(self, channel: str, message: Message, *, thread_ts: str | None = None) -> str | None:
+        metrics.SLACK_CALLS.labels(method="chat.postMessage").inc()
         try:
             response = self._client.chat_postMessage(
                 channel=channel,
@@ -61,6 +63,7 @@ class SlackPresenter:
         if not request.message_ts:
             return
         message = blocks.request_message(request, can_execute=False)
+        metrics.SLACK_CALLS.labels(method="chat.update").inc()
         try:
             self._client.chat_update(
                 channel=request.channel,
@@ -100,6 +103,7 @@ class SlackPresenter:
     def _permalink(self, request: RebootRequest) -> str | None:
         if not request.message_ts:
             return None
+        metrics.SLACK_CALLS.labels(method="chat.getPermalink").inc()
         try:
             response = self._client.chat_getPermalink(
                 channel=request.channel, message_ts=request.message_ts
@@ -111,6 +115,7 @@ class SlackPresenter:
         return str(link) if link else None
 
     def tell(self, channel: str, user: str, text: str) -> None:
+        metrics.SLACK_CALLS.labels(method="chat.postEphemeral").inc()
         try:
             self._client.chat_postEphemeral(channel=channel, user=user, text=text)
         except (SlackApiError, SlackClientError) as error:
