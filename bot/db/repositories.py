@@ -46,6 +46,7 @@ REQUEST_FIELDS = frozenset(
         "finished_at",
         "message_ts",
         "notify_ts",
+        "permalink",
         "progress_text",
         "reported_at",
         "next_poll_at",
@@ -145,6 +146,7 @@ class RequestRepository:
             finished_at=request.finished_at,
             message_ts=request.message_ts,
             notify_ts=request.notify_ts,
+            permalink=request.permalink,
             progress_text=request.progress_text,
             reported_at=request.reported_at,
             version=0,
@@ -659,6 +661,7 @@ def _to_request(row: RebootRequestRow) -> RebootRequest:
         finished_at=row.finished_at,
         message_ts=row.message_ts,
         notify_ts=row.notify_ts,
+        permalink=row.permalink,
         progress_text=row.progress_text,
         reported_at=row.reported_at,
     )

@@ -79,6 +79,7 @@ class RebootRequestRow(Base):
     # The preview message's ts in ``channel``; null until it has been posted.
     message_ts: Mapped[str | None] = mapped_column(String(32))
     notify_ts: Mapped[str | None] = mapped_column(String(32))
+    permalink: Mapped[str | None] = mapped_column(String(512))
     # The last progress shown, so an unchanged line is not sent to Slack again.
     progress_text: Mapped[str | None] = mapped_column(String(_NAME))
     reported_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -76,6 +76,7 @@ class RebootRequest:
     finished_at: datetime | None = None
     message_ts: str | None = None
     notify_ts: str | None = None
+    permalink: str | None = None  # link to the request message (and its thread)
     progress_text: str | None = None
     reported_at: datetime | None = None  # when the thread was last told of progress
 

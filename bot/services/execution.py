@@ -82,10 +82,7 @@ def _save(
     with ctx.uow() as uow:
         uow.requests.save_instances(request.id, updated)
         uow.commit()
-    by_ref = {i.ref: i for i in updated}
-    return dataclasses.replace(
-        request, instances=tuple(by_ref.get(i.ref, i) for i in request.instances)
-    )
+    return _with(request, updated)
 
 
 # --- sending ------------------------------------------------------------------------------
@@ -100,24 +97,41 @@ def _send_unsent(ctx: Context, request: RebootRequest) -> RebootRequest:
     for region, ids in by_region(i.ref for i in unsent).items():
         for batch in batches(ids):
             request = _send_batch(ctx, request, region, batch)
-    if any(i.outcome is InstanceOutcome.PENDING and not i.will_reboot for i in request.instances):
-        with ctx.uow() as uow:
-            # Everything not to be sent (verdict other than "will reboot") ends skipped.
-            uow.requests.skip_pending(request.id)
+    never_sent = [
+        dataclasses.replace(i, outcome=InstanceOutcome.SKIPPED)
+        for i in request.instances
+        if i.outcome is InstanceOutcome.PENDING and not i.will_reboot
+    ]
+    if not unsent and not never_sent:
+        return request
+    with ctx.uow() as uow:
+        # Everything not to be sent (verdict other than "will reboot") ends skipped.
+        uow.requests.skip_pending(request.id)
+        if unsent:
+            sent = {i.ref for i in unsent}
+            results = [i for i in request.instances if i.ref in sent]
             uow.audit.append(
-                at=ctx.clock(), actor="system", action="execute", request_id=request.id
+                at=ctx.clock(),
+                actor="system",
+                action="execute",
+                request_id=request.id,
+                detail={
+                    "sent": len(results),
+                    "accepted": sum(i.outcome is InstanceOutcome.REBOOTING for i in results),
+                    "failed": {
+                        str(i.ref): i.code for i in results if i.outcome is InstanceOutcome.FAILED
+                    },
+                },
             )
-            uow.commit()
-        request = dataclasses.replace(
-            request,
-            instances=tuple(
-                dataclasses.replace(i, outcome=InstanceOutcome.SKIPPED)
-                if i.outcome is InstanceOutcome.PENDING and not i.will_reboot
-                else i
-                for i in request.instances
-            ),
-        )
-    return request
+        uow.commit()
+    return _with(request, never_sent)
+
+
+def _with(request: RebootRequest, updated: Sequence[PlannedInstance]) -> RebootRequest:
+    by_ref = {i.ref: i for i in updated}
+    return dataclasses.replace(
+        request, instances=tuple(by_ref.get(i.ref, i) for i in request.instances)
+    )
 
 
 def _send_batch(

@@ -206,6 +206,10 @@ class Presenter(Protocol):
         """Post the request message (the preview) in its channel; returns its ts."""
         ...
 
+    def permalink(self, channel: str, ts: str) -> str | None:
+        """A link to a posted message (and so to its thread)."""
+        ...
+
     def refresh_request(self, request: RebootRequest) -> None:
         """Redraw the request message for its current state (buttons gone, progress)."""
         ...

@@ -120,7 +120,7 @@ def _status(ctx: Context, *, user: str, channel: str, request_id: str) -> str:
     may_view = check_role(principal, Role.VIEWER, targets)
     if not may_view.allowed:
         return f":no_entry: {may_view.reason}"
-    return blocks.status_text(request)
+    return blocks.status_text(request, permalink=request.permalink)
 
 
 def _on_click(

@@ -101,13 +101,14 @@ class SlackPresenter:
             self._post(self._notify_channel, message)
 
     def _permalink(self, request: RebootRequest) -> str | None:
-        if not request.message_ts:
-            return None
+        if request.permalink or not request.message_ts:
+            return request.permalink
+        return self.permalink(request.channel, request.message_ts)
+
+    def permalink(self, channel: str, ts: str) -> str | None:
         metrics.SLACK_CALLS.labels(method="chat.getPermalink").inc()
         try:
-            response = self._client.chat_getPermalink(
-                channel=request.channel, message_ts=request.message_ts
-            )
+            response = self._client.chat_getPermalink(channel=channel, message_ts=ts)
         except (SlackApiError, SlackClientError) as error:
             log.warning("chat.getPermalink failed: %s", _reason(error))
             return None

@@ -42,6 +42,7 @@ def upgrade() -> None:
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("message_ts", sa.String(length=32), nullable=True),
         sa.Column("notify_ts", sa.String(length=32), nullable=True),
+        sa.Column("permalink", sa.String(length=512), nullable=True),
         sa.Column("progress_text", sa.String(length=255), nullable=True),
         sa.Column("reported_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("next_poll_at", sa.DateTime(timezone=True), nullable=True),

@@ -324,3 +324,53 @@ def test_expired_previews_lose_their_buttons_on_the_poller_tick(harness: Harness
     _, message = h.last_preview()
     assert buttons(message.blocks) == []
     assert h.request(request_id).state is RequestState.EXPIRED
+
+
+def test_a_user_group_binding_covers_its_members(harness: Harness) -> None:
+    h = harness
+    h.slack.usergroups = {"S0ONCALL": ["U0MEMBER"]}
+    h.grant("S0ONCALL", Role.OPERATOR)
+    h.command(_ids(h, 1)[0], user="U0MEMBER")
+    h.settle()
+    request_id, preview = h.last_preview()
+    assert buttons(preview.blocks), "a member of the on-call group may reboot"
+    assert h.slack.calls("usergroups.users.list")
+    denied = h.command(_ids(h, 1)[0], user="U0OUTSIDER").json()["text"]
+    assert "no role" in denied.lower()
+
+
+def test_scoped_bindings_must_cover_every_instance(harness: Harness) -> None:
+    h = harness
+    prod, other = _ids(h, 2)
+    h.sim.fleet.update(REGION, prod, status="Running")
+    h.grant("U0SCOPED", Role.OPERATOR, tag="team=nobody-has-this")
+    h.command(f"{prod} {other}", user="U0SCOPED")
+    h.settle()
+    assert h.previews() == []
+    assert any("operator" in text or "viewer" in text for text in h.ephemerals("U0SCOPED"))
+    assert h.sim.calls.count("RebootInstances") == 0
+
+
+def test_commands_outside_the_allowed_channels_are_refused(migrated_url: str) -> None:
+    with running_bot(migrated_url, env={"ECSBOT_ALLOWED_CHANNELS": "C0OTHER"}) as h:
+        h.grant(OPERATOR, Role.OPERATOR)
+        reply = h.command(h.sim.fleet.ids(REGION)[0]).json()["text"]
+        assert "C0OTHER" in reply
+        h.settle()
+        assert h.previews() == []
+        assert len(h.sim.calls.all()) == 0
+
+
+def test_every_step_is_audited_and_status_links_the_thread(harness: Harness) -> None:
+    h = harness
+    h.command(_ids(h, 1)[0])
+    h.settle()
+    request_id, _ = h.last_preview()
+    h.click(ACTION_CONFIRM, request_id)
+    h.settle()
+    with h.bot.ctx.uow() as uow:
+        actions = [entry.action for entry in uow.audit.list(request_id=request_id)]
+    assert actions[:2] == ["preview", "confirm"]
+    assert "execute" in actions
+    status = h.command(f"status {request_id}").json()["text"]
+    assert "example.slack.com" in status, "status links the request to its thread"
