@@ -37,8 +37,10 @@ ACTIONS_BLOCK_ID = "reboot_actions"
 
 MAX_BLOCKS = 50
 MAX_SECTION_CHARS = 3000
-# Blocks the preview keeps for its header, facts, status and buttons.
-_RESERVED_BLOCKS = 8
+# Blocks the preview keeps besides the instance list: header, facts, force warning,
+# verdict counts, "rest in the thread", divider, status, note, buttons. All nine can
+# appear at once (a large force preview with a note).
+_RESERVED_BLOCKS = 9
 
 _VERDICT_TEXT = {
     Verdict.WILL_REBOOT: ":large_green_circle: will reboot",
@@ -309,17 +311,16 @@ def _buttons(request: RebootRequest) -> ActionsBlock:
 def execution_reply(request: RebootRequest) -> Message:
     """The first thread reply after a confirm: each instance's API result."""
     sent = [i for i in request.instances if i.will_reboot]
-    accepted = [i for i in sent if i.outcome is InstanceOutcome.REBOOTING]
+    accepted = [i for i in sent if _api_accepted(i)]
     lines = []
-    for instance in request.instances:
-        if not instance.will_reboot:
-            continue
-        if instance.outcome is InstanceOutcome.REBOOTING:
+    for instance in sent:
+        if _api_accepted(instance):
             result = ":arrows_counterclockwise: reboot accepted"
-            if instance.code and instance.code != "200":
-                result = f":grey_question: {escape(instance.message or '')}"
-        else:
+        elif instance.outcome is InstanceOutcome.FAILED:
             result = f":x: {escape(instance.message or 'failed')}"
+        else:
+            # Sent, but the answer was lost: watched, neither accepted nor failed yet.
+            result = f":grey_question: {escape(instance.message or 'answer unknown')}"
         name = f" {code(instance.name)}" if instance.name else ""
         lines.append(f"• `{instance.ref.instance_id}`{name} · {result}")
     skipped = len(request.instances) - len(sent)
@@ -339,6 +340,12 @@ def execution_reply(request: RebootRequest) -> Message:
         for c in chunks[room:]
     )
     return Message(text=head, blocks=tuple(blocks), overflow=overflow)
+
+
+def _api_accepted(instance: PlannedInstance) -> bool:
+    """The API answered and accepted the reboot, whatever happened since: the first reply
+    may be posted late (after a restart), when the instance is already back."""
+    return instance.reboot_acked_at is not None and instance.outcome is not InstanceOutcome.FAILED
 
 
 def status_text(request: RebootRequest, *, permalink: str | None = None) -> str:

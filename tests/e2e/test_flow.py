@@ -332,7 +332,7 @@ def test_a_user_group_binding_covers_its_members(harness: Harness) -> None:
     h.grant("S0ONCALL", Role.OPERATOR)
     h.command(_ids(h, 1)[0], user="U0MEMBER")
     h.settle()
-    request_id, preview = h.last_preview()
+    _, preview = h.last_preview()
     assert buttons(preview.blocks), "a member of the on-call group may reboot"
     assert h.slack.calls("usergroups.users.list")
     denied = h.command(_ids(h, 1)[0], user="U0OUTSIDER").json()["text"]
