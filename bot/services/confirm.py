@@ -29,7 +29,7 @@ class Click:
     request_id: str
 
 
-def _targets(request: RebootRequest, instances: Sequence[PlannedInstance]) -> list[Target]:
+def _targets(instances: Sequence[PlannedInstance]) -> list[Target]:
     return [Target(i.ref.region, i.ref.instance_id, i.tags) for i in instances]
 
 
@@ -83,7 +83,7 @@ def confirm(ctx: Context, click: Click) -> bool:
         principal,
         requester=request.requester,
         needed=needed_role(force=request.force),
-        targets=_targets(request, request.to_reboot),
+        targets=_targets(request.to_reboot),
     )
     if not decision.allowed:
         ctx.presenter.tell(click.channel, click.user, f":no_entry: {decision.reason}")
@@ -93,7 +93,9 @@ def confirm(ctx: Context, click: Click) -> bool:
         return False
 
     # The one conditional update that makes double clicks, Slack retries and several
-    # replicas execute a request exactly once.
+    # replicas execute a request exactly once. The lease gets an owner of its own (not
+    # this process's poller's), so the poller keeps off while the calls are being sent.
+    lease_owner = f"{ctx.owner}/confirm/{request.id}"
     with ctx.uow() as uow:
         won = uow.requests.transition(
             request.id,
@@ -103,7 +105,7 @@ def confirm(ctx: Context, click: Click) -> bool:
             confirmed_at=now,
             # This worker sends the reboot calls; the poller keeps off until it is done
             # (or until the lease runs out, if this process dies on the way).
-            lease_owner=ctx.owner,
+            lease_owner=lease_owner,
             lease_expires_at=now + timedelta(seconds=EXECUTION_LEASE_SECONDS),
         )
         if won:
@@ -129,7 +131,7 @@ def confirm(ctx: Context, click: Click) -> bool:
         advance(ctx, request.id, observe_instances=False)
     finally:
         with ctx.uow() as uow:
-            uow.requests.release(request.id, ctx.owner)
+            uow.requests.release(request.id, lease_owner)
             uow.commit()
     return True
 
@@ -146,7 +148,7 @@ def cancel(ctx: Context, click: Click) -> bool:
         principal,
         requester=request.requester,
         needed=Role.VIEWER,
-        targets=_targets(request, request.instances),
+        targets=_targets(request.instances),
     )
     if not decision.allowed:
         ctx.presenter.tell(click.channel, click.user, f":no_entry: {decision.reason}")

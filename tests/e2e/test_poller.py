@@ -256,3 +256,23 @@ def test_a_rate_limited_thread_reply_is_delivered_after_the_wait(harness: Harnes
     assert "Done:" in h.thread(request_id)[-1].text
     assert h.request(request_id).state is RequestState.SUCCEEDED
     assert CHANNEL
+
+
+def test_the_poller_keeps_off_while_the_confirm_worker_sends(migrated_url: str) -> None:
+    with running_bot(migrated_url, instances=150) as h:
+        h.command(" ".join(h.sim.fleet.ids(REGION)), user="U0ADMIN")
+        h.settle()
+        request_id, _ = h.last_preview()
+        h.sim.faults.latency("RebootInstances", 0.5)
+        h.click(ACTION_CONFIRM, request_id, user="U0ADMIN")
+        # The buttons disappear before the first reboot call: the worker is sending now.
+        h.slack.wait_for("chat.update")
+        for _ in range(3):
+            h.clock.advance(5)
+            assert request_id not in h.tick().advanced
+        h.settle()
+        h.sim.faults.latency("RebootInstances", 0)
+        assert len(h.sim.calls.of("RebootInstances", dry_run=False)) == 2
+        _run_until_final(h, request_id, step=5.0)
+        assert len(h.sim.calls.of("RebootInstances", dry_run=False)) == 2
+        assert all(h.sim.fleet.reboot_count(REGION, i) == 1 for i in h.sim.fleet.ids(REGION))
