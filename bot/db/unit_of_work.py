@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from types import TracebackType
 from typing import Self
 
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db.repositories import AuditRepository, RequestRepository, RoleRepository
+from bot.domain.errors import StoreUnavailable
 
 
 class UnitOfWork:
@@ -44,7 +47,12 @@ class UnitOfWork:
         self.audit = AuditRepository(session)
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
         session = self._current()
         self._session = None
         # Repositories kept past the block would act on a closed session: drop them
@@ -53,12 +61,25 @@ class UnitOfWork:
         try:
             # After a commit this is a no-op; otherwise it undoes everything.
             session.rollback()
+        except (OperationalError, InterfaceError):
+            pass  # the connection is gone; the original error below says so
         finally:
             session.close()
+        # A database that went away becomes the domain's error, so every surface can
+        # answer "try again" instead of failing with a driver's traceback.
+        if isinstance(exc, OperationalError | InterfaceError):
+            raise StoreUnavailable(
+                "The bot's database is not answering; nothing was changed. Try again shortly."
+            ) from exc
 
     def commit(self) -> None:
         """Make this unit's writes durable; later writes in the block start afresh."""
-        self._current().commit()
+        try:
+            self._current().commit()
+        except (OperationalError, InterfaceError) as error:
+            raise StoreUnavailable(
+                "The bot's database is not answering; nothing was changed. Try again shortly."
+            ) from error
 
     def rollback(self) -> None:
         """Undo this unit's uncommitted writes (leaving the block does it too)."""

@@ -10,6 +10,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
+from bot.domain.errors import StoreUnavailable
 from bot.domain.model import Role
 from bot.domain.parser import (
     CommandError,
@@ -48,7 +49,11 @@ def _on_command(ctx: Context, jobs: Jobs) -> Handler:
         user = str(command.get("user_id", ""))
         channel = str(command.get("channel_id", ""))
         text = str(command.get("text", ""))
-        reply, work = answer_command(ctx, user=user, channel=channel, text=text)
+        try:
+            reply, work = answer_command(ctx, user=user, channel=channel, text=text)
+        except StoreUnavailable as error:
+            log.error("command not handled: %s", error)
+            reply, work = f":x: {error}", None
         # Queued before the ack is sent, so that "acked" implies "the work is on its way".
         if work is not None:
             jobs.submit(work, channel=channel, user=user)

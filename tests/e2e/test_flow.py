@@ -4,6 +4,7 @@ into ``serve``'s app, the fake Slack Web API and the ECS simulator behind it."""
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -374,3 +375,17 @@ def test_every_step_is_audited_and_status_links_the_thread(harness: Harness) -> 
     assert "execute" in actions
     status = h.command(f"status {request_id}").json()["text"]
     assert "example.slack.com" in status, "status links the request to its thread"
+
+
+def test_a_database_that_went_away_gets_a_clear_answer(harness: Harness) -> None:
+    h = harness
+    url = h.bot.settings.database_url
+    if not url.startswith("sqlite"):
+        pytest.skip("removing the database file is how this test takes SQLite away")
+    path = url.removeprefix("sqlite:///")
+    h.bot.engine.dispose()
+    os.remove(path)
+    reply = h.command(_ids(h, 1)[0]).json()["text"]
+    assert "database is not answering" in reply
+    # The process keeps serving: parsing needs no database.
+    assert "i-ABC" in h.command("i-ABC").json()["text"]
