@@ -42,7 +42,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        settings = load_settings()
+        # The console and the simulator bring their own configuration: a malformed
+        # variable meant for the real bot must not stop them.
+        settings = (
+            load_settings() if getattr(args, "needs_settings", True) else Settings.model_construct()
+        )
         configure_logging(settings.log_format)
         code: int = args.run(settings, args)
     except SettingsError as error:
@@ -90,7 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     console.add_argument(
         "--demo", action="store_true", help="play the bundled scripted session and exit"
     )
-    console.set_defaults(run=_console)
+    console.set_defaults(run=_console, needs_settings=False)
 
     migrate = commands.add_parser("migrate", help="upgrade the database schema (Alembic)")
     migrate.set_defaults(run=_migrate)
@@ -99,7 +103,7 @@ def _parser() -> argparse.ArgumentParser:
         "simulator", help="the bundled ECS simulator as a standalone server", add_help=False
     )
     simulator.add_argument("rest", nargs=argparse.REMAINDER)
-    simulator.set_defaults(run=_simulator)
+    simulator.set_defaults(run=_simulator, needs_settings=False)
 
     roles = commands.add_parser("roles", help="list, grant and revoke role bindings")
     role_commands = roles.add_subparsers(title="roles commands", metavar="ACTION")

@@ -1,0 +1,180 @@
+"""The console's prompt language, parsed into values (pure; no I/O).
+
+/ecs-reboot …            any slash command, sent as Slack sends it
+click confirm|cancel [ID]  press a button of the latest request (or of request ID)
+as USER                  play another Slack user
+instances                the simulator's instances and their status now
+wait                     until every request in flight has finished
+sleep SECONDS            let time pass (live updates keep coming)
+help, quit | exit        this text; leave
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+_USER_RE = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+MAX_SLEEP_SECONDS = 600.0
+
+HELP = """\
+Type what you would type in Slack, and click buttons by name:
+  /ecs-reboot i-… i-…          preview a reboot (also --force, --region R, help, status ID, roles)
+  click confirm | click cancel press a button of the latest request (add a request id for another)
+  as U0SOMEONE                 play another Slack user (you start as an admin)
+  instances                    the simulator's instances and their status now
+  wait                         until every request in flight has finished (live updates meanwhile)
+  sleep N                      let N seconds pass
+  help                         this text
+  quit | exit                  leave (Ctrl-D and Ctrl-C too)
+{request} stands for the latest request's id, e.g. /ecs-reboot status {request}"""
+
+
+@dataclass(frozen=True)
+class Slash:
+    command: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Click:
+    action: str  # "confirm" or "cancel"
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class PlayAs:
+    user: str
+
+
+@dataclass(frozen=True)
+class Instances:
+    pass
+
+
+@dataclass(frozen=True)
+class Wait:
+    pass
+
+
+@dataclass(frozen=True)
+class Sleep:
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Help:
+    pass
+
+
+@dataclass(frozen=True)
+class Quit:
+    pass
+
+
+@dataclass(frozen=True)
+class Comment:
+    """A ``# …`` line: narration in a script, shown as it is."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Blank:
+    pass
+
+
+@dataclass(frozen=True)
+class Invalid:
+    """Input the console does not understand; ``hint`` is one line saying what to do."""
+
+    hint: str
+
+
+ConsoleCommand = (
+    Slash | Click | PlayAs | Instances | Wait | Sleep | Help | Quit | Comment | Blank | Invalid
+)
+
+
+def parse_line(line: str) -> ConsoleCommand:
+    """What one line of input asks for."""
+    stripped = line.strip()
+    if not stripped:
+        return Blank()
+    if stripped.startswith("#"):
+        return Comment(stripped)
+    if stripped.startswith("/"):
+        command, _, text = stripped.partition(" ")
+        if command == "/":
+            return Invalid("A slash command needs a name, e.g. /ecs-reboot help")
+        return Slash(command, text.strip())
+    word, *args = stripped.split()
+    word = word.lower()
+    if word == "click":
+        return _click(args)
+    if word == "as":
+        if len(args) != 1 or not is_user_id(args[0]):
+            return Invalid("Say whom to play as a Slack user id, e.g. as U0SOMEONE")
+        return PlayAs(args[0])
+    if word in ("quit", "exit") and not args:
+        return Quit()
+    if word in ("help", "?") and not args:
+        return Help()
+    if word == "instances" and not args:
+        return Instances()
+    if word == "wait" and not args:
+        return Wait()
+    if word == "sleep":
+        return _sleep(args)
+    if word in ("reboot", "ecs-reboot", "status"):
+        return Invalid(f"Commands go to the bot as in Slack: /ecs-reboot {stripped}")
+    return Invalid(f"Unknown command {stripped[:40]!r}. Type help for what the console knows.")
+
+
+def _click(args: list[str]) -> ConsoleCommand:
+    if not args or args[0].lower() not in ("confirm", "cancel") or len(args) > 2:
+        return Invalid("Click a button by name: click confirm, or click cancel [REQUEST_ID]")
+    return Click(args[0].lower(), args[1] if len(args) == 2 else None)
+
+
+def _sleep(args: list[str]) -> ConsoleCommand:
+    try:
+        seconds = float(args[0]) if len(args) == 1 else -1.0
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= MAX_SLEEP_SECONDS:
+        return Invalid(f"sleep takes a number of seconds from 0 to {MAX_SLEEP_SECONDS:.0f}")
+    return Sleep(seconds)
+
+
+def is_user_id(text: str) -> bool:
+    """A Slack user id as the console accepts one (``U…`` or ``W…``)."""
+    return bool(_USER_RE.match(text))
+
+
+def substitute(line: str, values: Mapping[str, str]) -> str:
+    """Replace ``{name}`` placeholders that ``values`` knows; leave the others."""
+    return _PLACEHOLDER.sub(lambda match: values.get(match.group(1), match.group(0)), line)
+
+
+__all__ = [
+    "HELP",
+    "Blank",
+    "Click",
+    "Comment",
+    "ConsoleCommand",
+    "Help",
+    "Instances",
+    "Invalid",
+    "PlayAs",
+    "Quit",
+    "Slash",
+    "Sleep",
+    "Wait",
+    "is_user_id",
+    "parse_line",
+    "substitute",
+]

@@ -1,0 +1,275 @@
+"""One person at the console: runs each parsed command against the offline stack.
+
+Slash commands and clicks go to the Bolt app as signed Slack requests; everything the
+bot says comes back through the terminal Slack and is printed by :class:`SlackView`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bot.console.commands import (
+    HELP,
+    Blank,
+    Click,
+    Comment,
+    ConsoleCommand,
+    Help,
+    Instances,
+    Invalid,
+    PlayAs,
+    Quit,
+    Slash,
+    Sleep,
+    Wait,
+)
+from bot.console.render import indent, wrap
+from bot.console.signed_requests import (
+    Channel,
+    block_actions_body,
+    dispatch,
+    slash_command_body,
+)
+from bot.console.stack import CHANNEL_ID, CHANNEL_NAME, CHANNELS, REGION, OfflineStack
+from bot.console.terminal_slack import Event, Message, Updated
+from bot.console.transcript import WIDTH, Transcript, describe, describe_ack
+from bot.domain.model import RequestState
+from bot.domain.request import RebootRequest
+from bot.slack.blocks import ACTION_CANCEL, ACTION_CONFIRM, request_message
+
+ACTIONS = {"confirm": ACTION_CONFIRM, "cancel": ACTION_CANCEL}
+# How long a command's follow-up work (a preview, a confirm) may take before the
+# prompt comes back anyway; the messages still print when they arrive.
+SETTLE_SECONDS = 30.0
+# After a request is final in the database, how long to wait for the bot's last edit of
+# its message to arrive before `wait` returns regardless.
+FINAL_EDIT_GRACE = 3.0
+
+
+class SlackView:
+    """Prints each Slack event as the person being played would see it."""
+
+    def __init__(self, transcript: Transcript) -> None:
+        self.transcript = transcript
+        self.user = ""
+        self.lookup: Callable[[str, str], Message | None] = lambda channel, ts: None
+
+    def __call__(self, event: Event) -> None:
+        parent = None
+        if isinstance(event, Updated) and event.message.thread_ts:
+            parent = self.lookup(event.message.channel, event.message.thread_ts)
+        self.transcript.show(describe(event, me=self.user, channels=CHANNELS, parent=parent))
+
+
+class Session:
+    """Runs console commands; ``ask`` answers a confirm dialog (a question → yes/no)."""
+
+    def __init__(
+        self,
+        stack: OfflineStack,
+        view: SlackView,
+        *,
+        user: str,
+        ask: Callable[[str], bool],
+        wait_timeout: float,
+    ) -> None:
+        self.stack = stack
+        self.view = view
+        self.transcript = view.transcript
+        self.view.user = user
+        self.ask = ask
+        self.wait_timeout = wait_timeout
+        self.channel = Channel(CHANNEL_ID, CHANNEL_NAME)
+        self.complete = True  # False once a `wait` gave up: scripts then exit non-zero
+        self._final_seen: dict[str, float] = {}
+
+    @property
+    def user(self) -> str:
+        return self.view.user
+
+    @property
+    def prompt(self) -> str:
+        return f"{self.user} #{self.channel.name}> "
+
+    def placeholders(self) -> dict[str, str]:
+        """``{id1}`` … (the running instances), ``{stopped}``, ``{request}`` (the latest)."""
+        running = [i for i in self.stack.sim.fleet.ids(REGION) if i != self.stack.stopped_instance]
+        values = {f"id{n}": instance for n, instance in enumerate(running, start=1)}
+        values["stopped"] = self.stack.stopped_instance
+        latest = self._latest_request()
+        if latest is not None:
+            values["request"] = latest.id
+        return values
+
+    # --- one command ------------------------------------------------------------------
+
+    def run(self, command: ConsoleCommand) -> bool:
+        """Carry out ``command``; False when the person asked to leave."""
+        if isinstance(command, Quit):
+            return False
+        if isinstance(command, Blank):
+            pass
+        elif isinstance(command, Comment):
+            self.transcript.say(command.text)
+        elif isinstance(command, Invalid):
+            self.transcript.say(f"? {command.hint}")
+        elif isinstance(command, Help):
+            self.transcript.say(HELP)
+        elif isinstance(command, PlayAs):
+            self.view.user = command.user
+            admin = " (an admin)" if command.user in self.stack.bot.settings.admins else ""
+            self.transcript.say(f"You are now {command.user}{admin}.")
+        elif isinstance(command, Instances):
+            self.transcript.say(self.instances_text())
+        elif isinstance(command, Slash):
+            self._slash(command)
+        elif isinstance(command, Click):
+            self._click(command)
+        elif isinstance(command, Wait):
+            self.wait()
+        elif isinstance(command, Sleep):
+            threading.Event().wait(command.seconds)
+        return True
+
+    def instances_text(self) -> str:
+        fleet = self.stack.sim.fleet
+        lines = [f"Instances in the simulator ({REGION}):"]
+        for view in fleet.page(REGION, 0, fleet.count(REGION)):
+            lines.append(f"  {view.instance_id}  {view.name:<10} {view.status:<9} {view.zone}")
+        return "\n".join(lines)
+
+    def _slash(self, command: Slash) -> None:
+        body = slash_command_body(
+            command.command, command.text, user=self.user, channel=self.channel
+        )
+        self._send(body)
+
+    def _click(self, command: Click) -> None:
+        target = self._button(command)
+        if target is None:
+            return
+        message, block_id, button = target
+        dialog = button.get("confirm")
+        if isinstance(dialog, dict) and not self._accept(dialog):
+            self.transcript.say("Kept running: nothing was sent.")
+            return
+        self._send(
+            block_actions_body(message, block_id, button, user=self.user, channel=self.channel)
+        )
+
+    def _send(self, body: str) -> None:
+        # Slack events that the command causes are held until its ack is printed, so
+        # the transcript reads in the order a person sees things in Slack.
+        with self.transcript.holding():
+            try:
+                ack = dispatch(self.stack.bot.app, body, self.stack.signing_secret)
+            except RuntimeError as error:
+                self.transcript.say(f"! {error}")
+                return
+            if ack:
+                self.transcript.say(describe_ack(ack, channel=self.channel.id, channels=CHANNELS))
+        # What the command set off (a preview, a confirm) prints before the next prompt.
+        if not self.stack.bot.jobs.wait_idle(timeout=SETTLE_SECONDS):
+            self.transcript.say("(the bot is still working on it; its messages will follow)")
+
+    def _button(self, command: Click) -> tuple[Message, str, dict[str, Any]] | None:
+        """The message and button a click presses, or None after saying why not."""
+        action_id = ACTIONS[command.action]
+        if command.request_id is None:
+            request = self._latest_request()
+            if request is None:
+                self.transcript.say("? There is nothing to click yet: type /ecs-reboot i-… first.")
+                return None
+        else:
+            with self.stack.bot.ctx.uow() as uow:
+                request = uow.requests.get(command.request_id)
+            if request is None:
+                self.transcript.say(
+                    f"? No request {command.request_id!r}: ids are in each preview."
+                )
+                return None
+        message = self.stack.slack.message(request.channel, request.message_ts or "")
+        if message is None:
+            self.transcript.say(f"? Request {request.id} has no message in the channel to click.")
+            return None
+        for block_id, button in message.buttons():
+            if button.get("action_id") == action_id:
+                return message, block_id, button
+        if command.request_id is None:
+            self.transcript.say(
+                f"? Request {request.id} shows no {command.action} button (it is "
+                f"{request.state.value}). To click anyway, as a stale Slack window could: "
+                f"click {command.action} {request.id}"
+            )
+            return None
+        # Asked for by id: press the button the message showed before, as a Slack
+        # client that has not refreshed would; the bot must refuse it politely.
+        self.transcript.say(f"(request {request.id} no longer shows its buttons; clicking anyway)")
+        stale: dict[str, Any] = {
+            "type": "button",
+            "action_id": action_id,
+            "value": request.id,
+            "text": {"type": "plain_text", "text": command.action.capitalize()},
+        }
+        return message, "reboot_actions", stale
+
+    def _accept(self, dialog: dict[str, Any]) -> bool:
+        def text(key: str) -> str:
+            value = dialog.get(key)
+            return str(value.get("text", "")) if isinstance(value, dict) else ""
+
+        self.transcript.say(
+            f'Slack asks first: "{text("title")}"\n'
+            + indent(wrap([text("text")], WIDTH - 2), "  ")
+            + f"\n  [ {text('confirm')} ]  [ {text('deny')} ]"
+        )
+        return self.ask(f"{text('confirm')}? [y/N] ")
+
+    # --- waiting ----------------------------------------------------------------------
+
+    def _latest_request(self) -> RebootRequest | None:
+        with self.stack.bot.ctx.uow() as uow:
+            recent = uow.requests.list_recent(limit=1)
+        return recent[0] if recent else None
+
+    def _unsettled(self) -> int:
+        """Requests still moving: executing, or final without their last edit shown."""
+        with self.stack.bot.ctx.uow() as uow:
+            recent = uow.requests.list_recent(limit=200)
+        moving = 0
+        now = time.monotonic()
+        for request in recent:
+            if request.state is RequestState.EXECUTING:
+                moving += 1
+            elif request.state.is_final and request.confirmed_by and request.message_ts:
+                # The bot edits the message right after the final state is stored; the
+                # edit shows the same text as rendering the stored request.
+                shown = self.stack.slack.message(request.channel, request.message_ts)
+                expected = request_message(request, can_execute=False).text
+                first_seen = self._final_seen.setdefault(request.id, now)
+                edit_pending = shown is not None and shown.text != expected
+                if edit_pending and now - first_seen < FINAL_EDIT_GRACE:
+                    moving += 1
+        return moving
+
+    def wait(self) -> bool:
+        """Block until nothing is in flight (live updates keep printing); False on timeout."""
+        deadline = time.monotonic() + self.wait_timeout
+        jobs_idle = self.stack.bot.jobs.wait_idle(timeout=self.wait_timeout)
+        moving = self._unsettled()
+        if moving:
+            self.transcript.say(f"(waiting for {moving} request(s) to finish…)")
+        while jobs_idle and moving and time.monotonic() < deadline:
+            self.stack.slack.wait_for_change(timeout=min(0.5, deadline - time.monotonic()))
+            moving = self._unsettled()
+        if jobs_idle and not moving:
+            return True
+        self.complete = False
+        self.transcript.say(f"! still in flight after {self.wait_timeout:.0f} s; giving up waiting")
+        return False
+
+
+__all__ = ["Session", "SlackView"]

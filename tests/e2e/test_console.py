@@ -1,0 +1,239 @@
+"""``ecs-reboot-bot console``: the whole flow offline, judged by its transcript.
+
+The console runs the real bot against the ECS simulator and its terminal Slack; these
+tests feed it a script (or the bundled demo) and read what a person would read. They
+run the simulator fast (``speed``) so a reboot takes about a second.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from bot.console import run_console
+from bot.console.commands import (
+    Blank,
+    Click,
+    Comment,
+    Invalid,
+    PlayAs,
+    Slash,
+    Sleep,
+    Wait,
+    parse_line,
+    substitute,
+)
+
+SPEED = 4.0
+REPO = Path(__file__).resolve().parents[2]
+_INSTANCE_LINE = re.compile(r"^  (i-[a-z0-9]+)  (\S+)\s+(Running|Stopped)", re.MULTILINE)
+
+
+@pytest.fixture(autouse=True)
+def private_tempdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The console's throw-away directory goes here, so a test can see it was removed."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    return tmp_path
+
+
+def _run(script: str | None = None, *, user: str = "U0DEMO") -> tuple[int, str]:
+    out = io.StringIO()
+    code = run_console(
+        user=user,
+        instances=4,
+        speed=SPEED,
+        demo=script is None,
+        stdin=io.StringIO(script or ""),
+        stdout=out,
+    )
+    return code, out.getvalue()
+
+
+def _instances(transcript: str) -> dict[str, str]:
+    """Instance id → status, from the list the console prints at start."""
+    return {match[1]: match[3] for match in _INSTANCE_LINE.finditer(transcript)}
+
+
+def _after(transcript: str, marker: str) -> str:
+    assert marker in transcript, f"{marker!r} is not in the transcript:\n{transcript}"
+    return transcript[transcript.index(marker) :]
+
+
+def test_the_demo_plays_the_whole_flow(private_tempdir: Path) -> None:
+    code, transcript = _run()
+
+    assert code == 0, transcript
+    fleet = _instances(transcript)
+    running = [i for i, status in fleet.items() if status == "Running"][:3]
+    [stopped] = [i for i, status in fleet.items() if status == "Stopped"]
+
+    # The command as typed (placeholders filled in), and its ephemeral ack.
+    command = f"U0DEMO #ops> /ecs-reboot {' '.join(running)} {stopped}"
+    flow = _after(transcript, command)
+    assert "#ops (only you see this) » Checking 4 instances in cn-hangzhou…" in flow
+
+    # The preview: every instance with its verdict, and the buttons.
+    preview = _after(flow, "#ops › msg 1\n")
+    preview = preview[: preview.index("click confirm")]
+    for instance in running:
+        assert re.search(rf"`{instance}` `\S+` cn-hangzhou · Running · ● will reboot", preview)
+    assert f"`{stopped}` `batch-01` cn-hangzhou · Stopped · ○ not Running (Stopped)" in preview
+    assert "[ Reboot 3 ] (primary)  [ Cancel ]" in preview
+
+    # The click, the thread, the summary and the notifications.
+    after_click = _after(flow, "U0DEMO #ops> click confirm")
+    assert "#ops › msg 1 (message updated)" in after_click
+    assert "↳ [thread of msg 1]" in after_click
+    assert "@U0DEMO confirmed. RebootInstances accepted 3/3; 1 skipped" in after_click
+    summary = _after(after_click, "Done:")
+    assert "3/3 back" in summary
+    assert "(3 succeeded, 1 skipped)" in summary
+    assert re.search(r"#ops-notify › msg \d+\n +↻ Reboot of 3 instances in cn-hangzhou", flow)
+    assert re.search(r"#ops-notify › msg \d+\n +⚠ partially failed: reboot of 3 instances", flow)
+
+    # And the status of the request, by the id the preview showed.
+    request_id = re.search(r"Request: `([0-9a-f]+)`", preview)
+    assert request_id is not None
+    status = _after(after_click, f"U0DEMO #ops> /ecs-reboot status {request_id[1]}")
+    assert f"Request `{request_id[1]}` · normal · cn-hangzhou" in status
+    assert "✔ back" in status
+
+    assert transcript.rstrip().endswith("Stopping the bot, the simulator and the terminal Slack…")
+    assert list(private_tempdir.iterdir()) == [], "the throw-away database was left behind"
+
+
+def test_a_script_on_stdin_runs_with_the_users_environment_kept_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A production setting in the environment must not reach the offline bot.
+    monkeypatch.setenv("ECSBOT_ALLOWED_CHANNELS", "C0ELSEWHERE")
+    monkeypatch.setenv("SLACK_API_URL", "https://slack.invalid/api/")
+    monkeypatch.setenv("ECSBOT_ADMINS", "U0SOMEONEELSE")
+    script = "\n".join(
+        [
+            "# two instances, confirmed by someone who may not",
+            "/ecs-reboot {id1} {id2}",
+            "as U0GUEST",
+            "click confirm",
+            "as U0DEMO",
+            "click confirm",
+        ]
+    )
+
+    code, transcript = _run(script)
+
+    assert code == 0, transcript
+    assert "# two instances, confirmed by someone who may not" in transcript
+    assert "[ Reboot 2 ] (primary)  [ Cancel ]" in transcript
+    guest = _after(transcript, "U0GUEST #ops> click confirm")
+    assert "(only you see this)" in guest.split("U0DEMO #ops>")[0]
+    # The end of input waits for the reboot to finish.
+    summary = _after(transcript, "Done: ✔ succeeded")
+    assert "2/2 back" in summary
+    assert "#ops-notify › msg" in summary
+    assert "✔ succeeded: reboot of 2 instances" in summary
+
+
+def test_bad_input_gets_a_hint_and_the_console_carries_on() -> None:
+    script = "\n".join(
+        [
+            "click confirm",
+            "reboot i-bp1abcdefgh",
+            "frobnicate",
+            "click confirm nosuchrequest",
+            "as someone",
+            "sleep forever",
+            "/ecs-reboot zzz",
+            "quit",
+            "/ecs-reboot help",
+        ]
+    )
+
+    code, transcript = _run(script)
+
+    assert code == 0, transcript
+    assert "? There is nothing to click yet: type /ecs-reboot i-… first." in transcript
+    assert "? Commands go to the bot as in Slack: /ecs-reboot reboot i-bp1abcdefgh" in transcript
+    assert "? Unknown command 'frobnicate'. Type help for what the console knows." in transcript
+    assert "? No request 'nosuchrequest': ids are in each preview." in transcript
+    assert "? Say whom to play as a Slack user id" in transcript
+    assert "? sleep takes a number of seconds" in transcript
+    assert "`zzz` is neither an option nor an instance id" in transcript
+    # Nothing after `quit` runs.
+    assert "U0DEMO #ops> /ecs-reboot help" not in transcript
+
+
+def test_the_command_line_demo_exits_zero_with_the_summary() -> None:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("ECSBOT_", "SLACK_", "ALIBABA_CLOUD_"))
+    }
+    result = subprocess.run(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "bot", "console", "--demo", "--speed", str(SPEED)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "Done: ⚠ partially failed · 3/3 back" in result.stdout
+    assert "(3 succeeded, 1 skipped)" in result.stdout
+
+
+# --- the prompt language (pure) ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "command"),
+    [
+        ("", Blank()),
+        ("   ", Blank()),
+        ("# narration", Comment("# narration")),
+        ("/ecs-reboot  i-a i-b ", Slash("/ecs-reboot", "i-a i-b")),
+        ("/ecs-reboot", Slash("/ecs-reboot", "")),
+        ("click confirm", Click("confirm")),
+        ("CLICK Cancel abc123", Click("cancel", "abc123")),
+        ("as U0SOMEONE", PlayAs("U0SOMEONE")),
+        ("wait", Wait()),
+        ("sleep 1.5", Sleep(1.5)),
+    ],
+)
+def test_console_lines_parse(line: str, command: object) -> None:
+    assert parse_line(line) == command
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "/",
+        "click",
+        "click reboot",
+        "click confirm a b",
+        "as",
+        "as bob",
+        "sleep",
+        "sleep -1",
+        "sleep nan",
+        "hello",
+    ],
+)
+def test_console_lines_that_make_no_sense_get_a_hint(line: str) -> None:
+    parsed = parse_line(line)
+    assert isinstance(parsed, Invalid)
+    assert parsed.hint
+    assert "\n" not in parsed.hint
+
+
+def test_placeholders_known_are_filled_and_others_left() -> None:
+    assert substitute("{id1} {nope} {request}", {"id1": "i-x", "request": "r1"}) == "i-x {nope} r1"
