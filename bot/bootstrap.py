@@ -182,7 +182,9 @@ def build_bot(
 ) -> Bot:
     """Wire the whole bot from settings: HTTP mode (``serve``) verifies Slack's
     signatures; Socket Mode (``socket``) needs the app-level token instead."""
-    settings.require("SLACK_APP_TOKEN" if socket_mode else "SLACK_SIGNING_SECRET")
+    settings.require(
+        "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN" if socket_mode else "SLACK_SIGNING_SECRET"
+    )
     runtime = build_runtime(
         settings, clock=clock, migrate=migrate, web_client=web_client, ecs_transport=ecs_transport
     )

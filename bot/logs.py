@@ -53,3 +53,5 @@ def configure_logging(log_format: str, *, level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # Alembic narrates every migration step at INFO; only its warnings matter here.
+    logging.getLogger("alembic").setLevel(logging.WARNING)

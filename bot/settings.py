@@ -131,12 +131,20 @@ class Settings(BaseSettings):
         return value.rstrip("/")
 
     def require(self, *names: str) -> None:
-        """Stop start-up when a variable a command needs is unset (by its env name)."""
-        for name in names:
-            field_name = _FIELD_BY_ENV[name]
-            value = getattr(self, field_name)
-            if value is None or (isinstance(value, SecretStr) and not value.get_secret_value()):
-                raise SettingsError(f"{name} is required for this command but is not set")
+        """Stop start-up when variables a command needs are unset (by their env names);
+        one line names every missing one."""
+        missing = [name for name in names if not _is_set(getattr(self, _FIELD_BY_ENV[name]))]
+        if len(missing) == 1:
+            raise SettingsError(f"{missing[0]} is required for this command but is not set")
+        if missing:
+            listed = ", ".join(missing[:-1]) + f" and {missing[-1]}"
+            raise SettingsError(f"{listed} are required for this command but are not set")
+
+
+def _is_set(value: object) -> bool:
+    if isinstance(value, SecretStr):
+        return bool(value.get_secret_value())
+    return value is not None and value != ""
 
 
 _FIELD_BY_ENV = {
