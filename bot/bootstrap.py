@@ -16,6 +16,7 @@ import httpx
 from slack_bolt import App
 from slack_sdk import WebClient
 from sqlalchemy import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from bot import metrics
 from bot.db.engine import make_engine, make_session_factory
@@ -56,10 +57,16 @@ def prepare_database(settings: Settings, *, migrate: bool = False) -> Engine:
     """The engine, with the schema at head: SQLite is upgraded automatically; PostgreSQL
     only when asked (``migrate``), otherwise start-up stops with a line saying how."""
     url = settings.database_url
-    if is_sqlite(url) or migrate:
-        upgrade_to_head(url)
-    engine = make_engine(url)
-    current, head = current_revision(engine), head_revision()
+    try:
+        if is_sqlite(url) or migrate:
+            upgrade_to_head(url)
+        engine = make_engine(url)
+        current, head = current_revision(engine), head_revision()
+    except (OperationalError, InterfaceError) as error:
+        # The error's kind, not its text: the text may hold the URL and its password.
+        raise SettingsError(
+            f"ECSBOT_DATABASE_URL: the database does not answer ({type(error.orig).__name__})"
+        ) from None
     if current != head:
         engine.dispose()
         raise SettingsError(

@@ -24,7 +24,7 @@ from bot.bootstrap import (
     utc_now,
 )
 from bot.db.migrate import upgrade_to_head
-from bot.domain.errors import BotError
+from bot.domain.errors import BotError, CredentialsError
 from bot.domain.model import RequestState, Role
 from bot.domain.policy import Binding
 from bot.logs import configure_logging
@@ -36,8 +36,14 @@ log = logging.getLogger("bot.cli")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["simulator"]:
+        # The simulator has its own options and needs none of the bot's settings.
+        from bot.ecs.simulator.cli import main as simulator_main
+
+        return simulator_main(words[1:])
     parser = _parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(words)
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
@@ -50,6 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         configure_logging(settings.log_format)
         code: int = args.run(settings, args)
     except SettingsError as error:
+        print(f"ecs-reboot-bot: {error}", file=sys.stderr)
+        return 2
+    except CredentialsError as error:
+        # Missing credentials are configuration, like a missing setting.
         print(f"ecs-reboot-bot: {error}", file=sys.stderr)
         return 2
     except BotError as error:
@@ -99,11 +109,8 @@ def _parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="upgrade the database schema (Alembic)")
     migrate.set_defaults(run=_migrate)
 
-    simulator = commands.add_parser(
-        "simulator", help="the bundled ECS simulator as a standalone server", add_help=False
-    )
-    simulator.add_argument("rest", nargs=argparse.REMAINDER)
-    simulator.set_defaults(run=_simulator, needs_settings=False)
+    # Listed for the help text; ``main`` hands ``simulator …`` to the simulator's own CLI.
+    commands.add_parser("simulator", help="the bundled ECS simulator as a standalone server")
 
     roles = commands.add_parser("roles", help="list, grant and revoke role bindings")
     role_commands = roles.add_subparsers(title="roles commands", metavar="ACTION")
@@ -166,19 +173,28 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         WebApp(bot.app, health=lambda: database_answers(bot.engine)), host=args.host, port=port
     )
     poller = None if args.no_poller else bot.poller()
-    stop = _on_signal(server.stop)
+    # waitress's loop stops cleanly on KeyboardInterrupt; closing its socket from the
+    # handler instead makes the blocked select() fail with EBADF.
+    stop = _on_signal(_interrupt)
     log.info("serving Slack on %s/slack/events", server.url)
     print(f"ecs-reboot-bot: listening on {server.url}", flush=True)
     try:
         if poller is not None:
             poller.start()
         server.serve_forever()
+    except KeyboardInterrupt:
+        pass
     finally:
         stop()
+        server.stop()
         if poller is not None:
             poller.stop()
         bot.close()
     return 0
+
+
+def _interrupt() -> None:
+    raise KeyboardInterrupt
 
 
 def _socket(settings: Settings, args: argparse.Namespace) -> int:
@@ -232,12 +248,6 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
     upgrade_to_head(settings.database_url)
     print("ecs-reboot-bot: the database schema is up to date")
     return 0
-
-
-def _simulator(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.ecs.simulator.cli import main as simulator_main
-
-    return simulator_main(list(args.rest))
 
 
 def _cli_actor() -> str:

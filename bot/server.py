@@ -34,7 +34,9 @@ SLACK_PATH = "/slack/events"
 def database_answers(engine: Engine) -> bool:
     try:
         with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
+            # The schema, not just the server: a database dropped or emptied under a
+            # running bot is not healthy either.
+            connection.execute(text("SELECT version_num FROM alembic_version"))
     except SQLAlchemyError as error:
         log.warning("health check: the database did not answer: %s", type(error).__name__)
         return False

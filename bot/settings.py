@@ -16,6 +16,8 @@ from pydantic import (
     field_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 _REGION_RE = re.compile(r"^[a-z]{2,}(-[a-z0-9]+)+$")
 _CHANNEL_RE = re.compile(r"^[CGD][A-Z0-9]+$")
@@ -85,17 +87,18 @@ class Settings(BaseSettings):
     @field_validator("admins")
     @classmethod
     def _user_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for user in value:
+        for position, user in enumerate(value, start=1):
+            # The position, never the value: a secret pasted here must not be printed.
             if not _USER_RE.match(user):
-                raise ValueError(f"{user!r} is not a Slack user id (U… or W…)")
+                raise ValueError(f"entry {position} is not a Slack user id (U… or W…)")
         return value
 
     @field_validator("allowed_channels")
     @classmethod
     def _channel_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for channel in value:
+        for position, channel in enumerate(value, start=1):
             if not _CHANNEL_RE.match(channel):
-                raise ValueError(f"{channel!r} is not a Slack channel id (C…, G… or D…)")
+                raise ValueError(f"entry {position} is not a Slack channel id (C…, G… or D…)")
         return value
 
     @field_validator("notify_channel")
@@ -104,7 +107,7 @@ class Settings(BaseSettings):
         if value is not None and value.strip() == "":
             return None
         if value is not None and not _CHANNEL_RE.match(value):
-            raise ValueError(f"{value!r} is not a Slack channel id (C…, G… or D…)")
+            raise ValueError("not a Slack channel id (C…, G… or D…)")
         return value
 
     @field_validator("default_region")
@@ -113,7 +116,19 @@ class Settings(BaseSettings):
         if value is not None and value.strip() == "":
             return None
         if value is not None and not _REGION_RE.match(value):
-            raise ValueError(f"{value!r} is not a region id such as cn-hangzhou")
+            raise ValueError("not a region id such as cn-hangzhou")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        try:
+            make_url(value)
+        except ArgumentError:
+            raise ValueError(
+                "not a SQLAlchemy URL such as sqlite:///ecs-reboot-bot.db or "
+                "postgresql+psycopg://user@host/db"
+            ) from None
         return value
 
     @field_validator("slack_api_url")
