@@ -18,6 +18,8 @@ from typing import Any
 import httpx
 
 from bot.bootstrap import Bot, build_bot
+from bot.db.engine import make_session_factory
+from bot.db.unit_of_work import UnitOfWork
 from bot.domain.model import Role
 from bot.domain.policy import Binding
 from bot.domain.request import RebootRequest
@@ -129,6 +131,11 @@ class Harness:
             request = uow.requests.get(request_id)
         assert request is not None, f"request {request_id} is not in the database"
         return request
+
+    def audit_actions(self, request_id: str) -> list[str]:
+        """The audit log's actions for a request, oldest first (read from the table)."""
+        with UnitOfWork(make_session_factory(self.bot.engine)) as uow:
+            return [entry.action for entry in uow.audit.list(request_id=request_id)]
 
     def thread(self, request_id: str) -> list[FakeMessage]:
         ts = self.request(request_id).message_ts

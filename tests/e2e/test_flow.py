@@ -369,8 +369,7 @@ def test_every_step_is_audited_and_status_links_the_thread(harness: Harness) -> 
     request_id, _ = h.last_preview()
     h.click(ACTION_CONFIRM, request_id)
     h.settle()
-    with h.bot.ctx.uow() as uow:
-        actions = [entry.action for entry in uow.audit.list(request_id=request_id)]
+    actions = h.audit_actions(request_id)
     assert actions[:2] == ["preview", "confirm"]
     assert "execute" in actions
     status = h.command(f"status {request_id}").json()["text"]
