@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot import metrics
+from bot.logs import request_context
 from bot.services.confirm import expire_due
 from bot.services.context import Context
 from bot.services.execution import advance
@@ -43,7 +44,8 @@ def poll_once(ctx: Context, now: datetime) -> PollReport:
     failed: list[str] = []
     for request_id in claimed:
         try:
-            advance(ctx, request_id, now=now)
+            with request_context(request_id):
+                advance(ctx, request_id, now=now)
             advanced.append(request_id)
         except Exception:
             # One broken request must not stop the others; it is retried next tick.

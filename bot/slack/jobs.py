@@ -13,6 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 from bot.domain.errors import BotError
+from bot.logs import request_context
 from bot.services.ports import Presenter
 
 log = logging.getLogger(__name__)
@@ -25,8 +26,15 @@ class Jobs:
         self._pending: set[Future[None]] = set()
         self._lock = threading.Lock()
 
-    def submit(self, work: Callable[[], object], *, channel: str, user: str) -> None:
-        future = self._executor.submit(self._run, work, channel, user)
+    def submit(
+        self,
+        work: Callable[[], object],
+        *,
+        channel: str,
+        user: str,
+        request_id: str | None = None,
+    ) -> None:
+        future = self._executor.submit(self._run, work, channel, user, request_id)
         with self._lock:
             self._pending.add(future)
         future.add_done_callback(self._forget)
@@ -35,9 +43,12 @@ class Jobs:
         with self._lock:
             self._pending.discard(future)
 
-    def _run(self, work: Callable[[], object], channel: str, user: str) -> None:
+    def _run(
+        self, work: Callable[[], object], channel: str, user: str, request_id: str | None
+    ) -> None:
         try:
-            work()
+            with request_context(request_id):
+                work()
         except BotError as error:
             log.warning("job failed: %s", error)
             self._presenter.tell(channel, user, f":x: {error}")

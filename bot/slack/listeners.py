@@ -136,7 +136,12 @@ def _on_click(
         if click is None:
             log.warning("ignored a malformed block_actions payload")
         else:
-            jobs.submit(lambda: use_case(ctx, click), channel=click.channel, user=click.user)
+            jobs.submit(
+                lambda: use_case(ctx, click),
+                channel=click.channel,
+                user=click.user,
+                request_id=click.request_id,
+            )
         # An empty ack: the message itself is updated by the worker.
         ack()
 
