@@ -60,6 +60,29 @@ def _load_for_click(ctx: Context, click: Click, now: datetime) -> RebootRequest 
     return request
 
 
+def _authorized_click(
+    ctx: Context, click: Click, now: datetime, *, cancelling: bool
+) -> RebootRequest | None:
+    """The clicked request when it may still be decided on and this person may decide:
+    the requester or an admin, checked now. Confirming also needs the role the reboot
+    needs; cancelling (nothing runs) does not. Otherwise tell why and None."""
+    request = _load_for_click(ctx, click, now)
+    if request is None:
+        return None
+    with ctx.uow() as uow:
+        principal = ctx.principal(uow, click.user)
+    decision = check_may_act_on(
+        principal,
+        requester=request.requester,
+        needed=Role.VIEWER if cancelling else needed_role(force=request.force),
+        targets=_targets(request.instances if cancelling else request.to_reboot),
+    )
+    if not decision.allowed:
+        ctx.presenter.tell(click.channel, click.user, f":no_entry: {decision.reason}")
+        return None
+    return request
+
+
 def _already_decided(request: RebootRequest) -> str:
     if request.confirmed_by:
         return (
@@ -74,19 +97,8 @@ def _already_decided(request: RebootRequest) -> str:
 def confirm(ctx: Context, click: Click) -> bool:
     """Handle a click on ``reboot_confirm``. True when this click started the reboot."""
     now = ctx.clock()
-    request = _load_for_click(ctx, click, now)
+    request = _authorized_click(ctx, click, now, cancelling=False)
     if request is None:
-        return False
-    with ctx.uow() as uow:
-        principal = ctx.principal(uow, click.user)
-    decision = check_may_act_on(
-        principal,
-        requester=request.requester,
-        needed=needed_role(force=request.force),
-        targets=_targets(request.to_reboot),
-    )
-    if not decision.allowed:
-        ctx.presenter.tell(click.channel, click.user, f":no_entry: {decision.reason}")
         return False
     if not request.to_reboot:
         ctx.presenter.tell(click.channel, click.user, "Nothing in this request can be rebooted.")
@@ -139,19 +151,8 @@ def confirm(ctx: Context, click: Click) -> bool:
 def cancel(ctx: Context, click: Click) -> bool:
     """Handle a click on ``reboot_cancel``: the requester or an admin; nothing runs."""
     now = ctx.clock()
-    request = _load_for_click(ctx, click, now)
+    request = _authorized_click(ctx, click, now, cancelling=True)
     if request is None:
-        return False
-    with ctx.uow() as uow:
-        principal = ctx.principal(uow, click.user)
-    decision = check_may_act_on(
-        principal,
-        requester=request.requester,
-        needed=Role.VIEWER,
-        targets=_targets(request.instances),
-    )
-    if not decision.allowed:
-        ctx.presenter.tell(click.channel, click.user, f":no_entry: {decision.reason}")
         return False
     with ctx.uow() as uow:
         won = uow.requests.transition(
