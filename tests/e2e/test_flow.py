@@ -7,7 +7,6 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -26,14 +25,6 @@ from tests.e2e.harness import (
     running_bot,
     text_of,
 )
-
-
-@pytest.fixture
-def harness(migrated_url: str) -> Iterator[Harness]:
-    with running_bot(migrated_url) as h:
-        h.grant(OPERATOR, Role.OPERATOR)
-        h.grant(VIEWER, Role.VIEWER)
-        yield h
 
 
 def _ids(h: Harness, count: int) -> list[str]:

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Iterator
-
-import pytest
 
 from bot.domain.model import InstanceOutcome, RequestState, Role
 from bot.services.poller import poll_once
@@ -22,13 +19,6 @@ from tests.e2e.harness import (
     running_bot,
     text_of,
 )
-
-
-@pytest.fixture
-def harness(migrated_url: str) -> Iterator[Harness]:
-    with running_bot(migrated_url) as h:
-        h.grant(OPERATOR, Role.OPERATOR)
-        yield h
 
 
 def _confirmed(h: Harness, count: int, *, skip: int = 0) -> str:
