@@ -30,6 +30,8 @@ from types import TracebackType
 from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
 
+from bot.console.terminal_slack import parse_body
+
 RESPONSE_URL_METHOD = "response_url"
 """The method name under which POSTs to a `response_url` are recorded."""
 
@@ -473,23 +475,6 @@ def _error(error: str) -> dict[str, Any]:
     return {"ok": False, "error": error}
 
 
-def _parse_body(content_type: str, raw: bytes) -> dict[str, Any]:
-    """Params from a form or JSON body, with JSON-in-form fields decoded."""
-    if not raw:
-        return {}
-    if content_type.startswith("application/json"):
-        loaded = json.loads(raw)
-        return dict(loaded) if isinstance(loaded, dict) else {"_body": loaded}
-    # slack-sdk sends form bodies for the GET-style methods (users.info, ...) and for
-    # anything given `params=`; a form field appears once, so keep the last value.
-    params: dict[str, Any] = dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
-    for name in _STRUCTURED_FIELDS:
-        value = params.get(name)
-        if isinstance(value, str) and value[:1] in ("[", "{"):
-            params[name] = json.loads(value)
-    return params
-
-
 def _make_handler(fake: FakeSlackApi) -> type[BaseHTTPRequestHandler]:
     class _SlackHandler(BaseHTTPRequestHandler):
         # HTTP/1.0: one request per connection, so no idle keep-alive socket can hold up
@@ -508,7 +493,7 @@ def _make_handler(fake: FakeSlackApi) -> type[BaseHTTPRequestHandler]:
             parts = urlsplit(self.path)
             params: dict[str, Any] = dict(parse_qsl(parts.query, keep_blank_values=True))
             try:
-                params.update(_parse_body(self.headers.get("Content-Type") or "", raw))
+                params.update(parse_body(self.headers.get("Content-Type") or "", raw))
             except (ValueError, UnicodeDecodeError):
                 self._send(_Answer(HTTPStatus.OK, _error("invalid_form_data")))
                 return
