@@ -43,7 +43,6 @@ WORKSPACE_URL = f"https://{TEAM_DOMAIN}.slack.com/"
 
 # Fields that slack-sdk sends as JSON strings inside form bodies but as real lists in
 # JSON bodies; decoding them makes recorded params look the same either way.
-_STRUCTURED_FIELDS = ("blocks", "attachments", "metadata")
 
 # Slack's message ts is "<unix seconds>.<6 digits>"; start here and count up so every
 # ts is unique and strictly increasing across channels, like a single clock.
