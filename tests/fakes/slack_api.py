@@ -41,9 +41,6 @@ TEAM_ID = "T0TEAM"
 TEAM_DOMAIN = "example"
 WORKSPACE_URL = f"https://{TEAM_DOMAIN}.slack.com/"
 
-# Fields that slack-sdk sends as JSON strings inside form bodies but as real lists in
-# JSON bodies; decoding them makes recorded params look the same either way.
-
 # Slack's message ts is "<unix seconds>.<6 digits>"; start here and count up so every
 # ts is unique and strictly increasing across channels, like a single clock.
 _FIRST_TS_MICROS = 1_700_000_000_000_100
