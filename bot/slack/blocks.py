@@ -247,10 +247,11 @@ def _status_text(request: RebootRequest) -> str:
     state = _STATE_TEXT[request.state]
     if request.state is RequestState.PREVIEWED:
         return f"{state} (expires {slack_date(request.expires_at)})"
-    if request.state is RequestState.EXECUTING:
-        return f"{state}: {back}/{attempted} back"
-    if request.state.is_final and request.confirmed_by:
-        return f"{state}: {back}/{attempted} back"
+    if request.state is RequestState.EXECUTING or (request.state.is_final and request.confirmed_by):
+        skipped = len(request.instances) - attempted
+        # Skipped instances keep a request from "succeeded" (DESIGN §7): say so.
+        extra = f", {skipped} skipped" if skipped else ""
+        return f"{state}: {back}/{attempted} back{extra}"
     return state
 
 
