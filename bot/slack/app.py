@@ -4,7 +4,6 @@ sized so that acks never wait behind slow work."""
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from slack_bolt import App
@@ -67,7 +66,6 @@ def build_app(
     signing_secret: str | None,
     ctx: Context,
     jobs: Jobs,
-    listener_workers: int = 32,
 ) -> App:
     """The Bolt ``App`` with every listener registered.
 
@@ -87,10 +85,10 @@ def build_app(
         ),
         signing_secret=signing_secret,
         authorize=authorize,
-        process_before_response=False,
-        listener_executor=ThreadPoolExecutor(
-            max_workers=listener_workers, thread_name_prefix="ecsbot-ack"
-        ),
+        # Our listeners only parse, read the database and queue work, so they run on
+        # the HTTP thread itself: no hop to a listener pool and no polling for the ack.
+        # Everything slow goes to ``jobs``.
+        process_before_response=True,
         logger=logging.getLogger("bot.slack.bolt"),
     )
     register(app, ctx, jobs)
