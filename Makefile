@@ -29,5 +29,9 @@ pytest: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/ecs-reboot-bot console --demo
 
+# Benchmarks: each script prints its figures; this writes bench/RESULTS.md (~4 min).
+bench: $(STAMP)
+	$(BIN)/python -m bench.run_all
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

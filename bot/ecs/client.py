@@ -553,12 +553,37 @@ def parse_start_time(value: object) -> datetime | None:
     answers carry seconds, so both are accepted. None when absent or unreadable."""
     if not isinstance(value, str) or not value:
         return None
+    fast = _fast_start_time(value)
+    if fast is not None:
+        return fast
     for pattern in ("%Y-%m-%dT%H:%MZ", "%Y-%m-%dT%H:%M:%SZ"):
         try:
             return datetime.strptime(value, pattern).replace(tzinfo=UTC)
         except ValueError:
             continue
     return None
+
+
+def _fast_start_time(value: str) -> datetime | None:
+    """The two documented shapes with plain digits, without ``strptime`` (the poller
+    parses a StartTime per instance per poll); None sends anything else to the slow,
+    strict path, which decides."""
+    if len(value) == 17 and value[16] == "Z":  # yyyy-MM-ddTHH:mmZ
+        second = "00"
+    elif len(value) == 20 and value[19] == "Z" and value[16] == ":":  # …:ssZ
+        second = value[17:19]
+    else:
+        return None
+    if value[4] != "-" or value[7] != "-" or value[10] != "T" or value[13] != ":":
+        return None
+    parts = (value[0:4], value[5:7], value[8:10], value[11:13], value[14:16], second)
+    if not all(part.isascii() and part.isdigit() for part in parts):
+        return None
+    try:
+        year, month, day, hour, minute, sec = (int(part) for part in parts)
+        return datetime(year, month, day, hour, minute, sec, tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 def _parse_instance(item: Mapping[str, Any], region: str) -> InstanceInfo:

@@ -1,0 +1,112 @@
+"""ECS calls against the lower bound (DESIGN §5.3–5.5: ≤100 ids a call, per region).
+
+For N = 1, 100, 250 and 1000 instances spread over two regions, one request is
+previewed and confirmed over signed HTTP, then polled (``poll_once`` on the simulator's
+manual clock) until it finishes. The simulator's call log gives the calls of each action
+at preview, at execution and per poll; each count is divided by its lower bound, the sum
+over regions of ⌈ids in that region / 100⌉ (for a poll: of the ids still rebooting).
+A ratio of 1.00 means no call was wasted.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+
+from bench.common import OPERATOR, REGIONS, Stack, refs, report, running_stack
+from bot.domain.model import InstanceOutcome, Role
+from bot.ecs.simulator import Call
+
+SIZES = (1, 100, 250, 1000)
+MAX_TICKS = 200
+
+
+def lower_bound(ids_by_region: Counter[str]) -> int:
+    return sum(math.ceil(count / 100) for count in ids_by_region.values() if count)
+
+
+def split(n: int) -> list[int]:
+    """N ids over the two regions, as evenly as possible (N = 1: one region only)."""
+    return [n - n // 2, n // 2]
+
+
+def actions(calls: Sequence[Call]) -> Counter[str]:
+    names = Counter[str]()
+    for call in calls:
+        kind = "DryRun" if call.action == "RebootInstances" and call.dry_run else call.action
+        names[kind] += 1
+    return names
+
+
+def measure(n: int) -> dict[str, float]:
+    """Worst ratio (calls / lower bound) per phase and action for one request of n."""
+    per_region = split(n)
+    with running_stack(
+        instances=max(per_region),
+        regions=REGIONS,
+        env={"ECSBOT_MAX_INSTANCES": str(max(n, 500))},
+    ) as stack:
+        stack.grant(OPERATOR, Role.OPERATOR)
+        bound = lower_bound(Counter({r: c for r, c in zip(REGIONS, per_region, strict=True)}))
+        log = stack.sim.calls
+
+        stack.command(" ".join(refs(stack.sim, per_region))).raise_for_status()
+        stack.settle()
+        preview = actions(log.all())
+        [request_id] = stack.preview_ids()
+        mark = len(log)
+
+        stack.click(request_id).raise_for_status()
+        stack.settle()
+        execution = actions(log.all()[mark:])
+        ratios = {
+            "preview DescribeInstances": preview["DescribeInstances"] / bound,
+            "preview DryRun": preview["DryRun"] / bound,
+            "execution RebootInstances": execution["RebootInstances"] / bound,
+            "execution other calls": float(sum(execution.values()) - execution["RebootInstances"]),
+        }
+        ratios["poll DescribeInstances"] = _worst_poll_ratio(stack, request_id)
+    return ratios
+
+
+def _worst_poll_ratio(stack: Stack, request_id: str) -> float:
+    worst = 0.0
+    for _ in range(MAX_TICKS):
+        request = stack.request(request_id)
+        if request.state.is_final:
+            return worst
+        watching = Counter(
+            i.ref.region for i in request.instances if i.outcome is InstanceOutcome.REBOOTING
+        )
+        mark = len(stack.sim.calls)
+        stack.clock.advance(1.0)
+        report_ = stack.tick()
+        calls = actions(stack.sim.calls.all()[mark:])
+        if request_id in report_.advanced and watching:
+            worst = max(worst, sum(calls.values()) / lower_bound(watching))
+    raise RuntimeError(f"request {request_id} did not finish in {MAX_TICKS} ticks")
+
+
+def main() -> int:
+    print("ECS calls / lower bound (sum over regions of ceil(ids/100)); 2 regions")
+    for n in SIZES:
+        ratios = measure(n)
+        for phase, ratio in ratios.items():
+            print(f"    N={n:5d} {phase}: {ratio:.2f}")
+        others = ratios.pop("execution other calls")
+        figure = " / ".join(f"{ratio:.2f}" for ratio in ratios.values())
+        if others:
+            figure += f" (+{others:.0f} other calls at execution)"
+        passed = others == 0 and all(ratio <= 1.0 for ratio in ratios.values())
+        report(
+            f"ECS calls/bound N={n} (preview Describe / DryRun / Reboot / poll Describe)",
+            figure,
+            "1.00 each",
+            passed,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
