@@ -331,9 +331,11 @@ class RequestRepository:
         )
         return _rowcount(result) == 1
 
-    def release(self, request_id: str, owner: str) -> bool:
-        """Give the lease back so any poller may take the next poll; False when
-        ``owner`` did not hold it."""
+    def release(self, request_id: str, owner: str, *, next_poll_at: datetime | None = None) -> bool:
+        """Give the lease back so any poller may take the next poll, setting when that
+        is due (``next_poll_at``) in the same statement; False when ``owner`` did not
+        hold it."""
+        due = {} if next_poll_at is None else {"next_poll_at": next_poll_at}
         result = self._session.execute(
             update(RebootRequestRow)
             .where(RebootRequestRow.id == request_id, RebootRequestRow.lease_owner == owner)
@@ -341,6 +343,7 @@ class RequestRepository:
                 lease_owner=None,
                 lease_expires_at=None,
                 version=RebootRequestRow.version + 1,
+                **due,
             )
             .execution_options(synchronize_session=False)
         )

@@ -139,11 +139,12 @@ def confirm(ctx: Context, click: Click) -> bool:
         request, state=RequestState.EXECUTING, confirmed_by=click.user, confirmed_at=now
     )
     ctx.presenter.refresh_request(executing)  # buttons gone at once: who and when
+    next_poll_at = None
     try:
-        advance(ctx, request.id, observe_instances=False)
+        next_poll_at = advance(ctx, request.id, observe_instances=False).next_poll_at
     finally:
         with ctx.uow() as uow:
-            uow.requests.release(request.id, lease_owner)
+            uow.requests.release(request.id, lease_owner, next_poll_at=next_poll_at)
             uow.commit()
     return True
 

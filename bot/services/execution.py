@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,17 +36,27 @@ log = logging.getLogger(__name__)
 EXECUTION_LEASE_SECONDS = 120
 
 
+@dataclass(frozen=True)
+class Step:
+    """What one ``advance`` left: the latest snapshot, and when to look again (None when
+    the request is finished or gone). The caller writes the time as it gives the lease
+    back, in the same statement."""
+
+    request: RebootRequest | None
+    next_poll_at: datetime | None = None
+
+
 def advance(
     ctx: Context,
     request_id: str,
     *,
     now: datetime | None = None,
     observe_instances: bool = True,
-) -> RebootRequest | None:
-    """One step for one ``executing`` request. Returns the latest snapshot."""
+) -> Step:
+    """One step for one ``executing`` request."""
     request = _load(ctx, request_id)
     if request is None or request.state is not RequestState.EXECUTING:
-        return request
+        return Step(request)
     request = _send_unsent(ctx, request)
     request = _adopt_lost_answers(ctx, request)
     if ctx.config.notify_channel and request.notify_ts is None:
@@ -57,9 +68,8 @@ def advance(
         request, changed = _observe(ctx, request, now)
     request = _report(ctx, request, now)
     if all(i.outcome.is_final for i in request.instances):
-        return _finish(ctx, request)
-    _schedule(ctx, request, now, changed=changed)
-    return request
+        return Step(_finish(ctx, request))
+    return Step(request, next_poll_at=_next_poll_at(ctx, request, now, changed=changed))
 
 
 def _load(ctx: Context, request_id: str) -> RebootRequest | None:
@@ -341,10 +351,10 @@ def _finish(ctx: Context, request: RebootRequest) -> RebootRequest:
     return finished
 
 
-def _schedule(ctx: Context, request: RebootRequest, now: datetime, *, changed: bool) -> None:
+def _next_poll_at(
+    ctx: Context, request: RebootRequest, now: datetime, *, changed: bool
+) -> datetime:
     sent = [i.reboot_sent_at for i in request.instances if i.reboot_sent_at is not None]
     since = now - min(sent) if sent else timedelta(0)
     delay = next_delay(interval=ctx.config.poll_interval, since_sent=since, changed=changed)
-    with ctx.uow() as uow:
-        uow.requests.set_fields(request.id, next_poll_at=now + timedelta(seconds=delay))
-        uow.commit()
+    return now + timedelta(seconds=delay)

@@ -43,9 +43,10 @@ def poll_once(ctx: Context, now: datetime) -> PollReport:
     advanced: list[str] = []
     failed: list[str] = []
     for request_id in claimed:
+        next_poll_at = None
         try:
             with request_context(request_id):
-                advance(ctx, request_id, now=now)
+                next_poll_at = advance(ctx, request_id, now=now).next_poll_at
             advanced.append(request_id)
         except Exception:
             # One broken request must not stop the others; it is retried next tick.
@@ -53,7 +54,7 @@ def poll_once(ctx: Context, now: datetime) -> PollReport:
             failed.append(request_id)
         finally:
             with ctx.uow() as uow:
-                uow.requests.release(request_id, ctx.owner)
+                uow.requests.release(request_id, ctx.owner, next_poll_at=next_poll_at)
                 uow.commit()
     return PollReport(expired=expired, advanced=advanced, failed=failed)
 

@@ -142,7 +142,9 @@ class RequestStore(Protocol):
         expired; two owners never hold the same request."""
         ...
 
-    def release(self, request_id: str, owner: str) -> bool: ...
+    def release(self, request_id: str, owner: str, *, next_poll_at: datetime | None = None) -> bool:
+        """Give the lease back (and set the next poll time in the same statement)."""
+        ...
 
 
 class RoleStore(Protocol):
