@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import pytest
 
+from bot.cli import main as cli_main
 from bot.domain.model import InstanceOutcome, RequestState, Role, Verdict
 from bot.slack.blocks import ACTION_CANCEL, ACTION_CONFIRM
 from tests.e2e.harness import (
@@ -379,3 +380,19 @@ def test_a_database_that_went_away_gets_a_clear_answer(harness: Harness) -> None
     assert "database is not answering" in reply
     # The process keeps serving: parsing needs no database.
     assert "i-ABC" in h.command("i-ABC").json()["text"]
+
+
+def test_a_grant_from_the_command_line_works_beside_the_running_bot(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    h = harness
+    monkeypatch.setenv("ECSBOT_DATABASE_URL", h.bot.settings.database_url)
+    assert cli_main(["roles", "grant", "U0LATE", "operator"]) == 0
+    assert "Granted" in capsys.readouterr().out
+    h.command(_ids(h, 1)[0], user="U0LATE")
+    h.settle()
+    _, preview = h.last_preview()
+    assert buttons(preview.blocks), "the grant took effect at once"
+    assert cli_main(["history", "--json"]) == 0
+    [row] = json.loads(capsys.readouterr().out)
+    assert (row["requester"], row["state"]) == ("U0LATE", "previewed")
