@@ -59,8 +59,12 @@ def preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
         return _preview(ctx, asked)
     except EcsError as error:
         log.warning("preview failed: %s", error)
+        regions = ", ".join(sorted({ref.region for ref in asked.instances}))
         ctx.presenter.tell(
-            asked.channel, asked.user, f":x: Could not look the instances up: {error.describe()}"
+            asked.channel,
+            asked.user,
+            f":x: Could not look the instances up in {regions} (is the region right?): "
+            f"{error.describe()} Nothing was rebooted.",
         )
         return None
 

@@ -396,3 +396,13 @@ def test_a_grant_from_the_command_line_works_beside_the_running_bot(
     assert cli_main(["history", "--json"]) == 0
     [row] = json.loads(capsys.readouterr().out)
     assert (row["requester"], row["state"]) == ("U0LATE", "previewed")
+
+
+def test_an_unknown_region_gets_a_specific_answer(harness: Harness) -> None:
+    h = harness
+    h.command("cn-nowhere/i-bp1aaaaaaaaaaaaa", user="U0ADMIN")
+    h.settle()
+    [reply] = h.ephemerals("U0ADMIN")
+    assert "cn-nowhere" in reply
+    assert "InvalidRegionId.NotFound" in reply
+    assert h.previews() == []
