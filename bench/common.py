@@ -239,7 +239,11 @@ def running_stack(
             load_settings(**overrides), clock=manual.now, migrate=True, job_workers=job_workers
         )
         server = HttpServer(
-            WebApp(bot.app, health=lambda: database_answers(bot.engine)),
+            WebApp(
+                bot.app,
+                signing_secret=bot.signing_secret,
+                health=lambda: database_answers(bot.engine),
+            ),
             host="127.0.0.1",
             port=0,
         )

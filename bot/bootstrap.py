@@ -171,6 +171,12 @@ class Bot(Runtime):
     jobs: Jobs
     app: App
 
+    @property
+    def signing_secret(self) -> str:
+        """What ``serve``'s gate verifies Slack's requests with."""
+        secret = self.settings.slack_signing_secret
+        return secret.get_secret_value() if secret else ""
+
     def close(self) -> None:
         self.jobs.wait_idle(timeout=30)
         self.jobs.shutdown()

@@ -170,7 +170,13 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     metrics.register_database_collector(lambda: state_and_outcome_counts(bot.engine))
     port = args.port if args.port is not None else settings.port
     server = HttpServer(
-        WebApp(bot.app, health=lambda: database_answers(bot.engine)), host=args.host, port=port
+        WebApp(
+            bot.app,
+            signing_secret=bot.signing_secret,
+            health=lambda: database_answers(bot.engine),
+        ),
+        host=args.host,
+        port=port,
     )
     poller = None if args.no_poller else bot.poller()
     # waitress's loop stops cleanly on KeyboardInterrupt; closing its socket from the

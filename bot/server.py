@@ -11,17 +11,19 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from http import HTTPStatus
 from typing import TYPE_CHECKING
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_bolt import App
-from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_bolt.request import BoltRequest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from waitress.server import BaseWSGIServer, create_server
 
 from bot import metrics
+from bot.slack import gate
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment
@@ -46,8 +48,9 @@ def database_answers(engine: Engine) -> bool:
 class WebApp:
     """Routes the three paths; everything else is 404."""
 
-    def __init__(self, app: App, *, health: Callable[[], bool]) -> None:
-        self._slack = SlackRequestHandler(app, path=SLACK_PATH)
+    def __init__(self, app: App, *, signing_secret: str, health: Callable[[], bool]) -> None:
+        self._app = app
+        self._signing_secret = signing_secret
         self._health = health
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -73,6 +76,49 @@ class WebApp:
                 # this is the time Slack waits for us.
                 metrics.ACK_SECONDS.observe(time.perf_counter() - started)
         return _reply(start_response, "404 Not Found", "text/plain", b"Not Found\n")
+
+    def _slack(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        if length > gate.MAX_BODY_BYTES:
+            return _refuse(start_response, gate.Refusal(413, "request body too large"))
+        body = environ["wsgi.input"].read(length) if length else b""
+        headers: dict[str, str | Sequence[str]] = {
+            key[5:].replace("_", "-").lower(): str(value)
+            for key, value in environ.items()
+            if key.startswith("HTTP_")
+        }
+        content_type = str(environ.get("CONTENT_TYPE") or "")
+        headers["content-type"] = content_type
+        refusal = gate.verify(self._signing_secret, body, {k: str(v) for k, v in headers.items()})
+        if refusal is not None:
+            return _refuse(start_response, refusal)
+        parsed = gate.parse(body, content_type)
+        if isinstance(parsed, gate.Refusal):
+            return _refuse(start_response, parsed)
+        # Verified and parsed here, so Bolt gets the object itself (it would parse the
+        # raw body its own, laxer way).
+        response = self._app.dispatch(
+            BoltRequest(
+                body=parsed,
+                query=str(environ.get("QUERY_STRING") or ""),
+                headers=headers,
+                mode="socket_mode",
+            )
+        )
+        payload = response.body.encode("utf-8")
+        response_headers = [
+            (name, value) for name, values in response.headers.items() for value in values
+        ]
+        if not any(name.lower() == "content-length" for name, _ in response_headers):
+            response_headers.append(("Content-Length", str(len(payload))))
+        start_response(f"{response.status} {HTTPStatus(response.status).phrase}", response_headers)
+        return [payload]
+
+
+def _refuse(start_response: StartResponse, refusal: gate.Refusal) -> list[bytes]:
+    log.info("refused a Slack request: %s", refusal.reason)
+    status = f"{refusal.status} {HTTPStatus(refusal.status).phrase}"
+    return _reply(start_response, status, "text/plain", f"{refusal.reason}\n".encode())
 
 
 def _reply(

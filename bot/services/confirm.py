@@ -38,7 +38,9 @@ def _load_for_click(ctx: Context, click: Click, now: datetime) -> RebootRequest 
     with ctx.uow() as uow:
         request = uow.requests.get(click.request_id)
     if request is None:
-        ctx.presenter.tell(click.channel, click.user, f"No request `{click.request_id}` exists.")
+        # The value came from the click payload: never echo it as mrkdwn.
+        shown = click.request_id.replace("`", "'").replace("<", "‹").replace(">", "›")[:64]
+        ctx.presenter.tell(click.channel, click.user, f"No request `{shown}` exists.")
         return None
     if request.channel != click.channel:
         ctx.presenter.tell(

@@ -71,8 +71,7 @@ def answer_command(
         text, default_region=ctx.config.default_region, max_instances=ctx.config.max_instances
     )
     if isinstance(parsed, CommandError):
-        problems = "\n".join(f"• {problem}" for problem in parsed.problems)
-        return f":warning: Nothing was done:\n{problems}\nSee `/ecs-reboot help`.", None
+        return _problems_text(parsed.problems), None
     if isinstance(parsed, HelpCommand):
         return help_text(), None
     if isinstance(parsed, StatusCommand):
@@ -110,6 +109,18 @@ def answer_command(
         dropped = ", ".join(f"`{ref.instance_id}`" for ref in asked.duplicates[:10])
         reply += f" (dropped {len(asked.duplicates)} duplicate(s): {dropped})"
     return reply, lambda: preview_service.preview(ctx, asked)
+
+
+# Enough to show what is wrong; a pasted novel must not become a 3 MB reply.
+MAX_PROBLEMS_SHOWN = 20
+
+
+def _problems_text(problems: tuple[str, ...]) -> str:
+    shown = "\n".join(f"• {problem}" for problem in problems[:MAX_PROBLEMS_SHOWN])
+    more = len(problems) - MAX_PROBLEMS_SHOWN
+    if more > 0:
+        shown += f"\n…and {more} more problem{'s' if more != 1 else ''}."
+    return f":warning: Nothing was done:\n{shown}\nSee `/ecs-reboot help`."
 
 
 def _status(ctx: Context, *, user: str, channel: str, request_id: str) -> str:

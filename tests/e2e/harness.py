@@ -193,7 +193,11 @@ def running_bot(
         settings = load_settings(**overrides)
         bot = build_bot(settings, clock=clock.now, migrate=True)
         server = HttpServer(
-            WebApp(bot.app, health=lambda: database_answers(bot.engine)), host="127.0.0.1", port=0
+            WebApp(
+                bot.app, signing_secret=SIGNING_SECRET, health=lambda: database_answers(bot.engine)
+            ),
+            host="127.0.0.1",
+            port=0,
         )
         server.start()
         sender = SlackRequestSender(server.url, SIGNING_SECRET)

@@ -297,7 +297,9 @@ def _get(app: WebApp, path: str) -> tuple[str, dict[str, str], bytes]:
 def test_healthz_is_503_when_the_database_does_not_answer() -> None:
     engine = make_engine("postgresql+psycopg://postgres@127.0.0.1:1/x")
     try:
-        app = WebApp(_bare_app(), health=lambda: database_answers(engine))
+        app = WebApp(
+            _bare_app(), signing_secret=SIGNING_SECRET, health=lambda: database_answers(engine)
+        )
         status, headers, body = _get(app, "/healthz")
     finally:
         engine.dispose()
@@ -309,7 +311,7 @@ def test_healthz_is_503_when_the_database_does_not_answer() -> None:
 
 def test_healthz_follows_the_database_answering_again() -> None:
     answers = iter([False, True])
-    app = WebApp(_bare_app(), health=lambda: next(answers))
+    app = WebApp(_bare_app(), signing_secret=SIGNING_SECRET, health=lambda: next(answers))
 
     assert _get(app, "/healthz")[0].startswith("503")
     assert _get(app, "/healthz")[0].startswith("200")
@@ -328,7 +330,9 @@ def test_healthz_is_503_when_the_database_was_removed(migrated_url: str) -> None
             with engine.begin() as connection:
                 connection.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
                 connection.execute(text(f'CREATE SCHEMA "{name}"'))  # for the fixture's DROP
-        app = WebApp(_bare_app(), health=lambda: database_answers(engine))
+        app = WebApp(
+            _bare_app(), signing_secret=SIGNING_SECRET, health=lambda: database_answers(engine)
+        )
         status, _, _ = _get(app, "/healthz")
     finally:
         engine.dispose()
