@@ -27,6 +27,9 @@ class Click:
     user: str
     channel: str
     request_id: str
+    # The message the button was on: the preview, even if a crash kept its ts from
+    # being recorded.
+    message_ts: str | None = None
 
 
 def _targets(instances: Sequence[PlannedInstance]) -> list[Target]:
@@ -47,6 +50,13 @@ def _load_for_click(ctx: Context, click: Click, now: datetime) -> RebootRequest 
             click.channel, click.user, "That button belongs to a request in another channel."
         )
         return None
+    if request.message_ts is None and click.message_ts:
+        # The process died between posting the preview and recording its ts; Slack's
+        # signed click names the message, so adopt it and every update can follow.
+        with ctx.uow() as uow:
+            uow.requests.set_fields(request.id, message_ts=click.message_ts)
+            uow.commit()
+        request = dataclasses.replace(request, message_ts=click.message_ts)
     if request.is_expired(now):
         expire(ctx, request.id, now, actor=click.user)
         ctx.presenter.tell(

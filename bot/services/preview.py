@@ -127,10 +127,15 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
     note = _note(asked.duplicates, may_execute, principal)
     ts = ctx.presenter.publish_request(request, can_execute=may_execute.allowed, note=note)
     if ts:
-        link = ctx.presenter.permalink(asked.channel, ts)
+        # Recorded at once (the permalink is one more Slack call away).
         with ctx.uow() as uow:
-            uow.requests.set_fields(request.id, message_ts=ts, permalink=link)
+            uow.requests.set_fields(request.id, message_ts=ts)
             uow.commit()
+        link = ctx.presenter.permalink(asked.channel, ts)
+        if link:
+            with ctx.uow() as uow:
+                uow.requests.set_fields(request.id, permalink=link)
+                uow.commit()
     return request
 
 

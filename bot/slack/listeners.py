@@ -170,4 +170,11 @@ def click_from_body(body: dict[str, Any]) -> confirm_service.Click | None:
         return None
     if not value or len(value) > 64:
         return None
-    return confirm_service.Click(user=user, channel=channel, request_id=value)
+    container = body.get("container")
+    message_ts = container.get("message_ts") if isinstance(container, dict) else None
+    return confirm_service.Click(
+        user=user,
+        channel=channel,
+        request_id=value,
+        message_ts=str(message_ts) if message_ts else None,
+    )
