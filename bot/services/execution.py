@@ -68,7 +68,11 @@ def advance(
         request, changed = _observe(ctx, request, now)
     request = _report(ctx, request, now)
     if all(i.outcome.is_final for i in request.instances):
-        return Step(_finish(ctx, request))
+        finished = _finish(ctx, request)
+        if finished is None:
+            # The summary did not get through: stay executing and try again soon.
+            return Step(request, next_poll_at=now + timedelta(seconds=ctx.config.poll_interval))
+        return Step(finished)
     return Step(request, next_poll_at=_next_poll_at(ctx, request, now, changed=changed))
 
 
@@ -323,13 +327,17 @@ def report_gap(request: RebootRequest, now: datetime) -> timedelta:
     return max(timedelta(seconds=5), (now - started) / 2)
 
 
-def _finish(ctx: Context, request: RebootRequest) -> RebootRequest:
-    """Sum up, notify, then move to the final state: posting first means a crash in
-    between repeats the summary rather than losing it."""
+def _finish(ctx: Context, request: RebootRequest) -> RebootRequest | None:
+    """Sum up, notify, then move to the final state. Posting first means a crash in
+    between repeats the summary rather than losing it; a summary Slack did not take
+    (an error, 429s beyond the retries) leaves the request executing, so the next tick
+    posts it again. None in that case."""
     now = ctx.clock()
     final = final_request_state([i.outcome for i in request.instances])
     finished = dataclasses.replace(request, state=final, finished_at=now)
-    ctx.presenter.reply_summary(finished)
+    if not ctx.presenter.reply_summary(finished):
+        log.warning("the summary of request %s was not posted; trying again", request.id)
+        return None
     if ctx.config.notify_channel:
         ctx.presenter.notify_finished(finished)
     with ctx.uow() as uow:

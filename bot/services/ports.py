@@ -230,8 +230,9 @@ class Presenter(Protocol):
         """One thread reply for every change of a poll (never one per instance)."""
         ...
 
-    def reply_summary(self, request: RebootRequest) -> None:
-        """The final thread reply: outcome, durations, every failure in words."""
+    def reply_summary(self, request: RebootRequest) -> bool:
+        """The final thread reply: outcome, durations, every failure in words. False
+        when Slack did not take it (the caller tries again later)."""
         ...
 
     def notify_started(self, request: RebootRequest) -> str | None:

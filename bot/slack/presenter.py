@@ -85,9 +85,11 @@ class SlackPresenter:
             message = blocks.progress_reply(request, changed)
             self._post(request.channel, message, thread_ts=request.message_ts)
 
-    def reply_summary(self, request: RebootRequest) -> None:
-        if request.message_ts:
-            self._post(request.channel, blocks.summary_reply(request), thread_ts=request.message_ts)
+    def reply_summary(self, request: RebootRequest) -> bool:
+        if not request.message_ts:
+            return True  # no thread to reply in (the preview was never posted)
+        message = blocks.summary_reply(request)
+        return self._post(request.channel, message, thread_ts=request.message_ts) is not None
 
     def notify_started(self, request: RebootRequest) -> str | None:
         if not self._notify_channel:
