@@ -1,0 +1,674 @@
+"""The soak (DESIGN §5.4, §5.7, §9): 200 reboot requests driven through ``serve`` as a
+real process while ECS fails 30 % of calls, Slack answers 429 in bursts, and the
+process is SIGKILLed at random moments and restarted on the same database.
+
+Out of process pieces talk over loopback HTTP: this test runs the fake Slack Web API
+and the ECS simulator (real clock, 0.2 s stop and start), starts ``python -m bot serve``
+and plays Slack against it (signed commands and confirm clicks). When every confirmed
+request is final, or the time is up, it checks what must hold whatever happened:
+
+* every confirmed request ends ``succeeded``, ``partially_failed`` or ``failed``;
+* no instance was rebooted twice for one request, and none the bot calls back was not
+  rebooted at all;
+* no request was lost: each confirmed preview is in the database, in a final state;
+* every request's thread has its final summary ("Done:").
+
+The one test in the suite that waits on real time; every wait is a bounded loop.
+Run it with ``make soak`` (PostgreSQL when ``ECSBOT_TEST_POSTGRES_URL`` is set).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import secrets
+import select
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.pool import NullPool
+
+from bot.db.engine import make_engine, make_session_factory
+from bot.db.migrate import upgrade_to_head
+from bot.db.unit_of_work import UnitOfWork
+from bot.domain.model import InstanceOutcome, RequestState
+from bot.domain.request import RebootRequest
+from bot.ecs.simulator import Simulator
+from bot.ecs.simulator.faults import Faults, Plan
+from bot.slack.blocks import ACTION_CONFIRM
+from tests.fakes.slack_api import FakeSlackApi, RecordedCall
+from tests.fakes.slack_requests import SlackRequestSender
+from tests.fixtures_db import POSTGRES_URL_ENV, _postgres_schema_url
+
+pytestmark = pytest.mark.soak
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SEED = 20240501
+REQUESTS = 200
+INSTANCES_PER_REQUEST = 3
+FAULT_RATE = 0.30
+TOTAL_SECONDS = 8 * 60
+# Kills come at random moments this far apart, from the first command until a minute
+# after the last confirm: previews, acks, confirms, reboot calls, polls and summaries
+# all get hit. Slack's 429 bursts come this far apart, all along.
+KILL_GAP = (4.0, 16.0)
+KILLS_AFTER_CONFIRMS = 60.0
+BURST_GAP = (3.0, 10.0)
+BURST_METHODS = ("chat.postMessage", "chat.update", "chat.postEphemeral")
+# New commands at this pace, so the kills land while requests are at every stage.
+COMMAND_GAP = 0.6
+IN_FLIGHT = 25  # requests commanded but not yet confirmed, at most
+RECOMMAND_AFTER = 25.0  # seconds without a preview before the command is sent again
+RECLICK_AFTER = 15.0  # seconds a confirmed preview may stay "previewed"
+STARTUP_SECONDS = 30.0
+
+SIGNING_SECRET = "soak-signing-secret-0001"
+BOT_TOKEN = "xoxb-soak-token"
+USER = "U0SOAK"
+REGION = "cn-hangzhou"
+NOTIFY = "C0SOAKNOTE"
+FINAL = {RequestState.SUCCEEDED, RequestState.PARTIALLY_FAILED, RequestState.FAILED}
+
+
+# --- the failing world ---------------------------------------------------------------------
+
+
+class RandomFaults(Faults):
+    """The simulator's fault registry, adding one transient fault (through its own API)
+    before a random ``rate`` share of calls: throttling, ServiceUnavailable or a
+    dropped connection, one third each."""
+
+    def __init__(self, rng: random.Random, rate: float) -> None:
+        super().__init__()
+        self._rng = rng
+        self._rate = rate
+        self._draw = threading.Lock()
+        self.injected: Counter[str] = Counter()
+
+    def for_call(self, action: str) -> Plan:
+        with self._draw:
+            hit = self._rng.random() < self._rate
+            kind = self._rng.choice(("throttle", "unavailable", "drop"))
+            if hit:
+                self.injected[kind] += 1
+        if hit and kind == "throttle":
+            self.throttle(action, times=1, code="Throttling.User")
+        elif hit and kind == "unavailable":
+            self.fail(action, times=1, code="ServiceUnavailable")
+        elif hit:
+            self.drop_connection(action, times=1)
+        return super().for_call(action)
+
+
+@contextmanager
+def soak_database(tmp_path: Path) -> Iterator[str]:
+    """A migrated database: PostgreSQL (a schema of its own) when configured, else a
+    SQLite file."""
+    base_url = os.environ.get(POSTGRES_URL_ENV)
+    if not base_url:
+        url = f"sqlite:///{tmp_path / 'soak.db'}"
+        upgrade_to_head(url)
+        yield url
+        return
+    schema = f"soak_{secrets.token_hex(6)}"
+    admin = create_engine(base_url, poolclass=NullPool)
+    try:
+        with admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        url = _postgres_schema_url(base_url, schema)
+        upgrade_to_head(url)
+        try:
+            yield url
+        finally:
+            with admin.begin() as connection:
+                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    finally:
+        admin.dispose()
+
+
+class ServeProcess:
+    """``python -m bot serve`` that can be SIGKILLed and started again on the same
+    database, from another thread than the one sending it requests. Its log (all
+    generations) goes to one file."""
+
+    def __init__(self, env: dict[str, str], workdir: Path) -> None:
+        self._env = env
+        self._workdir = workdir
+        self.log_path = workdir / "serve.log"
+        self._log: IO[str] = self.log_path.open("a", encoding="utf-8")
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen[str] | None = None
+        self._url = ""
+        self.starts = 0
+        self.kills = 0
+        self.unexpected_exits: list[int] = []
+
+    def url(self) -> str | None:
+        """Where it listens, or None while it is down."""
+        with self._lock:
+            return self._url if self._process is not None else None
+
+    def start(self) -> None:
+        with self._lock:
+            self._log.write(f"\n===== start {self.starts + 1} =====\n")
+            self._log.flush()
+            process = subprocess.Popen(
+                [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", "0"],
+                env=self._env,
+                cwd=self._workdir,
+                stdout=subprocess.PIPE,
+                stderr=self._log,
+                text=True,
+            )
+            self.starts += 1
+            try:
+                self._url = self._listening_url(process)
+            except AssertionError:
+                process.kill()
+                self._reap(process)
+                raise
+            self._process = process
+
+    def _listening_url(self, process: subprocess.Popen[str]) -> str:
+        assert process.stdout is not None
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while (left := deadline - time.monotonic()) > 0:
+            ready, _, _ = select.select([process.stdout], [], [], left)
+            if not ready:
+                break
+            line = process.stdout.readline()
+            if not line:
+                break
+            if "listening on " in line:
+                return line.rsplit("listening on ", 1)[1].strip()
+        raise AssertionError(f"serve did not start; log:\n{self.log_tail()}")
+
+    def exited_by_itself(self) -> bool:
+        """True (once) when the process ended without being killed: a crash, a bug."""
+        with self._lock:
+            process = self._process
+            if process is None or process.poll() is None:
+                return False
+            self.unexpected_exits.append(process.returncode)
+            self._process = None
+            self._reap(process)
+            return True
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs, whatever the process was doing."""
+        with self._lock:
+            process, self._process = self._process, None
+            if process is not None:
+                if process.poll() is None:
+                    process.kill()
+                    self.kills += 1
+                self._reap(process)
+
+    @staticmethod
+    def _reap(process: subprocess.Popen[str]) -> None:
+        process.wait(timeout=30)
+        if process.stdout is not None:
+            process.stdout.close()
+
+    def close(self) -> None:
+        with self._lock:
+            process, self._process = self._process, None
+            if process is not None:
+                process.terminate()
+                self._reap(process)
+            self._log.close()
+
+    def log_tail(self, lines: int = 40) -> str:
+        if not self._log.closed:
+            self._log.flush()
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+class Chaos(threading.Thread):
+    """Kills and restarts the bot at random moments, and makes Slack answer 429 in
+    bursts, while the test plays Slack on its own thread."""
+
+    def __init__(self, serve: ServeProcess, slack: FakeSlackApi, rng: random.Random) -> None:
+        super().__init__(name="soak-chaos", daemon=True)
+        self.serve = serve
+        self.slack = slack
+        self.rng = rng
+        self.calm = threading.Event()  # set: no more kills (429 bursts go on)
+        self.stopped = threading.Event()
+        self.bursts = 0
+        self._bursts: dict[str, int] = {}  # method -> its count of 429s when over
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self._run()
+        except BaseException as error:  # handed to the test thread, which fails with it
+            self.error = error
+
+    def _run(self) -> None:
+        next_kill = time.monotonic() + self.rng.uniform(*KILL_GAP)
+        next_burst = time.monotonic() + self.rng.uniform(*BURST_GAP)
+        while not self.stopped.wait(0.05):
+            now = time.monotonic()
+            if self.serve.exited_by_itself():
+                self.serve.start()
+            if not self.calm.is_set() and now >= next_kill:
+                self.serve.kill()
+                # Down for a moment, as a crashed container is before its restart.
+                self.stopped.wait(self.rng.uniform(0.0, 1.0))
+                self.serve.start()
+                next_kill = time.monotonic() + self.rng.uniform(*KILL_GAP)
+            ready = [m for m in BURST_METHODS if self._burst_is_over(m)]
+            if now >= next_burst and ready:
+                method = self.rng.choice(ready)
+                times = self.rng.randint(2, 4)
+                self._bursts[method] = self._limited(method) + times
+                self.slack.rate_limit(method, times=times, retry_after=1)
+                self.bursts += 1
+                next_burst = now + self.rng.uniform(*BURST_GAP)
+
+    def _limited(self, method: str) -> int:
+        return sum(1 for call in self.slack.calls(method) if call.status == 429)
+
+    def _burst_is_over(self, method: str) -> bool:
+        """A method's bursts never overlap (the fake's counter would add up): one call
+        then sees at most 4 429s in a row, within the bot's 5 retries. Longer runs lose
+        messages: tests/e2e/test_crash_windows.py pins that."""
+        until = self._bursts.get(method)
+        return until is None or self._limited(method) >= until
+
+    def stop(self) -> None:
+        self.stopped.set()
+        if self.ident is not None:  # started
+            self.join(timeout=60)
+
+
+# --- playing Slack ------------------------------------------------------------------------
+
+
+@dataclass
+class Planned:
+    """One request as the person sees it: their own channel, their instances."""
+
+    index: int
+    instances: list[str]
+    channel: str
+    commands: int = 0
+    commanded_at: float = 0.0
+    request_id: str | None = None
+    clicks: int = 0
+    clicked_at: float = 0.0
+    confirmed: bool = False  # a confirm click was answered 200
+
+    @property
+    def command_text(self) -> str:
+        return " ".join(self.instances)
+
+
+@dataclass
+class Report:
+    commands: int = 0
+    recommands: int = 0
+    clicks: int = 0
+    reclicks: int = 0
+    refused_connections: int = 0
+    bursts: int = 0
+    extra_previews: list[str] = field(default_factory=list)
+
+    def line(self, serve: ServeProcess, faults: RandomFaults, seconds: float) -> str:
+        """The soak's figures, one line."""
+        return (
+            f"soak: {REQUESTS} requests x {INSTANCES_PER_REQUEST} instances in {seconds:.0f} s; "
+            f"{serve.kills} SIGKILLs, {serve.starts} starts; {self.commands} commands "
+            f"({self.recommands} again), {self.clicks} confirm clicks ({self.reclicks} again); "
+            f"ECS faults injected {dict(faults.injected)}; Slack 429 bursts {self.bursts}; "
+            f"requests to a dead bot {self.refused_connections}"
+        )
+
+
+class Driver:
+    """Plays the people: command, wait for the preview, confirm, confirm again if the
+    click was lost with the process."""
+
+    def __init__(
+        self, slack: FakeSlackApi, serve: ServeProcess, db: Engine, planned: list[Planned]
+    ) -> None:
+        self.slack = slack
+        self.serve = serve
+        self.db = db
+        self.planned = planned
+        self.by_channel = {p.channel: p for p in planned}
+        self.report = Report()
+        self._seen_calls = 0
+        self._sender: SlackRequestSender | None = None
+        self._sender_url = ""
+        self._next_new_command = 0.0
+
+    def sender(self, url: str) -> SlackRequestSender:
+        if self._sender is None or self._sender_url != url:
+            self.close()
+            self._sender = SlackRequestSender(url, SIGNING_SECRET, timeout=10)
+            self._sender_url = url
+        return self._sender
+
+    def close(self) -> None:
+        if self._sender is not None:
+            self._sender.close()
+            self._sender = None
+
+    def step(self, now: float) -> None:
+        self._read_slack()
+        states = self._states()
+        for planned in self.planned:
+            if planned.confirmed:
+                state = states.get(planned.request_id or "")
+                if state == RequestState.PREVIEWED.value and now - planned.clicked_at > (
+                    RECLICK_AFTER
+                ):
+                    self.report.reclicks += 1
+                    self._click(planned, now)
+            elif planned.request_id is not None:
+                self._click(planned, now)
+        in_flight = sum(1 for p in self.planned if p.commands and not p.confirmed)
+        if now < self._next_new_command:
+            in_flight = IN_FLIGHT  # no new request yet; commands sent again still go
+        for planned in self.planned:
+            if planned.confirmed or planned.request_id is not None:
+                continue
+            if planned.commands and now - planned.commanded_at < RECOMMAND_AFTER:
+                continue
+            if not planned.commands and in_flight >= IN_FLIGHT:
+                continue
+            if planned.commands:
+                self.report.recommands += 1
+            else:
+                in_flight = IN_FLIGHT  # one new request per COMMAND_GAP
+                self._next_new_command = now + COMMAND_GAP
+            self._command(planned, now)
+
+    def all_confirmed(self) -> bool:
+        return all(p.confirmed for p in self.planned)
+
+    def _command(self, planned: Planned, now: float) -> None:
+        response = self._post(
+            lambda s: s.command(
+                planned.command_text,
+                user_id=USER,
+                channel_id=planned.channel,
+                response_url=self.slack.response_url(planned.channel),
+            )
+        )
+        if response is not None and response.status_code == 200:
+            planned.commands += 1
+            planned.commanded_at = now
+            self.report.commands += 1
+
+    def _click(self, planned: Planned, now: float) -> None:
+        assert planned.request_id is not None
+        request_id = planned.request_id
+        response = self._post(
+            lambda s: s.click(
+                ACTION_CONFIRM,
+                request_id,
+                user_id=USER,
+                channel_id=planned.channel,
+                # The bot reads the request from the button's value, not from the ts.
+                message_ts="1700000000.000100",
+                response_url=self.slack.response_url(planned.channel),
+            )
+        )
+        if response is not None and response.status_code == 200:
+            planned.confirmed = True
+            planned.clicks += 1
+            planned.clicked_at = now
+            self.report.clicks += 1
+
+    def _post(self, send: Any) -> httpx.Response | None:
+        url = self.serve.url()
+        if url is None:
+            return None
+        try:
+            response: httpx.Response = send(self.sender(url))
+        except httpx.TransportError:
+            # Killed before or while answering: Slack would show the person an error,
+            # and they would try again; so do we, later.
+            self.report.refused_connections += 1
+            return None
+        assert response.status_code < 500, (response.status_code, response.text)
+        return response
+
+    def _read_slack(self) -> None:
+        """Take in the previews (and ECS failures told to the person) since last time."""
+        calls = self.slack.calls()
+        for call in calls[self._seen_calls :]:
+            channel = str(call.params.get("channel", ""))
+            planned = self.by_channel.get(channel)
+            if planned is None or call.status != 200:
+                continue
+            if call.method == "chat.postMessage" and not call.params.get("thread_ts"):
+                self._take_preview(planned, call)
+            elif call.method == "chat.postEphemeral" and planned.request_id is None:
+                # "Could not look the instances up" and the like: ask again at once.
+                planned.commanded_at = 0.0
+        self._seen_calls = len(calls)
+
+    def _take_preview(self, planned: Planned, call: RecordedCall) -> None:
+        blocks = _blocks(call)
+        confirm = [e for b in blocks if b.get("type") == "actions" for e in b.get("elements", [])]
+        values = [e["value"] for e in confirm if e.get("action_id") == ACTION_CONFIRM]
+        if planned.request_id is not None or not values:
+            # A second preview (the first was slow, not lost): left to expire unclicked,
+            # so each person's instances are rebooted by one request only.
+            self.report.extra_previews.extend(values)
+            if not values and planned.request_id is None:
+                planned.commanded_at = 0.0
+            return
+        planned.request_id = str(values[0])
+
+    def _states(self) -> dict[str, str]:
+        with self.db.connect() as connection:
+            rows = connection.execute(text("SELECT id, state FROM reboot_requests")).all()
+        return {str(row[0]): str(row[1]) for row in rows}
+
+
+def _blocks(call: RecordedCall) -> list[dict[str, Any]]:
+    blocks = call.params.get("blocks") or []
+    if isinstance(blocks, str):
+        blocks = json.loads(blocks)
+    return list(blocks)
+
+
+# --- the soak ----------------------------------------------------------------------------
+
+
+def _serve_env(slack: FakeSlackApi, sim: Simulator, url: str, workdir: Path) -> dict[str, str]:
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": str(REPO_ROOT),
+        "PYTHONIOENCODING": "utf-8",
+        "HOME": str(workdir),
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack.url,
+        "ECSBOT_DATABASE_URL": url,
+        "ECSBOT_ECS_ENDPOINT": sim.endpoint,
+        "ALIBABA_CLOUD_ACCESS_KEY_ID": sim.access_key_id,
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": sim.access_key_secret,
+        "ALIBABA_CLOUD_ECS_METADATA_DISABLED": "true",
+        "ECSBOT_DEFAULT_REGION": REGION,
+        "ECSBOT_ADMINS": USER,
+        "ECSBOT_NOTIFY_CHANNEL": NOTIFY,
+        "ECSBOT_POLL_INTERVAL": "0.2",
+        "ECSBOT_REBOOT_TIMEOUT": "30",
+    }
+
+
+def _load(db: Engine, request_ids: list[str]) -> dict[str, RebootRequest | None]:
+    with UnitOfWork(make_session_factory(db)) as uow:
+        return {request_id: uow.requests.get(request_id) for request_id in request_ids}
+
+
+def test_soak_200_requests_through_faults_429s_and_kills(tmp_path: Path) -> None:
+    faults = RandomFaults(random.Random(SEED + 1), FAULT_RATE)
+    with (
+        soak_database(tmp_path) as url,
+        FakeSlackApi() as slack,
+        Simulator(
+            instances_per_region=REQUESTS * INSTANCES_PER_REQUEST,
+            seed=SEED,
+            stop_seconds=0.2,
+            start_seconds=0.2,
+        ) as sim,
+    ):
+        sim.faults = faults
+        ids = sim.fleet.ids(REGION)
+        planned = [
+            Planned(
+                index=n,
+                instances=ids[n * INSTANCES_PER_REQUEST : (n + 1) * INSTANCES_PER_REQUEST],
+                channel=f"C0SOAK{n:03d}",
+            )
+            for n in range(REQUESTS)
+        ]
+        db = make_engine(url)
+        serve = ServeProcess(_serve_env(slack, sim, url, tmp_path), tmp_path)
+        driver = Driver(slack, serve, db, planned)
+        chaos = Chaos(serve, slack, random.Random(SEED + 2))
+        started = time.monotonic()
+        try:
+            serve.start()
+            chaos.start()
+            _drive(driver, chaos, started)
+            chaos.stop()
+            driver.report.bursts = chaos.bursts
+            elapsed = time.monotonic() - started
+            _check(driver, serve, sim, slack, db, elapsed, faults)
+        finally:
+            chaos.stop()
+            driver.close()
+            serve.close()
+            db.dispose()
+
+
+def _drive(driver: Driver, chaos: Chaos, started: float) -> None:
+    """Play Slack until every confirmed request is final, or the time is up. Kills stop
+    KILLS_AFTER_CONFIRMS seconds after the last confirm, so that what the dead processes
+    held (leased for up to two minutes) can finish within the time."""
+    deadline = started + TOTAL_SECONDS
+    all_confirmed_at: float | None = None
+    while (now := time.monotonic()) < deadline:
+        if chaos.error is not None:
+            raise chaos.error
+        driver.step(now)
+        if driver.all_confirmed():
+            all_confirmed_at = all_confirmed_at or now
+            if now - all_confirmed_at > KILLS_AFTER_CONFIRMS:
+                chaos.calm.set()
+            if _all_final(driver):
+                return
+        time.sleep(0.1)
+
+
+def _all_final(driver: Driver) -> bool:
+    states = driver._states()
+    return all(states.get(p.request_id or "") in {s.value for s in FINAL} for p in driver.planned)
+
+
+def _check(
+    driver: Driver,
+    serve: ServeProcess,
+    sim: Simulator,
+    slack: FakeSlackApi,
+    db: Engine,
+    elapsed: float,
+    faults: RandomFaults,
+) -> None:
+    summary = driver.report.line(serve, faults, elapsed)
+    problems: list[str] = []
+    unconfirmed = [p.index for p in driver.planned if not p.confirmed]
+    if unconfirmed:
+        problems.append(f"never got a preview to confirm: {unconfirmed[:20]}")
+    confirmed = [p for p in driver.planned if p.confirmed and p.request_id]
+    requests = _load(db, [p.request_id for p in confirmed if p.request_id])
+
+    # 0 lost: every confirmed preview is in the database, in a final state.
+    for planned in confirmed:
+        request = requests[str(planned.request_id)]
+        if request is None:
+            problems.append(f"request {planned.request_id} (#{planned.index}) is not in the db")
+        elif request.state not in FINAL:
+            problems.append(
+                f"request {request.id} (#{planned.index}) is {request.state.value}: "
+                f"{[(i.ref.instance_id, i.outcome.value) for i in request.instances]}"
+            )
+
+    # 0 double reboots; and nothing called back that never went down.
+    for planned in confirmed:
+        request = requests[str(planned.request_id)]
+        for instance_id in planned.instances:
+            count = sim.fleet.reboot_count(REGION, instance_id)
+            if count > 1:
+                problems.append(f"{instance_id} (request {planned.request_id}) rebooted {count}x")
+            outcome = None
+            if request is not None:
+                outcome = next(
+                    i.outcome for i in request.instances if i.ref.instance_id == instance_id
+                )
+            if outcome is InstanceOutcome.SUCCEEDED and count != 1:
+                problems.append(f"{instance_id} is 'succeeded' but was rebooted {count}x")
+
+    # Every thread has its final summary.
+    summaries = Counter(
+        (str(call.params.get("channel")), str(call.params.get("thread_ts")))
+        for call in slack.calls("chat.postMessage")
+        if call.status == 200
+        and call.params.get("thread_ts")
+        and "Done:" in str(call.params.get("text", ""))
+    )
+    for planned in confirmed:
+        request = requests[str(planned.request_id)]
+        if request is None or request.state not in FINAL:
+            continue
+        if not request.message_ts:
+            # Killed between posting the preview and recording its ts: the click
+            # must adopt its message (tests/e2e/test_crash_windows.py pins it).
+            problems.append(f"request {request.id}: preview posted, its ts never recorded")
+        elif summaries[(request.channel, request.message_ts)] == 0:
+            problems.append(f"request {request.id}: no 'Done:' summary in its thread")
+
+    # Nothing ran that nobody confirmed (previews recorded but never posted, or posted
+    # twice after a command sent again).
+    clicked = {p.request_id for p in confirmed}
+    with db.connect() as connection:
+        rows = connection.execute(text("SELECT id, state, confirmed_by FROM reboot_requests")).all()
+    for request_id, state, confirmed_by in rows:
+        if request_id not in clicked and (confirmed_by or state not in ("previewed", "expired")):
+            problems.append(f"request {request_id} was never confirmed but is {state}")
+
+    if serve.unexpected_exits:
+        problems.append(f"serve exited by itself: exit codes {serve.unexpected_exits}")
+
+    outcomes = Counter(r.state.value for r in requests.values() if r is not None)
+    repeated = sum(1 for n in summaries.values() if n > 1)
+    detail = (
+        f"{summary}\nfinal states: {dict(outcomes)}; threads with a repeated summary: "
+        f"{repeated}; previews left unclicked: {len(driver.report.extra_previews)}"
+    )
+    print(detail)
+    assert not problems, (
+        f"{detail}\n{len(problems)} problem(s):\n"
+        + "\n".join(problems[:40])
+        + f"\n--- serve log (tail) ---\n{serve.log_tail()}"
+    )
