@@ -140,6 +140,7 @@ class HttpServer:
         assert isinstance(server, BaseWSGIServer)
         self._server = server
         self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     @property
     def url(self) -> str:
@@ -150,11 +151,23 @@ class HttpServer:
         self._server.run()
 
     def start(self) -> str:
-        self._thread = threading.Thread(target=self._server.run, name="ecsbot-http", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run_until_stopped, name="ecsbot-http", daemon=True
+        )
         self._thread.start()
         return self.url
 
+    def _run_until_stopped(self) -> None:
+        try:
+            self._server.run()
+        except (OSError, ValueError):
+            # stop() closes the listening socket under the loop's select(), which then
+            # fails on the closed descriptor: that is how the loop ends, not an error.
+            if not self._stopping.is_set():
+                raise
+
     def stop(self) -> None:
+        self._stopping.set()
         self._server.close()
         if self._thread is not None:
             self._thread.join(timeout=5)
