@@ -62,7 +62,3 @@ def register_database_collector(
     collector = DatabaseCollector(counts)
     REGISTRY.register(collector)
     return collector
-
-
-def unregister(collector: DatabaseCollector) -> None:
-    REGISTRY.unregister(collector)
