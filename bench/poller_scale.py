@@ -27,7 +27,7 @@ from bench.common import (
     timed,
 )
 from bot.domain.model import InstanceOutcome, Role
-from bot.services.poller import BATCH
+from bot.services.poller import MAX_REQUESTS_PER_TICK as BATCH
 
 SHAPES = ((10, 100), (100, 100), (10, 1000))
 TARGET_SHAPE = (100, 100)

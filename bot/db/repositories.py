@@ -50,6 +50,7 @@ REQUEST_FIELDS = frozenset(
         "progress_text",
         "reported_at",
         "next_poll_at",
+        "message_redraw_due",
     }
 )
 
@@ -149,6 +150,7 @@ class RequestRepository:
             permalink=request.permalink,
             progress_text=request.progress_text,
             reported_at=request.reported_at,
+            message_redraw_due=request.message_redraw_due,
             version=0,
             instances=[_instance_row(instance) for instance in request.instances],
         )
@@ -230,7 +232,9 @@ class RequestRepository:
         values = _checked(fields, TRANSITION_FIELDS, "transition")
         values["state"] = to_state.value
         if to_state.is_final:
-            values.update(lease_owner=None, lease_expires_at=None, next_poll_at=None)
+            values.update(
+                lease_owner=None, lease_expires_at=None, next_poll_at=None, message_redraw_due=True
+            )
         result = self._session.execute(
             update(RebootRequestRow)
             .where(
@@ -435,11 +439,35 @@ class RequestRepository:
                 RebootRequestRow.state == RequestState.PREVIEWED.value,
                 RebootRequestRow.expires_at <= now,
             )
-            .values(state=RequestState.EXPIRED.value, version=RebootRequestRow.version + 1)
+            .values(
+                state=RequestState.EXPIRED.value,
+                finished_at=now,
+                message_redraw_due=True,
+                version=RebootRequestRow.version + 1,
+            )
             .returning(RebootRequestRow.id)
             .execution_options(synchronize_session=False)
         )
         return sorted(expired)
+
+    def redraw_due(self, finished_before: datetime, limit: int = 20) -> builtins.list[str]:
+        """Finished requests whose message does not show their final state yet, oldest
+        first; only those finished at or before ``finished_before``, so the worker that
+        finished one gets the first go at drawing it."""
+        return builtins.list(
+            self._session.scalars(
+                select(RebootRequestRow.id)
+                .where(
+                    RebootRequestRow.message_redraw_due.is_(True),
+                    or_(
+                        RebootRequestRow.finished_at.is_(None),
+                        RebootRequestRow.finished_at <= finished_before,
+                    ),
+                )
+                .order_by(RebootRequestRow.finished_at, RebootRequestRow.id)
+                .limit(limit)
+            )
+        )
 
     def _bump(self, request_id: str, owner: str | None, **values: Any) -> bool:
         condition = [RebootRequestRow.id == request_id]
@@ -753,6 +781,7 @@ def _to_request(
         permalink=row.permalink,
         progress_text=row.progress_text,
         reported_at=row.reported_at,
+        message_redraw_due=row.message_redraw_due,
     )
 
 

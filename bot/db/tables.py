@@ -82,6 +82,11 @@ class RebootRequestRow(Base):
     permalink: Mapped[str | None] = mapped_column(String(512))
     # The last progress shown, so an unchanged line is not sent to Slack again.
     progress_text: Mapped[str | None] = mapped_column(String(_NAME))
+    # Set by every move to a final state, cleared once the message shows it: a redraw
+    # Slack refused (429s beyond the retries, an outage) is tried again by the poller.
+    message_redraw_due: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false(), index=True
+    )
     reported_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     next_poll_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # One poller at a time; a dead poller's lease simply runs out.

@@ -79,6 +79,8 @@ class RebootRequest:
     permalink: str | None = None  # link to the request message (and its thread)
     progress_text: str | None = None
     reported_at: datetime | None = None  # when the thread was last told of progress
+    # The request reached a final state that its message does not show yet.
+    message_redraw_due: bool = False
 
     @property
     def regions(self) -> tuple[str, ...]:

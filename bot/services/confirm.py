@@ -1,11 +1,19 @@
 """Confirm, cancel and expire (DESIGN §5.4): who may click, exactly-once execution, and
-the reboot calls themselves."""
+the reboot calls themselves.
+
+A click is decided while Slack waits for the ack: the checks and the one conditional
+update (``previewed → executing`` or ``→ cancelled``) touch the database only, so a
+process killed right after the ack has already recorded what the person chose. What
+follows (Slack messages, the reboot calls) is returned as a :data:`Later` for the
+worker pool; if that work is lost with the process, the request's lease runs out and
+the poller sends the calls instead.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -14,10 +22,16 @@ from bot.domain.policy import Target, check_may_act_on
 from bot.domain.policy import role_needed_to_reboot as needed_role
 from bot.domain.request import PlannedInstance, RebootRequest
 from bot.services.context import Context
-from bot.services.execution import EXECUTION_LEASE_SECONDS, advance
+from bot.services.execution import advance
+from bot.services.lease import LEASE_SECONDS, LeaseKeeper, renew
 from bot.services.ports import UnitOfWork
+from bot.services.redraw import redraw
 
 log = logging.getLogger(__name__)
+
+Later = Callable[[], bool]
+"""The slow rest of a click, run after the ack: True when this click started the
+reboot (or cancelled the request)."""
 
 
 @dataclass(frozen=True)
@@ -32,24 +46,28 @@ class Click:
     message_ts: str | None = None
 
 
+def _telling(ctx: Context, click: Click, text: str) -> Later:
+    def tell() -> bool:
+        ctx.presenter.tell(click.channel, click.user, text)
+        return False
+
+    return tell
+
+
 def _targets(instances: Sequence[PlannedInstance]) -> list[Target]:
     return [Target(i.ref.region, i.ref.instance_id, i.tags) for i in instances]
 
 
-def _load_for_click(ctx: Context, click: Click, now: datetime) -> RebootRequest | None:
-    """The clicked request if it may still be decided on; otherwise tell why and None."""
+def _load_for_click(ctx: Context, click: Click, now: datetime) -> RebootRequest | Later:
+    """The clicked request if it may still be decided on; otherwise what to tell."""
     with ctx.uow() as uow:
         request = uow.requests.get(click.request_id)
     if request is None:
         # The value came from the click payload: never echo it as mrkdwn.
         shown = click.request_id.replace("`", "'").replace("<", "‹").replace(">", "›")[:64]
-        ctx.presenter.tell(click.channel, click.user, f"No request `{shown}` exists.")
-        return None
+        return _telling(ctx, click, f"No request `{shown}` exists.")
     if request.channel != click.channel:
-        ctx.presenter.tell(
-            click.channel, click.user, "That button belongs to a request in another channel."
-        )
-        return None
+        return _telling(ctx, click, "That button belongs to a request in another channel.")
     if request.message_ts is None and click.message_ts:
         # The process died between posting the preview and recording its ts; Slack's
         # signed click names the message, so adopt it and every update can follow.
@@ -58,29 +76,32 @@ def _load_for_click(ctx: Context, click: Click, now: datetime) -> RebootRequest 
             uow.commit()
         request = dataclasses.replace(request, message_ts=click.message_ts)
     if request.is_expired(now):
-        expire(ctx, request.id, now, actor=click.user)
-        ctx.presenter.tell(
-            click.channel,
-            click.user,
+        expired = _expire_in_database(ctx, request.id, now, actor=click.user)
+        text = (
             f":hourglass: Request `{request.id}` expired (the buttons last "
-            f"{ctx.config.confirm_ttl} s). Nothing was rebooted; run the command again.",
+            f"{ctx.config.confirm_ttl} s). Nothing was rebooted; run the command again."
         )
-        return None
+
+        def redraw_and_tell() -> bool:
+            if expired is not None:
+                redraw(ctx, expired)
+            return _telling(ctx, click, text)()
+
+        return redraw_and_tell
     if request.state is not RequestState.PREVIEWED:
-        ctx.presenter.tell(click.channel, click.user, _already_decided(request))
-        return None
+        return _telling(ctx, click, _already_decided(request))
     return request
 
 
 def _authorized_click(
     ctx: Context, click: Click, now: datetime, *, cancelling: bool
-) -> RebootRequest | None:
+) -> RebootRequest | Later:
     """The clicked request when it may still be decided on and this person may decide:
     the requester or an admin, checked now. Confirming also needs the role the reboot
-    needs; cancelling (nothing runs) does not. Otherwise tell why and None."""
+    needs; cancelling (nothing runs) does not. Otherwise what to tell."""
     request = _load_for_click(ctx, click, now)
-    if request is None:
-        return None
+    if not isinstance(request, RebootRequest):
+        return request
     with ctx.uow() as uow:
         principal = ctx.principal(uow, click.user)
     decision = check_may_act_on(
@@ -90,8 +111,7 @@ def _authorized_click(
         targets=_targets(request.instances if cancelling else request.to_reboot),
     )
     if not decision.allowed:
-        ctx.presenter.tell(click.channel, click.user, f":no_entry: {decision.reason}")
-        return None
+        return _telling(ctx, click, f":no_entry: {decision.reason}")
     return request
 
 
@@ -106,19 +126,27 @@ def _already_decided(request: RebootRequest) -> str:
     return f"Request `{request.id}` is {request.state.value}; nothing more can be done with it."
 
 
-def confirm(ctx: Context, click: Click) -> bool:
-    """Handle a click on ``reboot_confirm``. True when this click started the reboot."""
+def _lost_the_race(ctx: Context, click: Click, request: RebootRequest) -> Later:
+    with ctx.uow() as uow:
+        latest = uow.requests.get(request.id)
+    return _telling(ctx, click, _already_decided(latest or request))
+
+
+def confirm(ctx: Context, click: Click) -> Later:
+    """Decide a click on ``reboot_confirm`` now, on the database alone; return the rest
+    (the redrawn message, the reboot calls) to run after the ack."""
     now = ctx.clock()
     request = _authorized_click(ctx, click, now, cancelling=False)
-    if request is None:
-        return False
+    if not isinstance(request, RebootRequest):
+        return request
     if not request.to_reboot:
-        ctx.presenter.tell(click.channel, click.user, "Nothing in this request can be rebooted.")
-        return False
+        return _telling(ctx, click, "Nothing in this request can be rebooted.")
 
     # The one conditional update that makes double clicks, Slack retries and several
     # replicas execute a request exactly once. The lease gets an owner of its own (not
-    # this process's poller's), so the poller keeps off while the calls are being sent.
+    # this process's poller's), so the poller keeps off while the calls are being sent;
+    # should this process die before sending them, the lease runs out and a poller
+    # sends them instead.
     lease_owner = f"{ctx.owner}/confirm/{request.id}"
     with ctx.uow() as uow:
         won = uow.requests.transition(
@@ -127,10 +155,8 @@ def confirm(ctx: Context, click: Click) -> bool:
             RequestState.EXECUTING,
             confirmed_by=click.user,
             confirmed_at=now,
-            # This worker sends the reboot calls; the poller keeps off until it is done
-            # (or until the lease runs out, if this process dies on the way).
             lease_owner=lease_owner,
-            lease_expires_at=now + timedelta(seconds=EXECUTION_LEASE_SECONDS),
+            lease_expires_at=now + timedelta(seconds=LEASE_SECONDS),
         )
         if won:
             uow.audit.append(
@@ -142,31 +168,43 @@ def confirm(ctx: Context, click: Click) -> bool:
             )
         uow.commit()
     if not won:
-        with ctx.uow() as uow:
-            latest = uow.requests.get(request.id)
-        ctx.presenter.tell(click.channel, click.user, _already_decided(latest or request))
-        return False
+        return _lost_the_race(ctx, click, request)
 
     executing = dataclasses.replace(
         request, state=RequestState.EXECUTING, confirmed_by=click.user, confirmed_at=now
     )
-    ctx.presenter.refresh_request(executing)  # buttons gone at once: who and when
-    next_poll_at = None
-    try:
-        next_poll_at = advance(ctx, request.id, observe_instances=False).next_poll_at
-    finally:
-        with ctx.uow() as uow:
-            uow.requests.release(request.id, lease_owner, next_poll_at=next_poll_at)
-            uow.commit()
+    return lambda: _execute(ctx, executing, lease_owner)
+
+
+def _execute(ctx: Context, request: RebootRequest, lease_owner: str) -> bool:
+    """After the ack: buttons gone at once (who and when), then the reboot calls, under
+    the lease the confirming click took."""
+    with LeaseKeeper(ctx, lease_owner) as keeper:
+        keeper.hold(request.id)
+        if not renew(ctx, request.id, lease_owner):
+            # This work waited longer than the lease (a long queue, a stalled process):
+            # a poller has taken the request over, sends the calls and draws progress.
+            log.warning("request %s was taken over before its calls were sent", request.id)
+            return True
+        ctx.presenter.refresh_request(request)
+        next_poll_at = None
+        try:
+            next_poll_at = advance(ctx, request.id, observe_instances=False).next_poll_at
+        finally:
+            keeper.hold(None)
+            with ctx.uow() as uow:
+                uow.requests.release(request.id, lease_owner, next_poll_at=next_poll_at)
+                uow.commit()
     return True
 
 
-def cancel(ctx: Context, click: Click) -> bool:
-    """Handle a click on ``reboot_cancel``: the requester or an admin; nothing runs."""
+def cancel(ctx: Context, click: Click) -> Later:
+    """Decide a click on ``reboot_cancel`` now (the requester or an admin; nothing
+    runs); return the redraw to run after the ack."""
     now = ctx.clock()
     request = _authorized_click(ctx, click, now, cancelling=True)
-    if request is None:
-        return False
+    if not isinstance(request, RebootRequest):
+        return request
     with ctx.uow() as uow:
         won = uow.requests.transition(
             request.id,
@@ -181,30 +219,33 @@ def cancel(ctx: Context, click: Click) -> bool:
             uow.audit.append(at=now, actor=click.user, action="cancel", request_id=request.id)
         uow.commit()
         latest = uow.requests.get(request.id)
-    if not won:
-        ctx.presenter.tell(click.channel, click.user, _already_decided(latest or request))
-        return False
-    assert latest is not None
-    ctx.presenter.refresh_request(latest)
-    return True
+    if not won or latest is None:
+        return _lost_the_race(ctx, click, request)
+    cancelled = latest
+
+    def redraw_cancelled() -> bool:
+        redraw(ctx, cancelled)
+        return True
+
+    return redraw_cancelled
 
 
-def expire(ctx: Context, request_id: str, now: datetime, *, actor: str = "system") -> bool:
-    """Expire one ``previewed`` request past its TTL. True when this call expired it."""
+def _expire_in_database(
+    ctx: Context, request_id: str, now: datetime, *, actor: str
+) -> RebootRequest | None:
+    """Expire one ``previewed`` request past its TTL; the expired request when this call
+    expired it, for the caller to redraw."""
     with ctx.uow() as uow:
         request = uow.requests.get(request_id)
         if request is None or not request.is_expired(now):
-            return False
+            return None
         won = uow.requests.transition(
             request_id, [RequestState.PREVIEWED], RequestState.EXPIRED, finished_at=now
         )
         if won:
             _record_expiry(uow, request, now, actor)
         uow.commit()
-        latest = uow.requests.get(request_id)
-    if won and latest is not None:
-        ctx.presenter.refresh_request(latest)
-    return won
+        return uow.requests.get(request_id) if won else None
 
 
 def expire_due(ctx: Context, now: datetime) -> list[str]:
@@ -212,18 +253,25 @@ def expire_due(ctx: Context, now: datetime) -> list[str]:
     nobody clicked disappear from the channel."""
     with ctx.uow() as uow:
         expired = uow.requests.expire_due(now)
-        snapshots = [r for r in (uow.requests.get(rid) for rid in expired) if r is not None]
-        for request in snapshots:
-            _record_expiry(uow, request, now, "system")
+        snapshots = []
+        for request_id in expired:
+            uow.requests.skip_pending(request_id)
+            snapshot = uow.requests.get(request_id)
+            if snapshot is not None:
+                _audit_expiry(uow, snapshot, now, "system")
+                snapshots.append(snapshot)
         uow.commit()
-        snapshots = [r for r in (uow.requests.get(rid) for rid in expired) if r is not None]
     for request in snapshots:
-        ctx.presenter.refresh_request(request)
+        redraw(ctx, request)
     return expired
 
 
 def _record_expiry(uow: UnitOfWork, request: RebootRequest, now: datetime, actor: str) -> None:
     uow.requests.skip_pending(request.id)
+    _audit_expiry(uow, request, now, actor)
+
+
+def _audit_expiry(uow: UnitOfWork, request: RebootRequest, now: datetime, actor: str) -> None:
     uow.audit.append(
         at=now,
         actor=actor,

@@ -29,11 +29,9 @@ from bot.services.context import Context
 from bot.services.ports import RUNNING, RebootResult
 from bot.services.preview import batches, by_region, describe_all
 from bot.services.progress import next_delay, observe
+from bot.services.redraw import redraw
 
 log = logging.getLogger(__name__)
-
-# How long the worker that confirmed holds the request while it sends the calls.
-EXECUTION_LEASE_SECONDS = 120
 
 
 @dataclass(frozen=True)
@@ -355,7 +353,7 @@ def _finish(ctx: Context, request: RebootRequest) -> RebootRequest | None:
             )
         uow.commit()
     if won:
-        ctx.presenter.refresh_request(finished)
+        redraw(ctx, finished)
     return finished
 
 

@@ -11,20 +11,21 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot import metrics
 from bot.logs import request_context
 from bot.services.confirm import expire_due
 from bot.services.context import Context
 from bot.services.execution import advance
+from bot.services.lease import LEASE_SECONDS, LeaseKeeper
+from bot.services.redraw import redraw_stale
 
 log = logging.getLogger(__name__)
 
-# A request is leased for this long per tick; a poller that dies loses it after that.
-LEASE_SECONDS = 60.0
-# At most this many requests per tick and poller, so one tick stays short.
-BATCH = 50
+# At most this many requests per tick and poller, so one tick stays bounded; the rest
+# are due still and go first next tick (or to another replica).
+MAX_REQUESTS_PER_TICK = 500
 
 
 @dataclass(frozen=True)
@@ -32,31 +33,70 @@ class PollReport:
     expired: list[str] = field(default_factory=list)
     advanced: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    redrawn: list[str] = field(default_factory=list)
 
 
 def poll_once(ctx: Context, now: datetime) -> PollReport:
-    """Expire stale previews, then advance each due ``executing`` request once."""
+    """Expire stale previews, redraw finished requests whose message Slack did not take,
+    then advance each due ``executing`` request once.
+
+    Requests are leased one at a time, just before each is advanced, and given back
+    right after: a process that dies mid-tick holds one request for at most
+    ``LEASE_SECONDS``, never a batch it would not have reached.
+    """
     expired = expire_due(ctx, now)
-    with ctx.uow() as uow:
-        claimed = uow.requests.claim_due(ctx.owner, now, LEASE_SECONDS, BATCH)
-        uow.commit()
+    redrawn = redraw_stale(ctx, now)
     advanced: list[str] = []
     failed: list[str] = []
-    for request_id in claimed:
-        next_poll_at = None
-        try:
-            with request_context(request_id):
-                next_poll_at = advance(ctx, request_id, now=now).next_poll_at
-            advanced.append(request_id)
-        except Exception:
-            # One broken request must not stop the others; it is retried next tick.
-            log.exception("advancing request %s failed", request_id)
-            failed.append(request_id)
-        finally:
-            with ctx.uow() as uow:
-                uow.requests.release(request_id, ctx.owner, next_poll_at=next_poll_at)
-                uow.commit()
-    return PollReport(expired=expired, advanced=advanced, failed=failed)
+    seen: set[str] = set()
+    with LeaseKeeper(ctx, ctx.owner) as keeper:
+        while len(seen) < MAX_REQUESTS_PER_TICK:
+            request_id = _claim_next(ctx, now)
+            if request_id is None:
+                break
+            if request_id in seen:
+                # Due again within the same tick (its step set no later poll time):
+                # leave it for the next tick rather than spin on it.
+                _release(ctx, request_id, None)
+                break
+            seen.add(request_id)
+            keeper.hold(request_id)
+            if _advance_one(ctx, request_id, now):
+                advanced.append(request_id)
+            else:
+                failed.append(request_id)
+            keeper.hold(None)
+    return PollReport(expired=expired, advanced=advanced, failed=failed, redrawn=redrawn)
+
+
+def _claim_next(ctx: Context, now: datetime) -> str | None:
+    with ctx.uow() as uow:
+        claimed = uow.requests.claim_due(ctx.owner, now, LEASE_SECONDS, 1)
+        uow.commit()
+    return claimed[0] if claimed else None
+
+
+def _advance_one(ctx: Context, request_id: str, now: datetime) -> bool:
+    """One step for one leased request, the lease given back after it. False when the
+    step failed (logged; the request is due again after one poll interval)."""
+    # A broken request must not be retried in a tight loop, nor stop the others.
+    next_poll_at: datetime | None = now + timedelta(seconds=ctx.config.poll_interval)
+    ok = False
+    try:
+        with request_context(request_id):
+            next_poll_at = advance(ctx, request_id, now=now).next_poll_at
+        ok = True
+    except Exception:
+        log.exception("advancing request %s failed", request_id)
+    finally:
+        _release(ctx, request_id, next_poll_at)
+    return ok
+
+
+def _release(ctx: Context, request_id: str, next_poll_at: datetime | None) -> None:
+    with ctx.uow() as uow:
+        uow.requests.release(request_id, ctx.owner, next_poll_at=next_poll_at)
+        uow.commit()
 
 
 class Poller:

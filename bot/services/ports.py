@@ -146,6 +146,14 @@ class RequestStore(Protocol):
         """Give the lease back (and set the next poll time in the same statement)."""
         ...
 
+    def renew_lease(self, request_id: str, owner: str, now: datetime, lease_seconds: float) -> bool:
+        """Extend ``owner``'s lease; False when it no longer holds it."""
+        ...
+
+    def redraw_due(self, finished_before: datetime, limit: int = 20) -> list[str]:
+        """Finished requests whose message does not show their final state yet."""
+        ...
+
 
 class RoleStore(Protocol):
     def grant(self, binding: Binding, *, by: str, now: datetime) -> bool: ...
@@ -218,8 +226,9 @@ class Presenter(Protocol):
         """A link to a posted message (and so to its thread)."""
         ...
 
-    def refresh_request(self, request: RebootRequest) -> None:
-        """Redraw the request message for its current state (buttons gone, progress)."""
+    def refresh_request(self, request: RebootRequest) -> bool:
+        """Redraw the request message for its current state (buttons gone, progress).
+        False when Slack did not take it; True also when there is no message to draw."""
         ...
 
     def reply_execution(self, request: RebootRequest) -> None:

@@ -140,23 +140,39 @@ def _status(ctx: Context, *, user: str, channel: str, request_id: str) -> str:
 
 
 def _on_click(
-    ctx: Context, jobs: Jobs, use_case: Callable[[Context, confirm_service.Click], bool]
+    ctx: Context,
+    jobs: Jobs,
+    use_case: Callable[[Context, confirm_service.Click], confirm_service.Later],
 ) -> Handler:
     def on_click(ack: Ack, body: dict[str, Any]) -> None:
         click = click_from_body(body)
         if click is None:
             log.warning("ignored a malformed block_actions payload")
-        else:
-            jobs.submit(
-                lambda: use_case(ctx, click),
-                channel=click.channel,
-                user=click.user,
-                request_id=click.request_id,
-            )
+            ack()
+            return
+        # Decided before the ack (the database only), so that "acked" means "recorded":
+        # a process killed right after it has not lost the click.
+        try:
+            later: Callable[[], object] = use_case(ctx, click)
+        except StoreUnavailable as error:
+            log.error("click not handled: %s", error)
+            later = _tell_unavailable(ctx, click, error)
+        jobs.submit(later, channel=click.channel, user=click.user, request_id=click.request_id)
         # An empty ack: the message itself is updated by the worker.
         ack()
 
     return on_click
+
+
+def _tell_unavailable(
+    ctx: Context, click: confirm_service.Click, error: StoreUnavailable
+) -> Callable[[], None]:
+    def tell() -> None:
+        ctx.presenter.tell(
+            click.channel, click.user, f":x: {error} Nothing was done; click again later."
+        )
+
+    return tell
 
 
 def click_from_body(body: dict[str, Any]) -> confirm_service.Click | None:

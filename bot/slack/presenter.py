@@ -59,9 +59,9 @@ class SlackPresenter:
             )
         return ts
 
-    def refresh_request(self, request: RebootRequest) -> None:
+    def refresh_request(self, request: RebootRequest) -> bool:
         if not request.message_ts:
-            return
+            return True  # no message to redraw (the preview was never posted)
         message = blocks.request_message(request, can_execute=False)
         metrics.SLACK_CALLS.labels(method="chat.update").inc()
         try:
@@ -73,6 +73,8 @@ class SlackPresenter:
             )
         except (SlackApiError, SlackClientError) as error:
             log.error("chat.update of request %s failed: %s", request.id, _reason(error))
+            return False
+        return True
 
     def reply_execution(self, request: RebootRequest) -> None:
         if request.message_ts:

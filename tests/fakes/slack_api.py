@@ -271,6 +271,12 @@ class FakeSlackApi:
         with self._lock:
             self._faults.failures.setdefault(method, []).append((error, times))
 
+    def heal(self, method: str) -> None:
+        """Forget the failures and rate limits still pending for `method`."""
+        with self._lock:
+            self._faults.failures.pop(method, None)
+            self._faults.rate_limits.pop(method, None)
+
     def latency(self, method: str, seconds: float) -> None:
         """Delay every answer to `method` by `seconds` (0 removes the delay)."""
         with self._lock:

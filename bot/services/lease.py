@@ -1,0 +1,85 @@
+"""Short leases, renewed while the work goes on.
+
+A request is leased to one worker (a poller, or the confirm worker sending the reboot
+calls) while that worker advances it. The lease is short, so that a process that dies
+holds nothing for long and another replica takes over soon; a heartbeat thread renews
+it while the worker is still busy (slow ECS answers, retries with backoff), so a live
+worker never loses the request in the middle of a step.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from types import TracebackType
+
+from bot.services.context import Context
+
+log = logging.getLogger(__name__)
+
+# A dead worker's request is taken over after this long.
+LEASE_SECONDS = 30.0
+# Renewed this often while held: three renewals may fail before the lease runs out.
+RENEW_EVERY_SECONDS = LEASE_SECONDS / 4
+
+
+class LeaseKeeper:
+    """Renews the lease of the request a worker is holding, from a thread of its own.
+
+    Use as a context manager around a worker's loop; :meth:`hold` names the request
+    being worked on (``None`` between requests). The worker still releases the lease
+    itself; the keeper only keeps it from running out meanwhile.
+    """
+
+    def __init__(self, ctx: Context, owner: str, *, every: float = RENEW_EVERY_SECONDS) -> None:
+        self._ctx = ctx
+        self._owner = owner
+        self._every = every
+        self._held: str | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> LeaseKeeper:
+        self._thread = threading.Thread(target=self._run, name="ecsbot-lease", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def hold(self, request_id: str | None) -> None:
+        with self._lock:
+            self._held = request_id
+
+    def renew(self) -> bool:
+        """Extend the held lease now; False when nothing is held or the lease is lost."""
+        with self._lock:
+            request_id = self._held
+        if request_id is None:
+            return False
+        return renew(self._ctx, request_id, self._owner)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every):
+            try:
+                self.renew()
+            except Exception:
+                # The database may be away for a moment; the next beat tries again.
+                log.warning("renewing the lease failed", exc_info=True)
+
+
+def renew(ctx: Context, request_id: str, owner: str) -> bool:
+    """Extend ``owner``'s lease on ``request_id`` by :data:`LEASE_SECONDS` from now;
+    False when ``owner`` no longer holds it (it ran out and another worker took it)."""
+    with ctx.uow() as uow:
+        held = uow.requests.renew_lease(request_id, owner, ctx.clock(), LEASE_SECONDS)
+        uow.commit()
+    return held
