@@ -18,13 +18,25 @@ clock: ``now`` is passed in.
 from __future__ import annotations
 
 import builtins
+import functools
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Row, Table, and_, delete, insert, or_, select, update
+from sqlalchemy import (
+    CursorResult,
+    Row,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql.elements import ColumnElement
@@ -266,61 +278,24 @@ class RequestRepository:
         lease (its poller died), or a lease ``owner`` already holds. Returns the ids
         this owner now holds, oldest poll time first; two owners never get the same id.
         """
-        free = or_(
-            RebootRequestRow.lease_owner.is_(None),
-            RebootRequestRow.lease_expires_at <= now,
-            RebootRequestRow.lease_owner == owner,
-        )
-        due = or_(RebootRequestRow.next_poll_at.is_(None), RebootRequestRow.next_poll_at <= now)
-        claimable: ColumnElement[bool] = and_(
-            RebootRequestRow.state == RequestState.EXECUTING.value, free, due
-        )
-        # Most overdue first; never-polled (just confirmed) requests before all.
-        claim_order = (
-            RebootRequestRow.next_poll_at.asc().nulls_first(),
-            RebootRequestRow.created_at,
-            RebootRequestRow.id,
-        )
-        candidates = (
-            select(RebootRequestRow.id).where(claimable).order_by(*claim_order).limit(limit)
-        )
-        lease = {
-            "lease_owner": owner,
-            "lease_expires_at": now + timedelta(seconds=lease_seconds),
-            "version": RebootRequestRow.version + 1,
+        statements = _claim_statements(self._dialect, limit)
+        values = {
+            "owner": owner,
+            "now": now,
+            "expires": now + timedelta(seconds=lease_seconds),
         }
-        if self._dialect == "postgresql":
-            # Lock the candidates, passing over rows another poller is claiming right
-            # now, so concurrent pollers split the work instead of queueing.
-            ids = builtins.list(self._session.scalars(candidates.with_for_update(skip_locked=True)))
+        if statements.lock is not None:
+            # PostgreSQL: lock the candidates, passing over rows another poller is
+            # claiming right now, so concurrent pollers split the work instead of queueing.
+            ids = builtins.list(self._session.scalars(statements.lock, values))
             if not ids:
                 return []
-            where = RebootRequestRow.id.in_(ids)
-        else:
-            # SQLite: one statement, which holds the database's write lock from its
-            # first read, so the next poller only sees what is still unclaimed.
-            where = RebootRequestRow.id.in_(candidates.scalar_subquery())
-        won = set(
-            self._session.scalars(
-                update(RebootRequestRow)
-                # The claim conditions again: cheap, and they make the statement
-                # correct on its own whatever isolation the database runs at.
-                .where(where, claimable)
-                .values(**lease)
-                .returning(RebootRequestRow.id)
-                .execution_options(synchronize_session=False)
-            )
-        )
-        if not won:
-            return []
+            values["ids"] = ids
+        won = builtins.list(self._session.scalars(statements.claim, values))
+        if len(won) <= 1:
+            return won
         # RETURNING promises no order; callers (and logs) get the claim order.
-        return builtins.list(
-            self._session.scalars(
-                select(RebootRequestRow.id)
-                .where(RebootRequestRow.id.in_(won))
-                .order_by(*claim_order)
-            )
-        )
+        return builtins.list(self._session.scalars(statements.in_claim_order, {"ids": won}))
 
     def renew_lease(self, request_id: str, owner: str, now: datetime, lease_seconds: float) -> bool:
         """Extend ``owner``'s lease; False when it no longer holds it."""
@@ -339,18 +314,13 @@ class RequestRepository:
         """Give the lease back so any poller may take the next poll, setting when that
         is due (``next_poll_at``) in the same statement; False when ``owner`` did not
         hold it."""
-        due = {} if next_poll_at is None else {"next_poll_at": next_poll_at}
-        result = self._session.execute(
-            update(RebootRequestRow)
-            .where(RebootRequestRow.id == request_id, RebootRequestRow.lease_owner == owner)
-            .values(
-                lease_owner=None,
-                lease_expires_at=None,
-                version=RebootRequestRow.version + 1,
-                **due,
+        if next_poll_at is None:
+            result = self._session.execute(_RELEASE, {"request_id": request_id, "owner": owner})
+        else:
+            result = self._session.execute(
+                _RELEASE_UNTIL,
+                {"request_id": request_id, "owner": owner, "poll_at": next_poll_at},
             )
-            .execution_options(synchronize_session=False)
-        )
         return _rowcount(result) == 1
 
     def update_instance(
@@ -484,6 +454,85 @@ class RequestRepository:
     @property
     def _dialect(self) -> str:
         return self._session.get_bind().dialect.name
+
+
+# --- the poller's statements, built once -------------------------------------------------
+#
+# The poller claims and releases one request at a time, hundreds a tick; building these
+# expressions anew each time cost more than running them. Values come as bind
+# parameters (``:owner``, ``:now``, …), typed by the columns they are compared with.
+
+
+@dataclass(frozen=True)
+class _ClaimStatements:
+    lock: Any  # PostgreSQL only: SELECT … FOR UPDATE SKIP LOCKED
+    claim: Any  # UPDATE … RETURNING id
+    in_claim_order: Any
+
+
+def _claimable() -> ColumnElement[bool]:
+    row = RebootRequestRow
+    free = or_(
+        row.lease_owner.is_(None),
+        row.lease_expires_at <= bindparam("now"),
+        row.lease_owner == bindparam("owner"),
+    )
+    due = or_(row.next_poll_at.is_(None), row.next_poll_at <= bindparam("now"))
+    return and_(row.state == RequestState.EXECUTING.value, free, due)
+
+
+# Most overdue first; never-polled (just confirmed) requests before all.
+_CLAIM_ORDER = (
+    RebootRequestRow.next_poll_at.asc().nulls_first(),
+    RebootRequestRow.created_at,
+    RebootRequestRow.id,
+)
+
+
+@functools.cache
+def _claim_statements(dialect: str, limit: int) -> _ClaimStatements:
+    row = RebootRequestRow
+    candidates = select(row.id).where(_claimable()).order_by(*_CLAIM_ORDER).limit(limit)
+    if dialect == "postgresql":
+        lock = candidates.with_for_update(skip_locked=True)
+        where = row.id.in_(bindparam("ids", expanding=True))
+    else:
+        # SQLite: one statement, which holds the database's write lock from its first
+        # read, so the next poller only sees what is still unclaimed.
+        lock = None
+        where = row.id.in_(candidates.scalar_subquery())
+    claim = (
+        update(row)
+        # The claim conditions again: cheap, and they make the statement correct on its
+        # own whatever isolation the database runs at.
+        .where(where, _claimable())
+        .values(
+            lease_owner=bindparam("owner"),
+            lease_expires_at=bindparam("expires"),
+            version=row.version + 1,
+        )
+        .returning(row.id)
+        .execution_options(synchronize_session=False)
+    )
+    in_claim_order = (
+        select(row.id).where(row.id.in_(bindparam("ids", expanding=True))).order_by(*_CLAIM_ORDER)
+    )
+    return _ClaimStatements(lock, claim, in_claim_order)
+
+
+def _release_statement(*, with_next_poll: bool) -> Any:
+    row = RebootRequestRow
+    due: dict[str, Any] = {"next_poll_at": bindparam("poll_at")} if with_next_poll else {}
+    return (
+        update(row)
+        .where(row.id == bindparam("request_id"), row.lease_owner == bindparam("owner"))
+        .values(lease_owner=None, lease_expires_at=None, version=row.version + 1, **due)
+        .execution_options(synchronize_session=False)
+    )
+
+
+_RELEASE = _release_statement(with_next_poll=False)
+_RELEASE_UNTIL = _release_statement(with_next_poll=True)
 
 
 class RoleRepository:

@@ -271,7 +271,7 @@ def _observe(ctx: Context, request: RebootRequest, now: datetime) -> tuple[Reboo
         observe(i, seen.get(i.ref), now=now, timeout_seconds=ctx.config.reboot_timeout)
         for i in watching
     ]
-    changed = [new for old, new in zip(watching, updated, strict=True) if new != old]
+    changed = [new for old, new in zip(watching, updated, strict=True) if new is not old]
     return _save(ctx, request, changed), any(
         new.outcome is not old.outcome for old, new in zip(watching, updated, strict=True)
     )

@@ -58,6 +58,10 @@ def observe(
             message=f"Not back after {timeout_seconds} s ({last}).",
             finished_at=now,
         )
+    if status == instance.status and left == instance.seen_leaving_running:
+        # Unchanged, the common case of a poll: the same object, so the caller's "what
+        # changed" is an identity check (10,000 instances in flight make that matter).
+        return instance
     return dataclasses.replace(instance, status=status, seen_leaving_running=left)
 
 

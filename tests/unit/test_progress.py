@@ -156,6 +156,15 @@ def test_instances_not_rebooting_are_unchanged(outcome: InstanceOutcome) -> None
     assert look(instance, seen("Running", at(60)), 61) is instance
 
 
+def test_a_look_that_changes_nothing_returns_the_same_instance() -> None:
+    # The poller tells what changed by identity; an equal copy would be saved again.
+    stopping = rebooting(status="Stopping", seen_leaving_running=True)
+    assert look(stopping, seen("Stopping"), 5) is stopping
+    moved = look(stopping, seen("Stopped"), 6)
+    assert moved is not stopping
+    assert (moved.status, moved.outcome) == ("Stopped", InstanceOutcome.REBOOTING)
+
+
 def test_rebooting_without_a_recorded_call_is_unchanged() -> None:
     instance = rebooting(reboot_sent_at=None)
     assert look(instance, seen("Stopped"), TIMEOUT * 10) is instance
