@@ -16,11 +16,12 @@ retries"):
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import os
 import random as _random
 import time
-import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,10 +29,12 @@ from types import TracebackType
 from typing import Any, Final, Literal
 
 import httpx
+import orjson
 
 from bot.domain.errors import EcsError, EcsOutcomeUnknown, EcsTransientError
 from bot.ecs import catalogue, signing
 from bot.ecs.credentials import CredentialsProvider
+from bot.ecs.sender import Origin, Sender
 from bot.services.ports import MAX_IDS_PER_CALL, DryRunBatch, InstanceInfo, RebootResult
 
 logger = logging.getLogger(__name__)
@@ -163,20 +166,19 @@ class EcsClient:
         self._random = random
         self._clock = clock
         self._on_call = on_call
-        # One client for the process: keep-alive connections are reused across calls.
+        self._origins: dict[str, Origin] = {}
+        # One sender for the process: keep-alive connections are reused across calls.
         # Explicit timeouts: a reboot that hangs must become "outcome unknown", not a
         # stuck Slack thread.
-        self._http = httpx.Client(
-            transport=transport,
-            timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
-            follow_redirects=False,
+        self._sender = Sender(
+            transport=transport, timeout=httpx.Timeout(read_timeout, connect=connect_timeout)
         )
 
     # --- lifecycle --------------------------------------------------------------------
 
     def close(self) -> None:
         """Close the pooled connections."""
-        self._http.close()
+        self._sender.close()
 
     def __enter__(self) -> EcsClient:
         return self
@@ -360,12 +362,13 @@ class EcsClient:
 
     def _attempt(self, action: str, region: str, params: Params) -> _Answer:
         """Sign and send one request; report it to ``on_call``."""
-        request = self._build_request(action, region, params)
+        origin = self._origin(region)
+        encoded_query, headers = self._sign(action, origin.host, params)
         started = time.monotonic()
         code: str | None = None
         try:
             try:
-                response = self._http.send(request)
+                response = self._sender.post(origin, encoded_query, headers)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 # Nothing reached the server: no connection was ever made for this one.
                 code = catalogue.CLIENT_CONNECTION_FAILED
@@ -394,11 +397,13 @@ class EcsClient:
 
     # --- signing ----------------------------------------------------------------------
 
-    def _build_request(self, action: str, region: str, params: Params) -> httpx.Request:
-        base = httpx.URL(self._endpoint.replace("{region}", region))
+    def _sign(self, action: str, host: str, params: Params) -> tuple[str, dict[str, str]]:
+        """The encoded query and the headers of one signed request."""
         credentials = self._credentials.get()
-        timestamp = self._clock().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        nonce = uuid.uuid4().hex
+        timestamp = _timestamp(self._clock())
+        # 128 random bits as 32 hex digits, what uuid4().hex carried, without the UUID.
+        nonce = os.urandom(16).hex()
+        headers = {"host": host}
         if self._signature_version == "v1":
             query = {
                 **params,
@@ -414,40 +419,42 @@ class EcsClient:
             if credentials.security_token:
                 query["SecurityToken"] = credentials.security_token
             query["Signature"] = signing.v1_signature("POST", query, credentials.access_key_secret)
-            headers = {"host": _host(base)}
-        else:
-            query = dict(params)
-            headers = {
-                "host": _host(base),
-                "x-acs-action": action,
-                "x-acs-version": API_VERSION,
-                "x-acs-date": timestamp,
-                "x-acs-signature-nonce": nonce,
-                "x-acs-content-sha256": signing.EMPTY_BODY_SHA256,
-            }
-            if credentials.security_token:
-                headers["x-acs-security-token"] = credentials.security_token
-            headers["authorization"] = signing.v3_authorization(
-                credentials.access_key_id,
-                credentials.access_key_secret,
-                "POST",
-                "/",
-                query,
-                headers,
-            )
-        # The query string is built by canonical_query, so the bytes on the wire are
-        # exactly the bytes that were signed (httpx would encode some characters
-        # differently).
-        url = base.copy_with(path="/", query=signing.canonical_query(query).encode())
-        return self._http.build_request("POST", url, headers=headers, content=b"")
+            # Built by canonical_query, the bytes on the wire are the bytes signed (httpx
+            # would encode some characters differently).
+            return signing.canonical_query(query), headers
+        encoded_query = signing.canonical_query(params)
+        headers["x-acs-action"] = action
+        headers["x-acs-version"] = API_VERSION
+        headers["x-acs-date"] = timestamp
+        headers["x-acs-signature-nonce"] = nonce
+        headers["x-acs-content-sha256"] = signing.EMPTY_BODY_SHA256
+        if credentials.security_token:
+            headers["x-acs-security-token"] = credentials.security_token
+        headers["authorization"] = signing.v3_authorization_encoded(
+            credentials.access_key_id,
+            credentials.access_key_secret,
+            "POST",
+            "/",
+            encoded_query,
+            headers,
+        )
+        return encoded_query, headers
+
+    def _origin(self, region: str) -> Origin:
+        # Once per region: httpx parses a URL character by character.
+        origin = self._origins.get(region)
+        if origin is None:
+            origin = self._sender.origin(self._endpoint.replace("{region}", region))
+            self._origins[region] = origin
+        return origin
 
 
 # --- request helpers --------------------------------------------------------------------
 
 
-def _host(url: httpx.URL) -> str:
-    # netloc leaves out a default port, as the Host header httpx would send does.
-    return url.netloc.decode("ascii")
+def _timestamp(moment: datetime) -> str:
+    """``yyyy-MM-ddTHH:mm:ssZ`` in UTC, as both signature versions want it."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _batches(ids: Sequence[str]) -> Iterator[tuple[str, ...]]:
@@ -483,8 +490,10 @@ def _reboot_params(region: str, ids: Sequence[str], *, force: bool, dry_run: boo
 def _decode(response: httpx.Response) -> _Answer:
     retry_after = _retry_after_seconds(response.headers.get("x-acs-retry-after"))
     try:
-        body = response.json()
-    except ValueError:
+        # orjson: a 50-instance answer decodes in a third of the stdlib's time. ECS sends
+        # UTF-8 JSON; anything orjson refuses is "not a JSON object" below, as before.
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
         body = None
     if not isinstance(body, dict):
         # A proxy's HTML error page or a truncated body: keep the status so that a 5xx
@@ -532,13 +541,15 @@ def _transient_from_fault(action: str, fault: _NotSent | _MaybeSent) -> EcsTrans
     )
 
 
-def _list_at(body: Mapping[str, Any], outer: str, inner: str) -> list[Mapping[str, Any]]:
+def _list_at(body: Mapping[str, Any], outer: str, inner: str) -> list[dict[str, Any]]:
     """``body[outer][inner]`` as a list of objects; ECS wraps every list this way."""
     wrapper = body.get(outer)
-    items = wrapper.get(inner) if isinstance(wrapper, Mapping) else None
-    if not isinstance(items, list):
+    items = wrapper.get(inner) if isinstance(wrapper, dict) else None
+    if not items or not isinstance(items, list):
         return []
-    return [item for item in items if isinstance(item, Mapping)]
+    # JSON objects decode to dict: checking for dict rather than the Mapping ABC keeps
+    # this cheap for the thousands of nested objects a poll reads.
+    return [item for item in items if isinstance(item, dict)]
 
 
 def _as_int(value: object) -> int | None:
@@ -553,6 +564,13 @@ def parse_start_time(value: object) -> datetime | None:
     answers carry seconds, so both are accepted. None when absent or unreadable."""
     if not isinstance(value, str) or not value:
         return None
+    return _start_time(value)
+
+
+# An instance keeps its StartTime from poll to poll, so most lookups are hits; datetimes
+# are immutable, so sharing one is safe. Bounded: a fleet of thousands fits.
+@functools.lru_cache(maxsize=8192)
+def _start_time(value: str) -> datetime | None:
     fast = _fast_start_time(value)
     if fast is not None:
         return fast
@@ -565,9 +583,8 @@ def parse_start_time(value: object) -> datetime | None:
 
 
 def _fast_start_time(value: str) -> datetime | None:
-    """The two documented shapes with plain digits, without ``strptime`` (the poller
-    parses a StartTime per instance per poll); None sends anything else to the slow,
-    strict path, which decides."""
+    """The two documented shapes with plain digits, without ``strptime``; None sends
+    anything else to the slow, strict path, which decides."""
     if len(value) == 17 and value[16] == "Z":  # yyyy-MM-ddTHH:mmZ
         second = "00"
     elif len(value) == 20 and value[19] == "Z" and value[16] == ":":  # …:ssZ
@@ -587,25 +604,32 @@ def _fast_start_time(value: str) -> datetime | None:
 
 
 def _parse_instance(item: Mapping[str, Any], region: str) -> InstanceInfo:
-    tags = {
-        str(tag.get("TagKey")): str(tag.get("TagValue") or "")
-        for tag in _list_at(item, "Tags", "Tag")
-        if tag.get("TagKey")
-    }
-    locks = tuple(
-        str(lock.get("LockReason"))
-        for lock in _list_at(item, "OperationLocks", "LockReason")
-        if lock.get("LockReason")
-    )
+    zone = item.get("ZoneId")
     return InstanceInfo(
         instance_id=str(item.get("InstanceId")),
         region=str(item.get("RegionId") or region),
         name=str(item.get("InstanceName") or ""),
         status=str(item.get("Status") or ""),
-        zone=str(item["ZoneId"]) if item.get("ZoneId") else None,
-        tags=tags,
+        zone=str(zone) if zone else None,
+        tags=_tags(item),
         start_time=parse_start_time(item.get("StartTime")),
-        operation_locks=locks,
+        operation_locks=_operation_locks(item),
+    )
+
+
+def _tags(item: Mapping[str, Any]) -> dict[str, str]:
+    return {
+        str(key): str(tag.get("TagValue") or "")
+        for tag in _list_at(item, "Tags", "Tag")
+        if (key := tag.get("TagKey"))
+    }
+
+
+def _operation_locks(item: Mapping[str, Any]) -> tuple[str, ...]:
+    return tuple(
+        str(reason)
+        for lock in _list_at(item, "OperationLocks", "LockReason")
+        if (reason := lock.get("LockReason"))
     )
 
 

@@ -14,15 +14,38 @@ import hashlib
 import hmac
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from urllib.parse import quote
 
 V3_ALGORITHM = "ACS3-HMAC-SHA256"
 EMPTY_BODY_SHA256 = hashlib.sha256(b"").hexdigest()
 
+_UNRESERVED = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~"
+_UNRESERVED_SET = frozenset(_UNRESERVED)
+# Byte value -> how it is written: itself when unreserved, else ``%XX``.
+_ESCAPES = tuple(
+    chr(byte) if chr(byte) in _UNRESERVED_SET else f"%{byte:02X}" for byte in range(256)
+)
+
 
 def percent_encode(value: str) -> str:
-    """RFC 3986 encoding as Alibaba Cloud signs it: only ``A-Za-z0-9-_.~`` kept."""
-    return quote(value, safe="-_.~")
+    """RFC 3986 encoding as Alibaba Cloud signs it: only ``A-Za-z0-9-_.~`` kept.
+
+    The result of ``urllib.parse.quote(value, safe="-_.~")`` at a quarter of its cost:
+    a 50-id DescribeInstances carries ~1.5 kB of InstanceIds, encoded at every call by
+    the client and again by the simulator that checks it.
+    """
+    if not value.isascii():
+        # One character per UTF-8 byte, each written through the table, in C.
+        return value.encode("utf-8").decode("latin-1").translate(_ESCAPES)
+    unsafe = set(value) - _UNRESERVED_SET
+    if not unsafe:
+        return value
+    # ``%`` first: the escapes written after it must not be escaped again.
+    if "%" in unsafe:
+        unsafe.discard("%")
+        value = value.replace("%", "%25")
+    for char in unsafe:
+        value = value.replace(char, _ESCAPES[ord(char)])
+    return value
 
 
 def canonical_query(params: Mapping[str, str]) -> str:
@@ -44,6 +67,21 @@ def v3_canonical_request(
     payload_sha256: str,
 ) -> str:
     """The canonical request string that V3 hashes and signs."""
+    return v3_canonical_request_encoded(
+        method, path, canonical_query(query), headers, signed_header_names, payload_sha256
+    )
+
+
+def v3_canonical_request_encoded(
+    method: str,
+    path: str,
+    encoded_query: str,
+    headers: Mapping[str, str],
+    signed_header_names: Iterable[str],
+    payload_sha256: str,
+) -> str:
+    """``v3_canonical_request`` for a query already built by ``canonical_query`` (the
+    caller needs that string for the URL too, and it is the costly part)."""
     names = sorted(name.lower() for name in signed_header_names)
     lowered = {name.lower(): value for name, value in headers.items()}
     canonical_headers = "".join(f"{name}:{lowered[name].strip()}\n" for name in names)
@@ -51,7 +89,7 @@ def v3_canonical_request(
         [
             method.upper(),
             path or "/",
-            canonical_query(query),
+            encoded_query,
             canonical_headers,
             ";".join(names),
             payload_sha256,
@@ -87,8 +125,25 @@ def v3_authorization(
     payload_sha256: str = EMPTY_BODY_SHA256,
 ) -> str:
     """The ``Authorization`` header value for a V3 request whose headers are final."""
+    return v3_authorization_encoded(
+        access_key_id, secret, method, path, canonical_query(query), headers, payload_sha256
+    )
+
+
+def v3_authorization_encoded(
+    access_key_id: str,
+    secret: str,
+    method: str,
+    path: str,
+    encoded_query: str,
+    headers: Mapping[str, str],
+    payload_sha256: str = EMPTY_BODY_SHA256,
+) -> str:
+    """``v3_authorization`` for a query already built by ``canonical_query``."""
     names = v3_signed_header_names(headers)
-    canonical = v3_canonical_request(method, path, query, headers, names, payload_sha256)
+    canonical = v3_canonical_request_encoded(
+        method, path, encoded_query, headers, names, payload_sha256
+    )
     signature = v3_signature(secret, canonical)
     return (
         f"{V3_ALGORITHM} Credential={access_key_id},"

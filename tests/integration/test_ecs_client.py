@@ -137,6 +137,22 @@ def test_wrong_secret_is_refused_once_with_an_actionable_error(
     assert bot.sleeps == []
 
 
+def test_a_proxy_named_in_the_environment_carries_the_calls(
+    sim: Simulator, make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The endpoint's name cannot resolve (.invalid), so an answer proves the call went
+    # through HTTP_PROXY, here the simulator itself (it accepts an absolute-form target).
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", sim.endpoint)
+    bot = make_client(endpoint="http://ecs.{region}.proxied.invalid")
+    wanted = sim.fleet.ids(HZ)[:2]
+    found = bot.client.describe_instances(HZ, wanted)
+    assert [info.instance_id for info in found] == wanted
+    [call] = sim.calls.all()
+    assert call.ok
+
+
 def test_unknown_access_key(sim: Simulator, make_client: ClientFactory) -> None:
     bot = make_client(access_key_id="LTAI5tNobodyKnowsMe00")
     with pytest.raises(EcsError) as info:
