@@ -11,11 +11,13 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import TypeVar
 
 import pytest
+from alembic import command
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from bot.db.engine import is_sqlite, make_engine, make_session_factory
 from bot.db.migrate import (
+    alembic_config,
     check_models_match,
     current_revision,
     head_revision,
@@ -119,6 +121,50 @@ def test_upgrade_is_idempotent_and_keeps_data(database_url: str) -> None:
     finally:
         engine.dispose()
     assert check_models_match(database_url) == []
+
+
+def test_upgrading_from_0001_does_not_redraw_the_history(database_url: str) -> None:
+    command.upgrade(alembic_config(database_url), "0001")
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO reboot_requests (id, state, requester, channel, created_at,"
+                    " expires_at, finished_at, message_ts) VALUES ('old', 'succeeded', 'U1',"
+                    " 'C1', :at, :at, :at, '1.2')"
+                ),
+                {"at": T0.replace(tzinfo=None)},
+            )
+        upgrade_to_head(database_url)
+        with UnitOfWork(make_session_factory(engine)) as uow:
+            old = uow.requests.get("old")
+            due = uow.requests.redraw_due(T0 + timedelta(days=1))
+    finally:
+        engine.dispose()
+    assert old is not None
+    assert not old.message_redraw_due
+    assert due == []
+
+
+def test_a_move_to_a_final_state_makes_a_redraw_due_until_it_is_drawn(
+    uow_factory: UowFactory,
+) -> None:
+    add(uow_factory, make_request("r1", created_at=T0, state=RequestState.EXECUTING))
+    finished = T0 + timedelta(minutes=5)
+    with uow_factory() as uow:
+        assert uow.requests.transition(
+            "r1", [RequestState.EXECUTING], RequestState.SUCCEEDED, finished_at=finished
+        )
+        uow.commit()
+    with uow_factory() as uow:
+        too_soon = uow.requests.redraw_due(finished - timedelta(seconds=1))
+        due = uow.requests.redraw_due(finished)
+        uow.requests.set_fields("r1", message_redraw_due=False)
+        uow.commit()
+    with uow_factory() as uow:
+        drawn = uow.requests.redraw_due(finished + timedelta(days=1))
+    assert (too_soon, due, drawn) == ([], ["r1"], [])
 
 
 def test_models_and_migrations_agree(migrated_url: str) -> None:

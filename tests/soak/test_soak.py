@@ -63,9 +63,10 @@ TOTAL_SECONDS = 8 * 60
 # Kills come at random moments this far apart, from the first command until a minute
 # after the last confirm: previews, acks, confirms, reboot calls, polls and summaries
 # all get hit. Slack's 429 bursts come this far apart, all along.
-KILL_GAP = (4.0, 16.0)
+# SOAK_KILL_GAP="3,12" SOAK_BURST_GAP="1,4" run it harsher.
+KILL_GAP = tuple(float(v) for v in os.environ.get("SOAK_KILL_GAP", "4,16").split(",", 1))
 KILLS_AFTER_CONFIRMS = 60.0
-BURST_GAP = (3.0, 10.0)
+BURST_GAP = tuple(float(v) for v in os.environ.get("SOAK_BURST_GAP", "3,10").split(",", 1))
 BURST_METHODS = ("chat.postMessage", "chat.update", "chat.postEphemeral")
 # New commands at this pace, so the kills land while requests are at every stage.
 COMMAND_GAP = 0.6
@@ -565,7 +566,7 @@ def test_soak_200_requests_through_faults_429s_and_kills(tmp_path: Path) -> None
 def _drive(driver: Driver, chaos: Chaos, started: float) -> None:
     """Play Slack until every confirmed request is final, or the time is up. Kills stop
     KILLS_AFTER_CONFIRMS seconds after the last confirm, so that what the dead processes
-    held (leased for up to two minutes) can finish within the time."""
+    held (a lease of half a minute each) can finish within the time."""
     deadline = started + TOTAL_SECONDS
     all_confirmed_at: float | None = None
     while (now := time.monotonic()) < deadline:
@@ -647,6 +648,15 @@ def _check(
             problems.append(f"request {request.id}: preview posted, its ts never recorded")
         elif summaries[(request.channel, request.message_ts)] == 0:
             problems.append(f"request {request.id}: no 'Done:' summary in its thread")
+
+    # Every request message shows how it ended: no buttons, no "rebooting" left.
+    for planned in confirmed:
+        request = requests[str(planned.request_id)]
+        if request is None or request.state not in FINAL or not request.message_ts:
+            continue
+        shown = json.dumps(slack.message(request.channel, request.message_ts).blocks)
+        if '"actions"' in shown or ":arrows_counterclockwise: rebooting" in shown:
+            problems.append(f"request {request.id}: its message does not show it ended")
 
     # Nothing ran that nobody confirmed (previews recorded but never posted, or posted
     # twice after a command sent again).
