@@ -26,7 +26,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -138,25 +138,37 @@ def cpu_per_call(call: Callable[[], int]) -> float:
     return (time.process_time() - started) / CALLS_PER_ROUND
 
 
-def calls_per_second(call: Callable[[], int], sim: Simulated) -> tuple[float, float]:
-    """(calls per second over THREADS threads, simulator CPU seconds per call)."""
+def run_for(seconds: float, calls: Sequence[Callable[[], int]]) -> int:
+    """Run each of ``calls`` in a loop on a thread of its own for ``seconds``; the sum
+    of what the calls returned."""
     stop = threading.Event()
-    counts = [0] * THREADS
+    totals = [0] * len(calls)
 
     def worker(slot: int) -> None:
+        call = calls[slot]
         while not stop.is_set():
-            call()
-            counts[slot] += 1
+            totals[slot] += call()
 
-    threads = [threading.Thread(target=worker, args=(slot,)) for slot in range(THREADS)]
-    sim_cpu, started = sim.cpu_seconds(), time.perf_counter()
+    threads = [threading.Thread(target=worker, args=(slot,)) for slot in range(len(calls))]
     for thread in threads:
         thread.start()
-    time.sleep(THROUGHPUT_SECONDS)
+    time.sleep(seconds)
     stop.set()
     for thread in threads:
         thread.join(timeout=30)
-    elapsed, total = time.perf_counter() - started, sum(counts)
+    return sum(totals)
+
+
+def calls_per_second(call: Callable[[], int], sim: Simulated) -> tuple[float, float]:
+    """(calls per second over THREADS threads, simulator CPU seconds per call)."""
+
+    def counted() -> int:
+        call()
+        return 1
+
+    sim_cpu, started = sim.cpu_seconds(), time.perf_counter()
+    total = run_for(THROUGHPUT_SECONDS, [counted] * THREADS)
+    elapsed = time.perf_counter() - started
     return total / elapsed, (sim.cpu_seconds() - sim_cpu) / total
 
 
@@ -212,24 +224,11 @@ def _light_calls_in_process(sim: Simulated) -> int:
     """Run in a helper process: answered calls from THREADS light callers for
     THROUGHPUT_SECONDS (one process's GIL would otherwise cap the load)."""
     callers = [LightCaller(sim) for _ in range(THREADS)]
-    stop = threading.Event()
-    answered = [0] * THREADS
-
-    def worker(slot: int) -> None:
-        call = callers[slot]
-        while not stop.is_set():
-            answered[slot] += call()
-
-    threads = [threading.Thread(target=worker, args=(slot,)) for slot in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    time.sleep(THROUGHPUT_SECONDS)
-    stop.set()
-    for thread in threads:
-        thread.join(timeout=30)
-    for caller in callers:
-        caller.close()
-    return sum(answered)
+    try:
+        return run_for(THROUGHPUT_SECONDS, callers)
+    finally:
+        for caller in callers:
+            caller.close()
 
 
 def simulator_load(sim: Simulated) -> tuple[float, float]:

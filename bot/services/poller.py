@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 # At most this many requests per tick and poller, so one tick stays bounded; the rest
 # are due still and go first next tick (or to another replica).
 MAX_REQUESTS_PER_TICK = 500
+# Requests advanced side by side in a running poller: their time is mostly spent
+# waiting on ECS and Slack, and one slow request must not stall the rest.
+WORKERS = 4
 
 
 @dataclass(frozen=True)
@@ -36,47 +39,105 @@ class PollReport:
     redrawn: list[str] = field(default_factory=list)
 
 
-def poll_once(ctx: Context, now: datetime) -> PollReport:
+def poll_once(ctx: Context, now: datetime, *, workers: int = 1) -> PollReport:
     """Expire stale previews, redraw finished requests whose message Slack did not take,
     then advance each due ``executing`` request once.
 
     Requests are leased one at a time, just before each is advanced, and given back
-    right after: a process that dies mid-tick holds one request for at most
-    ``LEASE_SECONDS``, never a batch it would not have reached.
+    right after: a process that dies mid-tick holds one request per worker for at most
+    ``LEASE_SECONDS``, never a batch it would not have reached. With ``workers`` > 1
+    that many threads advance requests side by side, each under a lease owner of its
+    own, so one request whose ECS or Slack calls are slow (throttling, 429s, timeouts)
+    does not hold up the others.
     """
     expired = expire_due(ctx, now)
     redrawn = redraw_stale(ctx, now)
-    advanced: list[str] = []
-    failed: list[str] = []
-    seen: set[str] = set()
-    with LeaseKeeper(ctx, ctx.owner) as keeper:
-        while len(seen) < MAX_REQUESTS_PER_TICK:
-            request_id = _claim_next(ctx, now)
+    tally = _Tally()
+    if workers <= 1:
+        _work(ctx, ctx.owner, now, tally)
+    else:
+        _work_side_by_side(ctx, now, tally, workers)
+    return PollReport(
+        expired=expired, advanced=tally.advanced, failed=tally.failed, redrawn=redrawn
+    )
+
+
+class _Tally:
+    """What the workers of one tick advanced, shared between their threads."""
+
+    def __init__(self) -> None:
+        self.advanced: list[str] = []
+        self.failed: list[str] = []
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+
+    def full(self) -> bool:
+        with self._lock:
+            return len(self._seen) >= MAX_REQUESTS_PER_TICK
+
+    def take(self, request_id: str) -> bool:
+        """False when ``request_id`` was advanced already this tick."""
+        with self._lock:
+            if request_id in self._seen:
+                return False
+            self._seen.add(request_id)
+            return True
+
+    def record(self, request_id: str, *, ok: bool) -> None:
+        with self._lock:
+            (self.advanced if ok else self.failed).append(request_id)
+
+
+def _work(ctx: Context, owner: str, now: datetime, tally: _Tally) -> None:
+    """One worker: claim the next due request, advance it, give it back; until none is
+    due or the tick is full."""
+    with LeaseKeeper(ctx, owner) as keeper:
+        while not tally.full():
+            request_id = _claim_next(ctx, owner, now)
             if request_id is None:
-                break
-            if request_id in seen:
+                return
+            if not tally.take(request_id):
                 # Due again within the same tick (its step set no later poll time):
                 # leave it for the next tick rather than spin on it.
-                _release(ctx, request_id, None)
-                break
-            seen.add(request_id)
+                _release(ctx, owner, request_id, None)
+                return
             keeper.hold(request_id)
-            if _advance_one(ctx, request_id, now):
-                advanced.append(request_id)
-            else:
-                failed.append(request_id)
+            ok = _advance_one(ctx, owner, request_id, now)
             keeper.hold(None)
-    return PollReport(expired=expired, advanced=advanced, failed=failed, redrawn=redrawn)
+            tally.record(request_id, ok=ok)
 
 
-def _claim_next(ctx: Context, now: datetime) -> str | None:
+def _work_side_by_side(ctx: Context, now: datetime, tally: _Tally, workers: int) -> None:
+    errors: list[BaseException] = []
+
+    def work(owner: str) -> None:
+        try:
+            _work(ctx, owner, now, tally)
+        except BaseException as error:  # handed to the tick's caller below
+            errors.append(error)
+
+    threads = [
+        threading.Thread(target=work, args=(f"{ctx.owner}/poll-{n}",), name=f"ecsbot-poll-{n}")
+        for n in range(workers)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        # The database went away, most likely: the tick failed as a whole, as it does
+        # with one worker.
+        raise errors[0]
+
+
+def _claim_next(ctx: Context, owner: str, now: datetime) -> str | None:
     with ctx.uow() as uow:
-        claimed = uow.requests.claim_due(ctx.owner, now, LEASE_SECONDS, 1)
+        claimed = uow.requests.claim_due(owner, now, LEASE_SECONDS, 1)
         uow.commit()
     return claimed[0] if claimed else None
 
 
-def _advance_one(ctx: Context, request_id: str, now: datetime) -> bool:
+def _advance_one(ctx: Context, owner: str, request_id: str, now: datetime) -> bool:
     """One step for one leased request, the lease given back after it. False when the
     step failed (logged; the request is due again after one poll interval)."""
     # A broken request must not be retried in a tight loop, nor stop the others.
@@ -89,29 +150,30 @@ def _advance_one(ctx: Context, request_id: str, now: datetime) -> bool:
     except Exception:
         log.exception("advancing request %s failed", request_id)
     finally:
-        _release(ctx, request_id, next_poll_at)
+        _release(ctx, owner, request_id, next_poll_at)
     return ok
 
 
-def _release(ctx: Context, request_id: str, next_poll_at: datetime | None) -> None:
+def _release(ctx: Context, owner: str, request_id: str, next_poll_at: datetime | None) -> None:
     with ctx.uow() as uow:
-        uow.requests.release(request_id, ctx.owner, next_poll_at=next_poll_at)
+        uow.requests.release(request_id, owner, next_poll_at=next_poll_at)
         uow.commit()
 
 
 class Poller:
     """Runs ``poll_once`` every ``interval`` seconds in a thread until stopped."""
 
-    def __init__(self, ctx: Context, *, interval: float) -> None:
+    def __init__(self, ctx: Context, *, interval: float, workers: int = WORKERS) -> None:
         self._ctx = ctx
         self._interval = interval
+        self._workers = workers
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def tick(self) -> PollReport:
         started = time.perf_counter()
         try:
-            report = poll_once(self._ctx, self._ctx.clock())
+            report = poll_once(self._ctx, self._ctx.clock(), workers=self._workers)
             metrics.POLLER_REQUESTS.set(len(report.advanced))
             return report
         finally:

@@ -175,14 +175,46 @@ def test_a_poller_leases_one_request_at_a_time(harness: Harness) -> None:
     assert _lease(h, second)[0] is None
 
 
+def test_workers_advance_requests_side_by_side_each_once(harness: Harness) -> None:
+    h = harness
+    request_ids = [_confirmed(h, skip=n) for n in range(3)]
+    h.clock.advance(5)
+    now = h.clock.now()
+    h.sim.faults.latency("DescribeInstances", 1.0)
+    reports: list[PollReport] = []
+    polling = threading.Thread(target=lambda: reports.append(poll_once(h.bot.ctx, now, workers=2)))
+    polling.start()
+
+    def owners() -> set[str | None]:
+        return {_lease(h, request_id)[0] for request_id in request_ids} - {None}
+
+    try:
+        # Two requests in flight at once, each leased by a worker of its own.
+        _wait_until(lambda: len(owners()) == 2)
+        assert owners() == {f"{h.bot.ctx.owner}/poll-0", f"{h.bot.ctx.owner}/poll-1"}
+    finally:
+        polling.join(timeout=30)
+        h.sim.faults.latency("DescribeInstances", 0)
+    assert sorted(reports[0].advanced) == sorted(request_ids)
+    assert owners() == set()
+    polls = [call for call in h.sim.calls.of("DescribeInstances") if call.at == now]
+    assert len(polls) == 3, "each request was polled once"
+
+
+def _claimed_by(h: Harness, owner: str, request_id: str) -> Context:
+    """A worker of its own that has just leased ``request_id`` (due a few seconds on)."""
+    h.clock.advance(5)
+    worker = dataclasses.replace(h.bot.ctx, owner=owner)
+    with worker.uow() as uow:
+        assert uow.requests.claim_due(owner, h.clock.now(), LEASE_SECONDS, 1) == [request_id]
+        uow.commit()
+    return worker
+
+
 def test_a_held_lease_is_renewed_and_a_lost_one_is_not(harness: Harness) -> None:
     h = harness
     request_id = _confirmed(h)
-    h.clock.advance(5)
-    worker = dataclasses.replace(h.bot.ctx, owner="worker-1")
-    with worker.uow() as uow:
-        assert uow.requests.claim_due("worker-1", h.clock.now(), LEASE_SECONDS, 1) == [request_id]
-        uow.commit()
+    worker = _claimed_by(h, "worker-1", request_id)
     with LeaseKeeper(worker, "worker-1", every=3600) as keeper:
         assert keeper.renew() is False  # nothing held yet
         keeper.hold(request_id)
@@ -203,11 +235,7 @@ def test_a_held_lease_is_renewed_and_a_lost_one_is_not(harness: Harness) -> None
 def test_the_heartbeat_renews_while_a_step_runs(harness: Harness) -> None:
     h = harness
     request_id = _confirmed(h)
-    h.clock.advance(5)
-    worker = dataclasses.replace(h.bot.ctx, owner="worker-1")
-    with worker.uow() as uow:
-        uow.requests.claim_due("worker-1", h.clock.now(), LEASE_SECONDS, 1)
-        uow.commit()
+    worker = _claimed_by(h, "worker-1", request_id)
     _, first_expiry = _lease(h, request_id)
     h.clock.advance(20)
     with LeaseKeeper(worker, "worker-1", every=0.01) as keeper:

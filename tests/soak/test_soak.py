@@ -577,7 +577,7 @@ def _drive(driver: Driver, chaos: Chaos, started: float) -> None:
             all_confirmed_at = all_confirmed_at or now
             if now - all_confirmed_at > KILLS_AFTER_CONFIRMS:
                 chaos.calm.set()
-            if _all_final(driver):
+            if _all_final(driver) and _all_drawn(driver):
                 return
         time.sleep(0.1)
 
@@ -585,6 +585,16 @@ def _drive(driver: Driver, chaos: Chaos, started: float) -> None:
 def _all_final(driver: Driver) -> bool:
     states = driver._states()
     return all(states.get(p.request_id or "") in {s.value for s in FINAL} for p in driver.planned)
+
+
+def _all_drawn(driver: Driver) -> bool:
+    """No final message is still waiting for a redraw Slack refused (the poller tries
+    again on later ticks, after the 429 bursts)."""
+    with driver.db.connect() as connection:
+        waiting = connection.execute(
+            text("SELECT COUNT(*) FROM reboot_requests WHERE message_redraw_due")
+        ).scalar_one()
+    return int(waiting) == 0
 
 
 def _check(
