@@ -63,6 +63,7 @@ REQUEST_FIELDS = frozenset(
         "reported_at",
         "next_poll_at",
         "message_redraw_due",
+        "notify_end_due",
     }
 )
 
@@ -163,6 +164,7 @@ class RequestRepository:
             progress_text=request.progress_text,
             reported_at=request.reported_at,
             message_redraw_due=request.message_redraw_due,
+            notify_end_due=request.notify_end_due,
             version=0,
             instances=[_instance_row(instance) for instance in request.instances],
         )
@@ -420,19 +422,38 @@ class RequestRepository:
         )
         return sorted(expired)
 
-    def redraw_due(self, finished_before: datetime, limit: int = 20) -> builtins.list[str]:
+    def redraw_due(
+        self, finished_before: datetime, finished_after: datetime, limit: int = 20
+    ) -> builtins.list[str]:
         """Finished requests whose message does not show their final state yet, oldest
-        first; only those finished at or before ``finished_before``, so the worker that
-        finished one gets the first go at drawing it."""
+        first: those finished between ``finished_after`` and ``finished_before``, so the
+        worker that finished one gets the first go at drawing it, and a message Slack
+        keeps refusing (deleted, say) is not tried forever."""
+        return self._due(
+            RebootRequestRow.message_redraw_due, finished_before, finished_after, limit
+        )
+
+    def notify_end_due(
+        self, finished_before: datetime, finished_after: datetime, limit: int = 20
+    ) -> builtins.list[str]:
+        """Finished requests whose end the notify channel was not told yet; the same
+        window as :meth:`redraw_due`."""
+        return self._due(RebootRequestRow.notify_end_due, finished_before, finished_after, limit)
+
+    def _due(
+        self,
+        flag: ColumnElement[bool] | Any,
+        finished_before: datetime,
+        finished_after: datetime,
+        limit: int,
+    ) -> builtins.list[str]:
         return builtins.list(
             self._session.scalars(
                 select(RebootRequestRow.id)
                 .where(
-                    RebootRequestRow.message_redraw_due.is_(True),
-                    or_(
-                        RebootRequestRow.finished_at.is_(None),
-                        RebootRequestRow.finished_at <= finished_before,
-                    ),
+                    flag.is_(True),
+                    RebootRequestRow.finished_at <= finished_before,
+                    RebootRequestRow.finished_at >= finished_after,
                 )
                 .order_by(RebootRequestRow.finished_at, RebootRequestRow.id)
                 .limit(limit)
@@ -831,6 +852,7 @@ def _to_request(
         progress_text=row.progress_text,
         reported_at=row.reported_at,
         message_redraw_due=row.message_redraw_due,
+        notify_end_due=row.notify_end_due,
     )
 
 

@@ -87,6 +87,11 @@ class RebootRequestRow(Base):
     message_redraw_due: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=false(), index=True
     )
+    # Set when an executed request finishes and a notify channel is configured, cleared
+    # once the "how it ended" notification is posted; the poller posts what is left.
+    notify_end_due: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false(), index=True
+    )
     reported_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     next_poll_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # One poller at a time; a dead poller's lease simply runs out.

@@ -81,6 +81,8 @@ class RebootRequest:
     reported_at: datetime | None = None  # when the thread was last told of progress
     # The request reached a final state that its message does not show yet.
     message_redraw_due: bool = False
+    # The request finished; the notify channel has not been told how yet.
+    notify_end_due: bool = False
 
     @property
     def regions(self) -> tuple[str, ...]:

@@ -29,7 +29,7 @@ from bot.services.context import Context
 from bot.services.ports import RUNNING, RebootResult
 from bot.services.preview import batches, by_region, describe_all
 from bot.services.progress import next_delay, observe
-from bot.services.redraw import redraw
+from bot.services.redraw import announce_end, redraw
 
 log = logging.getLogger(__name__)
 
@@ -326,20 +326,25 @@ def report_gap(request: RebootRequest, now: datetime) -> timedelta:
 
 
 def _finish(ctx: Context, request: RebootRequest) -> RebootRequest | None:
-    """Sum up, notify, then move to the final state. Posting first means a crash in
-    between repeats the summary rather than losing it; a summary Slack did not take
-    (an error, 429s beyond the retries) leaves the request executing, so the next tick
-    posts it again. None in that case."""
+    """Sum up, move to the final state, then notify and redraw. Posting first means a
+    crash in between repeats the summary rather than losing it; a summary Slack did not
+    take (an error, 429s beyond the retries) leaves the request executing, so the next
+    tick posts it again. None in that case. The notification and the redraw are owed
+    from the move on (``notify_end_due``, ``message_redraw_due``), so one Slack did not
+    take is posted by a later tick."""
     now = ctx.clock()
     final = final_request_state([i.outcome for i in request.instances])
-    finished = dataclasses.replace(request, state=final, finished_at=now)
+    notify = bool(ctx.config.notify_channel)
+    finished = dataclasses.replace(
+        request, state=final, finished_at=now, message_redraw_due=True, notify_end_due=notify
+    )
     if not ctx.presenter.reply_summary(finished):
         log.warning("the summary of request %s was not posted; trying again", request.id)
         return None
-    if ctx.config.notify_channel:
-        ctx.presenter.notify_finished(finished)
     with ctx.uow() as uow:
-        won = uow.requests.transition(request.id, [RequestState.EXECUTING], final, finished_at=now)
+        won = uow.requests.transition(
+            request.id, [RequestState.EXECUTING], final, finished_at=now, notify_end_due=notify
+        )
         if won:
             uow.audit.append(
                 at=now,
@@ -353,6 +358,8 @@ def _finish(ctx: Context, request: RebootRequest) -> RebootRequest | None:
             )
         uow.commit()
     if won:
+        if notify:
+            announce_end(ctx, finished)
         redraw(ctx, finished)
     return finished
 

@@ -19,7 +19,7 @@ from bot.services.confirm import expire_due
 from bot.services.context import Context
 from bot.services.execution import advance
 from bot.services.lease import LEASE_SECONDS, LeaseKeeper
-from bot.services.redraw import redraw_stale
+from bot.services.redraw import catch_up
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +37,12 @@ class PollReport:
     advanced: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     redrawn: list[str] = field(default_factory=list)
+    notified: list[str] = field(default_factory=list)
 
 
 def poll_once(ctx: Context, now: datetime, *, workers: int = 1) -> PollReport:
-    """Expire stale previews, redraw finished requests whose message Slack did not take,
-    then advance each due ``executing`` request once.
+    """Expire stale previews, post what finished requests still owe Slack (a redraw, an
+    end notification it did not take), then advance each due ``executing`` request once.
 
     Requests are leased one at a time, just before each is advanced, and given back
     right after: a process that dies mid-tick holds one request per worker for at most
@@ -51,14 +52,18 @@ def poll_once(ctx: Context, now: datetime, *, workers: int = 1) -> PollReport:
     does not hold up the others.
     """
     expired = expire_due(ctx, now)
-    redrawn = redraw_stale(ctx, now)
+    owed = catch_up(ctx, now)
     tally = _Tally()
     if workers <= 1:
         _work(ctx, ctx.owner, now, tally)
     else:
         _work_side_by_side(ctx, now, tally, workers)
     return PollReport(
-        expired=expired, advanced=tally.advanced, failed=tally.failed, redrawn=redrawn
+        expired=expired,
+        advanced=tally.advanced,
+        failed=tally.failed,
+        redrawn=owed.redrawn,
+        notified=owed.notified,
     )
 
 

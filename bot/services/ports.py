@@ -150,8 +150,16 @@ class RequestStore(Protocol):
         """Extend ``owner``'s lease; False when it no longer holds it."""
         ...
 
-    def redraw_due(self, finished_before: datetime, limit: int = 20) -> list[str]:
+    def redraw_due(
+        self, finished_before: datetime, finished_after: datetime, limit: int = 20
+    ) -> list[str]:
         """Finished requests whose message does not show their final state yet."""
+        ...
+
+    def notify_end_due(
+        self, finished_before: datetime, finished_after: datetime, limit: int = 20
+    ) -> list[str]:
+        """Finished requests whose end the notify channel was not told yet."""
         ...
 
 
@@ -248,8 +256,9 @@ class Presenter(Protocol):
         """Tell the notify channel a reboot started; returns the message's ts."""
         ...
 
-    def notify_finished(self, request: RebootRequest) -> None:
-        """Tell the notify channel how the reboot ended."""
+    def notify_finished(self, request: RebootRequest) -> bool:
+        """Tell the notify channel how the reboot ended. False when Slack did not take
+        it; True also when there is no notify channel."""
         ...
 
     def tell(self, channel: str, user: str, text: str) -> None:

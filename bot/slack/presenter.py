@@ -99,10 +99,11 @@ class SlackPresenter:
         message = blocks.notify_started(request, self._permalink(request))
         return self._post(self._notify_channel, message)
 
-    def notify_finished(self, request: RebootRequest) -> None:
-        if self._notify_channel:
-            message = blocks.notify_finished(request, self._permalink(request))
-            self._post(self._notify_channel, message)
+    def notify_finished(self, request: RebootRequest) -> bool:
+        if not self._notify_channel:
+            return True
+        message = blocks.notify_finished(request, self._permalink(request))
+        return self._post(self._notify_channel, message) is not None
 
     def _permalink(self, request: RebootRequest) -> str | None:
         if request.permalink or not request.message_ts:

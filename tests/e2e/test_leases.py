@@ -23,7 +23,7 @@ from bot.services.context import Context
 from bot.services.lease import LEASE_SECONDS, LeaseKeeper
 from bot.services.poller import PollReport, poll_once
 from bot.slack.blocks import ACTION_CANCEL, ACTION_CONFIRM
-from tests.e2e.harness import CHANNEL, OPERATOR, REGION, Harness, buttons
+from tests.e2e.harness import CHANNEL, NOTIFY, OPERATOR, REGION, Harness, buttons
 
 
 def _previewed(h: Harness, count: int = 1, *, skip: int = 0) -> str:
@@ -271,6 +271,31 @@ def test_a_final_redraw_slack_refused_is_drawn_on_a_later_tick(harness: Harness)
     assert not h.request(request_id).message_redraw_due
     h.clock.advance(10)
     assert h.tick().redrawn == []
+
+
+def test_an_end_notification_slack_refused_is_posted_on_a_later_tick(harness: Harness) -> None:
+    h = harness
+    request_id = _confirmed(h)
+    h.slack.fail_channel(NOTIFY)
+    _run_until_final(h, h.bot.ctx, request_id)
+    assert h.request(request_id).notify_end_due
+    assert not _ended_notices(h)
+
+    h.slack.heal_channel(NOTIFY)
+    h.clock.advance(1)
+    assert h.tick().notified == []  # the finishing worker's own post gets a head start
+    h.clock.advance(10)
+    assert h.tick().notified == [request_id]
+    [notice] = _ended_notices(h)
+    assert request_id in notice
+    assert not h.request(request_id).notify_end_due
+    h.clock.advance(10)
+    assert h.tick().notified == []
+    assert len(_ended_notices(h)) == 1
+
+
+def _ended_notices(h: Harness) -> list[str]:
+    return [m.text for m in h.slack.posted(NOTIFY) if "succeeded" in m.text]
 
 
 def test_a_preview_the_poller_expires_records_when_it_ended(harness: Harness) -> None:

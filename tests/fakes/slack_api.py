@@ -99,6 +99,7 @@ class _Faults:
     rate_limits: dict[str, list[int]] = field(default_factory=dict)  # method -> [times, after]
     failures: dict[str, list[tuple[str, int]]] = field(default_factory=dict)  # -> [(error, n)]
     latency: dict[str, float] = field(default_factory=dict)
+    failing_channels: dict[str, str] = field(default_factory=dict)  # channel -> error
     down: bool = False
 
 
@@ -237,6 +238,12 @@ class FakeSlackApi:
             raise AssertionError(f"no message {ts} in {channel}; messages there: {known}")
         return found
 
+    def posted(self, channel: str) -> list[FakeMessage]:
+        """Messages that made it into `channel` (threads left out), oldest first."""
+        with self._lock:
+            found = [m for m in self._messages.values() if m.channel == channel and not m.thread_ts]
+        return sorted(found, key=lambda m: m.ts)
+
     def thread(self, channel: str, thread_ts: str) -> list[FakeMessage]:
         """Replies in the thread under `thread_ts` (the parent excluded), oldest first."""
         with self._lock:
@@ -271,6 +278,16 @@ class FakeSlackApi:
         with self._lock:
             self._faults.failures.setdefault(method, []).append((error, times))
 
+    def fail_channel(self, channel: str, error: str = "internal_error") -> None:
+        """Answer every call naming `channel` with `{"ok": false, "error": error}` until
+        `heal_channel(channel)`."""
+        with self._lock:
+            self._faults.failing_channels[channel] = error
+
+    def heal_channel(self, channel: str) -> None:
+        with self._lock:
+            self._faults.failing_channels.pop(channel, None)
+
     def heal(self, method: str) -> None:
         """Forget the failures and rate limits still pending for `method`."""
         with self._lock:
@@ -302,7 +319,7 @@ class FakeSlackApi:
         if delay:
             self._stopping.wait(delay)
         with self._lock:
-            answer = self._injected_fault(method)
+            answer = self._injected_fault(method, str(params.get("channel", "")))
         if answer is None:
             answer = self._answer(method, params, token)
         with self._arrived:
@@ -312,11 +329,13 @@ class FakeSlackApi:
             self._arrived.notify_all()
         return answer
 
-    def _injected_fault(self, method: str) -> _Answer | None:
+    def _injected_fault(self, method: str, channel: str) -> _Answer | None:
         """Consume one pending fault for `method`, if any. Caller holds the lock."""
         faults = self._faults
         if faults.down:
             return _Answer(HTTPStatus.SERVICE_UNAVAILABLE, _error("service_unavailable"))
+        if channel in faults.failing_channels:
+            return _Answer(HTTPStatus.OK, _error(faults.failing_channels[channel]))
         pending = faults.rate_limits.get(method)
         if pending is not None:
             pending[0] -= 1

@@ -139,12 +139,14 @@ def test_upgrading_from_0001_does_not_redraw_the_history(database_url: str) -> N
         upgrade_to_head(database_url)
         with UnitOfWork(make_session_factory(engine)) as uow:
             old = uow.requests.get("old")
-            due = uow.requests.redraw_due(T0 + timedelta(days=1))
+            due = uow.requests.redraw_due(T0 + timedelta(days=1), T0 - timedelta(days=1))
+            notify = uow.requests.notify_end_due(T0 + timedelta(days=1), T0 - timedelta(days=1))
     finally:
         engine.dispose()
     assert old is not None
     assert not old.message_redraw_due
-    assert due == []
+    assert not old.notify_end_due
+    assert due == notify == []
 
 
 def test_a_move_to_a_final_state_makes_a_redraw_due_until_it_is_drawn(
@@ -154,17 +156,26 @@ def test_a_move_to_a_final_state_makes_a_redraw_due_until_it_is_drawn(
     finished = T0 + timedelta(minutes=5)
     with uow_factory() as uow:
         assert uow.requests.transition(
-            "r1", [RequestState.EXECUTING], RequestState.SUCCEEDED, finished_at=finished
+            "r1",
+            [RequestState.EXECUTING],
+            RequestState.SUCCEEDED,
+            finished_at=finished,
+            notify_end_due=True,
         )
         uow.commit()
+    long_ago = T0 - timedelta(days=1)
     with uow_factory() as uow:
-        too_soon = uow.requests.redraw_due(finished - timedelta(seconds=1))
-        due = uow.requests.redraw_due(finished)
+        too_soon = uow.requests.redraw_due(finished - timedelta(seconds=1), long_ago)
+        given_up = uow.requests.redraw_due(finished + timedelta(days=1), finished + timedelta(1))
+        due = uow.requests.redraw_due(finished, long_ago)
+        notify = uow.requests.notify_end_due(finished, long_ago)
         uow.requests.set_fields("r1", message_redraw_due=False)
         uow.commit()
     with uow_factory() as uow:
-        drawn = uow.requests.redraw_due(finished + timedelta(days=1))
-    assert (too_soon, due, drawn) == ([], ["r1"], [])
+        drawn = uow.requests.redraw_due(finished + timedelta(days=1), long_ago)
+        still_to_notify = uow.requests.notify_end_due(finished, long_ago)
+    assert (too_soon, given_up, due, drawn) == ([], [], ["r1"], [])
+    assert notify == still_to_notify == ["r1"]
 
 
 def test_models_and_migrations_agree(migrated_url: str) -> None:
