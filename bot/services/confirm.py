@@ -21,11 +21,11 @@ from bot.domain.model import RequestState, Role
 from bot.domain.policy import Target, check_may_act_on
 from bot.domain.policy import role_needed_to_reboot as needed_role
 from bot.domain.request import PlannedInstance, RebootRequest
+from bot.services.catch_up import redraw
 from bot.services.context import Context
 from bot.services.execution import advance
 from bot.services.lease import LEASE_SECONDS, LeaseKeeper, renew
 from bot.services.ports import UnitOfWork
-from bot.services.redraw import redraw
 
 log = logging.getLogger(__name__)
 

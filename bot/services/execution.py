@@ -25,11 +25,11 @@ from typing import Any
 from bot.domain.errors import EcsError, EcsOutcomeUnknown, EcsTransientError
 from bot.domain.model import InstanceOutcome, InstanceRef, RequestState, final_request_state
 from bot.domain.request import PlannedInstance, RebootRequest
+from bot.services.catch_up import announce_end, redraw
 from bot.services.context import Context
 from bot.services.ports import RUNNING, RebootResult
 from bot.services.preview import batches, by_region, describe_all
 from bot.services.progress import next_delay, observe
-from bot.services.redraw import announce_end, redraw
 
 log = logging.getLogger(__name__)
 

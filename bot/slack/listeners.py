@@ -24,6 +24,7 @@ from bot.domain.parser import (
     parse_command,
 )
 from bot.domain.policy import Binding, Principal, Target, check_channel, check_role
+from bot.logs import request_context
 from bot.services import confirm as confirm_service
 from bot.services import preview as preview_service
 from bot.services import roles as roles_service
@@ -153,7 +154,8 @@ def _on_click(
         # Decided before the ack (the database only), so that "acked" means "recorded":
         # a process killed right after it has not lost the click.
         try:
-            later: Callable[[], object] = use_case(ctx, click)
+            with request_context(click.request_id):
+                later: Callable[[], object] = use_case(ctx, click)
         except StoreUnavailable as error:
             log.error("click not handled: %s", error)
             later = _tell_unavailable(ctx, click, error)

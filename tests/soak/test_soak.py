@@ -11,7 +11,8 @@ request is final, or the time is up, it checks what must hold whatever happened:
 * no instance was rebooted twice for one request, and none the bot calls back was not
   rebooted at all;
 * no request was lost: each confirmed preview is in the database, in a final state;
-* every request's thread has its final summary ("Done:").
+* every request's thread has its final summary ("Done:"), its message shows how it
+  ended, and the notify channel heard how it ended.
 
 The one test in the suite that waits on real time; every wait is a bounded loop.
 Run it with ``make soak`` (PostgreSQL when ``ECSBOT_TEST_POSTGRES_URL`` is set).
@@ -592,7 +593,7 @@ def _all_drawn(driver: Driver) -> bool:
     again on later ticks, after the 429 bursts)."""
     with driver.db.connect() as connection:
         waiting = connection.execute(
-            text("SELECT COUNT(*) FROM reboot_requests WHERE message_redraw_due")
+            text("SELECT COUNT(*) FROM reboot_requests WHERE message_redraw_due OR notify_end_due")
         ).scalar_one()
     return int(waiting) == 0
 
@@ -658,6 +659,20 @@ def _check(
             problems.append(f"request {request.id}: preview posted, its ts never recorded")
         elif summaries[(request.channel, request.message_ts)] == 0:
             problems.append(f"request {request.id}: no 'Done:' summary in its thread")
+
+    # The notify channel heard how every request ended (once, but for a crash between
+    # posting the notice and recording it).
+    ended = Counter(
+        request.id
+        for message in slack.posted(NOTIFY)
+        if " started: " not in message.text
+        for request in requests.values()
+        if request is not None and f"(request `{request.id}`)" in message.text
+    )
+    for planned in confirmed:
+        request = requests[str(planned.request_id)]
+        if request is not None and request.state in FINAL and ended[request.id] == 0:
+            problems.append(f"request {request.id}: the notify channel never heard how it ended")
 
     # Every request message shows how it ended: no buttons, no "rebooting" left.
     for planned in confirmed:
