@@ -30,7 +30,7 @@ from bot.domain.model import InstanceOutcome, Role
 
 SHAPES = ((10, 100), (100, 100), (10, 1000))
 TARGET_SHAPE = (100, 100)
-ROUNDS = 3
+ROUNDS = 5
 TARGET_TICK_SECONDS = 0.5
 STOP_SECONDS = 86_400.0
 
