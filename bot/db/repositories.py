@@ -38,7 +38,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.db.tables import AuditLogRow, RebootInstanceRow, RebootRequestRow, RoleBindingRow
@@ -456,7 +456,7 @@ class RequestRepository:
 
     def _due(
         self,
-        flag: ColumnElement[bool] | Any,
+        flag: InstrumentedAttribute[bool],
         finished_before: datetime,
         finished_after: datetime,
         limit: int,

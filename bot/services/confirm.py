@@ -24,7 +24,7 @@ from bot.domain.request import PlannedInstance, RebootRequest
 from bot.services.catch_up import redraw
 from bot.services.context import Context
 from bot.services.execution import advance
-from bot.services.lease import LEASE_SECONDS, LeaseKeeper, renew
+from bot.services.lease import LEASE_SECONDS, LeaseKeeper, release, renew
 from bot.services.ports import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -192,9 +192,7 @@ def _execute(ctx: Context, request: RebootRequest, lease_owner: str) -> bool:
             next_poll_at = advance(ctx, request.id, observe_instances=False).next_poll_at
         finally:
             keeper.hold(None)
-            with ctx.uow() as uow:
-                uow.requests.release(request.id, lease_owner, next_poll_at=next_poll_at)
-                uow.commit()
+            release(ctx, request.id, lease_owner, next_poll_at)
     return True
 
 
@@ -242,10 +240,9 @@ def _expire_in_database(
         won = uow.requests.transition(
             request_id, [RequestState.PREVIEWED], RequestState.EXPIRED, finished_at=now
         )
-        if won:
-            _record_expiry(uow, request, now, actor)
+        expired = _record_expiry(uow, request_id, now, actor) if won else None
         uow.commit()
-        return uow.requests.get(request_id) if won else None
+        return expired
 
 
 def expire_due(ctx: Context, now: datetime) -> list[str]:
@@ -253,29 +250,30 @@ def expire_due(ctx: Context, now: datetime) -> list[str]:
     nobody clicked disappear from the channel."""
     with ctx.uow() as uow:
         expired = uow.requests.expire_due(now)
-        snapshots = []
-        for request_id in expired:
-            uow.requests.skip_pending(request_id)
-            snapshot = uow.requests.get(request_id)
-            if snapshot is not None:
-                _audit_expiry(uow, snapshot, now, "system")
-                snapshots.append(snapshot)
+        snapshots = [
+            snapshot
+            for request_id in expired
+            if (snapshot := _record_expiry(uow, request_id, now, "system")) is not None
+        ]
         uow.commit()
     for request in snapshots:
         redraw(ctx, request)
     return expired
 
 
-def _record_expiry(uow: UnitOfWork, request: RebootRequest, now: datetime, actor: str) -> None:
-    uow.requests.skip_pending(request.id)
-    _audit_expiry(uow, request, now, actor)
-
-
-def _audit_expiry(uow: UnitOfWork, request: RebootRequest, now: datetime, actor: str) -> None:
-    uow.audit.append(
-        at=now,
-        actor=actor,
-        action="expire",
-        request_id=request.id,
-        detail={"expires_at": request.expires_at.isoformat()},
-    )
+def _record_expiry(
+    uow: UnitOfWork, request_id: str, now: datetime, actor: str
+) -> RebootRequest | None:
+    """After the move to ``expired``: nothing left pending, the audit line; the expired
+    request as it now stands, for the redraw."""
+    uow.requests.skip_pending(request_id)
+    request = uow.requests.get(request_id)
+    if request is not None:
+        uow.audit.append(
+            at=now,
+            actor=actor,
+            action="expire",
+            request_id=request_id,
+            detail={"expires_at": request.expires_at.isoformat()},
+        )
+    return request

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import datetime
 from types import TracebackType
 
 from bot.services.context import Context
@@ -83,3 +84,11 @@ def renew(ctx: Context, request_id: str, owner: str) -> bool:
         held = uow.requests.renew_lease(request_id, owner, ctx.clock(), LEASE_SECONDS)
         uow.commit()
     return held
+
+
+def release(ctx: Context, request_id: str, owner: str, next_poll_at: datetime | None) -> None:
+    """Give ``owner``'s lease back, setting when the next poll is due (unchanged when
+    None) in the same statement."""
+    with ctx.uow() as uow:
+        uow.requests.release(request_id, owner, next_poll_at=next_poll_at)
+        uow.commit()

@@ -19,7 +19,7 @@ from bot.services.catch_up import catch_up
 from bot.services.confirm import expire_due
 from bot.services.context import Context
 from bot.services.execution import advance
-from bot.services.lease import LEASE_SECONDS, LeaseKeeper
+from bot.services.lease import LEASE_SECONDS, LeaseKeeper, release
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ def _work(ctx: Context, owner: str, now: datetime, tally: _Tally) -> None:
             if not tally.take(request_id):
                 # Due again within the same tick (its step set no later poll time):
                 # leave it for the next tick rather than spin on it.
-                _release(ctx, owner, request_id, None)
+                release(ctx, request_id, owner, None)
                 return
             keeper.hold(request_id)
             ok = _advance_one(ctx, owner, request_id, now)
@@ -155,14 +155,8 @@ def _advance_one(ctx: Context, owner: str, request_id: str, now: datetime) -> bo
     except Exception:
         log.exception("advancing request %s failed", request_id)
     finally:
-        _release(ctx, owner, request_id, next_poll_at)
+        release(ctx, request_id, owner, next_poll_at)
     return ok
-
-
-def _release(ctx: Context, owner: str, request_id: str, next_poll_at: datetime | None) -> None:
-    with ctx.uow() as uow:
-        uow.requests.release(request_id, owner, next_poll_at=next_poll_at)
-        uow.commit()
 
 
 class Poller:

@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 class Jobs:
     def __init__(self, presenter: Presenter, *, workers: int = 16) -> None:
         self._presenter = presenter
+        self.workers = workers
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ecsbot-job")
         self._pending: set[Future[None]] = set()
         self._lock = threading.Lock()

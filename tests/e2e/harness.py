@@ -20,14 +20,16 @@ import httpx
 from bot.bootstrap import Bot, build_bot
 from bot.db.engine import make_session_factory
 from bot.db.unit_of_work import UnitOfWork
-from bot.domain.model import Role
+from bot.domain.model import RequestState, Role
 from bot.domain.policy import Binding
 from bot.domain.request import RebootRequest
 from bot.ecs.simulator import ManualClock, Simulator
 from bot.server import HttpServer, WebApp, database_answers
 from bot.services import roles as roles_service
+from bot.services.context import Context
 from bot.services.poller import PollReport, poll_once
 from bot.settings import load_settings
+from bot.slack.blocks import ACTION_CONFIRM
 from tests.fakes.slack_api import FakeMessage, FakeSlackApi
 from tests.fakes.slack_requests import SlackRequestSender
 
@@ -87,9 +89,37 @@ class Harness:
         """Wait until every job the bot started after an ack has finished."""
         assert self.bot.jobs.wait_idle(timeout=30), "bot jobs did not finish"
 
-    def tick(self) -> PollReport:
-        """One poller step at the bot's clock (the simulator's manual clock)."""
-        return poll_once(self.bot.ctx, self.clock.now())
+    def tick(self, ctx: Context | None = None) -> PollReport:
+        """One poller step at the bot's clock (the simulator's manual clock), as this
+        bot's poller or as ``ctx`` (a replica: the same bot under another lease owner)."""
+        return poll_once(ctx or self.bot.ctx, self.clock.now())
+
+    def confirmed(self, count: int = 1, *, skip: int = 0) -> str:
+        """A request for ``count`` instances (after the first ``skip``), previewed and
+        confirmed by the operator; returns its id."""
+        self.command(" ".join(self.sim.fleet.ids(REGION)[skip : skip + count]))
+        self.settle()
+        request_id, _ = self.last_preview()
+        self.click(ACTION_CONFIRM, request_id)
+        self.settle()
+        assert self.request(request_id).state is RequestState.EXECUTING
+        return request_id
+
+    def run_until_final(
+        self,
+        request_id: str,
+        *,
+        step: float = 1.0,
+        limit: int = 900,
+        ctx: Context | None = None,
+    ) -> None:
+        """Tick, ``step`` seconds apart, until the request is final; at most ``limit``."""
+        for _ in range(limit):
+            if self.request(request_id).state.is_final:
+                return
+            self.clock.advance(step)
+            self.tick(ctx)
+        raise AssertionError(f"request {request_id} did not finish: {self.request(request_id)}")
 
     # --- looking at what happened ---------------------------------------------------------
 

@@ -11,15 +11,6 @@ from tests.e2e.harness import CHANNEL, OPERATOR, REGION, Harness, buttons, text_
 from tests.fakes.slack_requests import block_action_body
 
 
-def _run_until_final(h: Harness, request_id: str) -> None:
-    for _ in range(60):
-        if h.request(request_id).state.is_final:
-            return
-        h.clock.advance(1)
-        h.tick()
-    raise AssertionError(f"request {request_id} did not finish: {h.request(request_id)}")
-
-
 def test_a_crash_between_posting_the_preview_and_recording_its_ts(harness: Harness) -> None:
     """bot/services/preview.py posts the preview, asks chat.getPermalink, and only then
     records the message's ts. Killed in between, the request is ``previewed`` with no
@@ -44,7 +35,7 @@ def test_a_crash_between_posting_the_preview_and_recording_its_ts(harness: Harne
     )
     assert h.sender.post(click).status_code == 200
     h.settle()
-    _run_until_final(h, request_id)
+    h.run_until_final(request_id, limit=60)
 
     assert h.request(request_id).state is RequestState.SUCCEEDED
     assert h.sim.calls.count("RebootInstances", dry_run=False) == 1

@@ -33,14 +33,6 @@ def _previewed(h: Harness, count: int = 1, *, skip: int = 0) -> str:
     return request_id
 
 
-def _confirmed(h: Harness, count: int = 1, *, skip: int = 0) -> str:
-    request_id = _previewed(h, count, skip=skip)
-    h.click(ACTION_CONFIRM, request_id)
-    h.settle()
-    assert h.request(request_id).state is RequestState.EXECUTING
-    return request_id
-
-
 def _lease(h: Harness, request_id: str) -> tuple[str | None, datetime | None]:
     with h.bot.engine.connect() as connection:
         row = connection.execute(
@@ -68,16 +60,16 @@ def _reboots(h: Harness) -> int:
     return h.sim.calls.count("RebootInstances", dry_run=False)
 
 
-def _run_until_final(h: Harness, ctx: Context, request_id: str) -> None:
-    for _ in range(300):
-        if h.request(request_id).state.is_final:
-            return
-        h.clock.advance(2)
-        poll_once(ctx, h.clock.now())
-    raise AssertionError(f"request {request_id} did not finish")
-
-
 # --- the click ------------------------------------------------------------------------
+
+
+def _occupy_every_worker(h: Harness, request_id: str) -> None:
+    """Every worker of the bot's pool busy telling a stranger "no" (Slack answering
+    slowly), so what follows the next ack waits in the queue: only what the ack path
+    itself did is in the database when the HTTP answer comes."""
+    h.slack.latency("chat.postEphemeral", 2.0)
+    for n in range(h.bot.jobs.workers):
+        assert h.click(ACTION_CONFIRM, request_id, user=f"U0NOSY{n:02d}").status_code == 200
 
 
 def test_a_click_is_recorded_before_its_ack_and_a_lost_worker_loses_nothing(
@@ -85,10 +77,7 @@ def test_a_click_is_recorded_before_its_ack_and_a_lost_worker_loses_nothing(
 ) -> None:
     h = harness
     request_id = _previewed(h)
-    # Every worker of the pool busy with a slow answer: what follows an ack waits.
-    h.slack.latency("chat.postEphemeral", 2.0)
-    for n in range(16):
-        assert h.click(ACTION_CONFIRM, request_id, user=f"U0NOSY{n:02d}").status_code == 200
+    _occupy_every_worker(h, request_id)
 
     assert h.click(ACTION_CONFIRM, request_id).status_code == 200
 
@@ -112,7 +101,7 @@ def test_a_click_is_recorded_before_its_ack_and_a_lost_worker_loses_nothing(
     h.slack.latency("chat.postEphemeral", 0)
     h.settle()
     assert _reboots(h) == 1
-    _run_until_final(h, replica, request_id)
+    h.run_until_final(request_id, step=2, ctx=replica)
     assert h.request(request_id).state is RequestState.SUCCEEDED
     [instance] = h.request(request_id).instances
     assert h.sim.fleet.reboot_count(REGION, instance.ref.instance_id) == 1
@@ -121,10 +110,10 @@ def test_a_click_is_recorded_before_its_ack_and_a_lost_worker_loses_nothing(
 def test_a_cancel_is_recorded_before_its_ack(harness: Harness) -> None:
     h = harness
     request_id = _previewed(h)
-    h.slack.latency("chat.update", 2.0)  # the redraw after the ack is slow
+    _occupy_every_worker(h, request_id)
     assert h.click(ACTION_CANCEL, request_id).status_code == 200
     assert h.request(request_id).state is RequestState.CANCELLED
-    h.slack.latency("chat.update", 0)
+    h.slack.latency("chat.postEphemeral", 0)
     h.settle()
     assert not buttons(h.last_preview()[1].blocks)
 
@@ -151,8 +140,8 @@ def test_a_click_while_the_database_is_away_is_told_so(harness: Harness) -> None
 
 def test_a_poller_leases_one_request_at_a_time(harness: Harness) -> None:
     h = harness
-    first = _confirmed(h)
-    second = _confirmed(h, skip=1)
+    first = h.confirmed()
+    second = h.confirmed(skip=1)
     h.clock.advance(5)
     now = h.clock.now()
     h.sim.faults.latency("DescribeInstances", 1.0)
@@ -177,7 +166,7 @@ def test_a_poller_leases_one_request_at_a_time(harness: Harness) -> None:
 
 def test_workers_advance_requests_side_by_side_each_once(harness: Harness) -> None:
     h = harness
-    request_ids = [_confirmed(h, skip=n) for n in range(3)]
+    request_ids = [h.confirmed(skip=n) for n in range(3)]
     h.clock.advance(5)
     now = h.clock.now()
     h.sim.faults.latency("DescribeInstances", 1.0)
@@ -213,7 +202,7 @@ def _claimed_by(h: Harness, owner: str, request_id: str) -> Context:
 
 def test_a_held_lease_is_renewed_and_a_lost_one_is_not(harness: Harness) -> None:
     h = harness
-    request_id = _confirmed(h)
+    request_id = h.confirmed()
     worker = _claimed_by(h, "worker-1", request_id)
     with LeaseKeeper(worker, "worker-1", every=3600) as keeper:
         assert keeper.renew() is False  # nothing held yet
@@ -234,7 +223,7 @@ def test_a_held_lease_is_renewed_and_a_lost_one_is_not(harness: Harness) -> None
 
 def test_the_heartbeat_renews_while_a_step_runs(harness: Harness) -> None:
     h = harness
-    request_id = _confirmed(h)
+    request_id = h.confirmed()
     worker = _claimed_by(h, "worker-1", request_id)
     _, first_expiry = _lease(h, request_id)
     h.clock.advance(20)
@@ -253,11 +242,11 @@ def test_the_heartbeat_renews_while_a_step_runs(harness: Harness) -> None:
 
 def test_a_final_redraw_slack_refused_is_drawn_on_a_later_tick(harness: Harness) -> None:
     h = harness
-    request_id = _confirmed(h)
+    request_id = h.confirmed()
     ts = h.request(request_id).message_ts
     assert ts
     h.slack.fail("chat.update", "internal_error", times=1000)
-    _run_until_final(h, h.bot.ctx, request_id)
+    h.run_until_final(request_id, step=2, limit=300)
     assert h.request(request_id).state is RequestState.SUCCEEDED
     assert h.request(request_id).message_redraw_due
     assert ":white_check_mark: succeeded" not in h.slack.message(CHANNEL, ts).text
@@ -275,9 +264,9 @@ def test_a_final_redraw_slack_refused_is_drawn_on_a_later_tick(harness: Harness)
 
 def test_an_end_notification_slack_refused_is_posted_on_a_later_tick(harness: Harness) -> None:
     h = harness
-    request_id = _confirmed(h)
+    request_id = h.confirmed()
     h.slack.fail_channel(NOTIFY)
-    _run_until_final(h, h.bot.ctx, request_id)
+    h.run_until_final(request_id, step=2, limit=300)
     assert h.request(request_id).notify_end_due
     assert not _ended_notices(h)
 

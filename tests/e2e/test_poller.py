@@ -21,26 +21,6 @@ from tests.e2e.harness import (
 )
 
 
-def _confirmed(h: Harness, count: int, *, skip: int = 0) -> str:
-    """A request for ``count`` instances, previewed and confirmed; returns its id."""
-    h.command(" ".join(h.sim.fleet.ids(REGION)[skip : skip + count]))
-    h.settle()
-    request_id, _ = h.last_preview()
-    h.click(ACTION_CONFIRM, request_id)
-    h.settle()
-    assert h.request(request_id).state is RequestState.EXECUTING
-    return request_id
-
-
-def _run_until_final(h: Harness, request_id: str, *, step: float = 1.0, limit: int = 900) -> None:
-    for _ in range(limit):
-        if h.request(request_id).state.is_final:
-            return
-        h.clock.advance(step)
-        h.tick()
-    raise AssertionError(f"request {request_id} did not finish: {h.request(request_id)}")
-
-
 def _notifications(h: Harness) -> list[str]:
     return [
         str(call.params.get("text", ""))
@@ -51,8 +31,8 @@ def _notifications(h: Harness) -> list[str]:
 
 def test_a_reboot_is_followed_to_succeeded(harness: Harness) -> None:
     h = harness
-    request_id = _confirmed(h, 3)
-    _run_until_final(h, request_id)
+    request_id = h.confirmed(3)
+    h.run_until_final(request_id)
 
     request = h.request(request_id)
     assert request.state is RequestState.SUCCEEDED
@@ -87,8 +67,8 @@ def test_a_stuck_instance_times_out_and_the_request_partially_fails(harness: Har
     h = harness
     stuck = h.sim.fleet.ids(REGION)[0]
     h.sim.fleet.update(REGION, stuck, never_returns=True)
-    request_id = _confirmed(h, 3)
-    _run_until_final(h, request_id, step=5.0)
+    request_id = h.confirmed(3)
+    h.run_until_final(request_id, step=5.0)
 
     request = h.request(request_id)
     assert request.state is RequestState.PARTIALLY_FAILED
@@ -102,7 +82,7 @@ def test_a_stuck_instance_times_out_and_the_request_partially_fails(harness: Har
 
 def test_ten_instances_changing_in_one_poll_make_one_reply(harness: Harness) -> None:
     h = harness
-    request_id = _confirmed(h, 10)
+    request_id = h.confirmed(10)
     before = len(h.thread(request_id))
     # Far enough for every instance to be back: one poll sees all ten change.
     h.clock.advance(30)
@@ -136,7 +116,7 @@ def test_crash_before_the_reboot_call_resumes_and_reboots_once(harness: Harness)
     h.clock.advance(1)
     h.tick()
     assert h.sim.calls.count("RebootInstances", dry_run=False) == 1
-    _run_until_final(h, request_id)
+    h.run_until_final(request_id)
     assert h.sim.calls.count("RebootInstances", dry_run=False) == 1
     assert h.request(request_id).state is RequestState.SUCCEEDED
 
@@ -153,7 +133,7 @@ def test_crash_between_the_call_and_recording_it_never_resends(harness: Harness)
     h.settle()
     request = h.request(request_id)
     assert all(i.outcome is InstanceOutcome.REBOOTING for i in request.instances)
-    _run_until_final(h, request_id)
+    h.run_until_final(request_id)
     assert h.request(request_id).state is RequestState.SUCCEEDED
     assert [h.sim.fleet.reboot_count(REGION, i) for i in ids] == [1, 1]
     assert len(h.sim.calls.of("RebootInstances", dry_run=False)) == 1
@@ -180,7 +160,7 @@ def test_recorded_but_unanswered_call_is_watched_not_resent(harness: Harness) ->
             request_id, [dataclasses.replace(request.instances[0], reboot_sent_at=now)]
         )
         uow.commit()
-    _run_until_final(h, request_id, step=30.0)
+    h.run_until_final(request_id, step=30.0)
     final = h.request(request_id)
     assert final.instances[0].outcome is InstanceOutcome.TIMED_OUT
     assert final.state is RequestState.FAILED
@@ -189,7 +169,7 @@ def test_recorded_but_unanswered_call_is_watched_not_resent(harness: Harness) ->
 
 def test_a_dead_pollers_lease_is_taken_over(harness: Harness) -> None:
     h = harness
-    request_id = _confirmed(h, 2)
+    request_id = h.confirmed(2)
     dead = dataclasses.replace(h.bot.ctx, owner="dead-poller")
     h.clock.advance(3)
     with dead.uow() as uow:
@@ -199,14 +179,14 @@ def test_a_dead_pollers_lease_is_taken_over(harness: Harness) -> None:
     assert h.tick().advanced == []
     h.clock.advance(61)
     assert h.tick().advanced == [request_id]
-    _run_until_final(h, request_id)
+    h.run_until_final(request_id)
     assert h.request(request_id).state is RequestState.SUCCEEDED
 
 
 def test_two_pollers_post_each_update_once(harness: Harness) -> None:
     h = harness
-    first = _confirmed(h, 3)
-    second = _confirmed(h, 2, skip=3)
+    first = h.confirmed(3)
+    second = h.confirmed(2, skip=3)
     other = dataclasses.replace(h.bot.ctx, owner="replica-2")
     for _ in range(40):
         h.clock.advance(1)
@@ -235,7 +215,7 @@ def test_two_pollers_post_each_update_once(harness: Harness) -> None:
 
 def test_a_rate_limited_thread_reply_is_delivered_after_the_wait(harness: Harness) -> None:
     h = harness
-    request_id = _confirmed(h, 1)
+    request_id = h.confirmed(1)
     h.slack.rate_limit("chat.postMessage", times=1, retry_after=1)
     h.clock.advance(30)
     h.tick()
@@ -263,6 +243,6 @@ def test_the_poller_keeps_off_while_the_confirm_worker_sends(migrated_url: str) 
         h.settle()
         h.sim.faults.latency("RebootInstances", 0)
         assert len(h.sim.calls.of("RebootInstances", dry_run=False)) == 2
-        _run_until_final(h, request_id, step=5.0)
+        h.run_until_final(request_id, step=5.0)
         assert len(h.sim.calls.of("RebootInstances", dry_run=False)) == 2
         assert all(h.sim.fleet.reboot_count(REGION, i) == 1 for i in h.sim.fleet.ids(REGION))
