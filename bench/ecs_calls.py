@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from bench.common import OPERATOR, REGIONS, Stack, refs, report, running_stack
 from bot.domain.model import InstanceOutcome, Role
-from bot.ecs.simulator import Call
+from bot.simulator import Call
 
 SIZES = (1, 100, 250, 1000)
 MAX_TICKS = 200

@@ -1,6 +1,6 @@
 """Our ECS client against the official SDK (``alibabacloud_ecs20140526``), same run.
 
-The simulator runs in ANOTHER process (``python -m bot.ecs.simulator --json --port 0``),
+The simulator runs in ANOTHER process (``python -m bot.simulator --json --port 0``),
 so its CPU is not the clients'. Both clients call ``DescribeInstances`` for the same 50
 ids, V3-signed, over loopback keep-alive connections:
 
@@ -73,7 +73,7 @@ class Simulated:
 def simulator_process() -> Iterator[Simulated]:
     command = [
         sys.executable,
-        *("-m", "bot.ecs.simulator", "--json", "--host", "127.0.0.1", "--port", "0"),
+        *("-m", "bot.simulator", "--json", "--host", "127.0.0.1", "--port", "0"),
         *("--regions", REGION, "--instances", str(IDS_PER_CALL)),
     ]
     with subprocess.Popen(  # noqa: S603 - our own interpreter and module

@@ -39,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     if words[:1] == ["simulator"]:
         # The simulator has its own options and needs none of the bot's settings.
-        from bot.ecs.simulator.cli import main as simulator_main
+        from bot.simulator.cli import main as simulator_main
 
         return simulator_main(words[1:])
     parser = _parser()

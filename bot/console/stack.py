@@ -17,9 +17,9 @@ from pathlib import Path
 
 from bot.bootstrap import Bot, build_bot
 from bot.console.terminal_slack import Event, TerminalSlack
-from bot.ecs.simulator import Simulator
 from bot.services.poller import Poller
 from bot.settings import Settings, load_settings
+from bot.simulator import Simulator
 
 REGION = "cn-hangzhou"
 CHANNEL_ID, CHANNEL_NAME = "C0OPS", "ops"

@@ -23,12 +23,12 @@ from bot.db.unit_of_work import UnitOfWork
 from bot.domain.model import RequestState, Role
 from bot.domain.policy import Binding
 from bot.domain.request import RebootRequest
-from bot.ecs.simulator import ManualClock, Simulator
 from bot.server import HttpServer, WebApp, database_answers
 from bot.services import roles as roles_service
 from bot.services.context import Context
 from bot.services.poller import PollReport, poll_once
 from bot.settings import load_settings
+from bot.simulator import ManualClock, Simulator
 from bot.slack.blocks import ACTION_CONFIRM
 from tests.fakes.slack_api import FakeMessage, FakeSlackApi
 from tests.fakes.slack_requests import SlackRequestSender

@@ -27,8 +27,8 @@ from slack_bolt.authorization import AuthorizeResult
 from sqlalchemy import text
 
 from bot.db.engine import is_sqlite, make_engine
-from bot.ecs.simulator import Simulator
 from bot.server import WebApp, database_answers
+from bot.simulator import Simulator
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.slack_requests import SlackRequestSender
 

@@ -16,7 +16,7 @@ from bot.domain.errors import EcsError, EcsOutcomeUnknown, EcsTransientError
 from bot.ecs import catalogue
 from bot.ecs.client import EcsClient, RetryPolicy, SignatureVersion
 from bot.ecs.credentials import StaticCredentialsProvider
-from bot.ecs.simulator import ManualClock, Simulator
+from bot.simulator import ManualClock, Simulator
 
 HZ = "cn-hangzhou"
 SH = "cn-shanghai"

@@ -20,9 +20,9 @@ import pytest
 
 from bot.cli import main
 from bot.domain.model import RequestState, Role, Verdict
-from bot.ecs.simulator import DEFAULT_ACCESS_KEY_SECRET
 from bot.logs import configure_logging
 from bot.settings import SettingsError, load_settings
+from bot.simulator import DEFAULT_ACCESS_KEY_SECRET
 from bot.slack.blocks import ACTION_CONFIRM
 from tests.e2e.harness import (
     BOT_TOKEN,

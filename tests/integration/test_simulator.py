@@ -28,7 +28,7 @@ from alibabacloud_tea_openapi.exceptions import ClientException, ServerException
 from alibabacloud_tea_openapi.models import Config
 
 from bot.ecs import signing
-from bot.ecs.simulator import ManualClock, Simulator
+from bot.simulator import ManualClock, Simulator
 
 REGION = "cn-hangzhou"
 REPO = Path(__file__).resolve().parents[2]
@@ -783,7 +783,7 @@ def test_cli_json_line_then_serves_until_terminated() -> None:
         [
             sys.executable,
             "-m",
-            "bot.ecs.simulator",
+            "bot.simulator",
             "--json",
             "--port",
             "0",
@@ -831,7 +831,7 @@ def test_cli_json_line_then_serves_until_terminated() -> None:
 
 def test_cli_text_output_names_everything() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot.ecs.simulator", "--port", "0", "--instances", "2"],
+        [sys.executable, "-m", "bot.simulator", "--port", "0", "--instances", "2"],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

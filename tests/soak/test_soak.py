@@ -46,8 +46,8 @@ from bot.db.migrate import upgrade_to_head
 from bot.db.unit_of_work import UnitOfWork
 from bot.domain.model import InstanceOutcome, RequestState
 from bot.domain.request import RebootRequest
-from bot.ecs.simulator import Simulator
-from bot.ecs.simulator.faults import Faults, Plan
+from bot.simulator import Simulator
+from bot.simulator.faults import Faults, Plan
 from bot.slack.blocks import ACTION_CONFIRM
 from tests.fakes.slack_api import FakeSlackApi, RecordedCall
 from tests.fakes.slack_requests import SlackRequestSender

@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.ecs import signing
-from bot.ecs.simulator.auth import Authenticator
-from bot.ecs.simulator.errors import EcsError
+from bot.simulator.auth import Authenticator
+from bot.simulator.errors import ApiError
 
 _ENCODED = re.compile(r"(?:[A-Za-z0-9\-_.~]|%[0-9A-F]{2})*")
 _TEXT = st.text(max_size=20)
@@ -61,7 +61,7 @@ def _headers(nonce: str) -> dict[str, str]:
 
 
 def _verify(secret: str, query: dict[str, str], headers: dict[str, str]) -> None:
-    """The simulator's check, as every request to it gets; raises EcsError on refusal."""
+    """The simulator's check, as every request to it gets; raises ApiError on refusal."""
     Authenticator({KEY_ID: secret}, clock=lambda: NOW).verify_v3("POST", "/", query, headers, b"")
 
 
@@ -113,7 +113,7 @@ def test_changing_anything_signed_changes_the_signature_and_fails_verification(
     redone = _signed(verifier_secret, sent_query, sent_headers)["authorization"]
     assert redone != signed["authorization"]
     # ...and the original signature no longer passes.
-    with pytest.raises(EcsError) as refused:
+    with pytest.raises(ApiError) as refused:
         _verify(
             verifier_secret, sent_query, {**sent_headers, "authorization": signed["authorization"]}
         )

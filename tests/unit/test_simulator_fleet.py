@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.ecs.simulator import Fleet, ManualClock
-from bot.ecs.simulator.fleet import INSTANCE_ID_PATTERN
+from bot.simulator import Fleet, ManualClock
+from bot.simulator.fleet import INSTANCE_ID_PATTERN
 
 T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
 

@@ -8,7 +8,7 @@ import json
 
 import h11
 
-from bot.ecs.simulator.server import Reply, response_bytes
+from bot.simulator.server import Reply, response_bytes
 
 NOW = 1_714_550_950.7  # 2024-05-01T08:09:10.7Z
 

@@ -8,13 +8,13 @@ injection), ``calls`` (the call record), ``server`` (HTTP plumbing), ``admin``
 (``/_sim/`` routes), ``simulator`` (wiring), ``cli`` (``ecs-reboot-bot simulator``).
 """
 
-from bot.ecs.simulator.calls import Call, CallLog
-from bot.ecs.simulator.cli import main
-from bot.ecs.simulator.clock import ManualClock, utc_now
-from bot.ecs.simulator.errors import EcsError
-from bot.ecs.simulator.faults import Fault, Faults
-from bot.ecs.simulator.fleet import Fleet, InstanceView
-from bot.ecs.simulator.simulator import (
+from bot.simulator.calls import Call, CallLog
+from bot.simulator.cli import main
+from bot.simulator.clock import ManualClock, utc_now
+from bot.simulator.errors import ApiError
+from bot.simulator.faults import Fault, Faults
+from bot.simulator.fleet import Fleet, InstanceView
+from bot.simulator.simulator import (
     DEFAULT_ACCESS_KEY_ID,
     DEFAULT_ACCESS_KEY_SECRET,
     Simulator,
@@ -23,9 +23,9 @@ from bot.ecs.simulator.simulator import (
 __all__ = [
     "DEFAULT_ACCESS_KEY_ID",
     "DEFAULT_ACCESS_KEY_SECRET",
+    "ApiError",
     "Call",
     "CallLog",
-    "EcsError",
     "Fault",
     "Faults",
     "Fleet",

@@ -24,11 +24,11 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from bot.ecs.simulator.calls import CallLog
-from bot.ecs.simulator.clock import Clock, ManualClock
-from bot.ecs.simulator.faults import Faults, add_from_json
-from bot.ecs.simulator.fleet import Fleet, InstanceView
-from bot.ecs.simulator.server import HttpRequest, Reply
+from bot.simulator.calls import CallLog
+from bot.simulator.clock import Clock, ManualClock
+from bot.simulator.faults import Faults, add_from_json
+from bot.simulator.fleet import Fleet, InstanceView
+from bot.simulator.server import HttpRequest, Reply
 
 _ADD_FIELDS = {
     "instance_id",

@@ -10,15 +10,15 @@ from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
 
-from bot.ecs.simulator.admin import AdminRoutes
-from bot.ecs.simulator.api import API_VERSION, EcsApi, summarize
-from bot.ecs.simulator.auth import Authenticator, Caller
-from bot.ecs.simulator.calls import Call, CallLog
-from bot.ecs.simulator.clock import Clock, utc_now
-from bot.ecs.simulator.errors import EcsError, missing_parameter
-from bot.ecs.simulator.faults import Faults
-from bot.ecs.simulator.fleet import Fleet
-from bot.ecs.simulator.server import HttpRequest, Reply, SimulatorHTTPServer
+from bot.simulator.admin import AdminRoutes
+from bot.simulator.api import API_VERSION, EcsApi, summarize
+from bot.simulator.auth import Authenticator, Caller
+from bot.simulator.calls import Call, CallLog
+from bot.simulator.clock import Clock, utc_now
+from bot.simulator.errors import ApiError, missing_parameter
+from bot.simulator.faults import Faults
+from bot.simulator.fleet import Fleet
+from bot.simulator.server import HttpRequest, Reply, SimulatorHTTPServer
 
 DEFAULT_ACCESS_KEY_ID = "LTAI5tEcsSimulator000001"
 # A published test key pair: the simulator guards nothing, and the console, the
@@ -158,14 +158,14 @@ class Simulator:
         reply_headers = {"x-acs-request-id": request_id}
         try:
             if request.path != "/":
-                raise EcsError(404, "InvalidAction.NotFound", "RPC calls are served on / only.")
+                raise ApiError(404, "InvalidAction.NotFound", "RPC calls are served on / only.")
             if not action:
                 raise missing_parameter("Action")
             caller = self._authenticate(request, params, is_v3)
             if not version:
                 raise missing_parameter("Version")
             if version != API_VERSION:
-                raise EcsError(400, "InvalidVersion", "Specified parameter Version is not valid.")
+                raise ApiError(400, "InvalidVersion", "Specified parameter Version is not valid.")
             plan = self.faults.for_call(action)
             if plan.latency:
                 time.sleep(plan.latency)  # injected latency: a real wait, in this thread only
@@ -186,7 +186,7 @@ class Simulator:
             if fault is not None and fault.kind in ("throttle", "fail"):
                 if fault.retry_after_ms:
                     reply_headers["x-acs-retry-after"] = str(fault.retry_after_ms)
-                raise EcsError(fault.status, fault.code, fault.message)
+                raise ApiError(fault.status, fault.code, fault.message)
             body = self.api.call(action, params)  # raises before changing anything
             applied = _applied(body)
             if fault is not None and fault.kind == "timeout_after_apply":
@@ -203,8 +203,8 @@ class Simulator:
                         applied,
                     )
                     return Reply(0, drop=True)
-                raise EcsError(fault.status, fault.code, fault.message)
-        except EcsError as error:
+                raise ApiError(fault.status, fault.code, fault.message)
+        except ApiError as error:
             self._record(
                 action, params, caller, dry_run, ids, error.status, error.code, request_id, applied
             )

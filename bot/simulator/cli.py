@@ -14,7 +14,7 @@ import sys
 import threading
 from types import FrameType
 
-from bot.ecs.simulator.simulator import Simulator
+from bot.simulator.simulator import Simulator
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 
-class EcsError(Exception):
+class ApiError(Exception):
     """An ECS OpenAPI error: HTTP status, ``Code`` and ``Message`` as the real API sends."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
@@ -27,8 +27,8 @@ class EcsError(Exception):
         }
 
 
-def missing_parameter(name: str) -> EcsError:
-    return EcsError(
+def missing_parameter(name: str) -> ApiError:
+    return ApiError(
         400,
         "MissingParameter",
         f'The input parameter "{name}" that is mandatory for processing this request '
@@ -36,8 +36,8 @@ def missing_parameter(name: str) -> EcsError:
     )
 
 
-def invalid_parameter(name: str, detail: str = "") -> EcsError:
+def invalid_parameter(name: str, detail: str = "") -> ApiError:
     suffix = f" {detail}" if detail else ""
-    return EcsError(
+    return ApiError(
         400, "InvalidParameter", f"The specified parameter {name} is not valid.{suffix}"
     )

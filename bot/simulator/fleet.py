@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.ecs.simulator.clock import Clock, utc_now
+from bot.simulator.clock import Clock, utc_now
 
 INSTANCE_ID_PATTERN = re.compile(r"i-[a-z0-9]{8,30}")
 STATUSES = ("Pending", "Running", "Starting", "Stopping", "Stopped")

@@ -1,5 +1,5 @@
 """The three ECS actions, as ``reference/RebootInstances-api.txt`` and ``ecs-notes.md``
-describe them: parameters in, a JSON body out, an ``EcsError`` for every refusal.
+describe them: parameters in, a JSON body out, an ``ApiError`` for every refusal.
 
 No HTTP here: the server has already checked the signature; this module sees only the
 action name and the flat RPC parameters (``InstanceId.1``, ``DryRun=true``, …).
@@ -16,8 +16,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from bot.ecs.simulator.errors import EcsError, invalid_parameter, missing_parameter
-from bot.ecs.simulator.fleet import INSTANCE_ID_PATTERN, Fleet, InstanceView
+from bot.simulator.errors import ApiError, invalid_parameter, missing_parameter
+from bot.simulator.fleet import INSTANCE_ID_PATTERN, Fleet, InstanceView
 
 API_VERSION = "2014-05-26"
 MAX_IDS = 100
@@ -28,8 +28,8 @@ Params = Mapping[str, str]
 Body = dict[str, Any]
 
 
-def dry_run_success() -> EcsError:
-    return EcsError(
+def dry_run_success() -> ApiError:
+    return ApiError(
         400, "DRYRUN.SUCCESS", "This request is a dryrun request with successful result."
     )
 
@@ -66,7 +66,7 @@ def summarize(action: str, params: Params) -> tuple[tuple[str, ...], bool]:
     if action == "DescribeInstances":
         try:
             ids = json_instance_ids(params) or []
-        except EcsError:
+        except ApiError:
             ids = []
     else:
         ids = indexed_instance_ids(params)
@@ -87,7 +87,7 @@ class EcsApi:
     def call(self, action: str, params: Params) -> Body:
         handler = self._actions.get(action)
         if handler is None:
-            raise EcsError(
+            raise ApiError(
                 404,
                 "InvalidAction.NotFound",
                 f"Specified api {action!r} is not found, please check your url and method.",
@@ -98,7 +98,7 @@ class EcsApi:
         """``call`` as an HTTP status and a complete JSON body (errors included)."""
         try:
             body = self.call(action, params)
-        except EcsError as error:
+        except ApiError as error:
             return error.status, error.body(request_id, "ecs.aliyuncs.com")
         return 200, {"RequestId": request_id, **body}
 
@@ -107,7 +107,7 @@ class EcsApi:
         if not region:
             raise missing_parameter("RegionId")
         if not self.fleet.has_region(region):
-            raise EcsError(
+            raise ApiError(
                 404, "InvalidRegionId.NotFound", "The specified RegionId does not exist."
             )
         return region
@@ -117,13 +117,13 @@ class EcsApi:
     def _reboot_instances(self, region: str, params: Params) -> Body:
         ids = indexed_instance_ids(params)
         if not ids:
-            raise EcsError(403, "InvalidInstanceId.NotFound", "InstanceId should not be null.")
+            raise ApiError(403, "InvalidInstanceId.NotFound", "InstanceId should not be null.")
         if len(ids) > MAX_IDS:
-            raise EcsError(
+            raise ApiError(
                 403, "InvalidParameter.TooManyInstanceIds", "Instance ids cannot be more than 100."
             )
         if not all(INSTANCE_ID_PATTERN.fullmatch(i) for i in ids):
-            raise EcsError(
+            raise ApiError(
                 403, "Abs.InvalidInstanceIds.MalFormed", "The specified instanceIds is not valid."
             )
         dry_run = _boolean(params, "DryRun")
@@ -236,28 +236,28 @@ class EcsApi:
 # --- helpers ----------------------------------------------------------------------------
 
 
-def _refusal(view: InstanceView | None, instance_id: str) -> EcsError | None:
+def _refusal(view: InstanceView | None, instance_id: str) -> ApiError | None:
     """Why this instance cannot be rebooted now, or None when it can."""
     if view is None:
-        return EcsError(
+        return ApiError(
             404,
             "InvalidInstanceId.NotFound",
             f"The specified InstanceId {instance_id} does not exist.",
         )
     if view.security_lock:
-        return EcsError(
+        return ApiError(
             403,
             "InstanceLockedForSecurity",
             f"The instance {instance_id} is locked for security reasons.",
         )
     if view.expired:
-        return EcsError(
+        return ApiError(
             403,
             "InstanceExpiredOrInArrears",
             f"The instance {instance_id} has expired or your account is in arrears.",
         )
     if view.status != "Running":
-        return EcsError(
+        return ApiError(
             403,
             "IncorrectInstanceStatus",
             f"The current status of instance {instance_id} ({view.status}) does not support "

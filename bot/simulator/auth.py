@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bot.ecs import signing
-from bot.ecs.simulator.clock import Clock
-from bot.ecs.simulator.errors import EcsError, missing_parameter
+from bot.simulator.clock import Clock
+from bot.simulator.errors import ApiError, missing_parameter
 
 MAX_SKEW = timedelta(minutes=15)
 _TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -33,10 +33,10 @@ class Caller:
     signature_version: str  # "v3" or "v1"
 
 
-def signature_mismatch(string_to_sign: str) -> EcsError:
+def signature_mismatch(string_to_sign: str) -> ApiError:
     # ECS echoes its string-to-sign so a client author can diff it with their own;
     # it holds no secret.
-    return EcsError(
+    return ApiError(
         400,
         "SignatureDoesNotMatch",
         "Specified signature is not matched with our calculation. "
@@ -119,7 +119,7 @@ class Authenticator:
         self._check_time(headers["x-acs-date"])
         payload_hash = headers["x-acs-content-sha256"]
         if hashlib.sha256(body).hexdigest() != payload_hash.lower():
-            raise EcsError(
+            raise ApiError(
                 400,
                 "SignatureDoesNotMatch",
                 "The x-acs-content-sha256 header does not match the request body.",
@@ -162,20 +162,20 @@ class Authenticator:
     def _secret(self, access_key_id: str) -> str:
         secret = self._keys.get(access_key_id)
         if secret is None:
-            raise EcsError(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
+            raise ApiError(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
         return secret
 
     def _check_time(self, stamp: str) -> None:
         try:
             moment = datetime.strptime(stamp, _TIMESTAMP_FORMAT).replace(tzinfo=UTC)
         except ValueError:
-            raise EcsError(
+            raise ApiError(
                 400,
                 "InvalidTimeStamp.Format",
                 "Specified time stamp or date value is not well formatted.",
             ) from None
         if abs(self._clock() - moment) > MAX_SKEW:
-            raise EcsError(
+            raise ApiError(
                 400, "InvalidTimeStamp.Expired", "Specified time stamp or date value is expired."
             )
 
@@ -186,7 +186,7 @@ class Authenticator:
         if expected is None and not token:
             return
         if token is None or expected is None or not signing.constant_time_equal(token, expected):
-            raise EcsError(
+            raise ApiError(
                 400,
                 "InvalidSecurityToken.Mismatch",
                 "Specified SecurityToken mismatch with the AccessKey.",
@@ -194,11 +194,11 @@ class Authenticator:
 
     def _spend(self, nonce: str) -> None:
         if not self._nonces.spend(nonce):
-            raise EcsError(400, "SignatureNonceUsed", "Specified signature nonce was used already.")
+            raise ApiError(400, "SignatureNonceUsed", "Specified signature nonce was used already.")
 
 
-def _incomplete(detail: str) -> EcsError:
-    return EcsError(
+def _incomplete(detail: str) -> ApiError:
+    return ApiError(
         400,
         "IncompleteSignature",
         f"The request signature does not conform to Aliyun standards. {detail}",
