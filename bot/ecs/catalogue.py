@@ -51,8 +51,8 @@ _SIGNATURE = (
     "secret (ALIBABA_CLOUD_ACCESS_KEY_SECRET) belongs to its access key id."
 )
 _NO_PERMISSION = (
-    "The bot's RAM identity is not allowed to do this; grant it ecs:RebootInstances, "
-    "ecs:DescribeInstances and ecs:DescribeInstanceStatus on these instances."
+    "The bot's RAM identity is not allowed to do this; grant it ecs:RebootInstances "
+    "and ecs:DescribeInstances on these instances."
 )
 
 _SENTENCES: dict[str, str] = {

@@ -41,8 +41,6 @@ logger = logging.getLogger(__name__)
 
 API_VERSION: Final = "2014-05-26"
 DEFAULT_ENDPOINT: Final = "https://ecs.{region}.aliyuncs.com"
-# DescribeInstanceStatus pages by PageSize, at most 50 (reference/ecs-notes.md).
-STATUS_PAGE_SIZE: Final = 50
 
 SignatureVersion = Literal["v3", "v1"]
 Params = dict[str, str]
@@ -215,35 +213,6 @@ class EcsClient:
                 if not next_token:
                     break
         return found
-
-    def describe_instance_status(self, region: str, instance_ids: Sequence[str]) -> dict[str, str]:
-        """``{instance_id: status}`` for the ids that exist; a lighter poll than
-        ``describe_instances`` (no StartTime). ≤100 ids per call, pages of 50."""
-        statuses: dict[str, str] = {}
-        for batch in _batches(instance_ids):
-            page = 1
-            while True:
-                params = {
-                    "RegionId": region,
-                    "PageSize": str(STATUS_PAGE_SIZE),
-                    "PageNumber": str(page),
-                    **_indexed("InstanceId", batch),
-                }
-                body = self._call_idempotent("DescribeInstanceStatus", region, params)
-                items = _list_at(body, "InstanceStatuses", "InstanceStatus")
-                for item in items:
-                    statuses[str(item.get("InstanceId"))] = str(item.get("Status"))
-                total = _as_int(body.get("TotalCount"))
-                # Stop on a short page too, so a server that omits TotalCount cannot
-                # make us loop forever.
-                if (
-                    len(items) < STATUS_PAGE_SIZE
-                    or total is None
-                    or page * STATUS_PAGE_SIZE >= total
-                ):
-                    break
-                page += 1
-        return statuses
 
     def dry_run_reboot(
         self, region: str, instance_ids: Sequence[str], *, force: bool
@@ -550,13 +519,6 @@ def _list_at(body: Mapping[str, Any], outer: str, inner: str) -> list[dict[str, 
     # JSON objects decode to dict: checking for dict rather than the Mapping ABC keeps
     # this cheap for the thousands of nested objects a poll reads.
     return [item for item in items if isinstance(item, dict)]
-
-
-def _as_int(value: object) -> int | None:
-    try:
-        return int(str(value))
-    except ValueError:
-        return None
 
 
 def parse_start_time(value: object) -> datetime | None:

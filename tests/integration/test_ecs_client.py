@@ -116,8 +116,8 @@ def test_sts_token_is_sent_and_accepted(clock: ManualClock, version: SignatureVe
             clock=clock,
         ) as client,
     ):
-        statuses = client.describe_instance_status(HZ, sts_sim.fleet.ids(HZ))
-    assert set(statuses) == set(sts_sim.fleet.ids(HZ))
+        found = client.describe_instances(HZ, sts_sim.fleet.ids(HZ))
+    assert {info.instance_id for info in found} == set(sts_sim.fleet.ids(HZ))
     assert sts_sim.calls.all()[0].signature_version == version
 
 
@@ -156,7 +156,7 @@ def test_a_proxy_named_in_the_environment_carries_the_calls(
 def test_unknown_access_key(sim: Simulator, make_client: ClientFactory) -> None:
     bot = make_client(access_key_id="LTAI5tNobodyKnowsMe00")
     with pytest.raises(EcsError) as info:
-        bot.client.describe_instance_status(HZ, sim.fleet.ids(HZ)[:1])
+        bot.client.describe_instances(HZ, sim.fleet.ids(HZ)[:1])
     assert info.value.code == "InvalidAccessKeyId.NotFound"
     assert info.value.explanation == catalogue.explain("InvalidAccessKeyId.NotFound")
 
@@ -168,7 +168,7 @@ def test_unknown_region(sim: Simulator, make_client: ClientFactory) -> None:
     assert sim.calls.count() == 1
 
 
-# --- DescribeInstances / DescribeInstanceStatus ----------------------------------------------
+# --- DescribeInstances ----------------------------------------------------------------------
 
 
 def test_describe_instances_batches_250_ids(sim: Simulator, make_client: ClientFactory) -> None:
@@ -199,29 +199,6 @@ def test_describe_instances_leaves_out_missing_and_reports_locks(
     locked = sim.fleet.add_instance(HZ, security_lock=True)
     found = make_client().client.describe_instances(HZ, [locked, "i-bp1doesnotexist00"])
     assert [(info.instance_id, info.operation_locks) for info in found] == [(locked, ("security",))]
-
-
-def test_describe_instance_status_batches_and_pages(
-    sim: Simulator, make_client: ClientFactory
-) -> None:
-    wanted = grow(sim, SH, 130)
-    sim.fleet.update(SH, wanted[5], status="Stopped")
-
-    statuses = make_client().client.describe_instance_status(SH, wanted)
-
-    assert len(statuses) == 130
-    assert statuses[wanted[5]] == "Stopped"
-    assert statuses[wanted[0]] == "Running"
-    calls = sim.calls.of("DescribeInstanceStatus")
-    # 100 ids → two pages of 50; 30 ids → one page.
-    assert [(len(c.ids), c.params["PageNumber"]) for c in calls] == [
-        (100, "1"),
-        (100, "2"),
-        (30, "1"),
-    ]
-
-
-# --- dry run -----------------------------------------------------------------------------------
 
 
 def test_dry_run_passes_and_fails_per_batch(sim: Simulator, make_client: ClientFactory) -> None:
@@ -457,11 +434,11 @@ def test_describe_retries_each_fault(
 
 
 def test_describe_gives_up_after_four_attempts(sim: Simulator, make_client: ClientFactory) -> None:
-    sim.faults.fail("DescribeInstanceStatus", times=None, code="InternalError")
+    sim.faults.fail("DescribeInstances", times=None, code="InternalError")
     bot = make_client()
     with pytest.raises(EcsTransientError) as info:
-        bot.client.describe_instance_status(HZ, sim.fleet.ids(HZ))
+        bot.client.describe_instances(HZ, sim.fleet.ids(HZ))
     assert info.value.code == "InternalError"
     assert info.value.explanation == catalogue.explain("InternalError")
-    assert sim.calls.count("DescribeInstanceStatus") == 4
+    assert sim.calls.count("DescribeInstances") == 4
     assert bot.sleeps == [0.1, 0.2, 0.4]

@@ -250,41 +250,6 @@ def test_describe_instances_empty_input_makes_no_call(make: Callable[..., Harnes
     assert h.ecs.calls == []
 
 
-# --- DescribeInstanceStatus -----------------------------------------------------------------
-
-
-def test_describe_instance_status_batches_and_pages(make: Callable[..., Harness]) -> None:
-    wanted = ids(120)
-
-    def statuses(request: httpx.Request, params: dict[str, str]) -> httpx.Response:
-        batch = [v for k, v in params.items() if k.startswith("InstanceId.")]
-        size, number = int(params["PageSize"]), int(params["PageNumber"])
-        page = batch[(number - 1) * size : number * size]
-        return httpx.Response(
-            200,
-            json={
-                "RequestId": "r",
-                "InstanceStatuses": {
-                    "InstanceStatus": [{"InstanceId": i, "Status": "Running"} for i in page]
-                },
-                "TotalCount": len(batch),
-                "PageNumber": number,
-                "PageSize": size,
-            },
-        )
-
-    h = make(statuses)
-    result = h.client.describe_instance_status(REGION, wanted)
-    assert result == dict.fromkeys(wanted, "Running")
-    # 100 ids → pages 1 and 2 of 50; 20 ids → page 1.
-    assert [(len(h.ecs.ids(i)), h.ecs.calls[i]["PageNumber"]) for i in range(3)] == [
-        (100, "1"),
-        (100, "2"),
-        (20, "1"),
-    ]
-    assert {call["PageSize"] for call in h.ecs.calls} == {"50"}
-
-
 # --- dry run --------------------------------------------------------------------------------
 
 

@@ -541,9 +541,20 @@ def test_never_crashes_on_arbitrary_text(text: str) -> None:
 @given(st.lists(st.one_of(valid_ids, st.text(), st.sampled_from(["i-", "/", ":", "--region"]))))
 def test_never_accepts_an_invalid_id(pieces: list[str]) -> None:
     text = " ".join(pieces)
-    for parsed in (instances(text), command(text)):
-        for ref in getattr(parsed, "instances", ()):
-            assert VALID_ID.match(ref.instance_id)
+    listed = instances(text)
+    assert all(VALID_ID.match(ref.instance_id) for ref in listed.instances)
+    parsed = command(text)
+    if isinstance(parsed, RebootCommand):
+        assert parsed.instances
+        assert all(VALID_ID.match(ref.instance_id) for ref in parsed.instances)
+    elif isinstance(parsed, CommandError):
+        # A refusal still has to say why, in a sentence per problem.
+        assert parsed.problems
+        assert all(problem.strip() for problem in parsed.problems)
+    else:
+        assert isinstance(
+            parsed, HelpCommand | StatusCommand | RolesCommand | GrantCommand | RevokeCommand
+        )
 
 
 @given(st.lists(st.sampled_from([ID_A, ID_B, ID_C, f"us-west-1/{ID_A}", "i-1234567890"])))

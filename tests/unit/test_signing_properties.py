@@ -1,7 +1,12 @@
 """Properties of bot/ecs/signing.py that test_signing.py (vectors and the official SDK as
 oracle) leaves open: encoding is lossless, the canonical query ignores order, and a V3
 signature is accepted by the verifier (the simulator's) yet breaks when anything
-signed changes. Each example is independent of the network and the clock."""
+signed changes. Each example is independent of the network and the clock.
+
+These check the signing against itself: the simulator's verifier reuses
+``bot.ecs.signing`` to recompute the signature, so a mistake shared by both would pass
+here. The real check is test_signing.py's, where the official Alibaba Cloud SDK signs
+the same requests and the published test vectors must come out."""
 
 from __future__ import annotations
 
