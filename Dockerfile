@@ -14,17 +14,15 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 
 WORKDIR /src
-COPY pyproject.toml ./
+COPY pyproject.toml setup.py MANIFEST.in ./
 COPY bot ./bot
+# setup.py copies the Alembic scripts into the wheel (as bot/migrations).
+COPY migrations ./migrations
 
 # Every dependency ships manylinux wheels (psycopg[binary] included): no compiler.
 RUN pip wheel --no-cache-dir --wheel-dir /wheels . \
     && python -m venv /opt/venv \
     && /opt/venv/bin/pip install --no-cache-dir --no-index /wheels/*.whl
-
-# The Alembic scripts are not in the wheel, and bot/db/migrate.py looks for them next
-# to the `bot` package (MIGRATIONS_DIR = <bot>/../migrations): put them there.
-COPY migrations /opt/venv/lib/python3.11/site-packages/migrations
 
 
 FROM python:3.11.13-slim-bookworm AS runtime

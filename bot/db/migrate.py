@@ -16,8 +16,12 @@ from sqlalchemy import Engine
 from bot.db.engine import is_sqlite, make_engine
 from bot.db.tables import metadata
 
-# The repository's ``migrations/`` folder, next to the ``bot`` package.
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+# An installed package carries the scripts as ``bot/migrations`` (setup.py copies
+# them in); a checkout (and an editable install) has them in ``migrations/`` beside
+# the ``bot`` package.
+_PACKAGED = Path(__file__).resolve().parents[1] / "migrations"
+_CHECKOUT = Path(__file__).resolve().parents[2] / "migrations"
+MIGRATIONS_DIR = _PACKAGED if (_PACKAGED / "env.py").is_file() else _CHECKOUT
 
 
 def _scripts_config() -> Config:

@@ -11,13 +11,11 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-
-from bot.db import migrate
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO_ROOT / "Dockerfile"
@@ -237,26 +235,17 @@ def test_no_secret_is_baked_into_the_image(stages: list[Stage]) -> None:
         assert pattern in ignored, f".dockerignore should exclude {pattern}"
 
 
-def test_the_image_puts_the_migrations_where_the_bot_looks_for_them(final: Stage) -> None:
-    """``bot.db.migrate`` finds ``migrations/`` relative to the installed ``bot``
-    package; the wheel holds only ``bot``, so the image must put them there."""
-    package_root = Path(migrate.__file__).resolve().parents[2]
-    relative = migrate.MIGRATIONS_DIR.relative_to(package_root)
-    if relative.parts[0] == "bot":
-        pytest.skip("the migrations ship inside the package")
-    env = " ".join(i.arguments for i in final.all("ENV"))
-    venv = re.search(r"PATH=(/\S+)/bin:", env)
-    assert venv, "the runtime puts a virtualenv on PATH"
-    site_packages = PurePosixPath(venv.group(1)) / "lib" / "python3.11" / "site-packages"
-    expected = str(site_packages / relative.as_posix())
-    stages = parse_dockerfile(DOCKERFILE.read_text(encoding="utf-8"))
-    targets = [
-        shlex.split(copy.arguments)[-1].rstrip("/")
-        for stage in stages
-        for copy in stage.all("COPY")
-        if "migrations" in copy.arguments
-    ]
-    assert expected in targets, f"copy migrations/ to {expected}"
+def test_the_image_gets_the_migrations_from_the_wheel(stages: list[Stage]) -> None:
+    """The wheel carries the Alembic scripts (setup.py; tests/integration/test_wheel.py
+    installs it and migrates): the build stage must hand setup.py the folder, and no
+    stage may copy it into site-packages by hand."""
+    build = stages[0]
+    copied = [shlex.split(copy.arguments) for copy in build.all("COPY")]
+    assert any("setup.py" in args for args in copied), "the build stage needs setup.py"
+    assert any(args[0] == "migrations" for args in copied), "setup.py copies migrations/"
+    for stage in stages:
+        for copy in stage.all("COPY"):
+            assert "site-packages" not in copy.arguments, f"line {copy.line}: {copy.arguments}"
 
 
 def test_hadolint_finds_nothing() -> None:
