@@ -80,11 +80,14 @@ class InstanceRef:
 def final_request_state(outcomes: list[InstanceOutcome]) -> RequestState:
     """The state of a finished request from its instances' outcomes (DESIGN §7).
 
-    ``succeeded`` when every instance succeeded (a skipped one counts as not), ``failed``
-    when none did, ``partially_failed`` otherwise.
+    Only the instances a reboot was sent to count: a ``skipped`` one was never going
+    to reboot, and the person confirmed knowing it. ``succeeded`` when every counted
+    instance succeeded, ``failed`` when none did (or none was sent), and
+    ``partially_failed`` otherwise.
     """
-    succeeded = sum(1 for outcome in outcomes if outcome is InstanceOutcome.SUCCEEDED)
-    if outcomes and succeeded == len(outcomes):
+    sent = [outcome for outcome in outcomes if outcome is not InstanceOutcome.SKIPPED]
+    succeeded = sum(1 for outcome in sent if outcome is InstanceOutcome.SUCCEEDED)
+    if sent and succeeded == len(sent):
         return RequestState.SUCCEEDED
     if succeeded == 0:
         return RequestState.FAILED

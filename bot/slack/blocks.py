@@ -249,7 +249,7 @@ def _status_text(request: RebootRequest) -> str:
         return f"{state} (expires {slack_date(request.expires_at)})"
     if request.state is RequestState.EXECUTING or (request.state.is_final and request.confirmed_by):
         skipped = len(request.instances) - attempted
-        # Skipped instances keep a request from "succeeded" (DESIGN §7): say so.
+        # Skipped instances do not count against the request (DESIGN §7); say how many.
         extra = f", {skipped} skipped" if skipped else ""
         return f"{state}: {back}/{attempted} back{extra}"
     return state

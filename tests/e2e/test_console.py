@@ -96,7 +96,7 @@ def test_the_demo_plays_the_whole_flow(private_tempdir: Path) -> None:
     assert "3/3 back" in summary
     assert "(3 succeeded, 1 skipped)" in summary
     assert re.search(r"#ops-notify › msg \d+\n +↻ Reboot of 3 instances in cn-hangzhou", flow)
-    assert re.search(r"#ops-notify › msg \d+\n +⚠ partially failed: reboot of 3 instances", flow)
+    assert re.search(r"#ops-notify › msg \d+\n +✔ succeeded: reboot of 3 instances", flow)
 
     # And the status of the request, by the id the preview showed.
     request_id = re.search(r"Request: `([0-9a-f]+)`", preview)
@@ -187,7 +187,7 @@ def test_the_command_line_demo_exits_zero_with_the_summary() -> None:
     )
 
     assert result.returncode == 0, result.stderr
-    assert "Done: ⚠ partially failed · 3/3 back" in result.stdout
+    assert "Done: ✔ succeeded · 3/3 back" in result.stdout
     assert "(3 succeeded, 1 skipped)" in result.stdout
 
 

@@ -104,8 +104,11 @@ def test_instance_ref_reads_region_slash_id() -> None:
         ([K], RequestState.FAILED),
         ([S, F], RequestState.PARTIALLY_FAILED),
         ([S, T], RequestState.PARTIALLY_FAILED),
-        ([S, K], RequestState.PARTIALLY_FAILED),
-        ([K, S, S], RequestState.PARTIALLY_FAILED),
+        # Skipped instances were never sent a reboot: they do not count (DESIGN §7).
+        ([S, K], RequestState.SUCCEEDED),
+        ([K, S, S], RequestState.SUCCEEDED),
+        ([K, S, F], RequestState.PARTIALLY_FAILED),
+        ([K, F], RequestState.FAILED),
     ],
 )
 def test_final_request_state(outcomes: list[InstanceOutcome], state: RequestState) -> None:
@@ -119,8 +122,9 @@ def test_no_instance_at_all_is_not_a_success() -> None:
 @given(st.lists(st.sampled_from([S, F, K, T]), min_size=1, max_size=50))
 def test_final_request_state_by_count_of_successes(outcomes: list[InstanceOutcome]) -> None:
     succeeded = outcomes.count(S)
+    sent = len(outcomes) - outcomes.count(K)
     state = final_request_state(outcomes)
-    if succeeded == len(outcomes):
+    if sent and succeeded == sent:
         assert state is RequestState.SUCCEEDED
     elif succeeded == 0:
         assert state is RequestState.FAILED
