@@ -31,6 +31,7 @@ from bot.logs import configure_logging
 from bot.services import roles as roles_service
 from bot.services.history import history_rows, history_table
 from bot.settings import Settings, SettingsError, load_settings
+from bot.slack.text import role_change_sentence
 
 log = logging.getLogger("bot.cli")
 
@@ -310,11 +311,8 @@ def _roles_change(settings: Settings, args: argparse.Namespace, *, revoke: bool)
         )
     finally:
         engine.dispose()
-    print(
-        change.text.replace(f"<@{binding.subject}>", binding.subject).replace(
-            f"<!subteam^{binding.subject}>", binding.subject
-        )
-    )
+    # The bare id, not a Slack mention: this is a terminal.
+    print(role_change_sentence(change, f"{binding.subject}: {binding.describe()}"))
     # Granting what exists (or revoking what does not) is not a failure: scripts rerun.
     return 0
 
