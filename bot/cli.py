@@ -31,6 +31,7 @@ from bot.logs import configure_logging
 from bot.services import roles as roles_service
 from bot.services.history import history_rows, history_table
 from bot.settings import Settings, SettingsError, load_settings
+from bot.slack.text import role_change_sentence
 
 log = logging.getLogger("bot.cli")
 
@@ -276,18 +277,25 @@ def _binding(args: argparse.Namespace) -> Binding:
 def _roles_list(settings: Settings, args: argparse.Namespace) -> int:
     engine = prepare_database(settings)
     try:
-        bindings = roles_service.list_bindings(unit_of_work_factory(engine))
+        with unit_of_work_factory(engine)() as uow:
+            records = uow.roles.list_records()
     finally:
         engine.dispose()
+    records.sort(key=lambda record: roles_service.binding_order(record.binding))
     if args.json:
-        print(json.dumps([_binding_json(b) for b in bindings], indent=2))
+        print(json.dumps([_binding_json(r.binding) for r in records], indent=2))
         return 0
     admins = ", ".join(settings.admins) or "none"
     print(f"bootstrap admins (ECSBOT_ADMINS): {admins}")
-    if not bindings:
+    if not records:
         print("no role bindings yet: `ecs-reboot-bot roles grant U… operator`")
-    for b in bindings:
-        print(f"{b.subject:<14} {b.describe()}")
+    width = max((len(r.binding.describe()) for r in records), default=0)
+    for r in records:
+        granted = r.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        print(
+            f"{r.binding.subject:<14} {r.binding.describe():<{width}}"
+            f"  granted by {r.created_by} at {granted}"
+        )
     return 0
 
 
@@ -310,11 +318,8 @@ def _roles_change(settings: Settings, args: argparse.Namespace, *, revoke: bool)
         )
     finally:
         engine.dispose()
-    print(
-        change.text.replace(f"<@{binding.subject}>", binding.subject).replace(
-            f"<!subteam^{binding.subject}>", binding.subject
-        )
-    )
+    # The bare id, not a Slack mention: this is a terminal.
+    print(role_change_sentence(change, f"{binding.subject}: {binding.describe()}"))
     # Granting what exists (or revoking what does not) is not a failure: scripts rerun.
     return 0
 

@@ -27,8 +27,10 @@ INSTANCE_ID_PATTERN = re.compile(r"i-[a-z0-9]{8,30}")
 REGION_ID_PATTERN = re.compile(r"[a-z]{2}(?:-(?:[a-z]{2,}|[0-9]+))+")
 
 REBOOT_USAGE = "`/ecs-reboot [--region REGION] [--force] INSTANCES…`"
-_EXAMPLE = "`/ecs-reboot --region cn-hangzhou i-bp1abc23def45ghi67jk0, i-bp1xyz98wvu76tsr54qp0`"
-_ID_RULE = "`i-` followed by 8 to 30 lowercase letters and digits"
+REBOOT_EXAMPLE = (
+    "`/ecs-reboot --region cn-hangzhou i-bp1abc23def45ghi67jk0, i-bp1xyz98wvu76tsr54qp0`"
+)
+ID_RULE = "`i-` followed by 8 to 30 lowercase letters and digits"
 _REGION_EXAMPLES = "like `cn-hangzhou` or `us-west-1`"
 
 
@@ -115,10 +117,6 @@ class CommandError:
 
     problems: tuple[str, ...]
 
-    def describe(self) -> str:
-        """The problems as a mrkdwn reply, one bullet each."""
-        return "\n".join(f"• {problem}" for problem in self.problems)
-
 
 Command: TypeAlias = (
     HelpCommand
@@ -129,45 +127,6 @@ Command: TypeAlias = (
     | RebootCommand
     | CommandError
 )
-
-
-# ── help ──────────────────────────────────────────────────────────────────────────
-
-
-def help_text(*, default_region: str | None = None, max_instances: int | None = None) -> str:
-    """The reply to ``/ecs-reboot help`` (mrkdwn). Pass the settings to show them."""
-    region_default = f" (default here: `{default_region}`)" if default_region else ""
-    limit = f" At most {max_instances} instances per request." if max_instances else ""
-    return "\n".join(
-        [
-            "*/ecs-reboot* reboots Alibaba Cloud ECS instances after a preview you confirm.",
-            "",
-            f"*Reboot*  {REBOOT_USAGE}",
-            "• INSTANCES: ids separated by spaces, commas, semicolons or new lines; "
-            "lines pasted from the ECS console work too (other columns are ignored)." + limit,
-            f"• An id is {_ID_RULE}. Write `REGION/i-…` or `REGION:i-…` to name its region.",
-            f"• `--region REGION`: region of the ids given without one{region_default}.",
-            "• `--force`: power cycle (can lose unwritten data; admins only).",
-            f"• Example: {_EXAMPLE}",
-            "",
-            "*Other commands*",
-            "• `/ecs-reboot status REQUEST_ID`: where a request stands.",
-            "• `/ecs-reboot roles`: who holds which role.",
-            "• `/ecs-reboot grant @user|@group ROLE [--region R] [--tag K=V]`: give a role "
-            "(admins only); `--region`/`--tag` limit it to those instances.",
-            "• `/ecs-reboot revoke @user|@group ROLE [--region R] [--tag K=V]`: take it back.",
-            "• `/ecs-reboot help`: this text.",
-            "",
-            "*Roles*",
-            "• `viewer`: help, status, see previews.",
-            "• `operator`: as viewer, and confirm normal reboots.",
-            "• `admin`: as operator, and force reboots, confirm anyone's request, "
-            "grant and revoke roles.",
-        ]
-    )
-
-
-USAGE = help_text()
 
 
 # ── words ─────────────────────────────────────────────────────────────────────────
@@ -304,7 +263,7 @@ def _read_instances(
     if reading.attempts == 0:
         problems.append(
             ParseProblem(
-                f"No instance ids given. Usage: {REBOOT_USAGE}, for example {_EXAMPLE}. "
+                f"No instance ids given. Usage: {REBOOT_USAGE}, for example {REBOOT_EXAMPLE}. "
                 "Type `/ecs-reboot help` for more."
             )
         )
@@ -327,7 +286,7 @@ def _read_line(line: list[_Word], reading: _LineReading) -> None:
         if not INSTANCE_ID_PATTERN.fullmatch(instance_id):
             reading.problems.append(
                 ParseProblem(
-                    f"{_quote(word.text)} is not a valid instance id: an id is {_ID_RULE}.",
+                    f"{_quote(word.text)} is not a valid instance id: an id is {ID_RULE}.",
                     word.text,
                 )
             )
@@ -352,7 +311,7 @@ def _is_valid_id_word(text: str) -> bool:
 
 def _not_an_id_problem(text: str) -> ParseProblem:
     return ParseProblem(
-        f"{_quote(text)} is neither an option nor an instance id (an id is {_ID_RULE}).",
+        f"{_quote(text)} is neither an option nor an instance id (an id is {ID_RULE}).",
         text,
     )
 

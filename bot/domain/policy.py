@@ -3,13 +3,15 @@
 Deny by default. Pure: the caller hands in the bindings that apply to the person
 (their own and their user groups'), the instances with their regions and tags, and
 whether the person is a bootstrap admin (``ECSBOT_ADMINS``). Every denial carries a
-sentence that says which permission is missing.
+``Denial`` value that says which permission is missing; ``bot.slack.text`` puts it
+into words.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 from bot.domain.model import Role
 
@@ -87,20 +89,67 @@ class Principal:
         return self.bootstrap_admin or bool(self.bindings)
 
 
+# ── denials: which permission is missing ─────────────────────────────────────────
+
+
+@dataclass(frozen=True)
+class NoRole:
+    """The person holds no role at all; ``needed`` is the role the action takes."""
+
+    needed: Role
+
+
+@dataclass(frozen=True)
+class RoleMissing:
+    """The person lacks ``needed`` on ``uncovered`` (in the order the targets came)."""
+
+    needed: Role
+    uncovered: tuple[Target, ...]
+
+
+@dataclass(frozen=True)
+class ChannelNotAllowed:
+    """The bot may not act in this channel; ``allowed_channels`` are where it may."""
+
+    allowed_channels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class UnscopedAdminNeeded:
+    """Granting and revoking need an admin binding with no region or tag scope."""
+
+
+@dataclass(frozen=True)
+class RequesterOrAdminOnly:
+    """Only ``requester`` (who asked) or an admin on every target may do this."""
+
+    requester: str
+
+
+Denial: TypeAlias = (
+    NoRole | RoleMissing | ChannelNotAllowed | UnscopedAdminNeeded | RequesterOrAdminOnly
+)
+
+
 @dataclass(frozen=True)
 class Decision:
-    allowed: bool
-    reason: str = ""
+    """Allowed, or the ``denial`` that says why not."""
+
+    denial: Denial | None = None
     # The instances the person lacks the role for (empty when allowed).
     uncovered: tuple[Target, ...] = field(default_factory=tuple)
 
-    @classmethod
-    def allow(cls) -> Decision:
-        return cls(allowed=True)
+    @property
+    def allowed(self) -> bool:
+        return self.denial is None
 
     @classmethod
-    def deny(cls, reason: str, uncovered: Iterable[Target] = ()) -> Decision:
-        return cls(allowed=False, reason=reason, uncovered=tuple(uncovered))
+    def allow(cls) -> Decision:
+        return cls()
+
+    @classmethod
+    def deny(cls, denial: Denial, uncovered: Iterable[Target] = ()) -> Decision:
+        return cls(denial=denial, uncovered=tuple(uncovered))
 
 
 def role_needed_to_reboot(*, force: bool) -> Role:
@@ -112,23 +161,17 @@ def check_channel(channel_id: str, allowed_channels: Sequence[str]) -> Decision:
     """``ECSBOT_ALLOWED_CHANNELS`` empty means every channel."""
     if not allowed_channels or channel_id in allowed_channels:
         return Decision.allow()
-    listed = ", ".join(f"<#{channel}>" for channel in allowed_channels)
-    return Decision.deny(f"/ecs-reboot may not act in this channel; use {listed}.")
+    return Decision.deny(ChannelNotAllowed(tuple(allowed_channels)))
 
 
 def check_role(principal: Principal, needed: Role, targets: Sequence[Target]) -> Decision:
     """Every target must be covered by a binding of at least ``needed``."""
     if not principal.has_any_role:
-        return Decision.deny(
-            f"You have no role for /ecs-reboot; {_ask_admin(needed)}", uncovered=targets
-        )
+        return Decision.deny(NoRole(needed), uncovered=targets)
     uncovered = [t for t in targets if not _covers(principal.role_for(t), needed)]
     if not uncovered:
         return Decision.allow()
-    return Decision.deny(
-        f"You need the {needed.value} role for {_list_targets(uncovered)}; {_ask_admin(needed)}",
-        uncovered=uncovered,
-    )
+    return Decision.deny(RoleMissing(needed, tuple(uncovered)), uncovered=uncovered)
 
 
 def check_manage_roles(principal: Principal) -> Decision:
@@ -136,10 +179,7 @@ def check_manage_roles(principal: Principal) -> Decision:
     scoped admin cannot widen anyone's reach beyond their own."""
     if _covers(principal.global_role, Role.ADMIN):
         return Decision.allow()
-    return Decision.deny(
-        "Granting and revoking roles needs the admin role in every region "
-        "(an admin binding with no --region or --tag)."
-    )
+    return Decision.deny(UnscopedAdminNeeded())
 
 
 def check_may_act_on(
@@ -150,22 +190,9 @@ def check_may_act_on(
     if principal.user_id != requester:
         admin = check_role(principal, Role.ADMIN, targets)
         if not admin.allowed:
-            return Decision.deny(
-                f"Only <@{requester}> (who asked) or an admin may do this.",
-                uncovered=admin.uncovered,
-            )
+            return Decision.deny(RequesterOrAdminOnly(requester), uncovered=admin.uncovered)
     return check_role(principal, needed, targets)
 
 
 def _covers(held: Role | None, needed: Role) -> bool:
     return held is not None and held.covers(needed)
-
-
-def _ask_admin(needed: Role) -> str:
-    return f"ask an admin to run `/ecs-reboot grant @you {needed.value}`."
-
-
-def _list_targets(targets: Sequence[Target], limit: int = 5) -> str:
-    shown = ", ".join(f"{t.instance_id} ({t.region})" for t in targets[:limit])
-    more = len(targets) - limit
-    return shown + (f" and {more} more" if more > 0 else "")

@@ -21,6 +21,15 @@ from bot.domain.model import RequestState, Role
 from bot.domain.policy import Target, check_may_act_on
 from bot.domain.policy import role_needed_to_reboot as needed_role
 from bot.domain.request import PlannedInstance, RebootRequest
+from bot.services.answers import (
+    AlreadyDecided,
+    Answer,
+    Denied,
+    NoSuchRequest,
+    NothingToReboot,
+    OtherChannel,
+    RequestExpired,
+)
 from bot.services.catch_up import redraw
 from bot.services.context import Context
 from bot.services.execution import advance
@@ -46,9 +55,9 @@ class Click:
     message_ts: str | None = None
 
 
-def _telling(ctx: Context, click: Click, text: str) -> Later:
+def _telling(ctx: Context, click: Click, answer: Answer) -> Later:
     def tell() -> bool:
-        ctx.presenter.tell(click.channel, click.user, text)
+        ctx.presenter.tell(click.channel, click.user, answer)
         return False
 
     return tell
@@ -63,11 +72,9 @@ def _load_for_click(ctx: Context, click: Click, now: datetime) -> RebootRequest 
     with ctx.uow() as uow:
         request = uow.requests.get(click.request_id)
     if request is None:
-        # The value came from the click payload: never echo it as mrkdwn.
-        shown = click.request_id.replace("`", "'").replace("<", "‹").replace(">", "›")[:64]
-        return _telling(ctx, click, f"No request `{shown}` exists.")
+        return _telling(ctx, click, NoSuchRequest(click.request_id))
     if request.channel != click.channel:
-        return _telling(ctx, click, "That button belongs to a request in another channel.")
+        return _telling(ctx, click, OtherChannel())
     if request.message_ts is None and click.message_ts:
         # The process died between posting the preview and recording its ts; Slack's
         # signed click names the message, so adopt it and every update can follow.
@@ -77,19 +84,16 @@ def _load_for_click(ctx: Context, click: Click, now: datetime) -> RebootRequest 
         request = dataclasses.replace(request, message_ts=click.message_ts)
     if request.is_expired(now):
         expired = _expire_in_database(ctx, request.id, now, actor=click.user)
-        text = (
-            f":hourglass: Request `{request.id}` expired (the buttons last "
-            f"{ctx.config.confirm_ttl} s). Nothing was rebooted; run the command again."
-        )
+        answer = RequestExpired(request.id, ctx.config.confirm_ttl)
 
         def redraw_and_tell() -> bool:
             if expired is not None:
                 redraw(ctx, expired)
-            return _telling(ctx, click, text)()
+            return _telling(ctx, click, answer)()
 
         return redraw_and_tell
     if request.state is not RequestState.PREVIEWED:
-        return _telling(ctx, click, _already_decided(request))
+        return _telling(ctx, click, AlreadyDecided(request))
     return request
 
 
@@ -110,26 +114,15 @@ def _authorized_click(
         needed=Role.VIEWER if cancelling else needed_role(force=request.force),
         targets=_targets(request.instances if cancelling else request.to_reboot),
     )
-    if not decision.allowed:
-        return _telling(ctx, click, f":no_entry: {decision.reason}")
+    if decision.denial is not None:
+        return _telling(ctx, click, Denied(decision.denial))
     return request
-
-
-def _already_decided(request: RebootRequest) -> str:
-    if request.confirmed_by:
-        return (
-            f"Request `{request.id}` was already confirmed by <@{request.confirmed_by}>; "
-            f"it is {request.state.value}."
-        )
-    if request.cancelled_by:
-        return f"Request `{request.id}` was already cancelled by <@{request.cancelled_by}>."
-    return f"Request `{request.id}` is {request.state.value}; nothing more can be done with it."
 
 
 def _lost_the_race(ctx: Context, click: Click, request: RebootRequest) -> Later:
     with ctx.uow() as uow:
         latest = uow.requests.get(request.id)
-    return _telling(ctx, click, _already_decided(latest or request))
+    return _telling(ctx, click, AlreadyDecided(latest or request))
 
 
 def confirm(ctx: Context, click: Click) -> Later:
@@ -140,7 +133,7 @@ def confirm(ctx: Context, click: Click) -> Later:
     if not isinstance(request, RebootRequest):
         return request
     if not request.to_reboot:
-        return _telling(ctx, click, "Nothing in this request can be rebooted.")
+        return _telling(ctx, click, NothingToReboot())
 
     # The one conditional update that makes double clicks, Slack retries and several
     # replicas execute a request exactly once. The lease gets an owner of its own (not

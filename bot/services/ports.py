@@ -16,6 +16,7 @@ from bot.domain.errors import EcsError
 from bot.domain.model import RequestState
 from bot.domain.policy import Binding
 from bot.domain.request import PlannedInstance, RebootRequest
+from bot.services.answers import Answer, PreviewNote
 
 RUNNING = "Running"
 # The ECS API takes at most this many instance ids in one call.
@@ -225,7 +226,7 @@ class Presenter(Protocol):
     the Slack adapter decides how it looks (``bot.slack.blocks``) and sends it."""
 
     def publish_request(
-        self, request: RebootRequest, *, can_execute: bool, note: str | None = None
+        self, request: RebootRequest, *, can_execute: bool, note: PreviewNote | None = None
     ) -> str | None:
         """Post the request message (the preview) in its channel; returns its ts."""
         ...
@@ -261,8 +262,8 @@ class Presenter(Protocol):
         it; True also when there is no notify channel."""
         ...
 
-    def tell(self, channel: str, user: str, text: str) -> None:
-        """An ephemeral reply only ``user`` sees."""
+    def tell(self, channel: str, user: str, answer: Answer) -> None:
+        """An ephemeral reply only ``user`` sees, in the adapter's words."""
         ...
 
 

@@ -10,9 +10,18 @@ from dataclasses import dataclass
 
 from bot.domain.errors import EcsError
 from bot.domain.model import InstanceRef, RequestState, Role, Verdict
-from bot.domain.policy import Decision, Principal, Target, check_channel, check_role
+from bot.domain.policy import (
+    Decision,
+    Denial,
+    NoRole,
+    RoleMissing,
+    Target,
+    check_channel,
+    check_role,
+)
 from bot.domain.policy import role_needed_to_reboot as needed_role
 from bot.domain.request import PlannedInstance, RebootRequest, expiry
+from bot.services.answers import Denied, LookupFailed, PreviewNote
 from bot.services.context import Context
 from bot.services.ports import MAX_IDS_PER_CALL, RUNNING, DryRunBatch, InstanceInfo
 
@@ -59,20 +68,15 @@ def preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
         return _preview(ctx, asked)
     except EcsError as error:
         log.warning("preview failed: %s", error)
-        regions = ", ".join(sorted({ref.region for ref in asked.instances}))
-        ctx.presenter.tell(
-            asked.channel,
-            asked.user,
-            f":x: Could not look the instances up in {regions} (is the region right?): "
-            f"{error.describe()} Nothing was rebooted.",
-        )
+        regions = tuple(sorted({ref.region for ref in asked.instances}))
+        ctx.presenter.tell(asked.channel, asked.user, LookupFailed(regions, error))
         return None
 
 
 def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
     decision = early_check(ctx, asked)
-    if not decision.allowed:
-        ctx.presenter.tell(asked.channel, asked.user, f":no_entry: {decision.reason}")
+    if decision.denial is not None:
+        ctx.presenter.tell(asked.channel, asked.user, Denied(decision.denial))
         return None
 
     found = describe_all(ctx, asked.instances)
@@ -87,9 +91,9 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
     may_execute = check_role(principal, needed_role(force=asked.force), targets)
     # A force reboot from someone who may not force is a denial, not a preview (§5.2).
     for verdict in (may_view, may_execute if asked.force else Decision.allow()):
-        if not verdict.allowed:
-            ctx.presenter.tell(asked.channel, asked.user, f":no_entry: {verdict.reason}")
-            _audit_denial(ctx, asked, verdict.reason)
+        if verdict.denial is not None:
+            ctx.presenter.tell(asked.channel, asked.user, Denied(verdict.denial))
+            _audit_denial(ctx, asked, verdict.denial)
             return None
 
     running = [ref for ref in asked.instances if ref in found and found[ref].status == RUNNING]
@@ -124,7 +128,7 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
         )
         uow.commit()
 
-    note = _note(asked.duplicates, may_execute, principal)
+    note = _note(asked, may_execute)
     ts = ctx.presenter.publish_request(request, can_execute=may_execute.allowed, note=note)
     if ts:
         # Recorded at once (the permalink is one more Slack call away).
@@ -139,27 +143,33 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
     return request
 
 
-def _note(
-    duplicates: Sequence[InstanceRef], may_execute: Decision, principal: Principal
-) -> str | None:
-    parts = []
-    if duplicates:
-        shown = ", ".join(f"`{ref.instance_id}`" for ref in duplicates[:10])
-        parts.append(f"Dropped {len(duplicates)} duplicate(s): {shown}.")
-    if not may_execute.allowed:
-        parts.append(f"<@{principal.user_id}> may view but not reboot: {may_execute.reason}")
-    return " ".join(parts) or None
+def _note(asked: PreviewAsked, may_execute: Decision) -> PreviewNote | None:
+    """The dropped repeats, and why the requester may view but not reboot; None when
+    there is neither."""
+    if not asked.duplicates and may_execute.allowed:
+        return None
+    return PreviewNote(asked.user, duplicates=asked.duplicates, view_only=may_execute.denial)
 
 
-def _audit_denial(ctx: Context, asked: PreviewAsked, reason: str) -> None:
+def _audit_denial(ctx: Context, asked: PreviewAsked, denial: Denial) -> None:
     with ctx.uow() as uow:
         uow.audit.append(
             at=ctx.clock(),
             actor=asked.user,
             action="denied",
-            detail={"reason": reason, "force": asked.force, "channel": asked.channel},
+            detail={**denial_detail(denial), "force": asked.force, "channel": asked.channel},
         )
         uow.commit()
+
+
+def denial_detail(denial: Denial) -> dict[str, object]:
+    """A denial as audit detail: which permission was missing, as plain values."""
+    detail: dict[str, object] = {"reason": type(denial).__name__}
+    if isinstance(denial, NoRole | RoleMissing):
+        detail["needed"] = denial.needed.value
+    if isinstance(denial, RoleMissing):
+        detail["uncovered"] = [f"{t.region}/{t.instance_id}" for t in denial.uncovered]
+    return detail
 
 
 def by_region(refs: Iterable[InstanceRef]) -> dict[str, list[str]]:

@@ -8,27 +8,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from bot.domain.policy import Binding, check_manage_roles
+from bot.services.answers import Denied
 from bot.services.context import Context
 from bot.services.ports import UnitOfWork, UnitOfWorkFactory
 
 
 @dataclass(frozen=True)
 class RoleChange:
-    """The answer to a grant or revoke: whether anything changed, in words."""
+    """The answer to a grant or revoke: which, of what binding, and whether anything
+    changed (granting what exists, or revoking what does not, changes nothing)."""
 
+    kind: Literal["grant", "revoke"]
+    binding: Binding
     changed: bool
-    text: str
 
 
-def describe_binding(binding: Binding) -> str:
-    subject = (
-        f"<!subteam^{binding.subject}>"
-        if binding.subject.startswith("S")
-        else f"<@{binding.subject}>"
-    )
-    return f"{subject}: {binding.describe()}"
+@dataclass(frozen=True)
+class RolesView:
+    """The answer to ``/ecs-reboot roles``: the caller's own roles, and every binding
+    when the caller may manage roles (None otherwise)."""
+
+    bootstrap_admin: bool
+    own: tuple[Binding, ...]
+    everyone: tuple[Binding, ...] | None = None
 
 
 def grant(
@@ -40,9 +45,7 @@ def grant(
         if created:
             _audit(uow, "grant", binding, actor=actor, now=now)
         uow.commit()
-    if created:
-        return RoleChange(True, f"Granted {describe_binding(binding)}.")
-    return RoleChange(False, f"{describe_binding(binding)} was already granted; nothing changed.")
+    return RoleChange("grant", binding, changed=created)
 
 
 def revoke(
@@ -53,9 +56,7 @@ def revoke(
         if removed:
             _audit(uow, "revoke", binding, actor=actor, now=now)
         uow.commit()
-    if removed:
-        return RoleChange(True, f"Revoked {describe_binding(binding)}.")
-    return RoleChange(False, f"There was no binding {describe_binding(binding)}; nothing changed.")
+    return RoleChange("revoke", binding, changed=removed)
 
 
 def _audit(uow: UnitOfWork, action: str, binding: Binding, *, actor: str, now: datetime) -> None:
@@ -72,13 +73,15 @@ def _audit(uow: UnitOfWork, action: str, binding: Binding, *, actor: str, now: d
     )
 
 
-def change_from_slack(ctx: Context, *, user: str, binding: Binding, revoke_it: bool) -> RoleChange:
+def change_from_slack(
+    ctx: Context, *, user: str, binding: Binding, revoke_it: bool
+) -> RoleChange | Denied:
     """``/ecs-reboot grant|revoke``: only an unscoped admin may change roles."""
     with ctx.uow() as uow:
         principal = ctx.principal(uow, user)
     decision = check_manage_roles(principal)
-    if not decision.allowed:
-        return RoleChange(False, f":no_entry: {decision.reason}")
+    if decision.denial is not None:
+        return Denied(decision.denial)
     if revoke_it:
         return revoke(ctx.uow, binding, actor=user, now=ctx.clock())
     return grant(ctx.uow, binding, actor=user, now=ctx.clock())
@@ -86,30 +89,19 @@ def change_from_slack(ctx: Context, *, user: str, binding: Binding, revoke_it: b
 
 def list_bindings(uow_factory: UnitOfWorkFactory) -> list[Binding]:
     with uow_factory() as uow:
-        return sorted(
-            uow.roles.list_all(),
-            key=lambda b: (b.subject, -b.role.rank, b.region, b.tag_key, b.tag_value),
-        )
+        return sorted(uow.roles.list_all(), key=binding_order)
 
 
-def roles_text(ctx: Context, user: str) -> str:
+def binding_order(binding: Binding) -> tuple[str, int, str, str, str]:
+    """How bindings are listed: by subject, the strongest role first, then scope."""
+    return (binding.subject, -binding.role.rank, binding.region, binding.tag_key, binding.tag_value)
+
+
+def roles_view(ctx: Context, user: str) -> RolesView:
     """``/ecs-reboot roles``: the caller's own roles, and every binding for admins."""
     with ctx.uow() as uow:
         principal = ctx.principal(uow, user)
-    lines = []
-    if principal.bootstrap_admin:
-        lines.append("You are an admin everywhere (ECSBOT_ADMINS).")
-    own = [b.describe() for b in principal.bindings]
-    if own:
-        lines.append("Your roles: " + "; ".join(own) + ".")
-    elif not principal.bootstrap_admin:
-        lines.append("You have no role yet: ask an admin to `/ecs-reboot grant @you operator`.")
+    everyone = None
     if check_manage_roles(principal).allowed:
-        everyone = list_bindings(ctx.uow)
-        lines.append(f"*All bindings* ({len(everyone)}):")
-        lines.extend(f"• {describe_binding(b)}" for b in everyone)
-    lines.append(
-        "Roles: viewer (help, status, see previews) < operator (+ confirm normal reboots) "
-        "< admin (+ force reboots, confirm anyone's request, grant and revoke)."
-    )
-    return "\n".join(lines)
+        everyone = tuple(list_bindings(ctx.uow))
+    return RolesView(principal.bootstrap_admin, tuple(principal.bindings), everyone)

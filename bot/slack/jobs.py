@@ -14,6 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 from bot.domain.errors import BotError
 from bot.logs import request_context
+from bot.services.answers import JobFailed
 from bot.services.ports import Presenter
 
 log = logging.getLogger(__name__)
@@ -52,15 +53,10 @@ class Jobs:
                 work()
         except BotError as error:
             log.warning("job failed: %s", error)
-            self._presenter.tell(channel, user, f":x: {error}")
+            self._presenter.tell(channel, user, JobFailed(error))
         except Exception:
             log.exception("job failed unexpectedly")
-            self._presenter.tell(
-                channel,
-                user,
-                ":x: Something went wrong on my side; nothing more was done. "
-                "The operators can find the details in the bot's log.",
-            )
+            self._presenter.tell(channel, user, JobFailed())
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Block until every submitted job finished (tests and graceful shutdown)."""

@@ -20,7 +20,6 @@ from bot.domain.parser import (
     RevokeCommand,
     RolesCommand,
     StatusCommand,
-    help_text,
     parse_command,
 )
 from bot.domain.policy import Binding, Principal, Target, check_channel, check_role
@@ -28,9 +27,11 @@ from bot.logs import request_context
 from bot.services import confirm as confirm_service
 from bot.services import preview as preview_service
 from bot.services import roles as roles_service
+from bot.services.answers import ClickNotRecorded
 from bot.services.context import Context
 from bot.slack import blocks
 from bot.slack.jobs import Jobs
+from bot.slack.text import denied_text, help_text, problems_text, role_change_text, roles_text
 
 log = logging.getLogger(__name__)
 
@@ -72,13 +73,20 @@ def answer_command(
         text, default_region=ctx.config.default_region, max_instances=ctx.config.max_instances
     )
     if isinstance(parsed, CommandError):
-        return _problems_text(parsed.problems), None
+        return problems_text(parsed), None
     if isinstance(parsed, HelpCommand):
-        return help_text(), None
+        return (
+            help_text(
+                default_region=ctx.config.default_region,
+                max_instances=ctx.config.max_instances,
+                confirm_ttl=ctx.config.confirm_ttl,
+            ),
+            None,
+        )
     if isinstance(parsed, StatusCommand):
         return _status(ctx, user=user, channel=channel, request_id=parsed.request_id), None
     if isinstance(parsed, RolesCommand):
-        return roles_service.roles_text(ctx, user), None
+        return roles_text(roles_service.roles_view(ctx, user)), None
     if isinstance(parsed, GrantCommand | RevokeCommand):
         binding = Binding(
             subject=parsed.subject,
@@ -90,7 +98,7 @@ def answer_command(
         change = roles_service.change_from_slack(
             ctx, user=user, binding=binding, revoke_it=isinstance(parsed, RevokeCommand)
         )
-        return change.text, None
+        return role_change_text(change), None
     assert isinstance(parsed, RebootCommand)
     asked = preview_service.PreviewAsked(
         user=user,
@@ -101,8 +109,8 @@ def answer_command(
         duplicates=tuple(parsed.duplicates),
     )
     decision = preview_service.early_check(ctx, asked)
-    if not decision.allowed:
-        return f":no_entry: {decision.reason}", None
+    if decision.denial is not None:
+        return denied_text(decision.denial), None
     count = len(asked.instances)
     regions = ", ".join(sorted({ref.region for ref in asked.instances}))
     reply = f":mag: Checking {count} instance{'s' if count != 1 else ''} in {regions}…"
@@ -112,31 +120,19 @@ def answer_command(
     return reply, lambda: preview_service.preview(ctx, asked)
 
 
-# Enough to show what is wrong; a pasted novel must not become a 3 MB reply.
-MAX_PROBLEMS_SHOWN = 20
-
-
-def _problems_text(problems: tuple[str, ...]) -> str:
-    shown = "\n".join(f"• {problem}" for problem in problems[:MAX_PROBLEMS_SHOWN])
-    more = len(problems) - MAX_PROBLEMS_SHOWN
-    if more > 0:
-        shown += f"\n…and {more} more problem{'s' if more != 1 else ''}."
-    return f":warning: Nothing was done:\n{shown}\nSee `/ecs-reboot help`."
-
-
 def _status(ctx: Context, *, user: str, channel: str, request_id: str) -> str:
     with ctx.uow() as uow:
         principal: Principal = ctx.principal(uow, user)
         request = uow.requests.get(request_id)
     allowed_here = check_channel(channel, ctx.config.allowed_channels)
-    if not allowed_here.allowed:
-        return f":no_entry: {allowed_here.reason}"
+    if allowed_here.denial is not None:
+        return denied_text(allowed_here.denial)
     if request is None:
         return f"No request `{blocks.escape(request_id)}` exists. Request ids are in each preview."
     targets = [Target(i.ref.region, i.ref.instance_id, i.tags) for i in request.instances]
     may_view = check_role(principal, Role.VIEWER, targets)
-    if not may_view.allowed:
-        return f":no_entry: {may_view.reason}"
+    if may_view.denial is not None:
+        return denied_text(may_view.denial)
     return blocks.status_text(request, permalink=request.permalink)
 
 
@@ -170,9 +166,7 @@ def _tell_unavailable(
     ctx: Context, click: confirm_service.Click, error: StoreUnavailable
 ) -> Callable[[], None]:
     def tell() -> None:
-        ctx.presenter.tell(
-            click.channel, click.user, f":x: {error} Nothing was done; click again later."
-        )
+        ctx.presenter.tell(click.channel, click.user, ClickNotRecorded(error))
 
     return tell
 

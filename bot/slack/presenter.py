@@ -16,7 +16,8 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot import metrics
 from bot.domain.request import PlannedInstance, RebootRequest
-from bot.slack import blocks
+from bot.services.answers import Answer, PreviewNote
+from bot.slack import blocks, text
 from bot.slack.blocks import Message
 
 log = logging.getLogger(__name__)
@@ -46,12 +47,16 @@ class SlackPresenter:
         return str(ts) if ts else None
 
     def publish_request(
-        self, request: RebootRequest, *, can_execute: bool, note: str | None = None
+        self, request: RebootRequest, *, can_execute: bool, note: PreviewNote | None = None
     ) -> str | None:
-        message = blocks.request_message(request, can_execute=can_execute, note=note)
+        message = blocks.request_message(
+            request,
+            can_execute=can_execute,
+            note=text.preview_note_text(note) if note is not None else None,
+        )
         ts = self._post(request.channel, message)
         if ts is None:
-            self.tell(
+            self._post_ephemeral(
                 request.channel,
                 request.requester,
                 ":x: I could not post the preview in this channel (is the app allowed to "
@@ -120,10 +125,13 @@ class SlackPresenter:
         link = response.get("permalink")
         return str(link) if link else None
 
-    def tell(self, channel: str, user: str, text: str) -> None:
+    def tell(self, channel: str, user: str, answer: Answer) -> None:
+        self._post_ephemeral(channel, user, text.answer_text(answer))
+
+    def _post_ephemeral(self, channel: str, user: str, reply: str) -> None:
         metrics.SLACK_CALLS.labels(method="chat.postEphemeral").inc()
         try:
-            self._client.chat_postEphemeral(channel=channel, user=user, text=text)
+            self._client.chat_postEphemeral(channel=channel, user=user, text=reply)
         except (SlackApiError, SlackClientError) as error:
             log.error("chat.postEphemeral to %s in %s failed: %s", user, channel, _reason(error))
 

@@ -306,6 +306,21 @@ def test_status_and_roles_answer(harness: Harness) -> None:
     assert "help" in h.command("help").json()["text"].lower()
 
 
+def test_help_shows_the_settings_this_bot_runs_with(migrated_url: str) -> None:
+    env = {
+        "ECSBOT_DEFAULT_REGION": "cn-shanghai",
+        "ECSBOT_MAX_INSTANCES": "123",
+        "ECSBOT_CONFIRM_TTL": "77",
+    }
+    with running_bot(migrated_url, regions=("cn-shanghai",), env=env) as h:
+        response = h.command("help", user=STRANGER)
+    assert response.status_code == 200
+    text = response.json()["text"]
+    assert "(default here: `cn-shanghai`)" in text
+    assert "At most 123 instances per request." in text
+    assert "buttons last 77 s" in text
+
+
 def test_expired_previews_lose_their_buttons_on_the_poller_tick(harness: Harness) -> None:
     h = harness
     h.command(_ids(h, 1)[0])

@@ -216,7 +216,13 @@ def test_roles_grant_list_revoke_and_the_audit_trail(cli: Cli, migrated_url: str
 
     listed = cli("roles", "list", database_url=migrated_url)
     assert listed.code == 0
-    assert re.search(r"^U123\s+operator in cn-hangzhou for env=prod$", listed.out, re.M)
+    # The binding, then who granted it and when (what the store keeps of it).
+    assert re.search(
+        r"^U123\s+operator in cn-hangzhou for env=prod"
+        r"  granted by cli:\S+ at \d{4}-\d\d-\d\d \d\d:\d\d UTC$",
+        listed.out,
+        re.M,
+    )
 
     as_json = cli("roles", "list", "--json", database_url=migrated_url)
     assert json.loads(as_json.out) == [
@@ -259,7 +265,7 @@ def test_roles_list_names_the_bootstrap_admins_and_user_groups(cli: Cli, migrate
     listed = cli("roles", "list", database_url=migrated_url, ECSBOT_ADMINS="U0BOSS,W0CHIEF")
 
     assert "bootstrap admins (ECSBOT_ADMINS): U0BOSS, W0CHIEF" in listed.out
-    assert re.search(r"^S0ONCALL\s+admin$", listed.out, re.M)
+    assert re.search(r"^S0ONCALL\s+admin  granted by cli:\S+ at [\d: -]+ UTC$", listed.out, re.M)
     uow, dispose = uow_on(migrated_url)
     try:
         with uow() as work:
