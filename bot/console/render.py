@@ -24,6 +24,7 @@ EMOJI: Mapping[str, str] = {
     "warning": "⚠",
     "no_entry": "⊘",
     "no_entry_sign": "⊘",
+    "lock": "⚿",
     "large_green_circle": "●",
     "white_circle": "○",
     "grey_question": "?",

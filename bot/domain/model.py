@@ -44,6 +44,9 @@ class Verdict(StrEnum):
     NOT_FOUND = "not_found"
     NOT_RUNNING = "not_running"
     DENIED = "denied"
+    # DescribeInstances lists an operation lock (security, arrears, …): ECS would
+    # refuse it, so it is left out of the DryRun; the message names the lock.
+    LOCKED = "locked"
     # The DryRun refused the instance for another reason (security lock, arrears, …);
     # the instance's code and message say which.
     REFUSED = "refused"

@@ -221,6 +221,36 @@ def is_dry_run_pass(code: str | None) -> bool:
     return code in DRY_RUN_PASS_CODES
 
 
+# Refusals that are about one instance of a call (docs/ECS-API.md, error codes): with
+# AllTogether they fail the whole call, so the preview halves the batch to find the
+# instance. Any other refusal (the account, the region, the signature, the call's
+# shape) is the same for every instance, and halving would only repeat it.
+_PER_INSTANCE_CODES = frozenset(
+    {
+        "InvalidInstanceId.NotFound",
+        "InvalidInstanceIds.NotFound",
+        "InstanceLockedForSecurity",
+        "InstanceExpiredOrInArrears",
+        "IncorrectInstanceStatus",
+        "InvalidInstance.NotFoundSystemDisk",
+        "InstanceNotReady",
+        "InvalidOperation.Conflict",
+        "Forbidden.RAM",
+        "Forbidden",
+        "Forbidden.NoPermission",
+        "NoPermission",
+    }
+)
+
+
+def names_one_instance(code: str | None) -> bool:
+    """True when a refusal of a whole ``AllTogether`` call can come from one of its
+    instances alone (a lock, arrears, a RAM policy denying that instance)."""
+    return code is not None and (
+        code in _PER_INSTANCE_CODES or code.startswith("InvalidParameter.KMSKeyId")
+    )
+
+
 def is_throttling(code: str | None) -> bool:
     """True for ``Throttling`` and every ``Throttling.*`` variant: the call was refused
     before anything happened, so it is always safe to send again."""

@@ -229,7 +229,14 @@ class EcsClient:
                 raise
             except EcsError as refusal:
                 error = None if catalogue.is_dry_run_pass(refusal.code) else refusal
-                verdicts.append(DryRunBatch(region, tuple(batch), error))
+                verdicts.append(
+                    DryRunBatch(
+                        region,
+                        tuple(batch),
+                        error,
+                        per_instance=catalogue.names_one_instance(refusal.code),
+                    )
+                )
                 continue
             # A 2xx to a dry run should not happen; it would mean the flag was ignored
             # and the instances rebooted. Say so loudly rather than call it a pass.

@@ -12,6 +12,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol
 
+from bot.domain import dry_run
 from bot.domain.errors import EcsError
 from bot.domain.model import RequestState
 from bot.domain.policy import Binding
@@ -20,7 +21,7 @@ from bot.services.answers import Answer, PreviewNote
 
 RUNNING = "Running"
 # The ECS API takes at most this many instance ids in one call.
-MAX_IDS_PER_CALL = 100
+MAX_IDS_PER_CALL = dry_run.MAX_IDS_PER_CALL
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,9 @@ class DryRunBatch:
     region: str
     instance_ids: tuple[str, ...]
     error: EcsError | None  # None: the dry run passed (DRYRUN.SUCCESS / DryRunOperation)
+    # Whether ``error`` can come from one instance alone (a lock, arrears, a RAM policy
+    # on that instance), so that a half of the batch may pass; else it is the call's.
+    per_instance: bool = False
 
     @property
     def passed(self) -> bool:

@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from bot.domain.dry_run import DryRunAnswer, find_refused
 from bot.domain.errors import EcsError
 from bot.domain.model import InstanceRef, RequestState, Role, Verdict
 from bot.domain.policy import (
@@ -30,6 +31,14 @@ log = logging.getLogger(__name__)
 # Codes that mean the bot's own cloud identity may not act (RAM), as opposed to the
 # instance being in the wrong state: the preview shows these as "denied".
 _DENIED_CODES = frozenset({"Forbidden.RAM", "Forbidden", "NoPermission", "Forbidden.NoPermission"})
+
+# The code ECS refuses a reboot with, per OperationLocks reason (docs/ECS-API.md): a
+# locked instance's verdict carries it, as if it had been dry-run alone.
+LOCK_CODES = {
+    "security": "InstanceLockedForSecurity",
+    "financial": "InstanceExpiredOrInArrears",
+    "dedicatedhostfinancial": "InstanceExpiredOrInArrears",
+}
 
 
 @dataclass(frozen=True)
@@ -96,8 +105,13 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
             _audit_denial(ctx, asked, verdict.denial)
             return None
 
-    running = [ref for ref in asked.instances if ref in found and found[ref].status == RUNNING]
-    batches = dry_run_all(ctx, running, force=asked.force)
+    # Locked instances would only fail their batch: they are not dry-run at all.
+    candidates = [
+        ref
+        for ref in asked.instances
+        if ref in found and found[ref].status == RUNNING and not found[ref].operation_locks
+    ]
+    batches = dry_run_all(ctx, candidates, force=asked.force)
     instances = plan_instances(asked.instances, found, batches)
 
     now = ctx.clock()
@@ -196,12 +210,20 @@ def describe_all(ctx: Context, refs: Sequence[InstanceRef]) -> dict[InstanceRef,
 def dry_run_all(
     ctx: Context, refs: Sequence[InstanceRef], *, force: bool
 ) -> dict[InstanceRef, DryRunBatch]:
-    """The DryRun verdict of the batch each instance was in."""
+    """Each instance's DryRun verdict: the passing call that covered it, or the call
+    in which it alone was refused (refused batches are halved until each refused
+    instance stands alone: ``bot.domain.dry_run``)."""
     verdicts: dict[InstanceRef, DryRunBatch] = {}
     for region, ids in by_region(refs).items():
-        for batch in ctx.ecs.dry_run_reboot(region, ids, force=force):
-            for instance_id in batch.instance_ids:
-                verdicts[InstanceRef(region, instance_id)] = batch
+
+        def one_call(batch: Sequence[str], region: str = region) -> DryRunAnswer[DryRunBatch]:
+            [answer] = ctx.ecs.dry_run_reboot(region, batch, force=force)
+            return DryRunAnswer(answer if answer.error else None, answer.per_instance)
+
+        refused = find_refused(ids, one_call)
+        passed = DryRunBatch(region, tuple(ids), None)
+        for instance_id in ids:
+            verdicts[InstanceRef(region, instance_id)] = refused.get(instance_id, passed)
     return verdicts
 
 
@@ -247,6 +269,10 @@ def _verdict(
 ) -> tuple[Verdict, str | None, str | None]:
     if info.status != RUNNING:
         return Verdict.NOT_RUNNING, None, f"The instance is {info.status}, not Running."
+    if info.operation_locks:
+        reasons = ", ".join(info.operation_locks)
+        code = next((LOCK_CODES[r] for r in info.operation_locks if r in LOCK_CODES), None)
+        return Verdict.LOCKED, code, f"ECS holds an operation lock on it ({reasons})."
     if dry_run is None:
         return Verdict.REFUSED, None, "The dry run did not cover this instance."
     if dry_run.error is None:

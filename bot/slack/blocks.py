@@ -47,6 +47,7 @@ _VERDICT_TEXT = {
     Verdict.NOT_FOUND: ":grey_question: not found",
     Verdict.NOT_RUNNING: ":white_circle: not Running",
     Verdict.DENIED: ":no_entry: denied",
+    Verdict.LOCKED: ":lock: locked",
     Verdict.REFUSED: ":warning: refused",
 }
 
@@ -138,7 +139,8 @@ def _verdict_detail(instance: PlannedInstance) -> str:
     text = _VERDICT_TEXT[instance.verdict]
     if instance.verdict is Verdict.NOT_RUNNING and instance.status:
         text = f":white_circle: not Running ({escape(instance.status)})"
-    if instance.verdict in (Verdict.REFUSED, Verdict.DENIED) and instance.verdict_message:
+    explained = (Verdict.REFUSED, Verdict.DENIED, Verdict.LOCKED)
+    if instance.verdict in explained and instance.verdict_message:
         text += f": {escape(instance.verdict_message)}"
     return text
 
