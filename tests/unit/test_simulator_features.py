@@ -301,11 +301,11 @@ def test_new_fault_kinds_check_their_arguments() -> None:
     assert faults.hang_then_drop("RebootInstances", seconds=1).seconds == 1
     assert faults.timeout_after_apply(mode="slow").seconds == 5
     assert faults.in_flight(delay=3).delay == 3
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="mode"):
         faults.timeout_after_apply(mode="lost")  # type: ignore[arg-type]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="mode"):
         faults.in_flight(mode="slow")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="negative"):
         faults.hang_then_drop(seconds=-1)
     rule = add_from_json(faults, {"kind": "in_flight", "delay": 2, "mode": "drop"})
     assert (rule["kind"], rule["delay"], rule["mode"]) == ("in_flight", 2, "drop")
