@@ -1,11 +1,17 @@
 """The bundled ECS simulator: a real HTTP server on loopback that speaks the ECS
-OpenAPI (``RebootInstances``, ``DescribeInstances``, ``DescribeInstanceStatus``),
-checks signatures and plays instance state changes (DESIGN.md §8).
+OpenAPI (``RebootInstances``, ``DescribeInstances`` with ``InstanceIds`` / ``Tag.N`` /
+``InstanceName`` filters and ``OperationLocks``, ``DescribeInstanceStatus``,
+``DescribeCloudAssistantStatus``) and STS 2015-04-01 (``AssumeRole``,
+``AssumeRoleWithOIDC``, whose temporary keys the ECS side then accepts), checks
+signatures and plays instance state changes (DESIGN.md §8).
 
-Modules, one job each: ``fleet`` (instances and their state machine), ``api`` (the
-three actions and their errors), ``auth`` (signature checks), ``faults`` (fault
-injection), ``calls`` (the call record), ``server`` (HTTP plumbing), ``admin``
-(``/_sim/`` routes), ``simulator`` (wiring), ``cli`` (``ecs-reboot-bot simulator``).
+Modules, one job each: ``fleet`` (instances, locks, agents and their state machine),
+``api`` (the ECS instance actions and their errors), ``assistant``
+(``DescribeCloudAssistantStatus``), ``sts`` (STS and its temporary keys), ``auth``
+(signature and security-token checks), ``faults`` (fault injection: throttling, errors,
+lost answers before and after the effect, reboots still in flight), ``calls`` (the call
+record), ``server`` (HTTP plumbing), ``admin`` (``/_sim/`` routes), ``simulator``
+(wiring), ``cli`` (``ecs-reboot-bot simulator``).
 """
 
 from bot.simulator.calls import Call, CallLog
@@ -19,6 +25,7 @@ from bot.simulator.simulator import (
     DEFAULT_ACCESS_KEY_SECRET,
     Simulator,
 )
+from bot.simulator.sts import StsService, TemporaryCredentials
 
 __all__ = [
     "DEFAULT_ACCESS_KEY_ID",
@@ -32,6 +39,8 @@ __all__ = [
     "InstanceView",
     "ManualClock",
     "Simulator",
+    "StsService",
+    "TemporaryCredentials",
     "main",
     "utc_now",
 ]

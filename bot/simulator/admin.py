@@ -10,10 +10,33 @@ No signature is asked: this is a test fixture on loopback, not part of the ECS A
     POST   /_sim/faults      {"kind": "throttle"|"fail"|"drop_connection"|
                               "timeout_after_apply"|"latency"|"clear", "action": …, …}
     DELETE /_sim/faults      clear them
+    POST   /_sim/faults      … also "hang_then_drop" {"seconds"}, "timeout_after_apply"
+                              {"mode": "error"|"drop"|"slow", "seconds"?}, "in_flight"
+                              {"delay", "mode"?}
     POST   /_sim/instances   {"region": …, "instance_id"?, "name"?, "status"?, "tags"?,
-                              "zone"?, "security_lock"?, "expired"?, "never_returns"?}
-                             → 201 {"instance_id": …}; with "update": true, changes the
-                             status/flags of an existing instance instead
+                              "zone"?, "locks"?, "security_lock"?, "expired"?,
+                              "ram_denied"?, "never_returns"?, "cloud_assistant"?,
+                              "os_type"?}
+                             → 201 {"instance_id": …}; with "update": true, changes an
+                             existing instance instead (the PATCH fields below)
+    GET    /_sim/instances/{region}/{instance_id}
+                             the instance (status, locks, agent, reboot_count …)
+    PATCH  /_sim/instances/{region}/{instance_id}
+                             {"status"?, "name"?, "tags"? (replaces all), "locks"?
+                              (replaces all: ["security", "financial", …]),
+                              "security_lock"?, "expired"?, "ram_denied"?,
+                              "never_returns"?, "cloud_assistant"?, "os_type"?}
+                             → 200 the instance
+    GET    /_sim/reboots     {"reboots": {region: {instance_id: count}}} (instances
+                             rebooted at least once; ``?region=`` narrows)
+    GET    /_sim/sts         accepted role ARNs, OIDC provider ARNs, OIDC tokens (null:
+                             any JWT-shaped one), max duration, issued credentials
+    POST   /_sim/sts         {"role_arns"?, "oidc_provider_arns"?, "oidc_tokens"? (null:
+                             any JWT-shaped), "max_duration_seconds"?} → the settings
+    POST   /_sim/sts/credentials
+                             {"role_arn"?, "session_name"?, "duration_seconds"?} → 201
+                             {"access_key_id", "access_key_secret", "security_token",
+                              "expiration"}: temporary keys without an STS call
     POST   /_sim/clock       {"advance": seconds} or {"set": ISO 8601}; only when the
                              simulator runs on a ManualClock (409 otherwise)
 """
@@ -29,6 +52,7 @@ from bot.simulator.clock import Clock, ManualClock
 from bot.simulator.faults import Faults, add_from_json
 from bot.simulator.fleet import Fleet, InstanceView
 from bot.simulator.server import HttpRequest, Reply
+from bot.simulator.sts import DEFAULT_ROLE_ARN, StsService
 
 _ADD_FIELDS = {
     "instance_id",
@@ -39,8 +63,24 @@ _ADD_FIELDS = {
     "security_lock",
     "expired",
     "never_returns",
+    "locks",
+    "ram_denied",
+    "cloud_assistant",
+    "os_type",
 }
-_UPDATE_FIELDS = {"status", "security_lock", "expired", "never_returns"}
+_UPDATE_FIELDS = {
+    "status",
+    "security_lock",
+    "expired",
+    "never_returns",
+    "locks",
+    "ram_denied",
+    "name",
+    "tags",
+    "cloud_assistant",
+    "os_type",
+}
+_INSTANCE_PREFIX = "/_sim/instances/"
 
 
 def instance_json(view: InstanceView) -> dict[str, Any]:
@@ -52,9 +92,16 @@ def instance_json(view: InstanceView) -> dict[str, Any]:
         "creation_time": view.creation_time.isoformat(),
         "zone": view.zone,
         "tags": dict(view.tags),
+        "lock_reasons": list(view.lock_reasons),
         "security_lock": view.security_lock,
         "expired": view.expired,
+        "ram_denied": view.ram_denied,
         "never_returns": view.never_returns,
+        "cloud_assistant": view.cloud_assistant,
+        "os_type": view.os_type,
+        "agent_online": view.agent_online,
+        "last_heartbeat": view.last_heartbeat.isoformat() if view.last_heartbeat else None,
+        "reboot_count": view.reboots,
     }
 
 
@@ -66,7 +113,9 @@ class AdminRoutes:
         faults: Faults,
         clock: Clock,
         describe: Callable[[], dict[str, Any]],
+        sts: StsService | None = None,
     ) -> None:
+        self._sts = sts
         self._fleet = fleet
         self._calls = calls
         self._faults = faults
@@ -81,10 +130,19 @@ class AdminRoutes:
             ("DELETE", "/_sim/faults"): self._clear_faults,
             ("POST", "/_sim/instances"): self._add_instance,
             ("POST", "/_sim/clock"): self._move_clock,
+            ("GET", "/_sim/reboots"): self._reboots,
+            ("GET", "/_sim/sts"): self._sts_settings,
+            ("POST", "/_sim/sts"): self._configure_sts,
+            ("POST", "/_sim/sts/credentials"): self._issue_credentials,
+            ("GET", "/_sim/instances/{region}/{instance_id}"): self._get_instance,
+            ("PATCH", "/_sim/instances/{region}/{instance_id}"): self._patch_instance,
         }
 
     def __call__(self, request: HttpRequest) -> Reply:
-        route = self._routes.get((request.method, request.path.rstrip("/")))
+        path = request.path.rstrip("/")
+        if path.startswith(_INSTANCE_PREFIX):
+            path = "/_sim/instances/{region}/{instance_id}"
+        route = self._routes.get((request.method, path))
         if route is None:
             known = sorted(f"{method} {path}" for method, path in self._routes)
             return Reply(
@@ -92,7 +150,11 @@ class AdminRoutes:
             )
         try:
             return route(request)
-        except (ValueError, TypeError, KeyError) as error:
+        except LookupError as error:
+            if isinstance(error, KeyError):
+                return Reply(400, {"error": str(error)})
+            return Reply(409, {"error": str(error)})
+        except (ValueError, TypeError) as error:
             return Reply(400, {"error": str(error)})
 
     def _state(self, request: HttpRequest) -> Reply:
@@ -142,6 +204,77 @@ class AdminRoutes:
         _only(spec, _ADD_FIELDS)
         instance_id = self._fleet.add_instance(region, **spec)
         return Reply(201, {"instance_id": instance_id, "region": region})
+
+    def _instance_key(self, request: HttpRequest) -> tuple[str, str]:
+        parts = request.path.rstrip("/").removeprefix(_INSTANCE_PREFIX).split("/")
+        if len(parts) != 2 or not all(parts):
+            raise ValueError("the path is /_sim/instances/{region}/{instance_id}")
+        return parts[0], parts[1]
+
+    def _get_instance(self, request: HttpRequest) -> Reply:
+        region, instance_id = self._instance_key(request)
+        view = self._fleet.get(region, instance_id)
+        if view is None:
+            return Reply(404, {"error": f"no instance {instance_id} in {region}"})
+        return Reply(200, {**instance_json(view), "region": region})
+
+    def _patch_instance(self, request: HttpRequest) -> Reply:
+        region, instance_id = self._instance_key(request)
+        spec = _object(request)
+        _only(spec, _UPDATE_FIELDS)
+        if self._fleet.get(region, instance_id) is None:
+            return Reply(404, {"error": f"no instance {instance_id} in {region}"})
+        view = self._fleet.update(region, instance_id, **spec)
+        return Reply(200, {**instance_json(view), "region": region})
+
+    def _reboots(self, request: HttpRequest) -> Reply:
+        only = request.query.get("region")
+        regions = [only] if only else list(self._fleet.regions)
+        return Reply(
+            200, {"reboots": {region: self._fleet.reboot_counts(region) for region in regions}}
+        )
+
+    def _sts_or_409(self) -> StsService:
+        if self._sts is None:
+            raise LookupError("this simulator serves no STS")
+        return self._sts
+
+    def _sts_settings(self, request: HttpRequest) -> Reply:
+        return Reply(200, self._sts_or_409().settings())
+
+    def _configure_sts(self, request: HttpRequest) -> Reply:
+        sts = self._sts_or_409()
+        spec = _object(request)
+        _only(spec, {"role_arns", "oidc_provider_arns", "oidc_tokens", "max_duration_seconds"})
+        tokens = spec.get("oidc_tokens")
+        sts.configure(
+            role_arns=spec.get("role_arns"),
+            oidc_provider_arns=spec.get("oidc_provider_arns"),
+            oidc_tokens=tokens,
+            any_oidc_token="oidc_tokens" in spec and tokens is None,
+            max_duration_seconds=spec.get("max_duration_seconds"),
+        )
+        return Reply(200, sts.settings())
+
+    def _issue_credentials(self, request: HttpRequest) -> Reply:
+        sts = self._sts_or_409()
+        spec = _object(request)
+        _only(spec, {"role_arn", "session_name", "duration_seconds"})
+        credentials = sts.issue(
+            str(spec.get("role_arn", DEFAULT_ROLE_ARN)),
+            str(spec.get("session_name", "simulator")),
+            int(spec.get("duration_seconds", 3600)),
+            via="admin",
+        )
+        return Reply(
+            201,
+            {
+                "access_key_id": credentials.access_key_id,
+                "access_key_secret": credentials.access_key_secret,
+                "security_token": credentials.security_token,
+                "expiration": credentials.expiration.isoformat(),
+            },
+        )
 
     def _move_clock(self, request: HttpRequest) -> Reply:
         if not isinstance(self._clock, ManualClock):

@@ -1,5 +1,7 @@
-"""The three ECS actions, as ``reference/RebootInstances-api.txt`` and ``ecs-notes.md``
-describe them: parameters in, a JSON body out, an ``ApiError`` for every refusal.
+"""The ECS actions (``RebootInstances``, ``DescribeInstances``, ``DescribeInstanceStatus``;
+``DescribeCloudAssistantStatus`` lives in ``assistant.py``), as
+``reference/RebootInstances-api.txt`` and ``ecs-notes.md`` describe them: parameters in, a
+JSON body out, an ``ApiError`` for every refusal.
 
 No HTTP here: the server has already checked the signature; this module sees only the
 action name and the flat RPC parameters (``InstanceId.1``, ``DryRun=true``, …).
@@ -13,7 +15,7 @@ import functools
 import json
 import re
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.simulator.errors import ApiError, invalid_parameter, missing_parameter
@@ -21,7 +23,17 @@ from bot.simulator.fleet import INSTANCE_ID_PATTERN, Fleet, InstanceView
 
 API_VERSION = "2014-05-26"
 MAX_IDS = 100
+MAX_TAGS = 20
+# "If you use tags to filter resources, the number of resources with these tags cannot
+# exceed 1,000" (the SDK's DescribeInstances notes). What the API does beyond that is
+# not documented; this simulator answers the first 1,000 matches (TotalCount 1000, no
+# NextToken after them).
+TAG_FILTER_LIMIT = 1000
+FORBIDDEN_RAM_MESSAGE = (
+    "User not authorized to operate on the specified resource, or this API doesn't support RAM."
+)
 _INDEXED_ID = re.compile(r"InstanceId\.(\d+)")
+_TAG_PARAM = re.compile(r"Tag\.(\d+)\.(Key|Value)")
 _MINUTE = "%Y-%m-%dT%H:%MZ"
 
 Params = Mapping[str, str]
@@ -77,14 +89,20 @@ class EcsApi:
     """Dispatch an action to its handler. ``call`` returns the body without RequestId."""
 
     def __init__(self, fleet: Fleet) -> None:
+        from bot.simulator.assistant import describe_cloud_assistant_status
+
         self.fleet = fleet
         self._actions: dict[str, Callable[[str, Params], Body]] = {
             "RebootInstances": self._reboot_instances,
             "DescribeInstances": self._describe_instances,
             "DescribeInstanceStatus": self._describe_instance_status,
+            "DescribeCloudAssistantStatus": functools.partial(
+                describe_cloud_assistant_status, fleet
+            ),
         }
 
-    def call(self, action: str, params: Params) -> Body:
+    def call(self, action: str, params: Params, *, reboot_delay: float = 0.0) -> Body:
+        """Answer one call. ``reboot_delay`` > 0 holds a reboot "in flight" that long."""
         handler = self._actions.get(action)
         if handler is None:
             raise ApiError(
@@ -92,7 +110,10 @@ class EcsApi:
                 "InvalidAction.NotFound",
                 f"Specified api {action!r} is not found, please check your url and method.",
             )
-        return handler(self._region(params), params)
+        region = self._region(params)
+        if action == "RebootInstances":
+            return self._reboot_instances(region, params, delay=reboot_delay)
+        return handler(region, params)
 
     def respond(self, action: str, params: Params, request_id: str) -> tuple[int, Body]:
         """``call`` as an HTTP status and a complete JSON body (errors included)."""
@@ -114,7 +135,7 @@ class EcsApi:
 
     # --- RebootInstances ------------------------------------------------------------
 
-    def _reboot_instances(self, region: str, params: Params) -> Body:
+    def _reboot_instances(self, region: str, params: Params, *, delay: float = 0.0) -> Body:
         ids = indexed_instance_ids(params)
         if not ids:
             raise ApiError(403, "InvalidInstanceId.NotFound", "InstanceId should not be null.")
@@ -142,7 +163,9 @@ class EcsApi:
                 # The real API answers DRYRUN.SUCCESS here whatever the checks found.
                 raise dry_run_success()
             ok = [i for i, refusal in zip(ids, refusals, strict=True) if refusal is None]
-            applied = {i: (prev, cur) for i, prev, cur in self.fleet.reboot(region, ok)}
+            applied = {
+                i: (prev, cur) for i, prev, cur in self.fleet.reboot(region, ok, delay=delay)
+            }
             responses = []
             for instance_id, view, refusal in zip(ids, views, refusals, strict=True):
                 if refusal is None:
@@ -166,39 +189,54 @@ class EcsApi:
             raise dry_run_success()
         responses = [
             _instance_response(instance_id, "200", "success", previous, current)
-            for instance_id, previous, current in self.fleet.reboot(region, ids)
+            for instance_id, previous, current in self.fleet.reboot(region, ids, delay=delay)
         ]
         return {"InstanceResponses": {"InstanceResponse": responses}}
 
     # --- DescribeInstances ----------------------------------------------------------
 
     def _describe_instances(self, region: str, params: Params) -> Body:
+        """Filters ``InstanceIds``, ``Tag.N.Key``/``Tag.N.Value`` and ``InstanceName``
+        (``*`` wildcard) hold together (AND); paging by ``MaxResults`` + ``NextToken``
+        (or the older ``PageSize`` + ``PageNumber``). A tag filter yields at most the
+        first ``TAG_FILTER_LIMIT`` (1,000) matches, and ``TotalCount`` says 1,000 then.
+        """
         ids = json_instance_ids(params)
         if ids is not None and len(ids) > MAX_IDS:
             raise invalid_parameter("InstanceIds", "It can hold at most 100 instance ids.")
+        tags = tag_filters(params)
+        name = params.get("InstanceName") or None
         paged_by_number = "MaxResults" not in params and (
             "PageNumber" in params or "PageSize" in params
         )
         if paged_by_number:
-            page_size = _integer(params, "PageSize", default=10, low=1, high=100)
-            offset = (_integer(params, "PageNumber", default=1, low=1, high=10**9) - 1) * page_size
+            page_size = integer_param(params, "PageSize", default=10, low=1, high=100)
+            offset = (
+                integer_param(params, "PageNumber", default=1, low=1, high=10**9) - 1
+            ) * page_size
         else:
-            page_size = _integer(params, "MaxResults", default=10, low=1, high=100)
-            offset = _decode_token(params.get("NextToken") or "")
+            page_size = integer_param(params, "MaxResults", default=10, low=1, high=100)
+            offset = decode_token(params.get("NextToken") or "")
 
-        if ids is None:
+        if ids is None and not tags and name is None:
             total = self.fleet.count(region)
             views = self.fleet.page(region, offset, page_size)
         else:
-            found = [v for v in self.fleet.get_many(region, ids) if v is not None]
-            total = len(found)
-            views = found[offset : offset + page_size]
+            matched = self.fleet.find(region, instance_ids=ids, tags=tags, name=name)
+            if tags:
+                matched = matched[:TAG_FILTER_LIMIT]
+            total = len(matched)
+            views = [
+                v
+                for v in self.fleet.get_many(region, matched[offset : offset + page_size])
+                if v is not None
+            ]
 
         next_offset = offset + len(views)
         body: Body = {
             "Instances": {"Instance": [_instance_json(view) for view in views]},
             "TotalCount": total,
-            "NextToken": _encode_token(next_offset) if next_offset < total else "",
+            "NextToken": encode_token(next_offset) if next_offset < total else "",
         }
         if paged_by_number:
             body["PageNumber"] = offset // page_size + 1
@@ -211,8 +249,8 @@ class EcsApi:
         ids = indexed_instance_ids(params)
         if len(ids) > MAX_IDS:
             raise invalid_parameter("InstanceId", "It can hold at most 100 instance ids.")
-        page_size = _integer(params, "PageSize", default=10, low=1, high=50)
-        page_number = _integer(params, "PageNumber", default=1, low=1, high=10**9)
+        page_size = integer_param(params, "PageSize", default=10, low=1, high=50)
+        page_number = integer_param(params, "PageNumber", default=1, low=1, high=10**9)
         offset = (page_number - 1) * page_size
         if ids:
             found = [v for v in self.fleet.get_many(region, ids) if v is not None]
@@ -244,18 +282,11 @@ def _refusal(view: InstanceView | None, instance_id: str) -> ApiError | None:
             "InvalidInstanceId.NotFound",
             f"The specified InstanceId {instance_id} does not exist.",
         )
-    if view.security_lock:
-        return ApiError(
-            403,
-            "InstanceLockedForSecurity",
-            f"The instance {instance_id} is locked for security reasons.",
-        )
-    if view.expired:
-        return ApiError(
-            403,
-            "InstanceExpiredOrInArrears",
-            f"The instance {instance_id} has expired or your account is in arrears.",
-        )
+    if view.ram_denied:
+        return ApiError(403, "Forbidden.RAM", FORBIDDEN_RAM_MESSAGE)
+    lock = _lock_refusal(view, instance_id)
+    if lock is not None:
+        return lock
     if view.status != "Running":
         return ApiError(
             403,
@@ -264,6 +295,57 @@ def _refusal(view: InstanceView | None, instance_id: str) -> ApiError | None:
             "this operation.",
         )
     return None
+
+
+def _lock_refusal(view: InstanceView, instance_id: str) -> ApiError | None:
+    """The refusal for a locked instance; ``security`` first, then money, then the rest.
+
+    The page documents two lock codes. ``security`` → ``InstanceLockedForSecurity``;
+    ``financial`` (arrears) and ``dedicatedhostfinancial`` (the dedicated host in arrears)
+    → ``InstanceExpiredOrInArrears``; ``recycling`` (an expired subscription in the
+    recycle bin) → ``InstanceExpiredOrInArrears`` too, the closest documented code for an
+    expired instance; ``refunded`` (a refunded subscription waiting to be released) →
+    ``IncorrectInstanceStatus``, as the instance is no longer in a state that can reboot.
+    """
+    reasons = view.lock_reasons
+    if not reasons:
+        return None
+    if "security" in reasons:
+        return ApiError(
+            403,
+            "InstanceLockedForSecurity",
+            f"The instance {instance_id} is locked for security reasons.",
+        )
+    if any(r in reasons for r in ("financial", "dedicatedhostfinancial", "recycling")):
+        return ApiError(
+            403,
+            "InstanceExpiredOrInArrears",
+            f"The instance {instance_id} has expired or your account is in arrears.",
+        )
+    return ApiError(
+        403,
+        "IncorrectInstanceStatus",
+        f"The instance {instance_id} is locked ({', '.join(reasons)}) and does not support "
+        "this operation.",
+    )
+
+
+def tag_filters(params: Params) -> list[tuple[str, str | None]]:
+    """``Tag.N.Key`` / ``Tag.N.Value`` (N = 1..20) as ``(key, value or None)`` pairs."""
+    keys: dict[int, str] = {}
+    values: dict[int, str] = {}
+    for name, value in params.items():
+        match = _TAG_PARAM.fullmatch(name)
+        if match is None:
+            continue
+        number = int(match.group(1))
+        if not 1 <= number <= MAX_TAGS:
+            raise invalid_parameter(f"Tag.{number}.{match.group(2)}", "N must be from 1 to 20.")
+        (keys if match.group(2) == "Key" else values)[number] = value
+    for number in values:
+        if not keys.get(number):
+            raise invalid_parameter(f"Tag.{number}.Key", "A tag value needs its key.")
+    return [(keys[n], values.get(n) or None) for n in sorted(keys) if keys[n]]
 
 
 def _instance_response(
@@ -279,11 +361,7 @@ def _instance_response(
 
 
 def _instance_json(view: InstanceView) -> Body:
-    locks = []
-    if view.security_lock:
-        locks.append({"LockReason": "security"})
-    if view.expired:
-        locks.append({"LockReason": "financial"})
+    locks = [{"LockReason": reason} for reason in view.lock_reasons]
     return {
         "InstanceId": view.instance_id,
         "InstanceName": view.name,
@@ -306,6 +384,11 @@ def _minute(moment: datetime) -> str:
     return moment.strftime(_MINUTE)
 
 
+def iso_second(moment: datetime) -> str:
+    """``yyyy-MM-ddTHH:mm:ssZ`` (UTC), as ECS writes heartbeat and expiry times."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _boolean(params: Params, name: str) -> bool:
     raw = params.get(name)
     if raw is None or raw == "":
@@ -316,7 +399,7 @@ def _boolean(params: Params, name: str) -> bool:
     return lowered == "true"
 
 
-def _integer(params: Params, name: str, *, default: int, low: int, high: int) -> int:
+def integer_param(params: Params, name: str, *, default: int, low: int, high: int) -> int:
     raw = params.get(name)
     if raw is None or raw == "":
         return default
@@ -331,11 +414,11 @@ def _integer(params: Params, name: str, *, default: int, low: int, high: int) ->
 
 # NextToken is opaque to clients; here it is the offset of the next page, base64-wrapped
 # so that nobody is tempted to compute it.
-def _encode_token(offset: int) -> str:
+def encode_token(offset: int) -> str:
     return base64.urlsafe_b64encode(f"sim:{offset}".encode()).decode("ascii")
 
 
-def _decode_token(token: str) -> int:
+def decode_token(token: str) -> int:
     if not token:
         return 0
     try:

@@ -12,13 +12,14 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bot.ecs import signing
 from bot.simulator.clock import Clock
 from bot.simulator.errors import ApiError, missing_parameter
+from bot.simulator.sts import TemporaryCredentials
 
 MAX_SKEW = timedelta(minutes=15)
 _TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -69,17 +70,23 @@ class NonceRegistry:
 
 
 class Authenticator:
-    """Verifies V3 (ACS3-HMAC-SHA256) and V1 (HMAC-SHA1) signed requests."""
+    """Verifies V3 (ACS3-HMAC-SHA256) and V1 (HMAC-SHA1) signed requests.
+
+    ``temporary`` looks up keys issued by STS: those need their security token
+    (``x-acs-security-token`` / ``SecurityToken``) and are refused once expired.
+    """
 
     def __init__(
         self,
         keys: Mapping[str, str],
         clock: Clock,
         security_token: str | None = None,
+        temporary: Callable[[str], TemporaryCredentials | None] | None = None,
     ) -> None:
         self._keys = dict(keys)
         self._clock = clock
         self._security_token = security_token
+        self._temporary = temporary
         self._nonces = NonceRegistry(clock)
 
     def verify_v3(
@@ -133,7 +140,7 @@ class Authenticator:
                 f"{signing.V3_ALGORITHM}\n{hashlib.sha256(canonical.encode('utf-8')).hexdigest()}"
             )
             raise signature_mismatch(string_to_sign)
-        self._check_token(headers.get("x-acs-security-token"))
+        self._check_token(parsed.access_key_id, headers.get("x-acs-security-token"))
         self._spend(headers["x-acs-signature-nonce"])
         return Caller(parsed.access_key_id, "v3")
 
@@ -153,7 +160,7 @@ class Authenticator:
         if not signing.constant_time_equal(expected, signature):
             unsigned = {name: value for name, value in params.items() if name != "Signature"}
             raise signature_mismatch(signing.v1_string_to_sign(method, unsigned))
-        self._check_token(params.get("SecurityToken"))
+        self._check_token(params["AccessKeyId"], params.get("SecurityToken"))
         self._spend(params["SignatureNonce"])
         return Caller(params["AccessKeyId"], "v1")
 
@@ -161,6 +168,9 @@ class Authenticator:
 
     def _secret(self, access_key_id: str) -> str:
         secret = self._keys.get(access_key_id)
+        if secret is None and self._temporary is not None:
+            issued = self._temporary(access_key_id)
+            secret = issued.access_key_secret if issued is not None else None
         if secret is None:
             raise ApiError(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
         return secret
@@ -179,7 +189,22 @@ class Authenticator:
                 400, "InvalidTimeStamp.Expired", "Specified time stamp or date value is expired."
             )
 
-    def _check_token(self, token: str | None) -> None:
+    def _check_token(self, access_key_id: str, token: str | None) -> None:
+        issued = None
+        if access_key_id not in self._keys and self._temporary is not None:
+            issued = self._temporary(access_key_id)
+        if issued is not None:
+            if not token or not signing.constant_time_equal(token, issued.security_token):
+                raise ApiError(
+                    400,
+                    "InvalidSecurityToken.Mismatch",
+                    "Specified SecurityToken mismatch with the AccessKey.",
+                )
+            if self._clock() >= issued.expiration:
+                raise ApiError(
+                    400, "InvalidSecurityToken.Expired", "Specified SecurityToken is expired."
+                )
+            return
         # With a token configured the key pair stands for STS credentials and needs it;
         # without one, a token sent along is one this simulator never issued.
         expected = self._security_token

@@ -2,7 +2,11 @@
 
 Prints how to reach it (endpoint, key pair, instance ids per region), then serves
 until SIGINT or SIGTERM. With ``--json`` the first line is one JSON object, flushed at
-once, so a parent process can read it and go.
+once, so a parent process can read it and go: ``endpoint``, ``access_key_id``,
+``access_key_secret``, ``instances`` and, when ``--locked`` / ``--in-arrears`` /
+``--ram-denied`` made some instances special, ``special`` ({"locked": [...],
+"in_arrears": [...], "ram_denied": [...]}: distinct instances of the first region, in
+fleet order).
 """
 
 from __future__ import annotations
@@ -29,6 +33,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--instances", type=_non_negative, default=10, help="instances per region")
     parser.add_argument("--seed", type=int, default=0, help="seed for ids, names and tags")
+    parser.add_argument(
+        "--locked", type=_non_negative, default=0, help="security-locked instances (first region)"
+    )
+    parser.add_argument(
+        "--in-arrears",
+        type=_non_negative,
+        default=0,
+        help="instances in arrears, the financial lock (first region)",
+    )
+    parser.add_argument(
+        "--ram-denied",
+        type=_non_negative,
+        default=0,
+        help="instances whose reboot RAM denies (first region)",
+    )
+    parser.add_argument(
+        "--agent-seconds",
+        type=float,
+        default=2.0,
+        help="seconds after Running until Cloud Assistant reports again (default 2)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON line first")
     return parser
 
@@ -39,7 +64,21 @@ def main(argv: list[str] | None = None) -> int:
     regions = [region.strip() for region in args.regions.split(",") if region.strip()]
     if not regions:
         build_parser().error("--regions names no region")
-    simulator = Simulator(regions=regions, instances_per_region=args.instances, seed=args.seed)
+    if args.agent_seconds < 0:
+        build_parser().error("--agent-seconds must not be negative")
+    simulator = Simulator(
+        regions=regions,
+        instances_per_region=args.instances,
+        seed=args.seed,
+        agent_seconds=args.agent_seconds,
+    )
+    if args.locked or args.in_arrears or args.ram_denied:
+        try:
+            simulator.mark_special(
+                locked=args.locked, in_arrears=args.in_arrears, ram_denied=args.ram_denied
+            )
+        except ValueError as error:
+            build_parser().error(str(error))
     try:
         simulator.start(args.host, args.port)
     except OSError as error:
@@ -72,6 +111,11 @@ def _print_human(info: dict[str, object]) -> None:
         print(f"  {region}: {len(ids)} instances")
         for instance_id in ids:
             print(f"    {instance_id}")
+    special = info.get("special")
+    if isinstance(special, dict):
+        for kind, ids in special.items():
+            if ids:
+                print(f"  {kind.replace('_', ' ')}: {' '.join(ids)}")
     print("Press Ctrl+C to stop.", flush=True)
 
 

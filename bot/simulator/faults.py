@@ -1,5 +1,15 @@
 """Fault injection: make the next N calls of an action fail the way real ECS fails.
 
+Lost answers, before the effect (nothing applied): ``fail`` (a 5xx, e.g. 500
+``InternalError``), ``drop_connection`` (the socket closes at once), ``hang_then_drop``
+(no answer for ``seconds``, then the socket closes: a client timeout). After the effect
+(``timeout_after_apply``, the call applied): ``mode`` ``error`` (500 ``InternalError``),
+``drop`` (the socket closes) or ``slow`` (the real answer, ``seconds`` late); ``seconds``
+also delays ``error`` and ``drop``. Still in flight (``in_flight``, for
+``RebootInstances``): the call answers 500 ``InternalError`` at once (or drops, with
+``mode="drop"``) and the reboot starts ``delay`` seconds later, so a second call made in
+between finds the instance still ``Running``.
+
 Rules are kept in the order they were added. For each call the server asks
 ``for_call(action)`` once; it gets the latency to add and at most one fault (the
 oldest matching rule with calls left), which it then plays. ``action="*"`` matches
@@ -13,8 +23,19 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-FaultKind = Literal["throttle", "fail", "drop_connection", "timeout_after_apply"]
-KINDS: tuple[str, ...] = ("throttle", "fail", "drop_connection", "timeout_after_apply", "latency")
+FaultKind = Literal[
+    "throttle", "fail", "drop_connection", "hang_then_drop", "timeout_after_apply", "in_flight"
+]
+KINDS: tuple[str, ...] = (
+    "throttle",
+    "fail",
+    "drop_connection",
+    "hang_then_drop",
+    "timeout_after_apply",
+    "in_flight",
+    "latency",
+)
+Mode = Literal["error", "drop", "slow"]
 
 _MESSAGES = {
     "Throttling": "Request was denied due to request throttling.",
@@ -36,8 +57,13 @@ class Fault:
     status: int = 0
     message: str = ""
     retry_after_ms: int | None = None
-    # timeout_after_apply only: answer 500 ("error") or close the socket ("drop").
-    mode: Literal["error", "drop"] = "error"
+    # timeout_after_apply: answer 500 ("error"), close the socket ("drop") or answer
+    # late ("slow"); in_flight: "error" or "drop".
+    mode: Mode = "error"
+    # hang_then_drop / timeout_after_apply: how long to wait before (not) answering.
+    seconds: float = 0.0
+    # in_flight: how long after the call the reboot really starts.
+    delay: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -92,12 +118,29 @@ class Faults:
         """Close the socket without answering; nothing is applied."""
         return self._add(Fault("drop_connection", action, times))
 
-    def timeout_after_apply(
-        self, action: str = "*", times: int | None = 1, mode: Literal["error", "drop"] = "error"
+    def hang_then_drop(
+        self, action: str = "*", times: int | None = 1, seconds: float = 5.0
     ) -> Fault:
-        """Apply the call, then answer 500 InternalError (or drop): "outcome unknown"."""
-        if mode not in ("error", "drop"):
-            raise ValueError("mode must be 'error' or 'drop'")
+        """Say nothing for ``seconds``, then close the socket; nothing is applied."""
+        if seconds < 0:
+            raise ValueError("seconds must not be negative")
+        return self._add(Fault("hang_then_drop", action, times, seconds=seconds))
+
+    def timeout_after_apply(
+        self,
+        action: str = "*",
+        times: int | None = 1,
+        mode: Mode = "error",
+        seconds: float | None = None,
+    ) -> Fault:
+        """Apply the call, then (after ``seconds``) answer 500 InternalError, drop, or
+        send the real answer late (``slow``; ``seconds`` defaults to 5 then): "outcome
+        unknown" to a client that gave up."""
+        if mode not in ("error", "drop", "slow"):
+            raise ValueError("mode must be 'error', 'drop' or 'slow'")
+        wait = (5.0 if mode == "slow" else 0.0) if seconds is None else seconds
+        if wait < 0:
+            raise ValueError("seconds must not be negative")
         return self._add(
             Fault(
                 "timeout_after_apply",
@@ -107,6 +150,35 @@ class Faults:
                 500,
                 _message("InternalError"),
                 mode=mode,
+                seconds=wait,
+            )
+        )
+
+    def in_flight(
+        self,
+        action: str = "RebootInstances",
+        times: int | None = 1,
+        delay: float = 5.0,
+        mode: Mode = "error",
+    ) -> Fault:
+        """Accept the reboot but start it ``delay`` seconds later, and answer 500
+        InternalError (or drop) at once: the first call is still in flight when the
+        client looks again. Only ``RebootInstances`` has an effect to hold back; any
+        other action is answered normally."""
+        if mode not in ("error", "drop"):
+            raise ValueError("mode must be 'error' or 'drop'")
+        if delay < 0:
+            raise ValueError("delay must not be negative")
+        return self._add(
+            Fault(
+                "in_flight",
+                action,
+                times,
+                "InternalError",
+                500,
+                _message("InternalError"),
+                mode=mode,
+                delay=delay,
             )
         )
 
@@ -185,7 +257,9 @@ def add_from_json(faults: Faults, spec: dict[str, Any]) -> dict[str, Any]:
         "throttle": faults.throttle,
         "fail": faults.fail,
         "drop_connection": faults.drop_connection,
+        "hang_then_drop": faults.hang_then_drop,
         "timeout_after_apply": faults.timeout_after_apply,
+        "in_flight": faults.in_flight,
     }
     rule: Fault = adders[kind](action, **options)
     return rule.to_json()

@@ -117,6 +117,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._serve()
 
+    def do_PATCH(self) -> None:
+        self._serve()
+
     def log_message(self, format: str, *args: Any) -> None:
         """Silent: a benchmark at hundreds of calls a second must not flood stderr."""
 

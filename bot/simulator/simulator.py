@@ -1,5 +1,5 @@
-"""``Simulator``: the fleet, the API, the signature checks and the faults behind one
-HTTP server on loopback. This is the simulator's composition root."""
+"""``Simulator``: the fleet, the ECS API, STS, the signature checks and the faults behind
+one HTTP server on loopback. This is the simulator's composition root."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from bot.simulator.errors import ApiError, missing_parameter
 from bot.simulator.faults import Faults
 from bot.simulator.fleet import Fleet
 from bot.simulator.server import HttpRequest, Reply, SimulatorHTTPServer
+from bot.simulator.sts import DEFAULT_OIDC_PROVIDER_ARN, DEFAULT_ROLE_ARN, STS_VERSION, StsService
 
 DEFAULT_ACCESS_KEY_ID = "LTAI5tEcsSimulator000001"
 # A published test key pair: the simulator guards nothing, and the console, the
@@ -45,7 +46,16 @@ class Simulator:
         security_token: str | None = None,
         stop_seconds: float = 2.0,
         start_seconds: float = 3.0,
+        agent_seconds: float = 2.0,
+        sts_role_arns: Iterable[str] = (DEFAULT_ROLE_ARN,),
+        oidc_provider_arns: Iterable[str] = (DEFAULT_OIDC_PROVIDER_ARN,),
+        oidc_tokens: Iterable[str] | None = None,
+        sts_max_duration_seconds: int = 3600,
     ) -> None:
+        """``agent_seconds``: how long after a reboot's ``Running`` the Cloud Assistant
+        agent reports again. STS: ``sts_role_arns`` may be assumed, through
+        ``oidc_provider_arns`` with OIDC; ``oidc_tokens`` None accepts any JWT-shaped token,
+        a list accepts only those; DurationSeconds up to ``sts_max_duration_seconds``."""
         self.clock: Clock = clock if clock is not None else utc_now
         self.access_key_id = access_key_id
         self.access_key_secret = access_key_secret
@@ -56,14 +66,28 @@ class Simulator:
             stop_seconds=stop_seconds,
             start_seconds=start_seconds,
             seed=seed,
+            agent_seconds=agent_seconds,
         )
         for region in self.fleet.regions:
             self.fleet.populate(region, instances_per_region)
         self.faults = Faults()
         self.calls = CallLog()
         self.api = EcsApi(self.fleet)
-        self.auth = Authenticator({access_key_id: access_key_secret}, self.clock, security_token)
-        self.admin = AdminRoutes(self.fleet, self.calls, self.faults, self.clock, self.describe)
+        self.sts = StsService(
+            self.clock,
+            role_arns=sts_role_arns,
+            oidc_provider_arns=oidc_provider_arns,
+            oidc_tokens=oidc_tokens,
+            max_duration_seconds=sts_max_duration_seconds,
+        )
+        self.auth = Authenticator(
+            {access_key_id: access_key_secret}, self.clock, security_token, self.sts.lookup
+        )
+        # Instances made special by mark_special (the CLI's --locked etc.).
+        self.special: dict[str, list[str]] = {}
+        self.admin = AdminRoutes(
+            self.fleet, self.calls, self.faults, self.clock, self.describe, self.sts
+        )
         self._server: SimulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -128,13 +152,52 @@ class Simulator:
         return self.endpoint.removeprefix("http://")
 
     def describe(self) -> dict[str, Any]:
-        """What a client needs to connect: endpoint, key pair and instance ids."""
-        return {
+        """What a client needs to connect: endpoint, key pair and instance ids (and, once
+        ``mark_special`` ran, ``special``: {"locked", "in_arrears", "ram_denied"})."""
+        info: dict[str, Any] = {
             "endpoint": self.endpoint if self._server is not None else None,
             "access_key_id": self.access_key_id,
             "access_key_secret": self.access_key_secret,
             "instances": {region: self.fleet.ids(region) for region in self.fleet.regions},
         }
+        if self.special:
+            info["special"] = {kind: list(ids) for kind, ids in self.special.items()}
+        return info
+
+    def mark_special(
+        self,
+        *,
+        locked: int = 0,
+        in_arrears: int = 0,
+        ram_denied: int = 0,
+        region: str | None = None,
+    ) -> dict[str, list[str]]:
+        """Lock ``locked`` instances for security, put ``in_arrears`` in arrears (the
+        ``financial`` lock) and RAM-deny ``ram_denied``: distinct instances of ``region``
+        (default the first), taken in fleet order, in that order. Returns (and keeps in
+        ``special``) ``{"locked": [...], "in_arrears": [...], "ram_denied": [...]}``."""
+        counts = {"locked": locked, "in_arrears": in_arrears, "ram_denied": ram_denied}
+        if any(n < 0 for n in counts.values()):
+            raise ValueError("counts must not be negative")
+        target = region or self.fleet.regions[0]
+        ids = self.fleet.ids(target)
+        if sum(counts.values()) > len(ids):
+            raise ValueError(
+                f"{sum(counts.values())} special instances asked for, {target} holds {len(ids)}"
+            )
+        chosen: dict[str, list[str]] = {}
+        start = 0
+        for kind, count in counts.items():
+            chosen[kind] = ids[start : start + count]
+            start += count
+        for instance_id in chosen["locked"]:
+            self.fleet.update(target, instance_id, security_lock=True)
+        for instance_id in chosen["in_arrears"]:
+            self.fleet.update(target, instance_id, expired=True)
+        for instance_id in chosen["ram_denied"]:
+            self.fleet.update(target, instance_id, ram_denied=True)
+        self.special = chosen
+        return chosen
 
     # --- one ECS API request ------------------------------------------------------------
 
@@ -156,59 +219,64 @@ class Simulator:
         caller: Caller | None = None
         applied = False
         reply_headers = {"x-acs-request-id": request_id}
+
+        def dropped() -> Reply:
+            self._record(
+                action, params, caller, dry_run, ids, 0, "ConnectionDropped", request_id, applied
+            )
+            return Reply(0, drop=True)
+
         try:
             if request.path != "/":
                 raise ApiError(404, "InvalidAction.NotFound", "RPC calls are served on / only.")
             if not action:
                 raise missing_parameter("Action")
-            caller = self._authenticate(request, params, is_v3)
+            # AssumeRoleWithOIDC is anonymous, as the real STS: the OIDC token is the proof.
+            if not (version == STS_VERSION and action == "AssumeRoleWithOIDC"):
+                caller = self._authenticate(request, params, is_v3)
             if not version:
                 raise missing_parameter("Version")
-            if version != API_VERSION:
+            if version not in (API_VERSION, STS_VERSION):
                 raise ApiError(400, "InvalidVersion", "Specified parameter Version is not valid.")
             plan = self.faults.for_call(action)
             if plan.latency:
                 time.sleep(plan.latency)  # injected latency: a real wait, in this thread only
             fault = plan.fault
-            if fault is not None and fault.kind == "drop_connection":
-                self._record(
-                    action,
-                    params,
-                    caller,
-                    dry_run,
-                    ids,
-                    0,
-                    "ConnectionDropped",
-                    request_id,
-                    applied,
-                )
-                return Reply(0, drop=True)
-            if fault is not None and fault.kind in ("throttle", "fail"):
+            kind = fault.kind if fault is not None else None
+            if kind == "drop_connection":
+                return dropped()
+            if fault is not None and kind == "hang_then_drop":
+                time.sleep(fault.seconds)
+                return dropped()
+            if fault is not None and kind in ("throttle", "fail"):
                 if fault.retry_after_ms:
                     reply_headers["x-acs-retry-after"] = str(fault.retry_after_ms)
                 raise ApiError(fault.status, fault.code, fault.message)
-            body = self.api.call(action, params)  # raises before changing anything
+            in_flight = fault is not None and kind == "in_flight" and action == "RebootInstances"
+            delay = fault.delay if fault is not None and in_flight else 0.0
+            if version == STS_VERSION:
+                body = self.sts.call(action, params)
+            else:  # raises before changing anything
+                body = self.api.call(action, params, reboot_delay=delay)
             applied = _applied(body)
-            if fault is not None and fault.kind == "timeout_after_apply":
+            if fault is not None and in_flight:
                 if fault.mode == "drop":
-                    self._record(
-                        action,
-                        params,
-                        caller,
-                        dry_run,
-                        ids,
-                        0,
-                        "ConnectionDropped",
-                        request_id,
-                        applied,
-                    )
-                    return Reply(0, drop=True)
+                    return dropped()
                 raise ApiError(fault.status, fault.code, fault.message)
+            if fault is not None and kind == "timeout_after_apply":
+                if fault.seconds:
+                    time.sleep(fault.seconds)
+                if fault.mode == "drop":
+                    return dropped()
+                if fault.mode == "error":
+                    raise ApiError(fault.status, fault.code, fault.message)
+                # "slow": the real answer, late
         except ApiError as error:
             self._record(
                 action, params, caller, dry_run, ids, error.status, error.code, request_id, applied
             )
-            host_id = headers.get("host", "ecs.aliyuncs.com")
+            default_host = "sts.aliyuncs.com" if version == STS_VERSION else "ecs.aliyuncs.com"
+            host_id = headers.get("host", default_host)
             return Reply(error.status, error.body(request_id, host_id), reply_headers)
         self._record(action, params, caller, dry_run, ids, 200, None, request_id, applied)
         return Reply(200, {"RequestId": request_id, **body}, reply_headers)
@@ -236,7 +304,7 @@ class Simulator:
             Call(
                 action=action,
                 region=params.get("RegionId", ""),
-                params=params,
+                params=_redacted(params),
                 signature_version=caller.signature_version if caller else None,
                 dry_run=dry_run,
                 ids=ids,
@@ -247,6 +315,13 @@ class Simulator:
                 applied=applied,
             )
         )
+
+
+def _redacted(params: dict[str, str]) -> dict[str, str]:
+    """The parameters without the OIDC token (a bearer credential) for the call log."""
+    if "OIDCToken" not in params:
+        return params
+    return {**params, "OIDCToken": "***"}
 
 
 def _applied(body: dict[str, Any]) -> bool:
