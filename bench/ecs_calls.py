@@ -6,19 +6,28 @@ manual clock) until it finishes. The simulator's call log gives the calls of eac
 at preview, at execution and per poll; each count is divided by its lower bound, the sum
 over regions of ⌈ids in that region / 100⌉ (for a poll: of the ids still rebooting).
 A ratio of 1.00 means no call was wasted.
+
+Then the DryRun's search for refused instances (docs/PRODUCT.md §5.3): 250 instances in
+one region of which k = 0, 1, 5 are RAM-denied (spread by a fixed seed); the preview's
+DryRun calls against the bound ⌈n/100⌉ + 2·k·⌈log2 100⌉ (``dry_run_call_bound``). At
+most 1.00 means the halving kept within it.
 """
 
 from __future__ import annotations
 
 import math
+import random
 from collections import Counter
 from collections.abc import Sequence
 
 from bench.common import OPERATOR, REGIONS, Stack, refs, report, running_stack
-from bot.domain.model import InstanceOutcome, Role
+from bot.domain.dry_run import dry_run_call_bound
+from bot.domain.model import InstanceOutcome, Role, Verdict
 from bot.simulator import Call
 
 SIZES = (1, 100, 250, 1000)
+REFUSED_AMONG = 250
+REFUSED_COUNTS = (0, 1, 5)
 MAX_TICKS = 200
 
 
@@ -88,6 +97,29 @@ def _worst_poll_ratio(stack: Stack, request_id: str) -> float:
     raise RuntimeError(f"request {request_id} did not finish in {MAX_TICKS} ticks")
 
 
+def measure_refused(refused: int) -> tuple[int, int]:
+    """(DryRun calls, their bound) for a preview of 250 instances, ``refused`` denied."""
+    region = REGIONS[0]
+    with running_stack(instances=REFUSED_AMONG, regions=(region,)) as stack:
+        stack.grant(OPERATOR, Role.OPERATOR)
+        ids = stack.sim.fleet.ids(region)
+        denied = random.Random(refused).sample(ids, refused)
+        for instance_id in denied:
+            stack.sim.fleet.update(region, instance_id, ram_denied=True)
+        stack.command(" ".join(refs(stack.sim, [REFUSED_AMONG]))).raise_for_status()
+        stack.settle()
+        [request_id] = stack.preview_ids()
+        found = {
+            i.ref.instance_id
+            for i in stack.request(request_id).instances
+            if i.verdict is Verdict.DENIED
+        }
+        if found != set(denied):
+            raise RuntimeError(f"the preview found {sorted(found)} denied, not {sorted(denied)}")
+        calls = actions(stack.sim.calls.all())["DryRun"]
+    return calls, dry_run_call_bound(REFUSED_AMONG, refused)
+
+
 def main() -> int:
     print("ECS calls / lower bound (sum over regions of ceil(ids/100)); 2 regions")
     for n in SIZES:
@@ -104,6 +136,15 @@ def main() -> int:
             figure,
             "1.00 each",
             passed,
+        )
+    print(f"DryRun calls / bound with k refused among {REFUSED_AMONG} (one region)")
+    for refused in REFUSED_COUNTS:
+        calls, bound = measure_refused(refused)
+        report(
+            f"DryRun calls/bound, k={refused} refused among {REFUSED_AMONG}",
+            f"{calls}/{bound} = {calls / bound:.2f}",
+            "≤ 1.00",
+            calls <= bound,
         )
     return 0
 
