@@ -34,7 +34,7 @@ from bench.common import (
 )
 from bot.domain.model import Role
 from bot.slack.blocks import ACTION_CONFIRM
-from tests.fakes.slack_requests import SlackRequestSender
+from bot.testing.slack_requests import SlackRequestSender
 
 COMMANDS = 20
 IDS_PER_COMMAND = 50

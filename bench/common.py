@@ -36,8 +36,8 @@ from bot.services.poller import PollReport, poll_once
 from bot.settings import load_settings
 from bot.simulator import ManualClock, Simulator
 from bot.slack.blocks import ACTION_CONFIRM
-from tests.fakes.slack_api import FakeSlackApi
-from tests.fakes.slack_requests import SlackRequestSender
+from bot.testing.slack_api import FakeSlackApi
+from bot.testing.slack_requests import SlackRequestSender
 
 SIGNING_SECRET = "bench-signing-secret-0000000000"
 BOT_TOKEN = "xoxb-bench-token-0000"

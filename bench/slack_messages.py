@@ -19,7 +19,7 @@ from collections import Counter
 
 from bench.common import CHANNEL, NOTIFY, OPERATOR, Stack, refs, report, running_stack
 from bot.domain.model import Role
-from tests.fakes.slack_api import RecordedCall
+from bot.testing.slack_api import RecordedCall
 
 SIZES = (10, 100, 1000)
 COHORTS = 10

@@ -29,8 +29,8 @@ from sqlalchemy import text
 from bot.db.engine import is_sqlite, make_engine
 from bot.server import WebApp, database_answers
 from bot.simulator import Simulator
-from tests.fakes.slack_api import FakeSlackApi
-from tests.fakes.slack_requests import SlackRequestSender
+from bot.testing.slack_api import FakeSlackApi
+from bot.testing.slack_requests import SlackRequestSender
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SIGNING_SECRET = "e2e-signing-SECRETVALUE-77a1"

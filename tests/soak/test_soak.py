@@ -49,8 +49,8 @@ from bot.domain.request import RebootRequest
 from bot.simulator import Simulator
 from bot.simulator.faults import Faults, Plan
 from bot.slack.blocks import ACTION_CONFIRM
-from tests.fakes.slack_api import FakeSlackApi, RecordedCall
-from tests.fakes.slack_requests import SlackRequestSender
+from bot.testing.slack_api import FakeSlackApi, RecordedCall
+from bot.testing.slack_requests import SlackRequestSender
 from tests.fixtures_db import POSTGRES_URL_ENV, _postgres_schema_url
 
 pytestmark = pytest.mark.soak

@@ -22,8 +22,8 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.webhook import WebhookClient
 
-from tests.fakes.slack_api import BOT_USER_ID, FakeSlackApi
-from tests.fakes.slack_requests import (
+from bot.testing.slack_api import BOT_USER_ID, FakeSlackApi
+from bot.testing.slack_requests import (
     SlackRequestSender,
     block_action_body,
     sign,
