@@ -14,9 +14,11 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 
-from bench.common import OPERATOR, REGIONS, Stack, refs, report, running_stack
+from bench.common import REGIONS, Stack, refs, report, running_stack
 from bot.domain.model import InstanceOutcome, Role
 from bot.simulator import Call
+from bot.slack.blocks import ACTION_CONFIRM
+from bot.testing.settings import OPERATOR
 
 SIZES = (1, 100, 250, 1000)
 MAX_TICKS = 200
@@ -57,7 +59,7 @@ def measure(n: int) -> dict[str, float]:
         [request_id] = stack.preview_ids()
         mark = len(log)
 
-        stack.click(request_id).raise_for_status()
+        stack.click(ACTION_CONFIRM, request_id).raise_for_status()
         stack.settle()
         execution = actions(log.all()[mark:])
         ratios = {

@@ -248,9 +248,7 @@ def running_bot(
             start_seconds=start_seconds,
         ) as sim,
     ):
-        values = offline_env(
-            slack_url=slack.url, sim=sim, database_url=database_url, overrides=env
-        )
+        values = offline_env(slack_url=slack.url, sim=sim, database_url=database_url, overrides=env)
         bot = build_bot(
             offline_settings(values), clock=manual.now, migrate=True, job_workers=job_workers
         )

@@ -278,6 +278,12 @@ def test_response_url_sink_records_the_json_body(fake: FakeSlackApi) -> None:
 
 
 def test_sign_matches_the_sdk_and_verifies() -> None:
+    """The builder end to end: a body built and signed here verifies with slack-sdk.
+
+    `sign` itself uses `SignatureVerifier`, so this is no independent check of the
+    HMAC; that check is Bolt accepting these requests over HTTP and refusing forged
+    or stale ones (tests/e2e/test_serve.py, tests/e2e/test_security.py).
+    """
     body = slash_command_body("i-abc")
     headers = sign(body, SECRET)
     verifier = SignatureVerifier(SECRET)
