@@ -22,9 +22,6 @@ import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 from bench.common import (
-    CHANNEL,
-    OPERATOR,
-    SIGNING_SECRET,
     Stack,
     median,
     percentile,
@@ -34,7 +31,8 @@ from bench.common import (
 )
 from bot.domain.model import Role
 from bot.slack.blocks import ACTION_CONFIRM
-from tests.fakes.slack_requests import SlackRequestSender
+from bot.testing.settings import CHANNEL, OPERATOR, SIGNING_SECRET
+from bot.testing.slack_requests import SlackRequestSender
 
 COMMANDS = 20
 IDS_PER_COMMAND = 50

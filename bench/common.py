@@ -1,9 +1,10 @@
 """Shared wiring for the benchmarks: the whole bot against the fakes on loopback.
 
-``running_stack`` mirrors ``tests/e2e/harness.py``: the fake Slack Web API, the ECS
-simulator, the bot built by ``bootstrap.build_bot`` on a migrated SQLite file, and the
-real HTTP server (waitress) that signed Slack requests are posted to. Benchmarks drive
-it through HTTP and ``poll_once`` only, like the end-to-end tests.
+``running_stack`` is ``bot.testing``'s offline stack (the one the end-to-end tests
+use): the fake Slack Web API, the ECS simulator, the bot built by
+``bootstrap.build_bot`` on a migrated SQLite file, and the real HTTP server (waitress)
+that signed Slack requests are posted to. Benchmarks drive it through HTTP and
+``poll_once`` only, like the end-to-end tests.
 
 Every script prints its figures with ``report``; besides a line for people, it prints
 one ``RESULT`` line (tab-separated) that ``bench.run_all`` collects into RESULTS.md.
@@ -11,7 +12,6 @@ one ``RESULT`` line (tab-separated) that ``bench.run_all`` collects into RESULTS
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import statistics
@@ -19,32 +19,18 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
-import httpx
 from sqlalchemy import Engine, event
 
-from bot.bootstrap import Bot, build_bot
-from bot.domain.model import RequestState, Role
-from bot.domain.policy import Binding
-from bot.domain.request import RebootRequest
-from bot.server import HttpServer, WebApp, database_answers
-from bot.services import roles as roles_service
-from bot.services.poller import PollReport, poll_once
-from bot.settings import load_settings
+from bot.domain.model import RequestState
 from bot.simulator import ManualClock, Simulator
 from bot.slack.blocks import ACTION_CONFIRM
-from tests.fakes.slack_api import FakeSlackApi
-from tests.fakes.slack_requests import SlackRequestSender
+from bot.testing.settings import OPERATOR
+from bot.testing.stack import Harness, running_bot
 
-SIGNING_SECRET = "bench-signing-secret-0000000000"
-BOT_TOKEN = "xoxb-bench-token-0000"
-CHANNEL = "C0OPS"
-NOTIFY = "C0NOTIFY"
-OPERATOR = "U0OPER"
-ADMIN = "U0ADMIN"
 REGIONS = ("cn-hangzhou", "cn-shanghai")
 RESULT_PREFIX = "RESULT\t"
 T = TypeVar("T")
@@ -108,60 +94,14 @@ class StatementCounter:
 
 
 @dataclass
-class Stack:
-    """The running bot, its fakes and a signed-request sender (like the e2e Harness)."""
+class Stack(Harness):
+    """The e2e ``Harness`` with a work directory and the benchmarks' request driver."""
 
-    slack: FakeSlackApi
-    sim: Simulator
-    clock: ManualClock
-    bot: Bot
-    server: HttpServer
-    sender: SlackRequestSender
-    workdir: Path
-    request_ids: list[str] = field(default_factory=list)
-
-    def command(self, text: str, *, user: str = OPERATOR) -> httpx.Response:
-        return self.sender.command(
-            text, user_id=user, channel_id=CHANNEL, response_url=self.slack.response_url("cmd")
-        )
-
-    def click(self, request_id: str, *, user: str = OPERATOR) -> httpx.Response:
-        return self.sender.click(
-            ACTION_CONFIRM,
-            request_id,
-            user_id=user,
-            channel_id=CHANNEL,
-            message_ts="1700000000.000100",
-            response_url=self.slack.response_url("click"),
-        )
+    workdir: Path = field(default_factory=Path)
 
     def settle(self, timeout: float = SETTLE_SECONDS) -> None:
         """Wait until every job started after an ack has finished."""
-        if not self.bot.jobs.wait_idle(timeout=timeout):
-            raise RuntimeError(f"bot jobs did not finish within {timeout:.0f} s")
-
-    def tick(self) -> PollReport:
-        return poll_once(self.bot.ctx, self.clock.now())
-
-    def grant(self, subject: str, role: Role) -> None:
-        roles_service.grant(
-            self.bot.ctx.uow, Binding(subject, role, "", "", ""), actor="bench", now=self.clock()
-        )
-
-    def request(self, request_id: str) -> RebootRequest:
-        with self.bot.ctx.uow() as uow:
-            request = uow.requests.get(request_id)
-        if request is None:
-            raise RuntimeError(f"request {request_id} is not in the database")
-        return request
-
-    def preview_ids(self) -> list[str]:
-        """Request ids of every preview posted in the channel so far, oldest first."""
-        return [
-            request_id_of(call.params.get("blocks") or [])
-            for call in self.slack.calls("chat.postMessage")
-            if call.params.get("channel") == CHANNEL and not call.params.get("thread_ts")
-        ]
+        super().settle(timeout)
 
     def run(self, refs: Sequence[str], *, user: str = OPERATOR) -> str:
         """Preview and confirm one request over signed HTTP; returns its id once the
@@ -173,20 +113,12 @@ class Stack:
         if len(new) != 1:
             raise RuntimeError(f"expected one new preview, got {new}")
         request_id = new[0]
-        self.click(request_id, user=user).raise_for_status()
+        self.click(ACTION_CONFIRM, request_id, user=user).raise_for_status()
         self.settle()
         state = self.request(request_id).state
         if state is not RequestState.EXECUTING and not state.is_final:
             raise RuntimeError(f"request {request_id} is {state.value} after the click")
         return request_id
-
-
-def request_id_of(blocks: list[dict[str, Any]]) -> str:
-    """The request id shown in a preview's blocks (as the e2e harness reads it)."""
-    text = json.dumps(blocks)
-    marker = "*Request*\\n`"
-    start = text.index(marker) + len(marker)
-    return text[start : text.index("`", start)]
 
 
 def refs(sim: Simulator, per_region: Sequence[int], *, offset: int = 0) -> list[str]:
@@ -217,61 +149,22 @@ def running_stack(
     instance state changes happen when the benchmark moves time, not while it waits.
     """
     quiet_logs()
-    manual = clock or ManualClock()
     with (
         tempfile.TemporaryDirectory(prefix="ecsbot-bench-") as tmp,
-        FakeSlackApi() as slack,
-        Simulator(
-            regions=tuple(regions),
-            instances_per_region=instances,
-            seed=7,
-            clock=manual,
+        running_bot(
+            f"sqlite:///{Path(tmp) / 'bench.db'}",
+            instances=instances,
+            regions=regions,
+            env=env,
+            clock=clock,
             stop_seconds=stop_seconds,
             start_seconds=start_seconds,
-        ) as sim,
+            job_workers=job_workers,
+            sender_timeout=30.0,
+        ) as h,
     ):
-        workdir = Path(tmp)
-        overrides = {
-            **stack_env(slack, sim, f"sqlite:///{workdir / 'bench.db'}"),
-            **(env or {}),
-        }
-        bot = build_bot(
-            load_settings(**overrides), clock=manual.now, migrate=True, job_workers=job_workers
-        )
-        server = HttpServer(
-            WebApp(
-                bot.app,
-                signing_secret=bot.signing_secret,
-                health=lambda: database_answers(bot.engine),
-            ),
-            host="127.0.0.1",
-            port=0,
-        )
-        server.start()
-        sender = SlackRequestSender(server.url, SIGNING_SECRET, timeout=30.0)
-        try:
-            yield Stack(slack, sim, manual, bot, server, sender, workdir)
-        finally:
-            sender.close()
-            server.stop()
-            bot.close()
-
-
-def stack_env(slack: FakeSlackApi, sim: Simulator, database_url: str) -> dict[str, str]:
-    """The environment ``serve`` needs to run against the fakes (names from DESIGN §3)."""
-    return {
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": slack.url,
-        "ECSBOT_DATABASE_URL": database_url,
-        "ECSBOT_ECS_ENDPOINT": sim.endpoint,
-        "ALIBABA_CLOUD_ACCESS_KEY_ID": sim.access_key_id,
-        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": sim.access_key_secret,
-        "ALIBABA_CLOUD_ECS_METADATA_DISABLED": "true",
-        "ECSBOT_DEFAULT_REGION": sim.fleet.regions[0],
-        "ECSBOT_ADMINS": ADMIN,
-        "ECSBOT_NOTIFY_CHANNEL": NOTIFY,
-    }
+        parts = {f.name: getattr(h, f.name) for f in fields(Harness)}
+        yield Stack(**parts, workdir=Path(tmp))
 
 
 def in_flight(stack: Stack, requests: int, per_request: int) -> list[str]:

@@ -20,10 +20,12 @@ import random
 from collections import Counter
 from collections.abc import Sequence
 
-from bench.common import OPERATOR, REGIONS, Stack, refs, report, running_stack
+from bench.common import REGIONS, Stack, refs, report, running_stack
 from bot.domain.dry_run import dry_run_call_bound
 from bot.domain.model import InstanceOutcome, Role, Verdict
 from bot.simulator import Call
+from bot.slack.blocks import ACTION_CONFIRM
+from bot.testing.settings import OPERATOR
 
 SIZES = (1, 100, 250, 1000)
 REFUSED_AMONG = 250
@@ -66,7 +68,7 @@ def measure(n: int) -> dict[str, float]:
         [request_id] = stack.preview_ids()
         mark = len(log)
 
-        stack.click(request_id).raise_for_status()
+        stack.click(ACTION_CONFIRM, request_id).raise_for_status()
         stack.settle()
         execution = actions(log.all()[mark:])
         ratios = {

@@ -1,6 +1,6 @@
 """Memory of a ``serve`` process: idle, and with 10,000 instances in flight.
 
-``python -m bot serve`` runs as a subprocess with the environment the tests give it
+``python -m bot serve`` runs as a subprocess on ``bot.testing``'s offline settings
 (fake Slack Web API and ECS simulator on loopback, a SQLite file), and its resident
 set is read from /proc/<pid>/status (``VmRSS``, and the peak ``VmHWM``):
 
@@ -12,26 +12,21 @@ set is read from /proc/<pid>/status (``VmRSS``, and the peak ``VmHWM``):
 
 from __future__ import annotations
 
-import os
-import re
-import select
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
-from bench.common import OPERATOR, Stack, in_flight, report, running_stack, stack_env
+from bench.common import Stack, in_flight, report, running_stack
 from bot.domain.model import Role
+from bot.testing.serve import serve_process
+from bot.testing.settings import OPERATOR, offline_env
 
 REQUESTS = 100
 PER_REQUEST = 100
 STARTUP_SECONDS = 30.0
 POLL_WAIT_SECONDS = 60.0
 TARGET_IDLE_MB = 120.0
-LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def memory_mb(pid: int) -> tuple[float, float]:
@@ -48,47 +43,14 @@ def memory_mb(pid: int) -> tuple[float, float]:
 @contextmanager
 def serve(stack: Stack, database_url: str) -> Iterator[subprocess.Popen[str]]:
     """``python -m bot serve`` on a free loopback port against the stack's fakes."""
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PYTHONPATH": str(REPO_ROOT),
-        "HOME": str(stack.workdir),
-        **stack_env(stack.slack, stack.sim, database_url),
-        "ECSBOT_POLL_INTERVAL": "0.5",
-    }
-    command = [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", "0"]
-    with subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        command,
-        env=env,
-        cwd=stack.workdir,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    ) as process:
-        try:
-            _wait_listening(process)
-            yield process
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
-
-
-def _wait_listening(process: subprocess.Popen[str]) -> None:
-    assert process.stdout is not None
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while (left := deadline - time.monotonic()) > 0:
-        ready, _, _ = select.select([process.stdout], [], [], left)
-        if not ready:
-            break
-        line = process.stdout.readline()
-        if not line:
-            break
-        if LISTENING.search(line):
-            return
-    raise RuntimeError("serve did not say it listens")
+    values = offline_env(
+        slack_url=stack.slack.url,
+        sim=stack.sim,
+        database_url=database_url,
+        overrides={"ECSBOT_POLL_INTERVAL": "0.5"},
+    )
+    with serve_process(values, stack.workdir, timeout=STARTUP_SECONDS) as served:
+        yield served.process
 
 
 def _wait_polled(stack: Stack, since: int) -> int:

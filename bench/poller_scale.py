@@ -18,7 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench.common import (
-    OPERATOR,
     StatementCounter,
     in_flight,
     median,
@@ -27,6 +26,7 @@ from bench.common import (
     timed,
 )
 from bot.domain.model import InstanceOutcome, Role
+from bot.testing.settings import OPERATOR
 
 SHAPES = ((10, 100), (100, 100), (10, 1000))
 TARGET_SHAPE = (100, 100)

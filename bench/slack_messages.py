@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from collections import Counter
 
-from bench.common import CHANNEL, NOTIFY, OPERATOR, Stack, refs, report, running_stack
+from bench.common import Stack, refs, report, running_stack
 from bot.domain.model import Role
-from tests.fakes.slack_api import RecordedCall
+from bot.testing.settings import CHANNEL, NOTIFY, OPERATOR
+from bot.testing.slack_api import RecordedCall
 
 SIZES = (10, 100, 1000)
 COHORTS = 10

@@ -2,6 +2,7 @@
 each area of the bot adds its own module here instead of growing this file."""
 
 import logging
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -18,3 +19,18 @@ def _restore_logging() -> Iterator[None]:
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+
+
+# Settings the bot (or the Alibaba Cloud SDK oracle) reads from the environment; a
+# developer's shell must not change what a test sees. The PostgreSQL URL is the tests'
+# own switch, not a bot setting.
+_BOT_PREFIXES = ("ECSBOT_", "SLACK_", "ALIBABA_CLOUD_")
+_KEEP = {"ECSBOT_TEST_POSTGRES_URL"}
+
+
+@pytest.fixture(autouse=True)
+def _clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test starts with no bot setting in ``os.environ`` (httpx's ``clean_environ``)."""
+    for name in list(os.environ):
+        if name.startswith(_BOT_PREFIXES) and name not in _KEEP:
+            monkeypatch.delenv(name)

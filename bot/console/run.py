@@ -81,7 +81,7 @@ def run_console(
             return 1
         except KeyboardInterrupt:  # start_stack has stopped what it had started
             return 130
-        view.lookup = stack.slack.message
+        view.lookup = stack.slack.find
         # A request not back after the reboot timeout ends timed_out: wait a bit longer.
         session = Session(
             stack,

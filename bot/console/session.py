@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from bot.console.commands import (
@@ -27,18 +28,13 @@ from bot.console.commands import (
     Wait,
 )
 from bot.console.render import indent, wrap
-from bot.console.signed_requests import (
-    Channel,
-    block_actions_body,
-    dispatch,
-    slash_command_body,
-)
 from bot.console.stack import CHANNEL_ID, CHANNEL_NAME, CHANNELS, REGION, OfflineStack
-from bot.console.terminal_slack import Event, Message, Updated
 from bot.console.transcript import WIDTH, Transcript, describe, describe_ack
 from bot.domain.model import RequestState
 from bot.domain.request import RebootRequest
 from bot.slack.blocks import ACTION_CANCEL, ACTION_CONFIRM, request_message
+from bot.testing.slack_api import Event, Message, Updated
+from bot.testing.slack_requests import click_body, dispatch, slash_command_body
 
 ACTIONS = {"confirm": ACTION_CONFIRM, "cancel": ACTION_CANCEL}
 # How long a command's follow-up work (a preview, a confirm) may take before the
@@ -47,6 +43,12 @@ SETTLE_SECONDS = 30.0
 # After a request is final in the database, how long to wait for the bot's last edit of
 # its message to arrive before `wait` returns regardless.
 FINAL_EDIT_GRACE = 3.0
+
+
+@dataclass(frozen=True)
+class Channel:
+    id: str
+    name: str
 
 
 class SlackView:
@@ -143,7 +145,13 @@ class Session:
 
     def _slash(self, command: Slash) -> None:
         body = slash_command_body(
-            command.command, command.text, user=self.user, channel=self.channel
+            command.text,
+            command=command.command,
+            user_id=self.user,
+            user_name=self.user.lower(),
+            channel_id=self.channel.id,
+            channel_name=self.channel.name,
+            response_url=self.stack.slack.response_url("commands"),
         )
         self._send(body)
 
@@ -157,10 +165,17 @@ class Session:
             self.transcript.say("Kept running: nothing was sent.")
             return
         self._send(
-            block_actions_body(message, block_id, button, user=self.user, channel=self.channel)
+            click_body(
+                message,
+                block_id,
+                button,
+                user=self.user,
+                channel_name=self.channel.name,
+                response_url=self.stack.slack.response_url("actions"),
+            )
         )
 
-    def _send(self, body: str) -> None:
+    def _send(self, body: bytes) -> None:
         # Slack events that the command causes are held until its ack is printed, so
         # the transcript reads in the order a person sees things in Slack.
         with self.transcript.holding():
@@ -191,7 +206,7 @@ class Session:
                     f"? No request {command.request_id!r}: ids are in each preview."
                 )
                 return None
-        message = self.stack.slack.message(request.channel, request.message_ts or "")
+        message = self.stack.slack.find(request.channel, request.message_ts or "")
         if message is None:
             self.transcript.say(f"? Request {request.id} has no message in the channel to click.")
             return None
@@ -247,7 +262,7 @@ class Session:
             elif request.state.is_final and request.confirmed_by and request.message_ts:
                 # The bot edits the message right after the final state is stored; the
                 # edit shows the same text as rendering the stored request.
-                shown = self.stack.slack.message(request.channel, request.message_ts)
+                shown = self.stack.slack.find(request.channel, request.message_ts)
                 expected = request_message(request, can_execute=False).text
                 first_seen = self._final_seen.setdefault(request.id, now)
                 edit_pending = shown is not None and shown.text != expected

@@ -1,7 +1,8 @@
 """Everything the console runs, started and stopped together: the ECS simulator, a
-throw-away SQLite database, the terminal Slack, the real bot and its poller.
+throw-away SQLite database, the fake Slack, the real bot and its poller.
 
-The bot is built by ``bootstrap.build_bot`` from settings that name every variable, so
+The pieces are ``bot.testing``'s, on the real clock: the bot is built by
+``bootstrap.build_bot`` from ``offline_env`` settings that name every variable, so
 nothing from the person's environment (a production token, an allow-list of channels)
 can leak into the offline session.
 """
@@ -16,16 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.bootstrap import Bot, build_bot
-from bot.console.terminal_slack import Event, TerminalSlack
 from bot.services.poller import Poller
-from bot.settings import Settings, load_settings
 from bot.simulator import Simulator
+from bot.testing.settings import CHANNEL, NOTIFY, REGION, offline_env, offline_settings
+from bot.testing.slack_api import Event, FakeSlackApi
 
-REGION = "cn-hangzhou"
-CHANNEL_ID, CHANNEL_NAME = "C0OPS", "ops"
-NOTIFY_ID, NOTIFY_NAME = "C0NOTIFY", "ops-notify"
+CHANNEL_ID, CHANNEL_NAME = CHANNEL, "ops"
+NOTIFY_ID, NOTIFY_NAME = NOTIFY, "ops-notify"
 CHANNELS = {CHANNEL_ID: CHANNEL_NAME, NOTIFY_ID: NOTIFY_NAME}
-BOT_TOKEN = "xoxb-console"  # noqa: S105 - a dummy: the terminal Slack accepts any token
 POLL_INTERVAL = 0.5
 # Long enough for any simulated reboot at speed 1 (about 5 s), short enough that a
 # stuck instance ends the demo in a minute rather than ten.
@@ -35,32 +34,16 @@ STOP_SECONDS, START_SECONDS = 2.0, 3.0
 STOPPED_NAME = "batch-01"
 
 
-def console_overrides(
-    *, user: str, slack_url: str, database_url: str, sim: Simulator, signing_secret: str
-) -> dict[str, object]:
-    """A value for every setting: the defaults, then what the console needs."""
-    values: dict[str, object] = {
-        str(info.alias): info.default for info in Settings.model_fields.values() if info.alias
+def console_overrides(*, user: str, signing_secret: str) -> dict[str, str]:
+    """What the console changes in ``offline_env``: the person is the admin, a fresh
+    signing secret, the real-time poller's pace."""
+    return {
+        "SLACK_SIGNING_SECRET": signing_secret,
+        "ECSBOT_ADMINS": user,
+        "ECSBOT_NOTIFY_CHANNEL": NOTIFY_ID,
+        "ECSBOT_POLL_INTERVAL": str(POLL_INTERVAL),
+        "ECSBOT_REBOOT_TIMEOUT": str(REBOOT_TIMEOUT),
     }
-    values.update(
-        {
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_SIGNING_SECRET": signing_secret,
-            "SLACK_API_URL": slack_url,
-            "ECSBOT_DATABASE_URL": database_url,
-            "ECSBOT_ECS_ENDPOINT": sim.endpoint,
-            "ALIBABA_CLOUD_ACCESS_KEY_ID": sim.access_key_id,
-            "ALIBABA_CLOUD_ACCESS_KEY_SECRET": sim.access_key_secret,
-            # The key pair is given: never wait on an instance-metadata endpoint.
-            "ALIBABA_CLOUD_ECS_METADATA_DISABLED": True,
-            "ECSBOT_DEFAULT_REGION": REGION,
-            "ECSBOT_ADMINS": user,
-            "ECSBOT_NOTIFY_CHANNEL": NOTIFY_ID,
-            "ECSBOT_POLL_INTERVAL": POLL_INTERVAL,
-            "ECSBOT_REBOOT_TIMEOUT": REBOOT_TIMEOUT,
-        }
-    )
-    return values
 
 
 @dataclass
@@ -69,7 +52,7 @@ class OfflineStack:
     temporary directory (it is safe to call more than once)."""
 
     sim: Simulator
-    slack: TerminalSlack
+    slack: FakeSlackApi
     workdir: Path
     signing_secret: str
     stopped_instance: str
@@ -103,21 +86,17 @@ def start_stack(
         sim.start()
         closers.append(sim.stop)
 
-        slack = TerminalSlack(on_event)
-        slack_url = slack.start()
+        slack = FakeSlackApi(on_event).start()
         closers.append(slack.stop)
 
         secret = secrets.token_hex(16)
-        settings = load_settings(
-            **console_overrides(
-                user=user,
-                slack_url=slack_url,
-                database_url=f"sqlite:///{workdir / 'console.db'}",
-                sim=sim,
-                signing_secret=secret,
-            )
+        values = offline_env(
+            slack_url=slack.url,
+            sim=sim,
+            database_url=f"sqlite:///{workdir / 'console.db'}",
+            overrides=console_overrides(user=user, signing_secret=secret),
         )
-        bot = build_bot(settings, migrate=True)
+        bot = build_bot(offline_settings(values), migrate=True)
         closers.append(bot.close)
         poller = bot.poller()
         poller.start()

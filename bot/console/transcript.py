@@ -14,8 +14,8 @@ from contextlib import contextmanager
 from typing import TextIO
 
 from bot.console.render import indent, message_lines, mrkdwn_to_text, wrap
-from bot.console.terminal_slack import Ephemeral, Event, Message, Posted, Updated
 from bot.slack.blocks import ACTION_CANCEL, ACTION_CONFIRM
+from bot.testing.slack_api import Ephemeral, Event, Message, Posted, Updated
 
 # What to type for each of the bot's buttons.
 CLICK_WORDS: Mapping[str, str] = {ACTION_CONFIRM: "confirm", ACTION_CANCEL: "cancel"}

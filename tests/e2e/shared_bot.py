@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from bot.db.migrate import upgrade_to_head
-from tests.e2e.harness import Harness
+from bot.testing.stack import Harness
 from tests.fixtures_db import POSTGRES_URL_ENV, _postgres_schema_url
 
 DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]

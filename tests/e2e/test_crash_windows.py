@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from bot.domain.model import RequestState
 from bot.slack.blocks import ACTION_CONFIRM
+from bot.testing.slack_requests import block_action_body
 from tests.e2e.harness import CHANNEL, OPERATOR, REGION, Harness, buttons, text_of
-from tests.fakes.slack_requests import block_action_body
 
 
 def test_a_crash_between_posting_the_preview_and_recording_its_ts(harness: Harness) -> None:

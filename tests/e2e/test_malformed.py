@@ -20,6 +20,7 @@ import pytest
 
 from bot.domain.model import RequestState, Role
 from bot.slack.blocks import ACTION_CANCEL, ACTION_CONFIRM
+from bot.testing.slack_requests import block_action_body
 from tests.e2e.harness import (
     CHANNEL,
     OPERATOR,
@@ -30,7 +31,6 @@ from tests.e2e.harness import (
     running_bot,
 )
 from tests.e2e.shared_bot import DATABASES, fresh, migrated_database
-from tests.fakes.slack_requests import block_action_body
 
 OTHER_CHANNEL = "C0ELSEWHERE"
 OTHER_OPERATOR = "U0OPER2"

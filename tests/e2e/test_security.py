@@ -19,6 +19,8 @@ from bot.domain.model import InstanceOutcome, RequestState, Role
 from bot.domain.policy import Binding
 from bot.services import roles as roles_service
 from bot.slack.blocks import ACTION_CANCEL, ACTION_CONFIRM
+from bot.testing.slack_api import RESPONSE_URL_METHOD
+from bot.testing.slack_requests import block_action_body, sign, slash_command_body
 from tests.e2e.harness import (
     ADMIN,
     BOT_TOKEN,
@@ -33,8 +35,6 @@ from tests.e2e.harness import (
     running_bot,
 )
 from tests.e2e.shared_bot import DATABASES, fresh, migrated_database, row_count
-from tests.fakes.slack_api import RESPONSE_URL_METHOD
-from tests.fakes.slack_requests import block_action_body, sign, slash_command_body
 
 OTHER_REGION = "cn-shanghai"
 OTHER_OPERATOR = "U0OPER2"

@@ -7,16 +7,10 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import re
-import select
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -29,98 +23,24 @@ from sqlalchemy import text
 from bot.db.engine import is_sqlite, make_engine
 from bot.server import WebApp, database_answers
 from bot.simulator import Simulator
-from tests.fakes.slack_api import FakeSlackApi
-from tests.fakes.slack_requests import SlackRequestSender
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SIGNING_SECRET = "e2e-signing-SECRETVALUE-77a1"
-BOT_TOKEN = "xoxb-e2e-SECRETVALUE"
-ADMIN = "U0ADMIN"
-CHANNEL = "C0OPS"
-REGION = "cn-hangzhou"
-STARTUP_SECONDS = 20.0
-LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
+from bot.testing.serve import Served
+from bot.testing.serve import serve_process as offline_serve_process
+from bot.testing.settings import ADMIN, BOT_TOKEN, CHANNEL, REGION, SIGNING_SECRET, offline_env
+from bot.testing.slack_api import FakeSlackApi
+from bot.testing.slack_requests import SlackRequestSender
 
 
-@dataclass
-class Served:
-    """A running ``serve`` process and what it said."""
-
-    process: subprocess.Popen[str]
-    url: str
-    stderr_path: Path
-    stdout_lines: list[str]
-
-    def stderr(self) -> str:
-        return self.stderr_path.read_text(encoding="utf-8", errors="replace")
-
-
-def _read_listening_line(
-    process: subprocess.Popen[str], stderr_path: Path
-) -> tuple[str, list[str]]:
-    """Read stdout until the "listening on URL" line; bounded, the one wait allowed."""
-    assert process.stdout is not None
-    lines: list[str] = []
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while (left := deadline - time.monotonic()) > 0:
-        ready, _, _ = select.select([process.stdout], [], [], left)
-        if not ready:
-            break
-        line = process.stdout.readline()
-        if not line:  # the process ended before it listened
-            break
-        lines.append(line)
-        found = LISTENING.search(line)
-        if found:
-            return found.group(1), lines
-    stderr = stderr_path.read_text(encoding="utf-8", errors="replace")
-    raise AssertionError(f"serve did not start: stdout={lines!r}\nstderr:\n{stderr}")
-
-
-@contextmanager
-def serve_process(workdir: Path, slack: FakeSlackApi, sim: Simulator) -> Iterator[Served]:
-    """``python -m bot serve`` on a free loopback port; killed if a test leaves it up."""
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PYTHONPATH": str(REPO_ROOT),
-        "PYTHONIOENCODING": "utf-8",
-        "HOME": str(workdir),
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": slack.url,
-        "ECSBOT_DATABASE_URL": f"sqlite:///{workdir / 'bot.db'}",
-        "ECSBOT_ECS_ENDPOINT": sim.endpoint,
-        "ALIBABA_CLOUD_ACCESS_KEY_ID": sim.access_key_id,
-        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": sim.access_key_secret,
-        "ALIBABA_CLOUD_ECS_METADATA_DISABLED": "true",
-        "ECSBOT_DEFAULT_REGION": REGION,
-        "ECSBOT_ADMINS": ADMIN,
-        "ECSBOT_POLL_INTERVAL": "0.5",
-    }
-    stderr_path = workdir / "serve.stderr"
-    # stderr goes to a file: an unread pipe could fill up and stall the server.
-    with (
-        stderr_path.open("w", encoding="utf-8") as stderr,
-        subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", "0"],
-            env=env,
-            cwd=workdir,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            text=True,
-        ) as process,
-    ):
-        try:
-            url, lines = _read_listening_line(process, stderr_path)
-            yield Served(process, url, stderr_path, lines)
-        finally:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(timeout=10)
+def serve_process(
+    workdir: Path, slack: FakeSlackApi, sim: Simulator
+) -> AbstractContextManager[Served]:
+    """``python -m bot serve`` on a free loopback port, on the offline settings only."""
+    values = offline_env(
+        slack_url=slack.url,
+        sim=sim,
+        database_url=f"sqlite:///{workdir / 'bot.db'}",
+        overrides={"ECSBOT_POLL_INTERVAL": "0.5", "ECSBOT_NOTIFY_CHANNEL": ""},
+    )
+    return offline_serve_process(values, workdir)
 
 
 @pytest.fixture(scope="module")

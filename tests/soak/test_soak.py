@@ -24,9 +24,7 @@ import json
 import os
 import random
 import secrets
-import select
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -49,13 +47,14 @@ from bot.domain.request import RebootRequest
 from bot.simulator import Simulator
 from bot.simulator.faults import Faults, Plan
 from bot.slack.blocks import ACTION_CONFIRM
-from tests.fakes.slack_api import FakeSlackApi, RecordedCall
-from tests.fakes.slack_requests import SlackRequestSender
+from bot.testing.serve import ServeDidNotStart, read_listening_url, start_serve
+from bot.testing.settings import offline_env
+from bot.testing.slack_api import FakeSlackApi, RecordedCall
+from bot.testing.slack_requests import SlackRequestSender
 from tests.fixtures_db import POSTGRES_URL_ENV, _postgres_schema_url
 
 pytestmark = pytest.mark.soak
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 SEED = 20240501
 REQUESTS = 200
 INSTANCES_PER_REQUEST = 3
@@ -166,36 +165,15 @@ class ServeProcess:
         with self._lock:
             self._log.write(f"\n===== start {self.starts + 1} =====\n")
             self._log.flush()
-            process = subprocess.Popen(
-                [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", "0"],
-                env=self._env,
-                cwd=self._workdir,
-                stdout=subprocess.PIPE,
-                stderr=self._log,
-                text=True,
-            )
+            process = start_serve(self._env, self._workdir, stderr=self._log)
             self.starts += 1
             try:
-                self._url = self._listening_url(process)
-            except AssertionError:
+                self._url, _ = read_listening_url(process, STARTUP_SECONDS)
+            except ServeDidNotStart:
                 process.kill()
                 self._reap(process)
-                raise
+                raise AssertionError(f"serve did not start; log:\n{self.log_tail()}") from None
             self._process = process
-
-    def _listening_url(self, process: subprocess.Popen[str]) -> str:
-        assert process.stdout is not None
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while (left := deadline - time.monotonic()) > 0:
-            ready, _, _ = select.select([process.stdout], [], [], left)
-            if not ready:
-                break
-            line = process.stdout.readline()
-            if not line:
-                break
-            if "listening on " in line:
-                return line.rsplit("listening on ", 1)[1].strip()
-        raise AssertionError(f"serve did not start; log:\n{self.log_tail()}")
 
     def exited_by_itself(self) -> bool:
         """True (once) when the process ended without being killed: a crash, a bug."""
@@ -495,26 +473,20 @@ def _blocks(call: RecordedCall) -> list[dict[str, Any]]:
 # --- the soak ----------------------------------------------------------------------------
 
 
-def _serve_env(slack: FakeSlackApi, sim: Simulator, url: str, workdir: Path) -> dict[str, str]:
-    return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PYTHONPATH": str(REPO_ROOT),
-        "PYTHONIOENCODING": "utf-8",
-        "HOME": str(workdir),
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": slack.url,
-        "ECSBOT_DATABASE_URL": url,
-        "ECSBOT_ECS_ENDPOINT": sim.endpoint,
-        "ALIBABA_CLOUD_ACCESS_KEY_ID": sim.access_key_id,
-        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": sim.access_key_secret,
-        "ALIBABA_CLOUD_ECS_METADATA_DISABLED": "true",
-        "ECSBOT_DEFAULT_REGION": REGION,
-        "ECSBOT_ADMINS": USER,
-        "ECSBOT_NOTIFY_CHANNEL": NOTIFY,
-        "ECSBOT_POLL_INTERVAL": "0.2",
-        "ECSBOT_REBOOT_TIMEOUT": "30",
-    }
+def _serve_env(slack: FakeSlackApi, sim: Simulator, url: str) -> dict[str, str]:
+    return offline_env(
+        slack_url=slack.url,
+        sim=sim,
+        database_url=url,
+        overrides={
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "ECSBOT_ADMINS": USER,
+            "ECSBOT_NOTIFY_CHANNEL": NOTIFY,
+            "ECSBOT_POLL_INTERVAL": "0.2",
+            "ECSBOT_REBOOT_TIMEOUT": "30",
+        },
+    )
 
 
 def _load(db: Engine, request_ids: list[str]) -> dict[str, RebootRequest | None]:
@@ -545,7 +517,7 @@ def test_soak_200_requests_through_faults_429s_and_kills(tmp_path: Path) -> None
             for n in range(REQUESTS)
         ]
         db = make_engine(url)
-        serve = ServeProcess(_serve_env(slack, sim, url, tmp_path), tmp_path)
+        serve = ServeProcess(_serve_env(slack, sim, url), tmp_path)
         driver = Driver(slack, serve, db, planned)
         chaos = Chaos(serve, slack, random.Random(SEED + 2))
         started = time.monotonic()

@@ -15,11 +15,11 @@ from bot.console.render import (
     mrkdwn_to_text,
     wrap,
 )
-from bot.console.terminal_slack import Ephemeral, Message, Posted, Updated
 from bot.console.transcript import Transcript, describe, describe_ack
 from bot.domain.model import InstanceOutcome, InstanceRef, RequestState, Verdict
 from bot.domain.request import PlannedInstance, RebootRequest
 from bot.slack.blocks import request_message
+from bot.testing.slack_api import Ephemeral, Message, Posted, Updated
 
 CHANNELS = {"C0OPS": "ops", "C0NOTIFY": "ops-notify"}
 

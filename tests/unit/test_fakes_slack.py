@@ -22,8 +22,8 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.webhook import WebhookClient
 
-from tests.fakes.slack_api import BOT_USER_ID, FakeSlackApi
-from tests.fakes.slack_requests import (
+from bot.testing.slack_api import BOT_USER_ID, FakeSlackApi
+from bot.testing.slack_requests import (
     SlackRequestSender,
     block_action_body,
     sign,
@@ -278,6 +278,12 @@ def test_response_url_sink_records_the_json_body(fake: FakeSlackApi) -> None:
 
 
 def test_sign_matches_the_sdk_and_verifies() -> None:
+    """The builder end to end: a body built and signed here verifies with slack-sdk.
+
+    `sign` itself uses `SignatureVerifier`, so this is no independent check of the
+    HMAC; that check is Bolt accepting these requests over HTTP and refusing forged
+    or stale ones (tests/e2e/test_serve.py, tests/e2e/test_security.py).
+    """
     body = slash_command_body("i-abc")
     headers = sign(body, SECRET)
     verifier = SignatureVerifier(SECRET)

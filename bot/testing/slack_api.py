@@ -1,4 +1,4 @@
-"""A fake Slack Web API on loopback, for tests that run the real slack-sdk client.
+"""A fake Slack Web API on loopback: the one the tests, the benchmarks and the console use.
 
 Why a real HTTP server rather than a patched client: the bot talks to Slack through
 `slack_sdk.WebClient` (and Bolt's `respond()` through `WebhookClient`), and what we
@@ -15,6 +15,11 @@ Use:
 
 The server also plays `response_url` (any POST to `/response/<name>`), so Bolt's
 `respond()` lands here too, recorded under the method name `"response_url"`.
+
+Two kinds of hooks: tests read what happened (`calls`, `wait_for`, `message`, `posted`,
+`thread`) and inject faults (`rate_limit`, `fail`, `fail_channel`, `latency`, `down`);
+the console passes `on_event` and is told of each message as it arrives (`Posted`,
+`Updated`, `Ephemeral`), which is how its transcript shows them live.
 """
 
 from __future__ import annotations
@@ -22,15 +27,13 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
-
-from bot.console.terminal_slack import parse_body
 
 RESPONSE_URL_METHOD = "response_url"
 """The method name under which POSTs to a `response_url` are recorded."""
@@ -45,6 +48,8 @@ WORKSPACE_URL = f"https://{TEAM_DOMAIN}.slack.com/"
 # ts is unique and strictly increasing across channels, like a single clock.
 _FIRST_TS_MICROS = 1_700_000_000_000_100
 _TS_STEP_MICROS = 100
+# slack-sdk sends these as JSON strings inside form bodies, as lists in JSON bodies.
+_STRUCTURED_FIELDS = ("blocks", "attachments", "metadata")
 
 
 @dataclass(frozen=True)
@@ -65,16 +70,31 @@ class RecordedCall:
 
 
 @dataclass(frozen=True)
-class FakeMessage:
-    """The current state of a message the bot posted (a snapshot; edits don't touch it)."""
+class Message:
+    """A message as the channel shows it now (a snapshot; an edit makes a new one).
+
+    `number` counts the fake's top-level messages from 1 ("msg 3" in the console);
+    thread replies have 0.
+    """
 
     channel: str
     ts: str
     text: str
     blocks: list[dict[str, Any]]
-    thread_ts: str | None
+    thread_ts: str | None = None
+    number: int = 0
     user: str = BOT_USER_ID
     edits: int = 0
+
+    def buttons(self) -> list[tuple[str, dict[str, Any]]]:
+        """Every button with the block id of its actions block, in display order."""
+        return [
+            (str(block.get("block_id", "")), element)
+            for block in self.blocks
+            if block.get("type") == "actions"
+            for element in block.get("elements") or []
+            if element.get("type") == "button"
+        ]
 
     def to_slack(self) -> dict[str, Any]:
         """The message object as Slack shows it (API echoes, `block_actions` payloads)."""
@@ -90,6 +110,35 @@ class FakeMessage:
         if self.thread_ts:
             shown["thread_ts"] = self.thread_ts
         return shown
+
+
+@dataclass(frozen=True)
+class Posted:
+    """A new message; `parent` is set for a thread reply (when the parent is known)."""
+
+    message: Message
+    parent: Message | None = None
+
+
+@dataclass(frozen=True)
+class Updated:
+    """A message edited by `chat.update` (its new state)."""
+
+    message: Message
+
+
+@dataclass(frozen=True)
+class Ephemeral:
+    """A `chat.postEphemeral`: shown to `user` only, never stored."""
+
+    channel: str
+    user: str
+    text: str
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+
+
+Event = Posted | Updated | Ephemeral
+"""What `on_event` is told about, in the order the fake answered the calls."""
 
 
 @dataclass
@@ -116,9 +165,13 @@ class FakeSlackApi:
     Configure directory data through the public dicts `usergroups`
     (`{"S123": ["U1", "U2"]}`) and `users` (`{"U1": {"is_admin": True}}`, merged into
     the default profile). Inject faults with `rate_limit`, `fail`, `latency`, `down`.
+
+    `on_event` runs on the server's request threads, before the bot gets its answer,
+    so a message is on screen by the time the bot's call returns.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, on_event: Callable[[Event], None] | None = None) -> None:
+        self._on_event = on_event
         self.usergroups: dict[str, list[str]] = {}
         self.users: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
@@ -126,7 +179,9 @@ class FakeSlackApi:
         # call wakes it, so tests never poll.
         self._arrived = threading.Condition(self._lock)
         self._calls: list[RecordedCall] = []
-        self._messages: dict[tuple[str, str], FakeMessage] = {}
+        self._messages: dict[tuple[str, str], Message] = {}
+        self._order: list[tuple[str, str]] = []
+        self._top_level = 0
         self._faults = _Faults()
         self._next_ts = _FIRST_TS_MICROS
         # Set on stop() so an injected latency ends at once instead of holding up
@@ -229,7 +284,22 @@ class FakeSlackApi:
             )
         return [c for c in seen if c.method == method]
 
-    def message(self, channel: str, ts: str) -> FakeMessage:
+    def find(self, channel: str, ts: str) -> Message | None:
+        """The latest state of a posted message, or None."""
+        with self._lock:
+            return self._messages.get((channel, ts))
+
+    def messages(self) -> list[Message]:
+        """Every message (threads included) in the order posted, each in its latest state."""
+        with self._lock:
+            return [self._messages[key] for key in self._order]
+
+    def wait_for_change(self, timeout: float) -> None:
+        """Sleep until the next message arrives or changes, or `timeout` passes."""
+        with self._arrived:
+            self._arrived.wait(timeout)
+
+    def message(self, channel: str, ts: str) -> Message:
         """The latest state of a posted message; AssertionError if there is none."""
         with self._lock:
             found = self._messages.get((channel, ts))
@@ -238,13 +308,13 @@ class FakeSlackApi:
             raise AssertionError(f"no message {ts} in {channel}; messages there: {known}")
         return found
 
-    def posted(self, channel: str) -> list[FakeMessage]:
+    def posted(self, channel: str) -> list[Message]:
         """Messages that made it into `channel` (threads left out), oldest first."""
         with self._lock:
             found = [m for m in self._messages.values() if m.channel == channel and not m.thread_ts]
         return sorted(found, key=lambda m: m.ts)
 
-    def thread(self, channel: str, thread_ts: str) -> list[FakeMessage]:
+    def thread(self, channel: str, thread_ts: str) -> list[Message]:
         """Replies in the thread under `thread_ts` (the parent excluded), oldest first."""
         with self._lock:
             replies = [
@@ -257,11 +327,13 @@ class FakeSlackApi:
     def reset(self) -> None:
         """Forget calls, messages, faults and directory data: a fresh fake on the same port.
 
-        The ts clock keeps counting so a ts from an earlier test never matches a new one.
+        The ts clock and the message numbers keep counting so a ts from an earlier test
+        never matches a new one.
         """
         with self._lock:
             self._calls.clear()
             self._messages.clear()
+            self._order.clear()
             self._faults = _Faults()
             self.usergroups = {}
             self.users = {}
@@ -392,16 +464,23 @@ class FakeSlackApi:
             return _Answer(HTTPStatus.OK, _error("channel_not_found"))
         if not any(params.get(k) for k in ("text", "blocks", "attachments")):
             return _Answer(HTTPStatus.OK, _error("no_text"))
-        thread_ts = params.get("thread_ts") or None
-        message = FakeMessage(
-            channel=str(channel),
-            ts=self._new_ts(),
-            text=str(params.get("text") or ""),
-            blocks=list(params.get("blocks") or []),
-            thread_ts=str(thread_ts) if thread_ts else None,
-        )
+        thread_ts = str(params.get("thread_ts") or "") or None
+        ts = self._new_ts()
         with self._lock:
+            parent = self._messages.get((str(channel), thread_ts)) if thread_ts else None
+            if thread_ts is None:
+                self._top_level += 1
+            message = Message(
+                channel=str(channel),
+                ts=ts,
+                text=str(params.get("text") or ""),
+                blocks=list(params.get("blocks") or []),
+                thread_ts=thread_ts,
+                number=self._top_level if thread_ts is None else 0,
+            )
             self._messages[(message.channel, message.ts)] = message
+            self._order.append((message.channel, message.ts))
+        self._report(Posted(message, parent))
         return _ok(channel=message.channel, ts=message.ts, message=message.to_slack())
 
     def _chat_update(self, params: dict[str, Any]) -> _Answer:
@@ -415,21 +494,29 @@ class FakeSlackApi:
             updated = replace(
                 current,
                 text=str(params["text"]) if "text" in params else current.text,
-                blocks=list(params["blocks"]) if "blocks" in params else current.blocks,
+                blocks=list(params["blocks"] or []) if "blocks" in params else current.blocks,
                 edits=current.edits + 1,
             )
             self._messages[key] = updated
+        self._report(Updated(updated))
         return _ok(
             channel=updated.channel, ts=updated.ts, text=updated.text, message=updated.to_slack()
         )
 
     def _chat_post_ephemeral(self, params: dict[str, Any]) -> _Answer:
-        if not params.get("channel"):
+        channel, user = str(params.get("channel") or ""), str(params.get("user") or "")
+        if not channel:
             return _Answer(HTTPStatus.OK, _error("channel_not_found"))
-        if not params.get("user"):
+        if not user:
             return _Answer(HTTPStatus.OK, _error("user_not_found"))
         # Ephemeral messages are not stored: Slack cannot update or fetch them either.
+        text = str(params.get("text") or "")
+        self._report(Ephemeral(channel, user, text, list(params.get("blocks") or [])))
         return _ok(message_ts=self._new_ts())
+
+    def _report(self, event: Event) -> None:
+        if self._on_event is not None:
+            self._on_event(event)
 
     def _chat_get_permalink(self, params: dict[str, Any]) -> _Answer:
         channel = str(params.get("channel", ""))
@@ -496,6 +583,21 @@ def _error(error: str) -> dict[str, Any]:
     return {"ok": False, "error": error}
 
 
+def parse_body(content_type: str, raw: bytes) -> dict[str, Any]:
+    """A Web API call's params from a form or JSON body, JSON-in-form fields decoded."""
+    if not raw:
+        return {}
+    if content_type.startswith("application/json"):
+        loaded = json.loads(raw)
+        return dict(loaded) if isinstance(loaded, Mapping) else {}
+    params: dict[str, Any] = dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
+    for name in _STRUCTURED_FIELDS:
+        value = params.get(name)
+        if isinstance(value, str) and value[:1] in ("[", "{"):
+            params[name] = json.loads(value)
+    return params
+
+
 def _make_handler(fake: FakeSlackApi) -> type[BaseHTTPRequestHandler]:
     class _SlackHandler(BaseHTTPRequestHandler):
         # HTTP/1.0: one request per connection, so no idle keep-alive socket can hold up
@@ -554,3 +656,21 @@ def _make_handler(fake: FakeSlackApi) -> type[BaseHTTPRequestHandler]:
             pass
 
     return _SlackHandler
+
+
+__all__ = [
+    "BOT_ID",
+    "BOT_USER_ID",
+    "RESPONSE_URL_METHOD",
+    "TEAM_DOMAIN",
+    "TEAM_ID",
+    "WORKSPACE_URL",
+    "Ephemeral",
+    "Event",
+    "FakeSlackApi",
+    "Message",
+    "Posted",
+    "RecordedCall",
+    "Updated",
+    "parse_body",
+]
