@@ -145,13 +145,14 @@ class RequestUpdate:
 @dataclass(frozen=True)
 class InstanceUpdate:
     """Fields of one instance to write; each left at :data:`KEEP` stays as it is. The
-    identity (request, region, instance id) and ``position`` never change."""
+    identity (request, region, instance id) and ``position`` never change; the rest of
+    ``PlannedInstance``'s fields, in its order."""
 
+    verdict: Verdict | Keep = KEEP
     name: str | Keep | None = KEEP
     status: str | Keep | None = KEEP
     zone: str | Keep | None = KEEP
     tags: Mapping[str, str] | Keep = KEEP
-    verdict: Verdict | Keep = KEEP
     verdict_code: str | Keep | None = KEEP
     verdict_message: str | Keep | None = KEEP
     outcome: InstanceOutcome | Keep = KEEP

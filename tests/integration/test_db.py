@@ -24,6 +24,13 @@ from bot.db.migrate import (
     upgrade_to_head,
 )
 from bot.db.repositories import AuditRepository, BindingRecord
+from bot.db.repositories.rows import (
+    INSTANCE_COLUMNS,
+    INSTANCE_FIELDS,
+    REQUEST_COLUMNS,
+    REQUEST_FIELDS,
+)
+from bot.db.tables import RebootInstanceRow, RebootRequestRow
 from bot.db.unit_of_work import UnitOfWork
 from bot.domain.model import InstanceOutcome, InstanceRef, RequestState, Role, Verdict
 from bot.domain.policy import Binding
@@ -273,6 +280,38 @@ def test_request_round_trips_with_instances_in_the_order_given(uow_factory: UowF
     )
     assert isinstance(loaded.state, RequestState)
     assert isinstance(loaded.instances[0].outcome, InstanceOutcome)
+
+
+def test_the_column_lists_cover_the_tables_and_the_update_values() -> None:
+    """One column list per row drives every statement and mapper: it must name every
+    column the table has, and the typed updates exactly the writable ones."""
+    instance_table = {c.name for c in RebootInstanceRow.__table__.columns}
+    request_table = {c.name for c in RebootRequestRow.__table__.columns}
+    assert {*INSTANCE_COLUMNS, "id", "request_id"} == instance_table
+    assert {*REQUEST_COLUMNS, "next_poll_at", "lease_owner", "lease_expires_at", "version"} == (
+        request_table
+    )
+    assert [f.name for f in dataclasses.fields(InstanceUpdate)] == list(INSTANCE_FIELDS)
+    assert set(REQUEST_FIELDS) <= request_table - {"state", "lease_owner", "lease_expires_at"}
+
+
+def test_list_recent_returns_each_request_with_its_own_instances(
+    uow_factory: UowFactory,
+) -> None:
+    other = PlannedInstance(
+        ref=InstanceRef("cn-shanghai", "i-uf6"), position=0, verdict=Verdict.DENIED
+    )
+    add(
+        uow_factory,
+        make_request("a", created_at=T0),
+        make_request("b", created_at=T0 + TTL, instances=(other,)),
+    )
+
+    with uow_factory() as uow:
+        recent = uow.requests.list_recent(10)
+        loaded = [uow.requests.get("b"), uow.requests.get("a")]
+
+    assert recent == loaded
 
 
 def test_get_of_an_unknown_request_is_none(uow_factory: UowFactory) -> None:
