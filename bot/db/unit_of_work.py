@@ -8,7 +8,12 @@ from typing import Self
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.db.repositories import AuditRepository, RequestRepository, RoleRepository
+from bot.db.repositories import (
+    AuditRepository,
+    LeaseRepository,
+    RequestRepository,
+    RoleRepository,
+)
 from bot.domain.errors import StoreUnavailable
 
 
@@ -24,12 +29,13 @@ class UnitOfWork:
 
     Nothing is durable until :meth:`commit`; leaving the block without it (an
     exception, an early return) rolls everything back. Repositories never commit, so
-    a use case's writes land together or not at all. ``requests``, ``roles`` and
-    ``audit`` exist only inside the block. One unit of work per use case and thread;
-    they are cheap (a pooled connection).
+    a use case's writes land together or not at all. ``requests``, ``leases``,
+    ``roles`` and ``audit`` exist only inside the block. One unit of work per use case
+    and thread; they are cheap (a pooled connection).
     """
 
     requests: RequestRepository
+    leases: LeaseRepository
     roles: RoleRepository
     audit: AuditRepository
 
@@ -43,6 +49,7 @@ class UnitOfWork:
         session = self._session_factory()
         self._session = session
         self.requests = RequestRepository(session)
+        self.leases = LeaseRepository(session)
         self.roles = RoleRepository(session)
         self.audit = AuditRepository(session)
         return self
@@ -57,7 +64,7 @@ class UnitOfWork:
         self._session = None
         # Repositories kept past the block would act on a closed session: drop them
         # so misuse fails loudly (AttributeError) instead.
-        del self.requests, self.roles, self.audit
+        del self.requests, self.leases, self.roles, self.audit
         try:
             # After a commit this is a no-op; otherwise it undoes everything.
             session.rollback()

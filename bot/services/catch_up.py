@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from bot.domain.request import RebootRequest
 from bot.services.context import Context
-from bot.services.ports import UnitOfWork
+from bot.services.ports import RequestUpdate, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def redraw(ctx: Context, request: RebootRequest) -> bool:
     drawn = ctx.presenter.refresh_request(request)
     if drawn and request.state.is_final:
         with ctx.uow() as uow:
-            uow.requests.set_fields(request.id, message_redraw_due=False)
+            uow.requests.set_fields(request.id, RequestUpdate(message_redraw_due=False))
             uow.commit()
     return drawn
 
@@ -48,7 +48,7 @@ def announce_end(ctx: Context, request: RebootRequest) -> bool:
     told = ctx.presenter.notify_finished(request)
     if told:
         with ctx.uow() as uow:
-            uow.requests.set_fields(request.id, notify_end_due=False)
+            uow.requests.set_fields(request.id, RequestUpdate(notify_end_due=False))
             uow.commit()
     return told
 

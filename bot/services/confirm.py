@@ -34,7 +34,7 @@ from bot.services.catch_up import redraw
 from bot.services.context import Context
 from bot.services.execution import advance
 from bot.services.lease import LEASE_SECONDS, LeaseKeeper, release, renew
-from bot.services.ports import UnitOfWork
+from bot.services.ports import Lease, RequestUpdate, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ def _load_for_click(ctx: Context, click: Click, now: datetime) -> RebootRequest 
         # The process died between posting the preview and recording its ts; Slack's
         # signed click names the message, so adopt it and every update can follow.
         with ctx.uow() as uow:
-            uow.requests.set_fields(request.id, message_ts=click.message_ts)
+            uow.requests.set_fields(request.id, RequestUpdate(message_ts=click.message_ts))
             uow.commit()
         request = dataclasses.replace(request, message_ts=click.message_ts)
     if request.is_expired(now):
@@ -146,10 +146,8 @@ def confirm(ctx: Context, click: Click) -> Later:
             request.id,
             [RequestState.PREVIEWED],
             RequestState.EXECUTING,
-            confirmed_by=click.user,
-            confirmed_at=now,
-            lease_owner=lease_owner,
-            lease_expires_at=now + timedelta(seconds=LEASE_SECONDS),
+            RequestUpdate(confirmed_by=click.user, confirmed_at=now),
+            lease=Lease(lease_owner, now + timedelta(seconds=LEASE_SECONDS)),
         )
         if won:
             uow.audit.append(
@@ -201,9 +199,7 @@ def cancel(ctx: Context, click: Click) -> Later:
             request.id,
             [RequestState.PREVIEWED],
             RequestState.CANCELLED,
-            cancelled_by=click.user,
-            cancelled_at=now,
-            finished_at=now,
+            RequestUpdate(cancelled_by=click.user, cancelled_at=now, finished_at=now),
         )
         if won:
             uow.requests.skip_pending(request.id)
@@ -231,7 +227,10 @@ def _expire_in_database(
         if request is None or not request.is_expired(now):
             return None
         won = uow.requests.transition(
-            request_id, [RequestState.PREVIEWED], RequestState.EXPIRED, finished_at=now
+            request_id,
+            [RequestState.PREVIEWED],
+            RequestState.EXPIRED,
+            RequestUpdate(finished_at=now),
         )
         expired = _record_expiry(uow, request_id, now, actor) if won else None
         uow.commit()

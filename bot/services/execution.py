@@ -20,14 +20,13 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from bot.domain.errors import EcsError, EcsOutcomeUnknown, EcsTransientError
 from bot.domain.model import InstanceOutcome, InstanceRef, RequestState, final_request_state
 from bot.domain.request import PlannedInstance, RebootRequest
 from bot.services.catch_up import announce_end, redraw
 from bot.services.context import Context
-from bot.services.ports import RUNNING, RebootResult
+from bot.services.ports import RUNNING, RebootResult, RequestUpdate
 from bot.services.preview import batches, by_region, describe_all
 from bot.services.progress import next_delay, observe
 
@@ -59,7 +58,7 @@ def advance(
     request = _adopt_lost_answers(ctx, request)
     if ctx.config.notify_channel and request.notify_ts is None:
         ts = ctx.presenter.notify_started(request)
-        request = _set(ctx, request, notify_ts=ts or "")
+        request = _set(ctx, request, RequestUpdate(notify_ts=ts or ""))
     now = now or ctx.clock()
     changed = False
     if observe_instances:
@@ -79,11 +78,11 @@ def _load(ctx: Context, request_id: str) -> RebootRequest | None:
         return uow.requests.get(request_id)
 
 
-def _set(ctx: Context, request: RebootRequest, **fields: Any) -> RebootRequest:
+def _set(ctx: Context, request: RebootRequest, update: RequestUpdate) -> RebootRequest:
     with ctx.uow() as uow:
-        uow.requests.set_fields(request.id, **fields)
+        uow.requests.set_fields(request.id, update)
         uow.commit()
-    return dataclasses.replace(request, **fields)
+    return update.applied_to(request)
 
 
 def _save(
@@ -314,7 +313,7 @@ def _report(ctx: Context, request: RebootRequest, now: datetime) -> RebootReques
     progress = f"{back}/{attempted} back"
     if progress != request.progress_text:
         ctx.presenter.refresh_request(dataclasses.replace(request, progress_text=progress))
-    return _set(ctx, request, progress_text=progress, reported_at=now)
+    return _set(ctx, request, RequestUpdate(progress_text=progress, reported_at=now))
 
 
 def report_gap(request: RebootRequest, now: datetime) -> timedelta:
@@ -343,7 +342,10 @@ def _finish(ctx: Context, request: RebootRequest) -> RebootRequest | None:
         return None
     with ctx.uow() as uow:
         won = uow.requests.transition(
-            request.id, [RequestState.EXECUTING], final, finished_at=now, notify_end_due=notify
+            request.id,
+            [RequestState.EXECUTING],
+            final,
+            RequestUpdate(finished_at=now, notify_end_due=notify),
         )
         if won:
             uow.audit.append(

@@ -81,7 +81,7 @@ def renew(ctx: Context, request_id: str, owner: str) -> bool:
     """Extend ``owner``'s lease on ``request_id`` by :data:`LEASE_SECONDS` from now;
     False when ``owner`` no longer holds it (it ran out and another worker took it)."""
     with ctx.uow() as uow:
-        held = uow.requests.renew_lease(request_id, owner, ctx.clock(), LEASE_SECONDS)
+        held = uow.leases.renew_lease(request_id, owner, ctx.clock(), LEASE_SECONDS)
         uow.commit()
     return held
 
@@ -90,5 +90,5 @@ def release(ctx: Context, request_id: str, owner: str, next_poll_at: datetime | 
     """Give ``owner``'s lease back, setting when the next poll is due (unchanged when
     None) in the same statement."""
     with ctx.uow() as uow:
-        uow.requests.release(request_id, owner, next_poll_at=next_poll_at)
+        uow.leases.release(request_id, owner, next_poll_at=next_poll_at)
         uow.commit()

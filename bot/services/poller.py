@@ -137,7 +137,7 @@ def _work_side_by_side(ctx: Context, now: datetime, tally: _Tally, workers: int)
 
 def _claim_next(ctx: Context, owner: str, now: datetime) -> str | None:
     with ctx.uow() as uow:
-        claimed = uow.requests.claim_due(owner, now, LEASE_SECONDS, 1)
+        claimed = uow.leases.claim_due(owner, now, LEASE_SECONDS, 1)
         uow.commit()
     return claimed[0] if claimed else None
 

@@ -6,15 +6,17 @@ their tests depend only on this module.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 from types import TracebackType
-from typing import Protocol
+from typing import Any, Final, Protocol
 
 from bot.domain import dry_run
 from bot.domain.errors import EcsError
-from bot.domain.model import RequestState
+from bot.domain.model import InstanceOutcome, RequestState, Verdict
 from bot.domain.policy import Binding
 from bot.domain.request import PlannedInstance, RebootRequest
 from bot.services.answers import Answer, PreviewNote
@@ -96,6 +98,97 @@ class EcsGateway(Protocol):
 # --- persistence -------------------------------------------------------------------------
 
 
+class Keep(Enum):
+    """The type of :data:`KEEP`."""
+
+    KEEP = "keep"
+
+
+# "Leave this field as it is" in an update; None is a value that may be written.
+KEEP: Final = Keep.KEEP
+
+
+def _changes(update: object) -> dict[str, Any]:
+    return {
+        f.name: value
+        for f in dataclasses.fields(update)  # type: ignore[arg-type]
+        if (value := getattr(update, f.name)) is not KEEP
+    }
+
+
+@dataclass(frozen=True)
+class RequestUpdate:
+    """Bookkeeping fields of a request to write; each left at :data:`KEEP` stays as it
+    is. ``state`` moves only through ``transition``, the lease only through the
+    :class:`LeaseStore` (and ``transition``'s ``lease``)."""
+
+    confirmed_by: str | Keep | None = KEEP
+    confirmed_at: datetime | Keep | None = KEEP
+    cancelled_by: str | Keep | None = KEEP
+    cancelled_at: datetime | Keep | None = KEEP
+    finished_at: datetime | Keep | None = KEEP
+    message_ts: str | Keep | None = KEEP
+    notify_ts: str | Keep | None = KEEP
+    permalink: str | Keep | None = KEEP
+    progress_text: str | Keep | None = KEEP
+    reported_at: datetime | Keep | None = KEEP
+    next_poll_at: datetime | Keep | None = KEEP  # stored, but not part of a snapshot
+    message_redraw_due: bool | Keep = KEEP
+    notify_end_due: bool | Keep = KEEP
+
+    def changes(self) -> dict[str, Any]:
+        """The fields to write, by name."""
+        return _changes(self)
+
+    def applied_to(self, request: RebootRequest) -> RebootRequest:
+        """``request`` as it reads after this update."""
+        changes = self.changes()
+        changes.pop("next_poll_at", None)
+        return dataclasses.replace(request, **changes) if changes else request
+
+
+@dataclass(frozen=True)
+class InstanceUpdate:
+    """Fields of one instance to write; each left at :data:`KEEP` stays as it is. The
+    identity (request, region, instance id) and ``position`` never change; the rest of
+    ``PlannedInstance``'s fields, in its order."""
+
+    verdict: Verdict | Keep = KEEP
+    name: str | Keep | None = KEEP
+    status: str | Keep | None = KEEP
+    zone: str | Keep | None = KEEP
+    tags: Mapping[str, str] | Keep = KEEP
+    verdict_code: str | Keep | None = KEEP
+    verdict_message: str | Keep | None = KEEP
+    outcome: InstanceOutcome | Keep = KEEP
+    code: str | Keep | None = KEEP
+    message: str | Keep | None = KEEP
+    api_request_id: str | Keep | None = KEEP
+    start_time_before: datetime | Keep | None = KEEP
+    reboot_sent_at: datetime | Keep | None = KEEP
+    reboot_acked_at: datetime | Keep | None = KEEP
+    seen_leaving_running: bool | Keep = KEEP
+    finished_at: datetime | Keep | None = KEEP
+    reported_outcome: InstanceOutcome | Keep | None = KEEP
+
+    def changes(self) -> dict[str, Any]:
+        """The fields to write, by name."""
+        return _changes(self)
+
+    def applied_to(self, instance: PlannedInstance) -> PlannedInstance:
+        """``instance`` as it reads after this update."""
+        changes = self.changes()
+        return dataclasses.replace(instance, **changes) if changes else instance
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A lease to take with a transition: who holds the request, and until when."""
+
+    owner: str
+    expires_at: datetime
+
+
 class RequestStore(Protocol):
     """Reboot requests as domain snapshots. Never commits: the unit of work does."""
 
@@ -106,14 +199,19 @@ class RequestStore(Protocol):
     def transition(
         self,
         request_id: str,
-        from_states: Collection[RequestState],
+        from_states: RequestState | Collection[RequestState],
         to_state: RequestState,
-        **fields: object,
+        changes: RequestUpdate | None = None,
+        *,
+        lease: Lease | None = None,
     ) -> bool:
-        """One conditional update; True only for the caller that moved the request."""
+        """One conditional update (writing ``changes`` and taking ``lease`` with it);
+        True only for the caller that moved the request."""
         ...
 
-    def set_fields(self, request_id: str, *, owner: str | None = None, **fields: object) -> bool:
+    def set_fields(
+        self, request_id: str, changes: RequestUpdate, *, owner: str | None = None
+    ) -> bool:
         """Bookkeeping fields (message ts, progress…); with ``owner``, only while that
         owner still holds the lease."""
         ...
@@ -142,6 +240,22 @@ class RequestStore(Protocol):
         """Move every ``previewed`` request past its expiry to ``expired``."""
         ...
 
+    def redraw_due(
+        self, finished_before: datetime, finished_after: datetime, limit: int = 20
+    ) -> list[str]:
+        """Finished requests whose message does not show their final state yet."""
+        ...
+
+    def notify_end_due(
+        self, finished_before: datetime, finished_after: datetime, limit: int = 20
+    ) -> list[str]:
+        """Finished requests whose end the notify channel was not told yet."""
+        ...
+
+
+class LeaseStore(Protocol):
+    """The leases workers hold on ``executing`` requests while they advance them."""
+
     def claim_due(self, owner: str, now: datetime, lease_seconds: float, limit: int) -> list[str]:
         """Lease ``executing`` requests that are due for a poll and whose lease is free or
         expired; two owners never hold the same request."""
@@ -153,18 +267,6 @@ class RequestStore(Protocol):
 
     def renew_lease(self, request_id: str, owner: str, now: datetime, lease_seconds: float) -> bool:
         """Extend ``owner``'s lease; False when it no longer holds it."""
-        ...
-
-    def redraw_due(
-        self, finished_before: datetime, finished_after: datetime, limit: int = 20
-    ) -> list[str]:
-        """Finished requests whose message does not show their final state yet."""
-        ...
-
-    def notify_end_due(
-        self, finished_before: datetime, finished_after: datetime, limit: int = 20
-    ) -> list[str]:
-        """Finished requests whose end the notify channel was not told yet."""
         ...
 
 
@@ -199,6 +301,9 @@ class UnitOfWork(Protocol):
 
     @property
     def requests(self) -> RequestStore: ...
+
+    @property
+    def leases(self) -> LeaseStore: ...
 
     @property
     def roles(self) -> RoleStore: ...

@@ -24,7 +24,7 @@ from bot.domain.policy import role_needed_to_reboot as needed_role
 from bot.domain.request import PlannedInstance, RebootRequest, expiry
 from bot.services.answers import Denied, LookupFailed, PreviewNote
 from bot.services.context import Context
-from bot.services.ports import MAX_IDS_PER_CALL, RUNNING, DryRunBatch, InstanceInfo
+from bot.services.ports import MAX_IDS_PER_CALL, RUNNING, DryRunBatch, InstanceInfo, RequestUpdate
 
 log = logging.getLogger(__name__)
 
@@ -147,12 +147,12 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
     if ts:
         # Recorded at once (the permalink is one more Slack call away).
         with ctx.uow() as uow:
-            uow.requests.set_fields(request.id, message_ts=ts)
+            uow.requests.set_fields(request.id, RequestUpdate(message_ts=ts))
             uow.commit()
         link = ctx.presenter.permalink(asked.channel, ts)
         if link:
             with ctx.uow() as uow:
-                uow.requests.set_fields(request.id, permalink=link)
+                uow.requests.set_fields(request.id, RequestUpdate(permalink=link))
                 uow.commit()
     return request
 

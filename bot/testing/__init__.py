@@ -9,4 +9,6 @@ the benchmarks and ``ecs-reboot-bot console`` all run the same thing:
                     (``SlackRequestSender``) or in-process (``dispatch``)
 ``stack``           the bot served in-process (``running_bot`` → ``Harness``)
 ``serve``           ``python -m bot serve`` as a child process (``serve_process``)
+``memory``          in-memory fakes of the ports in ``bot/services/ports.py``, for use
+                    cases tested in milliseconds (``memory_bot``)
 """

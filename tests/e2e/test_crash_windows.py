@@ -6,6 +6,7 @@ DESIGN §5.7 and §9 say: resume where it stopped, lose nothing the person shoul
 from __future__ import annotations
 
 from bot.domain.model import RequestState
+from bot.services.ports import RequestUpdate
 from bot.slack.blocks import ACTION_CONFIRM
 from bot.testing.slack_requests import block_action_body
 from tests.e2e.harness import CHANNEL, OPERATOR, REGION, Harness, buttons, text_of
@@ -21,7 +22,7 @@ def test_a_crash_between_posting_the_preview_and_recording_its_ts(harness: Harne
     h.settle()
     request_id, preview = h.last_preview()
     with h.bot.ctx.uow() as uow:
-        uow.requests.set_fields(request_id, message_ts=None, permalink=None)
+        uow.requests.set_fields(request_id, RequestUpdate(message_ts=None, permalink=None))
         uow.commit()
 
     click = block_action_body(

@@ -195,7 +195,7 @@ def _claimed_by(h: Harness, owner: str, request_id: str) -> Context:
     h.clock.advance(5)
     worker = dataclasses.replace(h.bot.ctx, owner=owner)
     with worker.uow() as uow:
-        assert uow.requests.claim_due(owner, h.clock.now(), LEASE_SECONDS, 1) == [request_id]
+        assert uow.leases.claim_due(owner, h.clock.now(), LEASE_SECONDS, 1) == [request_id]
         uow.commit()
     return worker
 

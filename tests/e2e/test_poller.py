@@ -8,6 +8,7 @@ import threading
 
 from bot.domain.model import InstanceOutcome, RequestState, Role
 from bot.services.poller import poll_once
+from bot.services.ports import Lease, RequestUpdate
 from bot.slack.blocks import ACTION_CONFIRM
 from tests.e2e.harness import (
     CHANNEL,
@@ -107,10 +108,8 @@ def test_crash_before_the_reboot_call_resumes_and_reboots_once(harness: Harness)
             request_id,
             [RequestState.PREVIEWED],
             RequestState.EXECUTING,
-            confirmed_by=OPERATOR,
-            confirmed_at=now,
-            lease_owner="dead-process",
-            lease_expires_at=now,
+            RequestUpdate(confirmed_by=OPERATOR, confirmed_at=now),
+            lease=Lease("dead-process", now),
         )
         uow.commit()
     h.clock.advance(1)
@@ -153,8 +152,7 @@ def test_recorded_but_unanswered_call_is_watched_not_resent(harness: Harness) ->
             request_id,
             [RequestState.PREVIEWED],
             RequestState.EXECUTING,
-            confirmed_by=OPERATOR,
-            confirmed_at=now,
+            RequestUpdate(confirmed_by=OPERATOR, confirmed_at=now),
         )
         uow.requests.save_instances(
             request_id, [dataclasses.replace(request.instances[0], reboot_sent_at=now)]
@@ -173,7 +171,7 @@ def test_a_dead_pollers_lease_is_taken_over(harness: Harness) -> None:
     dead = dataclasses.replace(h.bot.ctx, owner="dead-poller")
     h.clock.advance(3)
     with dead.uow() as uow:
-        assert uow.requests.claim_due(dead.owner, h.clock.now(), 60, 10) == [request_id]
+        assert uow.leases.claim_due(dead.owner, h.clock.now(), 60, 10) == [request_id]
         uow.commit()
     # The dead poller never releases: the live one keeps off until the lease expires.
     assert h.tick().advanced == []

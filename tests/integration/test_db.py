@@ -24,10 +24,18 @@ from bot.db.migrate import (
     upgrade_to_head,
 )
 from bot.db.repositories import AuditRepository, BindingRecord
+from bot.db.repositories.rows import (
+    INSTANCE_COLUMNS,
+    INSTANCE_FIELDS,
+    REQUEST_COLUMNS,
+    REQUEST_FIELDS,
+)
+from bot.db.tables import RebootInstanceRow, RebootRequestRow
 from bot.db.unit_of_work import UnitOfWork
 from bot.domain.model import InstanceOutcome, InstanceRef, RequestState, Role, Verdict
 from bot.domain.policy import Binding
 from bot.domain.request import PlannedInstance, RebootRequest
+from bot.services.ports import InstanceUpdate, RequestUpdate
 
 UowFactory = Callable[[], UnitOfWork]
 T = TypeVar("T")
@@ -159,8 +167,7 @@ def test_a_move_to_a_final_state_makes_a_redraw_due_until_it_is_drawn(
             "r1",
             [RequestState.EXECUTING],
             RequestState.SUCCEEDED,
-            finished_at=finished,
-            notify_end_due=True,
+            RequestUpdate(finished_at=finished, notify_end_due=True),
         )
         uow.commit()
     long_ago = T0 - timedelta(days=1)
@@ -169,7 +176,7 @@ def test_a_move_to_a_final_state_makes_a_redraw_due_until_it_is_drawn(
         given_up = uow.requests.redraw_due(finished + timedelta(days=1), finished + timedelta(1))
         due = uow.requests.redraw_due(finished, long_ago)
         notify = uow.requests.notify_end_due(finished, long_ago)
-        uow.requests.set_fields("r1", message_redraw_due=False)
+        uow.requests.set_fields("r1", RequestUpdate(message_redraw_due=False))
         uow.commit()
     with uow_factory() as uow:
         drawn = uow.requests.redraw_due(finished + timedelta(days=1), long_ago)
@@ -275,6 +282,38 @@ def test_request_round_trips_with_instances_in_the_order_given(uow_factory: UowF
     assert isinstance(loaded.instances[0].outcome, InstanceOutcome)
 
 
+def test_the_column_lists_cover_the_tables_and_the_update_values() -> None:
+    """One column list per row drives every statement and mapper: it must name every
+    column the table has, and the typed updates exactly the writable ones."""
+    instance_table = {c.name for c in RebootInstanceRow.__table__.columns}
+    request_table = {c.name for c in RebootRequestRow.__table__.columns}
+    assert {*INSTANCE_COLUMNS, "id", "request_id"} == instance_table
+    assert {*REQUEST_COLUMNS, "next_poll_at", "lease_owner", "lease_expires_at", "version"} == (
+        request_table
+    )
+    assert [f.name for f in dataclasses.fields(InstanceUpdate)] == list(INSTANCE_FIELDS)
+    assert set(REQUEST_FIELDS) <= request_table - {"state", "lease_owner", "lease_expires_at"}
+
+
+def test_list_recent_returns_each_request_with_its_own_instances(
+    uow_factory: UowFactory,
+) -> None:
+    other = PlannedInstance(
+        ref=InstanceRef("cn-shanghai", "i-uf6"), position=0, verdict=Verdict.DENIED
+    )
+    add(
+        uow_factory,
+        make_request("a", created_at=T0),
+        make_request("b", created_at=T0 + TTL, instances=(other,)),
+    )
+
+    with uow_factory() as uow:
+        recent = uow.requests.list_recent(10)
+        loaded = [uow.requests.get("b"), uow.requests.get("a")]
+
+    assert recent == loaded
+
+
 def test_get_of_an_unknown_request_is_none(uow_factory: UowFactory) -> None:
     with uow_factory() as uow:
         assert uow.requests.get("nope") is None
@@ -354,8 +393,7 @@ def test_transition_moves_state_and_sets_fields(uow_factory: UowFactory) -> None
             "r1",
             [RequestState.PREVIEWED],
             RequestState.EXECUTING,
-            confirmed_by="U200",
-            confirmed_at=T0 + timedelta(seconds=5),
+            RequestUpdate(confirmed_by="U200", confirmed_at=T0 + timedelta(seconds=5)),
         )
         seen_inside = uow.requests.get("r1")
         uow.commit()
@@ -377,7 +415,10 @@ def test_second_caller_loses_the_transition(uow_factory: UowFactory) -> None:
         with uow_factory() as uow:
             results.append(
                 uow.requests.transition(
-                    "r1", RequestState.PREVIEWED, RequestState.EXECUTING, confirmed_by=clicker
+                    "r1",
+                    RequestState.PREVIEWED,
+                    RequestState.EXECUTING,
+                    RequestUpdate(confirmed_by=clicker),
                 )
             )
             uow.commit()
@@ -455,7 +496,7 @@ def test_transition_refuses_moves_the_state_machine_forbids(uow_factory: UowFact
         with pytest.raises(ValueError, match="cannot move"):
             uow.requests.transition("r1", RequestState.SUCCEEDED, RequestState.EXECUTING)
         with pytest.raises(TypeError, match="state"):
-            uow.requests.transition(
+            uow.requests.transition(  # type: ignore[call-arg]
                 "r1", RequestState.PREVIEWED, RequestState.CANCELLED, state="executing"
             )
 
@@ -469,9 +510,9 @@ def test_update_sets_bookkeeping_fields(uow_factory: UowFactory) -> None:
     add(uow_factory, make_request("r1"))
     with uow_factory() as uow:
         assert uow.requests.set_fields(
-            "r1", message_ts="1700000000.000100", progress_text="0/1 back"
+            "r1", RequestUpdate(message_ts="1700000000.000100", progress_text="0/1 back")
         )
-        assert not uow.requests.set_fields("nope", message_ts="1")
+        assert not uow.requests.set_fields("nope", RequestUpdate(message_ts="1"))
         uow.commit()
     with uow_factory() as uow:
         loaded = uow.requests.get("r1")
@@ -485,17 +526,17 @@ def test_update_instances_records_the_poll(uow_factory: UowFactory) -> None:
     sent = T0 + timedelta(seconds=10)
 
     with uow_factory() as uow:
-        assert uow.requests.update_instance(
-            "r1", ref, outcome=InstanceOutcome.REBOOTING, reboot_sent_at=sent
+        assert uow.requests.update_instances(
+            "r1", {ref: InstanceUpdate(outcome=InstanceOutcome.REBOOTING, reboot_sent_at=sent)}
         )
         assert uow.requests.update_instances(
             "r1",
-            {ref: {"status": "Stopping", "seen_leaving_running": True, "code": "200"}},
+            {ref: InstanceUpdate(status="Stopping", seen_leaving_running=True, code="200")},
         )
         missing = InstanceRef("cn-hangzhou", "i-bp1notthere")
-        assert not uow.requests.update_instance("r1", missing, status="Running")
+        assert not uow.requests.update_instances("r1", {missing: InstanceUpdate(status="Running")})
         with pytest.raises(TypeError, match="position"):
-            uow.requests.update_instance("r1", ref, position=3)
+            InstanceUpdate(position=3)  # type: ignore[call-arg]
         uow.commit()
 
     with uow_factory() as uow:
@@ -581,11 +622,11 @@ def test_two_owners_never_claim_the_same_request(uow_factory: UowFactory) -> Non
     now = T0 + timedelta(minutes=1)
 
     with uow_factory() as uow:
-        first = uow.requests.claim_due("poller-1", now, lease_seconds=30, limit=2)
+        first = uow.leases.claim_due("poller-1", now, lease_seconds=30, limit=2)
         uow.commit()
     with uow_factory() as uow:
-        second = uow.requests.claim_due("poller-2", now, lease_seconds=30, limit=10)
-        third = uow.requests.claim_due("poller-3", now, lease_seconds=30, limit=10)
+        second = uow.leases.claim_due("poller-2", now, lease_seconds=30, limit=10)
+        third = uow.leases.claim_due("poller-3", now, lease_seconds=30, limit=10)
         uow.commit()
 
     assert first == ["a", "b"]
@@ -601,7 +642,7 @@ def test_concurrent_pollers_split_the_work(uow_factory: UowFactory) -> None:
     def poll() -> list[str]:
         with uow_factory() as uow:
             owner = f"poller-{threading.get_ident()}"
-            claimed = uow.requests.claim_due(owner, now, lease_seconds=30, limit=5)
+            claimed = uow.leases.claim_due(owner, now, lease_seconds=30, limit=5)
             uow.commit()
             return claimed
 
@@ -620,20 +661,24 @@ def test_an_expired_lease_is_taken_over_and_fences_the_old_owner(
     ref = InstanceRef("cn-hangzhou", "i-bp1aaaaaaaa")
 
     with uow_factory() as uow:
-        assert uow.requests.claim_due("dead", now, lease_seconds=30) == ["a"]
+        assert uow.leases.claim_due("dead", now, lease_seconds=30) == ["a"]
         uow.commit()
     with uow_factory() as uow:
-        assert uow.requests.claim_due("alive", now + timedelta(seconds=29), 30) == []
-        assert uow.requests.claim_due("alive", now + timedelta(seconds=30), 30) == ["a"]
+        assert uow.leases.claim_due("alive", now + timedelta(seconds=29), 30) == []
+        assert uow.leases.claim_due("alive", now + timedelta(seconds=30), 30) == ["a"]
         uow.commit()
 
     with uow_factory() as uow:
-        assert not uow.requests.renew_lease("a", "dead", now, 30)
-        assert not uow.requests.update_instance("a", ref, owner="dead", status="Stopped")
-        assert not uow.requests.set_fields("a", owner="dead", progress_text="stale")
-        assert not uow.requests.release("a", "dead")
-        assert uow.requests.update_instance("a", ref, owner="alive", status="Running")
-        assert uow.requests.renew_lease("a", "alive", now + timedelta(seconds=40), 30)
+        assert not uow.leases.renew_lease("a", "dead", now, 30)
+        assert not uow.requests.update_instances(
+            "a", {ref: InstanceUpdate(status="Stopped")}, owner="dead"
+        )
+        assert not uow.requests.set_fields("a", RequestUpdate(progress_text="stale"), owner="dead")
+        assert not uow.leases.release("a", "dead")
+        assert uow.requests.update_instances(
+            "a", {ref: InstanceUpdate(status="Running")}, owner="alive"
+        )
+        assert uow.leases.renew_lease("a", "alive", now + timedelta(seconds=40), 30)
         uow.commit()
 
     with uow_factory() as uow:
@@ -647,9 +692,9 @@ def test_release_lets_another_poller_claim_at_once(uow_factory: UowFactory) -> N
     add(uow_factory, *_executing("a"))
     now = T0 + timedelta(minutes=1)
     with uow_factory() as uow:
-        assert uow.requests.claim_due("one", now, 30) == ["a"]
-        assert uow.requests.release("a", "one")
-        assert uow.requests.claim_due("two", now, 30) == ["a"]
+        assert uow.leases.claim_due("one", now, 30) == ["a"]
+        assert uow.leases.release("a", "one")
+        assert uow.leases.claim_due("two", now, 30) == ["a"]
         uow.commit()
 
 
@@ -657,9 +702,9 @@ def test_claim_due_respects_next_poll_at_and_state(uow_factory: UowFactory) -> N
     add(uow_factory, *_executing("a", "b"), make_request("p"))
     now = T0 + timedelta(days=5)
     with uow_factory() as uow:
-        assert uow.requests.set_fields("a", next_poll_at=now + timedelta(seconds=2))
-        assert uow.requests.claim_due("one", now, 30) == ["b"]
-        assert uow.requests.claim_due("two", now + timedelta(seconds=2), 30) == ["a"]
+        assert uow.requests.set_fields("a", RequestUpdate(next_poll_at=now + timedelta(seconds=2)))
+        assert uow.leases.claim_due("one", now, 30) == ["b"]
+        assert uow.leases.claim_due("two", now + timedelta(seconds=2), 30) == ["a"]
         uow.commit()
 
 
@@ -667,8 +712,8 @@ def test_claim_due_renews_a_lease_the_owner_already_holds(uow_factory: UowFactor
     add(uow_factory, *_executing("a"))
     now = T0 + timedelta(minutes=1)
     with uow_factory() as uow:
-        assert uow.requests.claim_due("one", now, 30) == ["a"]
-        assert uow.requests.claim_due("one", now + timedelta(seconds=1), 30) == ["a"]
+        assert uow.leases.claim_due("one", now, 30) == ["a"]
+        assert uow.leases.claim_due("one", now + timedelta(seconds=1), 30) == ["a"]
         uow.commit()
 
 
@@ -676,12 +721,12 @@ def test_finishing_a_request_drops_its_lease(uow_factory: UowFactory) -> None:
     add(uow_factory, *_executing("a"))
     now = T0 + timedelta(minutes=1)
     with uow_factory() as uow:
-        assert uow.requests.claim_due("one", now, 30) == ["a"]
+        assert uow.leases.claim_due("one", now, 30) == ["a"]
         assert uow.requests.transition(
-            "a", RequestState.EXECUTING, RequestState.SUCCEEDED, finished_at=now
+            "a", RequestState.EXECUTING, RequestState.SUCCEEDED, RequestUpdate(finished_at=now)
         )
-        assert not uow.requests.release("a", "one")
-        assert uow.requests.claim_due("two", now, 30) == []
+        assert not uow.leases.release("a", "one")
+        assert uow.leases.claim_due("two", now, 30) == []
         uow.commit()
 
 

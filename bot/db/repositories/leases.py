@@ -1,0 +1,160 @@
+"""The leases pollers (and the confirm worker) hold on ``executing`` requests.
+
+The poller claims and releases one request at a time, hundreds a tick; building these
+statements anew each time cost more than running them, so they are built once. Values
+come as bind parameters (``:owner``, ``:now``, …), typed by the columns they are
+compared with.
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, or_, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from bot.db.repositories.rows import REQUESTS, rowcount
+from bot.domain.model import RequestState
+
+
+class LeaseRepository:
+    """Who advances which ``executing`` request: one holder at a time, and a lease that
+    runs out, so a dead worker's request is taken over."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def claim_due(
+        self, owner: str, now: datetime, lease_seconds: float, limit: int = 10
+    ) -> builtins.list[str]:
+        """Lease up to ``limit`` executing requests that are due for a poll to ``owner``.
+
+        Due: ``next_poll_at`` is unset or not after ``now``; free: no lease, an expired
+        lease (its poller died), or a lease ``owner`` already holds. Returns the ids
+        this owner now holds, oldest poll time first; two owners never get the same id.
+        """
+        connection = self._connection()
+        statements = _claim_statements(connection.dialect.name, limit)
+        values: dict[str, Any] = {
+            "owner": owner,
+            "now": now,
+            "expires": now + timedelta(seconds=lease_seconds),
+        }
+        if statements.lock is not None:
+            # PostgreSQL: lock the candidates, passing over rows another poller is
+            # claiming right now, so concurrent pollers split the work instead of queueing.
+            ids = builtins.list(connection.execute(statements.lock, values).scalars())
+            if not ids:
+                return []
+            values["ids"] = ids
+        won = builtins.list(connection.execute(statements.claim, values).scalars())
+        if len(won) <= 1:
+            return won
+        # RETURNING promises no order; callers (and logs) get the claim order.
+        return builtins.list(connection.execute(statements.in_claim_order, {"ids": won}).scalars())
+
+    def renew_lease(self, request_id: str, owner: str, now: datetime, lease_seconds: float) -> bool:
+        """Extend ``owner``'s lease; False when it no longer holds it."""
+        result = self._connection().execute(
+            _RENEW,
+            {
+                "request_id": request_id,
+                "owner": owner,
+                "expires": now + timedelta(seconds=lease_seconds),
+            },
+        )
+        return rowcount(result) == 1
+
+    def release(self, request_id: str, owner: str, *, next_poll_at: datetime | None = None) -> bool:
+        """Give the lease back so any poller may take the next poll, setting when that
+        is due (``next_poll_at``) in the same statement; False when ``owner`` did not
+        hold it."""
+        values: dict[str, Any] = {"request_id": request_id, "owner": owner}
+        if next_poll_at is None:
+            result = self._connection().execute(_RELEASE, values)
+        else:
+            result = self._connection().execute(_RELEASE_UNTIL, {**values, "poll_at": next_poll_at})
+        return rowcount(result) == 1
+
+    def _connection(self) -> Connection:
+        return self._session.connection()
+
+
+@dataclass(frozen=True)
+class _ClaimStatements:
+    lock: Any  # PostgreSQL only: SELECT … FOR UPDATE SKIP LOCKED
+    claim: Any  # UPDATE … RETURNING id
+    in_claim_order: Any
+
+
+def _claimable() -> ColumnElement[bool]:
+    row = REQUESTS.c
+    free = or_(
+        row.lease_owner.is_(None),
+        row.lease_expires_at <= bindparam("now"),
+        row.lease_owner == bindparam("owner"),
+    )
+    due = or_(row.next_poll_at.is_(None), row.next_poll_at <= bindparam("now"))
+    return and_(row.state == RequestState.EXECUTING.value, free, due)
+
+
+# Most overdue first; never-polled (just confirmed) requests before all.
+_CLAIM_ORDER = (
+    REQUESTS.c.next_poll_at.asc().nulls_first(),
+    REQUESTS.c.created_at,
+    REQUESTS.c.id,
+)
+
+
+@functools.cache
+def _claim_statements(dialect: str, limit: int) -> _ClaimStatements:
+    row = REQUESTS.c
+    candidates = select(row.id).where(_claimable()).order_by(*_CLAIM_ORDER).limit(limit)
+    if dialect == "postgresql":
+        lock = candidates.with_for_update(skip_locked=True)
+        where = row.id.in_(bindparam("ids", expanding=True))
+    else:
+        # SQLite: one statement, which holds the database's write lock from its first
+        # read, so the next poller only sees what is still unclaimed.
+        lock = None
+        where = row.id.in_(candidates.scalar_subquery())
+    claim = (
+        update(REQUESTS)
+        # The claim conditions again: cheap, and they make the statement correct on its
+        # own whatever isolation the database runs at.
+        .where(where, _claimable())
+        .values(
+            lease_owner=bindparam("owner"),
+            lease_expires_at=bindparam("expires"),
+            version=row.version + 1,
+        )
+        .returning(row.id)
+    )
+    in_claim_order = (
+        select(row.id).where(row.id.in_(bindparam("ids", expanding=True))).order_by(*_CLAIM_ORDER)
+    )
+    return _ClaimStatements(lock, claim, in_claim_order)
+
+
+def _held_by_owner() -> ColumnElement[bool]:
+    return and_(
+        REQUESTS.c.id == bindparam("request_id"), REQUESTS.c.lease_owner == bindparam("owner")
+    )
+
+
+_RENEW = (
+    update(REQUESTS)
+    .where(_held_by_owner())
+    .values(lease_expires_at=bindparam("expires"), version=REQUESTS.c.version + 1)
+)
+_RELEASE = (
+    update(REQUESTS)
+    .where(_held_by_owner())
+    .values(lease_owner=None, lease_expires_at=None, version=REQUESTS.c.version + 1)
+)
+_RELEASE_UNTIL = _RELEASE.values(next_poll_at=bindparam("poll_at"))

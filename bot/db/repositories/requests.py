@@ -1,0 +1,307 @@
+"""Reboot requests and their instances."""
+
+from __future__ import annotations
+
+import builtins
+import functools
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, Connection, bindparam, insert, select, update
+from sqlalchemy.orm import Session
+
+from bot.db.repositories.rows import (
+    GET_INSTANCES,
+    GET_REQUEST,
+    INSTANCES,
+    REQUESTS,
+    SELECT_INSTANCES,
+    SELECT_REQUEST,
+    instance_from_row,
+    instance_row,
+    instance_update_values,
+    instance_values,
+    request_from_row,
+    request_row,
+    request_update_values,
+    rowcount,
+)
+from bot.domain.model import InstanceOutcome, InstanceRef, RequestState
+from bot.domain.request import PlannedInstance, RebootRequest, may_follow
+from bot.services.ports import InstanceUpdate, Lease, RequestUpdate
+
+
+class RequestRepository:
+    """Reboot requests and their instances (the leases on them: ``LeaseRepository``)."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, request: RebootRequest) -> None:
+        """Store a new request with its instances (flushed, not committed).
+
+        Raises ``sqlalchemy.exc.IntegrityError`` when the id is already taken.
+        """
+        # The instances in one executemany: a preview stores up to 500 of them.
+        connection = self._connection()
+        connection.execute(insert(REQUESTS), request_row(request))
+        if request.instances:
+            connection.execute(
+                insert(INSTANCES),
+                [instance_row(request.id, instance) for instance in request.instances],
+            )
+
+    def get(self, request_id: str) -> RebootRequest | None:
+        """The request with its instances in the order the user gave, or None."""
+        # Statements built once (the poller loads every in-flight request each tick,
+        # 100 instances each).
+        connection = self._connection()
+        row = connection.execute(GET_REQUEST, {"request_id": request_id}).one_or_none()
+        if row is None:
+            return None
+        rows = connection.execute(GET_INSTANCES, {"request_id": request_id})
+        return request_from_row(row, tuple(instance_from_row(values) for values in rows))
+
+    def list_recent(
+        self,
+        limit: int = 20,
+        *,
+        state: RequestState | None = None,
+        user: str | None = None,
+        since: datetime | None = None,
+    ) -> builtins.list[RebootRequest]:
+        """Newest first (``history``); ``user`` filters on the requester and ``since``
+        keeps requests created at or after that moment."""
+        query = SELECT_REQUEST.order_by(REQUESTS.c.created_at.desc(), REQUESTS.c.id.desc()).limit(
+            limit
+        )
+        if state is not None:
+            query = query.where(REQUESTS.c.state == state.value)
+        if user is not None:
+            query = query.where(REQUESTS.c.requester == user)
+        if since is not None:
+            query = query.where(REQUESTS.c.created_at >= since)
+        connection = self._connection()
+        rows = connection.execute(query).fetchall()
+        if not rows:
+            return []
+        instances: dict[str, builtins.list[PlannedInstance]] = {row.id: [] for row in rows}
+        for values in connection.execute(
+            SELECT_INSTANCES.add_columns(INSTANCES.c.request_id)
+            .where(INSTANCES.c.request_id.in_(builtins.list(instances)))
+            .order_by(INSTANCES.c.request_id, INSTANCES.c.position)
+        ):
+            instances[values[-1]].append(instance_from_row(values[:-1]))
+        return [request_from_row(row, tuple(instances[row.id])) for row in rows]
+
+    def transition(
+        self,
+        request_id: str,
+        from_states: RequestState | Iterable[RequestState],
+        to_state: RequestState,
+        changes: RequestUpdate | None = None,
+        *,
+        lease: Lease | None = None,
+    ) -> bool:
+        """Move the request to ``to_state`` if it is still in one of ``from_states``,
+        writing ``changes`` and taking ``lease`` in the same statement (the worker that
+        wins ``previewed → executing`` holds the request while it sends the calls).
+
+        True means this caller won: exactly one of any number of concurrent callers
+        (double clicks, Slack retries, replicas) sees True for the same move. Moving to
+        a final state also drops the lease and the next poll time: a finished request
+        is never polled again.
+        """
+        sources = (
+            [from_states] if isinstance(from_states, RequestState) else builtins.list(from_states)
+        )
+        if not sources:
+            raise ValueError("transition needs at least one state to move from")
+        for source in sources:
+            if not may_follow(source, to_state):
+                raise ValueError(f"a request cannot move from {source} to {to_state}")
+        values = request_update_values(changes) if changes is not None else {}
+        values["state"] = to_state.value
+        if lease is not None:
+            values.update(lease_owner=lease.owner, lease_expires_at=lease.expires_at)
+        if to_state.is_final:
+            values.update(
+                lease_owner=None, lease_expires_at=None, next_poll_at=None, message_redraw_due=True
+            )
+        result = self._connection().execute(
+            update(REQUESTS)
+            .where(
+                REQUESTS.c.id == request_id,
+                REQUESTS.c.state.in_([source.value for source in sources]),
+            )
+            .values(version=REQUESTS.c.version + 1, **values)
+        )
+        return rowcount(result) == 1
+
+    def set_fields(
+        self, request_id: str, changes: RequestUpdate, *, owner: str | None = None
+    ) -> bool:
+        """Write bookkeeping fields (message ts, progress text, next poll time, …)
+        without changing the state.
+
+        With ``owner``, the write happens only while that poller still holds the lease
+        (a poller whose lease was taken over must not overwrite the new owner's work).
+        False when the request does not exist or the lease is someone else's.
+        """
+        return self._bump(request_id, owner, **request_update_values(changes))
+
+    def update_instances(
+        self,
+        request_id: str,
+        changes: Mapping[InstanceRef, InstanceUpdate],
+        *,
+        owner: str | None = None,
+    ) -> bool:
+        """Apply one poll's (or one reboot batch's) changes to several instances.
+
+        Bumps the request's ``version`` once. With ``owner``, nothing is written unless
+        that poller still holds the lease; on PostgreSQL the bump also locks the
+        request row, so a takeover waits until this unit of work ends. False when the
+        lease check fails or an instance is not part of the request.
+        """
+        return self._write_instances(
+            request_id,
+            {ref: instance_update_values(change) for ref, change in changes.items()},
+            owner,
+        )
+
+    def save_instances(
+        self,
+        request_id: str,
+        instances: Iterable[PlannedInstance],
+        *,
+        owner: str | None = None,
+    ) -> bool:
+        """Write every mutable field of these snapshots, matched by region and instance
+        id; the use cases' way to persist a ``dataclasses.replace``-d instance. Returns
+        as :meth:`update_instances`."""
+        return self._write_instances(
+            request_id, {instance.ref: instance_values(instance) for instance in instances}, owner
+        )
+
+    def skip_pending(self, request_id: str) -> None:
+        """Every instance of the request still ``pending`` ends ``skipped``: it was
+        never sent (cancelled, expired, or its verdict was not "will reboot")."""
+        self._connection().execute(
+            update(INSTANCES)
+            .where(
+                INSTANCES.c.request_id == request_id,
+                INSTANCES.c.outcome == InstanceOutcome.PENDING.value,
+            )
+            .values(outcome=InstanceOutcome.SKIPPED.value)
+        )
+
+    def expire_due(self, now: datetime) -> builtins.list[str]:
+        """Move every ``previewed`` request whose buttons expired (``expires_at`` not
+        after ``now``) to ``expired``; returns the ids this caller expired, sorted, so
+        each expiry is announced and audited once."""
+        expired = self._connection().execute(
+            update(REQUESTS)
+            .where(
+                REQUESTS.c.state == RequestState.PREVIEWED.value,
+                REQUESTS.c.expires_at <= now,
+            )
+            .values(
+                state=RequestState.EXPIRED.value,
+                finished_at=now,
+                message_redraw_due=True,
+                version=REQUESTS.c.version + 1,
+            )
+            .returning(REQUESTS.c.id)
+        )
+        return sorted(expired.scalars())
+
+    def redraw_due(
+        self, finished_before: datetime, finished_after: datetime, limit: int = 20
+    ) -> builtins.list[str]:
+        """Finished requests whose message does not show their final state yet, oldest
+        first: those finished between ``finished_after`` and ``finished_before``, so the
+        worker that finished one gets the first go at drawing it, and a message Slack
+        keeps refusing (deleted, say) is not tried forever."""
+        return self._due(REQUESTS.c.message_redraw_due, finished_before, finished_after, limit)
+
+    def notify_end_due(
+        self, finished_before: datetime, finished_after: datetime, limit: int = 20
+    ) -> builtins.list[str]:
+        """Finished requests whose end the notify channel was not told yet; the same
+        window as :meth:`redraw_due`."""
+        return self._due(REQUESTS.c.notify_end_due, finished_before, finished_after, limit)
+
+    def _due(
+        self,
+        flag: Column[Any],
+        finished_before: datetime,
+        finished_after: datetime,
+        limit: int,
+    ) -> builtins.list[str]:
+        ids = self._connection().execute(
+            select(REQUESTS.c.id)
+            .where(
+                flag.is_(True),
+                REQUESTS.c.finished_at <= finished_before,
+                REQUESTS.c.finished_at >= finished_after,
+            )
+            .order_by(REQUESTS.c.finished_at, REQUESTS.c.id)
+            .limit(limit)
+        )
+        return builtins.list(ids.scalars())
+
+    def _write_instances(
+        self, request_id: str, changes: Mapping[InstanceRef, Mapping[str, Any]], owner: str | None
+    ) -> bool:
+        if not self._bump(request_id, owner):
+            return False
+        # One statement per set of fields changed, run for every instance at once
+        # (executemany): a confirm saves 100 instances several times, and building an
+        # UPDATE per instance cost more CPU than anything else after the click.
+        batches: dict[tuple[str, ...], builtins.list[dict[str, Any]]] = {}
+        for ref, values in changes.items():
+            if values:
+                names = tuple(sorted(values))
+                batches.setdefault(names, []).append(
+                    {
+                        "match_request_id": request_id,
+                        "match_region": ref.region,
+                        "match_instance_id": ref.instance_id,
+                        **{f"new_{name}": values[name] for name in names},
+                    }
+                )
+        connection = self._connection()
+        all_found = True
+        for names, rows in batches.items():
+            result = connection.execute(_update_instances_statement(names), rows)
+            all_found = all_found and rowcount(result) == len(rows)
+        return all_found
+
+    def _bump(self, request_id: str, owner: str | None, **values: Any) -> bool:
+        condition = [REQUESTS.c.id == request_id]
+        if owner is not None:
+            condition.append(REQUESTS.c.lease_owner == owner)
+        result = self._connection().execute(
+            update(REQUESTS).where(*condition).values(version=REQUESTS.c.version + 1, **values)
+        )
+        return rowcount(result) == 1
+
+    def _connection(self) -> Connection:
+        return self._session.connection()
+
+
+@functools.cache
+def _update_instances_statement(names: tuple[str, ...]) -> Any:
+    """``UPDATE reboot_instances SET <names> WHERE <one instance of one request>``, with
+    the values as ``new_<name>`` and the match as ``match_*`` bind parameters."""
+    return (
+        update(INSTANCES)
+        .where(
+            INSTANCES.c.request_id == bindparam("match_request_id"),
+            INSTANCES.c.region == bindparam("match_region"),
+            INSTANCES.c.instance_id == bindparam("match_instance_id"),
+        )
+        .values({name: bindparam(f"new_{name}") for name in names})
+    )

@@ -1,0 +1,733 @@
+"""In-memory fakes of every port in :mod:`bot.services.ports`, so a use case runs in
+milliseconds, with no database, Slack or ECS (cosmicpython's fakes, in the package so
+tests, demos and benchmarks share them).
+
+The fakes keep the ports' promises that use cases depend on, and record what happened
+for tests to assert on::
+
+    bot = memory_bot()
+    bot.ecs.add_instance("cn-hangzhou", "i-1")
+    request = bot.db.add_request(...)        # or run preview(bot.ctx, ...)
+    poll_once(bot.ctx, bot.clock())
+    assert bot.db.request(request.id).state is RequestState.SUCCEEDED
+    assert bot.ecs.calls_of("reboot") == [...]
+
+:class:`MemoryDatabase` is the stores' shared state; each :class:`MemoryUnitOfWork`
+works on a copy of it and writes back what it changed on ``commit`` (one lock, no
+isolation beyond that), so a unit left without committing changes nothing. Moves and
+lease claims are decided under that unit's copy as the real conditional statements
+decide them.
+"""
+
+from __future__ import annotations
+
+import builtins
+import dataclasses
+import threading
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Any
+
+from bot.db.repositories import AuditEntry, BindingRecord
+from bot.domain.errors import EcsError
+from bot.domain.model import InstanceOutcome, RequestState
+from bot.domain.policy import Binding
+from bot.domain.request import PlannedInstance, RebootRequest, may_follow
+from bot.services.answers import Answer, PreviewNote
+from bot.services.context import Context, FlowConfig
+from bot.services.ports import (
+    MAX_IDS_PER_CALL,
+    RUNNING,
+    DryRunBatch,
+    InstanceInfo,
+    Lease,
+    RebootResult,
+    RequestUpdate,
+)
+from bot.simulator.clock import ManualClock
+
+# --- persistence ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredRequest:
+    """A request as the fake stores it: the snapshot and the poller's bookkeeping."""
+
+    request: RebootRequest
+    next_poll_at: datetime | None = None
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+    version: int = 0
+
+
+BindingKey = tuple[str, str, str, str, str]
+
+
+def _key(binding: Binding) -> BindingKey:
+    return (
+        binding.subject,
+        binding.role.value,
+        binding.region,
+        binding.tag_key,
+        binding.tag_value,
+    )
+
+
+@dataclass
+class _Tables:
+    requests: dict[str, StoredRequest] = field(default_factory=dict)
+    bindings: dict[BindingKey, BindingRecord] = field(default_factory=dict)
+    audit: list[AuditEntry] = field(default_factory=list)
+
+    def copy(self) -> _Tables:
+        return _Tables(dict(self.requests), dict(self.bindings), list(self.audit))
+
+
+class MemoryDatabase:
+    """What the stores hold, shared by every unit of work made by :meth:`uow`."""
+
+    def __init__(self) -> None:
+        self._tables = _Tables()
+        self._lock = threading.Lock()
+        self.commits = 0
+
+    def uow(self) -> MemoryUnitOfWork:
+        """A new unit of work (a ``UnitOfWorkFactory``: pass ``db.uow``)."""
+        return MemoryUnitOfWork(self)
+
+    # What tests read and seed, outside any unit of work.
+
+    def request(self, request_id: str) -> RebootRequest:
+        return self._tables.requests[request_id].request
+
+    def stored(self, request_id: str) -> StoredRequest:
+        return self._tables.requests[request_id]
+
+    def add_request(self, request: RebootRequest) -> RebootRequest:
+        with self.uow() as uow:
+            uow.requests.add(request)
+            uow.commit()
+        return request
+
+    def grant(self, binding: Binding, *, by: str = "system", now: datetime | None = None) -> None:
+        with self.uow() as uow:
+            uow.roles.grant(binding, by=by, now=now or datetime.now(UTC))
+            uow.commit()
+
+    @property
+    def audit(self) -> list[AuditEntry]:
+        return list(self._tables.audit)
+
+    def actions(self, request_id: str | None = None) -> list[str]:
+        """The audit trail's actions (of one request, if given), oldest first."""
+        return [
+            entry.action
+            for entry in self._tables.audit
+            if request_id is None or entry.request_id == request_id
+        ]
+
+    def _begin(self) -> _Tables:
+        with self._lock:
+            return self._tables.copy()
+
+    def _commit(self, work: _Tables, changes: _Changes) -> None:
+        with self._lock:
+            for request_id in changes.requests:
+                self._tables.requests[request_id] = work.requests[request_id]
+            for key in changes.bindings:
+                if key in work.bindings:
+                    self._tables.bindings[key] = work.bindings[key]
+                else:
+                    self._tables.bindings.pop(key, None)
+            for entry in work.audit[changes.audit_from :]:
+                self._tables.audit.append(
+                    dataclasses.replace(entry, id=len(self._tables.audit) + 1)
+                )
+            self.commits += 1
+
+
+@dataclass
+class _Changes:
+    requests: set[str] = field(default_factory=set)
+    bindings: set[BindingKey] = field(default_factory=set)
+    audit_from: int = 0
+
+
+class MemoryRequestStore:
+    """``RequestStore`` and ``LeaseStore`` on one unit of work's copy of the tables."""
+
+    def __init__(self, tables: _Tables, changes: _Changes) -> None:
+        self._tables = tables
+        self._changes = changes
+
+    # RequestStore
+
+    def add(self, request: RebootRequest) -> None:
+        if request.id in self._tables.requests:
+            raise ValueError(f"request {request.id} exists already")
+        self._put(StoredRequest(request))
+
+    def get(self, request_id: str) -> RebootRequest | None:
+        stored = self._tables.requests.get(request_id)
+        return None if stored is None else stored.request
+
+    def transition(
+        self,
+        request_id: str,
+        from_states: RequestState | Collection[RequestState],
+        to_state: RequestState,
+        changes: RequestUpdate | None = None,
+        *,
+        lease: Lease | None = None,
+    ) -> bool:
+        sources = [from_states] if isinstance(from_states, RequestState) else list(from_states)
+        if not sources:
+            raise ValueError("transition needs at least one state to move from")
+        for source in sources:
+            if not may_follow(source, to_state):
+                raise ValueError(f"a request cannot move from {source} to {to_state}")
+        stored = self._tables.requests.get(request_id)
+        if stored is None or stored.request.state not in sources:
+            return False
+        stored = self._updated(stored, changes or RequestUpdate())
+        request = dataclasses.replace(stored.request, state=to_state)
+        if lease is not None:
+            stored = dataclasses.replace(
+                stored, lease_owner=lease.owner, lease_expires_at=lease.expires_at
+            )
+        if to_state.is_final:
+            request = dataclasses.replace(request, message_redraw_due=True)
+            stored = dataclasses.replace(
+                stored, lease_owner=None, lease_expires_at=None, next_poll_at=None
+            )
+        self._put(dataclasses.replace(stored, request=request))
+        return True
+
+    def set_fields(
+        self, request_id: str, changes: RequestUpdate, *, owner: str | None = None
+    ) -> bool:
+        stored = self._held(request_id, owner)
+        if stored is None:
+            return False
+        self._put(self._updated(stored, changes))
+        return True
+
+    def save_instances(
+        self, request_id: str, instances: Sequence[PlannedInstance], *, owner: str | None = None
+    ) -> bool:
+        stored = self._held(request_id, owner)
+        if stored is None:
+            return False
+        saved = {instance.ref: instance for instance in instances}
+        current = stored.request.instances
+        merged = tuple(
+            dataclasses.replace(saved[i.ref], position=i.position) if i.ref in saved else i
+            for i in current
+        )
+        self._put(dataclasses.replace(stored, request=_with_instances(stored.request, merged)))
+        return set(saved) <= {i.ref for i in current}
+
+    def skip_pending(self, request_id: str) -> None:
+        stored = self._tables.requests[request_id]
+        instances = tuple(
+            dataclasses.replace(i, outcome=InstanceOutcome.SKIPPED)
+            if i.outcome is InstanceOutcome.PENDING
+            else i
+            for i in stored.request.instances
+        )
+        self._put(dataclasses.replace(stored, request=_with_instances(stored.request, instances)))
+
+    def list_recent(
+        self,
+        limit: int = 20,
+        *,
+        state: RequestState | None = None,
+        user: str | None = None,
+        since: datetime | None = None,
+    ) -> list[RebootRequest]:
+        requests = [
+            r
+            for r in (stored.request for stored in self._tables.requests.values())
+            if (state is None or r.state is state)
+            and (user is None or r.requester == user)
+            and (since is None or r.created_at >= since)
+        ]
+        requests.sort(key=lambda r: (r.created_at, r.id), reverse=True)
+        return requests[:limit]
+
+    def expire_due(self, now: datetime) -> list[str]:
+        expired = []
+        for stored in list(self._tables.requests.values()):
+            request = stored.request
+            if request.state is RequestState.PREVIEWED and request.expires_at <= now:
+                request = dataclasses.replace(
+                    request, state=RequestState.EXPIRED, finished_at=now, message_redraw_due=True
+                )
+                self._put(dataclasses.replace(stored, request=request))
+                expired.append(request.id)
+        return sorted(expired)
+
+    def redraw_due(
+        self, finished_before: datetime, finished_after: datetime, limit: int = 20
+    ) -> list[str]:
+        return self._due("message_redraw_due", finished_before, finished_after, limit)
+
+    def notify_end_due(
+        self, finished_before: datetime, finished_after: datetime, limit: int = 20
+    ) -> list[str]:
+        return self._due("notify_end_due", finished_before, finished_after, limit)
+
+    # LeaseStore
+
+    def claim_due(
+        self, owner: str, now: datetime, lease_seconds: float, limit: int = 10
+    ) -> list[str]:
+        def free(stored: StoredRequest) -> bool:
+            return (
+                stored.lease_owner is None
+                or stored.lease_owner == owner
+                or (stored.lease_expires_at is not None and stored.lease_expires_at <= now)
+            )
+
+        due = [
+            stored
+            for stored in self._tables.requests.values()
+            if stored.request.state is RequestState.EXECUTING
+            and free(stored)
+            and (stored.next_poll_at is None or stored.next_poll_at <= now)
+        ]
+        # Most overdue first; never-polled requests before all (as the real claim).
+        due.sort(
+            key=lambda s: (
+                s.next_poll_at is not None,
+                s.next_poll_at or now,
+                s.request.created_at,
+                s.request.id,
+            )
+        )
+        expires = now + timedelta(seconds=lease_seconds)
+        for stored in due[:limit]:
+            self._put(dataclasses.replace(stored, lease_owner=owner, lease_expires_at=expires))
+        return [stored.request.id for stored in due[:limit]]
+
+    def renew_lease(self, request_id: str, owner: str, now: datetime, lease_seconds: float) -> bool:
+        stored = self._held(request_id, owner)
+        if stored is None:
+            return False
+        expires = now + timedelta(seconds=lease_seconds)
+        self._put(dataclasses.replace(stored, lease_expires_at=expires))
+        return True
+
+    def release(self, request_id: str, owner: str, *, next_poll_at: datetime | None = None) -> bool:
+        stored = self._held(request_id, owner)
+        if stored is None:
+            return False
+        stored = dataclasses.replace(stored, lease_owner=None, lease_expires_at=None)
+        if next_poll_at is not None:
+            stored = dataclasses.replace(stored, next_poll_at=next_poll_at)
+        self._put(stored)
+        return True
+
+    # helpers
+
+    def _held(self, request_id: str, owner: str | None) -> StoredRequest | None:
+        stored = self._tables.requests.get(request_id)
+        if stored is None or (owner is not None and stored.lease_owner != owner):
+            return None
+        return stored
+
+    @staticmethod
+    def _updated(stored: StoredRequest, changes: RequestUpdate) -> StoredRequest:
+        next_poll_at = changes.changes().get("next_poll_at", stored.next_poll_at)
+        return dataclasses.replace(
+            stored, request=changes.applied_to(stored.request), next_poll_at=next_poll_at
+        )
+
+    def _put(self, stored: StoredRequest) -> None:
+        stored = dataclasses.replace(stored, version=stored.version + 1)
+        self._tables.requests[stored.request.id] = stored
+        self._changes.requests.add(stored.request.id)
+
+    def _due(
+        self, flag: str, finished_before: datetime, finished_after: datetime, limit: int
+    ) -> list[str]:
+        due = [
+            r
+            for r in (stored.request for stored in self._tables.requests.values())
+            if getattr(r, flag)
+            and r.finished_at is not None
+            and finished_after <= r.finished_at <= finished_before
+        ]
+        due.sort(key=lambda r: (r.finished_at, r.id))
+        return [r.id for r in due[:limit]]
+
+
+def _with_instances(
+    request: RebootRequest, instances: tuple[PlannedInstance, ...]
+) -> RebootRequest:
+    return dataclasses.replace(request, instances=instances)
+
+
+class MemoryRoleStore:
+    """``RoleStore`` on one unit of work's copy of the tables."""
+
+    def __init__(self, tables: _Tables, changes: _Changes) -> None:
+        self._tables = tables
+        self._changes = changes
+
+    def grant(self, binding: Binding, *, by: str, now: datetime) -> bool:
+        if binding.tag_value and not binding.tag_key:
+            raise ValueError("a tag value needs a tag key")
+        key = _key(binding)
+        if key in self._tables.bindings:
+            return False
+        self._tables.bindings[key] = BindingRecord(binding, created_by=by, created_at=now)
+        self._changes.bindings.add(key)
+        return True
+
+    def revoke(self, binding: Binding) -> bool:
+        key = _key(binding)
+        if self._tables.bindings.pop(key, None) is None:
+            return False
+        self._changes.bindings.add(key)
+        return True
+
+    def bindings_for(self, subjects: Collection[str]) -> list[Binding]:
+        return [
+            record.binding
+            for record in self._tables.bindings.values()
+            if record.binding.subject in subjects
+        ]
+
+    def group_subjects(self) -> list[str]:
+        return sorted({key[0] for key in self._tables.bindings if key[0].startswith("S")})
+
+    def list_all(self) -> list[Binding]:
+        return [record.binding for record in self.list_records()]
+
+    def list_records(self) -> list[BindingRecord]:
+        return [self._tables.bindings[key] for key in sorted(self._tables.bindings)]
+
+
+class MemoryAuditLog:
+    """``AuditLog`` on one unit of work's copy of the tables."""
+
+    def __init__(self, tables: _Tables) -> None:
+        self._tables = tables
+
+    def append(
+        self,
+        at: datetime,
+        actor: str,
+        action: str,
+        request_id: str | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> None:
+        entry = AuditEntry(
+            id=len(self._tables.audit) + 1,
+            at=at,
+            actor=actor,
+            action=action,
+            request_id=request_id,
+            detail=dict(detail or {}),
+        )
+        self._tables.audit.append(entry)
+
+    def list(self, request_id: str | None = None, limit: int = 100) -> builtins.list[AuditEntry]:
+        entries = [e for e in self._tables.audit if request_id in (None, e.request_id)]
+        return entries[-limit:]
+
+
+class MemoryUnitOfWork:
+    """``UnitOfWork``: nothing reaches the :class:`MemoryDatabase` until ``commit``."""
+
+    requests: MemoryRequestStore
+    leases: MemoryRequestStore
+    roles: MemoryRoleStore
+    audit: MemoryAuditLog
+
+    def __init__(self, db: MemoryDatabase) -> None:
+        self._db = db
+        self._work: _Tables | None = None
+        self._changes = _Changes()
+        self.committed = False
+
+    def __enter__(self) -> MemoryUnitOfWork:
+        if self._work is not None:
+            raise RuntimeError("this unit of work is already in use; make a new one")
+        self._begin()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._work = None
+        del self.requests, self.leases, self.roles, self.audit
+
+    def commit(self) -> None:
+        if self._work is None:
+            raise RuntimeError("use the unit of work inside a `with` block")
+        self._db._commit(self._work, self._changes)
+        self.committed = True
+        # Later writes in the block start afresh, as after a real commit.
+        self._begin()
+
+    def _begin(self) -> None:
+        work = self._db._begin()
+        self._work = work
+        self._changes = _Changes(audit_from=len(work.audit))
+        self.requests = self.leases = MemoryRequestStore(work, self._changes)
+        self.roles = MemoryRoleStore(work, self._changes)
+        self.audit = MemoryAuditLog(work)
+
+
+# --- ECS -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EcsCall:
+    """One call the fake ECS answered."""
+
+    method: str  # "describe_instances", "dry_run_reboot" or "reboot"
+    region: str
+    instance_ids: tuple[str, ...]
+    force: bool | None = None
+
+
+class FakeEcs:
+    """``EcsGateway`` over a dict of instances; records every call.
+
+    ``reboot`` turns each instance it accepts ``Stopping``; tests move instances on
+    with :meth:`set_status`. :attr:`dry_run_errors` and :attr:`reboot_errors` make a
+    call fail (by region, as an ``EcsError`` raised); :attr:`refused` makes single
+    instances fail inside a ``SuccessFirst`` answer (by instance id, as ``(code,
+    message)``).
+    """
+
+    def __init__(self) -> None:
+        self.instances: dict[tuple[str, str], InstanceInfo] = {}
+        self.calls: list[EcsCall] = []
+        self.dry_run_errors: dict[str, EcsError] = {}
+        self.reboot_errors: dict[str, EcsError] = {}
+        self.refused: dict[str, tuple[str, str]] = {}
+
+    def add_instance(
+        self,
+        region: str,
+        instance_id: str,
+        *,
+        name: str | None = None,
+        status: str = RUNNING,
+        tags: Mapping[str, str] | None = None,
+        start_time: datetime | None = None,
+    ) -> InstanceInfo:
+        info = InstanceInfo(
+            instance_id=instance_id,
+            region=region,
+            name=name or instance_id,
+            status=status,
+            zone=f"{region}-a",
+            tags=dict(tags or {}),
+            start_time=start_time,
+        )
+        self.instances[(region, instance_id)] = info
+        return info
+
+    def set_status(
+        self, region: str, instance_id: str, status: str, *, start_time: datetime | None = None
+    ) -> None:
+        info = self.instances[(region, instance_id)]
+        self.instances[(region, instance_id)] = dataclasses.replace(
+            info, status=status, start_time=start_time or info.start_time
+        )
+
+    def calls_of(self, method: str) -> list[EcsCall]:
+        return [call for call in self.calls if call.method == method]
+
+    # EcsGateway
+
+    def describe_instances(self, region: str, instance_ids: Sequence[str]) -> list[InstanceInfo]:
+        self.calls.append(EcsCall("describe_instances", region, tuple(instance_ids)))
+        return [self.instances[(region, i)] for i in instance_ids if (region, i) in self.instances]
+
+    def dry_run_reboot(
+        self, region: str, instance_ids: Sequence[str], *, force: bool
+    ) -> list[DryRunBatch]:
+        self.calls.append(EcsCall("dry_run_reboot", region, tuple(instance_ids), force))
+        error = self.dry_run_errors.get(region)
+        ids = list(instance_ids)
+        return [
+            DryRunBatch(region, tuple(ids[n : n + MAX_IDS_PER_CALL]), error)
+            for n in range(0, len(ids), MAX_IDS_PER_CALL)
+        ]
+
+    def reboot(
+        self, region: str, instance_ids: Sequence[str], *, force: bool
+    ) -> list[RebootResult]:
+        if len(instance_ids) > MAX_IDS_PER_CALL:
+            raise ValueError(f"at most {MAX_IDS_PER_CALL} ids per reboot call")
+        self.calls.append(EcsCall("reboot", region, tuple(instance_ids), force))
+        if region in self.reboot_errors:
+            raise self.reboot_errors[region]
+        results = []
+        for instance_id in instance_ids:
+            if (region, instance_id) not in self.instances:
+                results.append(_refusal(instance_id, region, "InvalidInstanceId.NotFound", ""))
+            elif instance_id in self.refused:
+                results.append(_refusal(instance_id, region, *self.refused[instance_id]))
+            else:
+                previous = self.instances[(region, instance_id)].status
+                self.set_status(region, instance_id, "Stopping")
+                results.append(
+                    RebootResult(
+                        instance_id=instance_id,
+                        region=region,
+                        ok=True,
+                        code="200",
+                        message="",
+                        explanation="",
+                        request_id=f"req-{len(self.calls)}",
+                        current_status="Stopping",
+                        previous_status=previous,
+                    )
+                )
+        return results
+
+
+def _refusal(instance_id: str, region: str, code: str, message: str) -> RebootResult:
+    return RebootResult(
+        instance_id=instance_id,
+        region=region,
+        ok=False,
+        code=code,
+        message=message,
+        explanation=message,
+        request_id=None,
+    )
+
+
+# --- chat ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PresenterCall:
+    """One thing the use cases asked the presenter to show."""
+
+    method: str
+    request: RebootRequest | None = None
+    changed: tuple[PlannedInstance, ...] = ()
+    channel: str | None = None
+    user: str | None = None
+    # What the use case handed over to be said: an ``Answer`` for ``tell``, the
+    # ``PreviewNote`` for ``publish_request``. Values, not words: the fake renders none.
+    said: object = None
+
+
+class FakePresenter:
+    """``Presenter`` that draws nothing and records every call.
+
+    Set :attr:`slack_down` to make every call that can fail (``refresh_request``,
+    ``reply_summary``, ``notify_finished``) report that Slack did not take it.
+    """
+
+    def __init__(self) -> None:
+        self.calls: list[PresenterCall] = []
+        self.slack_down = False
+        self._posted = 0
+
+    def of(self, method: str) -> list[PresenterCall]:
+        return [call for call in self.calls if call.method == method]
+
+    def _ts(self) -> str:
+        self._posted += 1
+        return f"1700000000.{self._posted:06d}"
+
+    def publish_request(
+        self, request: RebootRequest, *, can_execute: bool, note: PreviewNote | None = None
+    ) -> str | None:
+        self.calls.append(PresenterCall("publish_request", request, said=note))
+        return self._ts()
+
+    def permalink(self, channel: str, ts: str) -> str | None:
+        return f"https://slack.example/archives/{channel}/p{ts.replace('.', '')}"
+
+    def refresh_request(self, request: RebootRequest) -> bool:
+        self.calls.append(PresenterCall("refresh_request", request))
+        return not self.slack_down
+
+    def reply_execution(self, request: RebootRequest) -> None:
+        self.calls.append(PresenterCall("reply_execution", request))
+
+    def reply_progress(self, request: RebootRequest, changed: Sequence[PlannedInstance]) -> None:
+        self.calls.append(PresenterCall("reply_progress", request, tuple(changed)))
+
+    def reply_summary(self, request: RebootRequest) -> bool:
+        self.calls.append(PresenterCall("reply_summary", request))
+        return not self.slack_down
+
+    def notify_started(self, request: RebootRequest) -> str | None:
+        self.calls.append(PresenterCall("notify_started", request))
+        return self._ts()
+
+    def notify_finished(self, request: RebootRequest) -> bool:
+        self.calls.append(PresenterCall("notify_finished", request))
+        return not self.slack_down
+
+    def tell(self, channel: str, user: str, answer: Answer) -> None:
+        self.calls.append(PresenterCall("tell", channel=channel, user=user, said=answer))
+
+
+class FakeGroups:
+    """``GroupDirectory`` over a dict of group id → members."""
+
+    def __init__(self, members: Mapping[str, Iterable[str]] | None = None) -> None:
+        self.groups = {group: frozenset(users) for group, users in (members or {}).items()}
+
+    def members(self, group_id: str) -> frozenset[str]:
+        return self.groups.get(group_id, frozenset())
+
+
+# --- all of it ---------------------------------------------------------------------------------
+
+
+@dataclass
+class MemoryBot:
+    """The use cases' :class:`Context` wired to the fakes, and the fakes themselves."""
+
+    ctx: Context
+    db: MemoryDatabase
+    ecs: FakeEcs
+    presenter: FakePresenter
+    groups: FakeGroups
+    clock: ManualClock
+
+
+def memory_bot(
+    config: FlowConfig | None = None,
+    *,
+    start: datetime | None = None,
+    owner: str = "test-poller",
+) -> MemoryBot:
+    """A fresh set of fakes behind a ``Context`` (request ids ``r1``, ``r2``, …)."""
+    db = MemoryDatabase()
+    ecs = FakeEcs()
+    presenter = FakePresenter()
+    groups = FakeGroups()
+    clock = ManualClock(start or datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
+    ids = (f"r{n}" for n in range(1, 1_000_000))
+    ctx = Context(
+        uow=db.uow,
+        ecs=ecs,
+        presenter=presenter,
+        groups=groups,
+        clock=clock,
+        config=config or FlowConfig(),
+        new_id=lambda: next(ids),
+        owner=owner,
+    )
+    return MemoryBot(ctx=ctx, db=db, ecs=ecs, presenter=presenter, groups=groups, clock=clock)

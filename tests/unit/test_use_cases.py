@@ -1,0 +1,245 @@
+"""The use cases through the in-memory fakes of their ports (bot/testing/memory.py):
+milliseconds each, asserting on what the stores hold and what ECS and Slack were asked."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from bot.domain.model import InstanceOutcome, InstanceRef, RequestState, Role, Verdict
+from bot.domain.policy import Binding
+from bot.domain.request import RebootRequest
+from bot.services.answers import AlreadyDecided, Denied
+from bot.services.confirm import Click, cancel, confirm
+from bot.services.context import FlowConfig
+from bot.services.poller import poll_once
+from bot.services.ports import RUNNING, Lease, RequestUpdate
+from bot.services.preview import PreviewAsked, preview
+from bot.testing.memory import MemoryBot, memory_bot
+
+REGION = "cn-hangzhou"
+REQUESTER = "U1"
+STRANGER = "U2"
+ADMIN = "U9"
+CHANNEL = "C1"
+CONFIG = FlowConfig(confirm_ttl=300, reboot_timeout=600, poll_interval=2.0, admins=(ADMIN,))
+
+
+@pytest.fixture
+def bot() -> MemoryBot:
+    bot = memory_bot(CONFIG)
+    bot.db.grant(Binding(REQUESTER, Role.OPERATOR))
+    bot.db.grant(Binding(STRANGER, Role.OPERATOR))
+    for instance_id in ("i-1", "i-2"):
+        bot.ecs.add_instance(REGION, instance_id, start_time=bot.clock() - timedelta(days=1))
+    return bot
+
+
+def previewed(bot: MemoryBot, *ids: str) -> RebootRequest:
+    asked = PreviewAsked(
+        user=REQUESTER,
+        channel=CHANNEL,
+        instances=tuple(InstanceRef(REGION, i) for i in ids or ("i-1", "i-2")),
+        force=False,
+    )
+    request = preview(bot.ctx, asked)
+    assert request is not None
+    return request
+
+
+def confirmed(bot: MemoryBot, *ids: str) -> RebootRequest:
+    request = previewed(bot, *ids)
+    later = confirm(bot.ctx, click(request, REQUESTER))
+    assert later() is True
+    return bot.db.request(request.id)
+
+
+def click(request: RebootRequest, user: str) -> Click:
+    return Click(user=user, channel=request.channel, request_id=request.id)
+
+
+def test_preview_stores_a_request_and_publishes_it(bot: MemoryBot) -> None:
+    request = previewed(bot)
+
+    stored = bot.db.request(request.id)
+    assert stored.state is RequestState.PREVIEWED
+    assert [i.verdict for i in stored.instances] == [Verdict.WILL_REBOOT] * 2
+    assert stored.message_ts is not None
+    assert [c.request.id for c in bot.presenter.of("publish_request") if c.request] == [request.id]
+    assert [c.method for c in bot.ecs.calls] == ["describe_instances", "dry_run_reboot"]
+    assert bot.db.actions(request.id) == ["preview"]
+
+
+def test_confirm_sends_one_reboot_call_and_leaves_the_request_executing(bot: MemoryBot) -> None:
+    request = confirmed(bot)
+
+    assert request.state is RequestState.EXECUTING
+    assert request.confirmed_by == REQUESTER
+    [call] = bot.ecs.calls_of("reboot")
+    assert call.instance_ids == ("i-1", "i-2")
+    assert {i.outcome for i in request.instances} == {InstanceOutcome.REBOOTING}
+    # The confirm worker gave its lease back, with the next poll due.
+    stored = bot.db.stored(request.id)
+    assert stored.lease_owner is None
+    assert stored.next_poll_at is not None
+    assert bot.db.actions(request.id) == ["preview", "confirm", "execute"]
+
+
+def test_a_double_click_confirms_exactly_once(bot: MemoryBot) -> None:
+    request = previewed(bot)
+
+    first = confirm(bot.ctx, click(request, REQUESTER))
+    second = confirm(bot.ctx, click(request, REQUESTER))
+
+    assert (first(), second()) == (True, False)
+    assert len(bot.ecs.calls_of("reboot")) == 1
+    assert bot.db.actions(request.id).count("confirm") == 1
+    assert bot.db.request(request.id).state is RequestState.EXECUTING
+    [told] = bot.presenter.of("tell")
+    assert told.user == REQUESTER
+    assert isinstance(told.said, AlreadyDecided)
+
+
+def test_poll_once_finishes_a_request_whose_instances_came_back(bot: MemoryBot) -> None:
+    request = confirmed(bot)
+    bot.clock.advance(5)
+    poll_once(bot.ctx, bot.clock())  # seen Stopping: left Running
+    assert bot.db.request(request.id).state is RequestState.EXECUTING
+
+    for instance_id in ("i-1", "i-2"):
+        bot.ecs.set_status(REGION, instance_id, RUNNING)
+    bot.clock.advance(30)
+    report = poll_once(bot.ctx, bot.clock())
+
+    final = bot.db.request(request.id)
+    assert report.advanced == [request.id]
+    assert final.state is RequestState.SUCCEEDED
+    assert {i.outcome for i in final.instances} == {InstanceOutcome.SUCCEEDED}
+    assert [c.request.id for c in bot.presenter.of("reply_summary") if c.request] == [request.id]
+    assert bot.db.actions(request.id)[-1] == "outcome"
+    assert len(bot.ecs.calls_of("reboot")) == 1
+    # Finished: never polled again.
+    bot.clock.advance(60)
+    assert poll_once(bot.ctx, bot.clock()).advanced == []
+
+
+def test_an_instance_not_back_after_the_timeout_times_out(bot: MemoryBot) -> None:
+    request = confirmed(bot, "i-1")
+
+    bot.clock.advance(CONFIG.reboot_timeout + 1)
+    poll_once(bot.ctx, bot.clock())
+
+    final = bot.db.request(request.id)
+    assert final.instances[0].outcome is InstanceOutcome.TIMED_OUT
+    assert final.state is RequestState.FAILED
+
+
+def test_a_preview_past_its_ttl_expires_on_the_next_tick(bot: MemoryBot) -> None:
+    request = previewed(bot)
+
+    bot.clock.advance(CONFIG.confirm_ttl - 1)
+    assert poll_once(bot.ctx, bot.clock()).expired == []
+    bot.clock.advance(1)
+    report = poll_once(bot.ctx, bot.clock())
+
+    assert report.expired == [request.id]
+    assert bot.db.request(request.id).state is RequestState.EXPIRED
+    assert bot.ecs.calls_of("reboot") == []
+    # The message was redrawn for its final state, so nothing is owed any more.
+    assert bot.db.request(request.id).message_redraw_due is False
+    assert poll_once(bot.ctx, bot.clock()).expired == []
+
+
+def test_a_click_on_an_expired_preview_reboots_nothing(bot: MemoryBot) -> None:
+    request = previewed(bot)
+    bot.clock.advance(CONFIG.confirm_ttl)
+
+    assert confirm(bot.ctx, click(request, REQUESTER))() is False
+
+    assert bot.db.request(request.id).state is RequestState.EXPIRED
+    assert bot.ecs.calls_of("reboot") == []
+
+
+def test_the_requester_may_cancel(bot: MemoryBot) -> None:
+    request = previewed(bot)
+
+    assert cancel(bot.ctx, click(request, REQUESTER))() is True
+
+    cancelled = bot.db.request(request.id)
+    assert (cancelled.state, cancelled.cancelled_by) == (RequestState.CANCELLED, REQUESTER)
+    assert {i.outcome for i in cancelled.instances} == {InstanceOutcome.SKIPPED}
+    assert bot.db.actions(request.id) == ["preview", "cancel"]
+
+
+def test_a_stranger_may_not_cancel(bot: MemoryBot) -> None:
+    request = previewed(bot)
+
+    assert cancel(bot.ctx, click(request, STRANGER))() is False
+
+    assert bot.db.request(request.id).state is RequestState.PREVIEWED
+    assert bot.db.actions(request.id) == ["preview"]
+    [told] = bot.presenter.of("tell")
+    assert told.user == STRANGER
+    assert isinstance(told.said, Denied)
+
+
+def test_an_admin_may_cancel_someone_elses_request(bot: MemoryBot) -> None:
+    request = previewed(bot)
+
+    assert cancel(bot.ctx, click(request, ADMIN))() is True
+
+    assert bot.db.request(request.id).cancelled_by == ADMIN
+
+
+def test_a_lease_held_by_one_owner_is_not_claimed_by_another(bot: MemoryBot) -> None:
+    request = confirmed(bot)
+    now = bot.clock.advance(5)
+
+    with bot.db.uow() as uow:
+        assert uow.leases.claim_due("one", now, 30, 10) == [request.id]
+        uow.commit()
+    with bot.db.uow() as uow:
+        assert uow.leases.claim_due("two", now, 30, 10) == []
+        assert not uow.requests.set_fields(
+            request.id, RequestUpdate(progress_text="x"), owner="two"
+        )
+        uow.commit()
+    # Nor by the poller: the live lease keeps it off until the lease runs out.
+    assert poll_once(bot.ctx, now).advanced == []
+    later = bot.clock.advance(30)
+    assert poll_once(bot.ctx, later).advanced == [request.id]
+
+
+def test_a_transition_takes_its_lease_and_a_final_move_drops_it(bot: MemoryBot) -> None:
+    request = previewed(bot)
+    now = bot.clock()
+
+    with bot.db.uow() as uow:
+        assert uow.requests.transition(
+            request.id,
+            [RequestState.PREVIEWED],
+            RequestState.EXECUTING,
+            RequestUpdate(confirmed_by=REQUESTER),
+            lease=Lease("worker", now + timedelta(seconds=30)),
+        )
+        assert not uow.requests.transition(
+            request.id, [RequestState.PREVIEWED], RequestState.EXECUTING
+        )
+        uow.commit()
+    assert bot.db.stored(request.id).lease_owner == "worker"
+    with bot.db.uow() as uow:
+        assert uow.requests.transition(request.id, RequestState.EXECUTING, RequestState.FAILED)
+        uow.commit()
+    assert bot.db.stored(request.id).lease_owner is None
+
+
+def test_nothing_is_kept_without_a_commit(bot: MemoryBot) -> None:
+    request = previewed(bot)
+
+    with bot.db.uow() as uow:
+        uow.requests.set_fields(request.id, RequestUpdate(progress_text="lost"))
+        uow.audit.append(at=bot.clock(), actor="system", action="lost", request_id=request.id)
+
+    assert bot.db.request(request.id).progress_text is None
+    assert "lost" not in bot.db.actions()
