@@ -87,7 +87,7 @@ def test_a_click_whose_message_is_not_this_requests_adopts_nothing(harness: Harn
         uow.commit()
     h.command(h.sim.fleet.ids(REGION)[1])
     h.settle()
-    request_id, preview = h.last_preview()
+    request_id, _ = h.last_preview()
     with h.bot.ctx.uow() as uow:
         uow.requests.set_fields(request_id, RequestUpdate(message_ts=None, permalink=None))
         uow.commit()
