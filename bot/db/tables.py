@@ -145,6 +145,9 @@ class RebootInstanceRow(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # The last outcome already posted to the thread, so replies are coalesced.
     reported_outcome: Mapped[str | None] = mapped_column(String(_STATE))
+    # Real reboot calls recorded as sent, each BEFORE its call: at most two per instance
+    # (the second only after a lost answer, docs/decisions/0003).
+    reboot_calls: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     request: Mapped[RebootRequestRow] = relationship(back_populates="instances")
 

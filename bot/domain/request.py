@@ -52,6 +52,9 @@ class PlannedInstance:
     seen_leaving_running: bool = False
     finished_at: datetime | None = None
     reported_outcome: InstanceOutcome | None = None
+    # Real reboot calls recorded as sent (each written BEFORE its call): at most two, the
+    # second only after a lost answer (bot.domain.lost_answer).
+    reboot_calls: int = 0
 
     @property
     def will_reboot(self) -> bool:

@@ -170,6 +170,7 @@ class InstanceUpdate:
     seen_leaving_running: bool | Keep = KEEP
     finished_at: datetime | Keep | None = KEEP
     reported_outcome: InstanceOutcome | Keep | None = KEEP
+    reboot_calls: int | Keep = KEEP
 
     def changes(self) -> dict[str, Any]:
         """The fields to write, by name."""

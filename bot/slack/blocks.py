@@ -317,13 +317,18 @@ def execution_reply(request: RebootRequest) -> Message:
     accepted = [i for i in sent if _api_accepted(i)]
     lines = []
     for instance in sent:
-        if _api_accepted(instance):
+        if _api_accepted(instance) and instance.reboot_calls > 1:
+            result = (
+                ":arrows_counterclockwise: answer lost; the instance had not restarted; "
+                "sent once more: reboot accepted"
+            )
+        elif _api_accepted(instance):
             result = ":arrows_counterclockwise: reboot accepted"
         elif instance.outcome is InstanceOutcome.FAILED:
             result = f":x: {escape(instance.message or 'failed')}"
         else:
-            # Sent, but the answer was lost: watched, neither accepted nor failed yet.
-            result = f":grey_question: {escape(instance.message or 'answer unknown')}"
+            # Sent, but the answer was lost: resolved (docs/decisions/0003), not failed.
+            result = f":grey_question: {_lost_answer(instance)}"
         name = f" {code(instance.name)}" if instance.name else ""
         lines.append(f"• `{instance.ref.instance_id}`{name} · {result}")
     skipped = len(request.instances) - len(sent)
@@ -343,6 +348,19 @@ def execution_reply(request: RebootRequest) -> Message:
         for c in chunks[room:]
     )
     return Message(text=head, blocks=tuple(blocks), overflow=overflow)
+
+
+def _lost_answer(instance: PlannedInstance) -> str:
+    """What became of an instance whose reboot call's answer was lost."""
+    if instance.outcome is InstanceOutcome.PENDING:
+        return "answer lost; checking whether the instance restarted"
+    if instance.reboot_calls > 1:
+        return (
+            "answer lost; the instance had not restarted; sent once more, no answer: not sent again"
+        )
+    if instance.seen_leaving_running:
+        return "answer lost; the instance had restarted, so that call rebooted it: not sent again"
+    return "answer lost; not sent again; watching whether the instance restarts"
 
 
 def _api_accepted(instance: PlannedInstance) -> bool:

@@ -182,11 +182,35 @@ def click_from_body(body: dict[str, Any]) -> confirm_service.Click | None:
         return None
     if not value or len(value) > 64:
         return None
-    container = body.get("container")
-    message_ts = container.get("message_ts") if isinstance(container, dict) else None
     return confirm_service.Click(
         user=user,
         channel=channel,
         request_id=value,
-        message_ts=str(message_ts) if message_ts else None,
+        message_ts=clicked_message_ts(body, str(action.get("action_id") or ""), value),
     )
+
+
+def clicked_message_ts(body: dict[str, Any], action_id: str, request_id: str) -> str | None:
+    """The ts of the message the click was made on, only when the signed payload ties
+    that message to this request: its ``message`` is at that ts and carries the clicked
+    button (``action_id``) with this request id as its ``value``. A crash-window click
+    adopts this ts as the request's message (bot/services/confirm.py), so a ts that
+    any other message (or none) came with must never be taken."""
+    container = body.get("container")
+    message = body.get("message")
+    if not isinstance(container, dict) or not isinstance(message, dict):
+        return None
+    ts = container.get("message_ts")
+    if not ts or str(message.get("ts") or "") != str(ts):
+        return None
+    blocks = message.get("blocks")
+    for block in blocks if isinstance(blocks, list) else ():
+        elements = block.get("elements") if isinstance(block, dict) else None
+        for element in elements if isinstance(elements, list) else ():
+            if (
+                isinstance(element, dict)
+                and element.get("action_id") == action_id
+                and element.get("value") == request_id
+            ):
+                return str(ts)
+    return None

@@ -233,7 +233,7 @@ class MemoryRequestStore:
         stored = self._tables.requests[request_id]
         instances = tuple(
             dataclasses.replace(i, outcome=InstanceOutcome.SKIPPED)
-            if i.outcome is InstanceOutcome.PENDING
+            if i.outcome is InstanceOutcome.PENDING and i.reboot_sent_at is None
             else i
             for i in stored.request.instances
         )

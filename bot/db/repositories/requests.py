@@ -186,13 +186,15 @@ class RequestRepository:
         )
 
     def skip_pending(self, request_id: str) -> None:
-        """Every instance of the request still ``pending`` ends ``skipped``: it was
-        never sent (cancelled, expired, or its verdict was not "will reboot")."""
+        """Every instance of the request still ``pending`` and never sent ends
+        ``skipped`` (cancelled, expired, or its verdict was not "will reboot"). One sent
+        whose answer was lost stays ``pending`` until it is resolved."""
         self._connection().execute(
             update(INSTANCES)
             .where(
                 INSTANCES.c.request_id == request_id,
                 INSTANCES.c.outcome == InstanceOutcome.PENDING.value,
+                INSTANCES.c.reboot_sent_at.is_(None),
             )
             .values(outcome=InstanceOutcome.SKIPPED.value)
         )
