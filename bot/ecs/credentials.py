@@ -447,11 +447,23 @@ class CredentialsUriProvider(_RefreshingProvider):
     def _fetch(self) -> tuple[Credentials, datetime]:
         # The URI may carry a query token of its own: errors name its origin only.
         origin = httpx.URL(self._uri).copy_with(query=None, fragment=None)
+        # The transport directly, not a Client: the Client logs every request's full
+        # URL at INFO ("HTTP Request: GET …"), and this one may carry a secret.
+        transport = self._transport or httpx.HTTPTransport()
+        request = httpx.Request("GET", self._uri, extensions={"timeout": self._timeout.as_dict()})
         try:
-            with httpx.Client(timeout=self._timeout, transport=self._transport) as http:
-                response = http.get(self._uri)
-                response.raise_for_status()
-                payload = response.json()
+            try:
+                response = transport.handle_request(request)
+                try:
+                    response.read()
+                finally:
+                    response.close()
+            finally:
+                if self._transport is None:
+                    transport.close()
+            response.request = request
+            response.raise_for_status()
+            payload = response.json()
         except httpx.HTTPError as exc:
             raise CredentialsError(
                 f"Could not read credentials from ALIBABA_CLOUD_CREDENTIALS_URI {origin} "
