@@ -57,6 +57,18 @@ class Settings(BaseSettings):
     security_token: SecretStr | None = Field(default=None, alias="ALIBABA_CLOUD_SECURITY_TOKEN")
     ecs_metadata_role: str | None = Field(default=None, alias="ALIBABA_CLOUD_ECS_METADATA")
     ecs_metadata_disabled: bool = Field(default=False, alias="ALIBABA_CLOUD_ECS_METADATA_DISABLED")
+    # The rest of the official credentials chain (bot/ecs/credentials.py, README
+    # "Credentials"): OIDC/RRSA, assuming a role, the CLI profile and credentials file,
+    # a credentials URI, and where STS is.
+    role_arn: str | None = Field(default=None, alias="ALIBABA_CLOUD_ROLE_ARN")
+    role_session_name: str | None = Field(default=None, alias="ALIBABA_CLOUD_ROLE_SESSION_NAME")
+    oidc_provider_arn: str | None = Field(default=None, alias="ALIBABA_CLOUD_OIDC_PROVIDER_ARN")
+    oidc_token_file: str | None = Field(default=None, alias="ALIBABA_CLOUD_OIDC_TOKEN_FILE")
+    profile: str | None = Field(default=None, alias="ALIBABA_CLOUD_PROFILE")
+    credentials_file: str | None = Field(default=None, alias="ALIBABA_CLOUD_CREDENTIALS_FILE")
+    credentials_uri: str | None = Field(default=None, alias="ALIBABA_CLOUD_CREDENTIALS_URI")
+    # Unset: the global https://sts.aliyuncs.com; tests point it at the simulator.
+    sts_endpoint: str | None = Field(default=None, alias="ALIBABA_CLOUD_STS_ENDPOINT")
     ecs_endpoint: str = Field(
         default="https://ecs.{region}.aliyuncs.com", alias="ECSBOT_ECS_ENDPOINT"
     )
@@ -137,6 +149,15 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL")
         return value if value.endswith("/") else value + "/"
+
+    @field_validator("sts_endpoint", "credentials_uri")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and value.strip() == "":
+            return None
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value
 
     @field_validator("ecs_endpoint")
     @classmethod
