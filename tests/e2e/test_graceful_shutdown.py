@@ -10,12 +10,14 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from bot.bootstrap import unit_of_work_factory
 from bot.db.engine import is_sqlite, make_engine
+from bot.db.unit_of_work import UnitOfWork
 from bot.domain.model import RequestState, Role
 from bot.domain.policy import Binding
 from bot.services import roles as roles_service
@@ -120,14 +122,14 @@ def test_sigterm_mid_reboot_hands_over_to_the_other_replica(
                 engine.dispose()
 
 
-def _state(uow, request_id: str) -> RequestState:  # type: ignore[no-untyped-def]
+def _state(uow: Callable[[], UnitOfWork], request_id: str) -> RequestState:
     with uow() as unit:
         request = unit.requests.get(request_id)
     assert request is not None
     return request.state
 
 
-def _wait_for_request(uow, state: RequestState) -> str:  # type: ignore[no-untyped-def]
+def _wait_for_request(uow: Callable[[], UnitOfWork], state: RequestState) -> str:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         with uow() as unit:

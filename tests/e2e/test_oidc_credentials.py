@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 from bot.domain.model import InstanceOutcome, RequestState, Role
@@ -15,7 +16,7 @@ from tests.e2e.harness import OPERATOR, REGION, running_bot
 
 
 def jwt(subject: str) -> str:
-    def part(value: dict[str, object]) -> str:
+    def part(value: Mapping[str, object]) -> str:
         return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
 
     claims = {"sub": subject, "iss": "https://oidc-ack.example", "aud": "sts.aliyuncs.com"}
