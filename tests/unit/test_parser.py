@@ -605,7 +605,9 @@ def test_an_unterminated_quote_is_listed_with_the_other_problems() -> None:
     assert any("i-bad" in problem for problem in parsed.problems)
 
 
-@pytest.mark.parametrize("text", [f"{_ID} --reason", f'{_ID} --reason ""', f"{_ID} --reason --force"])
+@pytest.mark.parametrize(
+    "text", [f"{_ID} --reason", f'{_ID} --reason ""', f"{_ID} --reason --force"]
+)
 def test_a_reason_flag_without_text_is_an_error(text: str) -> None:
     assert isinstance(_reason_of(text), CommandError)
 

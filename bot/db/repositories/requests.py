@@ -266,8 +266,11 @@ class RequestRepository:
             dialect(APPROVALS)
             .values(request_id=request_id, user=user, at=at)
             .on_conflict_do_nothing(index_elements=["request_id", "user"])
+            # RETURNING rather than rowcount: on PostgreSQL (psycopg) the count did not
+            # tell a new row from a conflict here; a returned id does, on both.
+            .returning(APPROVALS.c.id)
         )
-        return rowcount(inserted) == 1
+        return inserted.first() is not None
 
     def claim_retry(self, request_id: str, retry_id: str) -> bool:
         """Set ``retried_by_request`` if it is unset (see ``RequestStore.claim_retry``)."""
