@@ -46,7 +46,8 @@ def test_upgrading_from_the_previous_head_keeps_requests_as_they_ran(database_ur
             new = uow.requests.get("new")
     finally:
         engine.dispose()
-    assert old is not None and new is not None
+    assert old is not None
+    assert new is not None
     assert (old.reason, old.approvals_needed, old.approvals, old.retry_of) == (None, 0, (), None)
     assert (new.reason, new.retry_of) == ("patch", "old")
 
@@ -109,7 +110,8 @@ def test_concurrent_approvals_reach_the_quorum_and_start_it_once(uow_factory: Uo
     with uow_factory() as uow:
         request = uow.requests.get("r1")
     assert results.count(True) == 1
-    assert request is not None and request.state is RequestState.EXECUTING
+    assert request is not None
+    assert request.state is RequestState.EXECUTING
     assert 2 <= len(request.approvals) <= 3
 
 
@@ -122,7 +124,8 @@ def test_awaiting_approval_expires_after_its_own_wait(uow_factory: UowFactory) -
         uow.commit()
         request = uow.requests.get("r1")
     assert (early, late) == ([], ["r1"])
-    assert request is not None and request.state is RequestState.EXPIRED
+    assert request is not None
+    assert request.state is RequestState.EXPIRED
 
 
 def test_a_retry_is_recorded_once(uow_factory: UowFactory) -> None:
@@ -131,7 +134,8 @@ def test_a_retry_is_recorded_once(uow_factory: UowFactory) -> None:
     with uow_factory() as uow:
         request = uow.requests.get("r1")
     assert results.count(True) == 1
-    assert request is not None and request.retried_by_request is not None
+    assert request is not None
+    assert request.retried_by_request is not None
     with uow_factory() as uow:
         uow.requests.release_retry("r1", request.retried_by_request)
         uow.commit()
