@@ -22,6 +22,7 @@ from bot import metrics
 from bot.db.engine import make_engine, make_session_factory
 from bot.db.migrate import current_revision, head_revision, is_sqlite, upgrade_to_head
 from bot.db.unit_of_work import UnitOfWork
+from bot.domain.approval import ApprovalRules
 from bot.ecs.client import EcsClient
 from bot.ecs.credentials import (
     DEFAULT_SESSION_NAME,
@@ -57,6 +58,15 @@ def flow_config(settings: Settings) -> FlowConfig:
         admins=tuple(settings.admins),
         allowed_channels=tuple(settings.allowed_channels),
         notify_channel=settings.notify_channel,
+        require_reason=settings.require_reason,
+        approval_rules=ApprovalRules(
+            quorum=settings.approvals,
+            for_force=settings.approvals_for_force,
+            above=settings.approvals_above,
+            for_tags=settings.approval_tags,
+        ),
+        approval_ttl=settings.approval_ttl,
+        approver_group=settings.approver_group,
     )
 
 

@@ -1,7 +1,8 @@
 """The console's prompt language, parsed into values (pure; no I/O).
 
 /ecs-reboot …            any slash command, sent as Slack sends it
-click confirm|cancel [ID]  press a button of the latest request (or of request ID)
+click confirm|cancel|approve|reject|retry [ID]  press a button of the latest request
+                         (or of request ID); retry is on the summary in the thread
 as USER                  play another Slack user
 instances                the simulator's instances and their status now
 wait                     until every request in flight has finished
@@ -24,6 +25,8 @@ HELP = """\
 Type what you would type in Slack, and click buttons by name:
   /ecs-reboot i-… i-…          preview a reboot (also --force, --region R, help, status ID, roles)
   click confirm | click cancel press a button of the latest request (add a request id for another)
+  click approve | click reject as another user (`as U0SOMEONE`), when approval is needed
+  click retry                  the Retry button of a finished request's summary
   as U0SOMEONE                 play another Slack user (you start as an admin)
   instances                    the simulator's instances and their status now
   wait                         until every request in flight has finished (live updates meanwhile)
@@ -41,7 +44,7 @@ class Slash:
 
 @dataclass(frozen=True)
 class Click:
-    action: str  # "confirm" or "cancel"
+    action: str  # one of BUTTONS
     request_id: str | None = None
 
 
@@ -134,9 +137,14 @@ def parse_line(line: str) -> ConsoleCommand:
     return Invalid(f"Unknown command {stripped[:40]!r}. Type help for what the console knows.")
 
 
+BUTTONS = ("confirm", "cancel", "approve", "reject", "retry")
+
+
 def _click(args: list[str]) -> ConsoleCommand:
-    if not args or args[0].lower() not in ("confirm", "cancel") or len(args) > 2:
-        return Invalid("Click a button by name: click confirm, or click cancel [REQUEST_ID]")
+    if not args or args[0].lower() not in BUTTONS or len(args) > 2:
+        return Invalid(
+            "Click a button by name: click confirm, cancel, approve, reject or retry [REQUEST_ID]"
+        )
     return Click(args[0].lower(), args[1] if len(args) == 2 else None)
 
 

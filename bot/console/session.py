@@ -32,11 +32,24 @@ from bot.console.stack import CHANNEL_ID, CHANNEL_NAME, CHANNELS, REGION, Offlin
 from bot.console.transcript import WIDTH, Transcript, describe, describe_ack
 from bot.domain.model import RequestState
 from bot.domain.request import RebootRequest
-from bot.slack.blocks import ACTION_CANCEL, ACTION_CONFIRM, request_message
+from bot.slack.blocks import (
+    ACTION_APPROVE,
+    ACTION_CANCEL,
+    ACTION_CONFIRM,
+    ACTION_REJECT,
+    ACTION_RETRY,
+    request_message,
+)
 from bot.testing.slack_api import Event, Message, Updated
 from bot.testing.slack_requests import click_body, dispatch, slash_command_body
 
-ACTIONS = {"confirm": ACTION_CONFIRM, "cancel": ACTION_CANCEL}
+ACTIONS = {
+    "confirm": ACTION_CONFIRM,
+    "cancel": ACTION_CANCEL,
+    "approve": ACTION_APPROVE,
+    "reject": ACTION_REJECT,
+    "retry": ACTION_RETRY,
+}
 # How long a command's follow-up work (a preview, a confirm) may take before the
 # prompt comes back anyway; the messages still print when they arrive.
 SETTLE_SECONDS = 30.0
@@ -210,6 +223,12 @@ class Session:
         if message is None:
             self.transcript.say(f"? Request {request.id} has no message in the channel to click.")
             return None
+        if action_id == ACTION_RETRY:
+            # Retry sits on the summary, the last reply in the request's thread.
+            for reply in reversed(self.stack.slack.thread(request.channel, message.ts)):
+                for block_id, button in reply.buttons():
+                    if button.get("action_id") == action_id:
+                        return reply, block_id, button
         for block_id, button in message.buttons():
             if button.get("action_id") == action_id:
                 return message, block_id, button

@@ -43,6 +43,8 @@ def console_overrides(*, user: str, signing_secret: str) -> dict[str, str]:
         "ECSBOT_NOTIFY_CHANNEL": NOTIFY_ID,
         "ECSBOT_POLL_INTERVAL": str(POLL_INTERVAL),
         "ECSBOT_REBOOT_TIMEOUT": str(REBOOT_TIMEOUT),
+        # Four eyes on force reboots, so the demo can show an approval.
+        "ECSBOT_APPROVALS_FOR_FORCE": "true",
     }
 
 

@@ -98,6 +98,16 @@ class RebootRequestRow(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(_NAME))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Four-eyes approval and retries (DESIGN §6.1, §6.2; migration 0005).
+    reason: Mapped[str | None] = mapped_column(Text)
+    approvals_needed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    approval_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    rejected_by: Mapped[str | None] = mapped_column(String(_SLACK_ID))
+    rejected_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    retry_of: Mapped[str | None] = mapped_column(String(32))
+    # Set once, by a conditional update, when Retry opens a request from this one: a
+    # second click (or replica) finds it set and opens nothing.
+    retried_by_request: Mapped[str | None] = mapped_column(String(32))
 
     instances: Mapped[list[RebootInstanceRow]] = relationship(
         back_populates="request",
@@ -152,6 +162,21 @@ class RebootInstanceRow(Base):
     request: Mapped[RebootRequestRow] = relationship(back_populates="instances")
 
 
+class ApprovalRow(Base):
+    """One approver's yes to a request awaiting approval. Unique per person, so a double
+    click (or a Slack retry) records one approval."""
+
+    __tablename__ = "approvals"
+    __table_args__ = (UniqueConstraint("request_id", "user"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(
+        ForeignKey("reboot_requests.id", ondelete="CASCADE"), index=True
+    )
+    user: Mapped[str] = mapped_column(String(_SLACK_ID))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class RoleBindingRow(Base):
     """A role granted to a Slack user or user group, optionally scoped."""
 
@@ -186,6 +211,7 @@ metadata = Base.metadata
 
 __all__ = [
     "NAMING_CONVENTION",
+    "ApprovalRow",
     "AuditLogRow",
     "Base",
     "RebootInstanceRow",

@@ -12,6 +12,7 @@ Two entry points:
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 from collections.abc import Iterable, Sequence
@@ -26,7 +27,7 @@ INSTANCE_ID_PATTERN = re.compile(r"i-[a-z0-9]{8,30}")
 # which console lines are full of, is not mistaken for a region.
 REGION_ID_PATTERN = re.compile(r"[a-z]{2}(?:-(?:[a-z]{2,}|[0-9]+))+")
 
-REBOOT_USAGE = "`/ecs-reboot [--region REGION] [--force] INSTANCES…`"
+REBOOT_USAGE = '`/ecs-reboot [--region REGION] [--force] [--reason "TEXT"] INSTANCES…`'
 REBOOT_EXAMPLE = (
     "`/ecs-reboot --region cn-hangzhou i-bp1abc23def45ghi67jk0, i-bp1xyz98wvu76tsr54qp0`"
 )
@@ -109,6 +110,7 @@ class RebootCommand:
     force: bool = False
     region: str | None = None
     duplicates: tuple[InstanceRef, ...] = ()
+    reason: str | None = None  # ``--reason``, without its quotes
 
 
 @dataclass(frozen=True)
@@ -328,7 +330,7 @@ def _no_region_problem(instance_ids: Sequence[str]) -> ParseProblem:
 
 _SWITCHES = ("--force", "--help", "-h")
 _VALUED = ("--region", "--tag")
-_ALL_OPTIONS = _SWITCHES + _VALUED
+_ALL_OPTIONS = (*_SWITCHES, *_VALUED, "--reason")
 
 
 @dataclass
@@ -435,6 +437,85 @@ def _reject_options(keyword: str, options: _Options, allowed: Sequence[str]) -> 
     return [f"{_quote(name)} does not apply to `{keyword}`." for name in names]
 
 
+# ── the reason ────────────────────────────────────────────────────────────────────
+
+# `--reason` (or `—reason`, as chat clients retype it) where a word starts.
+_REASON_FLAG = re.compile(r"(?<!\S)(?:--|[—–])reason(?=[=\s]|$)", re.IGNORECASE)
+# Openers and the closers each accepts: people mix straight and curly quotes.
+_QUOTE_CLOSERS = {'"': '"“”', "“": '"“”', "”": '"“”', "'": "'‘’", "‘": "'‘’", "’": "'‘’"}
+MAX_REASON_CHARS = 500
+
+
+@dataclass
+class _Reason:
+    text: str | None = None
+    given: bool = False
+    problems: list[str] = field(default_factory=list)
+
+
+def _take_reason(text: str) -> tuple[str, _Reason]:
+    """Cut every ``--reason TEXT`` out of ``text`` before it is split into words (a
+    quoted reason holds spaces and commas the word splitter would break on). Returns
+    the rest, with the same line breaks, and what was found."""
+    reason = _Reason()
+    while (match := _REASON_FLAG.search(text)) is not None:
+        start, position = match.start(), match.end()
+        if position < len(text) and text[position] == "=":
+            position += 1
+        else:
+            while position < len(text) and text[position] in " \t":
+                position += 1
+        value, end = _reason_value(text, position, reason.problems)
+        if reason.given and value is not None and value != reason.text:
+            reason.problems.append("`--reason` is given twice; give one reason.")
+        reason.given = True
+        if value is not None and reason.text is None:
+            reason.text = value
+        removed = text[start:end]
+        text = text[:start] + " " + "\n" * removed.count("\n") + text[end:]
+    if reason.text is not None and len(reason.text) > MAX_REASON_CHARS:
+        reason.problems.append(
+            f"The reason is {len(reason.text)} characters long; at most {MAX_REASON_CHARS}."
+        )
+    return text, reason
+
+
+def _reason_value(text: str, position: int, problems: list[str]) -> tuple[str | None, int]:
+    """The reason at ``position`` and where it ends, or None (with the problem said)."""
+    opener = text[position] if position < len(text) else ""
+    if opener in _QUOTE_CLOSERS:
+        closers = _QUOTE_CLOSERS[opener]
+        # A closer ends the reason only where a word ends, so the apostrophe of
+        # `'it's late'` stays inside it.
+        end = next(
+            (
+                at
+                for at in range(position + 1, len(text))
+                if text[at] in closers and (at + 1 == len(text) or text[at + 1].isspace())
+            ),
+            None,
+        )
+        if end is None:
+            problems.append(
+                f"The reason after `--reason` opens a quote ({opener}) that is never "
+                'closed; close it, e.g. `--reason "disk full"`.'
+            )
+            line_end = text.find("\n", position)
+            return None, len(text) if line_end < 0 else line_end
+        value = " ".join(text[position + 1 : end].split())
+        if not value:
+            problems.append('`--reason` is empty: write why, e.g. `--reason "disk full"`.')
+            return None, end + 1
+        return value, end + 1
+    word = re.match(r"[^\s]+", text[position:]) if opener and not opener.isspace() else None
+    if word is None or _is_option(word.group()):
+        problems.append(
+            '`--reason` needs a text: one word or a quoted one, e.g. `--reason "disk full"`.'
+        )
+        return None, position
+    return word.group(), position + word.end()
+
+
 # ── commands ──────────────────────────────────────────────────────────────────────
 
 _KEYWORDS = ("help", "status", "roles", "grant", "revoke")
@@ -443,20 +524,29 @@ _GROUP_MENTION = re.compile(r"<!subteam\^(?P<id>S[A-Z0-9]+)(?:\|[^>]*)?>")
 _BARE_SUBJECT = re.compile(r"[UWS][A-Z0-9]{2,}")
 
 
-def parse_command(text: str, *, default_region: str | None, max_instances: int) -> Command:
+def parse_command(
+    text: str,
+    *,
+    default_region: str | None,
+    max_instances: int,
+    require_reason: bool = False,
+) -> Command:
     """Read the text of an ``/ecs-reboot`` slash command (DESIGN §4).
 
     Returns one command, or a ``CommandError`` that lists every problem at once.
-    ``default_region`` is ``ECSBOT_DEFAULT_REGION`` and ``max_instances`` is
-    ``ECSBOT_MAX_INSTANCES``.
+    ``default_region`` is ``ECSBOT_DEFAULT_REGION``, ``max_instances`` is
+    ``ECSBOT_MAX_INSTANCES`` and ``require_reason`` is ``ECSBOT_REQUIRE_REASON``.
     """
+    text, reason = _take_reason(text)
     words = _split_words(text)
     options, operands = _read_options(words)
-    if not words or options.help:
+    if reason.given:
+        options.given.append("--reason")
+    if (not words and not reason.given) or options.help:
         return HelpCommand()
     keyword = operands[0].text.lower() if operands else ""
     arguments = [word.text for word in operands[1:]]
-    problems = list(options.problems)
+    problems = list(options.problems) + reason.problems
     command: Command
     if keyword in ("help", "roles"):
         problems += _reject_options(keyword, options, ())
@@ -469,10 +559,16 @@ def parse_command(text: str, *, default_region: str | None, max_instances: int) 
         problems += _reject_options(keyword, options, ("--region", "--tag"))
         command = _binding_command(keyword, arguments, options, problems)
     else:
-        problems += _reject_options("reboot", options, ("--region", "--force"))
+        problems += _reject_options("reboot", options, ("--region", "--force", "--reason"))
         command = _reboot_command(
             operands, options, problems, default_region=default_region, max_instances=max_instances
         )
+        if reason.text is not None:
+            command = dataclasses.replace(command, reason=reason.text)
+        elif require_reason and not reason.problems:
+            problems.append(
+                'A reason is required here: add `--reason "why"` (one word needs no quotes).'
+            )
     return CommandError(tuple(problems)) if problems else command
 
 

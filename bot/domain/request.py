@@ -12,12 +12,31 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.domain.model import InstanceOutcome, InstanceRef, RequestState, Verdict
+from bot.domain.model import (
+    RETRYABLE_OUTCOMES,
+    InstanceOutcome,
+    InstanceRef,
+    RequestState,
+    Verdict,
+)
 
 # Which state may follow which (DESIGN §7). Everything else is refused.
 TRANSITIONS: Mapping[RequestState, frozenset[RequestState]] = {
     RequestState.PREVIEWED: frozenset(
-        {RequestState.EXECUTING, RequestState.CANCELLED, RequestState.EXPIRED}
+        {
+            RequestState.EXECUTING,
+            RequestState.AWAITING_APPROVAL,
+            RequestState.CANCELLED,
+            RequestState.EXPIRED,
+        }
+    ),
+    RequestState.AWAITING_APPROVAL: frozenset(
+        {
+            RequestState.EXECUTING,
+            RequestState.REJECTED,
+            RequestState.CANCELLED,
+            RequestState.EXPIRED,
+        }
     ),
     RequestState.EXECUTING: frozenset(
         {RequestState.SUCCEEDED, RequestState.PARTIALLY_FAILED, RequestState.FAILED}
@@ -62,6 +81,14 @@ class PlannedInstance:
 
 
 @dataclass(frozen=True)
+class Approval:
+    """One approver's yes to a request awaiting approval (DESIGN §6.1)."""
+
+    user: str
+    at: datetime
+
+
+@dataclass(frozen=True)
 class RebootRequest:
     id: str
     state: RequestState
@@ -86,6 +113,20 @@ class RebootRequest:
     message_redraw_due: bool = False
     # The request finished; the notify channel has not been told how yet.
     notify_end_due: bool = False
+    # Why the person asks (``--reason``), shown to approvers and kept in the history.
+    reason: str | None = None
+    # Approvals needed before it runs (0: no approval rule applied at the preview).
+    approvals_needed: int = 0
+    # When a request awaiting approval expires (its confirm plus ECSBOT_APPROVAL_TTL).
+    approval_expires_at: datetime | None = None
+    rejected_by: str | None = None
+    rejected_at: datetime | None = None
+    # The request whose failed instances this one retries, and the retry opened from
+    # this one (at most one: a second Retry click opens nothing).
+    retry_of: str | None = None
+    retried_by_request: str | None = None
+    # Stored in a table of their own; the repositories attach them.
+    approvals: tuple[Approval, ...] = ()
 
     @property
     def regions(self) -> tuple[str, ...]:
@@ -96,7 +137,16 @@ class RebootRequest:
         return tuple(i for i in self.instances if i.will_reboot)
 
     def is_expired(self, now: datetime) -> bool:
+        if self.state is RequestState.AWAITING_APPROVAL:
+            return self.approval_expires_at is not None and now >= self.approval_expires_at
         return self.state is RequestState.PREVIEWED and now >= self.expires_at
+
+    @property
+    def retryable(self) -> tuple[PlannedInstance, ...]:
+        """The instances a Retry would reboot again: sent, and not back (DESIGN §6.2)."""
+        if not self.state.is_final:
+            return ()
+        return tuple(i for i in self.instances if i.outcome in RETRYABLE_OUTCOMES)
 
     def progress(self) -> tuple[int, int]:
         """(instances back, instances being rebooted) for the ``3/10 back`` line."""

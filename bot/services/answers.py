@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypeAlias
 
+from bot.domain.approval import ApprovalNeed
 from bot.domain.errors import BotError, EcsError, StoreUnavailable
 from bot.domain.model import InstanceRef
 from bot.domain.policy import Denial
@@ -78,6 +79,46 @@ class JobFailed:
     error: BotError | None = None
 
 
+@dataclass(frozen=True)
+class AlreadyApproved:
+    """The approver had approved this request already: one approval per person."""
+
+    request: RebootRequest
+
+
+@dataclass(frozen=True)
+class ApprovalRecorded:
+    """The click was counted; ``request`` shows the approvals so far (the quorum not
+    reached yet, or reached by this click)."""
+
+    request: RebootRequest
+    started: bool
+
+
+@dataclass(frozen=True)
+class NotAwaitingApproval:
+    """Approve or Reject on a request that is not waiting for approvals (never was, or
+    no longer: started, rejected, cancelled, expired)."""
+
+    request: RebootRequest
+
+
+@dataclass(frozen=True)
+class NothingToRetry:
+    """Retry on a request that is not finished, or that has no failed, timed-out or
+    aborted instance."""
+
+    request: RebootRequest
+
+
+@dataclass(frozen=True)
+class AlreadyRetried:
+    """Retry was clicked before on this request; ``retry_id`` is the request it opened."""
+
+    request_id: str
+    retry_id: str
+
+
 Answer: TypeAlias = (
     Denied
     | LookupFailed
@@ -88,6 +129,11 @@ Answer: TypeAlias = (
     | NothingToReboot
     | ClickNotRecorded
     | JobFailed
+    | AlreadyApproved
+    | ApprovalRecorded
+    | NotAwaitingApproval
+    | NothingToRetry
+    | AlreadyRetried
 )
 """Everything ``Presenter.tell`` may be asked to say to one person."""
 
@@ -100,3 +146,7 @@ class PreviewNote:
     user: str
     duplicates: tuple[InstanceRef, ...] = ()
     view_only: Denial | None = None
+    # The request this preview retries (its failed instances only), if any.
+    retry_of: str | None = None
+    # Which approval rules apply (the count is the request's ``approvals_needed``).
+    approval: ApprovalNeed | None = None

@@ -8,6 +8,7 @@ import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from bot.domain.approval import ApprovalRules
 from bot.domain.policy import Principal
 from bot.services.ports import (
     Clock,
@@ -31,6 +32,10 @@ class FlowConfig:
     admins: Sequence[str] = ()
     allowed_channels: Sequence[str] = ()
     notify_channel: str | None = None
+    require_reason: bool = False
+    approval_rules: ApprovalRules = field(default_factory=ApprovalRules)
+    approval_ttl: int = 1800
+    approver_group: str | None = None
 
 
 def new_request_id() -> str:

@@ -29,6 +29,12 @@ def request_json(request: RebootRequest) -> dict[str, Any]:
         "cancelled_by": request.cancelled_by,
         "finished_at": _iso(request.finished_at),
         "regions": list(request.regions),
+        "reason": request.reason,
+        "approvals": [{"user": a.user, "at": _iso(a.at)} for a in request.approvals],
+        "approvals_needed": request.approvals_needed,
+        "rejected_by": request.rejected_by,
+        "retry_of": request.retry_of,
+        "retried_by": request.retried_by_request,
         "instances": [
             {
                 "instance_id": i.ref.instance_id,

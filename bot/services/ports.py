@@ -135,6 +135,9 @@ class RequestUpdate:
     next_poll_at: datetime | Keep | None = KEEP  # stored, but not part of a snapshot
     message_redraw_due: bool | Keep = KEEP
     notify_end_due: bool | Keep = KEEP
+    approval_expires_at: datetime | Keep | None = KEEP
+    rejected_by: str | Keep | None = KEEP
+    rejected_at: datetime | Keep | None = KEEP
 
     def changes(self) -> dict[str, Any]:
         """The fields to write, by name."""
@@ -238,7 +241,24 @@ class RequestStore(Protocol):
     ) -> list[RebootRequest]: ...
 
     def expire_due(self, now: datetime) -> list[str]:
-        """Move every ``previewed`` request past its expiry to ``expired``."""
+        """Move every ``previewed`` request past its expiry, and every one
+        ``awaiting_approval`` past its approval wait, to ``expired``."""
+        ...
+
+    def add_approval(self, request_id: str, user: str, at: datetime) -> bool | None:
+        """Record ``user``'s approval of a request ``awaiting_approval``, first locking
+        the request's row so that concurrent approvals of one request are counted one
+        after the other. True when recorded, False when ``user`` had approved already,
+        None when the request is not awaiting approval (nothing written)."""
+        ...
+
+    def claim_retry(self, request_id: str, retry_id: str) -> bool:
+        """Record that ``retry_id`` retries this request, once: False when a retry was
+        recorded before (one conditional update)."""
+        ...
+
+    def release_retry(self, request_id: str, retry_id: str) -> None:
+        """Undo :meth:`claim_retry` when the retry could not be previewed."""
         ...
 
     def redraw_due(
@@ -370,6 +390,13 @@ class Presenter(Protocol):
     def notify_finished(self, request: RebootRequest) -> bool:
         """Tell the notify channel how the reboot ended. False when Slack did not take
         it; True also when there is no notify channel."""
+        ...
+
+    def notify_awaiting_approval(
+        self, request: RebootRequest, *, approver_group: str | None
+    ) -> str | None:
+        """Tell the notify channel a request waits for approvers, mentioning the
+        ``approver_group`` (``S…``) when there is one; returns the message's ts."""
         ...
 
     def tell(self, channel: str, user: str, answer: Answer) -> None:

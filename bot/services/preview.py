@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from bot.domain.approval import ApprovalNeed, approval_need
 from bot.domain.dry_run import DryRunAnswer, find_refused
 from bot.domain.errors import EcsError
 from bot.domain.model import InstanceRef, RequestState, Role, Verdict
@@ -51,6 +52,10 @@ class PreviewAsked:
     force: bool
     command_text: str = ""
     duplicates: tuple[InstanceRef, ...] = ()
+    reason: str | None = None
+    # A retry (DESIGN §6.2): the request it retries, and the id claimed for it there.
+    retry_of: str | None = None
+    request_id: str | None = None
 
 
 def early_check(ctx: Context, asked: PreviewAsked) -> Decision:
@@ -113,10 +118,15 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
     ]
     batches = dry_run_all(ctx, candidates, force=asked.force)
     instances = plan_instances(asked.instances, found, batches)
+    need = approval_need(
+        ctx.config.approval_rules,
+        force=asked.force,
+        instance_tags=[i.tags for i in instances if i.will_reboot],
+    )
 
     now = ctx.clock()
     request = RebootRequest(
-        id=ctx.new_id(),
+        id=asked.request_id or ctx.new_id(),
         state=RequestState.PREVIEWED,
         force=asked.force,
         requester=asked.user,
@@ -125,6 +135,9 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
         expires_at=expiry(now, ctx.config.confirm_ttl),
         instances=instances,
         command_text=asked.command_text,
+        reason=asked.reason,
+        approvals_needed=need.count,
+        retry_of=asked.retry_of,
     )
     with ctx.uow() as uow:
         uow.requests.add(request)
@@ -138,11 +151,14 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
                 "channel": asked.channel,
                 "instances": [str(i.ref) for i in instances],
                 "will_reboot": len(request.to_reboot),
+                "reason": asked.reason,
+                "approvals_needed": need.count,
+                "retry_of": asked.retry_of,
             },
         )
         uow.commit()
 
-    note = _note(asked, may_execute)
+    note = _note(asked, may_execute, need)
     ts = ctx.presenter.publish_request(request, can_execute=may_execute.allowed, note=note)
     if ts:
         # Recorded at once (the permalink is one more Slack call away).
@@ -157,12 +173,18 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
     return request
 
 
-def _note(asked: PreviewAsked, may_execute: Decision) -> PreviewNote | None:
-    """The dropped repeats, and why the requester may view but not reboot; None when
-    there is neither."""
-    if not asked.duplicates and may_execute.allowed:
+def _note(asked: PreviewAsked, may_execute: Decision, need: ApprovalNeed) -> PreviewNote | None:
+    """The dropped repeats, why the requester may view but not reboot, what this
+    retries and why approval is needed; None when there is nothing of that."""
+    if not asked.duplicates and may_execute.allowed and not asked.retry_of and not need.needed:
         return None
-    return PreviewNote(asked.user, duplicates=asked.duplicates, view_only=may_execute.denial)
+    return PreviewNote(
+        asked.user,
+        duplicates=asked.duplicates,
+        view_only=may_execute.denial,
+        retry_of=asked.retry_of,
+        approval=need if need.needed else None,
+    )
 
 
 def _audit_denial(ctx: Context, asked: PreviewAsked, denial: Denial) -> None:

@@ -28,19 +28,22 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.domain.model import InstanceOutcome, RequestState, Verdict
+from bot.domain.model import RETRYABLE_OUTCOMES, InstanceOutcome, RequestState, Verdict
 from bot.domain.request import PlannedInstance, RebootRequest
 
 ACTION_CONFIRM = "reboot_confirm"
 ACTION_CANCEL = "reboot_cancel"
+ACTION_APPROVE = "reboot_approve"
+ACTION_REJECT = "reboot_reject"
+ACTION_RETRY = "reboot_retry"
 ACTIONS_BLOCK_ID = "reboot_actions"
 
 MAX_BLOCKS = 50
 MAX_SECTION_CHARS = 3000
 # Blocks the preview keeps besides the instance list: header, facts, force warning,
-# verdict counts, "rest in the thread", divider, status, note, buttons. All nine can
-# appear at once (a large force preview with a note).
-_RESERVED_BLOCKS = 9
+# verdict counts, "rest in the thread", divider, status, note, buttons, reason,
+# approvals. All of them can appear at once (a large force preview with a note).
+_RESERVED_BLOCKS = 11
 
 _VERDICT_TEXT = {
     Verdict.WILL_REBOOT: ":large_green_circle: will reboot",
@@ -59,9 +62,13 @@ _OUTCOME_TEXT = {
     InstanceOutcome.FAILED: ":x: failed",
     InstanceOutcome.TIMED_OUT: ":alarm_clock: timed out",
 }
+# Outcomes added by other features are drawn by their value until they get an emoji.
+_OUTCOME_FALLBACK = ":grey_question: "
 
 _STATE_TEXT = {
     RequestState.PREVIEWED: "waiting for confirmation",
+    RequestState.AWAITING_APPROVAL: ":raised_hand: waiting for approval",
+    RequestState.REJECTED: ":no_entry: rejected (nothing was rebooted)",
     RequestState.CANCELLED: ":no_entry_sign: cancelled",
     RequestState.EXPIRED: ":hourglass: expired (nothing was rebooted)",
     RequestState.EXECUTING: ":arrows_counterclockwise: rebooting",
@@ -150,12 +157,42 @@ def instance_line(instance: PlannedInstance, *, with_outcome: bool) -> str:
     region = f" _{escape(instance.ref.region)}_"
     status = f" · {escape(instance.status)}" if instance.status else ""
     if with_outcome and instance.outcome is not InstanceOutcome.PENDING:
-        detail = _OUTCOME_TEXT[instance.outcome]
+        detail = _outcome_text(instance.outcome)
         if instance.outcome is InstanceOutcome.FAILED and instance.message:
             detail += f": {escape(instance.message)}"
     else:
         detail = _verdict_detail(instance)
     return f"• `{instance.ref.instance_id}`{name}{region}{status} · {detail}"
+
+
+def _outcome_text(outcome: InstanceOutcome) -> str:
+    return _OUTCOME_TEXT.get(outcome) or _OUTCOME_FALLBACK + outcome.value.replace("_", " ")
+
+
+def reason_line(request: RebootRequest) -> str | None:
+    """``--reason`` as the messages show it, or None without one."""
+    return f"*Reason:* {escape(request.reason)}" if request.reason else None
+
+
+def approvals_line(request: RebootRequest) -> str | None:
+    """The approvals so far (``1/2: <@U…>``) and when the wait ends; None when the
+    request needs no approval."""
+    if request.approvals_needed <= 0:
+        return None
+    who = ", ".join(mention(a.user) for a in request.approvals)
+    text = f"*Approvals:* {len(request.approvals)}/{request.approvals_needed}"
+    text += f" ({who})" if who else ""
+    if request.state is RequestState.PREVIEWED:
+        return (
+            f":raised_hand: *Approval needed:* after you confirm, "
+            f"{_plural(request.approvals_needed, 'other person')} with the role to confirm "
+            "it must approve before anything reboots."
+        )
+    if request.state is RequestState.AWAITING_APPROVAL and request.approval_expires_at:
+        text += f" · the wait ends {slack_date(request.approval_expires_at)}"
+    if request.rejected_by and request.rejected_at:
+        text += f" · rejected by {mention(request.rejected_by)} {slack_date(request.rejected_at)}"
+    return text
 
 
 def verdict_counts(instances: Sequence[PlannedInstance]) -> str:
@@ -222,9 +259,14 @@ def request_message(
         )
     blocks.append(DividerBlock())
     blocks.append(_status_block(request, permalink=permalink))
+    for extra in (reason_line(request), approvals_line(request)):
+        if extra:
+            blocks.append(SectionBlock(text=MarkdownTextObject(text=extra[:MAX_SECTION_CHARS])))
     if note:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=note)]))
 
+    if request.state is RequestState.AWAITING_APPROVAL:
+        blocks.append(_approval_buttons(request))
     if request.state is RequestState.PREVIEWED:
         if can_execute and request.to_reboot:
             blocks.append(_buttons(request))
@@ -249,6 +291,10 @@ def _status_text(request: RebootRequest) -> str:
     state = _STATE_TEXT[request.state]
     if request.state is RequestState.PREVIEWED:
         return f"{state} (expires {slack_date(request.expires_at)})"
+    if request.state is RequestState.AWAITING_APPROVAL:
+        return f"{state} ({len(request.approvals)}/{request.approvals_needed})"
+    if request.state is RequestState.EXPIRED and request.approval_expires_at:
+        return ":hourglass: expired waiting for approval (nothing was rebooted)"
     if request.state is RequestState.EXECUTING or (request.state.is_final and request.confirmed_by):
         skipped = len(request.instances) - attempted
         # Skipped instances do not count against the request (DESIGN §7); say how many.
@@ -268,7 +314,7 @@ def _status_block(request: RebootRequest, *, permalink: str | None) -> Block:
             f"Cancelled by {mention(request.cancelled_by)} {slack_date(request.cancelled_at)}"
         )
     if request.state is RequestState.EXPIRED:
-        parts.append(f"Expired {slack_date(request.expires_at)}")
+        parts.append(f"Expired {slack_date(request.approval_expires_at or request.expires_at)}")
     if request.finished_at and request.state.is_final and request.confirmed_by:
         parts.append(f"Finished {slack_date(request.finished_at)}")
     if permalink:
@@ -306,6 +352,22 @@ def _buttons(request: RebootRequest) -> ActionsBlock:
         text=PlainTextObject(text="Cancel"), action_id=ACTION_CANCEL, value=request.id
     )
     return ActionsBlock(block_id=ACTIONS_BLOCK_ID, elements=[confirm, cancel])
+
+
+def _approval_buttons(request: RebootRequest) -> ActionsBlock:
+    approve = ButtonElement(
+        text=PlainTextObject(text="Approve"),
+        action_id=ACTION_APPROVE,
+        value=request.id,
+        style="danger" if request.force else "primary",
+    )
+    reject = ButtonElement(
+        text=PlainTextObject(text="Reject"), action_id=ACTION_REJECT, value=request.id
+    )
+    cancel = ButtonElement(
+        text=PlainTextObject(text="Cancel"), action_id=ACTION_CANCEL, value=request.id
+    )
+    return ActionsBlock(block_id=ACTIONS_BLOCK_ID, elements=[approve, reject, cancel])
 
 
 # --- thread replies ------------------------------------------------------------------------
@@ -382,6 +444,9 @@ def status_text(request: RebootRequest, *, permalink: str | None = None) -> str:
         )
     if request.cancelled_by:
         lines.append(f"Cancelled by {mention(request.cancelled_by)}")
+    lines.extend(line for line in (reason_line(request), approvals_line(request)) if line)
+    if request.retry_of:
+        lines.append(f"Retries the failed instances of `{request.retry_of}`")
     if permalink:
         lines.append(f"Thread: {permalink}")
     with_outcome = request.state is not RequestState.PREVIEWED
@@ -404,7 +469,7 @@ def progress_reply(request: RebootRequest, changed: Sequence[PlannedInstance]) -
     back, attempted = request.progress()
     lines = []
     for instance in changed:
-        detail = _OUTCOME_TEXT[instance.outcome]
+        detail = _outcome_text(instance.outcome)
         if instance.outcome is InstanceOutcome.SUCCEEDED:
             detail += f" after {_duration(instance.reboot_sent_at, instance.finished_at)}"
         elif instance.message and instance.outcome.is_final:
@@ -436,7 +501,8 @@ def summary_reply(request: RebootRequest) -> Message:
     took = _duration(request.confirmed_at, request.finished_at)
     head = (
         f"*Done: {_STATE_TEXT[request.state]}* · {back}/{attempted} back in {took} ({tally}). "
-        f"Requested by {mention(request.requester)}, confirmed by {mention(request.confirmed_by)}."
+        f"Requested by {mention(request.requester)}, confirmed by {mention(request.confirmed_by)}"
+        f"{_approved_by(request)}."
     )
     durations = [
         (i.finished_at - i.reboot_sent_at).total_seconds()
@@ -457,22 +523,70 @@ def summary_reply(request: RebootRequest) -> Message:
             else ""
         )
         for i in request.instances
-        if i.outcome in (InstanceOutcome.FAILED, InstanceOutcome.TIMED_OUT)
+        if i.outcome in RETRYABLE_OUTCOMES
     ]
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=head))]
     chunks = _chunk_lines(problems)
-    blocks.extend(SectionBlock(text=MarkdownTextObject(text=c)) for c in chunks[: MAX_BLOCKS - 1])
+    room = MAX_BLOCKS - 2  # the head, and the Retry button
+    blocks.extend(SectionBlock(text=MarkdownTextObject(text=c)) for c in chunks[:room])
+    retryable = request.retryable
+    if retryable:
+        blocks.append(
+            ActionsBlock(
+                block_id="reboot_retry_actions",
+                elements=[
+                    ButtonElement(
+                        text=PlainTextObject(
+                            text=f"Retry the {_plural(len(retryable), 'failed one')}"[:75]
+                        ),
+                        action_id=ACTION_RETRY,
+                        value=request.id,
+                    )
+                ],
+            )
+        )
     overflow = tuple(
         Message(
             text="Failures (continued)", blocks=(SectionBlock(text=MarkdownTextObject(text=c)),)
         )
-        for c in chunks[MAX_BLOCKS - 1 :]
+        for c in chunks[room:]
     )
     return Message(
         text=f"Done: {request.state.value}, {back}/{attempted} back",
         blocks=tuple(blocks),
         overflow=overflow,
     )
+
+
+def _approved_by(request: RebootRequest) -> str:
+    if not request.approvals:
+        return ""
+    return ", approved by " + ", ".join(mention(a.user) for a in request.approvals)
+
+
+def _reason_suffix(request: RebootRequest) -> str:
+    return f" Reason: {escape(request.reason)}" if request.reason else ""
+
+
+def notify_awaiting_approval(
+    request: RebootRequest, permalink: str | None, approver_group: str | None
+) -> Message:
+    """The notify channel's call for approvers (DESIGN §6.1)."""
+    verb = "Force reboot" if request.force else "Reboot"
+    count = len(request.to_reboot)
+    link = f" · <{permalink}|approve or reject>" if permalink else ""
+    group = f"<!subteam^{approver_group}> " if approver_group else ""
+    wait = (
+        f", until {slack_date(request.approval_expires_at)}" if request.approval_expires_at else ""
+    )
+    text = (
+        f":raised_hand: {group}{verb} of {_plural(count, 'instance')} in "
+        f"{escape(', '.join(request.regions))} needs "
+        f"{_plural(request.approvals_needed, 'approval')}{wait}: requested by "
+        f"{mention(request.requester)} in <#{request.channel}> (request `{request.id}`)."
+        f"{_reason_suffix(request)}{link}"
+    )
+    return Message(text=text, blocks=(SectionBlock(text=MarkdownTextObject(text=text)),))
 
 
 def notify_started(request: RebootRequest, permalink: str | None) -> Message:
@@ -482,8 +596,8 @@ def notify_started(request: RebootRequest, permalink: str | None) -> Message:
     text = (
         f":arrows_counterclockwise: {verb} of {_plural(count, 'instance')} in "
         f"{escape(', '.join(request.regions))} started: requested by {mention(request.requester)}, "
-        f"confirmed by {mention(request.confirmed_by)} in <#{request.channel}> "
-        f"(request `{request.id}`){link}"
+        f"confirmed by {mention(request.confirmed_by)}{_approved_by(request)} in "
+        f"<#{request.channel}> (request `{request.id}`).{_reason_suffix(request)}{link}"
     )
     return Message(text=text, blocks=(SectionBlock(text=MarkdownTextObject(text=text)),))
 
@@ -501,6 +615,7 @@ def notify_finished(request: RebootRequest, permalink: str | None) -> Message:
         f"{_STATE_TEXT[request.state]}: {verb.lower()} of {_plural(attempted, 'instance')} in "
         f"{escape(', '.join(request.regions))} (request `{request.id}`): {back}/{attempted} back"
         f"{f', {len(failed)} failed or timed out' if failed else ''}. Requested by "
-        f"{mention(request.requester)}, confirmed by {mention(request.confirmed_by)}{link}"
+        f"{mention(request.requester)}, confirmed by {mention(request.confirmed_by)}"
+        f"{_approved_by(request)}.{_reason_suffix(request)}{link}"
     )
     return Message(text=text, blocks=(SectionBlock(text=MarkdownTextObject(text=text)),))

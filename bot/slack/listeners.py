@@ -24,6 +24,7 @@ from bot.domain.parser import (
 )
 from bot.domain.policy import Binding, Principal, Target, check_channel, check_role
 from bot.logs import request_context
+from bot.services import approval as approval_service
 from bot.services import confirm as confirm_service
 from bot.services import preview as preview_service
 from bot.services import roles as roles_service
@@ -44,6 +45,9 @@ def register(app: App, ctx: Context, jobs: Jobs) -> None:
     app.command(re.compile(r"^/.+"))(_on_command(ctx, jobs))
     app.action(blocks.ACTION_CONFIRM)(_on_click(ctx, jobs, confirm_service.confirm))
     app.action(blocks.ACTION_CANCEL)(_on_click(ctx, jobs, confirm_service.cancel))
+    app.action(blocks.ACTION_APPROVE)(_on_click(ctx, jobs, approval_service.approve))
+    app.action(blocks.ACTION_REJECT)(_on_click(ctx, jobs, approval_service.reject))
+    app.action(blocks.ACTION_RETRY)(_on_click(ctx, jobs, approval_service.retry))
 
 
 def _on_command(ctx: Context, jobs: Jobs) -> Handler:
@@ -70,7 +74,10 @@ def answer_command(
     """The immediate (ephemeral) answer to a command, and the slow work to run after
     the ack, if any. Fast: the database at most, never ECS."""
     parsed = parse_command(
-        text, default_region=ctx.config.default_region, max_instances=ctx.config.max_instances
+        text,
+        default_region=ctx.config.default_region,
+        max_instances=ctx.config.max_instances,
+        require_reason=ctx.config.require_reason,
     )
     if isinstance(parsed, CommandError):
         return problems_text(parsed), None
@@ -80,6 +87,9 @@ def answer_command(
                 default_region=ctx.config.default_region,
                 max_instances=ctx.config.max_instances,
                 confirm_ttl=ctx.config.confirm_ttl,
+                approval=ctx.config.approval_rules,
+                approval_ttl=ctx.config.approval_ttl,
+                require_reason=ctx.config.require_reason,
             ),
             None,
         )
@@ -107,6 +117,7 @@ def answer_command(
         force=parsed.force,
         command_text=text,
         duplicates=tuple(parsed.duplicates),
+        reason=parsed.reason,
     )
     decision = preview_service.early_check(ctx, asked)
     if decision.denial is not None:

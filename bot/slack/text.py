@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bot.domain.approval import ApprovalNeed, ApprovalRules, ApprovalTrigger
 from bot.domain.model import Role
 from bot.domain.parser import ID_RULE, REBOOT_EXAMPLE, REBOOT_USAGE, CommandError
 from bot.domain.policy import (
@@ -17,20 +18,26 @@ from bot.domain.policy import (
     ChannelNotAllowed,
     Denial,
     NoRole,
+    OwnRequest,
     RequesterOrAdminOnly,
     RoleMissing,
     Target,
     UnscopedAdminNeeded,
 )
 from bot.services.answers import (
+    AlreadyApproved,
     AlreadyDecided,
+    AlreadyRetried,
     Answer,
+    ApprovalRecorded,
     ClickNotRecorded,
     Denied,
     JobFailed,
     LookupFailed,
     NoSuchRequest,
+    NotAwaitingApproval,
     NothingToReboot,
+    NothingToRetry,
     OtherChannel,
     PreviewNote,
     RequestExpired,
@@ -59,6 +66,11 @@ def denial_text(denial: Denial) -> str:
             )
         case RequesterOrAdminOnly(requester):
             return f"Only <@{requester}> (who asked) or an admin may do this."
+        case OwnRequest():
+            return (
+                "You asked for this reboot, so someone else must approve or reject it "
+                "(four eyes); Cancel withdraws it."
+            )
 
 
 def denied_text(denial: Denial) -> str:
@@ -116,6 +128,38 @@ def answer_text(answer: Answer) -> str:
             return "Nothing in this request can be rebooted."
         case ClickNotRecorded(error):
             return f":x: {error} Nothing was done; click again later."
+        case AlreadyApproved(request):
+            return (
+                f"You approved request `{request.id}` already; it has "
+                f"{len(request.approvals)}/{request.approvals_needed} approvals. "
+                "Each person counts once."
+            )
+        case ApprovalRecorded(request, started):
+            if started:
+                return (
+                    f":white_check_mark: Your approval made {len(request.approvals)}/"
+                    f"{request.approvals_needed}: request `{request.id}` is rebooting now."
+                )
+            left = request.approvals_needed - len(request.approvals)
+            return (
+                f":white_check_mark: Approved request `{request.id}` "
+                f"({len(request.approvals)}/{request.approvals_needed}); "
+                f"{left} more approval{'s' if left != 1 else ''} needed."
+            )
+        case NotAwaitingApproval(request):
+            return (
+                f"Request `{request.id}` is {request.state.value.replace('_', ' ')}, not "
+                "waiting for approval; nothing changed."
+            )
+        case NothingToRetry(request):
+            if not request.state.is_final:
+                return f"Request `{request.id}` has not finished yet; nothing to retry."
+            return f"Request `{request.id}` has no failed instance to retry."
+        case AlreadyRetried(request_id, retry_id):
+            return (
+                f"Retry was clicked already on request `{request_id}`: it opened request "
+                f"`{retry_id}`. Nothing new was opened."
+            )
         case JobFailed(None):
             return (
                 ":x: Something went wrong on my side; nothing more was done. "
@@ -133,7 +177,25 @@ def preview_note_text(note: PreviewNote) -> str | None:
         parts.append(f"Dropped {len(note.duplicates)} duplicate(s): {shown}.")
     if note.view_only is not None:
         parts.append(f"<@{note.user}> may view but not reboot: {denial_text(note.view_only)}")
+    if note.retry_of:
+        parts.append(f"Retries the failed instances of request `{note.retry_of}`.")
+    if note.approval is not None:
+        parts.append(f"Approval applies because {approval_triggers_text(note.approval)}.")
     return " ".join(parts) or None
+
+
+def approval_triggers_text(need: ApprovalNeed) -> str:
+    """Why a request needs approval, as a clause: ``it is a force reboot``."""
+    clauses = []
+    for trigger in need.triggers:
+        if trigger is ApprovalTrigger.FORCE:
+            clauses.append("it is a force reboot")
+        elif trigger is ApprovalTrigger.SIZE:
+            clauses.append("it reboots many instances (ECSBOT_APPROVALS_ABOVE)")
+        else:
+            tags = ", ".join(f"`{k}={v}`" for k, v in need.tags)
+            clauses.append(f"it touches instances tagged {tags}")
+    return " and ".join(clauses) or "a rule says so"
 
 
 # --- roles -----------------------------------------------------------------------------
@@ -205,11 +267,46 @@ def problems_text(error: CommandError) -> str:
     return f":warning: Nothing was done:\n{shown}\nSee `/ecs-reboot help`."
 
 
+def _approval_help(rules: ApprovalRules | None, approval_ttl: int | None) -> list[str]:
+    """The help's lines on four-eyes approval, with the rules in force when known."""
+    lines = [
+        "",
+        "*Approval (four eyes)*",
+        "• When a rule applies, your Reboot click asks for approval: someone else who "
+        "could confirm the request (operator; admin for --force) clicks Approve or Reject. "
+        "You never approve your own request.",
+    ]
+    if rules is not None:
+        applies = []
+        if rules.for_force:
+            applies.append("force reboots")
+        if rules.above > 0:
+            applies.append(f"requests of more than {rules.above} instances")
+        if rules.for_tags:
+            applies.append("instances tagged " + ", ".join(f"`{k}={v}`" for k, v in rules.for_tags))
+        if applies:
+            wait = f"; the wait lasts {approval_ttl} s" if approval_ttl else ""
+            lines.append(
+                f"• Here it applies to {'; '.join(applies)}, and needs "
+                f"{rules.quorum} approval{'s' if rules.quorum != 1 else ''}{wait}."
+            )
+        else:
+            lines.append("• No approval rule is set here: a confirm reboots at once.")
+    lines.append(
+        "• A finished request with failed, timed-out or aborted instances has a Retry "
+        "button in its thread: it previews exactly those again (same mode and reason)."
+    )
+    return lines
+
+
 def help_text(
     *,
     default_region: str | None = None,
     max_instances: int | None = None,
     confirm_ttl: int | None = None,
+    approval: ApprovalRules | None = None,
+    approval_ttl: int | None = None,
+    require_reason: bool = False,
 ) -> str:
     """The reply to ``/ecs-reboot help``. Pass the settings to show them."""
     region_default = f" (default here: `{default_region}`)" if default_region else ""
@@ -227,6 +324,8 @@ def help_text(
             f"• An id is {ID_RULE}. Write `REGION/i-…` or `REGION:i-…` to name its region.",
             f"• `--region REGION`: region of the ids given without one{region_default}.",
             "• `--force`: power cycle (can lose unwritten data; admins only).",
+            '• `--reason "TEXT"`: why (quoted, or one word); shown to approvers and kept in '
+            "the history." + (" *Required here.*" if require_reason else ""),
             *buttons,
             f"• Example: {REBOOT_EXAMPLE}",
             "",
@@ -243,5 +342,6 @@ def help_text(
             "• `operator`: as viewer, and confirm normal reboots.",
             "• `admin`: as operator, and force reboots, confirm anyone's request, "
             "grant and revoke roles.",
+            *_approval_help(approval, approval_ttl),
         ]
     )

@@ -42,7 +42,7 @@ T = TypeVar("T")
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 TTL = timedelta(seconds=300)
-TABLES = {"reboot_requests", "reboot_instances", "role_bindings", "audit_log"}
+TABLES = {"reboot_requests", "reboot_instances", "role_bindings", "audit_log", "approvals"}
 
 
 def make_request(
@@ -108,7 +108,7 @@ def test_upgrade_creates_every_table_on_an_empty_database(database_url: str) -> 
         with engine.connect() as connection:
             tables = set(inspect(connection).get_table_names())
             revision = connection.execute(text("SELECT version_num FROM alembic_version"))
-            assert revision.scalar_one() == "0003"
+            assert revision.scalar_one() == head_revision()
     finally:
         engine.dispose()
     assert tables >= TABLES
@@ -235,7 +235,7 @@ def test_current_revision_is_none_before_and_head_after_upgrade(database_url: st
         after = current_revision(engine)
     finally:
         engine.dispose()
-    assert (before, after, head_revision()) == (None, "0003", "0003")
+    assert (before, after, head_revision()) == (None, "0005", "0005")
 
 
 def test_model_check_notices_a_schema_drift(migrated_url: str) -> None:

@@ -566,3 +566,60 @@ def test_count_limit_holds(ids: list[str], limit: int) -> None:
     assert too_many == (len(ids) > limit)
     if isinstance(result := command(" ".join(ids), limit=limit), RebootCommand):
         assert len(result.instances) <= limit
+
+
+# --- --reason (DESIGN §4) ---------------------------------------------------------------------
+
+_ID = "i-bp1abcd00000001"
+
+
+def _reason_of(text: str, **kwargs: bool) -> object:
+    parsed = parse_command(text, default_region="cn-hangzhou", max_instances=10, **kwargs)
+    return parsed.reason if isinstance(parsed, RebootCommand) else parsed
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        (f'{_ID} --reason "disk full, again"', "disk full, again"),
+        (f"--reason 'kernel panic' {_ID}", "kernel panic"),
+        (f"{_ID} --reason “slack curly quotes”", "slack curly quotes"),
+        (f"{_ID} --reason ‘single curly’", "single curly"),
+        (f"{_ID} --reason oom", "oom"),
+        (f"{_ID} --reason=oom", "oom"),
+        (f"{_ID} —reason oom", "oom"),
+        (f"{_ID} --reason 'it's late'", "it's late"),
+        (_ID, None),
+    ],
+)
+def test_reason_is_read_with_its_quotes_removed(text: str, reason: str | None) -> None:
+    assert _reason_of(text) == reason
+
+
+def test_an_unterminated_quote_is_listed_with_the_other_problems() -> None:
+    parsed = parse_command(
+        f'i-bad --reason "no end {_ID}', default_region="cn-hangzhou", max_instances=10
+    )
+    assert isinstance(parsed, CommandError)
+    assert any("never closed" in problem for problem in parsed.problems)
+    assert any("i-bad" in problem for problem in parsed.problems)
+
+
+@pytest.mark.parametrize(
+    "text", [f"{_ID} --reason", f'{_ID} --reason ""', f"{_ID} --reason --force"]
+)
+def test_a_reason_flag_without_text_is_an_error(text: str) -> None:
+    assert isinstance(_reason_of(text), CommandError)
+
+
+def test_a_required_reason_is_an_error_when_missing_and_fine_when_given() -> None:
+    missing = _reason_of(_ID, require_reason=True)
+    assert isinstance(missing, CommandError)
+    assert any("--reason" in problem for problem in missing.problems)
+    assert _reason_of(f"{_ID} --reason patch", require_reason=True) == "patch"
+
+
+def test_reason_does_not_apply_to_other_commands() -> None:
+    parsed = parse_command("status abc --reason x", default_region=None, max_instances=10)
+    assert isinstance(parsed, CommandError)
+    assert "`--reason` does not apply to `status`." in parsed.problems
