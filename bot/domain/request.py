@@ -83,6 +83,9 @@ class RebootRequest:
     message_redraw_due: bool = False
     # The request finished; the notify channel has not been told how yet.
     notify_end_due: bool = False
+    # The selectors as typed (``tag:app=web``); what they matched at preview is frozen
+    # into ``instances``, never matched again.
+    selectors: tuple[str, ...] = ()
 
     @property
     def regions(self) -> tuple[str, ...]:

@@ -29,6 +29,7 @@ def request_json(request: RebootRequest) -> dict[str, Any]:
         "cancelled_by": request.cancelled_by,
         "finished_at": _iso(request.finished_at),
         "regions": list(request.regions),
+        "selectors": list(request.selectors),
         "instances": [
             {
                 "instance_id": i.ref.instance_id,
