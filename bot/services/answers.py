@@ -34,7 +34,7 @@ class LookupFailed:
 class Selection:
     """What the selectors of a command matched: ``selectors`` as typed, the matches
     per region searched (in the order asked, zeros included) and how many instances
-    were named by id besides."""
+    were named by id besides (not counting ids the selectors matched too)."""
 
     selectors: tuple[str, ...]
     per_region: tuple[tuple[str, int], ...]

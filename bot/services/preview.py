@@ -242,7 +242,7 @@ def resolve_selectors(
     else:
         per_region = [(region, 0) for region in asked.search_regions]
     extra = [ref for ref in asked.instances if ref not in matched]
-    selection = Selection(typed, tuple(per_region), ids_given=len(asked.instances))
+    selection = Selection(typed, tuple(per_region), ids_given=len(extra))
     if capped:
         return MatchCapped(selection, tuple(capped), TAG_FILTER_LIMIT)
     if not matched:
