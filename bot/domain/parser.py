@@ -400,8 +400,8 @@ def _is_valid_id_word(text: str) -> bool:
 
 def _not_an_id_problem(text: str) -> ParseProblem:
     return ParseProblem(
-        f"{_quote(text)} is neither an option, an instance id (`i-…`) nor a selector "
-        "(`tag:K=V`, `name:P`).",
+        f"{_quote(text)} is neither an option nor an instance id ({ID_RULE}) or "
+        "selector (`tag:K=V`, `name:P`).",
         text,
     )
 
