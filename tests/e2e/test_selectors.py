@@ -147,7 +147,8 @@ def test_a_selector_that_matches_nothing_says_so_and_records_nothing(harness: Ha
     assert "`tag:app=nothing-like-this` matched no instance in cn-hangzhou" in told
     assert h.previews() == []
     assert h.sim.calls.count("RebootInstances") == 0
-    assert h.bot.ctx.uow().__enter__().requests.list_recent(10) == []
+    with h.bot.ctx.uow() as uow:
+        assert uow.requests.list_recent(10) == []
 
 
 def test_more_matches_than_the_limit_is_an_error_with_the_count(migrated_url: str) -> None:
