@@ -34,6 +34,10 @@ STOP_SECONDS, START_SECONDS = 2.0, 3.0
 STOPPED_NAME = "batch-01"
 
 
+# The tags of the demo's "pay" instances.
+PAY_TAGS = {"app": "pay", "env": "prod", "team": "payments"}
+
+
 def console_overrides(*, user: str, signing_secret: str) -> dict[str, str]:
     """What the console changes in ``offline_env``: the person is the admin, a fresh
     signing secret, the real-time poller's pace."""
@@ -85,6 +89,9 @@ def start_stack(
         )
         # One stopped instance, so that a preview shows a verdict other than "will reboot".
         stopped = sim.fleet.add_instance(REGION, name=STOPPED_NAME, status="Stopped")
+        # A small "pay" service, so that the demo can pick instances by tag (DESIGN §4).
+        for number in range(1, 4):
+            sim.fleet.add_instance(REGION, name=f"pay-{number:02d}", tags=PAY_TAGS)
         sim.start()
         closers.append(sim.stop)
 

@@ -93,6 +93,9 @@ class RebootRequestRow(Base):
         Boolean, default=False, server_default=false(), index=True
     )
     reported_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The ``tag:``/``name:`` selectors as typed (a JSON list, empty without any); what
+    # they matched is frozen in the instance rows.
+    selectors: Mapped[list[str]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
     next_poll_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # One poller at a time; a dead poller's lease simply runs out.
     lease_owner: Mapped[str | None] = mapped_column(String(_NAME))

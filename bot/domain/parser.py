@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TypeAlias
 
 from bot.domain.model import InstanceRef, Role
+from bot.domain.selectors import Selector, is_selector_word, read_selector
 
 INSTANCE_ID_PATTERN = re.compile(r"i-[a-z0-9]{8,30}")
 # cn-hangzhou, us-west-1, ap-southeast-1, cn-beijing-finance-1, cn-north-2-gov-1. Each
@@ -27,11 +28,12 @@ INSTANCE_ID_PATTERN = re.compile(r"i-[a-z0-9]{8,30}")
 # which console lines are full of, is not mistaken for a region.
 REGION_ID_PATTERN = re.compile(r"[a-z]{2}(?:-(?:[a-z]{2,}|[0-9]+))+")
 
-REBOOT_USAGE = '`/ecs-reboot [--region REGION] [--force] [--reason "TEXT"] INSTANCES…`'
+REBOOT_USAGE = '`/ecs-reboot [--region REGION[,REGION…]] [--force] [--reason "TEXT"] TARGETS…`'
 REBOOT_EXAMPLE = (
     "`/ecs-reboot --region cn-hangzhou i-bp1abc23def45ghi67jk0, i-bp1xyz98wvu76tsr54qp0`"
 )
 ID_RULE = "`i-` followed by 8 to 30 lowercase letters and digits"
+SELECTOR_RULE = "`tag:KEY=VALUE` or `name:PATTERN` (`*` matches any run of characters)"
 _REGION_EXAMPLES = "like `cn-hangzhou` or `us-west-1`"
 
 
@@ -58,6 +60,8 @@ class InstanceListParse:
     instances: tuple[InstanceRef, ...]
     duplicates: tuple[InstanceRef, ...] = ()
     errors: tuple[ParseProblem, ...] = ()
+    # The selectors met (``tag:…``, ``name:…``), in first-seen order, without repeats.
+    selectors: tuple[Selector, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -103,14 +107,20 @@ class RevokeCommand(RoleBindingCommand):
 
 @dataclass(frozen=True)
 class RebootCommand:
-    """Reboot ``instances`` (each with its region resolved). ``region`` is the
-    ``--region`` given, None without one; ``duplicates`` are the dropped repeats."""
+    """Reboot ``instances`` (each with its region resolved), plus whatever ``selectors``
+    match in ``search_regions``. ``region`` is the ``--region`` given when it names one
+    region (None without one or with a list); ``regions`` the whole ``--region`` list;
+    ``duplicates`` are the dropped repeats. ``search_regions`` is empty without
+    selectors, else the ``--region`` list or the default region."""
 
     instances: tuple[InstanceRef, ...]
     force: bool = False
     region: str | None = None
     duplicates: tuple[InstanceRef, ...] = ()
     reason: str | None = None  # ``--reason``, without its quotes
+    selectors: tuple[Selector, ...] = ()
+    regions: tuple[str, ...] = ()
+    search_regions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -152,11 +162,52 @@ class _Word:
 
 
 def _split_words(text: str) -> list[_Word]:
-    return [
-        _Word(_SMART_DASHES.sub("--", match.group()), number)
-        for number, line in enumerate(text.splitlines())
-        for match in _WORD.finditer(line)
-    ]
+    words: list[_Word] = []
+    for number, line in enumerate(text.splitlines()):
+        matches = list(_WORD.finditer(line))
+        position = 0
+        while position < len(matches):
+            word = _SMART_DASHES.sub("--", matches[position].group())
+            end = matches[position].end()
+            position += 1
+            glue = _region_list_start(word, matches, position)
+            if glue is not None:
+                # `--region a,b`: commas split words everywhere else, so the list is put
+                # back together here, gaps and all (`a,,b` must stay visible as a flaw).
+                if glue == position:
+                    words.append(_Word(word, number))
+                    word, end = matches[position].group(), matches[position].end()
+                    position += 1
+                while position < len(matches) and _glued(line, end, matches[position]):
+                    word += line[end : matches[position].start()] + matches[position].group()
+                    end = matches[position].end()
+                    position += 1
+            words.append(_Word(word, number))
+    return words
+
+
+def _region_list_start(word: str, matches: list[re.Match[str]], position: int) -> int | None:
+    """Where the value of a ``--region`` flag starts: ``position - 1`` for
+    ``--region=a``, ``position`` for ``--region a``; None for any other word."""
+    name = word.partition("=")[0].lower()
+    if name != "--region":
+        return None
+    if "=" in word:
+        return position - 1
+    if position < len(matches) and _list_item(matches[position].group()):
+        return position
+    return None
+
+
+def _glued(line: str, end: int, following: re.Match[str]) -> bool:
+    """True when only commas (no space) stand between a region list and ``following``,
+    and ``following`` may be a region: `a,b` is one list, `a, i-…` a list and an id."""
+    gap = line[end : following.start()]
+    return bool(gap) and set(gap) == {","} and _list_item(following.group())
+
+
+def _list_item(text: str) -> bool:
+    return not (_is_option(text) or _ID_ATTEMPT.fullmatch(text) or is_selector_word(text))
 
 
 def _by_line(words: Iterable[_Word]) -> list[list[_Word]]:
@@ -201,7 +252,8 @@ class _NamedId:
 class _LineReading:
     ids: list[_NamedId] = field(default_factory=list)
     problems: list[ParseProblem] = field(default_factory=list)
-    attempts: int = 0  # tokens that tried to be ids, valid or not
+    attempts: int = 0  # tokens that tried to be ids or selectors, valid or not
+    selectors: dict[Selector, None] = field(default_factory=dict)
 
 
 def parse_instances(
@@ -224,15 +276,30 @@ def parse_instances(
         region=default_region,
         max_instances=max_instances,
     )
+    selector_problems = [
+        ParseProblem(f"A selector ({_quote(str(selector))}) cannot stand in an instance list.")
+        for selector in parsed.selectors
+    ]
     return InstanceListParse(
-        parsed.instances, parsed.duplicates, tuple(option_problems) + parsed.errors
+        parsed.instances,
+        parsed.duplicates,
+        tuple(option_problems) + parsed.errors + tuple(selector_problems),
     )
 
 
 def _read_instances(
-    lines: list[list[_Word]], *, region: str | None, max_instances: int
+    lines: list[list[_Word]],
+    *,
+    region: str | None,
+    max_instances: int,
+    several_regions: Sequence[str] = (),
 ) -> InstanceListParse:
-    """The core of ``parse_instances``: words already freed of options, by line."""
+    """The core of ``parse_instances``: words already freed of options, by line.
+
+    ``region`` is the region of ids written without one. ``several_regions`` is a
+    ``--region`` list of more than one region: then an id without its own region is an
+    error, since guessing one of the listed regions could reboot the wrong instance.
+    """
     reading = _LineReading()
     for line in lines:
         _read_line(line, reading)
@@ -242,7 +309,7 @@ def _read_instances(
     duplicates: list[InstanceRef] = []
     no_region: dict[str, None] = {}
     for named in reading.ids:
-        ref_region = named.region or region
+        ref_region = named.region or (None if several_regions else region)
         if ref_region is None:
             no_region[named.instance_id] = None
             continue
@@ -252,7 +319,9 @@ def _read_instances(
         instances[ref] = None
 
     problems = reading.problems
-    if no_region:
+    if no_region and several_regions:
+        problems.append(_several_regions_problem(list(no_region), several_regions))
+    elif no_region:
         problems.append(_no_region_problem(list(no_region)))
     count = len(instances) + len(no_region)
     if count > max_instances:
@@ -265,20 +334,27 @@ def _read_instances(
     if reading.attempts == 0:
         problems.append(
             ParseProblem(
-                f"No instance ids given. Usage: {REBOOT_USAGE}, for example {REBOOT_EXAMPLE}. "
+                f"No instance ids or selectors given. Usage: {REBOOT_USAGE}, "
+                f"for example {REBOOT_EXAMPLE}. "
                 "Type `/ecs-reboot help` for more."
             )
         )
-    return InstanceListParse(tuple(instances), tuple(duplicates), tuple(problems))
+    return InstanceListParse(
+        tuple(instances), tuple(duplicates), tuple(problems), tuple(reading.selectors)
+    )
 
 
 def _read_line(line: list[_Word], reading: _LineReading) -> None:
     """Read one line. A line that holds a valid id is a console line: its other
-    columns (names, statuses, IPs, zones) are ignored. Bad ids and bad region
-    prefixes are errors wherever they stand."""
-    attempts = [(word, _ID_ATTEMPT.fullmatch(word.text)) for word in line]
+    columns (names, statuses, IPs, zones) are ignored, but a ``tag:``/``name:`` word is
+    a selector there too. Bad ids, bad region prefixes and malformed selectors are
+    errors wherever they stand."""
     console_line = any(_is_valid_id_word(word.text) for word in line)
-    for word, match in attempts:
+    for word in line:
+        if is_selector_word(word.text):
+            _read_selector_word(word.text, reading)
+            continue
+        match = _ID_ATTEMPT.fullmatch(word.text)
         if match is None:
             if not console_line:
                 reading.problems.append(_not_an_id_problem(word.text))
@@ -304,17 +380,39 @@ def _read_line(line: list[_Word], reading: _LineReading) -> None:
             reading.ids.append(_NamedId(instance_id, region))
 
 
+def _read_selector_word(text: str, reading: _LineReading) -> None:
+    reading.attempts += 1
+    selector = read_selector(text)
+    if isinstance(selector, str):
+        reading.problems.append(
+            ParseProblem(f"{_quote(text)} is not a valid selector: {selector}", text)
+        )
+    else:
+        reading.selectors[selector] = None
+
+
 def _is_valid_id_word(text: str) -> bool:
     """True when ``text`` holds a well-formed id (its region prefix, if any, may
     still be wrong): such a word makes its line a console line."""
+    if is_selector_word(text):
+        return False
     match = _ID_ATTEMPT.fullmatch(text)
     return match is not None and INSTANCE_ID_PATTERN.fullmatch(match["id"]) is not None
 
 
 def _not_an_id_problem(text: str) -> ParseProblem:
     return ParseProblem(
-        f"{_quote(text)} is neither an option nor an instance id (an id is {ID_RULE}).",
+        f"{_quote(text)} is neither an option nor an instance id ({ID_RULE}) or "
+        "selector (`tag:K=V`, `name:P`).",
         text,
+    )
+
+
+def _several_regions_problem(instance_ids: Sequence[str], regions: Sequence[str]) -> ParseProblem:
+    return ParseProblem(
+        f"No region for {_quote_list(instance_ids)}: `--region` lists several regions "
+        f"({', '.join(regions)}), so write `REGION/i-…` for each id.",
+        instance_ids[0],
     )
 
 
@@ -337,7 +435,7 @@ _ALL_OPTIONS = (*_SWITCHES, *_VALUED, "--reason")
 class _Options:
     force: bool = False
     help: bool = False
-    region: str | None = None
+    regions: tuple[str, ...] | None = None
     tag: tuple[str, str] | None = None
     given: list[str] = field(default_factory=list)  # names, to check per subcommand
     problems: list[str] = field(default_factory=list)
@@ -370,8 +468,8 @@ def _read_options(words: list[_Word]) -> tuple[_Options, list[_Word]]:
 
 
 def _can_be_value(name: str, word: _Word) -> bool:
-    # `--region i-…` forgot the region: keep the id as an id, not as a bad region.
-    if name == "--region" and _ID_ATTEMPT.fullmatch(word.text):
+    # `--region i-…` (or `--region tag:…`) forgot the region: keep the target as one.
+    if name == "--region" and (_ID_ATTEMPT.fullmatch(word.text) or is_selector_word(word.text)):
         return False
     return not _is_option(word.text)
 
@@ -397,18 +495,30 @@ def _set_value(options: _Options, name: str, value: str) -> None:
         _set_tag(options, value)
 
 
-def _set_region(options: _Options, region: str) -> None:
-    if not REGION_ID_PATTERN.fullmatch(region):
-        options.problems.append(f"{_quote(region)} is not a region id ({_REGION_EXAMPLES}).")
-    if options.region is not None and options.region != region:
+def _set_region(options: _Options, value: str) -> None:
+    """``--region REGION[,REGION…]``: every flaw of the list is reported."""
+    items = value.split(",")
+    if value.endswith(",") and len(items) > 1:
+        items.pop()  # `--region a,` before a line break: the comma only separates
+    regions = tuple(dict.fromkeys(items))
+    if "" in regions:
+        options.problems.append(
+            f"{_quote(value)} has an empty region in its list: write "
+            "`--region cn-hangzhou,cn-shanghai` (commas, no spaces)."
+        )
+    for region in regions:
+        if region and not REGION_ID_PATTERN.fullmatch(region):
+            options.problems.append(f"{_quote(region)} is not a region id ({_REGION_EXAMPLES}).")
+    regions = tuple(region for region in regions if region)
+    if options.regions is not None and options.regions != regions:
         options.problems.append(
             f"`--region` is given twice with different values: "
-            f"{_quote(options.region)} and {_quote(region)}."
+            f"{_quote(','.join(options.regions))} and {_quote(value)}."
         )
         return
     # Kept even when malformed: the error above already blocks the command, and a
     # fallback region would only add noise about ids "without a region".
-    options.region = region
+    options.regions = regions
 
 
 def _set_tag(options: _Options, text: str) -> None:
@@ -596,9 +706,13 @@ def _binding_command(
     role = _read_role(arguments[1], problems) if len(arguments) > 1 else Role.VIEWER
     problems += _reject_arguments(f"{keyword} SUBJECT ROLE", arguments[2:])
     tag_key, tag_value = options.tag if options.tag else (None, None)
+    regions = options.regions or ()
+    if len(regions) > 1:
+        problems.append(f"`{keyword}` takes one `--region`, not a list.")
+    region = regions[0] if regions else None
     if keyword == "grant":
-        return GrantCommand(subject, role, options.region, tag_key, tag_value)
-    return RevokeCommand(subject, role, options.region, tag_key, tag_value)
+        return GrantCommand(subject, role, region, tag_key, tag_value)
+    return RevokeCommand(subject, role, region, tag_key, tag_value)
 
 
 def _read_subject(text: str, problems: list[str]) -> str:
@@ -639,14 +753,33 @@ def _reboot_command(
         # would only bury the one useful hint.
         close = difflib.get_close_matches(operands[0].text.lower(), _KEYWORDS, n=1)[0]
         problems.append(f"Unknown command {_quote(operands[0].text)}. Did you mean `{close}`?")
-        return RebootCommand((), options.force, options.region)
+        return RebootCommand((), options.force, None, regions=options.regions or ())
+    regions = options.regions or ()
+    single = regions[0] if len(regions) == 1 else None
     parsed = _read_instances(
         _by_line(operands),
-        region=options.region or default_region,
+        region=single or default_region,
         max_instances=max_instances,
+        several_regions=regions if len(regions) > 1 else (),
     )
     problems += [problem.message for problem in parsed.errors]
-    return RebootCommand(parsed.instances, options.force, options.region, parsed.duplicates)
+    search_regions: tuple[str, ...] = ()
+    if parsed.selectors:
+        search_regions = regions or ((default_region,) if default_region else ())
+        if not search_regions and options.regions is None:
+            problems.append(
+                f"No region to look {_quote_list([str(s) for s in parsed.selectors])} up in: "
+                "add `--region REGION[,REGION…]`, or set ECSBOT_DEFAULT_REGION."
+            )
+    return RebootCommand(
+        parsed.instances,
+        options.force,
+        single,
+        parsed.duplicates,
+        selectors=parsed.selectors,
+        regions=regions,
+        search_regions=search_regions,
+    )
 
 
 def _looks_like_mistyped_keyword(first: _Word, operands: list[_Word]) -> bool:

@@ -127,6 +127,9 @@ class RebootRequest:
     retried_by_request: str | None = None
     # Stored in a table of their own; the repositories attach them.
     approvals: tuple[Approval, ...] = ()
+    # The selectors as typed (``tag:app=web``); what they matched at preview is frozen
+    # into ``instances``, never matched again.
+    selectors: tuple[str, ...] = ()
 
     @property
     def regions(self) -> tuple[str, ...]:

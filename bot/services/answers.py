@@ -32,6 +32,49 @@ class LookupFailed:
 
 
 @dataclass(frozen=True)
+class Selection:
+    """What the selectors of a command matched: ``selectors`` as typed, the matches
+    per region searched (in the order asked, zeros included) and how many instances
+    were named by id besides (not counting ids the selectors matched too)."""
+
+    selectors: tuple[str, ...]
+    per_region: tuple[tuple[str, int], ...]
+    ids_given: int = 0
+
+    @property
+    def matched(self) -> int:
+        return sum(count for _, count in self.per_region)
+
+
+@dataclass(frozen=True)
+class NoMatch:
+    """The selectors matched no instance in any region searched: nothing was recorded."""
+
+    selection: Selection
+    contradictory: bool = False  # two values asked for one tag key
+
+
+@dataclass(frozen=True)
+class TooManyMatched:
+    """The selectors (with the ids given) name more instances than one request may hold
+    (``ECSBOT_MAX_INSTANCES``): nothing was recorded."""
+
+    selection: Selection
+    count: int
+    limit: int
+
+
+@dataclass(frozen=True)
+class MatchCapped:
+    """ECS listed only the first 1,000 matches of a tag filter in ``regions``: the
+    selection is incomplete, so nothing was recorded."""
+
+    selection: Selection
+    regions: tuple[str, ...]
+    limit: int
+
+
+@dataclass(frozen=True)
 class NoSuchRequest:
     """A click named a request that does not exist. ``request_id`` is as the click
     payload carried it (not to be trusted as markup)."""
@@ -122,6 +165,9 @@ class AlreadyRetried:
 Answer: TypeAlias = (
     Denied
     | LookupFailed
+    | NoMatch
+    | TooManyMatched
+    | MatchCapped
     | NoSuchRequest
     | OtherChannel
     | RequestExpired
@@ -150,3 +196,4 @@ class PreviewNote:
     retry_of: str | None = None
     # Which approval rules apply (the count is the request's ``approvals_needed``).
     approval: ApprovalNeed | None = None
+    selection: Selection | None = None

@@ -35,6 +35,7 @@ def request_json(request: RebootRequest) -> dict[str, Any]:
         "rejected_by": request.rejected_by,
         "retry_of": request.retry_of,
         "retried_by": request.retried_by_request,
+        "selectors": list(request.selectors),
         "instances": [
             {
                 "instance_id": i.ref.instance_id,

@@ -40,6 +40,28 @@ class InstanceInfo:
     operation_locks: tuple[str, ...] = ()
 
 
+# DescribeInstances with a tag filter lists at most this many instances (no NextToken
+# beyond them; docs/ECS-API.md): a match that reaches it may be cut short.
+TAG_FILTER_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class FoundInstances:
+    """What a filtered ``DescribeInstances`` listed in one region, every page of it."""
+
+    region: str
+    instances: tuple[InstanceInfo, ...]
+    total_count: int  # the API's TotalCount
+    tag_filtered: bool = False
+
+    @property
+    def capped(self) -> bool:
+        """True when ECS may have left matches out (a tag filter's 1,000 limit)."""
+        return self.tag_filtered and max(self.total_count, len(self.instances)) >= (
+            TAG_FILTER_LIMIT
+        )
+
+
 @dataclass(frozen=True)
 class DryRunBatch:
     """The verdict of one DryRun ``RebootInstances`` call (``AllTogether``, ≤100 ids)."""
@@ -77,6 +99,15 @@ class EcsGateway(Protocol):
 
     def describe_instances(self, region: str, instance_ids: Sequence[str]) -> list[InstanceInfo]:
         """Instances that exist (and that the caller may see); missing ids are absent."""
+        ...
+
+    def find_instances(
+        self, region: str, *, tags: Sequence[tuple[str, str]], name: str | None
+    ) -> FoundInstances:
+        """Every instance in ``region`` carrying all ``tags`` and whose name matches
+        ``name`` (``*`` wildcard; None: any name), paged by ``NextToken`` with
+        ``MaxResults`` 100. The pages carry names, status, zone, tags and locks, so the
+        instances need no second describe."""
         ...
 
     def dry_run_reboot(

@@ -118,13 +118,20 @@ def answer_command(
         command_text=text,
         duplicates=tuple(parsed.duplicates),
         reason=parsed.reason,
+        selectors=parsed.selectors,
+        search_regions=parsed.search_regions,
     )
     decision = preview_service.early_check(ctx, asked)
     if decision.denial is not None:
         return denied_text(decision.denial), None
     count = len(asked.instances)
-    regions = ", ".join(sorted({ref.region for ref in asked.instances}))
-    reply = f":mag: Checking {count} instance{'s' if count != 1 else ''} in {regions}…"
+    if asked.selectors:
+        typed = " ".join(f"`{str(selector).replace('`', chr(39))}`" for selector in asked.selectors)
+        reply = f":mag: Looking up {typed} in {', '.join(asked.search_regions)}"
+        reply += f" (and {count} instance{'s' if count != 1 else ''} by id)…" if count else "…"
+    else:
+        regions = ", ".join(sorted({ref.region for ref in asked.instances}))
+        reply = f":mag: Checking {count} instance{'s' if count != 1 else ''} in {regions}…"
     if asked.duplicates:
         dropped = ", ".join(f"`{ref.instance_id}`" for ref in asked.duplicates[:10])
         reply += f" (dropped {len(asked.duplicates)} duplicate(s): {dropped})"

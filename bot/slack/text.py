@@ -24,6 +24,7 @@ from bot.domain.policy import (
     Target,
     UnscopedAdminNeeded,
 )
+from bot.domain.selectors import MAX_SELECTOR_TEXT
 from bot.services.answers import (
     AlreadyApproved,
     AlreadyDecided,
@@ -34,6 +35,8 @@ from bot.services.answers import (
     Denied,
     JobFailed,
     LookupFailed,
+    MatchCapped,
+    NoMatch,
     NoSuchRequest,
     NotAwaitingApproval,
     NothingToReboot,
@@ -41,6 +44,8 @@ from bot.services.answers import (
     OtherChannel,
     PreviewNote,
     RequestExpired,
+    Selection,
+    TooManyMatched,
 )
 from bot.services.roles import RoleChange, RolesView
 
@@ -83,7 +88,11 @@ def _ask_admin(needed: Role) -> str:
 
 
 def _list_targets(targets: Sequence[Target], limit: int = 5) -> str:
-    shown = ", ".join(f"{t.instance_id} ({t.region})" for t in targets[:limit])
+    # A target without an id stands for what a selector may match in its region.
+    shown = ", ".join(
+        f"{t.instance_id} ({t.region})" if t.instance_id else f"instances in {t.region}"
+        for t in targets[:limit]
+    )
     more = len(targets) - limit
     return shown + (f" and {more} more" if more > 0 else "")
 
@@ -100,6 +109,28 @@ def answer_text(answer: Answer) -> str:
             return (
                 f":x: Could not look the instances up in {', '.join(regions)} (is the region "
                 f"right?): {error.describe()} Nothing was rebooted."
+            )
+        case NoMatch(selection, contradictory):
+            why = " (one tag key is asked for two values)" if contradictory else ""
+            return (
+                f":mag: {_selectors(selection)} matched no instance in "
+                f"{', '.join(region for region, _ in selection.per_region)}{why}. "
+                "Nothing was previewed; check the tag or name (tags and names are "
+                "case-sensitive)."
+            )
+        case TooManyMatched(selection, count, limit):
+            return (
+                f":x: {selection_text(selection)}: {count} instances in all, more than the "
+                f"{limit} one request may hold (ECSBOT_MAX_INSTANCES). Nothing was "
+                "previewed; narrow the selectors (another `tag:`, a `name:` pattern) or "
+                "split the request by region."
+            )
+        case MatchCapped(selection, regions, limit):
+            return (
+                f":x: {_selectors(selection)} matched at least {limit:,} instances in "
+                f"{', '.join(regions)}, and ECS lists only the first {limit:,} for a tag "
+                "filter, so the match would be incomplete. Nothing was previewed; narrow "
+                "the selectors."
             )
         case NoSuchRequest(request_id):
             # The value came from the click payload: never echo it as mrkdwn.
@@ -172,6 +203,8 @@ def answer_text(answer: Answer) -> str:
 def preview_note_text(note: PreviewNote) -> str | None:
     """The line below a preview's instances, or None when there is nothing to say."""
     parts = []
+    if note.selection is not None:
+        parts.append(selection_text(note.selection) + ".")
     if note.duplicates:
         shown = ", ".join(f"`{ref.instance_id}`" for ref in note.duplicates[:10])
         parts.append(f"Dropped {len(note.duplicates)} duplicate(s): {shown}.")
@@ -196,6 +229,26 @@ def approval_triggers_text(need: ApprovalNeed) -> str:
             tags = ", ".join(f"`{k}={v}`" for k, v in need.tags)
             clauses.append(f"it touches instances tagged {tags}")
     return " and ".join(clauses) or "a rule says so"
+
+
+def _selectors(selection: Selection) -> str:
+    return " ".join(f"`{_code_safe(text)}`" for text in selection.selectors)
+
+
+def _code_safe(text: str) -> str:
+    # Typed by a person; a backtick would end the code span early.
+    return text.replace("`", "'")[:MAX_SELECTOR_TEXT]
+
+
+def selection_text(selection: Selection) -> str:
+    """``tag:app=web → 37 in cn-hangzhou, 4 in cn-shanghai``, with the ids given besides."""
+    regions = ", ".join(f"{count} in {region}" for region, count in selection.per_region)
+    text = f"{_selectors(selection)} → {regions}"
+    if len(selection.per_region) > 1:
+        text += f" ({selection.matched} in all)"
+    if selection.ids_given:
+        text += f", plus {selection.ids_given} named by id"
+    return text
 
 
 # --- roles -----------------------------------------------------------------------------
@@ -319,10 +372,17 @@ def help_text(
             "*/ecs-reboot* reboots Alibaba Cloud ECS instances after a preview you confirm.",
             "",
             f"*Reboot*  {REBOOT_USAGE}",
-            "• INSTANCES: ids separated by spaces, commas, semicolons or new lines; "
-            "lines pasted from the ECS console work too (other columns are ignored)." + limit,
+            "• TARGETS: instance ids and selectors, in any mix. Ids separated by spaces, "
+            "commas, semicolons or new lines; lines pasted from the ECS console work too "
+            "(other columns are ignored)." + limit,
             f"• An id is {ID_RULE}. Write `REGION/i-…` or `REGION:i-…` to name its region.",
-            f"• `--region REGION`: region of the ids given without one{region_default}.",
+            "• Selectors: `tag:KEY=VALUE` (instances with that tag) and `name:PATTERN` "
+            "(`*` matches any run of characters, e.g. `name:web-*`). All selectors must "
+            "hold together; ids given as well are added. The match is shown in the "
+            "preview and frozen there: Reboot acts on exactly the instances shown.",
+            "• `--region REGION[,REGION…]`: where selectors look (every region listed) "
+            f"and the region of ids given without one{region_default}. With several "
+            "regions, write ids as `REGION/i-…`.",
             "• `--force`: power cycle (can lose unwritten data; admins only).",
             '• `--reason "TEXT"`: why (quoted, or one word); shown to approvers and kept in '
             "the history." + (" *Required here.*" if require_reason else ""),

@@ -35,12 +35,15 @@ from bot.domain.errors import EcsError
 from bot.domain.model import InstanceOutcome, RequestState
 from bot.domain.policy import Binding
 from bot.domain.request import Approval, PlannedInstance, RebootRequest, may_follow
+from bot.domain.selectors import InstanceFilter
 from bot.services.answers import Answer, PreviewNote
 from bot.services.context import Context, FlowConfig
 from bot.services.ports import (
     MAX_IDS_PER_CALL,
     RUNNING,
+    TAG_FILTER_LIMIT,
     DryRunBatch,
+    FoundInstances,
     InstanceInfo,
     Lease,
     RebootResult,
@@ -582,6 +585,22 @@ class FakeEcs:
     def describe_instances(self, region: str, instance_ids: Sequence[str]) -> list[InstanceInfo]:
         self.calls.append(EcsCall("describe_instances", region, tuple(instance_ids)))
         return [self.instances[(region, i)] for i in instance_ids if (region, i) in self.instances]
+
+    def find_instances(
+        self, region: str, *, tags: Sequence[tuple[str, str]], name: str | None
+    ) -> FoundInstances:
+        self.calls.append(
+            EcsCall("find_instances", region, (*(f"{k}={v}" for k, v in tags), name or ""))
+        )
+        wanted = InstanceFilter(tuple(tags), (name,) if name is not None else ())
+        matched = tuple(
+            info
+            for (where, _), info in self.instances.items()
+            if where == region and wanted.matches(info.name, info.tags)
+        )
+        if tags:
+            matched = matched[:TAG_FILTER_LIMIT]
+        return FoundInstances(region, matched, len(matched), tag_filtered=bool(tags))
 
     def dry_run_reboot(
         self, region: str, instance_ids: Sequence[str], *, force: bool

@@ -1,7 +1,7 @@
 """Four-eyes approval, the reason, and retries (DESIGN §6.1, §6.2).
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-12-10
 
 The request row gains its ``--reason``, the approvals it needs (fixed at the preview),
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

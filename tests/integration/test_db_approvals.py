@@ -19,7 +19,7 @@ from bot.services.ports import RequestUpdate
 from tests.integration.test_db import T0, UowFactory, add, make_request, run_concurrently
 
 # The head before this feature: the merger re-chains 0005 onto whatever comes first.
-PREVIOUS_HEAD = "0003"
+PREVIOUS_HEAD = "0004"
 
 
 def test_upgrading_from_the_previous_head_keeps_requests_as_they_ran(database_url: str) -> None:

@@ -126,7 +126,10 @@ REQUEST_COLUMNS: tuple[str, ...] = tuple(
 # The columns ``set_fields`` and ``transition`` may write: the fields of ``RequestUpdate``.
 REQUEST_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(RequestUpdate))
 
-_REQUEST_CODECS: Mapping[str, Codec] = {"state": (_value, RequestState)}
+_REQUEST_CODECS: Mapping[str, Codec] = {
+    "state": (_value, RequestState),
+    "selectors": (list, tuple),
+}
 
 
 def request_from_row(
@@ -137,6 +140,7 @@ def request_from_row(
     """The snapshot from the values of :data:`REQUEST_COLUMNS`, in that order."""
     fields = dict(zip(REQUEST_COLUMNS, values, strict=True))
     fields["state"] = RequestState(fields["state"])
+    fields["selectors"] = tuple(fields["selectors"] or ())
     return RebootRequest(instances=instances, approvals=approvals, **fields)
 
 
