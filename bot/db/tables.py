@@ -98,6 +98,17 @@ class RebootRequestRow(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(_NAME))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The rollout (DESIGN §5.8), fixed at preview; one wave for all at once.
+    rollout_waves: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    rollout_canary: Mapped[int | None] = mapped_column(Integer)
+    rollout_batch: Mapped[int | None] = mapped_column(Integer)
+    rollout_max_errors: Mapped[int | None] = mapped_column(Integer)
+    # Pause once this wave is over (--pause-after-canary); cleared by the pause.
+    pause_after_wave: Mapped[int | None] = mapped_column(Integer)
+    # Set when no further wave may be sent ("max_errors", "abort").
+    stop_reason: Mapped[str | None] = mapped_column(String(_STATE))
+    stopped_by: Mapped[str | None] = mapped_column(String(_SLACK_ID))
+    paused_by: Mapped[str | None] = mapped_column(String(_SLACK_ID))
 
     instances: Mapped[list[RebootInstanceRow]] = relationship(
         back_populates="request",
@@ -145,6 +156,8 @@ class RebootInstanceRow(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # The last outcome already posted to the thread, so replies are coalesced.
     reported_outcome: Mapped[str | None] = mapped_column(String(_STATE))
+    # The rollout wave this instance reboots in, 1-based (DESIGN §5.8).
+    wave: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     request: Mapped[RebootRequestRow] = relationship(back_populates="instances")
 

@@ -20,7 +20,24 @@ TRANSITIONS: Mapping[RequestState, frozenset[RequestState]] = {
         {RequestState.EXECUTING, RequestState.CANCELLED, RequestState.EXPIRED}
     ),
     RequestState.EXECUTING: frozenset(
-        {RequestState.SUCCEEDED, RequestState.PARTIALLY_FAILED, RequestState.FAILED}
+        {
+            RequestState.SUCCEEDED,
+            RequestState.PARTIALLY_FAILED,
+            RequestState.FAILED,
+            RequestState.PAUSED,
+            RequestState.ABORTED,
+        }
+    ),
+    # Resume; an abort of a paused rollout ends it at once when nothing is in flight,
+    # and a paused wave in flight may still end the request (every instance back).
+    RequestState.PAUSED: frozenset(
+        {
+            RequestState.EXECUTING,
+            RequestState.ABORTED,
+            RequestState.SUCCEEDED,
+            RequestState.PARTIALLY_FAILED,
+            RequestState.FAILED,
+        }
     ),
 }
 
@@ -52,6 +69,8 @@ class PlannedInstance:
     seen_leaving_running: bool = False
     finished_at: datetime | None = None
     reported_outcome: InstanceOutcome | None = None
+    # The rollout wave this instance reboots in, 1-based (DESIGN §5.8).
+    wave: int = 1
 
     @property
     def will_reboot(self) -> bool:
@@ -83,6 +102,18 @@ class RebootRequest:
     message_redraw_due: bool = False
     # The request finished; the notify channel has not been told how yet.
     notify_end_due: bool = False
+    # The rollout (DESIGN §5.8): waves planned, the first wave's size (None: all at
+    # once), the later waves' size, the failures tolerated (None: all at once).
+    rollout_waves: int = 1
+    rollout_canary: int | None = None
+    rollout_batch: int | None = None
+    rollout_max_errors: int | None = None
+    # Pause once this wave is over (1 with ``--pause-after-canary``); cleared by the pause.
+    pause_after_wave: int | None = None
+    # Why no further wave is sent: "max_errors" or "abort"; None while it goes on.
+    stop_reason: str | None = None
+    stopped_by: str | None = None  # who clicked Abort
+    paused_by: str | None = None  # who clicked Pause (None: paused after the canary)
 
     @property
     def regions(self) -> tuple[str, ...]:
@@ -97,7 +128,11 @@ class RebootRequest:
 
     def progress(self) -> tuple[int, int]:
         """(instances back, instances being rebooted) for the ``3/10 back`` line."""
-        attempted = [i for i in self.instances if i.outcome is not InstanceOutcome.SKIPPED]
+        attempted = [
+            i
+            for i in self.instances
+            if i.outcome is not InstanceOutcome.SKIPPED and i.outcome is not InstanceOutcome.ABORTED
+        ]
         back = sum(1 for i in attempted if i.outcome is InstanceOutcome.SUCCEEDED)
         return back, len(attempted)
 

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from bot.domain.policy import Principal
+from bot.domain.rollout import RolloutDefaults
 from bot.services.ports import (
     Clock,
     EcsGateway,
@@ -31,6 +32,10 @@ class FlowConfig:
     admins: Sequence[str] = ()
     allowed_channels: Sequence[str] = ()
     notify_channel: str | None = None
+    # ECSBOT_ROLLING_ABOVE, ECSBOT_BATCH, ECSBOT_CANARY, ECSBOT_MAX_ERRORS (§5.8).
+    rollout: RolloutDefaults = field(default_factory=RolloutDefaults)
+    # ECSBOT_HEALTH_CHECK=cloud-assistant: back also means the agent online again (§5.9).
+    health_check_agent: bool = False
 
 
 def new_request_id() -> str:

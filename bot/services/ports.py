@@ -135,6 +135,10 @@ class RequestUpdate:
     next_poll_at: datetime | Keep | None = KEEP  # stored, but not part of a snapshot
     message_redraw_due: bool | Keep = KEEP
     notify_end_due: bool | Keep = KEEP
+    pause_after_wave: int | Keep | None = KEEP
+    stop_reason: str | Keep | None = KEEP
+    stopped_by: str | Keep | None = KEEP
+    paused_by: str | Keep | None = KEEP
 
     def changes(self) -> dict[str, Any]:
         """The fields to write, by name."""
@@ -170,6 +174,7 @@ class InstanceUpdate:
     seen_leaving_running: bool | Keep = KEEP
     finished_at: datetime | Keep | None = KEEP
     reported_outcome: InstanceOutcome | Keep | None = KEEP
+    wave: int | Keep = KEEP
 
     def changes(self) -> dict[str, Any]:
         """The fields to write, by name."""

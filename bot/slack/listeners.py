@@ -107,6 +107,7 @@ def answer_command(
         force=parsed.force,
         command_text=text,
         duplicates=tuple(parsed.duplicates),
+        rollout=parsed.rollout,
     )
     decision = preview_service.early_check(ctx, asked)
     if decision.denial is not None:
