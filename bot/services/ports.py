@@ -376,6 +376,11 @@ class Presenter(Protocol):
         it; True also when there is no notify channel."""
         ...
 
+    def notify_rollout(self, request: RebootRequest, event: str) -> bool:
+        """Tell the notify channel a rollout was ``"paused"``, ``"resumed"`` or
+        ``"aborted"``. False when Slack did not take it."""
+        ...
+
     def tell(self, channel: str, user: str, answer: Answer) -> None:
         """An ephemeral reply only ``user`` sees, in the adapter's words."""
         ...

@@ -27,6 +27,7 @@ from bot.logs import request_context
 from bot.services import confirm as confirm_service
 from bot.services import preview as preview_service
 from bot.services import roles as roles_service
+from bot.services import rollout as rollout_service
 from bot.services.answers import ClickNotRecorded
 from bot.services.context import Context
 from bot.slack import blocks
@@ -44,6 +45,9 @@ def register(app: App, ctx: Context, jobs: Jobs) -> None:
     app.command(re.compile(r"^/.+"))(_on_command(ctx, jobs))
     app.action(blocks.ACTION_CONFIRM)(_on_click(ctx, jobs, confirm_service.confirm))
     app.action(blocks.ACTION_CANCEL)(_on_click(ctx, jobs, confirm_service.cancel))
+    app.action(blocks.ACTION_PAUSE)(_on_click(ctx, jobs, rollout_service.pause))
+    app.action(blocks.ACTION_RESUME)(_on_click(ctx, jobs, rollout_service.resume))
+    app.action(blocks.ACTION_ABORT)(_on_click(ctx, jobs, rollout_service.abort))
 
 
 def _on_command(ctx: Context, jobs: Jobs) -> Handler:

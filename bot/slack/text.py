@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.domain.model import Role
+from bot.domain.model import RequestState, Role
 from bot.domain.parser import ID_RULE, REBOOT_EXAMPLE, REBOOT_USAGE, CommandError
 from bot.domain.policy import (
     Binding,
@@ -22,6 +22,7 @@ from bot.domain.policy import (
     Target,
     UnscopedAdminNeeded,
 )
+from bot.domain.request import RebootRequest
 from bot.services.answers import (
     AlreadyDecided,
     Answer,
@@ -31,6 +32,7 @@ from bot.services.answers import (
     LookupFailed,
     NoSuchRequest,
     NothingToReboot,
+    NotRunning,
     OtherChannel,
     PreviewNote,
     RequestExpired,
@@ -112,6 +114,8 @@ def answer_text(answer: Answer) -> str:
                 f"Request `{request.id}` is {request.state.value}; "
                 "nothing more can be done with it."
             )
+        case NotRunning(request, action):
+            return _not_running_text(request, action)
         case NothingToReboot():
             return "Nothing in this request can be rebooted."
         case ClickNotRecorded(error):
@@ -123,6 +127,20 @@ def answer_text(answer: Answer) -> str:
             )
         case JobFailed(error):
             return f":x: {error}"
+
+
+def _not_running_text(request: RebootRequest, action: str) -> str:
+    state = request.state.value.replace("_", " ")
+    if request.stop_reason is not None and request.state.is_running:
+        return (
+            f"Request `{request.id}` is already stopping: no new wave is sent and it ends "
+            "aborted once the wave in flight is over. Nothing changed."
+        )
+    if action == "pause" and request.state is RequestState.PAUSED:
+        return f"Request `{request.id}` is already paused. Nothing changed."
+    if action == "resume" and request.state is RequestState.EXECUTING:
+        return f"Request `{request.id}` is not paused; it is running. Nothing changed."
+    return f"Request `{request.id}` is {state}, not a running rollout: nothing to {action}."
 
 
 def preview_note_text(note: PreviewNote) -> str | None:

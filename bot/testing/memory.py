@@ -294,7 +294,7 @@ class MemoryRequestStore:
         due = [
             stored
             for stored in self._tables.requests.values()
-            if stored.request.state is RequestState.EXECUTING
+            if stored.request.state.is_running
             and free(stored)
             and (stored.next_poll_at is None or stored.next_poll_at <= now)
         ]
@@ -676,6 +676,10 @@ class FakePresenter:
 
     def notify_finished(self, request: RebootRequest) -> bool:
         self.calls.append(PresenterCall("notify_finished", request))
+        return not self.slack_down
+
+    def notify_rollout(self, request: RebootRequest, event: str) -> bool:
+        self.calls.append(PresenterCall("notify_rollout", request, said=event))
         return not self.slack_down
 
     def tell(self, channel: str, user: str, answer: Answer) -> None:
