@@ -26,9 +26,7 @@ from tests.e2e.harness import (
 
 
 @contextmanager
-def _bot(
-    url: str, *, instances: int = 12, env: dict[str, str] | None = None
-) -> Iterator[Harness]:
+def _bot(url: str, *, instances: int = 12, env: dict[str, str] | None = None) -> Iterator[Harness]:
     with running_bot(url, instances=instances, env=env) as h:
         h.grant(OPERATOR, Role.OPERATOR)
         h.grant(STRANGER, Role.OPERATOR)  # may reboot, but not someone else's request
@@ -83,9 +81,10 @@ def test_canary_then_waves_drawn_from_the_zones_in_turn(migrated_url: str) -> No
         # Each later wave takes from every zone before taking twice from one.
         for call in calls[1:]:
             zones = [_zone(h, instance_id) for instance_id in call]
-            assert max(zones.count(z) for z in set(zones)) - min(
-                zones.count(z) for z in set(zones)
-            ) <= 1
+            assert (
+                max(zones.count(z) for z in set(zones)) - min(zones.count(z) for z in set(zones))
+                <= 1
+            )
         # A wave goes out only after the previous one is back.
         request = h.request(request_id)
         by_id = {i.ref.instance_id: i for i in request.instances}
@@ -124,9 +123,7 @@ def test_max_errors_stops_after_a_canary_that_never_comes_back(migrated_url: str
         h.command(" ".join(ids))
         h.settle()
         request_id, _ = h.last_preview()
-        canary = next(
-            i.ref.instance_id for i in h.request(request_id).instances if i.wave == 1
-        )
+        canary = next(i.ref.instance_id for i in h.request(request_id).instances if i.wave == 1)
         h.sim.fleet.update(REGION, canary, never_returns=True)
         h.click(ACTION_CONFIRM, request_id)
         h.settle()
@@ -177,9 +174,9 @@ def test_pause_after_canary_waits_for_resume(migrated_url: str) -> None:
         h.run_until_final(request_id)
         assert h.request(request_id).state is RequestState.SUCCEEDED
         assert all(count == 1 for count in h.sim.fleet.reboot_counts(REGION).values())
-        assert ["pause", "resume"] == [
+        assert [
             a for a in h.audit_actions(request_id) if a in ("pause", "resume")
-        ]
+        ] == ["pause", "resume"]
 
 
 def test_pause_click_then_abort_while_paused(migrated_url: str) -> None:
