@@ -3,9 +3,11 @@ simulator on the manual clock, the poller driven tick by tick."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 
 import pytest
 
@@ -45,6 +47,11 @@ def _confirm(h: Harness, text: str, *, user: str = OPERATOR) -> str:
 def _sent_waves(h: Harness) -> list[tuple[str, ...]]:
     """The ids of every real reboot call, in the order the simulator saw them."""
     return [call.ids for call in h.sim.calls.of("RebootInstances", dry_run=False)]
+
+
+def _at(moment: datetime | None) -> datetime:
+    assert moment is not None
+    return moment
 
 
 def _zone(h: Harness, instance_id: str) -> str:
@@ -88,9 +95,9 @@ def test_canary_then_waves_drawn_from_the_zones_in_turn(migrated_url: str) -> No
         # A wave goes out only after the previous one is back.
         request = h.request(request_id)
         by_id = {i.ref.instance_id: i for i in request.instances}
-        for earlier, later in zip(calls, calls[1:], strict=False):
-            back = max(by_id[i].finished_at for i in earlier if by_id[i].finished_at)
-            sent = min(by_id[i].reboot_sent_at for i in later if by_id[i].reboot_sent_at)
+        for earlier, later in itertools.pairwise(calls):
+            back = max(_at(by_id[i].finished_at) for i in earlier)
+            sent = min(_at(by_id[i].reboot_sent_at) for i in later)
             assert sent >= back
         assert request.state is RequestState.SUCCEEDED
         assert all(count == 1 for count in h.sim.fleet.reboot_counts(REGION).values())
@@ -139,7 +146,8 @@ def test_max_errors_stops_after_a_canary_that_never_comes_back(migrated_url: str
         assert _sent_waves(h) == [(canary,)]
         assert sum(h.sim.fleet.reboot_counts(REGION).values()) == 1
         summary = text_of(h.thread(request_id)[-1])
-        assert "aborted" in summary and "failed or timed out" in summary
+        assert "aborted" in summary
+        assert "failed or timed out" in summary
         assert "stop" in h.audit_actions(request_id)
 
 
@@ -174,9 +182,10 @@ def test_pause_after_canary_waits_for_resume(migrated_url: str) -> None:
         h.run_until_final(request_id)
         assert h.request(request_id).state is RequestState.SUCCEEDED
         assert all(count == 1 for count in h.sim.fleet.reboot_counts(REGION).values())
-        assert [
-            a for a in h.audit_actions(request_id) if a in ("pause", "resume")
-        ] == ["pause", "resume"]
+        assert [a for a in h.audit_actions(request_id) if a in ("pause", "resume")] == [
+            "pause",
+            "resume",
+        ]
 
 
 def test_pause_click_then_abort_while_paused(migrated_url: str) -> None:
@@ -226,7 +235,8 @@ def test_someone_elses_abort_or_resume_is_refused(migrated_url: str) -> None:
             h.click(action, request_id, user=STRANGER)
             h.settle()
         request = h.request(request_id)
-        assert request.state is RequestState.PAUSED and request.stop_reason is None
+        assert request.state is RequestState.PAUSED
+        assert request.stop_reason is None
         assert len(h.ephemerals(STRANGER)) == 3
         assert not {"resume", "abort"} & set(h.audit_actions(request_id))
         # An admin may act on anyone's request.

@@ -52,7 +52,8 @@ def test_upgrade_from_the_previous_head_keeps_old_requests_as_one_wave(
     row = request_json(old)
     assert row["rollout"] == {"waves": 1, "canary": None, "batch": None, "max_errors": None}
     assert [i["wave"] for i in row["instances"]] == [1]
-    assert old.stop_reason is None and old.pause_after_wave is None
+    assert old.stop_reason is None
+    assert old.pause_after_wave is None
     assert check_models_match(database_url) == []
 
 

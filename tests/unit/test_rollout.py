@@ -125,7 +125,8 @@ def test_the_plan_puts_each_instance_in_one_wave_in_zone_turn(
     for ref, zone in fleet:
         members.setdefault(waves[ref], []).append((ref, zone))
 
-    assert rollout.batch is not None and rollout.canary is not None
+    assert rollout.batch is not None
+    assert rollout.canary is not None
     expected_batch = max(1, batch.of(total, round_up=True))
     assert rollout.batch == expected_batch
     first = min(canary, total) if canary else min(expected_batch, total)
