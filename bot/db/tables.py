@@ -158,6 +158,8 @@ class RebootInstanceRow(Base):
     reported_outcome: Mapped[str | None] = mapped_column(String(_STATE))
     # The rollout wave this instance reboots in, 1-based (DESIGN §5.8).
     wave: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # The health gate's finding (§5.9): "online", "absent", or null (no gate).
+    agent: Mapped[str | None] = mapped_column(String(_STATE))
 
     request: Mapped[RebootRequestRow] = relationship(back_populates="instances")
 

@@ -71,6 +71,9 @@ class PlannedInstance:
     reported_outcome: InstanceOutcome | None = None
     # The rollout wave this instance reboots in, 1-based (DESIGN §5.8).
     wave: int = 1
+    # With ECSBOT_HEALTH_CHECK=cloud-assistant (§5.9): "online" once the agent reported
+    # after the reboot, "absent" when the instance has no agent (back on Running alone).
+    agent: str | None = None
 
     @property
     def will_reboot(self) -> bool:

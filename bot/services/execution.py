@@ -27,9 +27,9 @@ from bot.domain.request import PlannedInstance, RebootRequest
 from bot.domain.rollout import next_wave, sent_wave, too_many_errors, wave_in_flight
 from bot.services.catch_up import announce_end, redraw
 from bot.services.context import Context
-from bot.services.ports import RUNNING, RebootResult, RequestUpdate
+from bot.services.ports import RUNNING, AgentStatus, RebootResult, RequestUpdate
 from bot.services.preview import batches, by_region, describe_all
-from bot.services.progress import next_delay, observe
+from bot.services.progress import gate_on_agent, next_delay, observe
 
 log = logging.getLogger(__name__)
 
@@ -365,10 +365,38 @@ def _observe(ctx: Context, request: RebootRequest, now: datetime) -> tuple[Reboo
         observe(i, seen.get(i.ref), now=now, timeout_seconds=ctx.config.reboot_timeout)
         for i in watching
     ]
+    if ctx.config.health_check_agent:
+        updated = _gate_on_agents(ctx, updated, now)
     changed = [new for old, new in zip(watching, updated, strict=True) if new is not old]
     return _save(ctx, request, changed), any(
         new.outcome is not old.outcome for old, new in zip(watching, updated, strict=True)
     )
+
+
+def _gate_on_agents(
+    ctx: Context, instances: list[PlannedInstance], now: datetime
+) -> list[PlannedInstance]:
+    """ECSBOT_HEALTH_CHECK=cloud-assistant: ask the agents of the instances that are
+    Running again (only those: the others are not back either way)."""
+    back = [i for i in instances if i.outcome is InstanceOutcome.SUCCEEDED]
+    if not back:
+        return instances
+    agents: dict[InstanceRef, AgentStatus] = {}
+    try:
+        for region, ids in by_region(i.ref for i in back).items():
+            for status in ctx.ecs.describe_agents(region, ids):
+                agents[InstanceRef(region, status.instance_id)] = status
+    except EcsTransientError as error:
+        log.warning("agent check deferred: %s", error)
+        return [_not_yet(i) if i.outcome is InstanceOutcome.SUCCEEDED else i for i in instances]
+    timeout = ctx.config.reboot_timeout
+    return [
+        gate_on_agent(i, agents.get(i.ref), now=now, timeout_seconds=timeout) for i in instances
+    ]
+
+
+def _not_yet(instance: PlannedInstance) -> PlannedInstance:
+    return dataclasses.replace(instance, outcome=InstanceOutcome.REBOOTING, finished_at=None)
 
 
 # --- reporting ----------------------------------------------------------------------------

@@ -71,6 +71,21 @@ class RebootResult:
     previous_status: str | None = None
 
 
+# DescribeCloudAssistantStatus takes at most this many instance ids in one call.
+MAX_AGENT_IDS_PER_CALL = 50
+
+
+@dataclass(frozen=True)
+class AgentStatus:
+    """One instance's Cloud Assistant agent as ``DescribeCloudAssistantStatus`` reports
+    it: ``installed`` False when the instance has no agent at all."""
+
+    instance_id: str
+    online: bool
+    installed: bool
+    last_heartbeat: datetime | None = None
+
+
 class EcsGateway(Protocol):
     """What the use cases need from ECS. Each method batches ≤100 ids per API call
     itself, retries transient failures, and raises ``EcsError`` subclasses."""
@@ -92,6 +107,11 @@ class EcsGateway(Protocol):
         ``MAX_IDS_PER_CALL`` ids (callers batch, so they can record the moment before
         each call is sent). Throttling is retried (the call was refused); after a timeout
         or 5xx the call is never re-sent: ``EcsOutcomeUnknown`` is raised instead."""
+        ...
+
+    def describe_agents(self, region: str, instance_ids: Sequence[str]) -> list[AgentStatus]:
+        """The Cloud Assistant agent of each instance (≤50 ids per call, batched here);
+        instances ECS does not know are absent."""
         ...
 
 
@@ -175,6 +195,7 @@ class InstanceUpdate:
     finished_at: datetime | Keep | None = KEEP
     reported_outcome: InstanceOutcome | Keep | None = KEEP
     wave: int | Keep = KEEP
+    agent: str | Keep | None = KEEP
 
     def changes(self) -> dict[str, Any]:
         """The fields to write, by name."""

@@ -537,6 +537,12 @@ def summary_reply(request: RebootRequest) -> Message:
         for i in request.instances
         if i.outcome in (InstanceOutcome.FAILED, InstanceOutcome.TIMED_OUT)
     ]
+    no_agent = sum(1 for i in request.instances if i.agent == "absent")
+    if no_agent:
+        head += (
+            f"\n:information_source: {_plural(no_agent, 'instance')} without the Cloud "
+            "Assistant agent counted as back on Running alone."
+        )
     stopped = _rollout_line(request)
     if stopped and request.state is RequestState.ABORTED:
         head += f"\n{stopped}"

@@ -38,8 +38,10 @@ from bot.domain.request import PlannedInstance, RebootRequest, may_follow
 from bot.services.answers import Answer, PreviewNote
 from bot.services.context import Context, FlowConfig
 from bot.services.ports import (
+    MAX_AGENT_IDS_PER_CALL,
     MAX_IDS_PER_CALL,
     RUNNING,
+    AgentStatus,
     DryRunBatch,
     InstanceInfo,
     Lease,
@@ -515,6 +517,8 @@ class FakeEcs:
         self.dry_run_errors: dict[str, EcsError] = {}
         self.reboot_errors: dict[str, EcsError] = {}
         self.refused: dict[str, tuple[str, str]] = {}
+        # The Cloud Assistant agents by (region, id); an instance not listed has none.
+        self.agents: dict[tuple[str, str], AgentStatus] = {}
 
     def add_instance(
         self,
@@ -554,6 +558,18 @@ class FakeEcs:
     def describe_instances(self, region: str, instance_ids: Sequence[str]) -> list[InstanceInfo]:
         self.calls.append(EcsCall("describe_instances", region, tuple(instance_ids)))
         return [self.instances[(region, i)] for i in instance_ids if (region, i) in self.instances]
+
+    def describe_agents(self, region: str, instance_ids: Sequence[str]) -> list[AgentStatus]:
+        ids = tuple(instance_ids)
+        for start in range(0, len(ids), MAX_AGENT_IDS_PER_CALL):
+            # One recorded call per API call the real client would make.
+            batch = ids[start : start + MAX_AGENT_IDS_PER_CALL]
+            self.calls.append(EcsCall("describe_agents", region, batch))
+        return [
+            self.agents.get((region, i), AgentStatus(i, online=False, installed=False))
+            for i in instance_ids
+            if (region, i) in self.instances
+        ]
 
     def dry_run_reboot(
         self, region: str, instance_ids: Sequence[str], *, force: bool

@@ -5,7 +5,8 @@ Revises: 0002
 Create Date: 2026-12-10
 
 Existing requests were rebooted all at once: they read as one wave (``rollout_waves``
-1, every instance in wave 1), with no canary, batch or error budget.
+1, every instance in wave 1), with no canary, batch or error budget. ``agent`` holds
+the health gate's finding (DESIGN §5.9): null when no gate applied.
 """
 
 from __future__ import annotations
@@ -41,11 +42,13 @@ def upgrade() -> None:
         "reboot_instances",
         sa.Column("wave", sa.Integer(), server_default="1", nullable=False),
     )
+    op.add_column("reboot_instances", sa.Column("agent", sa.String(length=20), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("reboot_instances") as batch:
         batch.drop_column("wave")
+        batch.drop_column("agent")
     with op.batch_alter_table("reboot_requests") as batch:
         for column in _request_columns():
             batch.drop_column(column.name)

@@ -281,3 +281,55 @@ def test_malformed_rollout_flags_are_listed_and_nothing_reaches_ecs(migrated_url
         h.settle()
         assert h.sim.calls.count() == 0
         assert h.previews() == []
+
+
+# --- back means healthy (§5.9) ----------------------------------------------------------------
+
+
+def _agent_calls(h: Harness) -> list[tuple[str, ...]]:
+    return [call.ids for call in h.sim.calls.of("DescribeCloudAssistantStatus")]
+
+
+def test_health_gate_waits_for_the_agent_and_says_who_has_none(migrated_url: str) -> None:
+    env = {"ECSBOT_HEALTH_CHECK": "cloud-assistant"}
+    with _bot(migrated_url, instances=60, env=env) as h:
+        ids = h.sim.fleet.ids(REGION)
+        bare = ids[0]
+        h.sim.fleet.update(REGION, bare, cloud_assistant=False)
+        request_id = _confirm(h, " ".join(ids) + " --all-at-once")
+        # Step by step: an instance is never counted back before its agent reported.
+        for _ in range(120):
+            h.clock.advance(0.5)
+            h.tick()
+            for instance in h.request(request_id).instances:
+                if instance.outcome is InstanceOutcome.SUCCEEDED and instance.agent == "online":
+                    view = h.sim.fleet.get(REGION, instance.ref.instance_id)
+                    assert view is not None
+                    assert view.agent_online
+                    assert view.last_heartbeat is not None
+                    assert view.last_heartbeat > _at(instance.reboot_sent_at)
+            if h.request(request_id).state.is_final:
+                break
+        request = h.request(request_id)
+        assert request.state is RequestState.SUCCEEDED
+        agents = {i.ref.instance_id: i.agent for i in request.instances}
+        assert agents[bare] == "absent"
+        with_agent = [
+            i for i in ids if (view := h.sim.fleet.get(REGION, i)) and view.cloud_assistant
+        ]
+        assert len(with_agent) < len(ids)
+        assert {agents[i] for i in with_agent} == {"online"}
+        calls = _agent_calls(h)
+        assert calls
+        assert all(len(call) <= 50 for call in calls)
+        summary = text_of(h.thread(request_id)[-1])
+        assert "without the Cloud Assistant agent counted as back on Running alone" in summary
+
+
+def test_without_the_health_gate_no_agent_is_asked(migrated_url: str) -> None:
+    with _bot(migrated_url, instances=5) as h:
+        request_id = _confirm(h, " ".join(h.sim.fleet.ids(REGION)))
+        h.run_until_final(request_id)
+        assert h.request(request_id).state is RequestState.SUCCEEDED
+        assert _agent_calls(h) == []
+        assert {i.agent for i in h.request(request_id).instances} == {None}
