@@ -3,9 +3,11 @@ simulator on the manual clock, the poller driven tick by tick."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
 
@@ -333,3 +335,25 @@ def test_without_the_health_gate_no_agent_is_asked(migrated_url: str) -> None:
         assert h.request(request_id).state is RequestState.SUCCEEDED
         assert _agent_calls(h) == []
         assert {i.agent for i in h.request(request_id).instances} == {None}
+
+
+def test_two_replicas_share_one_rollout_and_send_each_wave_once(migrated_url: str) -> None:
+    with _bot(migrated_url, instances=30) as h:
+        replicas = [h.bot.ctx, dataclasses.replace(h.bot.ctx, owner="replica-2")]
+        request_id = _confirm(h, " ".join(h.sim.fleet.ids(REGION)) + " --batch 20%")
+        advanced_by: dict[str, int] = {}
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            for _ in range(300):
+                if h.request(request_id).state.is_final:
+                    break
+                h.clock.advance(0.5)
+                # Both replicas poll at the same moment, as two processes would.
+                reports = list(pool.map(h.tick, replicas))
+                for ctx, report in zip(replicas, reports, strict=True):
+                    if request_id in report.advanced:
+                        advanced_by[ctx.owner] = advanced_by.get(ctx.owner, 0) + 1
+        request = h.request(request_id)
+        assert request.state is RequestState.SUCCEEDED
+        assert h.sim.fleet.reboot_counts(REGION) == dict.fromkeys(h.sim.fleet.ids(REGION), 1)
+        assert [len(c) for c in _sent_waves(h)] == [1, 6, 6, 6, 6, 5]
+        assert len(advanced_by) == 2, advanced_by  # each replica took a share of the ticks
