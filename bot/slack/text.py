@@ -245,6 +245,12 @@ def help_text(
             f"• An id is {ID_RULE}. Write `REGION/i-…` or `REGION:i-…` to name its region.",
             f"• `--region REGION`: region of the ids given without one{region_default}.",
             "• `--force`: power cycle (can lose unwritten data; admins only).",
+            "• Large requests roll out in waves: a canary, then batches drawn from the zones "
+            "in turn; the next wave goes out once the last is back. "
+            "`--batch N|N%` (later waves' size), `--canary N` (first wave), "
+            "`--max-errors N|N%` (failures tolerated before it stops), "
+            "`--pause-after-canary`, `--all-at-once`. "
+            "The message gets Pause, Resume and Abort buttons while it runs.",
             *buttons,
             f"• Example: {REBOOT_EXAMPLE}",
             "",
