@@ -24,13 +24,19 @@ HELP = """\
 Type what you would type in Slack, and click buttons by name:
   /ecs-reboot i-… i-…          preview a reboot (also --force, --region R, help, status ID, roles)
   click confirm | click cancel press a button of the latest request (add a request id for another)
+  click pause | resume | abort a running rollout's buttons, the same way
+  never-returns i-…            the simulator: this instance will never come back from a reboot
   as U0SOMEONE                 play another Slack user (you start as an admin)
   instances                    the simulator's instances and their status now
   wait                         until every request in flight has finished (live updates meanwhile)
   sleep N                      let N seconds pass
   help                         this text
   quit | exit                  leave (Ctrl-D and Ctrl-C too)
-{request} stands for the latest request's id, e.g. /ecs-reboot status {request}"""
+{request} stands for the latest request's id, e.g. /ecs-reboot status {request};
+{web} for the twelve web instances in two zones, to try a rolling reboot."""
+
+# The buttons the console clicks by name.
+BUTTONS = ("confirm", "cancel", "pause", "resume", "abort")
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,13 @@ class Sleep:
 
 
 @dataclass(frozen=True)
+class NeverReturns:
+    """The simulator's instance ``instance_id`` will never come back from a reboot."""
+
+    instance_id: str
+
+
+@dataclass(frozen=True)
 class Help:
     pass
 
@@ -95,7 +108,18 @@ class Invalid:
 
 
 ConsoleCommand = (
-    Slash | Click | PlayAs | Instances | Wait | Sleep | Help | Quit | Comment | Blank | Invalid
+    Slash
+    | Click
+    | PlayAs
+    | Instances
+    | Wait
+    | Sleep
+    | NeverReturns
+    | Help
+    | Quit
+    | Comment
+    | Blank
+    | Invalid
 )
 
 
@@ -129,14 +153,20 @@ def parse_line(line: str) -> ConsoleCommand:
         return Wait()
     if word == "sleep":
         return _sleep(args)
+    if word == "never-returns":
+        if len(args) != 1 or not args[0].startswith("i-"):
+            return Invalid("Name one instance: never-returns i-…")
+        return NeverReturns(args[0])
     if word in ("reboot", "ecs-reboot", "status"):
         return Invalid(f"Commands go to the bot as in Slack: /ecs-reboot {stripped}")
     return Invalid(f"Unknown command {stripped[:40]!r}. Type help for what the console knows.")
 
 
 def _click(args: list[str]) -> ConsoleCommand:
-    if not args or args[0].lower() not in ("confirm", "cancel") or len(args) > 2:
-        return Invalid("Click a button by name: click confirm, or click cancel [REQUEST_ID]")
+    if not args or args[0].lower() not in BUTTONS or len(args) > 2:
+        return Invalid(
+            "Click a button by name: click confirm, cancel, pause, resume or abort [REQUEST_ID]"
+        )
     return Click(args[0].lower(), args[1] if len(args) == 2 else None)
 
 
