@@ -506,6 +506,10 @@ def _next_poll_at(
         # Nothing to watch: a Resume or Abort click asks for a poll at once; this is
         # only the fallback should a click and a release cross.
         return now + timedelta(seconds=ctx.config.poll_interval * 8)
+    if next_wave(request.instances) and request.stop_reason is None:
+        # A wave is waiting on this one: look at the plain interval (no backoff), so the
+        # next wave goes out within one interval of this one being over.
+        return now + timedelta(seconds=ctx.config.poll_interval)
     # The wave in flight sets the pace: a later wave is polled as fast as the first.
     wave = sent_wave(request.instances)
     sent = [
