@@ -409,7 +409,14 @@ def _buttons(request: RebootRequest) -> ActionsBlock:
 
 def execution_reply(request: RebootRequest) -> Message:
     """The first thread reply after a confirm: each instance's API result."""
-    sent = [i for i in request.instances if i.will_reboot]
+    planned = [i for i in request.instances if i.will_reboot]
+    # A rollout's later waves are not sent yet: listed when they go out, not here.
+    sent = [
+        i
+        for i in planned
+        if i.reboot_sent_at is not None or i.outcome is not InstanceOutcome.PENDING
+    ]
+    waiting = len(planned) - len(sent)
     accepted = [i for i in sent if _api_accepted(i)]
     lines = []
     for instance in sent:
@@ -422,11 +429,13 @@ def execution_reply(request: RebootRequest) -> Message:
             result = f":grey_question: {escape(instance.message or 'answer unknown')}"
         name = f" {code(instance.name)}" if instance.name else ""
         lines.append(f"• `{instance.ref.instance_id}`{name} · {result}")
-    skipped = len(request.instances) - len(sent)
+    skipped = len(request.instances) - len(planned)
     head = (
         f"{mention(request.confirmed_by)} confirmed. RebootInstances accepted "
         f"{len(accepted)}/{len(sent)}"
     )
+    if waiting:
+        head += f" (wave 1 of {request.rollout_waves}; {waiting} more in the next waves)"
     if skipped:
         head += f"; {skipped} skipped (see the preview)"
     head += ". I will post here as they come back."
@@ -490,6 +499,8 @@ def progress_reply(request: RebootRequest, changed: Sequence[PlannedInstance]) -
         name = f" {code(instance.name)}" if instance.name else ""
         lines.append(f"• `{instance.ref.instance_id}`{name} · {detail}")
     head = f"*{back}/{attempted} back*"
+    if request.rollout_waves > 1:
+        head = f"*wave {max(1, sent_wave(request.instances))}/{request.rollout_waves}* · {head}"
     chunks = _chunk_lines(lines)
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=head))]
     blocks.extend(SectionBlock(text=MarkdownTextObject(text=c)) for c in chunks[: MAX_BLOCKS - 1])
