@@ -113,9 +113,12 @@ def abort(ctx: Context, click: Click) -> Later:
             )
         elif request.stop_reason is None and request.state is RequestState.EXECUTING:
             won = uow.requests.set_fields(request.id, stop)
+            # Finished since it was loaded: nothing left to abort (left uncommitted).
+            latest = uow.requests.get(request.id) if won else None
+            won = latest is not None and latest.state.is_running
         if won:
             uow.audit.append(at=now, actor=click.user, action="abort", request_id=request.id)
-        uow.commit()
+            uow.commit()
     if not won:
         return _not_running(ctx, click, "abort")
     return _done(ctx, request.id, "aborted")

@@ -357,3 +357,27 @@ def test_two_replicas_share_one_rollout_and_send_each_wave_once(migrated_url: st
         assert h.sim.fleet.reboot_counts(REGION) == dict.fromkeys(h.sim.fleet.ids(REGION), 1)
         assert [len(c) for c in _sent_waves(h)] == [1, 6, 6, 6, 6, 5]
         assert len(advanced_by) == 2, advanced_by  # each replica took a share of the ticks
+
+
+def test_abort_while_a_wave_is_in_flight_lets_it_finish_then_ends_aborted(
+    migrated_url: str,
+) -> None:
+    with _bot(migrated_url) as h:
+        request_id = _confirm(h, " ".join(h.sim.fleet.ids(REGION)) + " --canary 3")
+        h.click(ACTION_ABORT, request_id)
+        h.settle()
+        request = h.request(request_id)
+        assert request.state is RequestState.EXECUTING
+        assert request.stop_reason == "abort"
+        assert "Aborted by <@U0OPER>: no new wave" in text_of(h.last_preview()[1])
+        h.run_until_final(request_id)
+        request = h.request(request_id)
+        assert request.state is RequestState.ABORTED
+        canary = [i for i in request.instances if i.wave == 1]
+        assert {i.outcome for i in canary} == {InstanceOutcome.SUCCEEDED}
+        assert sum(i.outcome is InstanceOutcome.ABORTED for i in request.instances) == 9
+        assert len(_sent_waves(h)) == 1
+        # A second abort is told the request is no longer running.
+        h.click(ACTION_ABORT, request_id)
+        h.settle()
+        assert "not a running rollout" in h.ephemerals(OPERATOR)[-1]
