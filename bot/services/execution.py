@@ -183,21 +183,22 @@ def _pause_after_wave(ctx: Context, request: RebootRequest, now: datetime) -> Re
     return latest
 
 
-def _still_sendable(ctx: Context, request: RebootRequest) -> bool:
+def _held_back(ctx: Context, request: RebootRequest) -> RebootRequest | None:
     """A Pause or Abort click may have landed since this request was loaded: read it
-    again right before a later wave goes out, so such a click is never overtaken."""
+    again right before a later wave goes out, so such a click is never overtaken. The
+    request as it now stands when it may not send; None when it may."""
     with ctx.uow() as uow:
         latest = uow.requests.get(request.id)
-    return (
-        latest is not None and latest.state is RequestState.EXECUTING and latest.stop_reason is None
-    )
+    if latest is not None and latest.state is RequestState.EXECUTING and not latest.stop_reason:
+        return None
+    return latest or request
 
 
 def _send_unsent(ctx: Context, request: RebootRequest) -> RebootRequest:
     """Send the next wave's reboot calls (all instances, when it is one wave)."""
     unsent = next_wave(request.instances)
-    if unsent and unsent[0].wave > 1 and not _still_sendable(ctx, request):
-        return request
+    if unsent and unsent[0].wave > 1 and (latest := _held_back(ctx, request)) is not None:
+        return latest
     for region, ids in by_region(i.ref for i in unsent).items():
         for batch in batches(ids):
             request = _send_batch(ctx, request, region, batch)
