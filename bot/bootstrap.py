@@ -22,9 +22,17 @@ from bot import metrics
 from bot.db.engine import make_engine, make_session_factory
 from bot.db.migrate import current_revision, head_revision, is_sqlite, upgrade_to_head
 from bot.db.unit_of_work import UnitOfWork
+from bot.domain.approval import ApprovalRules
 from bot.domain.rollout import RolloutDefaults, Size, parse_size
 from bot.ecs.client import EcsClient
-from bot.ecs.credentials import credentials_chain
+from bot.ecs.credentials import (
+    DEFAULT_SESSION_NAME,
+    DEFAULT_STS_ENDPOINT,
+    ChainSettings,
+    Sources,
+    StsTarget,
+    credentials_chain,
+)
 from bot.services.context import Context, FlowConfig
 from bot.services.poller import Poller
 from bot.services.ports import EcsGateway
@@ -58,6 +66,15 @@ def flow_config(settings: Settings) -> FlowConfig:
             max_errors=_size(settings.max_errors, least=0),
         ),
         health_check_agent=settings.health_check == "cloud-assistant",
+        require_reason=settings.require_reason,
+        approval_rules=ApprovalRules(
+            quorum=settings.approvals,
+            for_force=settings.approvals_for_force,
+            above=settings.approvals_above,
+            for_tags=settings.approval_tags,
+        ),
+        approval_ttl=settings.approval_ttl,
+        approver_group=settings.approver_group,
     )
 
 
@@ -115,20 +132,41 @@ def build_context(
     )
 
 
+def chain_settings(settings: Settings) -> ChainSettings:
+    """The credentials chain's inputs, secrets unwrapped only here."""
+    secret = settings.access_key_secret
+    token = settings.security_token
+    return ChainSettings(
+        access_key_id=settings.access_key_id,
+        access_key_secret=secret.get_secret_value() if secret else None,
+        security_token=token.get_secret_value() if token else None,
+        role_arn=settings.role_arn,
+        role_session_name=settings.role_session_name,
+        oidc_provider_arn=settings.oidc_provider_arn,
+        oidc_token_file=settings.oidc_token_file,
+        profile=settings.profile,
+        credentials_file=settings.credentials_file,
+        metadata_role=settings.ecs_metadata_role,
+        metadata_disabled=settings.ecs_metadata_disabled,
+        credentials_uri=settings.credentials_uri,
+    )
+
+
 def make_ecs_client(
     settings: Settings,
     *,
     clock: Callable[[], datetime] = utc_now,
     transport: httpx.BaseTransport | None = None,
 ) -> EcsClient:
-    secret = settings.access_key_secret
-    token = settings.security_token
     credentials = credentials_chain(
-        access_key_id=settings.access_key_id,
-        access_key_secret=secret.get_secret_value() if secret else None,
-        security_token=token.get_secret_value() if token else None,
-        metadata_role=settings.ecs_metadata_role,
-        metadata_disabled=settings.ecs_metadata_disabled,
+        config=chain_settings(settings),
+        sources=Sources(
+            clock=clock,
+            sts=StsTarget(
+                endpoint=settings.sts_endpoint or DEFAULT_STS_ENDPOINT,
+                session_name=settings.role_session_name or DEFAULT_SESSION_NAME,
+            ),
+        ),
     )
     return EcsClient(
         credentials=credentials,

@@ -12,6 +12,7 @@ import json
 import logging
 import signal
 import sys
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from types import FrameType
@@ -34,6 +35,10 @@ from bot.settings import Settings, SettingsError, load_settings
 from bot.slack.text import role_change_sentence
 
 log = logging.getLogger("bot.cli")
+
+# On SIGTERM ``serve`` waits this long for the poller's step in hand, then up to 30 s
+# for the job pool (``Bot.close``): the Kubernetes grace period (deploy/kubernetes) is 75 s.
+SHUTDOWN_POLLER_SECONDS = 30.0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -186,9 +191,18 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         port=port,
     )
     poller = None if args.no_poller else bot.poller()
-    # waitress's loop stops cleanly on KeyboardInterrupt; closing its socket from the
-    # handler instead makes the blocked select() fail with EBADF.
-    stop = _on_signal(_interrupt)
+
+    def on_signal() -> None:
+        # First thing on SIGTERM: claim nothing more, so the other replicas take over
+        # while the requests and the step in hand are finished here.
+        if poller is not None:
+            poller.stop_soon()
+        # waitress's loop stops cleanly on KeyboardInterrupt (it stops listening and
+        # lets its threads finish the requests in flight); closing its socket from the
+        # handler instead makes the blocked select() fail with EBADF.
+        _interrupt()
+
+    stop = _on_signal(on_signal)
     log.info("serving Slack on %s/slack/events", server.url)
     print(f"ecs-reboot-bot: listening on {server.url}", flush=True)
     try:
@@ -199,10 +213,17 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         pass
     finally:
         stop()
+        started = time.monotonic()
+        log.info("shutting down: no new connections; finishing the work in hand")
         server.stop()
         if poller is not None:
-            poller.stop()
+            poller.stop(timeout=SHUTDOWN_POLLER_SECONDS)
+        if poller is not None and poller.busy:
+            log.warning("the poller was still busy after %.0f s", SHUTDOWN_POLLER_SECONDS)
+        # Jobs after an ack (a confirm sending its reboot call) finish and release
+        # their leases; then the database and ECS clients close.
         bot.close()
+        log.info("shut down in %.1f s", time.monotonic() - started)
     return 0
 
 

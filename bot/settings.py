@@ -24,6 +24,7 @@ from bot.domain.rollout import parse_size
 _REGION_RE = re.compile(r"^[a-z]{2,}(-[a-z0-9]+)+$")
 _CHANNEL_RE = re.compile(r"^[CGD][A-Z0-9]+$")
 _USER_RE = re.compile(r"^[UW][A-Z0-9]+$")
+_GROUP_RE = re.compile(r"^S[A-Z0-9]+$")
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
 
@@ -59,6 +60,18 @@ class Settings(BaseSettings):
     security_token: SecretStr | None = Field(default=None, alias="ALIBABA_CLOUD_SECURITY_TOKEN")
     ecs_metadata_role: str | None = Field(default=None, alias="ALIBABA_CLOUD_ECS_METADATA")
     ecs_metadata_disabled: bool = Field(default=False, alias="ALIBABA_CLOUD_ECS_METADATA_DISABLED")
+    # The rest of the official credentials chain (bot/ecs/credentials.py, README
+    # "Credentials"): OIDC/RRSA, assuming a role, the CLI profile and credentials file,
+    # a credentials URI, and where STS is.
+    role_arn: str | None = Field(default=None, alias="ALIBABA_CLOUD_ROLE_ARN")
+    role_session_name: str | None = Field(default=None, alias="ALIBABA_CLOUD_ROLE_SESSION_NAME")
+    oidc_provider_arn: str | None = Field(default=None, alias="ALIBABA_CLOUD_OIDC_PROVIDER_ARN")
+    oidc_token_file: str | None = Field(default=None, alias="ALIBABA_CLOUD_OIDC_TOKEN_FILE")
+    profile: str | None = Field(default=None, alias="ALIBABA_CLOUD_PROFILE")
+    credentials_file: str | None = Field(default=None, alias="ALIBABA_CLOUD_CREDENTIALS_FILE")
+    credentials_uri: str | None = Field(default=None, alias="ALIBABA_CLOUD_CREDENTIALS_URI")
+    # Unset: the global https://sts.aliyuncs.com; tests point it at the simulator.
+    sts_endpoint: str | None = Field(default=None, alias="ALIBABA_CLOUD_STS_ENDPOINT")
     ecs_endpoint: str = Field(
         default="https://ecs.{region}.aliyuncs.com", alias="ECSBOT_ECS_ENDPOINT"
     )
@@ -78,6 +91,15 @@ class Settings(BaseSettings):
     reboot_timeout: int = Field(default=600, alias="ECSBOT_REBOOT_TIMEOUT", gt=0)
     max_instances: int = Field(default=500, alias="ECSBOT_MAX_INSTANCES", gt=0)
     log_format: Literal["text", "json"] = Field(default="text", alias="ECSBOT_LOG_FORMAT")
+    require_reason: bool = Field(default=False, alias="ECSBOT_REQUIRE_REASON")
+
+    # Four-eyes approval (DESIGN §6.1).
+    approvals: int = Field(default=1, alias="ECSBOT_APPROVALS", ge=1)
+    approvals_for_force: bool = Field(default=False, alias="ECSBOT_APPROVALS_FOR_FORCE")
+    approvals_above: int = Field(default=0, alias="ECSBOT_APPROVALS_ABOVE", ge=0)
+    approvals_for_tags: CommaList = Field(default=(), alias="ECSBOT_APPROVALS_FOR_TAGS")
+    approval_ttl: int = Field(default=1800, alias="ECSBOT_APPROVAL_TTL", gt=0)
+    approver_group: str | None = Field(default=None, alias="ECSBOT_APPROVER_GROUP")
 
     # Rolling reboots (DESIGN §5.8, §5.9).
     rolling_above: int = Field(default=10, alias="ECSBOT_ROLLING_ABOVE", ge=0)
@@ -104,7 +126,7 @@ class Settings(BaseSettings):
             raise ValueError("not a count of 0 or more or a percentage such as 10%")
         return value.strip()
 
-    @field_validator("admins", "allowed_channels", mode="before")
+    @field_validator("admins", "allowed_channels", "approvals_for_tags", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         return _split_commas(value)
@@ -125,6 +147,30 @@ class Settings(BaseSettings):
             if not _CHANNEL_RE.match(channel):
                 raise ValueError(f"entry {position} is not a Slack channel id (C…, G… or D…)")
         return value
+
+    @field_validator("approvals_for_tags")
+    @classmethod
+    def _tags(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for position, tag in enumerate(value, start=1):
+            key, equals, _ = tag.partition("=")
+            if not equals or not key.strip():
+                raise ValueError(f"entry {position} is not a tag KEY=VALUE (e.g. env=prod)")
+        return value
+
+    @field_validator("approver_group")
+    @classmethod
+    def _group(cls, value: str | None) -> str | None:
+        if value is not None and value.strip() == "":
+            return None
+        if value is not None and not _GROUP_RE.match(value):
+            raise ValueError("not a Slack user group id (S…)")
+        return value
+
+    @property
+    def approval_tags(self) -> tuple[tuple[str, str], ...]:
+        """``ECSBOT_APPROVALS_FOR_TAGS`` as (key, value) pairs."""
+        pairs = (tag.partition("=") for tag in self.approvals_for_tags)
+        return tuple((key.strip(), value.strip()) for key, _, value in pairs)
 
     @field_validator("notify_channel")
     @classmethod
@@ -162,6 +208,15 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL")
         return value if value.endswith("/") else value + "/"
+
+    @field_validator("sts_endpoint", "credentials_uri")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and value.strip() == "":
+            return None
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value
 
     @field_validator("ecs_endpoint")
     @classmethod

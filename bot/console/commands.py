@@ -1,7 +1,9 @@
 """The console's prompt language, parsed into values (pure; no I/O).
 
 /ecs-reboot …            any slash command, sent as Slack sends it
-click confirm|cancel [ID]  press a button of the latest request (or of request ID)
+click confirm|cancel|approve|reject|retry|pause|resume|abort [ID]  press a button of
+                         the latest request (or of request ID); retry is on the summary
+never-returns ID         the simulator: this instance never comes back from a reboot
 as USER                  play another Slack user
 instances                the simulator's instances and their status now
 wait                     until every request in flight has finished
@@ -24,7 +26,9 @@ HELP = """\
 Type what you would type in Slack, and click buttons by name:
   /ecs-reboot i-… i-…          preview a reboot (also --force, --region R, help, status ID, roles)
   click confirm | click cancel press a button of the latest request (add a request id for another)
+  click approve | click reject as another user (`as U0SOMEONE`), when approval is needed
   click pause | resume | abort a running rollout's buttons, the same way
+  click retry                  the Retry button of a finished request's summary
   never-returns i-…            the simulator: this instance will never come back from a reboot
   as U0SOMEONE                 play another Slack user (you start as an admin)
   instances                    the simulator's instances and their status now
@@ -36,7 +40,7 @@ Type what you would type in Slack, and click buttons by name:
 {web} for the twelve web instances in two zones, to try a rolling reboot."""
 
 # The buttons the console clicks by name.
-BUTTONS = ("confirm", "cancel", "pause", "resume", "abort")
+BUTTONS = ("confirm", "cancel", "approve", "reject", "retry", "pause", "resume", "abort")
 
 
 @dataclass(frozen=True)
@@ -47,7 +51,7 @@ class Slash:
 
 @dataclass(frozen=True)
 class Click:
-    action: str  # "confirm" or "cancel"
+    action: str  # one of BUTTONS
     request_id: str | None = None
 
 
@@ -165,7 +169,8 @@ def parse_line(line: str) -> ConsoleCommand:
 def _click(args: list[str]) -> ConsoleCommand:
     if not args or args[0].lower() not in BUTTONS or len(args) > 2:
         return Invalid(
-            "Click a button by name: click confirm, cancel, pause, resume or abort [REQUEST_ID]"
+            "Click a button by name: click confirm, cancel, approve, reject, retry, pause, "
+            "resume or abort [REQUEST_ID]"
         )
     return Click(args[0].lower(), args[1] if len(args) == 2 else None)
 

@@ -36,10 +36,13 @@ from bot.domain.request import RebootRequest
 from bot.domain.rollout import wave_in_flight
 from bot.slack.blocks import (
     ACTION_ABORT,
+    ACTION_APPROVE,
     ACTION_CANCEL,
     ACTION_CONFIRM,
     ACTION_PAUSE,
+    ACTION_REJECT,
     ACTION_RESUME,
+    ACTION_RETRY,
     ROLLOUT_BLOCK_ID,
     request_message,
 )
@@ -52,6 +55,9 @@ ACTIONS = {
     "pause": ACTION_PAUSE,
     "resume": ACTION_RESUME,
     "abort": ACTION_ABORT,
+    "approve": ACTION_APPROVE,
+    "reject": ACTION_REJECT,
+    "retry": ACTION_RETRY,
 }
 # How long a command's follow-up work (a preview, a confirm) may take before the
 # prompt comes back anyway; the messages still print when they arrive.
@@ -239,6 +245,12 @@ class Session:
         if message is None:
             self.transcript.say(f"? Request {request.id} has no message in the channel to click.")
             return None
+        if action_id == ACTION_RETRY:
+            # Retry sits on the summary, the last reply in the request's thread.
+            for reply in reversed(self.stack.slack.thread(request.channel, message.ts)):
+                for block_id, button in reply.buttons():
+                    if button.get("action_id") == action_id:
+                        return reply, block_id, button
         for block_id, button in message.buttons():
             if button.get("action_id") == action_id:
                 return message, block_id, button

@@ -37,6 +37,10 @@ ROLLING_FLEET = 12
 ROLLING_ZONES = (f"{REGION}-h", f"{REGION}-i")
 
 
+# The tags of the demo's "pay" instances.
+PAY_TAGS = {"app": "pay", "env": "prod", "team": "payments"}
+
+
 def console_overrides(*, user: str, signing_secret: str, speed: float = 1.0) -> dict[str, str]:
     """What the console changes in ``offline_env``: the person is the admin, a fresh
     signing secret, the real-time poller's pace, and a reboot timeout that follows the
@@ -47,6 +51,8 @@ def console_overrides(*, user: str, signing_secret: str, speed: float = 1.0) -> 
         "ECSBOT_NOTIFY_CHANNEL": NOTIFY_ID,
         "ECSBOT_POLL_INTERVAL": str(POLL_INTERVAL),
         "ECSBOT_REBOOT_TIMEOUT": str(max(10, round(REBOOT_TIMEOUT / speed))),
+        # Four eyes on force reboots, so the demo can show an approval.
+        "ECSBOT_APPROVALS_FOR_FORCE": "true",
     }
 
 
@@ -95,6 +101,9 @@ def start_stack(
             )
             for n in range(1, ROLLING_FLEET + 1)
         )
+        # A small "pay" service, so that the demo can pick instances by tag (DESIGN §4).
+        for number in range(1, 4):
+            sim.fleet.add_instance(REGION, name=f"pay-{number:02d}", tags=PAY_TAGS)
         sim.start()
         closers.append(sim.stop)
 

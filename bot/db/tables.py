@@ -93,6 +93,9 @@ class RebootRequestRow(Base):
         Boolean, default=False, server_default=false(), index=True
     )
     reported_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The ``tag:``/``name:`` selectors as typed (a JSON list, empty without any); what
+    # they matched is frozen in the instance rows.
+    selectors: Mapped[list[str]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
     next_poll_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # One poller at a time; a dead poller's lease simply runs out.
     lease_owner: Mapped[str | None] = mapped_column(String(_NAME))
@@ -109,6 +112,16 @@ class RebootRequestRow(Base):
     stop_reason: Mapped[str | None] = mapped_column(String(_STATE))
     stopped_by: Mapped[str | None] = mapped_column(String(_SLACK_ID))
     paused_by: Mapped[str | None] = mapped_column(String(_SLACK_ID))
+    # Four-eyes approval and retries (DESIGN §6.1, §6.2; migration 0005).
+    reason: Mapped[str | None] = mapped_column(Text)
+    approvals_needed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    approval_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    rejected_by: Mapped[str | None] = mapped_column(String(_SLACK_ID))
+    rejected_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    retry_of: Mapped[str | None] = mapped_column(String(32))
+    # Set once, by a conditional update, when Retry opens a request from this one: a
+    # second click (or replica) finds it set and opens nothing.
+    retried_by_request: Mapped[str | None] = mapped_column(String(32))
 
     instances: Mapped[list[RebootInstanceRow]] = relationship(
         back_populates="request",
@@ -160,8 +173,26 @@ class RebootInstanceRow(Base):
     wave: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     # The health gate's finding (§5.9): "online", "absent", or null (no gate).
     agent: Mapped[str | None] = mapped_column(String(_STATE))
+    # Real reboot calls recorded as sent, each BEFORE its call: at most two per instance
+    # (the second only after a lost answer, docs/decisions/0003).
+    reboot_calls: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     request: Mapped[RebootRequestRow] = relationship(back_populates="instances")
+
+
+class ApprovalRow(Base):
+    """One approver's yes to a request awaiting approval. Unique per person, so a double
+    click (or a Slack retry) records one approval."""
+
+    __tablename__ = "approvals"
+    __table_args__ = (UniqueConstraint("request_id", "user"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(
+        ForeignKey("reboot_requests.id", ondelete="CASCADE"), index=True
+    )
+    user: Mapped[str] = mapped_column(String(_SLACK_ID))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class RoleBindingRow(Base):
@@ -198,6 +229,7 @@ metadata = Base.metadata
 
 __all__ = [
     "NAMING_CONVENTION",
+    "ApprovalRow",
     "AuditLogRow",
     "Base",
     "RebootInstanceRow",

@@ -12,8 +12,12 @@ from enum import StrEnum
 
 class RequestState(StrEnum):
     PREVIEWED = "previewed"
+    # Confirmed by the requester; waits for approvers (DESIGN §6.1) before it runs.
+    AWAITING_APPROVAL = "awaiting_approval"
     CANCELLED = "cancelled"
     EXPIRED = "expired"
+    # An approver said no (DESIGN §6.1): final, nothing was rebooted.
+    REJECTED = "rejected"
     EXECUTING = "executing"
     SUCCEEDED = "succeeded"
     PARTIALLY_FAILED = "partially_failed"
@@ -26,7 +30,12 @@ class RequestState(StrEnum):
 
     @property
     def is_final(self) -> bool:
-        return self not in (RequestState.PREVIEWED, RequestState.EXECUTING, RequestState.PAUSED)
+        return self not in (
+            RequestState.PREVIEWED,
+            RequestState.AWAITING_APPROVAL,
+            RequestState.EXECUTING,
+            RequestState.PAUSED,
+        )
 
     @property
     def is_running(self) -> bool:
@@ -47,6 +56,13 @@ class InstanceOutcome(StrEnum):
     @property
     def is_final(self) -> bool:
         return self not in (InstanceOutcome.PENDING, InstanceOutcome.REBOOTING)
+
+
+# The outcomes a Retry button offers to try again (DESIGN §6.2). Read by value so that
+# ``aborted`` (rolling reboots) counts as soon as the outcome exists.
+RETRYABLE_OUTCOMES = frozenset(
+    outcome for outcome in InstanceOutcome if outcome.value in {"failed", "timed_out", "aborted"}
+)
 
 
 class Verdict(StrEnum):

@@ -21,6 +21,7 @@ from typing import TypeAlias
 
 from bot.domain.model import InstanceRef, Role
 from bot.domain.rollout import RolloutFlags, parse_size
+from bot.domain.selectors import Selector, is_selector_word, read_selector
 
 INSTANCE_ID_PATTERN = re.compile(r"i-[a-z0-9]{8,30}")
 # cn-hangzhou, us-west-1, ap-southeast-1, cn-beijing-finance-1, cn-north-2-gov-1. Each
@@ -28,11 +29,12 @@ INSTANCE_ID_PATTERN = re.compile(r"i-[a-z0-9]{8,30}")
 # which console lines are full of, is not mistaken for a region.
 REGION_ID_PATTERN = re.compile(r"[a-z]{2}(?:-(?:[a-z]{2,}|[0-9]+))+")
 
-REBOOT_USAGE = "`/ecs-reboot [--region REGION] [--force] INSTANCES…`"
+REBOOT_USAGE = '`/ecs-reboot [--region REGION[,REGION…]] [--force] [--reason "TEXT"] TARGETS…`'
 REBOOT_EXAMPLE = (
     "`/ecs-reboot --region cn-hangzhou i-bp1abc23def45ghi67jk0, i-bp1xyz98wvu76tsr54qp0`"
 )
 ID_RULE = "`i-` followed by 8 to 30 lowercase letters and digits"
+SELECTOR_RULE = "`tag:KEY=VALUE` or `name:PATTERN` (`*` matches any run of characters)"
 _REGION_EXAMPLES = "like `cn-hangzhou` or `us-west-1`"
 
 
@@ -59,6 +61,8 @@ class InstanceListParse:
     instances: tuple[InstanceRef, ...]
     duplicates: tuple[InstanceRef, ...] = ()
     errors: tuple[ParseProblem, ...] = ()
+    # The selectors met (``tag:…``, ``name:…``), in first-seen order, without repeats.
+    selectors: tuple[Selector, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -104,14 +108,21 @@ class RevokeCommand(RoleBindingCommand):
 
 @dataclass(frozen=True)
 class RebootCommand:
-    """Reboot ``instances`` (each with its region resolved). ``region`` is the
-    ``--region`` given, None without one; ``duplicates`` are the dropped repeats."""
+    """Reboot ``instances`` (each with its region resolved), plus whatever ``selectors``
+    match in ``search_regions``. ``region`` is the ``--region`` given when it names one
+    region (None without one or with a list); ``regions`` the whole ``--region`` list;
+    ``duplicates`` are the dropped repeats. ``search_regions`` is empty without
+    selectors, else the ``--region`` list or the default region."""
 
     instances: tuple[InstanceRef, ...]
     force: bool = False
     region: str | None = None
     duplicates: tuple[InstanceRef, ...] = ()
     rollout: RolloutFlags = field(default_factory=RolloutFlags)
+    reason: str | None = None  # ``--reason``, without its quotes
+    selectors: tuple[Selector, ...] = ()
+    regions: tuple[str, ...] = ()
+    search_regions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -153,11 +164,52 @@ class _Word:
 
 
 def _split_words(text: str) -> list[_Word]:
-    return [
-        _Word(_SMART_DASHES.sub("--", match.group()), number)
-        for number, line in enumerate(text.splitlines())
-        for match in _WORD.finditer(line)
-    ]
+    words: list[_Word] = []
+    for number, line in enumerate(text.splitlines()):
+        matches = list(_WORD.finditer(line))
+        position = 0
+        while position < len(matches):
+            word = _SMART_DASHES.sub("--", matches[position].group())
+            end = matches[position].end()
+            position += 1
+            glue = _region_list_start(word, matches, position)
+            if glue is not None:
+                # `--region a,b`: commas split words everywhere else, so the list is put
+                # back together here, gaps and all (`a,,b` must stay visible as a flaw).
+                if glue == position:
+                    words.append(_Word(word, number))
+                    word, end = matches[position].group(), matches[position].end()
+                    position += 1
+                while position < len(matches) and _glued(line, end, matches[position]):
+                    word += line[end : matches[position].start()] + matches[position].group()
+                    end = matches[position].end()
+                    position += 1
+            words.append(_Word(word, number))
+    return words
+
+
+def _region_list_start(word: str, matches: list[re.Match[str]], position: int) -> int | None:
+    """Where the value of a ``--region`` flag starts: ``position - 1`` for
+    ``--region=a``, ``position`` for ``--region a``; None for any other word."""
+    name = word.partition("=")[0].lower()
+    if name != "--region":
+        return None
+    if "=" in word:
+        return position - 1
+    if position < len(matches) and _list_item(matches[position].group()):
+        return position
+    return None
+
+
+def _glued(line: str, end: int, following: re.Match[str]) -> bool:
+    """True when only commas (no space) stand between a region list and ``following``,
+    and ``following`` may be a region: `a,b` is one list, `a, i-…` a list and an id."""
+    gap = line[end : following.start()]
+    return bool(gap) and set(gap) == {","} and _list_item(following.group())
+
+
+def _list_item(text: str) -> bool:
+    return not (_is_option(text) or _ID_ATTEMPT.fullmatch(text) or is_selector_word(text))
 
 
 def _by_line(words: Iterable[_Word]) -> list[list[_Word]]:
@@ -202,7 +254,8 @@ class _NamedId:
 class _LineReading:
     ids: list[_NamedId] = field(default_factory=list)
     problems: list[ParseProblem] = field(default_factory=list)
-    attempts: int = 0  # tokens that tried to be ids, valid or not
+    attempts: int = 0  # tokens that tried to be ids or selectors, valid or not
+    selectors: dict[Selector, None] = field(default_factory=dict)
 
 
 def parse_instances(
@@ -225,15 +278,30 @@ def parse_instances(
         region=default_region,
         max_instances=max_instances,
     )
+    selector_problems = [
+        ParseProblem(f"A selector ({_quote(str(selector))}) cannot stand in an instance list.")
+        for selector in parsed.selectors
+    ]
     return InstanceListParse(
-        parsed.instances, parsed.duplicates, tuple(option_problems) + parsed.errors
+        parsed.instances,
+        parsed.duplicates,
+        tuple(option_problems) + parsed.errors + tuple(selector_problems),
     )
 
 
 def _read_instances(
-    lines: list[list[_Word]], *, region: str | None, max_instances: int
+    lines: list[list[_Word]],
+    *,
+    region: str | None,
+    max_instances: int,
+    several_regions: Sequence[str] = (),
 ) -> InstanceListParse:
-    """The core of ``parse_instances``: words already freed of options, by line."""
+    """The core of ``parse_instances``: words already freed of options, by line.
+
+    ``region`` is the region of ids written without one. ``several_regions`` is a
+    ``--region`` list of more than one region: then an id without its own region is an
+    error, since guessing one of the listed regions could reboot the wrong instance.
+    """
     reading = _LineReading()
     for line in lines:
         _read_line(line, reading)
@@ -243,7 +311,7 @@ def _read_instances(
     duplicates: list[InstanceRef] = []
     no_region: dict[str, None] = {}
     for named in reading.ids:
-        ref_region = named.region or region
+        ref_region = named.region or (None if several_regions else region)
         if ref_region is None:
             no_region[named.instance_id] = None
             continue
@@ -253,7 +321,9 @@ def _read_instances(
         instances[ref] = None
 
     problems = reading.problems
-    if no_region:
+    if no_region and several_regions:
+        problems.append(_several_regions_problem(list(no_region), several_regions))
+    elif no_region:
         problems.append(_no_region_problem(list(no_region)))
     count = len(instances) + len(no_region)
     if count > max_instances:
@@ -266,20 +336,27 @@ def _read_instances(
     if reading.attempts == 0:
         problems.append(
             ParseProblem(
-                f"No instance ids given. Usage: {REBOOT_USAGE}, for example {REBOOT_EXAMPLE}. "
+                f"No instance ids or selectors given. Usage: {REBOOT_USAGE}, "
+                f"for example {REBOOT_EXAMPLE}. "
                 "Type `/ecs-reboot help` for more."
             )
         )
-    return InstanceListParse(tuple(instances), tuple(duplicates), tuple(problems))
+    return InstanceListParse(
+        tuple(instances), tuple(duplicates), tuple(problems), tuple(reading.selectors)
+    )
 
 
 def _read_line(line: list[_Word], reading: _LineReading) -> None:
     """Read one line. A line that holds a valid id is a console line: its other
-    columns (names, statuses, IPs, zones) are ignored. Bad ids and bad region
-    prefixes are errors wherever they stand."""
-    attempts = [(word, _ID_ATTEMPT.fullmatch(word.text)) for word in line]
+    columns (names, statuses, IPs, zones) are ignored, but a ``tag:``/``name:`` word is
+    a selector there too. Bad ids, bad region prefixes and malformed selectors are
+    errors wherever they stand."""
     console_line = any(_is_valid_id_word(word.text) for word in line)
-    for word, match in attempts:
+    for word in line:
+        if is_selector_word(word.text):
+            _read_selector_word(word.text, reading)
+            continue
+        match = _ID_ATTEMPT.fullmatch(word.text)
         if match is None:
             if not console_line:
                 reading.problems.append(_not_an_id_problem(word.text))
@@ -305,17 +382,39 @@ def _read_line(line: list[_Word], reading: _LineReading) -> None:
             reading.ids.append(_NamedId(instance_id, region))
 
 
+def _read_selector_word(text: str, reading: _LineReading) -> None:
+    reading.attempts += 1
+    selector = read_selector(text)
+    if isinstance(selector, str):
+        reading.problems.append(
+            ParseProblem(f"{_quote(text)} is not a valid selector: {selector}", text)
+        )
+    else:
+        reading.selectors[selector] = None
+
+
 def _is_valid_id_word(text: str) -> bool:
     """True when ``text`` holds a well-formed id (its region prefix, if any, may
     still be wrong): such a word makes its line a console line."""
+    if is_selector_word(text):
+        return False
     match = _ID_ATTEMPT.fullmatch(text)
     return match is not None and INSTANCE_ID_PATTERN.fullmatch(match["id"]) is not None
 
 
 def _not_an_id_problem(text: str) -> ParseProblem:
     return ParseProblem(
-        f"{_quote(text)} is neither an option nor an instance id (an id is {ID_RULE}).",
+        f"{_quote(text)} is neither an option nor an instance id ({ID_RULE}) or "
+        "selector (`tag:K=V`, `name:P`).",
         text,
+    )
+
+
+def _several_regions_problem(instance_ids: Sequence[str], regions: Sequence[str]) -> ParseProblem:
+    return ParseProblem(
+        f"No region for {_quote_list(instance_ids)}: `--region` lists several regions "
+        f"({', '.join(regions)}), so write `REGION/i-…` for each id.",
+        instance_ids[0],
     )
 
 
@@ -335,14 +434,14 @@ _VALUED = ("--region", "--tag")
 _ROLLOUT_SWITCHES = ("--pause-after-canary", "--all-at-once")
 _ROLLOUT_VALUED = ("--batch", "--canary", "--max-errors")
 _ROLLOUT_OPTIONS = _ROLLOUT_VALUED + _ROLLOUT_SWITCHES
-_ALL_OPTIONS = _SWITCHES + _VALUED + _ROLLOUT_OPTIONS
+_ALL_OPTIONS = (*_SWITCHES, *_VALUED, *_ROLLOUT_OPTIONS, "--reason")
 
 
 @dataclass
 class _Options:
     force: bool = False
     help: bool = False
-    region: str | None = None
+    regions: tuple[str, ...] | None = None
     tag: tuple[str, str] | None = None
     rollout: RolloutFlags = field(default_factory=RolloutFlags)
     given: list[str] = field(default_factory=list)  # names, to check per subcommand
@@ -386,8 +485,8 @@ def _read_options(words: list[_Word]) -> tuple[_Options, list[_Word]]:
 
 
 def _can_be_value(name: str, word: _Word) -> bool:
-    # `--region i-…` forgot the region: keep the id as an id, not as a bad region.
-    if name == "--region" and _ID_ATTEMPT.fullmatch(word.text):
+    # `--region i-…` (or `--region tag:…`) forgot the region: keep the target as one.
+    if name == "--region" and (_ID_ATTEMPT.fullmatch(word.text) or is_selector_word(word.text)):
         return False
     return not _is_option(word.text)
 
@@ -413,18 +512,30 @@ def _set_value(options: _Options, name: str, value: str) -> None:
         _set_tag(options, value)
 
 
-def _set_region(options: _Options, region: str) -> None:
-    if not REGION_ID_PATTERN.fullmatch(region):
-        options.problems.append(f"{_quote(region)} is not a region id ({_REGION_EXAMPLES}).")
-    if options.region is not None and options.region != region:
+def _set_region(options: _Options, value: str) -> None:
+    """``--region REGION[,REGION…]``: every flaw of the list is reported."""
+    items = value.split(",")
+    if value.endswith(",") and len(items) > 1:
+        items.pop()  # `--region a,` before a line break: the comma only separates
+    regions = tuple(dict.fromkeys(items))
+    if "" in regions:
+        options.problems.append(
+            f"{_quote(value)} has an empty region in its list: write "
+            "`--region cn-hangzhou,cn-shanghai` (commas, no spaces)."
+        )
+    for region in regions:
+        if region and not REGION_ID_PATTERN.fullmatch(region):
+            options.problems.append(f"{_quote(region)} is not a region id ({_REGION_EXAMPLES}).")
+    regions = tuple(region for region in regions if region)
+    if options.regions is not None and options.regions != regions:
         options.problems.append(
             f"`--region` is given twice with different values: "
-            f"{_quote(options.region)} and {_quote(region)}."
+            f"{_quote(','.join(options.regions))} and {_quote(value)}."
         )
         return
     # Kept even when malformed: the error above already blocks the command, and a
     # fallback region would only add noise about ids "without a region".
-    options.region = region
+    options.regions = regions
 
 
 def _set_tag(options: _Options, text: str) -> None:
@@ -496,6 +607,85 @@ def _reject_options(keyword: str, options: _Options, allowed: Sequence[str]) -> 
     return [f"{_quote(name)} does not apply to `{keyword}`." for name in names]
 
 
+# ── the reason ────────────────────────────────────────────────────────────────────
+
+# `--reason` (or `—reason`, as chat clients retype it) where a word starts.
+_REASON_FLAG = re.compile(r"(?<!\S)(?:--|[—–])reason(?=[=\s]|$)", re.IGNORECASE)
+# Openers and the closers each accepts: people mix straight and curly quotes.
+_QUOTE_CLOSERS = {'"': '"“”', "“": '"“”', "”": '"“”', "'": "'‘’", "‘": "'‘’", "’": "'‘’"}
+MAX_REASON_CHARS = 500
+
+
+@dataclass
+class _Reason:
+    text: str | None = None
+    given: bool = False
+    problems: list[str] = field(default_factory=list)
+
+
+def _take_reason(text: str) -> tuple[str, _Reason]:
+    """Cut every ``--reason TEXT`` out of ``text`` before it is split into words (a
+    quoted reason holds spaces and commas the word splitter would break on). Returns
+    the rest, with the same line breaks, and what was found."""
+    reason = _Reason()
+    while (match := _REASON_FLAG.search(text)) is not None:
+        start, position = match.start(), match.end()
+        if position < len(text) and text[position] == "=":
+            position += 1
+        else:
+            while position < len(text) and text[position] in " \t":
+                position += 1
+        value, end = _reason_value(text, position, reason.problems)
+        if reason.given and value is not None and value != reason.text:
+            reason.problems.append("`--reason` is given twice; give one reason.")
+        reason.given = True
+        if value is not None and reason.text is None:
+            reason.text = value
+        removed = text[start:end]
+        text = text[:start] + " " + "\n" * removed.count("\n") + text[end:]
+    if reason.text is not None and len(reason.text) > MAX_REASON_CHARS:
+        reason.problems.append(
+            f"The reason is {len(reason.text)} characters long; at most {MAX_REASON_CHARS}."
+        )
+    return text, reason
+
+
+def _reason_value(text: str, position: int, problems: list[str]) -> tuple[str | None, int]:
+    """The reason at ``position`` and where it ends, or None (with the problem said)."""
+    opener = text[position] if position < len(text) else ""
+    if opener in _QUOTE_CLOSERS:
+        closers = _QUOTE_CLOSERS[opener]
+        # A closer ends the reason only where a word ends, so the apostrophe of
+        # `'it's late'` stays inside it.
+        end = next(
+            (
+                at
+                for at in range(position + 1, len(text))
+                if text[at] in closers and (at + 1 == len(text) or text[at + 1].isspace())
+            ),
+            None,
+        )
+        if end is None:
+            problems.append(
+                f"The reason after `--reason` opens a quote ({opener}) that is never "
+                'closed; close it, e.g. `--reason "disk full"`.'
+            )
+            line_end = text.find("\n", position)
+            return None, len(text) if line_end < 0 else line_end
+        value = " ".join(text[position + 1 : end].split())
+        if not value:
+            problems.append('`--reason` is empty: write why, e.g. `--reason "disk full"`.')
+            return None, end + 1
+        return value, end + 1
+    word = re.match(r"[^\s]+", text[position:]) if opener and not opener.isspace() else None
+    if word is None or _is_option(word.group()):
+        problems.append(
+            '`--reason` needs a text: one word or a quoted one, e.g. `--reason "disk full"`.'
+        )
+        return None, position
+    return word.group(), position + word.end()
+
+
 # ── commands ──────────────────────────────────────────────────────────────────────
 
 _KEYWORDS = ("help", "status", "roles", "grant", "revoke")
@@ -504,20 +694,29 @@ _GROUP_MENTION = re.compile(r"<!subteam\^(?P<id>S[A-Z0-9]+)(?:\|[^>]*)?>")
 _BARE_SUBJECT = re.compile(r"[UWS][A-Z0-9]{2,}")
 
 
-def parse_command(text: str, *, default_region: str | None, max_instances: int) -> Command:
+def parse_command(
+    text: str,
+    *,
+    default_region: str | None,
+    max_instances: int,
+    require_reason: bool = False,
+) -> Command:
     """Read the text of an ``/ecs-reboot`` slash command (DESIGN §4).
 
     Returns one command, or a ``CommandError`` that lists every problem at once.
-    ``default_region`` is ``ECSBOT_DEFAULT_REGION`` and ``max_instances`` is
-    ``ECSBOT_MAX_INSTANCES``.
+    ``default_region`` is ``ECSBOT_DEFAULT_REGION``, ``max_instances`` is
+    ``ECSBOT_MAX_INSTANCES`` and ``require_reason`` is ``ECSBOT_REQUIRE_REASON``.
     """
+    text, reason = _take_reason(text)
     words = _split_words(text)
     options, operands = _read_options(words)
-    if not words or options.help:
+    if reason.given:
+        options.given.append("--reason")
+    if (not words and not reason.given) or options.help:
         return HelpCommand()
     keyword = operands[0].text.lower() if operands else ""
     arguments = [word.text for word in operands[1:]]
-    problems = list(options.problems)
+    problems = list(options.problems) + reason.problems
     command: Command
     if keyword in ("help", "roles"):
         problems += _reject_options(keyword, options, ())
@@ -530,11 +729,19 @@ def parse_command(text: str, *, default_region: str | None, max_instances: int) 
         problems += _reject_options(keyword, options, ("--region", "--tag"))
         command = _binding_command(keyword, arguments, options, problems)
     else:
-        problems += _reject_options("reboot", options, ("--region", "--force", *_ROLLOUT_OPTIONS))
+        problems += _reject_options(
+            "reboot", options, ("--region", "--force", "--reason", *_ROLLOUT_OPTIONS)
+        )
         problems += _rollout_conflicts(options.rollout)
         command = _reboot_command(
             operands, options, problems, default_region=default_region, max_instances=max_instances
         )
+        if reason.text is not None:
+            command = dataclasses.replace(command, reason=reason.text)
+        elif require_reason and not reason.problems:
+            problems.append(
+                'A reason is required here: add `--reason "why"` (one word needs no quotes).'
+            )
     return CommandError(tuple(problems)) if problems else command
 
 
@@ -562,9 +769,13 @@ def _binding_command(
     role = _read_role(arguments[1], problems) if len(arguments) > 1 else Role.VIEWER
     problems += _reject_arguments(f"{keyword} SUBJECT ROLE", arguments[2:])
     tag_key, tag_value = options.tag if options.tag else (None, None)
+    regions = options.regions or ()
+    if len(regions) > 1:
+        problems.append(f"`{keyword}` takes one `--region`, not a list.")
+    region = regions[0] if regions else None
     if keyword == "grant":
-        return GrantCommand(subject, role, options.region, tag_key, tag_value)
-    return RevokeCommand(subject, role, options.region, tag_key, tag_value)
+        return GrantCommand(subject, role, region, tag_key, tag_value)
+    return RevokeCommand(subject, role, region, tag_key, tag_value)
 
 
 def _read_subject(text: str, problems: list[str]) -> str:
@@ -605,15 +816,33 @@ def _reboot_command(
         # would only bury the one useful hint.
         close = difflib.get_close_matches(operands[0].text.lower(), _KEYWORDS, n=1)[0]
         problems.append(f"Unknown command {_quote(operands[0].text)}. Did you mean `{close}`?")
-        return RebootCommand((), options.force, options.region)
+        return RebootCommand((), options.force, None, regions=options.regions or ())
+    regions = options.regions or ()
+    single = regions[0] if len(regions) == 1 else None
     parsed = _read_instances(
         _by_line(operands),
-        region=options.region or default_region,
+        region=single or default_region,
         max_instances=max_instances,
+        several_regions=regions if len(regions) > 1 else (),
     )
     problems += [problem.message for problem in parsed.errors]
+    search_regions: tuple[str, ...] = ()
+    if parsed.selectors:
+        search_regions = regions or ((default_region,) if default_region else ())
+        if not search_regions and options.regions is None:
+            problems.append(
+                f"No region to look {_quote_list([str(s) for s in parsed.selectors])} up in: "
+                "add `--region REGION[,REGION…]`, or set ECSBOT_DEFAULT_REGION."
+            )
     return RebootCommand(
-        parsed.instances, options.force, options.region, parsed.duplicates, options.rollout
+        parsed.instances,
+        options.force,
+        single,
+        parsed.duplicates,
+        options.rollout,
+        selectors=parsed.selectors,
+        regions=regions,
+        search_regions=search_regions,
     )
 
 

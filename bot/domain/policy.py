@@ -126,8 +126,18 @@ class RequesterOrAdminOnly:
     requester: str
 
 
+@dataclass(frozen=True)
+class OwnRequest:
+    """The requester may not approve their own request (four eyes, DESIGN §6.1)."""
+
+
 Denial: TypeAlias = (
-    NoRole | RoleMissing | ChannelNotAllowed | UnscopedAdminNeeded | RequesterOrAdminOnly
+    NoRole
+    | RoleMissing
+    | ChannelNotAllowed
+    | UnscopedAdminNeeded
+    | RequesterOrAdminOnly
+    | OwnRequest
 )
 
 
@@ -191,6 +201,16 @@ def check_may_act_on(
         admin = check_role(principal, Role.ADMIN, targets)
         if not admin.allowed:
             return Decision.deny(RequesterOrAdminOnly(requester), uncovered=admin.uncovered)
+    return check_role(principal, needed, targets)
+
+
+def check_may_approve(
+    principal: Principal, *, requester: str, needed: Role, targets: Sequence[Target]
+) -> Decision:
+    """Approving: anyone but the requester who could confirm the request themselves,
+    that is who holds ``needed`` (the role the reboot needs) on every target, now."""
+    if principal.user_id == requester:
+        return Decision.deny(OwnRequest())
     return check_role(principal, needed, targets)
 
 

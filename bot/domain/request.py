@@ -12,12 +12,31 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.domain.model import InstanceOutcome, InstanceRef, RequestState, Verdict
+from bot.domain.model import (
+    RETRYABLE_OUTCOMES,
+    InstanceOutcome,
+    InstanceRef,
+    RequestState,
+    Verdict,
+)
 
 # Which state may follow which (DESIGN §7). Everything else is refused.
 TRANSITIONS: Mapping[RequestState, frozenset[RequestState]] = {
     RequestState.PREVIEWED: frozenset(
-        {RequestState.EXECUTING, RequestState.CANCELLED, RequestState.EXPIRED}
+        {
+            RequestState.EXECUTING,
+            RequestState.AWAITING_APPROVAL,
+            RequestState.CANCELLED,
+            RequestState.EXPIRED,
+        }
+    ),
+    RequestState.AWAITING_APPROVAL: frozenset(
+        {
+            RequestState.EXECUTING,
+            RequestState.REJECTED,
+            RequestState.CANCELLED,
+            RequestState.EXPIRED,
+        }
     ),
     RequestState.EXECUTING: frozenset(
         {
@@ -74,10 +93,21 @@ class PlannedInstance:
     # With ECSBOT_HEALTH_CHECK=cloud-assistant (§5.9): "online" once the agent reported
     # after the reboot, "absent" when the instance has no agent (back on Running alone).
     agent: str | None = None
+    # Real reboot calls recorded as sent (each written BEFORE its call): at most two, the
+    # second only after a lost answer (bot.domain.lost_answer).
+    reboot_calls: int = 0
 
     @property
     def will_reboot(self) -> bool:
         return self.verdict is Verdict.WILL_REBOOT
+
+
+@dataclass(frozen=True)
+class Approval:
+    """One approver's yes to a request awaiting approval (DESIGN §6.1)."""
+
+    user: str
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -117,6 +147,23 @@ class RebootRequest:
     stop_reason: str | None = None
     stopped_by: str | None = None  # who clicked Abort
     paused_by: str | None = None  # who clicked Pause (None: paused after the canary)
+    # Why the person asks (``--reason``), shown to approvers and kept in the history.
+    reason: str | None = None
+    # Approvals needed before it runs (0: no approval rule applied at the preview).
+    approvals_needed: int = 0
+    # When a request awaiting approval expires (its confirm plus ECSBOT_APPROVAL_TTL).
+    approval_expires_at: datetime | None = None
+    rejected_by: str | None = None
+    rejected_at: datetime | None = None
+    # The request whose failed instances this one retries, and the retry opened from
+    # this one (at most one: a second Retry click opens nothing).
+    retry_of: str | None = None
+    retried_by_request: str | None = None
+    # Stored in a table of their own; the repositories attach them.
+    approvals: tuple[Approval, ...] = ()
+    # The selectors as typed (``tag:app=web``); what they matched at preview is frozen
+    # into ``instances``, never matched again.
+    selectors: tuple[str, ...] = ()
 
     @property
     def regions(self) -> tuple[str, ...]:
@@ -127,7 +174,16 @@ class RebootRequest:
         return tuple(i for i in self.instances if i.will_reboot)
 
     def is_expired(self, now: datetime) -> bool:
+        if self.state is RequestState.AWAITING_APPROVAL:
+            return self.approval_expires_at is not None and now >= self.approval_expires_at
         return self.state is RequestState.PREVIEWED and now >= self.expires_at
+
+    @property
+    def retryable(self) -> tuple[PlannedInstance, ...]:
+        """The instances a Retry would reboot again: sent, and not back (DESIGN §6.2)."""
+        if not self.state.is_final:
+            return ()
+        return tuple(i for i in self.instances if i.outcome in RETRYABLE_OUTCOMES)
 
     def progress(self) -> tuple[int, int]:
         """(instances back, instances being rebooted) for the ``3/10 back`` line."""

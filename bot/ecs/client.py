@@ -40,6 +40,7 @@ from bot.services.ports import (
     MAX_IDS_PER_CALL,
     AgentStatus,
     DryRunBatch,
+    FoundInstances,
     InstanceInfo,
     RebootResult,
 )
@@ -244,6 +245,34 @@ class EcsClient:
                     )
                 )
         return found
+
+    def find_instances(
+        self, region: str, *, tags: Sequence[tuple[str, str]], name: str | None
+    ) -> FoundInstances:
+        """Instances matching ``Tag.N.Key``/``Tag.N.Value`` and ``InstanceName`` filters
+        (AND), every page (``MaxResults`` 100, ``NextToken``). ``TotalCount`` comes back
+        with it, so a tag filter cut at 1,000 matches can be told apart."""
+        found: list[InstanceInfo] = []
+        filters: Params = {"RegionId": region, "MaxResults": str(MAX_IDS_PER_CALL)}
+        for number, (key, value) in enumerate(tags, start=1):
+            filters[f"Tag.{number}.Key"] = key
+            filters[f"Tag.{number}.Value"] = value
+        if name is not None:
+            filters["InstanceName"] = name
+        total = 0
+        next_token = ""
+        while True:
+            params = dict(filters)
+            if next_token:
+                params["NextToken"] = next_token
+            body = self._call_idempotent("DescribeInstances", region, params)
+            for item in _list_at(body, "Instances", "Instance"):
+                found.append(_parse_instance(item, region))
+            total = max(total, _int(body.get("TotalCount")))
+            next_token = str(body.get("NextToken") or "")
+            if not next_token:
+                break
+        return FoundInstances(region, tuple(found), total, tag_filtered=bool(tags))
 
     def dry_run_reboot(
         self, region: str, instance_ids: Sequence[str], *, force: bool
@@ -672,6 +701,13 @@ def _parse_reboot_results(
             )
         results.append(result)
     return results
+
+
+def _int(value: object) -> int:
+    try:
+        return int(str(value))
+    except ValueError:
+        return 0
 
 
 def _optional_str(value: object) -> str | None:

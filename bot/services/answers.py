@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypeAlias
 
+from bot.domain.approval import ApprovalNeed
 from bot.domain.errors import BotError, EcsError, StoreUnavailable
 from bot.domain.model import InstanceRef
 from bot.domain.policy import Denial
@@ -28,6 +29,49 @@ class LookupFailed:
 
     regions: tuple[str, ...]
     error: EcsError
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the selectors of a command matched: ``selectors`` as typed, the matches
+    per region searched (in the order asked, zeros included) and how many instances
+    were named by id besides (not counting ids the selectors matched too)."""
+
+    selectors: tuple[str, ...]
+    per_region: tuple[tuple[str, int], ...]
+    ids_given: int = 0
+
+    @property
+    def matched(self) -> int:
+        return sum(count for _, count in self.per_region)
+
+
+@dataclass(frozen=True)
+class NoMatch:
+    """The selectors matched no instance in any region searched: nothing was recorded."""
+
+    selection: Selection
+    contradictory: bool = False  # two values asked for one tag key
+
+
+@dataclass(frozen=True)
+class TooManyMatched:
+    """The selectors (with the ids given) name more instances than one request may hold
+    (``ECSBOT_MAX_INSTANCES``): nothing was recorded."""
+
+    selection: Selection
+    count: int
+    limit: int
+
+
+@dataclass(frozen=True)
+class MatchCapped:
+    """ECS listed only the first 1,000 matches of a tag filter in ``regions``: the
+    selection is incomplete, so nothing was recorded."""
+
+    selection: Selection
+    regions: tuple[str, ...]
+    limit: int
 
 
 @dataclass(frozen=True)
@@ -87,9 +131,52 @@ class JobFailed:
     error: BotError | None = None
 
 
+@dataclass(frozen=True)
+class AlreadyApproved:
+    """The approver had approved this request already: one approval per person."""
+
+    request: RebootRequest
+
+
+@dataclass(frozen=True)
+class ApprovalRecorded:
+    """The click was counted; ``request`` shows the approvals so far (the quorum not
+    reached yet, or reached by this click)."""
+
+    request: RebootRequest
+    started: bool
+
+
+@dataclass(frozen=True)
+class NotAwaitingApproval:
+    """Approve or Reject on a request that is not waiting for approvals (never was, or
+    no longer: started, rejected, cancelled, expired)."""
+
+    request: RebootRequest
+
+
+@dataclass(frozen=True)
+class NothingToRetry:
+    """Retry on a request that is not finished, or that has no failed, timed-out or
+    aborted instance."""
+
+    request: RebootRequest
+
+
+@dataclass(frozen=True)
+class AlreadyRetried:
+    """Retry was clicked before on this request; ``retry_id`` is the request it opened."""
+
+    request_id: str
+    retry_id: str
+
+
 Answer: TypeAlias = (
     Denied
     | LookupFailed
+    | NoMatch
+    | TooManyMatched
+    | MatchCapped
     | NoSuchRequest
     | OtherChannel
     | RequestExpired
@@ -98,6 +185,11 @@ Answer: TypeAlias = (
     | NothingToReboot
     | ClickNotRecorded
     | JobFailed
+    | AlreadyApproved
+    | ApprovalRecorded
+    | NotAwaitingApproval
+    | NothingToRetry
+    | AlreadyRetried
 )
 """Everything ``Presenter.tell`` may be asked to say to one person."""
 
@@ -110,3 +202,8 @@ class PreviewNote:
     user: str
     duplicates: tuple[InstanceRef, ...] = ()
     view_only: Denial | None = None
+    # The request this preview retries (its failed instances only), if any.
+    retry_of: str | None = None
+    # Which approval rules apply (the count is the request's ``approvals_needed``).
+    approval: ApprovalNeed | None = None
+    selection: Selection | None = None

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -67,8 +67,16 @@ def _targets(instances: Sequence[PlannedInstance]) -> list[Target]:
     return [Target(i.ref.region, i.ref.instance_id, i.tags) for i in instances]
 
 
-def _load_for_click(ctx: Context, click: Click, now: datetime) -> RebootRequest | Later:
-    """The clicked request if it may still be decided on; otherwise what to tell."""
+def _load_for_click(
+    ctx: Context,
+    click: Click,
+    now: datetime,
+    *,
+    states: Collection[RequestState] = (RequestState.PREVIEWED,),
+    wrong_state: Callable[[RebootRequest], Answer] = AlreadyDecided,
+) -> RebootRequest | Later:
+    """The clicked request if it is in one of ``states`` (and not expired); otherwise
+    what to tell (``wrong_state`` of the request when it is in another state)."""
     with ctx.uow() as uow:
         request = uow.requests.get(click.request_id)
     if request is None:
@@ -82,9 +90,11 @@ def _load_for_click(ctx: Context, click: Click, now: datetime) -> RebootRequest 
             uow.requests.set_fields(request.id, RequestUpdate(message_ts=click.message_ts))
             uow.commit()
         request = dataclasses.replace(request, message_ts=click.message_ts)
-    if request.is_expired(now):
+    if request.is_expired(now) and request.state in states:
         expired = _expire_in_database(ctx, request.id, now, actor=click.user)
-        answer = RequestExpired(request.id, ctx.config.confirm_ttl)
+        waited_for_approval = request.state is RequestState.AWAITING_APPROVAL
+        ttl = ctx.config.approval_ttl if waited_for_approval else ctx.config.confirm_ttl
+        answer = RequestExpired(request.id, ttl)
 
         def redraw_and_tell() -> bool:
             if expired is not None:
@@ -92,9 +102,13 @@ def _load_for_click(ctx: Context, click: Click, now: datetime) -> RebootRequest 
             return _telling(ctx, click, answer)()
 
         return redraw_and_tell
-    if request.state is not RequestState.PREVIEWED:
-        return _telling(ctx, click, AlreadyDecided(request))
+    if request.state not in states:
+        return _telling(ctx, click, wrong_state(request))
     return request
+
+
+# A request waiting for its approvers may still be cancelled by who may cancel it.
+_CANCELLABLE = (RequestState.PREVIEWED, RequestState.AWAITING_APPROVAL)
 
 
 def _authorized_click(
@@ -103,7 +117,9 @@ def _authorized_click(
     """The clicked request when it may still be decided on and this person may decide:
     the requester or an admin, checked now. Confirming also needs the role the reboot
     needs; cancelling (nothing runs) does not. Otherwise what to tell."""
-    request = _load_for_click(ctx, click, now)
+    request = _load_for_click(
+        ctx, click, now, states=_CANCELLABLE if cancelling else (RequestState.PREVIEWED,)
+    )
     if not isinstance(request, RebootRequest):
         return request
     with ctx.uow() as uow:
@@ -134,6 +150,8 @@ def confirm(ctx: Context, click: Click) -> Later:
         return request
     if not request.to_reboot:
         return _telling(ctx, click, NothingToReboot())
+    if request.approvals_needed > 0:
+        return _await_approval(ctx, click, request, now)
 
     # The one conditional update that makes double clicks, Slack retries and several
     # replicas execute a request exactly once. The lease gets an owner of its own (not
@@ -167,6 +185,45 @@ def confirm(ctx: Context, click: Click) -> Later:
     return lambda: _execute(ctx, executing, lease_owner)
 
 
+def _await_approval(ctx: Context, click: Click, request: RebootRequest, now: datetime) -> Later:
+    """The requester's confirm of a request an approval rule applies to (DESIGN §6.1):
+    ``previewed → awaiting_approval``, in one conditional update like any confirm; the
+    approvers' clicks start it (``bot.services.approval``)."""
+    changes = RequestUpdate(
+        confirmed_by=click.user,
+        confirmed_at=now,
+        approval_expires_at=now + timedelta(seconds=ctx.config.approval_ttl),
+    )
+    with ctx.uow() as uow:
+        won = uow.requests.transition(
+            request.id, [RequestState.PREVIEWED], RequestState.AWAITING_APPROVAL, changes
+        )
+        if won:
+            uow.audit.append(
+                at=now,
+                actor=click.user,
+                action="confirm",
+                request_id=request.id,
+                detail={
+                    "force": request.force,
+                    "instances": len(request.to_reboot),
+                    "approvals_needed": request.approvals_needed,
+                    "reason": request.reason,
+                },
+            )
+        uow.commit()
+    if not won:
+        return _lost_the_race(ctx, click, request)
+    waiting = dataclasses.replace(changes.applied_to(request), state=RequestState.AWAITING_APPROVAL)
+
+    def show_and_announce() -> bool:
+        ctx.presenter.refresh_request(waiting)
+        ctx.presenter.notify_awaiting_approval(waiting, approver_group=ctx.config.approver_group)
+        return True
+
+    return show_and_announce
+
+
 def _execute(ctx: Context, request: RebootRequest, lease_owner: str) -> bool:
     """After the ack: buttons gone at once (who and when), then the reboot calls, under
     the lease the confirming click took."""
@@ -197,7 +254,7 @@ def cancel(ctx: Context, click: Click) -> Later:
     with ctx.uow() as uow:
         won = uow.requests.transition(
             request.id,
-            [RequestState.PREVIEWED],
+            [request.state],
             RequestState.CANCELLED,
             RequestUpdate(cancelled_by=click.user, cancelled_at=now, finished_at=now),
         )
@@ -228,7 +285,7 @@ def _expire_in_database(
             return None
         won = uow.requests.transition(
             request_id,
-            [RequestState.PREVIEWED],
+            [request.state],
             RequestState.EXPIRED,
             RequestUpdate(finished_at=now),
         )
@@ -266,6 +323,6 @@ def _record_expiry(
             actor=actor,
             action="expire",
             request_id=request_id,
-            detail={"expires_at": request.expires_at.isoformat()},
+            detail={"expires_at": (request.approval_expires_at or request.expires_at).isoformat()},
         )
     return request

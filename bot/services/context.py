@@ -8,6 +8,7 @@ import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from bot.domain.approval import ApprovalRules
 from bot.domain.policy import Principal
 from bot.domain.rollout import RolloutDefaults
 from bot.services.ports import (
@@ -36,6 +37,10 @@ class FlowConfig:
     rollout: RolloutDefaults = field(default_factory=RolloutDefaults)
     # ECSBOT_HEALTH_CHECK=cloud-assistant: back also means the agent online again (§5.9).
     health_check_agent: bool = False
+    require_reason: bool = False
+    approval_rules: ApprovalRules = field(default_factory=ApprovalRules)
+    approval_ttl: int = 1800
+    approver_group: str | None = None
 
 
 def new_request_id() -> str:

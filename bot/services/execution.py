@@ -5,8 +5,11 @@ not sent yet, watch the instances come back, report in the thread, finish.
 left half-done by a crash resumes exactly where it stopped:
 
 * an instance whose reboot call was never sent (no ``reboot_sent_at``) is sent now;
-* an instance whose call was sent but whose answer was lost is watched, never re-sent
-  (there is no ClientToken: a second call could reboot it twice);
+* an instance whose call was sent but whose answer was lost (a timeout, a 5xx, a crash
+  before the answer was recorded) stays ``pending`` and is resolved a few seconds later
+  (``bot.domain.lost_answer``): described, then watched when the call acted, or sent the
+  call once more when it did not. ``reboot_calls``, committed before each call, bounds
+  that at two calls per instance and request (docs/decisions/0003);
 * thread replies are posted before they are recorded as posted, so a crash repeats a
   reply at worst and never loses one.
 
@@ -22,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.domain.errors import EcsError, EcsOutcomeUnknown, EcsTransientError
+from bot.domain.lost_answer import MAX_REBOOT_CALLS, Resolution, resolve_lost, settled_at
 from bot.domain.model import InstanceOutcome, InstanceRef, RequestState, final_request_state
 from bot.domain.request import PlannedInstance, RebootRequest
 from bot.domain.rollout import next_wave, sent_wave, too_many_errors, wave_in_flight
@@ -56,8 +60,9 @@ def advance(
     if request is None or not request.state.is_running:
         return Step(request)
     now = now or ctx.clock()
+    # Between waves: stop, pause, or send the next wave (the first, after a confirm).
     request = _between_waves(ctx, request, now)
-    request = _adopt_lost_answers(ctx, request)
+    request = _resolve_lost_answers(ctx, request, now)
     if ctx.config.notify_channel and request.notify_ts is None:
         ts = ctx.presenter.notify_started(request)
         request = _set(ctx, request, RequestUpdate(notify_ts=ts or ""))
@@ -248,16 +253,25 @@ def _send_batch(
     instances = [i for i in request.instances if i.ref in wanted]
     sent_at = ctx.clock()
     # Recorded before the call: after a crash, "sent_at set, no answer" means "may have
-    # happened", which is watched instead of re-sent.
+    # happened", which is resolved (described first) instead of blindly re-sent.
     request = _save(
-        ctx, request, [dataclasses.replace(i, reboot_sent_at=sent_at) for i in instances]
+        ctx,
+        request,
+        [dataclasses.replace(i, reboot_sent_at=sent_at, reboot_calls=1) for i in instances],
     )
     instances = [i for i in request.instances if i.ref in wanted]
     try:
         results = ctx.ecs.reboot(region, ids, force=request.force)
     except EcsOutcomeUnknown as error:
+        # Left pending with its send recorded: resolved once the settle delay has passed.
         updated = [
-            _watch(i, f"The reboot call's answer was lost ({error.describe()})") for i in instances
+            dataclasses.replace(
+                i,
+                code=error.code,
+                message=f"The reboot call's answer was lost ({error.describe()})",
+                api_request_id=error.request_id,
+            )
+            for i in instances
         ]
     except EcsError as error:
         now = ctx.clock()
@@ -277,23 +291,187 @@ def _send_batch(
     return _save(ctx, request, updated)
 
 
-def _watch(instance: PlannedInstance, why: str) -> PlannedInstance:
+def _watch(instance: PlannedInstance, why: str, **changes: object) -> PlannedInstance:
     return dataclasses.replace(
         instance,
         outcome=InstanceOutcome.REBOOTING,
         message=f"{why}; watching the instance to see whether it restarts (not re-sent).",
+        **changes,  # type: ignore[arg-type]
     )
 
 
-def _adopt_lost_answers(ctx: Context, request: RebootRequest) -> RebootRequest:
-    """Instances whose call was recorded as sent but never answered (a crash between the
-    two): watch them; the completion rule or the timeout decides."""
-    lost = [
-        _watch(i, "This process stopped before the reboot call's answer was recorded")
+# --- lost answers (DESIGN §5.4, docs/decisions/0003) -----------------------------------------
+
+
+def _lost(request: RebootRequest) -> list[PlannedInstance]:
+    """Instances sent a call whose answer is not recorded: a lost answer, or a crash
+    between recording the send and recording the answer."""
+    return [
+        i
         for i in request.instances
         if i.outcome is InstanceOutcome.PENDING and i.reboot_sent_at is not None
     ]
-    return _save(ctx, request, lost)
+
+
+def _calls(instance: PlannedInstance) -> int:
+    # A send recorded by a version without the count (or a row the 0003 migration
+    # counted) is one call.
+    return max(instance.reboot_calls, 1)
+
+
+def _lost_why(instance: PlannedInstance) -> str:
+    return instance.message or "This process stopped before the reboot call's answer was recorded"
+
+
+def _resolve_lost_answers(ctx: Context, request: RebootRequest, now: datetime) -> RebootRequest:
+    """Describe the instances whose answer was lost (once the settle delay has passed):
+    watch those the call rebooted, send the others the call once more, at most two calls
+    per instance in all."""
+    lost = _lost(request)
+    if not lost:
+        return request
+    decided: list[PlannedInstance] = []
+    to_look = []
+    for instance in lost:
+        assert instance.reboot_sent_at is not None
+        if _calls(instance) >= MAX_REBOOT_CALLS:
+            decided.append(
+                _watch(
+                    instance,
+                    f"{_lost_why(instance)}; it was already sent {MAX_REBOOT_CALLS} calls",
+                )
+            )
+        elif now >= settled_at(instance.reboot_sent_at):
+            to_look.append(instance)
+    seen = {}
+    if to_look:
+        try:
+            seen = describe_all(ctx, [i.ref for i in to_look])
+        except EcsTransientError as error:
+            log.warning("lost answers of request %s not resolved yet: %s", request.id, error)
+            to_look = []
+    resend: list[PlannedInstance] = []
+    for instance in to_look:
+        assert instance.reboot_sent_at is not None
+        info = seen.get(instance.ref)
+        verdict = resolve_lost(
+            calls=_calls(instance),
+            sent_at=instance.reboot_sent_at,
+            now=now,
+            listed=info is not None,
+            status=info.status if info is not None else None,
+            start_time=info.start_time if info is not None else None,
+            start_time_before=instance.start_time_before,
+        )
+        if verdict is Resolution.RESEND:
+            resend.append(instance)
+        elif verdict is Resolution.REBOOTED:
+            assert info is not None
+            decided.append(
+                dataclasses.replace(
+                    instance,
+                    outcome=InstanceOutcome.REBOOTING,
+                    status=info.status,
+                    # Out of Running, or a new StartTime: either way it left Running
+                    # after the call, so the completion rule counts it back on Running.
+                    seen_leaving_running=True,
+                    message=(
+                        f"{_lost_why(instance)}; the instance had restarted "
+                        f"({info.status}), so that call rebooted it: not sent again."
+                    ),
+                )
+            )
+        elif verdict is Resolution.WATCH:
+            why = "ECS no longer lists it" if info is None else "its StartTime cannot tell"
+            decided.append(_watch(instance, f"{_lost_why(instance)}; {why}"))
+    request = _save(ctx, request, decided)
+    for region, refs in by_region(i.ref for i in resend).items():
+        for batch in batches(refs):
+            request = _resend_batch(ctx, request, region, batch)
+    return request
+
+
+def _resend_batch(
+    ctx: Context, request: RebootRequest, region: str, ids: Sequence[str]
+) -> RebootRequest:
+    """The second and last call for instances still ``Running`` since before the first."""
+    wanted = {InstanceRef(region, instance_id) for instance_id in ids}
+    before = [i for i in request.instances if i.ref in wanted]
+    # The second call is recorded before it is sent, like the first: a crash, a lost
+    # lease or another replica then never sends a third.
+    request = _save(
+        ctx, request, [dataclasses.replace(i, reboot_calls=MAX_REBOOT_CALLS) for i in before]
+    )
+    instances = [i for i in request.instances if i.ref in wanted]
+    why = {i.ref: _lost_why(i) for i in instances}
+    try:
+        results = ctx.ecs.reboot(region, ids, force=request.force)
+    except EcsOutcomeUnknown as error:
+        updated = [
+            _watch(
+                i,
+                f"{why[i.ref]}; the instance had not restarted, so it was sent once more, "
+                f"and that answer was lost too ({error.describe()})",
+            )
+            for i in instances
+        ]
+    except EcsTransientError as error:
+        # Throttled or refused beyond the retries: this call never reached ECS, so it
+        # does not count; the next tick tries again.
+        log.warning("second reboot call of request %s not sent: %s", request.id, error)
+        updated = [dataclasses.replace(i, reboot_calls=1) for i in instances]
+    except EcsError as error:
+        updated = [
+            _watch(i, f"{why[i.ref]}; sending it once more was refused ({error.describe()})")
+            for i in instances
+        ]
+    else:
+        updated = [
+            _after_resend(old, new, why[old.ref])
+            for old, new in zip(
+                instances, apply_results(instances, results, ctx.clock()), strict=True
+            )
+        ]
+    with ctx.uow() as uow:
+        uow.audit.append(
+            at=ctx.clock(),
+            actor="system",
+            action="resend",
+            request_id=request.id,
+            detail={
+                "sent": len(instances),
+                "accepted": sum(i.reboot_acked_at is not None and i.code == "200" for i in updated),
+                "outcomes": {str(i.ref): i.code for i in updated},
+            },
+        )
+        uow.commit()
+    return _save(ctx, request, updated)
+
+
+def _after_resend(old: PlannedInstance, new: PlannedInstance, why: str) -> PlannedInstance:
+    """One instance after the second call's answer."""
+    if new.outcome is InstanceOutcome.REBOOTING:
+        return dataclasses.replace(
+            new, message=f"{why}; the instance had not restarted; sent once more: reboot accepted."
+        )
+    if new.code == "IncorrectInstanceStatus":
+        # Running at the describe, not Running at ECS's own check: the first call had
+        # started it meanwhile. SuccessFirst refused it, so it is rebooted once.
+        return dataclasses.replace(
+            old,
+            outcome=InstanceOutcome.REBOOTING,
+            seen_leaving_running=True,
+            reboot_calls=new.reboot_calls,
+            message=(
+                f"{why}; sent once more, ECS refused it as no longer Running "
+                "(IncorrectInstanceStatus): the first call had started it."
+            ),
+        )
+    # Another refusal (a lock, arrears…): the first call may still have acted.
+    return _watch(
+        dataclasses.replace(old, reboot_calls=new.reboot_calls),
+        f"{why}; sent once more, ECS refused it ({new.message})",
+    )
 
 
 def apply_results(
@@ -520,4 +698,7 @@ def _next_poll_at(
     ]
     since = now - min(sent) if sent else timedelta(0)
     delay = next_delay(interval=ctx.config.poll_interval, since_sent=since, changed=changed)
-    return now + timedelta(seconds=delay)
+    at = now + timedelta(seconds=delay)
+    # A lost answer is looked at as soon as its settle delay is over, not a slow poll later.
+    waiting = [settled_at(i.reboot_sent_at) for i in _lost(request) if i.reboot_sent_at]
+    return min([at, *(max(w, now) for w in waiting)])

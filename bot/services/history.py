@@ -36,6 +36,13 @@ def request_json(request: RebootRequest) -> dict[str, Any]:
             "max_errors": request.rollout_max_errors,
         },
         "stop_reason": request.stop_reason,
+        "reason": request.reason,
+        "approvals": [{"user": a.user, "at": _iso(a.at)} for a in request.approvals],
+        "approvals_needed": request.approvals_needed,
+        "rejected_by": request.rejected_by,
+        "retry_of": request.retry_of,
+        "retried_by": request.retried_by_request,
+        "selectors": list(request.selectors),
         "instances": [
             {
                 "instance_id": i.ref.instance_id,

@@ -40,7 +40,9 @@ class PollReport:
     notified: list[str] = field(default_factory=list)
 
 
-def poll_once(ctx: Context, now: datetime, *, workers: int = 1) -> PollReport:
+def poll_once(
+    ctx: Context, now: datetime, *, workers: int = 1, stopping: threading.Event | None = None
+) -> PollReport:
     """Expire stale previews, post what finished requests still owe Slack (a redraw, an
     end notification it did not take), then advance each due ``executing`` request once.
 
@@ -50,14 +52,17 @@ def poll_once(ctx: Context, now: datetime, *, workers: int = 1) -> PollReport:
     that many threads advance requests side by side, each under a lease owner of its
     own, so one request whose ECS or Slack calls are slow (throttling, 429s, timeouts)
     does not hold up the others.
+
+    Once ``stopping`` is set (SIGTERM) no further request is claimed, and the one in
+    hand is given back due now, so another replica takes it on its next tick.
     """
     expired = expire_due(ctx, now)
     owed = catch_up(ctx, now)
     tally = _Tally()
     if workers <= 1:
-        _work(ctx, ctx.owner, now, tally)
+        _work(ctx, ctx.owner, now, tally, stopping)
     else:
-        _work_side_by_side(ctx, now, tally, workers)
+        _work_side_by_side(ctx, now, tally, workers, stopping)
     return PollReport(
         expired=expired,
         advanced=tally.advanced,
@@ -93,11 +98,13 @@ class _Tally:
             (self.advanced if ok else self.failed).append(request_id)
 
 
-def _work(ctx: Context, owner: str, now: datetime, tally: _Tally) -> None:
+def _work(
+    ctx: Context, owner: str, now: datetime, tally: _Tally, stopping: threading.Event | None
+) -> None:
     """One worker: claim the next due request, advance it, give it back; until none is
-    due or the tick is full."""
+    due, the tick is full or the process is stopping."""
     with LeaseKeeper(ctx, owner) as keeper:
-        while not tally.full():
+        while not tally.full() and not (stopping is not None and stopping.is_set()):
             request_id = _claim_next(ctx, owner, now)
             if request_id is None:
                 return
@@ -107,17 +114,19 @@ def _work(ctx: Context, owner: str, now: datetime, tally: _Tally) -> None:
                 release(ctx, request_id, owner, None)
                 return
             keeper.hold(request_id)
-            ok = _advance_one(ctx, owner, request_id, now)
+            ok = _advance_one(ctx, owner, request_id, now, stopping)
             keeper.hold(None)
             tally.record(request_id, ok=ok)
 
 
-def _work_side_by_side(ctx: Context, now: datetime, tally: _Tally, workers: int) -> None:
+def _work_side_by_side(
+    ctx: Context, now: datetime, tally: _Tally, workers: int, stopping: threading.Event | None
+) -> None:
     errors: list[BaseException] = []
 
     def work(owner: str) -> None:
         try:
-            _work(ctx, owner, now, tally)
+            _work(ctx, owner, now, tally, stopping)
         except BaseException as error:  # handed to the tick's caller below
             errors.append(error)
 
@@ -142,7 +151,13 @@ def _claim_next(ctx: Context, owner: str, now: datetime) -> str | None:
     return claimed[0] if claimed else None
 
 
-def _advance_one(ctx: Context, owner: str, request_id: str, now: datetime) -> bool:
+def _advance_one(
+    ctx: Context,
+    owner: str,
+    request_id: str,
+    now: datetime,
+    stopping: threading.Event | None = None,
+) -> bool:
     """One step for one leased request, the lease given back after it. False when the
     step failed (logged; the request is due again after one poll interval)."""
     # A broken request must not be retried in a tight loop, nor stop the others.
@@ -155,6 +170,10 @@ def _advance_one(ctx: Context, owner: str, request_id: str, now: datetime) -> bo
     except Exception:
         log.exception("advancing request %s failed", request_id)
     finally:
+        if stopping is not None and stopping.is_set():
+            # Shutting down: hand it back due now, not after this step's wait, so the
+            # replica that takes over polls it on its very next tick.
+            next_poll_at = ctx.clock()
         release(ctx, request_id, owner, next_poll_at)
     return ok
 
@@ -172,7 +191,9 @@ class Poller:
     def tick(self) -> PollReport:
         started = time.perf_counter()
         try:
-            report = poll_once(self._ctx, self._ctx.clock(), workers=self._workers)
+            report = poll_once(
+                self._ctx, self._ctx.clock(), workers=self._workers, stopping=self._stop
+            )
             metrics.POLLER_REQUESTS.set(len(report.advanced))
             return report
         finally:
@@ -195,7 +216,14 @@ class Poller:
         """Ask the loop to stop after the current tick (safe from a signal handler)."""
         self._stop.set()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop claiming, let the step in hand finish and give its lease back due now
+        (waiting at most ``timeout`` seconds: see :attr:`busy`)."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=30)
+            self._thread.join(timeout=timeout)
+
+    @property
+    def busy(self) -> bool:
+        """Whether the loop's thread is still running (after ``stop``: it overran)."""
+        return self._thread is not None and self._thread.is_alive()

@@ -40,6 +40,28 @@ class InstanceInfo:
     operation_locks: tuple[str, ...] = ()
 
 
+# DescribeInstances with a tag filter lists at most this many instances (no NextToken
+# beyond them; docs/ECS-API.md): a match that reaches it may be cut short.
+TAG_FILTER_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class FoundInstances:
+    """What a filtered ``DescribeInstances`` listed in one region, every page of it."""
+
+    region: str
+    instances: tuple[InstanceInfo, ...]
+    total_count: int  # the API's TotalCount
+    tag_filtered: bool = False
+
+    @property
+    def capped(self) -> bool:
+        """True when ECS may have left matches out (a tag filter's 1,000 limit)."""
+        return self.tag_filtered and max(self.total_count, len(self.instances)) >= (
+            TAG_FILTER_LIMIT
+        )
+
+
 @dataclass(frozen=True)
 class DryRunBatch:
     """The verdict of one DryRun ``RebootInstances`` call (``AllTogether``, ≤100 ids)."""
@@ -92,6 +114,15 @@ class EcsGateway(Protocol):
 
     def describe_instances(self, region: str, instance_ids: Sequence[str]) -> list[InstanceInfo]:
         """Instances that exist (and that the caller may see); missing ids are absent."""
+        ...
+
+    def find_instances(
+        self, region: str, *, tags: Sequence[tuple[str, str]], name: str | None
+    ) -> FoundInstances:
+        """Every instance in ``region`` carrying all ``tags`` and whose name matches
+        ``name`` (``*`` wildcard; None: any name), paged by ``NextToken`` with
+        ``MaxResults`` 100. The pages carry names, status, zone, tags and locks, so the
+        instances need no second describe."""
         ...
 
     def dry_run_reboot(
@@ -159,6 +190,9 @@ class RequestUpdate:
     stop_reason: str | Keep | None = KEEP
     stopped_by: str | Keep | None = KEEP
     paused_by: str | Keep | None = KEEP
+    approval_expires_at: datetime | Keep | None = KEEP
+    rejected_by: str | Keep | None = KEEP
+    rejected_at: datetime | Keep | None = KEEP
 
     def changes(self) -> dict[str, Any]:
         """The fields to write, by name."""
@@ -196,6 +230,7 @@ class InstanceUpdate:
     reported_outcome: InstanceOutcome | Keep | None = KEEP
     wave: int | Keep = KEEP
     agent: str | Keep | None = KEEP
+    reboot_calls: int | Keep = KEEP
 
     def changes(self) -> dict[str, Any]:
         """The fields to write, by name."""
@@ -263,7 +298,24 @@ class RequestStore(Protocol):
     ) -> list[RebootRequest]: ...
 
     def expire_due(self, now: datetime) -> list[str]:
-        """Move every ``previewed`` request past its expiry to ``expired``."""
+        """Move every ``previewed`` request past its expiry, and every one
+        ``awaiting_approval`` past its approval wait, to ``expired``."""
+        ...
+
+    def add_approval(self, request_id: str, user: str, at: datetime) -> bool | None:
+        """Record ``user``'s approval of a request ``awaiting_approval``, first locking
+        the request's row so that concurrent approvals of one request are counted one
+        after the other. True when recorded, False when ``user`` had approved already,
+        None when the request is not awaiting approval (nothing written)."""
+        ...
+
+    def claim_retry(self, request_id: str, retry_id: str) -> bool:
+        """Record that ``retry_id`` retries this request, once: False when a retry was
+        recorded before (one conditional update)."""
+        ...
+
+    def release_retry(self, request_id: str, retry_id: str) -> None:
+        """Undo :meth:`claim_retry` when the retry could not be previewed."""
         ...
 
     def redraw_due(
@@ -400,6 +452,13 @@ class Presenter(Protocol):
     def notify_rollout(self, request: RebootRequest, event: str) -> bool:
         """Tell the notify channel a rollout was ``"paused"``, ``"resumed"`` or
         ``"aborted"``. False when Slack did not take it."""
+        ...
+
+    def notify_awaiting_approval(
+        self, request: RebootRequest, *, approver_group: str | None
+    ) -> str | None:
+        """Tell the notify channel a request waits for approvers, mentioning the
+        ``approver_group`` (``S…``) when there is one; returns the message's ts."""
         ...
 
     def tell(self, channel: str, user: str, answer: Answer) -> None:

@@ -9,6 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from bot.domain.approval import ApprovalNeed, approval_need
 from bot.domain.dry_run import DryRunAnswer, find_refused
 from bot.domain.errors import EcsError
 from bot.domain.model import InstanceRef, RequestState, Role, Verdict
@@ -24,9 +25,25 @@ from bot.domain.policy import (
 from bot.domain.policy import role_needed_to_reboot as needed_role
 from bot.domain.request import PlannedInstance, RebootRequest, expiry
 from bot.domain.rollout import Rollout, RolloutDefaults, RolloutFlags, plan_waves, resolve
-from bot.services.answers import Denied, LookupFailed, PreviewNote
+from bot.domain.selectors import InstanceFilter, Selector
+from bot.services.answers import (
+    Denied,
+    LookupFailed,
+    MatchCapped,
+    NoMatch,
+    PreviewNote,
+    Selection,
+    TooManyMatched,
+)
 from bot.services.context import Context
-from bot.services.ports import MAX_IDS_PER_CALL, RUNNING, DryRunBatch, InstanceInfo, RequestUpdate
+from bot.services.ports import (
+    MAX_IDS_PER_CALL,
+    RUNNING,
+    TAG_FILTER_LIMIT,
+    DryRunBatch,
+    InstanceInfo,
+    RequestUpdate,
+)
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +71,19 @@ class PreviewAsked:
     command_text: str = ""
     duplicates: tuple[InstanceRef, ...] = ()
     rollout: RolloutFlags = field(default_factory=RolloutFlags)
+    reason: str | None = None
+    # A retry (DESIGN §6.2): the request it retries, and the id claimed for it there.
+    retry_of: str | None = None
+    request_id: str | None = None
+    # ``tag:``/``name:`` selectors and the regions they are resolved in (DESIGN §4).
+    selectors: tuple[Selector, ...] = ()
+    search_regions: tuple[str, ...] = ()
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        """Every region the request may touch, before anything is looked up."""
+        named = [ref.region for ref in self.instances]
+        return tuple(sorted({*named, *(self.search_regions if self.selectors else ())}))
 
 
 def early_check(ctx: Context, asked: PreviewAsked) -> Decision:
@@ -69,6 +99,10 @@ def early_check(ctx: Context, asked: PreviewAsked) -> Decision:
     with ctx.uow() as uow:
         principal = ctx.principal(uow, asked.user)
     targets = [Target(ref.region, ref.instance_id) for ref in asked.instances]
+    if asked.selectors:
+        # What a selector matches is not known yet: the regions it searches stand in
+        # (an empty id reads "instances in that region").
+        targets += [Target(region, "") for region in asked.search_regions]
     least = needed_role(force=True) if asked.force else Role.VIEWER
     return check_role(principal, least, targets)
 
@@ -80,7 +114,7 @@ def preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
         return _preview(ctx, asked)
     except EcsError as error:
         log.warning("preview failed: %s", error)
-        regions = tuple(sorted({ref.region for ref in asked.instances}))
+        regions = asked.regions
         ctx.presenter.tell(asked.channel, asked.user, LookupFailed(regions, error))
         return None
 
@@ -91,14 +125,24 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
         ctx.presenter.tell(asked.channel, asked.user, Denied(decision.denial))
         return None
 
-    found = describe_all(ctx, asked.instances)
+    refs, duplicates = asked.instances, asked.duplicates
+    found: dict[InstanceRef, InstanceInfo] = {}
+    selection: Selection | None = None
+    if asked.selectors:
+        resolved = resolve_selectors(ctx, asked)
+        if isinstance(resolved, NoMatch | TooManyMatched | MatchCapped):
+            ctx.presenter.tell(asked.channel, asked.user, resolved)
+            return None
+        matched, selection = resolved
+        found.update(matched)
+        # Ids given as well are added to what the filter matched; one it matched
+        # already is a repeat, dropped and reported like any other.
+        duplicates += tuple(ref for ref in asked.instances if ref in matched)
+        refs = tuple(matched) + tuple(ref for ref in asked.instances if ref not in matched)
+    found.update(describe_all(ctx, [ref for ref in refs if ref not in found]))
     with ctx.uow() as uow:
         principal = ctx.principal(uow, asked.user)
-    targets = [
-        Target(ref.region, ref.instance_id, found[ref].tags)
-        for ref in asked.instances
-        if ref in found
-    ]
+    targets = [Target(ref.region, ref.instance_id, found[ref].tags) for ref in refs if ref in found]
     may_view = check_role(principal, Role.VIEWER, targets)
     may_execute = check_role(principal, needed_role(force=asked.force), targets)
     # A force reboot from someone who may not force is a denial, not a preview (§5.2).
@@ -111,16 +155,21 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
     # Locked instances would only fail their batch: they are not dry-run at all.
     candidates = [
         ref
-        for ref in asked.instances
+        for ref in refs
         if ref in found and found[ref].status == RUNNING and not found[ref].operation_locks
     ]
     batches = dry_run_all(ctx, candidates, force=asked.force)
-    instances = plan_instances(asked.instances, found, batches)
+    instances = plan_instances(refs, found, batches)
     instances, rollout = plan_rollout(instances, asked.rollout, ctx.config.rollout)
+    need = approval_need(
+        ctx.config.approval_rules,
+        force=asked.force,
+        instance_tags=[i.tags for i in instances if i.will_reboot],
+    )
 
     now = ctx.clock()
     request = RebootRequest(
-        id=ctx.new_id(),
+        id=asked.request_id or ctx.new_id(),
         state=RequestState.PREVIEWED,
         force=asked.force,
         requester=asked.user,
@@ -134,6 +183,10 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
         rollout_batch=rollout.batch,
         rollout_max_errors=rollout.max_errors,
         pause_after_wave=1 if rollout.pause_after_canary and rollout.waves > 1 else None,
+        reason=asked.reason,
+        approvals_needed=need.count,
+        retry_of=asked.retry_of,
+        selectors=tuple(str(selector) for selector in asked.selectors),
     )
     with ctx.uow() as uow:
         uow.requests.add(request)
@@ -148,11 +201,15 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
                 "instances": [str(i.ref) for i in instances],
                 "will_reboot": len(request.to_reboot),
                 "waves": rollout.waves,
+                "reason": asked.reason,
+                "approvals_needed": need.count,
+                "retry_of": asked.retry_of,
+                "selectors": list(request.selectors),
             },
         )
         uow.commit()
 
-    note = _note(asked, may_execute)
+    note = _note(asked, may_execute, duplicates, selection, need)
     ts = ctx.presenter.publish_request(request, can_execute=may_execute.allowed, note=note)
     if ts:
         # Recorded at once (the permalink is one more Slack call away).
@@ -181,12 +238,72 @@ def plan_rollout(
     )
 
 
-def _note(asked: PreviewAsked, may_execute: Decision) -> PreviewNote | None:
-    """The dropped repeats, and why the requester may view but not reboot; None when
-    there is neither."""
-    if not asked.duplicates and may_execute.allowed:
+def _note(
+    asked: PreviewAsked,
+    may_execute: Decision,
+    duplicates: tuple[InstanceRef, ...],
+    selection: Selection | None,
+    need: ApprovalNeed,
+) -> PreviewNote | None:
+    """What the selectors matched, the dropped repeats, why the requester may view but
+    not reboot, what this retries and why approval is needed; None when there is
+    nothing of that."""
+    if (
+        not duplicates
+        and may_execute.allowed
+        and selection is None
+        and not asked.retry_of
+        and not need.needed
+    ):
         return None
-    return PreviewNote(asked.user, duplicates=asked.duplicates, view_only=may_execute.denial)
+    return PreviewNote(
+        asked.user,
+        duplicates=duplicates,
+        view_only=may_execute.denial,
+        selection=selection,
+        retry_of=asked.retry_of,
+        approval=need if need.needed else None,
+    )
+
+
+def resolve_selectors(
+    ctx: Context, asked: PreviewAsked
+) -> tuple[dict[InstanceRef, InstanceInfo], Selection] | NoMatch | TooManyMatched | MatchCapped:
+    """The instances the selectors match together, in every region searched, in the
+    order the regions were asked and ECS listed them; or the answer that says why there
+    is nothing to preview (no match, too many, a tag filter ECS cut at 1,000).
+
+    One filtered ``DescribeInstances`` per region (all pages); the listed instances
+    carry everything the preview needs, so they are not described again.
+    """
+    wanted = InstanceFilter.of(asked.selectors)
+    typed = tuple(str(selector) for selector in asked.selectors)
+    # ECS takes one InstanceName: a further name pattern is applied to what it listed.
+    first_name = wanted.names[0] if wanted.names else None
+    matched: dict[InstanceRef, InstanceInfo] = {}
+    per_region: list[tuple[str, int]] = []
+    capped: list[str] = []
+    if not wanted.contradictory:
+        for region in asked.search_regions:
+            page = ctx.ecs.find_instances(region, tags=wanted.tags, name=first_name)
+            if page.capped:
+                capped.append(region)
+            hits = [info for info in page.instances if wanted.matches(info.name, info.tags)]
+            for info in hits:
+                matched[InstanceRef(region, info.instance_id)] = info
+            per_region.append((region, len(hits)))
+    else:
+        per_region = [(region, 0) for region in asked.search_regions]
+    extra = [ref for ref in asked.instances if ref not in matched]
+    selection = Selection(typed, tuple(per_region), ids_given=len(extra))
+    if capped:
+        return MatchCapped(selection, tuple(capped), TAG_FILTER_LIMIT)
+    if not matched:
+        return NoMatch(selection, contradictory=wanted.contradictory)
+    count = len(matched) + len(extra)
+    if count > ctx.config.max_instances:
+        return TooManyMatched(selection, count, ctx.config.max_instances)
+    return matched, selection
 
 
 def _audit_denial(ctx: Context, asked: PreviewAsked, denial: Denial) -> None:

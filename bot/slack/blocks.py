@@ -28,7 +28,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.domain.model import InstanceOutcome, RequestState, Verdict
+from bot.domain.model import RETRYABLE_OUTCOMES, InstanceOutcome, RequestState, Verdict
 from bot.domain.request import PlannedInstance, RebootRequest
 from bot.domain.rollout import errors, sent_wave
 
@@ -38,15 +38,18 @@ ACTION_CANCEL = "reboot_cancel"
 ACTION_PAUSE = "reboot_pause"
 ACTION_RESUME = "reboot_resume"
 ACTION_ABORT = "reboot_abort"
+ACTION_APPROVE = "reboot_approve"
+ACTION_REJECT = "reboot_reject"
+ACTION_RETRY = "reboot_retry"
 ACTIONS_BLOCK_ID = "reboot_actions"
 ROLLOUT_BLOCK_ID = "rollout_actions"
 
 MAX_BLOCKS = 50
 MAX_SECTION_CHARS = 3000
 # Blocks the preview keeps besides the instance list: header, facts, force warning,
-# verdict counts, "rest in the thread", divider, status, note, buttons. All nine can
-# appear at once (a large force preview with a note).
-_RESERVED_BLOCKS = 9
+# verdict counts, "rest in the thread", divider, status, note, buttons, reason,
+# approvals. All of them can appear at once (a large force preview with a note).
+_RESERVED_BLOCKS = 11
 
 _VERDICT_TEXT = {
     Verdict.WILL_REBOOT: ":large_green_circle: will reboot",
@@ -66,9 +69,13 @@ _OUTCOME_TEXT = {
     InstanceOutcome.TIMED_OUT: ":alarm_clock: timed out",
     InstanceOutcome.ABORTED: ":octagonal_sign: not sent (rollout stopped)",
 }
+# Outcomes added by other features are drawn by their value until they get an emoji.
+_OUTCOME_FALLBACK = ":grey_question: "
 
 _STATE_TEXT = {
     RequestState.PREVIEWED: "waiting for confirmation",
+    RequestState.AWAITING_APPROVAL: ":raised_hand: waiting for approval",
+    RequestState.REJECTED: ":no_entry: rejected (nothing was rebooted)",
     RequestState.CANCELLED: ":no_entry_sign: cancelled",
     RequestState.EXPIRED: ":hourglass: expired (nothing was rebooted)",
     RequestState.EXECUTING: ":arrows_counterclockwise: rebooting",
@@ -159,12 +166,42 @@ def instance_line(instance: PlannedInstance, *, with_outcome: bool) -> str:
     region = f" _{escape(instance.ref.region)}_"
     status = f" · {escape(instance.status)}" if instance.status else ""
     if with_outcome and instance.outcome is not InstanceOutcome.PENDING:
-        detail = _OUTCOME_TEXT[instance.outcome]
+        detail = _outcome_text(instance.outcome)
         if instance.outcome is InstanceOutcome.FAILED and instance.message:
             detail += f": {escape(instance.message)}"
     else:
         detail = _verdict_detail(instance)
     return f"• `{instance.ref.instance_id}`{name}{region}{status} · {detail}"
+
+
+def _outcome_text(outcome: InstanceOutcome) -> str:
+    return _OUTCOME_TEXT.get(outcome) or _OUTCOME_FALLBACK + outcome.value.replace("_", " ")
+
+
+def reason_line(request: RebootRequest) -> str | None:
+    """``--reason`` as the messages show it, or None without one."""
+    return f"*Reason:* {escape(request.reason)}" if request.reason else None
+
+
+def approvals_line(request: RebootRequest) -> str | None:
+    """The approvals so far (``1/2: <@U…>``) and when the wait ends; None when the
+    request needs no approval."""
+    if request.approvals_needed <= 0:
+        return None
+    who = ", ".join(mention(a.user) for a in request.approvals)
+    text = f"*Approvals:* {len(request.approvals)}/{request.approvals_needed}"
+    text += f" ({who})" if who else ""
+    if request.state is RequestState.PREVIEWED:
+        return (
+            f":raised_hand: *Approval needed:* after you confirm, "
+            f"{_plural(request.approvals_needed, 'other person')} with the role to confirm "
+            "it must approve before anything reboots."
+        )
+    if request.state is RequestState.AWAITING_APPROVAL and request.approval_expires_at:
+        text += f" · the wait ends {slack_date(request.approval_expires_at)}"
+    if request.rejected_by and request.rejected_at:
+        text += f" · rejected by {mention(request.rejected_by)} {slack_date(request.rejected_at)}"
+    return text
 
 
 def verdict_counts(instances: Sequence[PlannedInstance]) -> str:
@@ -234,9 +271,14 @@ def request_message(
         )
     blocks.append(DividerBlock())
     blocks.append(_status_block(request, permalink=permalink))
+    for extra in (reason_line(request), approvals_line(request)):
+        if extra:
+            blocks.append(SectionBlock(text=MarkdownTextObject(text=extra[:MAX_SECTION_CHARS])))
     if note:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=note)]))
 
+    if request.state is RequestState.AWAITING_APPROVAL:
+        blocks.append(_approval_buttons(request))
     if request.state is RequestState.PREVIEWED:
         if can_execute and request.to_reboot:
             blocks.append(_buttons(request))
@@ -263,6 +305,10 @@ def _status_text(request: RebootRequest) -> str:
     state = _STATE_TEXT[request.state]
     if request.state is RequestState.PREVIEWED:
         return f"{state} (expires {slack_date(request.expires_at)})"
+    if request.state is RequestState.AWAITING_APPROVAL:
+        return f"{state} ({len(request.approvals)}/{request.approvals_needed})"
+    if request.state is RequestState.EXPIRED and request.approval_expires_at:
+        return ":hourglass: expired waiting for approval (nothing was rebooted)"
     if request.state.is_running or (request.state.is_final and request.confirmed_by):
         skipped = sum(1 for i in request.instances if i.outcome is InstanceOutcome.SKIPPED)
         aborted = sum(1 for i in request.instances if i.outcome is InstanceOutcome.ABORTED)
@@ -361,7 +407,7 @@ def _status_block(request: RebootRequest, *, permalink: str | None) -> Block:
             f"Cancelled by {mention(request.cancelled_by)} {slack_date(request.cancelled_at)}"
         )
     if request.state is RequestState.EXPIRED:
-        parts.append(f"Expired {slack_date(request.expires_at)}")
+        parts.append(f"Expired {slack_date(request.approval_expires_at or request.expires_at)}")
     rollout = _rollout_line(request)
     if rollout:
         parts.append(rollout)
@@ -404,6 +450,22 @@ def _buttons(request: RebootRequest) -> ActionsBlock:
     return ActionsBlock(block_id=ACTIONS_BLOCK_ID, elements=[confirm, cancel])
 
 
+def _approval_buttons(request: RebootRequest) -> ActionsBlock:
+    approve = ButtonElement(
+        text=PlainTextObject(text="Approve"),
+        action_id=ACTION_APPROVE,
+        value=request.id,
+        style="danger" if request.force else "primary",
+    )
+    reject = ButtonElement(
+        text=PlainTextObject(text="Reject"), action_id=ACTION_REJECT, value=request.id
+    )
+    cancel = ButtonElement(
+        text=PlainTextObject(text="Cancel"), action_id=ACTION_CANCEL, value=request.id
+    )
+    return ActionsBlock(block_id=ACTIONS_BLOCK_ID, elements=[approve, reject, cancel])
+
+
 # --- thread replies ------------------------------------------------------------------------
 
 
@@ -420,13 +482,18 @@ def execution_reply(request: RebootRequest) -> Message:
     accepted = [i for i in sent if _api_accepted(i)]
     lines = []
     for instance in sent:
-        if _api_accepted(instance):
+        if _api_accepted(instance) and instance.reboot_calls > 1:
+            result = (
+                ":arrows_counterclockwise: answer lost; the instance had not restarted; "
+                "sent once more: reboot accepted"
+            )
+        elif _api_accepted(instance):
             result = ":arrows_counterclockwise: reboot accepted"
         elif instance.outcome is InstanceOutcome.FAILED:
             result = f":x: {escape(instance.message or 'failed')}"
         else:
-            # Sent, but the answer was lost: watched, neither accepted nor failed yet.
-            result = f":grey_question: {escape(instance.message or 'answer unknown')}"
+            # Sent, but the answer was lost: resolved (docs/decisions/0003), not failed.
+            result = f":grey_question: {_lost_answer(instance)}"
         name = f" {code(instance.name)}" if instance.name else ""
         lines.append(f"• `{instance.ref.instance_id}`{name} · {result}")
     skipped = len(request.instances) - len(planned)
@@ -450,6 +517,19 @@ def execution_reply(request: RebootRequest) -> Message:
     return Message(text=head, blocks=tuple(blocks), overflow=overflow)
 
 
+def _lost_answer(instance: PlannedInstance) -> str:
+    """What became of an instance whose reboot call's answer was lost."""
+    if instance.outcome is InstanceOutcome.PENDING:
+        return "answer lost; checking whether the instance restarted"
+    if instance.reboot_calls > 1:
+        return (
+            "answer lost; the instance had not restarted; sent once more, no answer: not sent again"
+        )
+    if instance.seen_leaving_running:
+        return "answer lost; the instance had restarted, so that call rebooted it: not sent again"
+    return "answer lost; not sent again; watching whether the instance restarts"
+
+
 def _api_accepted(instance: PlannedInstance) -> bool:
     """The API answered and accepted the reboot, whatever happened since: the first reply
     may be posted late (after a restart), when the instance is already back."""
@@ -469,6 +549,9 @@ def status_text(request: RebootRequest, *, permalink: str | None = None) -> str:
         )
     if request.cancelled_by:
         lines.append(f"Cancelled by {mention(request.cancelled_by)}")
+    lines.extend(line for line in (reason_line(request), approvals_line(request)) if line)
+    if request.retry_of:
+        lines.append(f"Retries the failed instances of `{request.retry_of}`")
     if permalink:
         lines.append(f"Thread: {permalink}")
     with_outcome = request.state is not RequestState.PREVIEWED
@@ -491,7 +574,7 @@ def progress_reply(request: RebootRequest, changed: Sequence[PlannedInstance]) -
     back, attempted = request.progress()
     lines = []
     for instance in changed:
-        detail = _OUTCOME_TEXT[instance.outcome]
+        detail = _outcome_text(instance.outcome)
         if instance.outcome is InstanceOutcome.SUCCEEDED:
             detail += f" after {_duration(instance.reboot_sent_at, instance.finished_at)}"
         elif instance.message and instance.outcome.is_final:
@@ -525,7 +608,8 @@ def summary_reply(request: RebootRequest) -> Message:
     took = _duration(request.confirmed_at, request.finished_at)
     head = (
         f"*Done: {_STATE_TEXT[request.state]}* · {back}/{attempted} back in {took} ({tally}). "
-        f"Requested by {mention(request.requester)}, confirmed by {mention(request.confirmed_by)}."
+        f"Requested by {mention(request.requester)}, confirmed by {mention(request.confirmed_by)}"
+        f"{_approved_by(request)}."
     )
     durations = [
         (i.finished_at - i.reboot_sent_at).total_seconds()
@@ -546,7 +630,7 @@ def summary_reply(request: RebootRequest) -> Message:
             else ""
         )
         for i in request.instances
-        if i.outcome in (InstanceOutcome.FAILED, InstanceOutcome.TIMED_OUT)
+        if i.outcome in RETRYABLE_OUTCOMES
     ]
     no_agent = sum(1 for i in request.instances if i.agent == "absent")
     if no_agent:
@@ -559,18 +643,66 @@ def summary_reply(request: RebootRequest) -> Message:
         head += f"\n{stopped}"
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=head))]
     chunks = _chunk_lines(problems)
-    blocks.extend(SectionBlock(text=MarkdownTextObject(text=c)) for c in chunks[: MAX_BLOCKS - 1])
+    room = MAX_BLOCKS - 2  # the head, and the Retry button
+    blocks.extend(SectionBlock(text=MarkdownTextObject(text=c)) for c in chunks[:room])
+    retryable = request.retryable
+    if retryable:
+        blocks.append(
+            ActionsBlock(
+                block_id="reboot_retry_actions",
+                elements=[
+                    ButtonElement(
+                        text=PlainTextObject(
+                            text=f"Retry the {_plural(len(retryable), 'failed one')}"[:75]
+                        ),
+                        action_id=ACTION_RETRY,
+                        value=request.id,
+                    )
+                ],
+            )
+        )
     overflow = tuple(
         Message(
             text="Failures (continued)", blocks=(SectionBlock(text=MarkdownTextObject(text=c)),)
         )
-        for c in chunks[MAX_BLOCKS - 1 :]
+        for c in chunks[room:]
     )
     return Message(
         text=f"Done: {request.state.value}, {back}/{attempted} back",
         blocks=tuple(blocks),
         overflow=overflow,
     )
+
+
+def _approved_by(request: RebootRequest) -> str:
+    if not request.approvals:
+        return ""
+    return ", approved by " + ", ".join(mention(a.user) for a in request.approvals)
+
+
+def _reason_suffix(request: RebootRequest) -> str:
+    return f" Reason: {escape(request.reason)}" if request.reason else ""
+
+
+def notify_awaiting_approval(
+    request: RebootRequest, permalink: str | None, approver_group: str | None
+) -> Message:
+    """The notify channel's call for approvers (DESIGN §6.1)."""
+    verb = "Force reboot" if request.force else "Reboot"
+    count = len(request.to_reboot)
+    link = f" · <{permalink}|approve or reject>" if permalink else ""
+    group = f"<!subteam^{approver_group}> " if approver_group else ""
+    wait = (
+        f", until {slack_date(request.approval_expires_at)}" if request.approval_expires_at else ""
+    )
+    text = (
+        f":raised_hand: {group}{verb} of {_plural(count, 'instance')} in "
+        f"{escape(', '.join(request.regions))} needs "
+        f"{_plural(request.approvals_needed, 'approval')}{wait}: requested by "
+        f"{mention(request.requester)} in <#{request.channel}> (request `{request.id}`)."
+        f"{_reason_suffix(request)}{link}"
+    )
+    return Message(text=text, blocks=(SectionBlock(text=MarkdownTextObject(text=text)),))
 
 
 def notify_started(request: RebootRequest, permalink: str | None) -> Message:
@@ -580,8 +712,8 @@ def notify_started(request: RebootRequest, permalink: str | None) -> Message:
     text = (
         f":arrows_counterclockwise: {verb} of {_plural(count, 'instance')} in "
         f"{escape(', '.join(request.regions))} started: requested by {mention(request.requester)}, "
-        f"confirmed by {mention(request.confirmed_by)} in <#{request.channel}> "
-        f"(request `{request.id}`){link}"
+        f"confirmed by {mention(request.confirmed_by)}{_approved_by(request)} in "
+        f"<#{request.channel}> (request `{request.id}`).{_reason_suffix(request)}{link}"
     )
     plan = rollout_plan_text(request)
     if plan:
@@ -622,6 +754,7 @@ def notify_finished(request: RebootRequest, permalink: str | None) -> Message:
         f"{_STATE_TEXT[request.state]}: {verb.lower()} of {_plural(attempted, 'instance')} in "
         f"{escape(', '.join(request.regions))} (request `{request.id}`): {back}/{attempted} back"
         f"{f', {len(failed)} failed or timed out' if failed else ''}. Requested by "
-        f"{mention(request.requester)}, confirmed by {mention(request.confirmed_by)}{link}"
+        f"{mention(request.requester)}, confirmed by {mention(request.confirmed_by)}"
+        f"{_approved_by(request)}.{_reason_suffix(request)}{link}"
     )
     return Message(text=text, blocks=(SectionBlock(text=MarkdownTextObject(text=text)),))

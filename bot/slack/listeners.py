@@ -24,6 +24,7 @@ from bot.domain.parser import (
 )
 from bot.domain.policy import Binding, Principal, Target, check_channel, check_role
 from bot.logs import request_context
+from bot.services import approval as approval_service
 from bot.services import confirm as confirm_service
 from bot.services import preview as preview_service
 from bot.services import roles as roles_service
@@ -48,6 +49,9 @@ def register(app: App, ctx: Context, jobs: Jobs) -> None:
     app.action(blocks.ACTION_PAUSE)(_on_click(ctx, jobs, rollout_service.pause))
     app.action(blocks.ACTION_RESUME)(_on_click(ctx, jobs, rollout_service.resume))
     app.action(blocks.ACTION_ABORT)(_on_click(ctx, jobs, rollout_service.abort))
+    app.action(blocks.ACTION_APPROVE)(_on_click(ctx, jobs, approval_service.approve))
+    app.action(blocks.ACTION_REJECT)(_on_click(ctx, jobs, approval_service.reject))
+    app.action(blocks.ACTION_RETRY)(_on_click(ctx, jobs, approval_service.retry))
 
 
 def _on_command(ctx: Context, jobs: Jobs) -> Handler:
@@ -74,7 +78,10 @@ def answer_command(
     """The immediate (ephemeral) answer to a command, and the slow work to run after
     the ack, if any. Fast: the database at most, never ECS."""
     parsed = parse_command(
-        text, default_region=ctx.config.default_region, max_instances=ctx.config.max_instances
+        text,
+        default_region=ctx.config.default_region,
+        max_instances=ctx.config.max_instances,
+        require_reason=ctx.config.require_reason,
     )
     if isinstance(parsed, CommandError):
         return problems_text(parsed), None
@@ -84,6 +91,9 @@ def answer_command(
                 default_region=ctx.config.default_region,
                 max_instances=ctx.config.max_instances,
                 confirm_ttl=ctx.config.confirm_ttl,
+                approval=ctx.config.approval_rules,
+                approval_ttl=ctx.config.approval_ttl,
+                require_reason=ctx.config.require_reason,
             ),
             None,
         )
@@ -112,13 +122,21 @@ def answer_command(
         command_text=text,
         duplicates=tuple(parsed.duplicates),
         rollout=parsed.rollout,
+        reason=parsed.reason,
+        selectors=parsed.selectors,
+        search_regions=parsed.search_regions,
     )
     decision = preview_service.early_check(ctx, asked)
     if decision.denial is not None:
         return denied_text(decision.denial), None
     count = len(asked.instances)
-    regions = ", ".join(sorted({ref.region for ref in asked.instances}))
-    reply = f":mag: Checking {count} instance{'s' if count != 1 else ''} in {regions}…"
+    if asked.selectors:
+        typed = " ".join(f"`{str(selector).replace('`', chr(39))}`" for selector in asked.selectors)
+        reply = f":mag: Looking up {typed} in {', '.join(asked.search_regions)}"
+        reply += f" (and {count} instance{'s' if count != 1 else ''} by id)…" if count else "…"
+    else:
+        regions = ", ".join(sorted({ref.region for ref in asked.instances}))
+        reply = f":mag: Checking {count} instance{'s' if count != 1 else ''} in {regions}…"
     if asked.duplicates:
         dropped = ", ".join(f"`{ref.instance_id}`" for ref in asked.duplicates[:10])
         reply += f" (dropped {len(asked.duplicates)} duplicate(s): {dropped})"
@@ -187,11 +205,35 @@ def click_from_body(body: dict[str, Any]) -> confirm_service.Click | None:
         return None
     if not value or len(value) > 64:
         return None
-    container = body.get("container")
-    message_ts = container.get("message_ts") if isinstance(container, dict) else None
     return confirm_service.Click(
         user=user,
         channel=channel,
         request_id=value,
-        message_ts=str(message_ts) if message_ts else None,
+        message_ts=clicked_message_ts(body, str(action.get("action_id") or ""), value),
     )
+
+
+def clicked_message_ts(body: dict[str, Any], action_id: str, request_id: str) -> str | None:
+    """The ts of the message the click was made on, only when the signed payload ties
+    that message to this request: its ``message`` is at that ts and carries the clicked
+    button (``action_id``) with this request id as its ``value``. A crash-window click
+    adopts this ts as the request's message (bot/services/confirm.py), so a ts that
+    any other message (or none) came with must never be taken."""
+    container = body.get("container")
+    message = body.get("message")
+    if not isinstance(container, dict) or not isinstance(message, dict):
+        return None
+    ts = container.get("message_ts")
+    if not ts or str(message.get("ts") or "") != str(ts):
+        return None
+    blocks = message.get("blocks")
+    for block in blocks if isinstance(blocks, list) else ():
+        elements = block.get("elements") if isinstance(block, dict) else None
+        for element in elements if isinstance(elements, list) else ():
+            if (
+                isinstance(element, dict)
+                and element.get("action_id") == action_id
+                and element.get("value") == request_id
+            ):
+                return str(ts)
+    return None

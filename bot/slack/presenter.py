@@ -116,6 +116,14 @@ class SlackPresenter:
         message = blocks.notify_rollout(request, event, self._permalink(request))
         return self._post(self._notify_channel, message) is not None
 
+    def notify_awaiting_approval(
+        self, request: RebootRequest, *, approver_group: str | None
+    ) -> str | None:
+        if not self._notify_channel:
+            return None
+        message = blocks.notify_awaiting_approval(request, self._permalink(request), approver_group)
+        return self._post(self._notify_channel, message)
+
     def _permalink(self, request: RebootRequest) -> str | None:
         if request.permalink or not request.message_ts:
             return request.permalink

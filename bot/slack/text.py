@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bot.domain.approval import ApprovalNeed, ApprovalRules, ApprovalTrigger
 from bot.domain.model import RequestState, Role
 from bot.domain.parser import ID_RULE, REBOOT_EXAMPLE, REBOOT_USAGE, CommandError
 from bot.domain.policy import (
@@ -17,25 +18,36 @@ from bot.domain.policy import (
     ChannelNotAllowed,
     Denial,
     NoRole,
+    OwnRequest,
     RequesterOrAdminOnly,
     RoleMissing,
     Target,
     UnscopedAdminNeeded,
 )
 from bot.domain.request import RebootRequest
+from bot.domain.selectors import MAX_SELECTOR_TEXT
 from bot.services.answers import (
+    AlreadyApproved,
     AlreadyDecided,
+    AlreadyRetried,
     Answer,
+    ApprovalRecorded,
     ClickNotRecorded,
     Denied,
     JobFailed,
     LookupFailed,
+    MatchCapped,
+    NoMatch,
     NoSuchRequest,
+    NotAwaitingApproval,
     NothingToReboot,
+    NothingToRetry,
     NotRunning,
     OtherChannel,
     PreviewNote,
     RequestExpired,
+    Selection,
+    TooManyMatched,
 )
 from bot.services.roles import RoleChange, RolesView
 
@@ -61,6 +73,11 @@ def denial_text(denial: Denial) -> str:
             )
         case RequesterOrAdminOnly(requester):
             return f"Only <@{requester}> (who asked) or an admin may do this."
+        case OwnRequest():
+            return (
+                "You asked for this reboot, so someone else must approve or reject it "
+                "(four eyes); Cancel withdraws it."
+            )
 
 
 def denied_text(denial: Denial) -> str:
@@ -73,7 +90,11 @@ def _ask_admin(needed: Role) -> str:
 
 
 def _list_targets(targets: Sequence[Target], limit: int = 5) -> str:
-    shown = ", ".join(f"{t.instance_id} ({t.region})" for t in targets[:limit])
+    # A target without an id stands for what a selector may match in its region.
+    shown = ", ".join(
+        f"{t.instance_id} ({t.region})" if t.instance_id else f"instances in {t.region}"
+        for t in targets[:limit]
+    )
     more = len(targets) - limit
     return shown + (f" and {more} more" if more > 0 else "")
 
@@ -90,6 +111,28 @@ def answer_text(answer: Answer) -> str:
             return (
                 f":x: Could not look the instances up in {', '.join(regions)} (is the region "
                 f"right?): {error.describe()} Nothing was rebooted."
+            )
+        case NoMatch(selection, contradictory):
+            why = " (one tag key is asked for two values)" if contradictory else ""
+            return (
+                f":mag: {_selectors(selection)} matched no instance in "
+                f"{', '.join(region for region, _ in selection.per_region)}{why}. "
+                "Nothing was previewed; check the tag or name (tags and names are "
+                "case-sensitive)."
+            )
+        case TooManyMatched(selection, count, limit):
+            return (
+                f":x: {selection_text(selection)}: {count} instances in all, more than the "
+                f"{limit} one request may hold (ECSBOT_MAX_INSTANCES). Nothing was "
+                "previewed; narrow the selectors (another `tag:`, a `name:` pattern) or "
+                "split the request by region."
+            )
+        case MatchCapped(selection, regions, limit):
+            return (
+                f":x: {_selectors(selection)} matched at least {limit:,} instances in "
+                f"{', '.join(regions)}, and ECS lists only the first {limit:,} for a tag "
+                "filter, so the match would be incomplete. Nothing was previewed; narrow "
+                "the selectors."
             )
         case NoSuchRequest(request_id):
             # The value came from the click payload: never echo it as mrkdwn.
@@ -120,6 +163,38 @@ def answer_text(answer: Answer) -> str:
             return "Nothing in this request can be rebooted."
         case ClickNotRecorded(error):
             return f":x: {error} Nothing was done; click again later."
+        case AlreadyApproved(request):
+            return (
+                f"You approved request `{request.id}` already; it has "
+                f"{len(request.approvals)}/{request.approvals_needed} approvals. "
+                "Each person counts once."
+            )
+        case ApprovalRecorded(request, started):
+            if started:
+                return (
+                    f":white_check_mark: Your approval made {len(request.approvals)}/"
+                    f"{request.approvals_needed}: request `{request.id}` is rebooting now."
+                )
+            left = request.approvals_needed - len(request.approvals)
+            return (
+                f":white_check_mark: Approved request `{request.id}` "
+                f"({len(request.approvals)}/{request.approvals_needed}); "
+                f"{left} more approval{'s' if left != 1 else ''} needed."
+            )
+        case NotAwaitingApproval(request):
+            return (
+                f"Request `{request.id}` is {request.state.value.replace('_', ' ')}, not "
+                "waiting for approval; nothing changed."
+            )
+        case NothingToRetry(request):
+            if not request.state.is_final:
+                return f"Request `{request.id}` has not finished yet; nothing to retry."
+            return f"Request `{request.id}` has no failed instance to retry."
+        case AlreadyRetried(request_id, retry_id):
+            return (
+                f"Retry was clicked already on request `{request_id}`: it opened request "
+                f"`{retry_id}`. Nothing new was opened."
+            )
         case JobFailed(None):
             return (
                 ":x: Something went wrong on my side; nothing more was done. "
@@ -146,12 +221,52 @@ def _not_running_text(request: RebootRequest, action: str) -> str:
 def preview_note_text(note: PreviewNote) -> str | None:
     """The line below a preview's instances, or None when there is nothing to say."""
     parts = []
+    if note.selection is not None:
+        parts.append(selection_text(note.selection) + ".")
     if note.duplicates:
         shown = ", ".join(f"`{ref.instance_id}`" for ref in note.duplicates[:10])
         parts.append(f"Dropped {len(note.duplicates)} duplicate(s): {shown}.")
     if note.view_only is not None:
         parts.append(f"<@{note.user}> may view but not reboot: {denial_text(note.view_only)}")
+    if note.retry_of:
+        parts.append(f"Retries the failed instances of request `{note.retry_of}`.")
+    if note.approval is not None:
+        parts.append(f"Approval applies because {approval_triggers_text(note.approval)}.")
     return " ".join(parts) or None
+
+
+def approval_triggers_text(need: ApprovalNeed) -> str:
+    """Why a request needs approval, as a clause: ``it is a force reboot``."""
+    clauses = []
+    for trigger in need.triggers:
+        if trigger is ApprovalTrigger.FORCE:
+            clauses.append("it is a force reboot")
+        elif trigger is ApprovalTrigger.SIZE:
+            clauses.append("it reboots many instances (ECSBOT_APPROVALS_ABOVE)")
+        else:
+            tags = ", ".join(f"`{k}={v}`" for k, v in need.tags)
+            clauses.append(f"it touches instances tagged {tags}")
+    return " and ".join(clauses) or "a rule says so"
+
+
+def _selectors(selection: Selection) -> str:
+    return " ".join(f"`{_code_safe(text)}`" for text in selection.selectors)
+
+
+def _code_safe(text: str) -> str:
+    # Typed by a person; a backtick would end the code span early.
+    return text.replace("`", "'")[:MAX_SELECTOR_TEXT]
+
+
+def selection_text(selection: Selection) -> str:
+    """``tag:app=web → 37 in cn-hangzhou, 4 in cn-shanghai``, with the ids given besides."""
+    regions = ", ".join(f"{count} in {region}" for region, count in selection.per_region)
+    text = f"{_selectors(selection)} → {regions}"
+    if len(selection.per_region) > 1:
+        text += f" ({selection.matched} in all)"
+    if selection.ids_given:
+        text += f", plus {selection.ids_given} named by id"
+    return text
 
 
 # --- roles -----------------------------------------------------------------------------
@@ -223,11 +338,46 @@ def problems_text(error: CommandError) -> str:
     return f":warning: Nothing was done:\n{shown}\nSee `/ecs-reboot help`."
 
 
+def _approval_help(rules: ApprovalRules | None, approval_ttl: int | None) -> list[str]:
+    """The help's lines on four-eyes approval, with the rules in force when known."""
+    lines = [
+        "",
+        "*Approval (four eyes)*",
+        "• When a rule applies, your Reboot click asks for approval: someone else who "
+        "could confirm the request (operator; admin for --force) clicks Approve or Reject. "
+        "You never approve your own request.",
+    ]
+    if rules is not None:
+        applies = []
+        if rules.for_force:
+            applies.append("force reboots")
+        if rules.above > 0:
+            applies.append(f"requests of more than {rules.above} instances")
+        if rules.for_tags:
+            applies.append("instances tagged " + ", ".join(f"`{k}={v}`" for k, v in rules.for_tags))
+        if applies:
+            wait = f"; the wait lasts {approval_ttl} s" if approval_ttl else ""
+            lines.append(
+                f"• Here it applies to {'; '.join(applies)}, and needs "
+                f"{rules.quorum} approval{'s' if rules.quorum != 1 else ''}{wait}."
+            )
+        else:
+            lines.append("• No approval rule is set here: a confirm reboots at once.")
+    lines.append(
+        "• A finished request with failed, timed-out or aborted instances has a Retry "
+        "button in its thread: it previews exactly those again (same mode and reason)."
+    )
+    return lines
+
+
 def help_text(
     *,
     default_region: str | None = None,
     max_instances: int | None = None,
     confirm_ttl: int | None = None,
+    approval: ApprovalRules | None = None,
+    approval_ttl: int | None = None,
+    require_reason: bool = False,
 ) -> str:
     """The reply to ``/ecs-reboot help``. Pass the settings to show them."""
     region_default = f" (default here: `{default_region}`)" if default_region else ""
@@ -240,10 +390,17 @@ def help_text(
             "*/ecs-reboot* reboots Alibaba Cloud ECS instances after a preview you confirm.",
             "",
             f"*Reboot*  {REBOOT_USAGE}",
-            "• INSTANCES: ids separated by spaces, commas, semicolons or new lines; "
-            "lines pasted from the ECS console work too (other columns are ignored)." + limit,
+            "• TARGETS: instance ids and selectors, in any mix. Ids separated by spaces, "
+            "commas, semicolons or new lines; lines pasted from the ECS console work too "
+            "(other columns are ignored)." + limit,
             f"• An id is {ID_RULE}. Write `REGION/i-…` or `REGION:i-…` to name its region.",
-            f"• `--region REGION`: region of the ids given without one{region_default}.",
+            "• Selectors: `tag:KEY=VALUE` (instances with that tag) and `name:PATTERN` "
+            "(`*` matches any run of characters, e.g. `name:web-*`). All selectors must "
+            "hold together; ids given as well are added. The match is shown in the "
+            "preview and frozen there: Reboot acts on exactly the instances shown.",
+            "• `--region REGION[,REGION…]`: where selectors look (every region listed) "
+            f"and the region of ids given without one{region_default}. With several "
+            "regions, write ids as `REGION/i-…`.",
             "• `--force`: power cycle (can lose unwritten data; admins only).",
             "• Large requests roll out in waves: a canary, then batches drawn from the zones "
             "in turn; the next wave goes out once the last is back. "
@@ -251,6 +408,8 @@ def help_text(
             "`--max-errors N|N%` (failures tolerated before it stops), "
             "`--pause-after-canary`, `--all-at-once`. "
             "The message gets Pause, Resume and Abort buttons while it runs.",
+            '• `--reason "TEXT"`: why (quoted, or one word); shown to approvers and kept in '
+            "the history." + (" *Required here.*" if require_reason else ""),
             *buttons,
             f"• Example: {REBOOT_EXAMPLE}",
             "",
@@ -267,5 +426,6 @@ def help_text(
             "• `operator`: as viewer, and confirm normal reboots.",
             "• `admin`: as operator, and force reboots, confirm anyone's request, "
             "grant and revoke roles.",
+            *_approval_help(approval, approval_ttl),
         ]
     )

@@ -34,15 +34,18 @@ from bot.db.repositories import AuditEntry, BindingRecord
 from bot.domain.errors import EcsError
 from bot.domain.model import InstanceOutcome, RequestState
 from bot.domain.policy import Binding
-from bot.domain.request import PlannedInstance, RebootRequest, may_follow
+from bot.domain.request import Approval, PlannedInstance, RebootRequest, may_follow
+from bot.domain.selectors import InstanceFilter
 from bot.services.answers import Answer, PreviewNote
 from bot.services.context import Context, FlowConfig
 from bot.services.ports import (
     MAX_AGENT_IDS_PER_CALL,
     MAX_IDS_PER_CALL,
     RUNNING,
+    TAG_FILTER_LIMIT,
     AgentStatus,
     DryRunBatch,
+    FoundInstances,
     InstanceInfo,
     Lease,
     RebootResult,
@@ -235,7 +238,7 @@ class MemoryRequestStore:
         stored = self._tables.requests[request_id]
         instances = tuple(
             dataclasses.replace(i, outcome=InstanceOutcome.SKIPPED)
-            if i.outcome is InstanceOutcome.PENDING
+            if i.outcome is InstanceOutcome.PENDING and i.reboot_sent_at is None
             else i
             for i in stored.request.instances
         )
@@ -263,13 +266,41 @@ class MemoryRequestStore:
         expired = []
         for stored in list(self._tables.requests.values()):
             request = stored.request
-            if request.state is RequestState.PREVIEWED and request.expires_at <= now:
+            if request.is_expired(now):
                 request = dataclasses.replace(
                     request, state=RequestState.EXPIRED, finished_at=now, message_redraw_due=True
                 )
                 self._put(dataclasses.replace(stored, request=request))
                 expired.append(request.id)
         return sorted(expired)
+
+    def add_approval(self, request_id: str, user: str, at: datetime) -> bool | None:
+        stored = self._tables.requests.get(request_id)
+        if stored is None or stored.request.state is not RequestState.AWAITING_APPROVAL:
+            return None
+        if any(approval.user == user for approval in stored.request.approvals):
+            return False
+        approvals = (*stored.request.approvals, Approval(user, at))
+        self._put(
+            dataclasses.replace(
+                stored, request=dataclasses.replace(stored.request, approvals=approvals)
+            )
+        )
+        return True
+
+    def claim_retry(self, request_id: str, retry_id: str) -> bool:
+        stored = self._tables.requests.get(request_id)
+        if stored is None or stored.request.retried_by_request is not None:
+            return False
+        request = dataclasses.replace(stored.request, retried_by_request=retry_id)
+        self._put(dataclasses.replace(stored, request=request))
+        return True
+
+    def release_retry(self, request_id: str, retry_id: str) -> None:
+        stored = self._tables.requests.get(request_id)
+        if stored is not None and stored.request.retried_by_request == retry_id:
+            request = dataclasses.replace(stored.request, retried_by_request=None)
+            self._put(dataclasses.replace(stored, request=request))
 
     def redraw_due(
         self, finished_before: datetime, finished_after: datetime, limit: int = 20
@@ -571,6 +602,22 @@ class FakeEcs:
             if (region, i) in self.instances
         ]
 
+    def find_instances(
+        self, region: str, *, tags: Sequence[tuple[str, str]], name: str | None
+    ) -> FoundInstances:
+        self.calls.append(
+            EcsCall("find_instances", region, (*(f"{k}={v}" for k, v in tags), name or ""))
+        )
+        wanted = InstanceFilter(tuple(tags), (name,) if name is not None else ())
+        matched = tuple(
+            info
+            for (where, _), info in self.instances.items()
+            if where == region and wanted.matches(info.name, info.tags)
+        )
+        if tags:
+            matched = matched[:TAG_FILTER_LIMIT]
+        return FoundInstances(region, matched, len(matched), tag_filtered=bool(tags))
+
     def dry_run_reboot(
         self, region: str, instance_ids: Sequence[str], *, force: bool
     ) -> list[DryRunBatch]:
@@ -697,6 +744,12 @@ class FakePresenter:
     def notify_rollout(self, request: RebootRequest, event: str) -> bool:
         self.calls.append(PresenterCall("notify_rollout", request, said=event))
         return not self.slack_down
+
+    def notify_awaiting_approval(
+        self, request: RebootRequest, *, approver_group: str | None
+    ) -> str | None:
+        self.calls.append(PresenterCall("notify_awaiting_approval", request, said=approver_group))
+        return self._ts()
 
     def tell(self, channel: str, user: str, answer: Answer) -> None:
         self.calls.append(PresenterCall("tell", channel=channel, user=user, said=answer))

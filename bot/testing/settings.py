@@ -70,6 +70,8 @@ def offline_env(
             "SLACK_API_URL": slack_url,
             "ECSBOT_DATABASE_URL": database_url,
             "ECSBOT_ECS_ENDPOINT": sim.endpoint,
+            # The simulator serves STS too (AssumeRole, AssumeRoleWithOIDC).
+            "ALIBABA_CLOUD_STS_ENDPOINT": sim.endpoint,
             "ALIBABA_CLOUD_ACCESS_KEY_ID": sim.access_key_id,
             "ALIBABA_CLOUD_ACCESS_KEY_SECRET": sim.access_key_secret,
             # The key pair is given: never wait on an instance-metadata endpoint.

@@ -77,17 +77,47 @@ class Harness:
         *,
         user: str = OPERATOR,
         channel: str = CHANNEL,
-        message_ts: str = FIRST_TS,
+        message_ts: str | None = None,
     ) -> httpx.Response:
-        """A click on the button ``action_id`` of request ``request_id``."""
+        """A click on the button ``action_id`` of request ``request_id``, made as Slack
+        makes it: on the message that carries that button (its real ts, and the message
+        as the bot left it), found in the fake Slack. ``message_ts`` forces another ts
+        (with a bare message), for clicks Slack would never send."""
+        shown = None if message_ts is not None else self._message_with(action_id, request_id)
+        if shown is None:
+            return self.sender.click(
+                action_id,
+                request_id,
+                user_id=user,
+                channel_id=channel,
+                message_ts=message_ts or FIRST_TS,
+                response_url=self.slack.response_url("click"),
+            )
         return self.sender.click(
             action_id,
             request_id,
             user_id=user,
             channel_id=channel,
-            message_ts=message_ts,
+            message_ts=shown.ts,
+            message=shown.to_slack(),
+            **_clicked(shown, action_id, request_id),
             response_url=self.slack.response_url("click"),
         )
+
+    def _message_with(self, action_id: str, request_id: str) -> Message | None:
+        """The latest message showing the button ``action_id`` of ``request_id``, or else
+        the request's recorded message (buttons gone: a late click), or None."""
+        for message in reversed(self.slack.messages()):
+            if any(
+                b.get("action_id") == action_id and b.get("value") == request_id
+                for _, b in message.buttons()
+            ):
+                return message
+        with self.bot.ctx.uow() as uow:
+            request = uow.requests.get(request_id)
+        if request is None or not request.message_ts:
+            return None
+        return self.slack.find(request.channel, request.message_ts)
 
     def settle(self, timeout: float = 30.0) -> None:
         """Wait until every job the bot started after an ack has finished."""
@@ -190,6 +220,14 @@ class Harness:
         if not ts:
             raise AssertionError(f"request {request_id} has no message")
         return self.slack.thread(CHANNEL, ts)
+
+
+def _clicked(message: Message, action_id: str, request_id: str) -> dict[str, Any]:
+    """``block_id`` and ``button`` of the clicked button on ``message``, when shown."""
+    for block_id, button in message.buttons():
+        if button.get("action_id") == action_id and button.get("value") == request_id:
+            return {"block_id": block_id, "button": button}
+    return {}
 
 
 def buttons(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:

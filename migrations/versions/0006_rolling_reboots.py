@@ -1,7 +1,7 @@
 """Rolling reboots: the rollout on the request, the wave on each instance (DESIGN §5.8).
 
 Revision ID: 0006
-Revises: 0002
+Revises: 0005
 Create Date: 2026-12-10
 
 Existing requests were rebooted all at once: they read as one wave (``rollout_waves``
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0002"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

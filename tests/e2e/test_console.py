@@ -95,6 +95,13 @@ def test_the_demo_plays_the_whole_flow(private_tempdir: Path) -> None:
     summary = _after(after_click, "Done:")
     assert "3/3 back" in summary
     assert "(3 succeeded, 1 skipped)" in summary
+
+    # Then by tag: the preview says what the selector matched, the click reboots those.
+    by_tag = _after(flow, "U0DEMO #ops> /ecs-reboot tag:app=pay")
+    assert "Looking up `tag:app=pay` in cn-hangzhou…" in by_tag
+    assert "`tag:app=pay` → 3 in cn-hangzhou." in by_tag
+    assert "[ Reboot 3 ] (primary)  [ Cancel ]" in by_tag
+    assert "3/3 back" in _after(by_tag, "click confirm")
     assert re.search(r"#ops-notify › msg \d+\n +↻ Reboot of 3 instances in cn-hangzhou", flow)
     assert re.search(r"#ops-notify › msg \d+\n +✔ succeeded: reboot of 3 instances", flow)
 

@@ -63,3 +63,67 @@ def test_a_slack_error_on_the_final_summary_does_not_lose_it(harness: Harness) -
     assert h.request(request_id).state is RequestState.SUCCEEDED
     summaries = [m for m in h.slack.thread(CHANNEL, preview.ts) if "Done:" in text_of(m)]
     assert len(summaries) == 1, "the thread has no final summary"
+
+
+def _preview_lost_its_ts(h: Harness) -> tuple[str, str]:
+    """A previewed request whose message ts a crash kept from being recorded."""
+    h.command(h.sim.fleet.ids(REGION)[0])
+    h.settle()
+    request_id, preview = h.last_preview()
+    with h.bot.ctx.uow() as uow:
+        uow.requests.set_fields(request_id, RequestUpdate(message_ts=None, permalink=None))
+        uow.commit()
+    return request_id, preview.ts
+
+
+def test_a_click_whose_message_is_not_this_requests_adopts_nothing(harness: Harness) -> None:
+    """The adoption trusts the ts only when the signed payload's message carries the
+    clicked button with this request's id: a made-up ts with a bare message (the soak's
+    old clicks), or another request's message, is never recorded as this request's."""
+    h = harness
+    other_id, other_ts = _preview_lost_its_ts(h)
+    with h.bot.ctx.uow() as uow:  # the other request keeps its ts: only its message is used
+        uow.requests.set_fields(other_id, RequestUpdate(message_ts=other_ts))
+        uow.commit()
+    h.command(h.sim.fleet.ids(REGION)[1])
+    h.settle()
+    request_id, _ = h.last_preview()
+    with h.bot.ctx.uow() as uow:
+        uow.requests.set_fields(request_id, RequestUpdate(message_ts=None, permalink=None))
+        uow.commit()
+    others = h.slack.message(CHANNEL, other_ts)
+
+    bare = block_action_body(
+        ACTION_CONFIRM,
+        request_id,
+        user_id=OPERATOR,
+        channel_id=CHANNEL,
+        message_ts="1700000000.000100",
+        response_url=h.slack.response_url("click"),
+    )
+    foreign = block_action_body(
+        ACTION_CONFIRM,
+        request_id,
+        user_id=OPERATOR,
+        channel_id=CHANNEL,
+        message_ts=others.ts,
+        message=others.to_slack(),
+        response_url=h.slack.response_url("click"),
+    )
+    for click in (bare, foreign):
+        assert h.sender.post(click).status_code == 200
+        h.settle()
+
+    # The click still confirms (the button's value names the request) but adopts nothing.
+    assert h.request(request_id).state is not RequestState.PREVIEWED
+    assert h.request(request_id).message_ts is None
+    assert h.request(other_id).message_ts == other_ts
+    assert "Done:" not in " ".join(text_of(m) for m in h.slack.thread(CHANNEL, other_ts))
+
+
+def test_the_harness_clicks_on_the_real_preview_and_adoption_follows(harness: Harness) -> None:
+    h = harness
+    request_id, preview_ts = _preview_lost_its_ts(h)
+    h.click(ACTION_CONFIRM, request_id)
+    h.settle()
+    assert h.request(request_id).message_ts == preview_ts

@@ -301,7 +301,7 @@ def test_a_command_with_no_text_gets_the_help(harness: Harness, text: str) -> No
     response = h.command(text)
     assert response.status_code == 200
     assert "/ecs-reboot" in response.json()["text"]
-    assert "INSTANCES" in response.json()["text"]
+    assert "TARGETS" in response.json()["text"]
     h.settle()
     assert len(h.sim.calls) == 0
     _assert_still_serving(h)

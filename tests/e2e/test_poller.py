@@ -132,14 +132,15 @@ def test_crash_between_the_call_and_recording_it_never_resends(harness: Harness)
     h.click(ACTION_CONFIRM, request_id)
     h.settle()
     request = h.request(request_id)
-    assert all(i.outcome is InstanceOutcome.REBOOTING for i in request.instances)
+    # Unknown until resolved: the describe then finds the call rebooted them.
+    assert all(i.outcome is InstanceOutcome.PENDING for i in request.instances)
     h.run_until_final(request_id)
     assert h.request(request_id).state is RequestState.SUCCEEDED
     assert [h.sim.fleet.reboot_count(REGION, i) for i in ids] == [1, 1]
     assert len(h.sim.calls.of("RebootInstances", dry_run=False)) == 1
 
 
-def test_recorded_but_unanswered_call_is_watched_not_resent(harness: Harness) -> None:
+def test_recorded_but_unanswered_call_is_resolved_and_sent_once_more(harness: Harness) -> None:
     h = harness
     ids = h.sim.fleet.ids(REGION)[:1]
     h.command(ids[0])
@@ -159,11 +160,14 @@ def test_recorded_but_unanswered_call_is_watched_not_resent(harness: Harness) ->
             request_id, [dataclasses.replace(request.instances[0], reboot_sent_at=now)]
         )
         uow.commit()
-    h.run_until_final(request_id, step=30.0)
+    h.run_until_final(request_id, limit=30)
     final = h.request(request_id)
-    assert final.instances[0].outcome is InstanceOutcome.TIMED_OUT
-    assert final.state is RequestState.FAILED
-    assert h.sim.calls.count("RebootInstances", dry_run=False) == 0
+    # Still Running with its old StartTime: the call never acted, so it is sent once
+    # more (docs/decisions/0003), and the instance is rebooted once.
+    assert final.instances[0].outcome is InstanceOutcome.SUCCEEDED
+    assert final.state is RequestState.SUCCEEDED
+    assert h.sim.calls.count("RebootInstances", dry_run=False) == 1
+    assert h.sim.fleet.reboot_count(REGION, ids[0]) == 1
 
 
 def test_a_dead_pollers_lease_is_taken_over(harness: Harness) -> None:

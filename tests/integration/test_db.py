@@ -42,7 +42,8 @@ T = TypeVar("T")
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 TTL = timedelta(seconds=300)
-TABLES = {"reboot_requests", "reboot_instances", "role_bindings", "audit_log"}
+TABLES = {"reboot_requests", "reboot_instances", "role_bindings", "audit_log", "approvals"}
+HEAD = "0006"  # the newest migration
 
 
 def make_request(
@@ -108,7 +109,7 @@ def test_upgrade_creates_every_table_on_an_empty_database(database_url: str) -> 
         with engine.connect() as connection:
             tables = set(inspect(connection).get_table_names())
             revision = connection.execute(text("SELECT version_num FROM alembic_version"))
-            assert revision.scalar_one() == head_revision()
+            assert revision.scalar_one() == HEAD
     finally:
         engine.dispose()
     assert tables >= TABLES
@@ -157,6 +158,44 @@ def test_upgrading_from_0001_does_not_redraw_the_history(database_url: str) -> N
     assert due == notify == []
 
 
+def test_upgrading_from_0002_counts_a_recorded_send_as_one_call(database_url: str) -> None:
+    """A reboot in flight across the upgrade: its recorded send counts one call, so it
+    may be sent at most once more; an instance never sent counts none."""
+    command.upgrade(alembic_config(database_url), "0002")
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO reboot_requests (id, state, requester, channel, created_at,"
+                    " expires_at) VALUES ('old', 'executing', 'U1', 'C1', :at, :at)"
+                ),
+                {"at": T0.replace(tzinfo=None)},
+            )
+            for position, (instance_id, sent) in enumerate(
+                (("i-sent0001", T0.replace(tzinfo=None)), ("i-unsent001", None))
+            ):
+                connection.execute(
+                    text(
+                        "INSERT INTO reboot_instances (request_id, region, instance_id,"
+                        " position, verdict, reboot_sent_at) VALUES ('old', 'cn-hangzhou',"
+                        " :id, :position, 'will_reboot', :sent)"
+                    ),
+                    {"id": instance_id, "position": position, "sent": sent},
+                )
+        upgrade_to_head(database_url)
+        with UnitOfWork(make_session_factory(engine)) as uow:
+            old = uow.requests.get("old")
+    finally:
+        engine.dispose()
+    assert old is not None
+    assert [(i.ref.instance_id, i.reboot_calls) for i in old.instances] == [
+        ("i-sent0001", 1),
+        ("i-unsent001", 0),
+    ]
+    assert check_models_match(database_url) == []
+
+
 def test_a_move_to_a_final_state_makes_a_redraw_due_until_it_is_drawn(
     uow_factory: UowFactory,
 ) -> None:
@@ -197,7 +236,7 @@ def test_current_revision_is_none_before_and_head_after_upgrade(database_url: st
         after = current_revision(engine)
     finally:
         engine.dispose()
-    assert (before, after) == (None, head_revision())
+    assert (before, after, head_revision()) == (None, HEAD, HEAD)
 
 
 def test_model_check_notices_a_schema_drift(migrated_url: str) -> None:

@@ -15,7 +15,7 @@ from bot.domain.model import InstanceOutcome, RequestState
 from bot.services.history import request_json
 
 # The head this branch's migration follows; the one constant to change when re-chained.
-PREVIOUS_HEAD = "0002"
+PREVIOUS_HEAD = "0005"
 T0 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 
 

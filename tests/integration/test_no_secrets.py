@@ -15,6 +15,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -253,3 +254,80 @@ def test_settings_never_show_secrets_in_their_repr() -> None:
         ALIBABA_CLOUD_ACCESS_KEY_SECRET=DEFAULT_ACCESS_KEY_SECRET,
     )
     assert_no_secret([repr(settings), str(settings), settings.model_dump_json()])
+
+
+@pytest.mark.parametrize("log_format", FORMATS)
+def test_the_temporary_credentials_providers_leak_no_secret(
+    migrated_url: str, log_format: str, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    """RRSA: the OIDC token, and the STS secret and security token issued for it, in no
+    log line or error: a reboot on them, a refresh refused by STS (logged, the cached
+    keys kept), then an expired role (the error the bot surfaces)."""
+    from bot.domain.errors import CredentialsError
+    from bot.ecs.credentials import (
+        ChainSettings,
+        CredentialsUriProvider,
+        RamRoleArnCredentialsProvider,
+        Sources,
+        StaticCredentialsProvider,
+        StsTarget,
+        credentials_chain,
+    )
+    from bot.simulator.sts import DEFAULT_OIDC_PROVIDER_ARN, DEFAULT_ROLE_ARN
+    from tests.e2e.test_oidc_credentials import jwt
+
+    token = jwt("system:serviceaccount:ops:bot")
+    token_file = tmp_path / "token"
+    token_file.write_text(token, encoding="utf-8")
+    env = {
+        "ALIBABA_CLOUD_ACCESS_KEY_ID": "",
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "",
+        "ALIBABA_CLOUD_ROLE_ARN": DEFAULT_ROLE_ARN,
+        "ALIBABA_CLOUD_OIDC_PROVIDER_ARN": DEFAULT_OIDC_PROVIDER_ARN,
+        "ALIBABA_CLOUD_OIDC_TOKEN_FILE": str(token_file),
+    }
+    errors: list[str] = []
+    with bot_logging(log_format, caplog) as captured, running_bot(migrated_url, env=env) as h:
+        h.grant(OPERATOR, Role.OPERATOR)
+        request_id = h.confirmed(2)
+        _run_to_the_end(h, request_id)
+        issued = h.sim.sts.settings()["issued"]
+        assert len(issued) == 1
+        temporary = h.sim.sts.lookup(issued[0]["access_key_id"])
+        assert temporary is not None
+        secrets = (token, temporary.access_key_secret, temporary.security_token)
+
+        h.sim.sts.configure(role_arns=[])  # refreshes are refused from now on
+        h.clock.advance(50 * 60)
+        assert h.command(h.sim.fleet.ids(REGION)[3]).status_code == 200
+        h.settle()
+        assert any("refreshing the" in r.getMessage() for r in captured.records)
+        h.clock.advance(10 * 60)
+        provider = credentials_chain(
+            config=ChainSettings(
+                role_arn=DEFAULT_ROLE_ARN,
+                oidc_provider_arn=DEFAULT_OIDC_PROVIDER_ARN,
+                oidc_token_file=str(token_file),
+            ),
+            sources=Sources(sts=StsTarget(endpoint=h.sim.endpoint), clock=h.clock.now),
+        )
+        for failing in (
+            provider,
+            RamRoleArnCredentialsProvider(
+                StaticCredentialsProvider(temporary.access_key_id, temporary.access_key_secret),
+                DEFAULT_ROLE_ARN,
+                target=StsTarget(endpoint=h.sim.endpoint),
+                clock=h.clock.now,
+            ),
+            CredentialsUriProvider(f"{h.sim.endpoint}/?SecurityToken={temporary.security_token}"),
+        ):
+            with pytest.raises(CredentialsError) as caught:
+                failing.get()
+            errors.append(str(caught.value))
+            errors.append(repr(failing))
+        logged = captured.texts() + errors
+        texts = logged + slack_texts(h)
+    for text in texts:
+        for secret in secrets:
+            assert secret not in text, f"a secret leaked: …{text[:400]}…"
+    assert_no_secret(logged)

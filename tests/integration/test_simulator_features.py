@@ -21,7 +21,7 @@ from alibabacloud_tea_openapi import models as open_api_models
 from alibabacloud_tea_openapi.client import Client as OpenApiClient
 from alibabacloud_tea_openapi.exceptions import ClientException, ServerException
 from alibabacloud_tea_openapi.models import Config
-from alibabacloud_tea_util.models import RuntimeOptions  # type: ignore[import-untyped]
+from alibabacloud_tea_util.models import RuntimeOptions
 
 from bot.simulator import ManualClock, Simulator
 from bot.simulator.sts import DEFAULT_OIDC_PROVIDER_ARN, DEFAULT_ROLE_ARN

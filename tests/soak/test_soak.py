@@ -49,7 +49,7 @@ from bot.simulator.faults import Faults, Plan
 from bot.slack.blocks import ACTION_CONFIRM
 from bot.testing.serve import ServeDidNotStart, read_listening_url, start_serve
 from bot.testing.settings import offline_env
-from bot.testing.slack_api import FakeSlackApi, RecordedCall
+from bot.testing.slack_api import FakeSlackApi, Message, RecordedCall
 from bot.testing.slack_requests import SlackRequestSender
 from tests.fixtures_db import POSTGRES_URL_ENV, _postgres_schema_url
 
@@ -80,6 +80,15 @@ BOT_TOKEN = "xoxb-soak-token"
 USER = "U0SOAK"
 REGION = "cn-hangzhou"
 NOTIFY = "C0SOAKNOTE"
+# At most this share of the requests may end failed or partially failed because of the
+# ECS faults (all its instances are healthy): a lost answer is resolved, not waited out.
+# The floor is arithmetic, not code: two thirds of the faults (ServiceUnavailable, a
+# dropped connection) lose a real call's answer, so a call's answer is lost with
+# p = FAULT_RATE * 2/3 = 0.2; the contract allows two calls per instance and request, so
+# a request whose both calls are lost ends failed with p² = 4 %, and each SIGKILL can cost
+# a request one of its two calls. Waited out, as before, it was p = 20 % and more.
+LOST_ANSWER_SHARE = 2 / 3
+MAX_FAULT_FAILURES = 2.5 * (FAULT_RATE * LOST_ANSWER_SHARE) ** 2
 FINAL = {RequestState.SUCCEEDED, RequestState.PARTIALLY_FAILED, RequestState.FAILED}
 
 
@@ -398,14 +407,19 @@ class Driver:
     def _click(self, planned: Planned, now: float) -> None:
         assert planned.request_id is not None
         request_id = planned.request_id
+        # As Slack clicks: on the preview's real ts, with the message as the bot left it
+        # (a crash-window click adopts that ts as the request's message).
+        shown = self._preview(planned.channel, request_id)
+        if shown is None:
+            return
         response = self._post(
             lambda s: s.click(
                 ACTION_CONFIRM,
                 request_id,
                 user_id=USER,
                 channel_id=planned.channel,
-                # The bot reads the request from the button's value, not from the ts.
-                message_ts="1700000000.000100",
+                message_ts=shown.ts,
+                message=shown.to_slack(),
                 response_url=self.slack.response_url(planned.channel),
             )
         )
@@ -414,6 +428,17 @@ class Driver:
             planned.clicks += 1
             planned.clicked_at = now
             self.report.clicks += 1
+
+    def _preview(self, channel: str, request_id: str) -> Message | None:
+        """The message in the fake Slack that carries the request's confirm button, as
+        the bot last left it (the person's channel holds their previews only)."""
+        for message in reversed(self.slack.messages()):
+            if message.channel == channel and any(
+                b.get("action_id") == ACTION_CONFIRM and b.get("value") == request_id
+                for _, b in message.buttons()
+            ):
+                return message
+        return None
 
     def _post(self, send: Any) -> httpx.Response | None:
         url = self.serve.url()
@@ -588,8 +613,11 @@ def _check(
     requests = _load(db, [p.request_id for p in confirmed if p.request_id])
 
     # 0 lost: every confirmed preview is in the database, in a final state.
+    lost = doubles = 0
     for planned in confirmed:
         request = requests[str(planned.request_id)]
+        if request is None or request.state not in FINAL:
+            lost += 1
         if request is None:
             problems.append(f"request {planned.request_id} (#{planned.index}) is not in the db")
         elif request.state not in FINAL:
@@ -604,6 +632,7 @@ def _check(
         for instance_id in planned.instances:
             count = sim.fleet.reboot_count(REGION, instance_id)
             if count > 1:
+                doubles += 1
                 problems.append(f"{instance_id} (request {planned.request_id}) rebooted {count}x")
             outcome = None
             if request is not None:
@@ -669,8 +698,28 @@ def _check(
 
     outcomes = Counter(r.state.value for r in requests.values() if r is not None)
     repeated = sum(1 for n in summaries.values() if n > 1)
+    # Every soak instance is healthy (Running, returns in 0.4 s): a request that ends
+    # failed or partially failed failed because of the ECS faults (and the kills). A
+    # lost answer is resolved (docs/decisions/0003), so that share stays small.
+    failed = [
+        r
+        for r in requests.values()
+        if r is not None and r.state in (RequestState.FAILED, RequestState.PARTIALLY_FAILED)
+    ]
+    share = len(failed) / max(1, len(confirmed))
+    if share > MAX_FAULT_FAILURES:
+        problems.append(
+            f"{len(failed)}/{len(confirmed)} requests ({share:.1%}) ended failed or partially "
+            f"failed, above {MAX_FAULT_FAILURES:.1%}: "
+            + "; ".join(
+                f"{r.id}: {[(i.outcome.value, i.code, i.message) for i in r.instances]}"
+                for r in failed[:5]
+            )
+        )
     detail = (
-        f"{summary}\nfinal states: {dict(outcomes)}; threads with a repeated summary: "
+        f"{summary}\nfinal states: {dict(outcomes)}; failed because of faults: "
+        f"{len(failed)}/{len(confirmed)} ({share:.1%}); double reboots: {doubles}; lost "
+        f"requests: {lost}; threads with a repeated summary: "
         f"{repeated}; previews left unclicked: {len(driver.report.extra_previews)}"
     )
     print(detail)

@@ -640,12 +640,14 @@ def test_execution_reply_does_not_call_a_lost_answer_accepted() -> None:
         1,
         outcome=InstanceOutcome.REBOOTING,
         reboot_sent_at=T0,
+        reboot_calls=1,
+        seen_leaving_running=True,
         message="The reboot call's answer was lost (timeout); watching the instance.",
     )
     accepted = planned(2, outcome=InstanceOutcome.REBOOTING, code="200", reboot_acked_at=T0)
     text = rendered(execution_reply(executing(request([lost, accepted]))))
     assert "accepted 1/2" in text
-    assert "answer was lost" in text
+    assert "answer lost; the instance had restarted, so that call rebooted it" in text
     assert text.count("reboot accepted") == 1
 
 

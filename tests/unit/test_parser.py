@@ -21,6 +21,7 @@ from bot.domain.parser import (
     parse_command,
     parse_instances,
 )
+from bot.domain.selectors import InstanceFilter, NameSelector, TagSelector, read_selector
 
 ID_A = "i-bp1abc23def45ghi67jk0"
 ID_B = "i-bp1xyz98wvu76tsr54qp0"
@@ -331,19 +332,23 @@ def test_force_may_stand_anywhere(text: str) -> None:
 )
 def test_region_flag_sets_the_region_of_ids_without_one(text: str) -> None:
     assert command(text, region="eu-central-1") == RebootCommand(
-        (InstanceRef("us-west-1", ID_A), InstanceRef(HZ, ID_B)), region="us-west-1"
+        (InstanceRef("us-west-1", ID_A), InstanceRef(HZ, ID_B)),
+        region="us-west-1",
+        regions=("us-west-1",),
     )
 
 
 def test_region_flag_stands_in_for_a_missing_default() -> None:
     result = command(f"--region us-west-1 {ID_A}", region=None)
-    assert result == RebootCommand(refs(ID_A, region="us-west-1"), region="us-west-1")
+    assert result == RebootCommand(
+        refs(ID_A, region="us-west-1"), region="us-west-1", regions=("us-west-1",)
+    )
 
 
 def test_region_flag_value_is_not_a_console_column() -> None:
     # The value belongs to the flag, so the line is judged without it.
     assert command(f"--region us-west-1 web-01 {ID_A}") == RebootCommand(
-        refs(ID_A, region="us-west-1"), region="us-west-1"
+        refs(ID_A, region="us-west-1"), region="us-west-1", regions=("us-west-1",)
     )
 
 
@@ -566,3 +571,268 @@ def test_count_limit_holds(ids: list[str], limit: int) -> None:
     assert too_many == (len(ids) > limit)
     if isinstance(result := command(" ".join(ids), limit=limit), RebootCommand):
         assert len(result.instances) <= limit
+
+
+# --- --reason (DESIGN §4) ---------------------------------------------------------------------
+
+_ID = "i-bp1abcd00000001"
+
+
+def _reason_of(text: str, **kwargs: bool) -> object:
+    parsed = parse_command(text, default_region="cn-hangzhou", max_instances=10, **kwargs)
+    return parsed.reason if isinstance(parsed, RebootCommand) else parsed
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        (f'{_ID} --reason "disk full, again"', "disk full, again"),
+        (f"--reason 'kernel panic' {_ID}", "kernel panic"),
+        (f"{_ID} --reason “slack curly quotes”", "slack curly quotes"),
+        (f"{_ID} --reason ‘single curly’", "single curly"),
+        (f"{_ID} --reason oom", "oom"),
+        (f"{_ID} --reason=oom", "oom"),
+        (f"{_ID} —reason oom", "oom"),
+        (f"{_ID} --reason 'it's late'", "it's late"),
+        (_ID, None),
+    ],
+)
+def test_reason_is_read_with_its_quotes_removed(text: str, reason: str | None) -> None:
+    assert _reason_of(text) == reason
+
+
+def test_an_unterminated_quote_is_listed_with_the_other_problems() -> None:
+    parsed = parse_command(
+        f'i-bad --reason "no end {_ID}', default_region="cn-hangzhou", max_instances=10
+    )
+    assert isinstance(parsed, CommandError)
+    assert any("never closed" in problem for problem in parsed.problems)
+    assert any("i-bad" in problem for problem in parsed.problems)
+
+
+@pytest.mark.parametrize(
+    "text", [f"{_ID} --reason", f'{_ID} --reason ""', f"{_ID} --reason --force"]
+)
+def test_a_reason_flag_without_text_is_an_error(text: str) -> None:
+    assert isinstance(_reason_of(text), CommandError)
+
+
+def test_a_required_reason_is_an_error_when_missing_and_fine_when_given() -> None:
+    missing = _reason_of(_ID, require_reason=True)
+    assert isinstance(missing, CommandError)
+    assert any("--reason" in problem for problem in missing.problems)
+    assert _reason_of(f"{_ID} --reason patch", require_reason=True) == "patch"
+
+
+def test_reason_does_not_apply_to_other_commands() -> None:
+    parsed = parse_command("status abc --reason x", default_region=None, max_instances=10)
+    assert isinstance(parsed, CommandError)
+    assert "`--reason` does not apply to `status`." in parsed.problems
+
+
+# ── selectors (DESIGN §4) ─────────────────────────────────────────────────────────
+
+SH = "cn-shanghai"
+
+
+def reboot(text: str, *, region: str | None = HZ, limit: int = 500) -> RebootCommand:
+    result = command(text, region=region, limit=limit)
+    assert isinstance(result, RebootCommand), result
+    return result
+
+
+def test_a_tag_selector_resolves_in_the_default_region() -> None:
+    result = reboot("tag:app=web")
+    assert result.selectors == (TagSelector("app", "web"),)
+    assert result.search_regions == (HZ,)
+    assert result.instances == ()
+
+
+def test_selectors_and_ids_mix_freely_and_form_one_filter() -> None:
+    result = reboot(f"tag:app=web {ID_A}, name:web-* ; tag:env=prod\n{ID_B}")
+    assert result.selectors == (
+        TagSelector("app", "web"),
+        NameSelector("web-*"),
+        TagSelector("env", "prod"),
+    )
+    assert InstanceFilter.of(result.selectors) == InstanceFilter(
+        tags=(("app", "web"), ("env", "prod")), names=("web-*",)
+    )
+    assert result.instances == refs(ID_A, ID_B)
+
+
+def test_a_repeated_selector_is_kept_once() -> None:
+    assert reboot("tag:app=web tag:app=web").selectors == (TagSelector("app", "web"),)
+
+
+def test_a_selector_on_a_console_line_is_a_selector_not_an_ignored_column() -> None:
+    result = reboot(f"web-01 tag:env=prod {ID_A} Running 172.16.0.5")
+    assert result.selectors == (TagSelector("env", "prod"),)
+    assert result.instances == refs(ID_A)
+
+
+def test_a_tag_value_may_hold_an_equals_sign_and_a_name_an_id_like_text() -> None:
+    result = reboot("tag:query=a=b name:i-web*")
+    assert result.selectors == (TagSelector("query", "a=b"), NameSelector("i-web*"))
+    assert result.instances == ()
+
+
+def test_region_list_resolves_selectors_in_every_region() -> None:
+    for text in (
+        f"--region {HZ},{SH} tag:app=web",
+        f"--region={HZ},{SH} tag:app=web",
+        f"tag:app=web --region {HZ},{SH},{HZ}",
+    ):
+        result = reboot(text, region=None)
+        assert result.search_regions == (HZ, SH), text
+        assert result.regions == (HZ, SH)
+        assert result.region is None
+
+
+def test_with_several_regions_ids_need_their_own_region() -> None:
+    result = reboot(f"--region {HZ},{SH} tag:app=web {SH}/{ID_A}")
+    assert result.instances == (InstanceRef(SH, ID_A),)
+    [problem] = problems(command(f"--region {HZ},{SH} tag:app=web {ID_B}"))
+    assert f"`{ID_B}`" in problem
+    assert "REGION/i-" in problem
+
+
+def test_with_one_region_ids_take_it() -> None:
+    assert reboot(f"--region {SH} tag:app=web {ID_A}").instances == refs(ID_A, region=SH)
+
+
+def test_a_comma_and_a_space_after_a_region_list_start_the_targets() -> None:
+    result = reboot(f"--region {SH}, {ID_A}", region=None)
+    assert result.instances == refs(ID_A, region=SH)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("tag:=web", "`tag:=web`"),
+        ("tag:app", "`tag:app`"),
+        ("tag:app=", "`tag:app=`"),
+        ("tag:", "`tag:`"),
+        ("name:", "`name:`"),
+        ("TAG:app", "`TAG:app`"),
+        ("tag:" + "k" * 129 + "=v", "not a valid selector"),
+    ],
+)
+def test_a_malformed_selector_is_an_error_quoting_it(text: str, expected: str) -> None:
+    for line in (text, f"{ID_A} web-01 {text} Running"):
+        [problem] = problems(command(line))
+        assert expected in problem
+        assert "selector" in problem
+
+
+def test_every_selector_problem_at_once() -> None:
+    found = problems(command("tag:=web tag:app name: tag:app=web", region=None))
+    assert len(found) == 4, found  # three malformed, and no region for the good one
+    assert any("ECSBOT_DEFAULT_REGION" in p for p in found)
+
+
+def test_a_selector_with_neither_region_nor_default_is_an_error() -> None:
+    [problem] = problems(command("name:web-*", region=None))
+    assert "--region" in problem
+    assert "ECSBOT_DEFAULT_REGION" in problem
+    assert "`name:web-*`" in problem
+
+
+@pytest.mark.parametrize(
+    ("region_list", "flaw"),
+    [
+        (f"{HZ},,{SH}", "empty region"),
+        (f"{HZ},{SH},,cn-beijing", "empty region"),
+        (f"{HZ},Shanghai", "`Shanghai`"),
+        (f"{HZ},cn-shanghai-b", "`cn-shanghai-b`"),
+    ],
+)
+def test_a_malformed_region_list_is_an_error(region_list: str, flaw: str) -> None:
+    found = problems(command(f"--region {region_list} tag:app=web"))
+    assert any(flaw in p for p in found), found
+
+
+def test_region_flag_followed_by_a_selector_keeps_the_selector() -> None:
+    found = problems(command("--region tag:app=web", region=None))
+    assert any("needs a value" in p for p in found)
+
+
+def test_grant_takes_one_region_only() -> None:
+    assert "not a list" in problems(command(f"grant U1AB viewer --region {HZ},{SH}"))[0]
+
+
+def test_a_selector_in_a_bare_instance_list_is_an_error() -> None:
+    parsed = instances(f"{ID_A} tag:app=web")
+    assert parsed.instances == refs(ID_A)
+    assert any("`tag:app=web`" in m for m in messages(parsed))
+
+
+def test_filter_matching_follows_ecs() -> None:
+    web = InstanceFilter(tags=(("app", "web"),), names=("web-*",))
+    assert web.matches("web-01", {"app": "web", "env": "prod"})
+    assert not web.matches("db-01", {"app": "web"})
+    assert not web.matches("web-01", {"app": "db"})
+    assert InstanceFilter(names=("web",)).matches("web", {})
+    assert not InstanceFilter(names=("web",)).matches("web-01", {})
+    assert InstanceFilter(names=("*-0?",)).matches("a-0?", {})  # only `*` is special
+    assert InstanceFilter.of([TagSelector("a", "1"), TagSelector("a", "2")]).contradictory
+
+
+# ── selector properties ───────────────────────────────────────────────────────────
+
+selector_text = st.text(
+    alphabet=st.characters(
+        blacklist_characters=" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\u2028\u2029,;()[]{}<>\"'`“”‘’",
+        blacklist_categories=("Cs", "Zs", "Zl", "Zp", "Cc"),
+    ),
+    min_size=1,
+    max_size=40,
+)
+tag_selectors = st.builds(
+    TagSelector, selector_text.filter(lambda key: "=" not in key), selector_text
+)
+name_selectors = st.builds(NameSelector, selector_text)
+selectors_strategy = st.lists(st.one_of(tag_selectors, name_selectors), min_size=1, max_size=6)
+
+
+@given(selectors_strategy, st.lists(valid_ids, unique=True, max_size=4), st.data())
+def test_selectors_round_trip_with_ids(
+    chosen: list[TagSelector | NameSelector], ids: list[str], data: st.DataObject
+) -> None:
+    tokens: list[str] = [str(s) for s in chosen] + ids
+    order = data.draw(st.permutations(tokens))
+    text = "".join(
+        token + data.draw(st.sampled_from([" ", ",", ";", "\n", " , "])) for token in order
+    )
+    result = reboot(text)
+    assert set(result.selectors) == set(chosen)
+    assert len(result.selectors) == len(set(chosen))
+    assert set(result.instances) == set(refs(*ids))
+    assert result.search_regions == (HZ,)
+    for selector in result.selectors:
+        assert read_selector(str(selector)) == selector
+
+
+@given(
+    st.sampled_from(["tag:", "name:", "TAG:", "Name:"]),
+    st.sampled_from(["", "=", "=web", "=x=y"]),
+    st.lists(valid_ids, max_size=3),
+)
+def test_malformed_selectors_are_always_errors(prefix: str, body: str, ids: list[str]) -> None:
+    token = prefix + body
+    broken = body in ("", "=", "=web", "=x=y") if prefix.lower() == "tag:" else body == ""
+    result = command(" ".join([*ids, token]))
+    if broken:
+        assert isinstance(result, CommandError)
+        assert any(f"`{token}`" in p for p in result.problems)
+    else:
+        assert isinstance(result, RebootCommand)
+
+
+@given(st.text(), st.sampled_from(["tag:", "name:", "--region ", "--region=", ","]))
+def test_never_crashes_with_selector_pieces(text: str, piece: str) -> None:
+    for joined in (piece + text, text + piece, f"{piece}{text} {piece}"):
+        result = command(joined)
+        if isinstance(result, RebootCommand):
+            assert result.instances or result.selectors
+        command(joined, region=None, limit=0)

@@ -59,8 +59,10 @@ def request(
 def test_state_and_outcome_values_are_the_public_names() -> None:
     assert [s.value for s in RequestState] == [
         "previewed",
+        "awaiting_approval",
         "cancelled",
         "expired",
+        "rejected",
         "executing",
         "succeeded",
         "partially_failed",
@@ -82,6 +84,7 @@ def test_state_and_outcome_values_are_the_public_names() -> None:
 def test_final_states_and_outcomes() -> None:
     assert {s for s in RequestState if not s.is_final} == {
         RequestState.PREVIEWED,
+        RequestState.AWAITING_APPROVAL,
         RequestState.EXECUTING,
         RequestState.PAUSED,
     }
@@ -150,6 +153,12 @@ ALLOWED = {
     (RequestState.PREVIEWED, RequestState.EXECUTING),
     (RequestState.PREVIEWED, RequestState.CANCELLED),
     (RequestState.PREVIEWED, RequestState.EXPIRED),
+    # Four-eyes approval (DESIGN §6.1): the confirm waits, the approvals start it.
+    (RequestState.PREVIEWED, RequestState.AWAITING_APPROVAL),
+    (RequestState.AWAITING_APPROVAL, RequestState.EXECUTING),
+    (RequestState.AWAITING_APPROVAL, RequestState.REJECTED),
+    (RequestState.AWAITING_APPROVAL, RequestState.CANCELLED),
+    (RequestState.AWAITING_APPROVAL, RequestState.EXPIRED),
     (RequestState.EXECUTING, RequestState.SUCCEEDED),
     (RequestState.EXECUTING, RequestState.PARTIALLY_FAILED),
     (RequestState.EXECUTING, RequestState.FAILED),

@@ -8,14 +8,18 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Connection, bindparam, insert, select, update
+from sqlalchemy import Column, Connection, and_, bindparam, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from bot.db.repositories.rows import (
+    APPROVALS,
     GET_INSTANCES,
     GET_REQUEST,
     INSTANCES,
     REQUESTS,
+    SELECT_APPROVALS,
     SELECT_INSTANCES,
     SELECT_REQUEST,
     instance_from_row,
@@ -28,7 +32,7 @@ from bot.db.repositories.rows import (
     rowcount,
 )
 from bot.domain.model import InstanceOutcome, InstanceRef, RequestState
-from bot.domain.request import PlannedInstance, RebootRequest, may_follow
+from bot.domain.request import Approval, PlannedInstance, RebootRequest, may_follow
 from bot.services.ports import InstanceUpdate, Lease, RequestUpdate
 
 
@@ -61,7 +65,17 @@ class RequestRepository:
         if row is None:
             return None
         rows = connection.execute(GET_INSTANCES, {"request_id": request_id})
-        return request_from_row(row, tuple(instance_from_row(values) for values in rows))
+        instances = tuple(instance_from_row(values) for values in rows)
+        approvals = self._approvals([request_id]).get(request_id, ())
+        return request_from_row(row, instances, approvals)
+
+    def _approvals(self, request_ids: builtins.list[str]) -> dict[str, tuple[Approval, ...]]:
+        found: dict[str, builtins.list[Approval]] = {}
+        for request_id, *values in self._connection().execute(
+            SELECT_APPROVALS, {"request_ids": request_ids}
+        ):
+            found.setdefault(request_id, []).append(Approval(*values))
+        return {request_id: tuple(approvals) for request_id, approvals in found.items()}
 
     def list_recent(
         self,
@@ -93,7 +107,11 @@ class RequestRepository:
             .order_by(INSTANCES.c.request_id, INSTANCES.c.position)
         ):
             instances[values[-1]].append(instance_from_row(values[:-1]))
-        return [request_from_row(row, tuple(instances[row.id])) for row in rows]
+        approvals = self._approvals(builtins.list(instances))
+        return [
+            request_from_row(row, tuple(instances[row.id]), approvals.get(row.id, ()))
+            for row in rows
+        ]
 
     def transition(
         self,
@@ -186,26 +204,37 @@ class RequestRepository:
         )
 
     def skip_pending(self, request_id: str) -> None:
-        """Every instance of the request still ``pending`` ends ``skipped``: it was
-        never sent (cancelled, expired, or its verdict was not "will reboot")."""
+        """Every instance of the request still ``pending`` and never sent ends
+        ``skipped`` (cancelled, expired, or its verdict was not "will reboot"). One sent
+        whose answer was lost stays ``pending`` until it is resolved."""
         self._connection().execute(
             update(INSTANCES)
             .where(
                 INSTANCES.c.request_id == request_id,
                 INSTANCES.c.outcome == InstanceOutcome.PENDING.value,
+                INSTANCES.c.reboot_sent_at.is_(None),
             )
             .values(outcome=InstanceOutcome.SKIPPED.value)
         )
 
     def expire_due(self, now: datetime) -> builtins.list[str]:
         """Move every ``previewed`` request whose buttons expired (``expires_at`` not
-        after ``now``) to ``expired``; returns the ids this caller expired, sorted, so
-        each expiry is announced and audited once."""
+        after ``now``), and every one ``awaiting_approval`` whose wait ended
+        (``approval_expires_at``), to ``expired``; returns the ids this caller expired,
+        sorted, so each expiry is announced and audited once."""
         expired = self._connection().execute(
             update(REQUESTS)
             .where(
-                REQUESTS.c.state == RequestState.PREVIEWED.value,
-                REQUESTS.c.expires_at <= now,
+                or_(
+                    and_(
+                        REQUESTS.c.state == RequestState.PREVIEWED.value,
+                        REQUESTS.c.expires_at <= now,
+                    ),
+                    and_(
+                        REQUESTS.c.state == RequestState.AWAITING_APPROVAL.value,
+                        REQUESTS.c.approval_expires_at <= now,
+                    ),
+                )
             )
             .values(
                 state=RequestState.EXPIRED.value,
@@ -216,6 +245,50 @@ class RequestRepository:
             .returning(REQUESTS.c.id)
         )
         return sorted(expired.scalars())
+
+    def add_approval(self, request_id: str, user: str, at: datetime) -> bool | None:
+        """Record an approval (see ``RequestStore.add_approval``). The version bump,
+        conditional on the state, locks the request row until the unit of work ends (on
+        SQLite the first write takes the database's write lock), so the approvals
+        counted after it include every approval committed before: two approvers who
+        click at once cannot both count one and leave the request waiting forever."""
+        connection = self._connection()
+        locked = connection.execute(
+            update(REQUESTS)
+            .where(
+                REQUESTS.c.id == request_id,
+                REQUESTS.c.state == RequestState.AWAITING_APPROVAL.value,
+            )
+            .values(version=REQUESTS.c.version + 1)
+        )
+        if rowcount(locked) != 1:
+            return None
+        dialect = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
+        inserted = connection.execute(
+            dialect(APPROVALS)
+            .values(request_id=request_id, user=user, at=at)
+            .on_conflict_do_nothing(index_elements=["request_id", "user"])
+            # RETURNING rather than rowcount: on PostgreSQL (psycopg) the count did not
+            # tell a new row from a conflict here; a returned id does, on both.
+            .returning(APPROVALS.c.id)
+        )
+        return inserted.first() is not None
+
+    def claim_retry(self, request_id: str, retry_id: str) -> bool:
+        """Set ``retried_by_request`` if it is unset (see ``RequestStore.claim_retry``)."""
+        result = self._connection().execute(
+            update(REQUESTS)
+            .where(REQUESTS.c.id == request_id, REQUESTS.c.retried_by_request.is_(None))
+            .values(retried_by_request=retry_id, version=REQUESTS.c.version + 1)
+        )
+        return rowcount(result) == 1
+
+    def release_retry(self, request_id: str, retry_id: str) -> None:
+        self._connection().execute(
+            update(REQUESTS)
+            .where(REQUESTS.c.id == request_id, REQUESTS.c.retried_by_request == retry_id)
+            .values(retried_by_request=None, version=REQUESTS.c.version + 1)
+        )
 
     def redraw_due(
         self, finished_before: datetime, finished_after: datetime, limit: int = 20

@@ -17,13 +17,14 @@ from typing import Any, cast
 
 from sqlalchemy import CursorResult, Table, bindparam, select
 
-from bot.db.tables import RebootInstanceRow, RebootRequestRow
+from bot.db.tables import ApprovalRow, RebootInstanceRow, RebootRequestRow
 from bot.domain.model import InstanceOutcome, InstanceRef, RequestState, Verdict
-from bot.domain.request import PlannedInstance, RebootRequest
+from bot.domain.request import Approval, PlannedInstance, RebootRequest
 from bot.services.ports import InstanceUpdate, RequestUpdate
 
 REQUESTS = cast(Table, RebootRequestRow.__table__)
 INSTANCES = cast(Table, RebootInstanceRow.__table__)
+APPROVALS = cast(Table, ApprovalRow.__table__)
 
 # (snapshot value → column value, column value → snapshot value)
 Codec = tuple[Callable[[Any], Any], Callable[[Any], Any]]
@@ -120,21 +121,27 @@ def instance_update_values(update: InstanceUpdate) -> dict[str, Any]:
 # ``RebootRequest``'s field order. The table also holds the poller's bookkeeping
 # (``next_poll_at``, the lease, ``version``), which no snapshot carries.
 REQUEST_COLUMNS: tuple[str, ...] = tuple(
-    f.name for f in dataclasses.fields(RebootRequest) if f.name != "instances"
+    f.name for f in dataclasses.fields(RebootRequest) if f.name not in ("instances", "approvals")
 )
 # The columns ``set_fields`` and ``transition`` may write: the fields of ``RequestUpdate``.
 REQUEST_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(RequestUpdate))
 
-_REQUEST_CODECS: Mapping[str, Codec] = {"state": (_value, RequestState)}
+_REQUEST_CODECS: Mapping[str, Codec] = {
+    "state": (_value, RequestState),
+    "selectors": (list, tuple),
+}
 
 
 def request_from_row(
-    values: Sequence[Any], instances: tuple[PlannedInstance, ...]
+    values: Sequence[Any],
+    instances: tuple[PlannedInstance, ...],
+    approvals: tuple[Approval, ...] = (),
 ) -> RebootRequest:
     """The snapshot from the values of :data:`REQUEST_COLUMNS`, in that order."""
     fields = dict(zip(REQUEST_COLUMNS, values, strict=True))
     fields["state"] = RequestState(fields["state"])
-    return RebootRequest(instances=instances, **fields)
+    fields["selectors"] = tuple(fields["selectors"] or ())
+    return RebootRequest(instances=instances, approvals=approvals, **fields)
 
 
 def request_row(request: RebootRequest) -> dict[str, Any]:
@@ -164,4 +171,13 @@ SELECT_INSTANCES = select(*(INSTANCES.c[name] for name in INSTANCE_COLUMNS))
 GET_REQUEST = SELECT_REQUEST.where(REQUESTS.c.id == bindparam("request_id"))
 GET_INSTANCES = SELECT_INSTANCES.where(INSTANCES.c.request_id == bindparam("request_id")).order_by(
     INSTANCES.c.position
+)
+
+# The approvals of requests (``:request_ids``), oldest first; ``user`` and ``at`` are
+# ``Approval``'s fields.
+APPROVAL_COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Approval))
+SELECT_APPROVALS = (
+    select(APPROVALS.c.request_id, *(APPROVALS.c[name] for name in APPROVAL_COLUMNS))
+    .where(APPROVALS.c.request_id.in_(bindparam("request_ids", expanding=True)))
+    .order_by(APPROVALS.c.at, APPROVALS.c.id)
 )
