@@ -29,7 +29,9 @@ INSTANCE_ID_PATTERN = re.compile(r"i-[a-z0-9]{8,30}")
 # which console lines are full of, is not mistaken for a region.
 REGION_ID_PATTERN = re.compile(r"[a-z]{2}(?:-(?:[a-z]{2,}|[0-9]+))+")
 
-REBOOT_USAGE = '`/ecs-reboot [--region REGION[,REGION…]] [--force] [--reason "TEXT"] TARGETS…`'
+REBOOT_USAGE = (
+    '`/ecs-reboot [--region REGION[,REGION…]] [--force] [--reason "TEXT"] [ROLLOUT…] TARGETS…`'
+)
 REBOOT_EXAMPLE = (
     "`/ecs-reboot --region cn-hangzhou i-bp1abc23def45ghi67jk0, i-bp1xyz98wvu76tsr54qp0`"
 )
