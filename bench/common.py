@@ -149,6 +149,9 @@ def running_stack(
     instance state changes happen when the benchmark moves time, not while it waits.
     """
     quiet_logs()
+    # The benchmarks of one request measure it sent all at once unless they ask for
+    # waves (bench/rolling.py does): the rollout rule (§5.8) would otherwise split them.
+    env = {"ECSBOT_ROLLING_ABOVE": "1000000", **(env or {})}
     with (
         tempfile.TemporaryDirectory(prefix="ecsbot-bench-") as tmp,
         running_bot(

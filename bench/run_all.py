@@ -24,6 +24,7 @@ SCRIPTS = (
     ("poller_scale", 300),
     ("ecs_client_vs_sdk", 120),
     ("memory", 240),
+    ("rolling", 180),
 )
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 REPO_ROOT = RESULTS.parents[1]

@@ -23,6 +23,7 @@ from bot.db.engine import make_engine, make_session_factory
 from bot.db.migrate import current_revision, head_revision, is_sqlite, upgrade_to_head
 from bot.db.unit_of_work import UnitOfWork
 from bot.domain.approval import ApprovalRules
+from bot.domain.rollout import RolloutDefaults, Size, parse_size
 from bot.ecs.client import EcsClient
 from bot.ecs.credentials import (
     DEFAULT_SESSION_NAME,
@@ -58,6 +59,13 @@ def flow_config(settings: Settings) -> FlowConfig:
         admins=tuple(settings.admins),
         allowed_channels=tuple(settings.allowed_channels),
         notify_channel=settings.notify_channel,
+        rollout=RolloutDefaults(
+            rolling_above=settings.rolling_above,
+            batch=_size(settings.batch, least=1),
+            canary=settings.canary,
+            max_errors=_size(settings.max_errors, least=0),
+        ),
+        health_check_agent=settings.health_check == "cloud-assistant",
         require_reason=settings.require_reason,
         approval_rules=ApprovalRules(
             quorum=settings.approvals,
@@ -68,6 +76,13 @@ def flow_config(settings: Settings) -> FlowConfig:
         approval_ttl=settings.approval_ttl,
         approver_group=settings.approver_group,
     )
+
+
+def _size(text: str, *, least: int) -> Size:
+    size = parse_size(text, least=least)
+    if size is None:  # the settings validated it already
+        raise SettingsError(f"{text!r} is not a count or a percentage")
+    return size
 
 
 def prepare_database(settings: Settings, *, migrate: bool = False) -> Engine:

@@ -110,6 +110,12 @@ def _parser() -> argparse.ArgumentParser:
     console.add_argument(
         "--demo", action="store_true", help="play the bundled scripted session and exit"
     )
+    console.add_argument(
+        "--scene",
+        choices=("demo", "max-errors"),
+        help="play a bundled scene and exit: demo (as --demo), or max-errors (a rollout "
+        "stopped by a canary that never comes back)",
+    )
     console.set_defaults(run=_console, needs_settings=False)
 
     migrate = commands.add_parser("migrate", help="upgrade the database schema (Alembic)")
@@ -256,7 +262,13 @@ def _poller(settings: Settings, args: argparse.Namespace) -> int:
 def _console(settings: Settings, args: argparse.Namespace) -> int:
     from bot.console import run_console
 
-    return run_console(user=args.user, instances=args.instances, speed=args.speed, demo=args.demo)
+    return run_console(
+        user=args.user,
+        instances=args.instances,
+        speed=args.speed,
+        demo=args.demo,
+        scene=args.scene,
+    )
 
 
 def _on_signal(action: Callable[[], None]) -> Callable[[], None]:

@@ -19,6 +19,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from bot.domain.rollout import parse_size
+
 _REGION_RE = re.compile(r"^[a-z]{2,}(-[a-z0-9]+)+$")
 _CHANNEL_RE = re.compile(r"^[CGD][A-Z0-9]+$")
 _USER_RE = re.compile(r"^[UW][A-Z0-9]+$")
@@ -99,7 +101,30 @@ class Settings(BaseSettings):
     approval_ttl: int = Field(default=1800, alias="ECSBOT_APPROVAL_TTL", gt=0)
     approver_group: str | None = Field(default=None, alias="ECSBOT_APPROVER_GROUP")
 
+    # Rolling reboots (DESIGN §5.8, §5.9).
+    rolling_above: int = Field(default=10, alias="ECSBOT_ROLLING_ABOVE", ge=0)
+    batch: str = Field(default="25%", alias="ECSBOT_BATCH")
+    canary: int = Field(default=1, alias="ECSBOT_CANARY", ge=0)
+    max_errors: str = Field(default="0", alias="ECSBOT_MAX_ERRORS")
+    health_check: Literal["status", "cloud-assistant"] = Field(
+        default="status", alias="ECSBOT_HEALTH_CHECK"
+    )
+
     port: int = Field(default=3000, alias="PORT", ge=0, le=65535)
+
+    @field_validator("batch")
+    @classmethod
+    def _batch(cls, value: str) -> str:
+        if parse_size(value.strip(), least=1) is None:
+            raise ValueError("not a count of at least 1 or a percentage such as 25%")
+        return value.strip()
+
+    @field_validator("max_errors")
+    @classmethod
+    def _max_errors(cls, value: str) -> str:
+        if parse_size(value.strip(), least=0) is None:
+            raise ValueError("not a count of 0 or more or a percentage such as 10%")
+        return value.strip()
 
     @field_validator("admins", "allowed_channels", "approvals_for_tags", mode="before")
     @classmethod

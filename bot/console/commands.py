@@ -1,8 +1,9 @@
 """The console's prompt language, parsed into values (pure; no I/O).
 
 /ecs-reboot …            any slash command, sent as Slack sends it
-click confirm|cancel|approve|reject|retry [ID]  press a button of the latest request
-                         (or of request ID); retry is on the summary in the thread
+click confirm|cancel|approve|reject|retry|pause|resume|abort [ID]  press a button of
+                         the latest request (or of request ID); retry is on the summary
+never-returns ID         the simulator: this instance never comes back from a reboot
 as USER                  play another Slack user
 instances                the simulator's instances and their status now
 wait                     until every request in flight has finished
@@ -26,14 +27,20 @@ Type what you would type in Slack, and click buttons by name:
   /ecs-reboot i-… i-…          preview a reboot (also --force, --region R, help, status ID, roles)
   click confirm | click cancel press a button of the latest request (add a request id for another)
   click approve | click reject as another user (`as U0SOMEONE`), when approval is needed
+  click pause | resume | abort a running rollout's buttons, the same way
   click retry                  the Retry button of a finished request's summary
+  never-returns i-…            the simulator: this instance will never come back from a reboot
   as U0SOMEONE                 play another Slack user (you start as an admin)
   instances                    the simulator's instances and their status now
   wait                         until every request in flight has finished (live updates meanwhile)
   sleep N                      let N seconds pass
   help                         this text
   quit | exit                  leave (Ctrl-D and Ctrl-C too)
-{request} stands for the latest request's id, e.g. /ecs-reboot status {request}"""
+{request} stands for the latest request's id, e.g. /ecs-reboot status {request};
+{web} for the twelve web instances in two zones, to try a rolling reboot."""
+
+# The buttons the console clicks by name.
+BUTTONS = ("confirm", "cancel", "approve", "reject", "retry", "pause", "resume", "abort")
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,13 @@ class Sleep:
 
 
 @dataclass(frozen=True)
+class NeverReturns:
+    """The simulator's instance ``instance_id`` will never come back from a reboot."""
+
+    instance_id: str
+
+
+@dataclass(frozen=True)
 class Help:
     pass
 
@@ -98,7 +112,18 @@ class Invalid:
 
 
 ConsoleCommand = (
-    Slash | Click | PlayAs | Instances | Wait | Sleep | Help | Quit | Comment | Blank | Invalid
+    Slash
+    | Click
+    | PlayAs
+    | Instances
+    | Wait
+    | Sleep
+    | NeverReturns
+    | Help
+    | Quit
+    | Comment
+    | Blank
+    | Invalid
 )
 
 
@@ -132,18 +157,20 @@ def parse_line(line: str) -> ConsoleCommand:
         return Wait()
     if word == "sleep":
         return _sleep(args)
+    if word == "never-returns":
+        if len(args) != 1 or not args[0].startswith("i-"):
+            return Invalid("Name one instance: never-returns i-…")
+        return NeverReturns(args[0])
     if word in ("reboot", "ecs-reboot", "status"):
         return Invalid(f"Commands go to the bot as in Slack: /ecs-reboot {stripped}")
     return Invalid(f"Unknown command {stripped[:40]!r}. Type help for what the console knows.")
 
 
-BUTTONS = ("confirm", "cancel", "approve", "reject", "retry")
-
-
 def _click(args: list[str]) -> ConsoleCommand:
     if not args or args[0].lower() not in BUTTONS or len(args) > 2:
         return Invalid(
-            "Click a button by name: click confirm, cancel, approve, reject or retry [REQUEST_ID]"
+            "Click a button by name: click confirm, cancel, approve, reject, retry, pause, "
+            "resume or abort [REQUEST_ID]"
         )
     return Click(args[0].lower(), args[1] if len(args) == 2 else None)
 

@@ -33,6 +33,10 @@ EMOJI: Mapping[str, str] = {
     "alarm_clock": "⏱",
     "rotating_light": "(!)",
     "mag": "»",
+    "double_vertical_bar": "‖",
+    "arrow_forward": "▶",
+    "octagonal_sign": "■",
+    "information_source": "ℹ",
 }
 
 # `<…>` is how mrkdwn writes mentions, channels, dates and links.

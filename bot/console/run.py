@@ -32,9 +32,15 @@ from bot.settings import SettingsError
 DEMO_MIN_INSTANCES = 3
 
 
-def demo_script() -> list[str]:
-    """The bundled scripted session (package data ``bot/console/demo.txt``)."""
-    text = resources.files("bot.console").joinpath("demo.txt").read_text(encoding="utf-8")
+# The bundled scripted scenes (package data in ``bot/console/``), by ``--scene`` name.
+SCENES = {"demo": "demo.txt", "max-errors": "max_errors.txt"}
+
+
+def demo_script(scene: str = "demo") -> list[str]:
+    """A bundled scripted session: ``demo`` (``bot/console/demo.txt``, what ``make demo``
+    plays) or ``max-errors`` (a rollout stopped by a canary that never comes back)."""
+    name = SCENES[scene]
+    text = resources.files("bot.console").joinpath(name).read_text(encoding="utf-8")
     return text.splitlines()
 
 
@@ -44,6 +50,7 @@ def run_console(
     instances: int,
     speed: float,
     demo: bool,
+    scene: str | None = None,
     stdin: TextIO | None = None,
     stdout: TextIO | None = None,
 ) -> int:
@@ -52,6 +59,12 @@ def run_console(
     0 when the session ended normally; 1 when a ``wait`` gave up or start-up failed;
     2 for bad arguments; 130 after Ctrl-C in a script.
     """
+    if scene is not None and scene not in SCENES:
+        known = ", ".join(SCENES)
+        print(f"ecs-reboot-bot console: no scene {scene!r}; the scenes: {known}", file=sys.stderr)
+        return 2
+    if scene is not None:
+        demo = True
     stdin = stdin if stdin is not None else sys.stdin
     stdout = stdout if stdout is not None else sys.stdout
     if not is_user_id(user):
@@ -93,7 +106,7 @@ def run_console(
         try:
             _banner(session, speed)
             if demo:
-                return _play(session, demo_script())
+                return _play(session, demo_script(scene or "demo"))
             if interactive:
                 return _interactive(session, stdin, stdout)
             return _play(session, stdin)

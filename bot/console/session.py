@@ -21,6 +21,7 @@ from bot.console.commands import (
     Help,
     Instances,
     Invalid,
+    NeverReturns,
     PlayAs,
     Quit,
     Slash,
@@ -32,12 +33,17 @@ from bot.console.stack import CHANNEL_ID, CHANNEL_NAME, CHANNELS, REGION, Offlin
 from bot.console.transcript import WIDTH, Transcript, describe, describe_ack
 from bot.domain.model import RequestState
 from bot.domain.request import RebootRequest
+from bot.domain.rollout import wave_in_flight
 from bot.slack.blocks import (
+    ACTION_ABORT,
     ACTION_APPROVE,
     ACTION_CANCEL,
     ACTION_CONFIRM,
+    ACTION_PAUSE,
     ACTION_REJECT,
+    ACTION_RESUME,
     ACTION_RETRY,
+    ROLLOUT_BLOCK_ID,
     request_message,
 )
 from bot.testing.slack_api import Event, Message, Updated
@@ -46,6 +52,9 @@ from bot.testing.slack_requests import click_body, dispatch, slash_command_body
 ACTIONS = {
     "confirm": ACTION_CONFIRM,
     "cancel": ACTION_CANCEL,
+    "pause": ACTION_PAUSE,
+    "resume": ACTION_RESUME,
+    "abort": ACTION_ABORT,
     "approve": ACTION_APPROVE,
     "reject": ACTION_REJECT,
     "retry": ACTION_RETRY,
@@ -114,6 +123,9 @@ class Session:
         running = [i for i in self.stack.sim.fleet.ids(REGION) if i != self.stack.stopped_instance]
         values = {f"id{n}": instance for n, instance in enumerate(running, start=1)}
         values["stopped"] = self.stack.stopped_instance
+        values["web"] = " ".join(self.stack.rolling_instances)
+        for n, instance in enumerate(self.stack.rolling_instances, start=1):
+            values[f"web{n}"] = instance
         latest = self._latest_request()
         if latest is not None:
             values["request"] = latest.id
@@ -147,6 +159,8 @@ class Session:
             self.wait()
         elif isinstance(command, Sleep):
             threading.Event().wait(command.seconds)
+        elif isinstance(command, NeverReturns):
+            self._never_returns(command.instance_id)
         return True
 
     def instances_text(self) -> str:
@@ -155,6 +169,14 @@ class Session:
         for view in fleet.page(REGION, 0, fleet.count(REGION)):
             lines.append(f"  {view.instance_id}  {view.name:<10} {view.status:<9} {view.zone}")
         return "\n".join(lines)
+
+    def _never_returns(self, instance_id: str) -> None:
+        try:
+            self.stack.sim.fleet.update(REGION, instance_id, never_returns=True)
+        except KeyError:
+            self.transcript.say(f"? The simulator holds no instance {instance_id} in {REGION}.")
+            return
+        self.transcript.say(f"(simulator: {instance_id} will never come back from a reboot)")
 
     def _slash(self, command: Slash) -> None:
         body = slash_command_body(
@@ -248,7 +270,8 @@ class Session:
             "value": request.id,
             "text": {"type": "plain_text", "text": command.action.capitalize()},
         }
-        return message, "reboot_actions", stale
+        rollout = command.action in ("pause", "resume", "abort")
+        return message, ROLLOUT_BLOCK_ID if rollout else "reboot_actions", stale
 
     def _accept(self, dialog: dict[str, Any]) -> bool:
         def text(key: str) -> str:
@@ -276,7 +299,11 @@ class Session:
         moving = 0
         now = time.monotonic()
         for request in recent:
-            if request.state is RequestState.EXECUTING:
+            if request.state is RequestState.EXECUTING or (
+                # A paused rollout is still moving while its wave in flight comes back;
+                # after that it waits for a person, which ``wait`` must not wait for.
+                request.state is RequestState.PAUSED and wave_in_flight(request.instances)
+            ):
                 moving += 1
             elif request.state.is_final and request.confirmed_by and request.message_ts:
                 # The bot edits the message right after the final state is stored; the

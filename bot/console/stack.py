@@ -32,21 +32,25 @@ REBOOT_TIMEOUT = 60
 # The simulator's defaults: a reboot spends 2 s stopping and 3 s starting.
 STOP_SECONDS, START_SECONDS = 2.0, 3.0
 STOPPED_NAME = "batch-01"
+# Twelve web instances in two zones, for trying a rolling reboot (DESIGN §5.8).
+ROLLING_FLEET = 12
+ROLLING_ZONES = (f"{REGION}-h", f"{REGION}-i")
 
 
 # The tags of the demo's "pay" instances.
 PAY_TAGS = {"app": "pay", "env": "prod", "team": "payments"}
 
 
-def console_overrides(*, user: str, signing_secret: str) -> dict[str, str]:
+def console_overrides(*, user: str, signing_secret: str, speed: float = 1.0) -> dict[str, str]:
     """What the console changes in ``offline_env``: the person is the admin, a fresh
-    signing secret, the real-time poller's pace."""
+    signing secret, the real-time poller's pace, and a reboot timeout that follows the
+    simulator's speed (a canary that never comes back stops a rollout sooner)."""
     return {
         "SLACK_SIGNING_SECRET": signing_secret,
         "ECSBOT_ADMINS": user,
         "ECSBOT_NOTIFY_CHANNEL": NOTIFY_ID,
         "ECSBOT_POLL_INTERVAL": str(POLL_INTERVAL),
-        "ECSBOT_REBOOT_TIMEOUT": str(REBOOT_TIMEOUT),
+        "ECSBOT_REBOOT_TIMEOUT": str(max(10, round(REBOOT_TIMEOUT / speed))),
         # Four eyes on force reboots, so the demo can show an approval.
         "ECSBOT_APPROVALS_FOR_FORCE": "true",
     }
@@ -64,6 +68,8 @@ class OfflineStack:
     stopped_instance: str
     bot: Bot
     poller: Poller
+    # The web fleet of ROLLING_FLEET instances in ROLLING_ZONES ({web} in a script).
+    rolling_instances: tuple[str, ...] = ()
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:
@@ -89,6 +95,12 @@ def start_stack(
         )
         # One stopped instance, so that a preview shows a verdict other than "will reboot".
         stopped = sim.fleet.add_instance(REGION, name=STOPPED_NAME, status="Stopped")
+        rolling = tuple(
+            sim.fleet.add_instance(
+                REGION, name=f"web-{n:02d}", zone=ROLLING_ZONES[(n - 1) % len(ROLLING_ZONES)]
+            )
+            for n in range(1, ROLLING_FLEET + 1)
+        )
         # A small "pay" service, so that the demo can pick instances by tag (DESIGN §4).
         for number in range(1, 4):
             sim.fleet.add_instance(REGION, name=f"pay-{number:02d}", tags=PAY_TAGS)
@@ -103,7 +115,7 @@ def start_stack(
             slack_url=slack.url,
             sim=sim,
             database_url=f"sqlite:///{workdir / 'console.db'}",
-            overrides=console_overrides(user=user, signing_secret=secret),
+            overrides=console_overrides(user=user, signing_secret=secret, speed=speed),
         )
         bot = build_bot(offline_settings(values), migrate=True)
         closers.append(bot.close)
@@ -120,6 +132,7 @@ def start_stack(
         workdir=workdir,
         signing_secret=secret,
         stopped_instance=stopped,
+        rolling_instances=rolling,
         bot=bot,
         poller=poller,
         _closers=closers,

@@ -101,6 +101,17 @@ class RebootRequestRow(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(_NAME))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The rollout (DESIGN §5.8), fixed at preview; one wave for all at once.
+    rollout_waves: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    rollout_canary: Mapped[int | None] = mapped_column(Integer)
+    rollout_batch: Mapped[int | None] = mapped_column(Integer)
+    rollout_max_errors: Mapped[int | None] = mapped_column(Integer)
+    # Pause once this wave is over (--pause-after-canary); cleared by the pause.
+    pause_after_wave: Mapped[int | None] = mapped_column(Integer)
+    # Set when no further wave may be sent ("max_errors", "abort").
+    stop_reason: Mapped[str | None] = mapped_column(String(_STATE))
+    stopped_by: Mapped[str | None] = mapped_column(String(_SLACK_ID))
+    paused_by: Mapped[str | None] = mapped_column(String(_SLACK_ID))
     # Four-eyes approval and retries (DESIGN §6.1, §6.2; migration 0005).
     reason: Mapped[str | None] = mapped_column(Text)
     approvals_needed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -158,6 +169,10 @@ class RebootInstanceRow(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # The last outcome already posted to the thread, so replies are coalesced.
     reported_outcome: Mapped[str | None] = mapped_column(String(_STATE))
+    # The rollout wave this instance reboots in, 1-based (DESIGN §5.8).
+    wave: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # The health gate's finding (§5.9): "online", "absent", or null (no gate).
+    agent: Mapped[str | None] = mapped_column(String(_STATE))
     # Real reboot calls recorded as sent, each BEFORE its call: at most two per instance
     # (the second only after a lost answer, docs/decisions/0003).
     reboot_calls: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -22,6 +22,11 @@ class RequestState(StrEnum):
     SUCCEEDED = "succeeded"
     PARTIALLY_FAILED = "partially_failed"
     FAILED = "failed"
+    # A rollout between waves, waiting for a person to resume it (DESIGN §5.8); the
+    # wave in flight when it was paused is still watched.
+    PAUSED = "paused"
+    # A rollout stopped by ``--max-errors`` or an Abort click: final.
+    ABORTED = "aborted"
 
     @property
     def is_final(self) -> bool:
@@ -29,7 +34,13 @@ class RequestState(StrEnum):
             RequestState.PREVIEWED,
             RequestState.AWAITING_APPROVAL,
             RequestState.EXECUTING,
+            RequestState.PAUSED,
         )
+
+    @property
+    def is_running(self) -> bool:
+        """Executing or paused: a rollout that Pause, Resume and Abort act on."""
+        return self in (RequestState.EXECUTING, RequestState.PAUSED)
 
 
 class InstanceOutcome(StrEnum):
@@ -39,6 +50,8 @@ class InstanceOutcome(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     TIMED_OUT = "timed_out"
+    # Never sent a reboot: its rollout was stopped before its wave (DESIGN §5.8).
+    ABORTED = "aborted"
 
     @property
     def is_final(self) -> bool:
@@ -95,14 +108,17 @@ class InstanceRef:
         return f"{self.region}/{self.instance_id}"
 
 
-def final_request_state(outcomes: list[InstanceOutcome]) -> RequestState:
+def final_request_state(outcomes: list[InstanceOutcome], *, stopped: bool = False) -> RequestState:
     """The state of a finished request from its instances' outcomes (DESIGN §7).
 
     Only the instances a reboot was sent to count: a ``skipped`` one was never going
     to reboot, and the person confirmed knowing it. ``succeeded`` when every counted
     instance succeeded, ``failed`` when none did (or none was sent), and
-    ``partially_failed`` otherwise.
+    ``partially_failed`` otherwise. A rollout stopped (``stopped``: by ``--max-errors``
+    or an Abort click) or with instances never sent (``aborted``) ends ``aborted``.
     """
+    if stopped or InstanceOutcome.ABORTED in outcomes:
+        return RequestState.ABORTED
     sent = [outcome for outcome in outcomes if outcome is not InstanceOutcome.SKIPPED]
     succeeded = sum(1 for outcome in sent if outcome is InstanceOutcome.SUCCEEDED)
     if sent and succeeded == len(sent):

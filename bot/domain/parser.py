@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TypeAlias
 
 from bot.domain.model import InstanceRef, Role
+from bot.domain.rollout import RolloutFlags, parse_size
 from bot.domain.selectors import Selector, is_selector_word, read_selector
 
 INSTANCE_ID_PATTERN = re.compile(r"i-[a-z0-9]{8,30}")
@@ -28,7 +29,9 @@ INSTANCE_ID_PATTERN = re.compile(r"i-[a-z0-9]{8,30}")
 # which console lines are full of, is not mistaken for a region.
 REGION_ID_PATTERN = re.compile(r"[a-z]{2}(?:-(?:[a-z]{2,}|[0-9]+))+")
 
-REBOOT_USAGE = '`/ecs-reboot [--region REGION[,REGION…]] [--force] [--reason "TEXT"] TARGETS…`'
+REBOOT_USAGE = (
+    '`/ecs-reboot [--region REGION[,REGION…]] [--force] [--reason "TEXT"] [ROLLOUT…] TARGETS…`'
+)
 REBOOT_EXAMPLE = (
     "`/ecs-reboot --region cn-hangzhou i-bp1abc23def45ghi67jk0, i-bp1xyz98wvu76tsr54qp0`"
 )
@@ -117,6 +120,7 @@ class RebootCommand:
     force: bool = False
     region: str | None = None
     duplicates: tuple[InstanceRef, ...] = ()
+    rollout: RolloutFlags = field(default_factory=RolloutFlags)
     reason: str | None = None  # ``--reason``, without its quotes
     selectors: tuple[Selector, ...] = ()
     regions: tuple[str, ...] = ()
@@ -428,7 +432,11 @@ def _no_region_problem(instance_ids: Sequence[str]) -> ParseProblem:
 
 _SWITCHES = ("--force", "--help", "-h")
 _VALUED = ("--region", "--tag")
-_ALL_OPTIONS = (*_SWITCHES, *_VALUED, "--reason")
+# The ROLLOUT flags (DESIGN §5.8), read into ``_Options.rollout``.
+_ROLLOUT_SWITCHES = ("--pause-after-canary", "--all-at-once")
+_ROLLOUT_VALUED = ("--batch", "--canary", "--max-errors")
+_ROLLOUT_OPTIONS = _ROLLOUT_VALUED + _ROLLOUT_SWITCHES
+_ALL_OPTIONS = (*_SWITCHES, *_VALUED, *_ROLLOUT_OPTIONS, "--reason")
 
 
 @dataclass
@@ -437,6 +445,7 @@ class _Options:
     help: bool = False
     regions: tuple[str, ...] | None = None
     tag: tuple[str, str] | None = None
+    rollout: RolloutFlags = field(default_factory=RolloutFlags)
     given: list[str] = field(default_factory=list)  # names, to check per subcommand
     problems: list[str] = field(default_factory=list)
 
@@ -457,6 +466,16 @@ def _read_options(words: list[_Word]) -> tuple[_Options, list[_Word]]:
         name = name.lower()
         if name in _SWITCHES:
             _set_switch(options, name, has_value=bool(equals))
+        elif name in _ROLLOUT_SWITCHES or name in _ROLLOUT_VALUED:
+            if (
+                name in _ROLLOUT_VALUED
+                and not equals
+                and position < len(words)
+                and _can_be_value(name, words[position])
+            ):
+                value = words[position].text
+                position += 1
+            _set_rollout(options, name, value, has_value=bool(equals) or bool(value))
         elif name in _VALUED:
             if not equals and position < len(words) and _can_be_value(name, words[position]):
                 value = words[position].text
@@ -535,11 +554,54 @@ def _set_tag(options: _Options, text: str) -> None:
     options.tag = (key, value)
 
 
+_ROLLOUT_RULES = {
+    "--batch": "a count of at least 1 or a percentage from 1% to 100%, e.g. `--batch 25%`",
+    "--canary": "a count of 0 or more, e.g. `--canary 1`",
+    "--max-errors": "a count of 0 or more or a percentage, e.g. `--max-errors 2`",
+}
+
+
+def _set_rollout(options: _Options, name: str, value: str, *, has_value: bool) -> None:
+    options.given.append(name)
+    rollout = options.rollout
+    if name in _ROLLOUT_SWITCHES:
+        if has_value:
+            options.problems.append(f"{_quote(name)} takes no value.")
+        if name == "--all-at-once":
+            options.rollout = dataclasses.replace(rollout, all_at_once=True)
+        else:
+            options.rollout = dataclasses.replace(rollout, pause_after_canary=True)
+        return
+    size = parse_size(value, least=1 if name == "--batch" else 0) if value else None
+    if size is None or (name == "--canary" and size.percent):
+        shown = f"{_quote(value)} is not" if value else "needs"
+        options.problems.append(f"{_quote(name)} {shown} {_ROLLOUT_RULES[name]}.")
+        return
+    if name == "--batch":
+        options.rollout = dataclasses.replace(rollout, batch=size)
+    elif name == "--canary":
+        options.rollout = dataclasses.replace(rollout, canary=size.value)
+    else:
+        options.rollout = dataclasses.replace(rollout, max_errors=size)
+
+
+def _rollout_conflicts(flags: RolloutFlags) -> list[str]:
+    if flags.all_at_once and flags.asks_for_waves:
+        return [
+            "`--all-at-once` reboots everything as one wave: it cannot be combined with "
+            "`--batch`, `--canary`, `--max-errors` or `--pause-after-canary`."
+        ]
+    return []
+
+
 def _unknown_option_problem(text: str) -> str:
     name = text.partition("=")[0].lower()
     close = difflib.get_close_matches(name, _ALL_OPTIONS, n=1, cutoff=0.6)
     hint = f" Did you mean `{close[0]}`?" if close else ""
-    return f"Unknown option {_quote(text)}.{hint} Options: `--region`, `--force`, `--tag`."
+    return (
+        f"Unknown option {_quote(text)}.{hint} Options: `--region`, `--force`, `--tag`, "
+        "`--batch`, `--canary`, `--max-errors`, `--pause-after-canary`, `--all-at-once`."
+    )
 
 
 def _reject_options(keyword: str, options: _Options, allowed: Sequence[str]) -> list[str]:
@@ -669,7 +731,10 @@ def parse_command(
         problems += _reject_options(keyword, options, ("--region", "--tag"))
         command = _binding_command(keyword, arguments, options, problems)
     else:
-        problems += _reject_options("reboot", options, ("--region", "--force", "--reason"))
+        problems += _reject_options(
+            "reboot", options, ("--region", "--force", "--reason", *_ROLLOUT_OPTIONS)
+        )
+        problems += _rollout_conflicts(options.rollout)
         command = _reboot_command(
             operands, options, problems, default_region=default_region, max_instances=max_instances
         )
@@ -776,6 +841,7 @@ def _reboot_command(
         options.force,
         single,
         parsed.duplicates,
+        options.rollout,
         selectors=parsed.selectors,
         regions=regions,
         search_regions=search_regions,

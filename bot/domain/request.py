@@ -39,7 +39,24 @@ TRANSITIONS: Mapping[RequestState, frozenset[RequestState]] = {
         }
     ),
     RequestState.EXECUTING: frozenset(
-        {RequestState.SUCCEEDED, RequestState.PARTIALLY_FAILED, RequestState.FAILED}
+        {
+            RequestState.SUCCEEDED,
+            RequestState.PARTIALLY_FAILED,
+            RequestState.FAILED,
+            RequestState.PAUSED,
+            RequestState.ABORTED,
+        }
+    ),
+    # Resume; an abort of a paused rollout ends it at once when nothing is in flight,
+    # and a paused wave in flight may still end the request (every instance back).
+    RequestState.PAUSED: frozenset(
+        {
+            RequestState.EXECUTING,
+            RequestState.ABORTED,
+            RequestState.SUCCEEDED,
+            RequestState.PARTIALLY_FAILED,
+            RequestState.FAILED,
+        }
     ),
 }
 
@@ -71,6 +88,11 @@ class PlannedInstance:
     seen_leaving_running: bool = False
     finished_at: datetime | None = None
     reported_outcome: InstanceOutcome | None = None
+    # The rollout wave this instance reboots in, 1-based (DESIGN §5.8).
+    wave: int = 1
+    # With ECSBOT_HEALTH_CHECK=cloud-assistant (§5.9): "online" once the agent reported
+    # after the reboot, "absent" when the instance has no agent (back on Running alone).
+    agent: str | None = None
     # Real reboot calls recorded as sent (each written BEFORE its call): at most two, the
     # second only after a lost answer (bot.domain.lost_answer).
     reboot_calls: int = 0
@@ -113,6 +135,18 @@ class RebootRequest:
     message_redraw_due: bool = False
     # The request finished; the notify channel has not been told how yet.
     notify_end_due: bool = False
+    # The rollout (DESIGN §5.8): waves planned, the first wave's size (None: all at
+    # once), the later waves' size, the failures tolerated (None: all at once).
+    rollout_waves: int = 1
+    rollout_canary: int | None = None
+    rollout_batch: int | None = None
+    rollout_max_errors: int | None = None
+    # Pause once this wave is over (1 with ``--pause-after-canary``); cleared by the pause.
+    pause_after_wave: int | None = None
+    # Why no further wave is sent: "max_errors" or "abort"; None while it goes on.
+    stop_reason: str | None = None
+    stopped_by: str | None = None  # who clicked Abort
+    paused_by: str | None = None  # who clicked Pause (None: paused after the canary)
     # Why the person asks (``--reason``), shown to approvers and kept in the history.
     reason: str | None = None
     # Approvals needed before it runs (0: no approval rule applied at the preview).
@@ -153,7 +187,11 @@ class RebootRequest:
 
     def progress(self) -> tuple[int, int]:
         """(instances back, instances being rebooted) for the ``3/10 back`` line."""
-        attempted = [i for i in self.instances if i.outcome is not InstanceOutcome.SKIPPED]
+        attempted = [
+            i
+            for i in self.instances
+            if i.outcome is not InstanceOutcome.SKIPPED and i.outcome is not InstanceOutcome.ABORTED
+        ]
         back = sum(1 for i in attempted if i.outcome is InstanceOutcome.SUCCEEDED)
         return back, len(attempted)
 

@@ -36,7 +36,9 @@ from bot.ecs import catalogue, signing
 from bot.ecs.credentials import CredentialsProvider
 from bot.ecs.sender import Origin, Sender
 from bot.services.ports import (
+    MAX_AGENT_IDS_PER_CALL,
     MAX_IDS_PER_CALL,
+    AgentStatus,
     DryRunBatch,
     FoundInstances,
     InstanceInfo,
@@ -218,6 +220,30 @@ class EcsClient:
                 next_token = str(body.get("NextToken") or "")
                 if not next_token:
                     break
+        return found
+
+    def describe_agents(self, region: str, instance_ids: Sequence[str]) -> list[AgentStatus]:
+        """``DescribeCloudAssistantStatus`` for ``instance_ids``, ≤50 per call (with ids
+        given, the API answers every named instance at once: no paging)."""
+        found: list[AgentStatus] = []
+        ids = tuple(instance_ids)
+        for start in range(0, len(ids), MAX_AGENT_IDS_PER_CALL):
+            batch = ids[start : start + MAX_AGENT_IDS_PER_CALL]
+            params: Params = {"RegionId": region, **_indexed("InstanceId", batch)}
+            body = self._call_idempotent("DescribeCloudAssistantStatus", region, params)
+            for item in _list_at(
+                body, "InstanceCloudAssistantStatusSet", "InstanceCloudAssistantStatus"
+            ):
+                heartbeat = item.get("LastHeartbeatTime")
+                found.append(
+                    AgentStatus(
+                        instance_id=str(item.get("InstanceId")),
+                        online=str(item.get("CloudAssistantStatus")).lower() == "true",
+                        # No version and no heartbeat ever: the agent is not installed.
+                        installed=bool(item.get("CloudAssistantVersion") or heartbeat),
+                        last_heartbeat=parse_start_time(heartbeat),
+                    )
+                )
         return found
 
     def find_instances(

@@ -103,6 +103,15 @@ class AlreadyDecided:
 
 
 @dataclass(frozen=True)
+class NotRunning:
+    """Pause, Resume or Abort (``action``) on a request that cannot take it: not a
+    running rollout, already paused, not paused, or already stopping."""
+
+    request: RebootRequest
+    action: str
+
+
+@dataclass(frozen=True)
 class NothingToReboot:
     """The confirmed request holds no instance that will reboot."""
 
@@ -172,6 +181,7 @@ Answer: TypeAlias = (
     | OtherChannel
     | RequestExpired
     | AlreadyDecided
+    | NotRunning
     | NothingToReboot
     | ClickNotRecorded
     | JobFailed

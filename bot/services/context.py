@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from bot.domain.approval import ApprovalRules
 from bot.domain.policy import Principal
+from bot.domain.rollout import RolloutDefaults
 from bot.services.ports import (
     Clock,
     EcsGateway,
@@ -32,6 +33,10 @@ class FlowConfig:
     admins: Sequence[str] = ()
     allowed_channels: Sequence[str] = ()
     notify_channel: str | None = None
+    # ECSBOT_ROLLING_ABOVE, ECSBOT_BATCH, ECSBOT_CANARY, ECSBOT_MAX_ERRORS (§5.8).
+    rollout: RolloutDefaults = field(default_factory=RolloutDefaults)
+    # ECSBOT_HEALTH_CHECK=cloud-assistant: back also means the agent online again (§5.9).
+    health_check_agent: bool = False
     require_reason: bool = False
     approval_rules: ApprovalRules = field(default_factory=ApprovalRules)
     approval_ttl: int = 1800

@@ -28,11 +28,12 @@ from bot.domain.errors import EcsError, EcsOutcomeUnknown, EcsTransientError
 from bot.domain.lost_answer import MAX_REBOOT_CALLS, Resolution, resolve_lost, settled_at
 from bot.domain.model import InstanceOutcome, InstanceRef, RequestState, final_request_state
 from bot.domain.request import PlannedInstance, RebootRequest
+from bot.domain.rollout import next_wave, sent_wave, too_many_errors, wave_in_flight
 from bot.services.catch_up import announce_end, redraw
 from bot.services.context import Context
-from bot.services.ports import RUNNING, RebootResult, RequestUpdate
+from bot.services.ports import RUNNING, AgentStatus, RebootResult, RequestUpdate
 from bot.services.preview import batches, by_region, describe_all
-from bot.services.progress import next_delay, observe
+from bot.services.progress import gate_on_agent, next_delay, observe
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +55,13 @@ def advance(
     now: datetime | None = None,
     observe_instances: bool = True,
 ) -> Step:
-    """One step for one ``executing`` request."""
+    """One step for one ``executing`` (or ``paused``) request."""
     request = _load(ctx, request_id)
-    if request is None or request.state is not RequestState.EXECUTING:
+    if request is None or not request.state.is_running:
         return Step(request)
-    request = _send_unsent(ctx, request)
     now = now or ctx.clock()
+    # Between waves: stop, pause, or send the next wave (the first, after a confirm).
+    request = _between_waves(ctx, request, now)
     request = _resolve_lost_answers(ctx, request, now)
     if ctx.config.notify_channel and request.notify_ts is None:
         ts = ctx.presenter.notify_started(request)
@@ -67,6 +69,8 @@ def advance(
     changed = False
     if observe_instances:
         request, changed = _observe(ctx, request, now)
+        # The wave just over is followed by the next one in the same tick (§5.8).
+        request = _between_waves(ctx, request, now)
     request = _report(ctx, request, now)
     if all(i.outcome.is_final for i in request.instances):
         finished = _finish(ctx, request)
@@ -103,12 +107,103 @@ def _save(
 # --- sending ------------------------------------------------------------------------------
 
 
-def _send_unsent(ctx: Context, request: RebootRequest) -> RebootRequest:
-    unsent = [
-        i
+def _between_waves(ctx: Context, request: RebootRequest, now: datetime) -> RebootRequest:
+    """A rollout's decisions once no wave is in flight (DESIGN §5.8): stop when more
+    instances failed than ``--max-errors`` allows or someone aborted (the instances
+    never sent end ``aborted``), pause after the canary when asked, else send the next
+    wave. Nothing while a wave is in flight or when every wave was sent."""
+    if wave_in_flight(request.instances) or not next_wave(request.instances):
+        return request
+    if request.stop_reason is None and too_many_errors(
+        request.instances, request.rollout_max_errors
+    ):
+        request = _stop(ctx, request, now)
+    if request.stop_reason is not None:
+        return _abort_unsent(ctx, request, now)
+    if request.state is not RequestState.EXECUTING:
+        return request
+    if request.pause_after_wave is not None and sent_wave(request.instances) >= (
+        request.pause_after_wave
+    ):
+        return _pause_after_wave(ctx, request, now)
+    return _send_unsent(ctx, request)
+
+
+def _stop(ctx: Context, request: RebootRequest, now: datetime) -> RebootRequest:
+    with ctx.uow() as uow:
+        uow.requests.set_fields(request.id, RequestUpdate(stop_reason="max_errors"))
+        uow.audit.append(
+            at=now,
+            actor="system",
+            action="stop",
+            request_id=request.id,
+            detail={"reason": "max_errors", "max_errors": request.rollout_max_errors},
+        )
+        uow.commit()
+    return dataclasses.replace(request, stop_reason="max_errors")
+
+
+def _abort_unsent(ctx: Context, request: RebootRequest, now: datetime) -> RebootRequest:
+    """Every instance never sent a reboot ends ``aborted``: the rollout stopped."""
+    if request.stop_reason == "abort":
+        why = "Not rebooted: the rollout was aborted before its wave."
+    else:
+        why = (
+            "Not rebooted: the rollout stopped because more instances failed than "
+            f"--max-errors {request.rollout_max_errors} allows."
+        )
+    aborted = [
+        dataclasses.replace(i, outcome=InstanceOutcome.ABORTED, message=why, finished_at=now)
         for i in request.instances
         if i.will_reboot and i.outcome is InstanceOutcome.PENDING and i.reboot_sent_at is None
     ]
+    return _save(ctx, request, aborted)
+
+
+def _pause_after_wave(ctx: Context, request: RebootRequest, now: datetime) -> RebootRequest:
+    """``--pause-after-canary``: the first wave is back, wait for a person."""
+    with ctx.uow() as uow:
+        won = uow.requests.transition(
+            request.id,
+            [RequestState.EXECUTING],
+            RequestState.PAUSED,
+            RequestUpdate(pause_after_wave=None, paused_by=None),
+        )
+        if won:
+            uow.audit.append(
+                at=now,
+                actor="system",
+                action="pause",
+                request_id=request.id,
+                detail={"after_wave": sent_wave(request.instances)},
+            )
+        uow.commit()
+        latest = uow.requests.get(request.id)
+    if latest is None:
+        return request
+    if won:
+        ctx.presenter.refresh_request(latest)
+        if ctx.config.notify_channel:
+            ctx.presenter.notify_rollout(latest, "paused")
+    return latest
+
+
+def _held_back(ctx: Context, request: RebootRequest) -> RebootRequest | None:
+    """A Pause or Abort click may have landed since this request was loaded: read it
+    again right before a later wave goes out, so such a click is never overtaken. The
+    request as it now stands when it may not send; None when it may."""
+    with ctx.uow() as uow:
+        latest = uow.requests.get(request.id)
+    if latest is not None and latest.state is RequestState.EXECUTING and not latest.stop_reason:
+        return None
+    return latest or request
+
+
+def _send_unsent(ctx: Context, request: RebootRequest) -> RebootRequest:
+    """Send the next wave's reboot calls (all instances, when it is one wave)."""
+    unsent = next_wave(request.instances)
+    if unsent and unsent[0].wave > 1 and (latest := _held_back(ctx, request)) is not None:
+        return latest
     for region, ids in by_region(i.ref for i in unsent).items():
         for batch in batches(ids):
             request = _send_batch(ctx, request, region, batch)
@@ -120,8 +215,9 @@ def _send_unsent(ctx: Context, request: RebootRequest) -> RebootRequest:
     if not unsent and not never_sent:
         return request
     with ctx.uow() as uow:
-        # Everything not to be sent (verdict other than "will reboot") ends skipped.
-        uow.requests.skip_pending(request.id)
+        # Everything not to be sent (verdict other than "will reboot") ends skipped; the
+        # later waves stay pending.
+        uow.requests.save_instances(request.id, never_sent)
         if unsent:
             sent = {i.ref for i in unsent}
             results = [i for i in request.instances if i.ref in sent]
@@ -131,6 +227,7 @@ def _send_unsent(ctx: Context, request: RebootRequest) -> RebootRequest:
                 action="execute",
                 request_id=request.id,
                 detail={
+                    "wave": unsent[0].wave,
                     "sent": len(results),
                     "accepted": sum(i.outcome is InstanceOutcome.REBOOTING for i in results),
                     "failed": {
@@ -447,10 +544,38 @@ def _observe(ctx: Context, request: RebootRequest, now: datetime) -> tuple[Reboo
         observe(i, seen.get(i.ref), now=now, timeout_seconds=ctx.config.reboot_timeout)
         for i in watching
     ]
+    if ctx.config.health_check_agent:
+        updated = _gate_on_agents(ctx, updated, now)
     changed = [new for old, new in zip(watching, updated, strict=True) if new is not old]
     return _save(ctx, request, changed), any(
         new.outcome is not old.outcome for old, new in zip(watching, updated, strict=True)
     )
+
+
+def _gate_on_agents(
+    ctx: Context, instances: list[PlannedInstance], now: datetime
+) -> list[PlannedInstance]:
+    """ECSBOT_HEALTH_CHECK=cloud-assistant: ask the agents of the instances that are
+    Running again (only those: the others are not back either way)."""
+    back = [i for i in instances if i.outcome is InstanceOutcome.SUCCEEDED]
+    if not back:
+        return instances
+    agents: dict[InstanceRef, AgentStatus] = {}
+    try:
+        for region, ids in by_region(i.ref for i in back).items():
+            for status in ctx.ecs.describe_agents(region, ids):
+                agents[InstanceRef(region, status.instance_id)] = status
+    except EcsTransientError as error:
+        log.warning("agent check deferred: %s", error)
+        return [_not_yet(i) if i.outcome is InstanceOutcome.SUCCEEDED else i for i in instances]
+    timeout = ctx.config.reboot_timeout
+    return [
+        gate_on_agent(i, agents.get(i.ref), now=now, timeout_seconds=timeout) for i in instances
+    ]
+
+
+def _not_yet(instance: PlannedInstance) -> PlannedInstance:
+    return dataclasses.replace(instance, outcome=InstanceOutcome.REBOOTING, finished_at=None)
 
 
 # --- reporting ----------------------------------------------------------------------------
@@ -486,11 +611,19 @@ def _report(ctx: Context, request: RebootRequest, now: datetime) -> RebootReques
     request = _save(
         ctx, request, [dataclasses.replace(i, reported_outcome=i.outcome) for i in changed]
     )
-    back, attempted = request.progress()
-    progress = f"{back}/{attempted} back"
+    progress = progress_line(request)
     if progress != request.progress_text:
         ctx.presenter.refresh_request(dataclasses.replace(request, progress_text=progress))
     return _set(ctx, request, RequestUpdate(progress_text=progress, reported_at=now))
+
+
+def progress_line(request: RebootRequest) -> str:
+    """``3/10 back``; for a rollout ``wave 2/5 · 30/100 back``."""
+    back, attempted = request.progress()
+    if request.rollout_waves <= 1:
+        return f"{back}/{attempted} back"
+    wave = max(1, sent_wave(request.instances))
+    return f"wave {wave}/{request.rollout_waves} · {back}/{attempted} back"
 
 
 def report_gap(request: RebootRequest, now: datetime) -> timedelta:
@@ -509,7 +642,9 @@ def _finish(ctx: Context, request: RebootRequest) -> RebootRequest | None:
     from the move on (``notify_end_due``, ``message_redraw_due``), so one Slack did not
     take is posted by a later tick."""
     now = ctx.clock()
-    final = final_request_state([i.outcome for i in request.instances])
+    final = final_request_state(
+        [i.outcome for i in request.instances], stopped=request.stop_reason is not None
+    )
     notify = bool(ctx.config.notify_channel)
     finished = dataclasses.replace(
         request, state=final, finished_at=now, message_redraw_due=True, notify_end_due=notify
@@ -520,7 +655,7 @@ def _finish(ctx: Context, request: RebootRequest) -> RebootRequest | None:
     with ctx.uow() as uow:
         won = uow.requests.transition(
             request.id,
-            [RequestState.EXECUTING],
+            [RequestState.EXECUTING, RequestState.PAUSED],
             final,
             RequestUpdate(finished_at=now, notify_end_due=notify),
         )
@@ -546,7 +681,21 @@ def _finish(ctx: Context, request: RebootRequest) -> RebootRequest | None:
 def _next_poll_at(
     ctx: Context, request: RebootRequest, now: datetime, *, changed: bool
 ) -> datetime:
-    sent = [i.reboot_sent_at for i in request.instances if i.reboot_sent_at is not None]
+    if request.state is RequestState.PAUSED and not wave_in_flight(request.instances):
+        # Nothing to watch: a Resume or Abort click asks for a poll at once; this is
+        # only the fallback should a click and a release cross.
+        return now + timedelta(seconds=ctx.config.poll_interval * 8)
+    if next_wave(request.instances) and request.stop_reason is None:
+        # A wave is waiting on this one: look at the plain interval (no backoff), so the
+        # next wave goes out within one interval of this one being over.
+        return now + timedelta(seconds=ctx.config.poll_interval)
+    # The wave in flight sets the pace: a later wave is polled as fast as the first.
+    wave = sent_wave(request.instances)
+    sent = [
+        i.reboot_sent_at
+        for i in request.instances
+        if i.reboot_sent_at is not None and i.wave == wave
+    ]
     since = now - min(sent) if sent else timedelta(0)
     delay = next_delay(interval=ctx.config.poll_interval, since_sent=since, changed=changed)
     at = now + timedelta(seconds=delay)

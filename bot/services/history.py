@@ -29,6 +29,13 @@ def request_json(request: RebootRequest) -> dict[str, Any]:
         "cancelled_by": request.cancelled_by,
         "finished_at": _iso(request.finished_at),
         "regions": list(request.regions),
+        "rollout": {
+            "waves": request.rollout_waves,
+            "canary": request.rollout_canary,
+            "batch": request.rollout_batch,
+            "max_errors": request.rollout_max_errors,
+        },
+        "stop_reason": request.stop_reason,
         "reason": request.reason,
         "approvals": [{"user": a.user, "at": _iso(a.at)} for a in request.approvals],
         "approvals_needed": request.approvals_needed,
@@ -45,6 +52,7 @@ def request_json(request: RebootRequest) -> dict[str, Any]:
                 "outcome": i.outcome.value,
                 "code": i.code if i.code is not None else i.verdict_code,
                 "message": i.message if i.message is not None else i.verdict_message,
+                "wave": i.wave,
             }
             for i in request.instances
         ],

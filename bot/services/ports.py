@@ -93,6 +93,21 @@ class RebootResult:
     previous_status: str | None = None
 
 
+# DescribeCloudAssistantStatus takes at most this many instance ids in one call.
+MAX_AGENT_IDS_PER_CALL = 50
+
+
+@dataclass(frozen=True)
+class AgentStatus:
+    """One instance's Cloud Assistant agent as ``DescribeCloudAssistantStatus`` reports
+    it: ``installed`` False when the instance has no agent at all."""
+
+    instance_id: str
+    online: bool
+    installed: bool
+    last_heartbeat: datetime | None = None
+
+
 class EcsGateway(Protocol):
     """What the use cases need from ECS. Each method batches ≤100 ids per API call
     itself, retries transient failures, and raises ``EcsError`` subclasses."""
@@ -123,6 +138,11 @@ class EcsGateway(Protocol):
         ``MAX_IDS_PER_CALL`` ids (callers batch, so they can record the moment before
         each call is sent). Throttling is retried (the call was refused); after a timeout
         or 5xx the call is never re-sent: ``EcsOutcomeUnknown`` is raised instead."""
+        ...
+
+    def describe_agents(self, region: str, instance_ids: Sequence[str]) -> list[AgentStatus]:
+        """The Cloud Assistant agent of each instance (≤50 ids per call, batched here);
+        instances ECS does not know are absent."""
         ...
 
 
@@ -166,6 +186,10 @@ class RequestUpdate:
     next_poll_at: datetime | Keep | None = KEEP  # stored, but not part of a snapshot
     message_redraw_due: bool | Keep = KEEP
     notify_end_due: bool | Keep = KEEP
+    pause_after_wave: int | Keep | None = KEEP
+    stop_reason: str | Keep | None = KEEP
+    stopped_by: str | Keep | None = KEEP
+    paused_by: str | Keep | None = KEEP
     approval_expires_at: datetime | Keep | None = KEEP
     rejected_by: str | Keep | None = KEEP
     rejected_at: datetime | Keep | None = KEEP
@@ -204,6 +228,8 @@ class InstanceUpdate:
     seen_leaving_running: bool | Keep = KEEP
     finished_at: datetime | Keep | None = KEEP
     reported_outcome: InstanceOutcome | Keep | None = KEEP
+    wave: int | Keep = KEEP
+    agent: str | Keep | None = KEEP
     reboot_calls: int | Keep = KEEP
 
     def changes(self) -> dict[str, Any]:
@@ -421,6 +447,11 @@ class Presenter(Protocol):
     def notify_finished(self, request: RebootRequest) -> bool:
         """Tell the notify channel how the reboot ended. False when Slack did not take
         it; True also when there is no notify channel."""
+        ...
+
+    def notify_rollout(self, request: RebootRequest, event: str) -> bool:
+        """Tell the notify channel a rollout was ``"paused"``, ``"resumed"`` or
+        ``"aborted"``. False when Slack did not take it."""
         ...
 
     def notify_awaiting_approval(

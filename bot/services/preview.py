@@ -3,10 +3,11 @@ decide who may do what, record the request and show it in the channel."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.domain.approval import ApprovalNeed, approval_need
 from bot.domain.dry_run import DryRunAnswer, find_refused
@@ -23,6 +24,7 @@ from bot.domain.policy import (
 )
 from bot.domain.policy import role_needed_to_reboot as needed_role
 from bot.domain.request import PlannedInstance, RebootRequest, expiry
+from bot.domain.rollout import Rollout, RolloutDefaults, RolloutFlags, plan_waves, resolve
 from bot.domain.selectors import InstanceFilter, Selector
 from bot.services.answers import (
     Denied,
@@ -68,6 +70,7 @@ class PreviewAsked:
     force: bool
     command_text: str = ""
     duplicates: tuple[InstanceRef, ...] = ()
+    rollout: RolloutFlags = field(default_factory=RolloutFlags)
     reason: str | None = None
     # A retry (DESIGN §6.2): the request it retries, and the id claimed for it there.
     retry_of: str | None = None
@@ -157,6 +160,7 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
     ]
     batches = dry_run_all(ctx, candidates, force=asked.force)
     instances = plan_instances(refs, found, batches)
+    instances, rollout = plan_rollout(instances, asked.rollout, ctx.config.rollout)
     need = approval_need(
         ctx.config.approval_rules,
         force=asked.force,
@@ -174,6 +178,11 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
         expires_at=expiry(now, ctx.config.confirm_ttl),
         instances=instances,
         command_text=asked.command_text,
+        rollout_waves=rollout.waves,
+        rollout_canary=rollout.canary,
+        rollout_batch=rollout.batch,
+        rollout_max_errors=rollout.max_errors,
+        pause_after_wave=1 if rollout.pause_after_canary and rollout.waves > 1 else None,
         reason=asked.reason,
         approvals_needed=need.count,
         retry_of=asked.retry_of,
@@ -191,6 +200,7 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
                 "channel": asked.channel,
                 "instances": [str(i.ref) for i in instances],
                 "will_reboot": len(request.to_reboot),
+                "waves": rollout.waves,
                 "reason": asked.reason,
                 "approvals_needed": need.count,
                 "retry_of": asked.retry_of,
@@ -212,6 +222,20 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
                 uow.requests.set_fields(request.id, RequestUpdate(permalink=link))
                 uow.commit()
     return request
+
+
+def plan_rollout(
+    instances: tuple[PlannedInstance, ...], flags: RolloutFlags, defaults: RolloutDefaults
+) -> tuple[tuple[PlannedInstance, ...], Rollout]:
+    """The rollout for the instances that will reboot, and each instance with its wave
+    (the others stay in wave 1: they end ``skipped`` when the first wave is sent). Pure."""
+    to_reboot = [i for i in instances if i.will_reboot]
+    rollout = resolve(len(to_reboot), flags, defaults)
+    waves = plan_waves([(i.ref, i.zone) for i in to_reboot], rollout)
+    return (
+        tuple(dataclasses.replace(i, wave=waves.get(i.ref, 1)) for i in instances),
+        rollout,
+    )
 
 
 def _note(

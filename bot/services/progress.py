@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from bot.domain.model import InstanceOutcome
 from bot.domain.request import PlannedInstance
-from bot.services.ports import RUNNING, InstanceInfo
+from bot.services.ports import RUNNING, AgentStatus, InstanceInfo
 
 
 def restarted_since(start_time: datetime | None, sent_at: datetime) -> bool:
@@ -63,6 +63,51 @@ def observe(
         # changed" is an identity check (10,000 instances in flight make that matter).
         return instance
     return dataclasses.replace(instance, status=status, seen_leaving_running=left)
+
+
+def gate_on_agent(
+    instance: PlannedInstance,
+    agent: AgentStatus | None,
+    *,
+    now: datetime,
+    timeout_seconds: int,
+) -> PlannedInstance:
+    """The health gate of DESIGN §5.9 on an instance :func:`observe` just found back:
+    back only once its Cloud Assistant agent is online with a heartbeat after the reboot
+    call; without an agent, back on ``Running`` alone (``agent="absent"``). Until then
+    it stays ``rebooting`` (seen leaving, so the next look at it asks again), and
+    ``timeout_seconds`` still bounds the wait."""
+    if instance.outcome is not InstanceOutcome.SUCCEEDED or instance.reboot_sent_at is None:
+        return instance
+    if agent is None or not agent.installed:
+        return dataclasses.replace(
+            instance,
+            agent="absent",
+            message="Back to Running (no Cloud Assistant agent: judged on Running alone).",
+        )
+    if (
+        agent.online
+        and agent.last_heartbeat is not None
+        and agent.last_heartbeat > instance.reboot_sent_at
+    ):
+        return dataclasses.replace(
+            instance, agent="online", message="Back to Running, Cloud Assistant agent online."
+        )
+    if now - instance.reboot_sent_at >= timedelta(seconds=timeout_seconds):
+        return dataclasses.replace(
+            instance,
+            outcome=InstanceOutcome.TIMED_OUT,
+            message=(
+                f"Running again, but its Cloud Assistant agent did not report online within "
+                f"{timeout_seconds} s."
+            ),
+        )
+    return dataclasses.replace(
+        instance,
+        outcome=InstanceOutcome.REBOOTING,
+        finished_at=None,
+        message="Running again; waiting for its Cloud Assistant agent to report online.",
+    )
 
 
 def next_delay(*, interval: float, since_sent: timedelta, changed: bool) -> float:

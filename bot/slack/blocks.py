@@ -30,13 +30,19 @@ from slack_sdk.models.blocks import (
 
 from bot.domain.model import RETRYABLE_OUTCOMES, InstanceOutcome, RequestState, Verdict
 from bot.domain.request import PlannedInstance, RebootRequest
+from bot.domain.rollout import errors, sent_wave
 
 ACTION_CONFIRM = "reboot_confirm"
 ACTION_CANCEL = "reboot_cancel"
+# A running rollout's buttons (DESIGN §5.8).
+ACTION_PAUSE = "reboot_pause"
+ACTION_RESUME = "reboot_resume"
+ACTION_ABORT = "reboot_abort"
 ACTION_APPROVE = "reboot_approve"
 ACTION_REJECT = "reboot_reject"
 ACTION_RETRY = "reboot_retry"
 ACTIONS_BLOCK_ID = "reboot_actions"
+ROLLOUT_BLOCK_ID = "rollout_actions"
 
 MAX_BLOCKS = 50
 MAX_SECTION_CHARS = 3000
@@ -61,6 +67,7 @@ _OUTCOME_TEXT = {
     InstanceOutcome.SUCCEEDED: ":white_check_mark: back",
     InstanceOutcome.FAILED: ":x: failed",
     InstanceOutcome.TIMED_OUT: ":alarm_clock: timed out",
+    InstanceOutcome.ABORTED: ":octagonal_sign: not sent (rollout stopped)",
 }
 # Outcomes added by other features are drawn by their value until they get an emoji.
 _OUTCOME_FALLBACK = ":grey_question: "
@@ -75,6 +82,8 @@ _STATE_TEXT = {
     RequestState.SUCCEEDED: ":white_check_mark: succeeded",
     RequestState.PARTIALLY_FAILED: ":warning: partially failed",
     RequestState.FAILED: ":x: failed",
+    RequestState.PAUSED: ":double_vertical_bar: paused",
+    RequestState.ABORTED: ":octagonal_sign: aborted",
 }
 
 
@@ -231,6 +240,9 @@ def request_message(
         ]
     )
     blocks: list[Block] = [header, facts]
+    plan = rollout_plan_text(request)
+    if plan:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"*Rollout:* {plan}")]))
     if request.force and request.state is RequestState.PREVIEWED:
         blocks.append(
             SectionBlock(
@@ -274,6 +286,8 @@ def request_message(
             blocks.append(
                 ContextBlock(elements=[MarkdownTextObject(text="Nothing here can be rebooted.")])
             )
+    elif request.state.is_running and request.rollout_waves > 1 and request.stop_reason is None:
+        blocks.append(_rollout_buttons(request))
 
     text = f"{verb} of {_plural(total, 'instance')} requested by {mention(request.requester)}: "
     text += _status_text(request)
@@ -295,12 +309,91 @@ def _status_text(request: RebootRequest) -> str:
         return f"{state} ({len(request.approvals)}/{request.approvals_needed})"
     if request.state is RequestState.EXPIRED and request.approval_expires_at:
         return ":hourglass: expired waiting for approval (nothing was rebooted)"
-    if request.state is RequestState.EXECUTING or (request.state.is_final and request.confirmed_by):
-        skipped = len(request.instances) - attempted
+    if request.state.is_running or (request.state.is_final and request.confirmed_by):
+        skipped = sum(1 for i in request.instances if i.outcome is InstanceOutcome.SKIPPED)
+        aborted = sum(1 for i in request.instances if i.outcome is InstanceOutcome.ABORTED)
         # Skipped instances do not count against the request (DESIGN §7); say how many.
         extra = f", {skipped} skipped" if skipped else ""
-        return f"{state}: {back}/{attempted} back{extra}"
+        extra += f", {aborted} never sent" if aborted else ""
+        wave = ""
+        if request.rollout_waves > 1 and request.state.is_running:
+            wave = f"wave {max(1, sent_wave(request.instances))}/{request.rollout_waves} · "
+        return f"{state}: {wave}{back}/{attempted} back{extra}"
     return state
+
+
+def rollout_plan_text(request: RebootRequest) -> str | None:
+    """The plan in words ("canary 1, then 4 waves of ≤ 25; stops after the first
+    failure"); None for a request that reboots all at once (or nothing)."""
+    if request.rollout_waves <= 1 or request.rollout_canary is None:
+        return None
+    later = request.rollout_waves - (1 if request.rollout_canary else 0)
+    parts = []
+    if request.rollout_canary:
+        parts.append(f"canary {request.rollout_canary}")
+    if later:
+        waves = f"{later} wave{'s' if later != 1 else ''} of ≤ {request.rollout_batch}"
+        parts.append(f"then {waves}" if parts else waves)
+    plan = ", ".join(parts)
+    tolerated = request.rollout_max_errors or 0
+    if tolerated == 0:
+        plan += "; stops after the first failure"
+    else:
+        plan += f"; stops after more than {_plural(tolerated, 'failure')}"
+    if request.pause_after_wave == 1:
+        plan += "; pauses after the canary until resumed"
+    return plan
+
+
+def _rollout_line(request: RebootRequest) -> str | None:
+    """Who paused or stopped the rollout, and what happens next."""
+    if request.stop_reason == "abort":
+        who = f" by {mention(request.stopped_by)}" if request.stopped_by else ""
+        if request.state.is_running:
+            return f":octagonal_sign: Aborted{who}: no new wave; the wave in flight finishes."
+        return f":octagonal_sign: Aborted{who}."
+    if request.stop_reason == "max_errors":
+        failed = errors(request.instances)
+        return (
+            f":octagonal_sign: Stopped: {_plural(failed, 'instance')} failed or timed out, "
+            f"more than the {request.rollout_max_errors} tolerated; no new wave."
+        )
+    if request.state is RequestState.PAUSED:
+        who = f"by {mention(request.paused_by)}" if request.paused_by else "after the canary"
+        return f":double_vertical_bar: Paused {who}: no new wave until someone clicks Resume."
+    return None
+
+
+def _rollout_buttons(request: RebootRequest) -> ActionsBlock:
+    if request.state is RequestState.PAUSED:
+        toggle = ButtonElement(
+            text=PlainTextObject(text="Resume"),
+            action_id=ACTION_RESUME,
+            value=request.id,
+            style="primary",
+        )
+    else:
+        toggle = ButtonElement(
+            text=PlainTextObject(text="Pause"), action_id=ACTION_PAUSE, value=request.id
+        )
+    left = sum(1 for i in request.instances if i.will_reboot and i.reboot_sent_at is None)
+    abort = ButtonElement(
+        text=PlainTextObject(text="Abort"),
+        action_id=ACTION_ABORT,
+        value=request.id,
+        style="danger",
+        confirm=ConfirmObject(
+            title=PlainTextObject(text="Abort the rollout?"),
+            text=PlainTextObject(
+                text=f"No new wave is sent: {_plural(left, 'instance')} will not be rebooted. "
+                "The wave in flight finishes."
+            ),
+            confirm=PlainTextObject(text="Abort"),
+            deny=PlainTextObject(text="Keep going"),
+            style="danger",
+        ),
+    )
+    return ActionsBlock(block_id=ROLLOUT_BLOCK_ID, elements=[toggle, abort])
 
 
 def _status_block(request: RebootRequest, *, permalink: str | None) -> Block:
@@ -315,6 +408,9 @@ def _status_block(request: RebootRequest, *, permalink: str | None) -> Block:
         )
     if request.state is RequestState.EXPIRED:
         parts.append(f"Expired {slack_date(request.approval_expires_at or request.expires_at)}")
+    rollout = _rollout_line(request)
+    if rollout:
+        parts.append(rollout)
     if request.finished_at and request.state.is_final and request.confirmed_by:
         parts.append(f"Finished {slack_date(request.finished_at)}")
     if permalink:
@@ -375,7 +471,14 @@ def _approval_buttons(request: RebootRequest) -> ActionsBlock:
 
 def execution_reply(request: RebootRequest) -> Message:
     """The first thread reply after a confirm: each instance's API result."""
-    sent = [i for i in request.instances if i.will_reboot]
+    planned = [i for i in request.instances if i.will_reboot]
+    # A rollout's later waves are not sent yet: listed when they go out, not here.
+    sent = [
+        i
+        for i in planned
+        if i.reboot_sent_at is not None or i.outcome is not InstanceOutcome.PENDING
+    ]
+    waiting = len(planned) - len(sent)
     accepted = [i for i in sent if _api_accepted(i)]
     lines = []
     for instance in sent:
@@ -393,11 +496,13 @@ def execution_reply(request: RebootRequest) -> Message:
             result = f":grey_question: {_lost_answer(instance)}"
         name = f" {code(instance.name)}" if instance.name else ""
         lines.append(f"• `{instance.ref.instance_id}`{name} · {result}")
-    skipped = len(request.instances) - len(sent)
+    skipped = len(request.instances) - len(planned)
     head = (
         f"{mention(request.confirmed_by)} confirmed. RebootInstances accepted "
         f"{len(accepted)}/{len(sent)}"
     )
+    if waiting:
+        head += f" (wave 1 of {request.rollout_waves}; {waiting} more in the next waves)"
     if skipped:
         head += f"; {skipped} skipped (see the preview)"
     head += ". I will post here as they come back."
@@ -477,6 +582,8 @@ def progress_reply(request: RebootRequest, changed: Sequence[PlannedInstance]) -
         name = f" {code(instance.name)}" if instance.name else ""
         lines.append(f"• `{instance.ref.instance_id}`{name} · {detail}")
     head = f"*{back}/{attempted} back*"
+    if request.rollout_waves > 1:
+        head = f"*wave {max(1, sent_wave(request.instances))}/{request.rollout_waves}* · {head}"
     chunks = _chunk_lines(lines)
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=head))]
     blocks.extend(SectionBlock(text=MarkdownTextObject(text=c)) for c in chunks[: MAX_BLOCKS - 1])
@@ -525,6 +632,15 @@ def summary_reply(request: RebootRequest) -> Message:
         for i in request.instances
         if i.outcome in RETRYABLE_OUTCOMES
     ]
+    no_agent = sum(1 for i in request.instances if i.agent == "absent")
+    if no_agent:
+        head += (
+            f"\n:information_source: {_plural(no_agent, 'instance')} without the Cloud "
+            "Assistant agent counted as back on Running alone."
+        )
+    stopped = _rollout_line(request)
+    if stopped and request.state is RequestState.ABORTED:
+        head += f"\n{stopped}"
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=head))]
     chunks = _chunk_lines(problems)
     room = MAX_BLOCKS - 2  # the head, and the Retry button
@@ -599,6 +715,29 @@ def notify_started(request: RebootRequest, permalink: str | None) -> Message:
         f"confirmed by {mention(request.confirmed_by)}{_approved_by(request)} in "
         f"<#{request.channel}> (request `{request.id}`).{_reason_suffix(request)}{link}"
     )
+    plan = rollout_plan_text(request)
+    if plan:
+        text += f"\nRollout: {plan}."
+    return Message(text=text, blocks=(SectionBlock(text=MarkdownTextObject(text=text)),))
+
+
+def notify_rollout(request: RebootRequest, event: str, permalink: str | None) -> Message:
+    """A rollout paused, resumed or aborted, for the notify channel."""
+    link = f" · <{permalink}|thread>" if permalink else ""
+    back, attempted = request.progress()
+    where = (
+        f"after wave {max(1, sent_wave(request.instances))}/{request.rollout_waves}, "
+        f"{back}/{attempted} back"
+    )
+    if event == "paused":
+        who = f" by {mention(request.paused_by)}" if request.paused_by else " after the canary"
+        head = f":double_vertical_bar: Rollout `{request.id}` paused{who} ({where})"
+    elif event == "resumed":
+        head = f":arrow_forward: Rollout `{request.id}` resumed ({where})"
+    else:
+        who = f" by {mention(request.stopped_by)}" if request.stopped_by else ""
+        head = f":octagonal_sign: Rollout `{request.id}` aborted{who} ({where}): no new wave"
+    text = f"{head}. Requested by {mention(request.requester)}{link}"
     return Message(text=text, blocks=(SectionBlock(text=MarkdownTextObject(text=text)),))
 
 

@@ -28,6 +28,7 @@ from bot.services import approval as approval_service
 from bot.services import confirm as confirm_service
 from bot.services import preview as preview_service
 from bot.services import roles as roles_service
+from bot.services import rollout as rollout_service
 from bot.services.answers import ClickNotRecorded
 from bot.services.context import Context
 from bot.slack import blocks
@@ -45,6 +46,9 @@ def register(app: App, ctx: Context, jobs: Jobs) -> None:
     app.command(re.compile(r"^/.+"))(_on_command(ctx, jobs))
     app.action(blocks.ACTION_CONFIRM)(_on_click(ctx, jobs, confirm_service.confirm))
     app.action(blocks.ACTION_CANCEL)(_on_click(ctx, jobs, confirm_service.cancel))
+    app.action(blocks.ACTION_PAUSE)(_on_click(ctx, jobs, rollout_service.pause))
+    app.action(blocks.ACTION_RESUME)(_on_click(ctx, jobs, rollout_service.resume))
+    app.action(blocks.ACTION_ABORT)(_on_click(ctx, jobs, rollout_service.abort))
     app.action(blocks.ACTION_APPROVE)(_on_click(ctx, jobs, approval_service.approve))
     app.action(blocks.ACTION_REJECT)(_on_click(ctx, jobs, approval_service.reject))
     app.action(blocks.ACTION_RETRY)(_on_click(ctx, jobs, approval_service.retry))
@@ -117,6 +121,7 @@ def answer_command(
         force=parsed.force,
         command_text=text,
         duplicates=tuple(parsed.duplicates),
+        rollout=parsed.rollout,
         reason=parsed.reason,
         selectors=parsed.selectors,
         search_regions=parsed.search_regions,

@@ -110,6 +110,12 @@ class SlackPresenter:
         message = blocks.notify_finished(request, self._permalink(request))
         return self._post(self._notify_channel, message) is not None
 
+    def notify_rollout(self, request: RebootRequest, event: str) -> bool:
+        if not self._notify_channel:
+            return True
+        message = blocks.notify_rollout(request, event, self._permalink(request))
+        return self._post(self._notify_channel, message) is not None
+
     def notify_awaiting_approval(
         self, request: RebootRequest, *, approver_group: str | None
     ) -> str | None:

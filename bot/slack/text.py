@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.domain.approval import ApprovalNeed, ApprovalRules, ApprovalTrigger
-from bot.domain.model import Role
+from bot.domain.model import RequestState, Role
 from bot.domain.parser import ID_RULE, REBOOT_EXAMPLE, REBOOT_USAGE, CommandError
 from bot.domain.policy import (
     Binding,
@@ -24,6 +24,7 @@ from bot.domain.policy import (
     Target,
     UnscopedAdminNeeded,
 )
+from bot.domain.request import RebootRequest
 from bot.domain.selectors import MAX_SELECTOR_TEXT
 from bot.services.answers import (
     AlreadyApproved,
@@ -41,6 +42,7 @@ from bot.services.answers import (
     NotAwaitingApproval,
     NothingToReboot,
     NothingToRetry,
+    NotRunning,
     OtherChannel,
     PreviewNote,
     RequestExpired,
@@ -155,6 +157,8 @@ def answer_text(answer: Answer) -> str:
                 f"Request `{request.id}` is {request.state.value}; "
                 "nothing more can be done with it."
             )
+        case NotRunning(request, action):
+            return _not_running_text(request, action)
         case NothingToReboot():
             return "Nothing in this request can be rebooted."
         case ClickNotRecorded(error):
@@ -198,6 +202,20 @@ def answer_text(answer: Answer) -> str:
             )
         case JobFailed(error):
             return f":x: {error}"
+
+
+def _not_running_text(request: RebootRequest, action: str) -> str:
+    state = request.state.value.replace("_", " ")
+    if request.stop_reason is not None and request.state.is_running:
+        return (
+            f"Request `{request.id}` is already stopping: no new wave is sent and it ends "
+            "aborted once the wave in flight is over. Nothing changed."
+        )
+    if action == "pause" and request.state is RequestState.PAUSED:
+        return f"Request `{request.id}` is already paused. Nothing changed."
+    if action == "resume" and request.state is RequestState.EXECUTING:
+        return f"Request `{request.id}` is not paused; it is running. Nothing changed."
+    return f"Request `{request.id}` is {state}, not a running rollout: nothing to {action}."
 
 
 def preview_note_text(note: PreviewNote) -> str | None:
@@ -384,6 +402,12 @@ def help_text(
             f"and the region of ids given without one{region_default}. With several "
             "regions, write ids as `REGION/i-…`.",
             "• `--force`: power cycle (can lose unwritten data; admins only).",
+            "• Large requests roll out in waves: a canary, then batches drawn from the zones "
+            "in turn; the next wave goes out once the last is back. "
+            "`--batch N|N%` (later waves' size), `--canary N` (first wave), "
+            "`--max-errors N|N%` (failures tolerated before it stops), "
+            "`--pause-after-canary`, `--all-at-once`. "
+            "The message gets Pause, Resume and Abort buttons while it runs.",
             '• `--reason "TEXT"`: why (quoted, or one word); shown to approvers and kept in '
             "the history." + (" *Required here.*" if require_reason else ""),
             *buttons,

@@ -39,9 +39,11 @@ from bot.domain.selectors import InstanceFilter
 from bot.services.answers import Answer, PreviewNote
 from bot.services.context import Context, FlowConfig
 from bot.services.ports import (
+    MAX_AGENT_IDS_PER_CALL,
     MAX_IDS_PER_CALL,
     RUNNING,
     TAG_FILTER_LIMIT,
+    AgentStatus,
     DryRunBatch,
     FoundInstances,
     InstanceInfo,
@@ -325,7 +327,7 @@ class MemoryRequestStore:
         due = [
             stored
             for stored in self._tables.requests.values()
-            if stored.request.state is RequestState.EXECUTING
+            if stored.request.state.is_running
             and free(stored)
             and (stored.next_poll_at is None or stored.next_poll_at <= now)
         ]
@@ -546,6 +548,8 @@ class FakeEcs:
         self.dry_run_errors: dict[str, EcsError] = {}
         self.reboot_errors: dict[str, EcsError] = {}
         self.refused: dict[str, tuple[str, str]] = {}
+        # The Cloud Assistant agents by (region, id); an instance not listed has none.
+        self.agents: dict[tuple[str, str], AgentStatus] = {}
 
     def add_instance(
         self,
@@ -585,6 +589,18 @@ class FakeEcs:
     def describe_instances(self, region: str, instance_ids: Sequence[str]) -> list[InstanceInfo]:
         self.calls.append(EcsCall("describe_instances", region, tuple(instance_ids)))
         return [self.instances[(region, i)] for i in instance_ids if (region, i) in self.instances]
+
+    def describe_agents(self, region: str, instance_ids: Sequence[str]) -> list[AgentStatus]:
+        ids = tuple(instance_ids)
+        for start in range(0, len(ids), MAX_AGENT_IDS_PER_CALL):
+            # One recorded call per API call the real client would make.
+            batch = ids[start : start + MAX_AGENT_IDS_PER_CALL]
+            self.calls.append(EcsCall("describe_agents", region, batch))
+        return [
+            self.agents.get((region, i), AgentStatus(i, online=False, installed=False))
+            for i in instance_ids
+            if (region, i) in self.instances
+        ]
 
     def find_instances(
         self, region: str, *, tags: Sequence[tuple[str, str]], name: str | None
@@ -723,6 +739,10 @@ class FakePresenter:
 
     def notify_finished(self, request: RebootRequest) -> bool:
         self.calls.append(PresenterCall("notify_finished", request))
+        return not self.slack_down
+
+    def notify_rollout(self, request: RebootRequest, event: str) -> bool:
+        self.calls.append(PresenterCall("notify_rollout", request, said=event))
         return not self.slack_down
 
     def notify_awaiting_approval(

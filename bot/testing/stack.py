@@ -250,7 +250,7 @@ def request_id_of(blocks: list[dict[str, Any]]) -> str:
 
 def text_of(message: Message) -> str:
     """A message's text and blocks as one string, for ``in`` checks."""
-    return message.text + "\n" + json.dumps(message.blocks)
+    return message.text + "\n" + json.dumps(message.blocks, ensure_ascii=False)
 
 
 @contextmanager

@@ -244,3 +244,31 @@ def test_console_lines_that_make_no_sense_get_a_hint(line: str) -> None:
 
 def test_placeholders_known_are_filled_and_others_left() -> None:
     assert substitute("{id1} {nope} {request}", {"id1": "i-x", "request": "r1"}) == "i-x {nope} r1"
+
+
+def test_the_demo_rolls_twelve_web_instances_out_with_a_pause(private_tempdir: Path) -> None:
+    code, transcript = _run()
+    assert code == 0, transcript
+    rolling = _after(transcript, "U0DEMO #ops> /ecs-reboot --batch 4")
+    assert "Rollout: canary 1, then 3 waves of ≤ 4; stops after the first failure" in rolling
+    assert "wave 1/4 · 0/12 back" in rolling
+    # Compared with the lines' wrapping undone.
+    paused = " ".join(_after(rolling, "U0DEMO #ops> click pause").split())
+    assert "‖ Paused by @U0DEMO: no new wave until someone clicks Resume." in paused
+    assert "[ Resume ] (primary) [ Abort ]" in paused
+    resumed = _after(paused, "U0DEMO #ops> click resume")
+    assert "▶ Rollout" in resumed
+    assert "Done: ✔ succeeded · 12/12 back" in resumed
+
+
+def test_the_max_errors_scene_stops_when_the_canary_never_comes_back() -> None:
+    out = io.StringIO()
+    code = run_console(
+        user="U0DEMO", instances=4, speed=SPEED, demo=False, scene="max-errors", stdout=out
+    )
+    transcript = out.getvalue()
+    assert code == 0, transcript
+    assert "will never come back from a reboot" in transcript
+    summary = " ".join(_after(transcript, "Done: ■ aborted").split())
+    assert "(1 timed out, 11 aborted)" in summary
+    assert "more than the 0 tolerated; no new wave" in summary

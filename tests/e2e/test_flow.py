@@ -233,7 +233,8 @@ def test_250_ids_make_three_reboot_calls(migrated_url: str) -> None:
     with running_bot(migrated_url, instances=250, env={"ECSBOT_MAX_INSTANCES": "500"}) as h:
         ids = h.sim.fleet.ids(REGION)
         assert len(ids) == 250
-        h.command(" ".join(ids), user="U0ADMIN")
+        # One wave: this is about the calls' batching, not about rolling out (§5.8).
+        h.command(" ".join(ids) + " --all-at-once", user="U0ADMIN")
         h.settle()
         request_id, preview = h.last_preview()
         assert len(preview.blocks) <= 50

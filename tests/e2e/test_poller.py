@@ -53,7 +53,8 @@ def test_a_reboot_is_followed_to_succeeded(harness: Harness) -> None:
 def test_polls_are_batched_per_region_never_per_instance(migrated_url: str) -> None:
     with running_bot(migrated_url, instances=150) as h:
         h.grant(OPERATOR, Role.OPERATOR)
-        h.command(" ".join(h.sim.fleet.ids(REGION)), user="U0ADMIN")
+        # One wave of 150: this is about the polls' batching, not rolling out (§5.8).
+        h.command(" ".join(h.sim.fleet.ids(REGION)) + " --all-at-once", user="U0ADMIN")
         h.settle()
         request_id, _ = h.last_preview()
         h.click(ACTION_CONFIRM, request_id, user="U0ADMIN")
@@ -232,7 +233,7 @@ def test_a_rate_limited_thread_reply_is_delivered_after_the_wait(harness: Harnes
 
 def test_the_poller_keeps_off_while_the_confirm_worker_sends(migrated_url: str) -> None:
     with running_bot(migrated_url, instances=150) as h:
-        h.command(" ".join(h.sim.fleet.ids(REGION)), user="U0ADMIN")
+        h.command(" ".join(h.sim.fleet.ids(REGION)) + " --all-at-once", user="U0ADMIN")
         h.settle()
         request_id, _ = h.last_preview()
         h.sim.faults.latency("RebootInstances", 0.5)

@@ -67,6 +67,8 @@ def test_state_and_outcome_values_are_the_public_names() -> None:
         "succeeded",
         "partially_failed",
         "failed",
+        "paused",
+        "aborted",
     ]
     assert [o.value for o in InstanceOutcome] == [
         "pending",
@@ -75,6 +77,7 @@ def test_state_and_outcome_values_are_the_public_names() -> None:
         "succeeded",
         "failed",
         "timed_out",
+        "aborted",
     ]
 
 
@@ -83,6 +86,7 @@ def test_final_states_and_outcomes() -> None:
         RequestState.PREVIEWED,
         RequestState.AWAITING_APPROVAL,
         RequestState.EXECUTING,
+        RequestState.PAUSED,
     }
     assert {o for o in InstanceOutcome if not o.is_final} == {
         InstanceOutcome.PENDING,
@@ -158,6 +162,14 @@ ALLOWED = {
     (RequestState.EXECUTING, RequestState.SUCCEEDED),
     (RequestState.EXECUTING, RequestState.PARTIALLY_FAILED),
     (RequestState.EXECUTING, RequestState.FAILED),
+    # Rolling reboots (DESIGN §5.8): pause, resume, abort, and a paused wave that ends.
+    (RequestState.EXECUTING, RequestState.PAUSED),
+    (RequestState.EXECUTING, RequestState.ABORTED),
+    (RequestState.PAUSED, RequestState.EXECUTING),
+    (RequestState.PAUSED, RequestState.ABORTED),
+    (RequestState.PAUSED, RequestState.SUCCEEDED),
+    (RequestState.PAUSED, RequestState.PARTIALLY_FAILED),
+    (RequestState.PAUSED, RequestState.FAILED),
 }
 
 

@@ -100,7 +100,9 @@ def _claimable() -> ColumnElement[bool]:
         row.lease_owner == bindparam("owner"),
     )
     due = or_(row.next_poll_at.is_(None), row.next_poll_at <= bindparam("now"))
-    return and_(row.state == RequestState.EXECUTING.value, free, due)
+    # Paused rollouts too: the wave in flight when it was paused is still watched.
+    running = row.state.in_([RequestState.EXECUTING.value, RequestState.PAUSED.value])
+    return and_(running, free, due)
 
 
 # Most overdue first; never-polled (just confirmed) requests before all.

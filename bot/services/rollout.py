@@ -1,0 +1,132 @@
+"""Pause, Resume and Abort a running rollout (DESIGN §5.8).
+
+Decided like a confirm click (docs/decisions/0001): before the ack, on the database
+only: the request is loaded, the clicker checked (the requester or an admin, holding
+the role the reboot needs, checked now), and one conditional update records the choice
+with its audit line. The poller does the rest on its next tick: a pause lets the wave in
+flight finish and sends no new one; an abort ends the request ``aborted`` once the wave
+in flight is over. What runs after the ack is only the redraw and the notification.
+"""
+
+from __future__ import annotations
+
+from bot.domain.model import RequestState
+from bot.domain.policy import check_may_act_on
+from bot.domain.policy import role_needed_to_reboot as needed_role
+from bot.domain.request import RebootRequest
+from bot.services.answers import Denied, NoSuchRequest, NotRunning, OtherChannel
+from bot.services.confirm import Click, Later, _targets, _telling
+from bot.services.context import Context
+from bot.services.ports import RequestUpdate
+
+
+def _authorized(ctx: Context, click: Click) -> RebootRequest | Later:
+    with ctx.uow() as uow:
+        request = uow.requests.get(click.request_id)
+        principal = ctx.principal(uow, click.user) if request is not None else None
+    if request is None or principal is None:
+        return _telling(ctx, click, NoSuchRequest(click.request_id))
+    if request.channel != click.channel:
+        return _telling(ctx, click, OtherChannel())
+    decision = check_may_act_on(
+        principal,
+        requester=request.requester,
+        needed=needed_role(force=request.force),
+        targets=_targets(request.to_reboot),
+    )
+    if decision.denial is not None:
+        return _telling(ctx, click, Denied(decision.denial))
+    return request
+
+
+def _done(ctx: Context, request_id: str, event: str) -> Later:
+    def redraw_and_notify() -> bool:
+        with ctx.uow() as uow:
+            latest = uow.requests.get(request_id)
+        if latest is None:
+            return False
+        ctx.presenter.refresh_request(latest)
+        if ctx.config.notify_channel:
+            ctx.presenter.notify_rollout(latest, event)
+        return True
+
+    return redraw_and_notify
+
+
+def pause(ctx: Context, click: Click) -> Later:
+    """``reboot_pause``: no new wave until someone resumes; the wave in flight finishes."""
+    request = _authorized(ctx, click)
+    if not isinstance(request, RebootRequest):
+        return request
+    now = ctx.clock()
+    with ctx.uow() as uow:
+        won = request.stop_reason is None and uow.requests.transition(
+            request.id,
+            [RequestState.EXECUTING],
+            RequestState.PAUSED,
+            RequestUpdate(paused_by=click.user, pause_after_wave=None),
+        )
+        if won:
+            uow.audit.append(at=now, actor=click.user, action="pause", request_id=request.id)
+        uow.commit()
+    if not won:
+        return _not_running(ctx, click, "pause")
+    return _done(ctx, request.id, "paused")
+
+
+def resume(ctx: Context, click: Click) -> Later:
+    """``reboot_resume``: the next wave goes out on the poller's next tick."""
+    request = _authorized(ctx, click)
+    if not isinstance(request, RebootRequest):
+        return request
+    now = ctx.clock()
+    with ctx.uow() as uow:
+        won = request.stop_reason is None and uow.requests.transition(
+            request.id,
+            [RequestState.PAUSED],
+            RequestState.EXECUTING,
+            # Due at once, so the next wave does not wait for a slow poll.
+            RequestUpdate(pause_after_wave=None, next_poll_at=now),
+        )
+        if won:
+            uow.audit.append(at=now, actor=click.user, action="resume", request_id=request.id)
+        uow.commit()
+    if not won:
+        return _not_running(ctx, click, "resume")
+    return _done(ctx, request.id, "resumed")
+
+
+def abort(ctx: Context, click: Click) -> Later:
+    """``reboot_abort``: no new wave; the request ends ``aborted`` once the wave in flight
+    is over, and the instances never sent end ``aborted``."""
+    request = _authorized(ctx, click)
+    if not isinstance(request, RebootRequest):
+        return request
+    now = ctx.clock()
+    stop = RequestUpdate(stop_reason="abort", stopped_by=click.user, next_poll_at=now)
+    with ctx.uow() as uow:
+        won = False
+        if request.stop_reason is None and request.state is RequestState.PAUSED:
+            # Back to executing with the stop recorded: the poller ends it aborted.
+            won = uow.requests.transition(
+                request.id, [RequestState.PAUSED], RequestState.EXECUTING, stop
+            )
+        elif request.stop_reason is None and request.state is RequestState.EXECUTING:
+            won = uow.requests.set_fields(request.id, stop)
+            # Finished since it was loaded: nothing left to abort (left uncommitted).
+            latest = uow.requests.get(request.id) if won else None
+            won = latest is not None and latest.state.is_running
+        if won:
+            uow.audit.append(at=now, actor=click.user, action="abort", request_id=request.id)
+            uow.commit()
+    if not won:
+        return _not_running(ctx, click, "abort")
+    return _done(ctx, request.id, "aborted")
+
+
+def _not_running(ctx: Context, click: Click, action: str) -> Later:
+    with ctx.uow() as uow:
+        latest = uow.requests.get(click.request_id)
+    if latest is None:
+        return _telling(ctx, click, NoSuchRequest(click.request_id))
+    return _telling(ctx, click, NotRunning(latest, action))

@@ -1,0 +1,64 @@
+"""Migration 0006 (rolling reboots) upgrades a database at the previous head, on SQLite
+and PostgreSQL: requests made before read as one wave, with every instance in wave 1."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from alembic import command
+from sqlalchemy import text
+
+from bot.db.engine import make_engine, make_session_factory
+from bot.db.migrate import alembic_config, check_models_match, upgrade_to_head
+from bot.db.unit_of_work import UnitOfWork
+from bot.domain.model import InstanceOutcome, RequestState
+from bot.services.history import request_json
+
+# The head this branch's migration follows; the one constant to change when re-chained.
+PREVIOUS_HEAD = "0005"
+T0 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+
+
+def test_upgrade_from_the_previous_head_keeps_old_requests_as_one_wave(
+    database_url: str,
+) -> None:
+    command.upgrade(alembic_config(database_url), PREVIOUS_HEAD)
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO reboot_requests (id, state, requester, channel, created_at,"
+                    " expires_at, finished_at) VALUES ('old', 'succeeded', 'U1', 'C1', :at,"
+                    " :at, :at)"
+                ),
+                {"at": T0.replace(tzinfo=None)},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO reboot_instances (request_id, region, instance_id, position,"
+                    " verdict, outcome) VALUES ('old', 'cn-hangzhou', 'i-bp1old0000001', 0,"
+                    " 'will_reboot', 'succeeded')"
+                )
+            )
+        upgrade_to_head(database_url)
+        with UnitOfWork(make_session_factory(engine)) as uow:
+            old = uow.requests.get("old")
+    finally:
+        engine.dispose()
+    assert old is not None
+    assert old.state is RequestState.SUCCEEDED
+    assert old.instances[0].outcome is InstanceOutcome.SUCCEEDED
+    row = request_json(old)
+    assert row["rollout"] == {"waves": 1, "canary": None, "batch": None, "max_errors": None}
+    assert [i["wave"] for i in row["instances"]] == [1]
+    assert old.stop_reason is None
+    assert old.pause_after_wave is None
+    assert check_models_match(database_url) == []
+
+
+def test_downgrade_to_the_previous_head_and_up_again(database_url: str) -> None:
+    upgrade_to_head(database_url)
+    command.downgrade(alembic_config(database_url), PREVIOUS_HEAD)
+    upgrade_to_head(database_url)
+    assert check_models_match(database_url) == []
