@@ -1,4 +1,4 @@
-"""Ack latency (DESIGN §5.1): Slack must get its HTTP answer within 3 s whatever ECS does.
+"""Ack latency (docs/PRODUCT.md §5.1): Slack must get its HTTP answer within 3 s whatever ECS does.
 
 The bot runs as ``serve`` wires it (``WebApp`` behind waitress's ``HttpServer``) while
 the simulator answers every ECS call after 2 s (``faults.latency("*", 2.0)``). Signed

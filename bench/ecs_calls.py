@@ -1,4 +1,4 @@
-"""ECS calls against the lower bound (DESIGN §5.3–5.5: ≤100 ids a call, per region).
+"""ECS calls against the lower bound (docs/PRODUCT.md §5.3–5.5: ≤100 ids a call, per region).
 
 For N = 1, 100, 250 and 1000 instances spread over two regions, one request is
 previewed and confirmed over signed HTTP, then polled (``poll_once`` on the simulator's

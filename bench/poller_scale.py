@@ -1,4 +1,4 @@
-"""The poller at scale (DESIGN §5.5): one ``poll_once`` tick with thousands of
+"""The poller at scale (docs/PRODUCT.md §5.5): one ``poll_once`` tick with thousands of
 instances in flight.
 
 Requests are previewed and confirmed over signed HTTP; the simulator keeps every

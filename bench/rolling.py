@@ -1,4 +1,4 @@
-"""Rolling reboots (DESIGN §5.8): how fast the next wave follows, what a poll asks ECS
+"""Rolling reboots (docs/PRODUCT.md §5.8): how fast the next wave follows, what a poll asks ECS
 during a rollout, and how many Slack messages a large rollout makes.
 
 * Gap: 100 instances in 5 waves (canary 1, then waves of ≤ 25). The simulator's manual

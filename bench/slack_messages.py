@@ -1,4 +1,4 @@
-"""Slack messages per request (DESIGN §5.5–5.6: replies coalesced, never one per
+"""Slack messages per request (docs/PRODUCT.md §5.5–5.6: replies coalesced, never one per
 instance per poll).
 
 For N = 10, 100 and 1000 instances, one request is previewed and confirmed over signed

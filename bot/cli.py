@@ -1,4 +1,4 @@
-"""The ``ecs-reboot-bot`` command (also ``python -m bot``), DESIGN §2.
+"""The ``ecs-reboot-bot`` command (also ``python -m bot``), docs/PRODUCT.md §2.
 
 Each subcommand reads the settings, wires what it needs through ``bot.bootstrap`` and
 runs. A bad setting stops it with one line naming the variable (exit 2).
@@ -138,7 +138,7 @@ def _parser() -> argparse.ArgumentParser:
         change.set_defaults(run=handler)
 
     history = commands.add_parser("history", help="recent reboot requests")
-    history.add_argument("--json", action="store_true", help="one JSON array (DESIGN §7)")
+    history.add_argument("--json", action="store_true", help="one JSON array (docs/PRODUCT.md §7)")
     history.add_argument("--limit", type=_positive_int, default=20)
     history.add_argument("--state", choices=[state.value for state in RequestState])
     history.add_argument("--user", help="requests by this Slack user id")

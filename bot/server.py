@@ -2,7 +2,7 @@
 ``GET /metrics``) served by waitress, a production-grade multi-threaded server.
 
 Why waitress rather than gunicorn: it runs in-process (the poller shares the process,
-as DESIGN §2 asks), is pure Python, and can be started on a random port in tests.
+as docs/PRODUCT.md §2 asks), is pure Python, and can be started on a random port in tests.
 """
 
 from __future__ import annotations

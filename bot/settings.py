@@ -1,4 +1,4 @@
-"""Typed configuration from the environment (DESIGN §3).
+"""Typed configuration from the environment (docs/PRODUCT.md §3).
 
 Only ``bootstrap``, ``cli`` and ``migrations/env.py`` read settings; everything else
 receives plain values. Nothing here runs at import time: call :func:`load_settings`.
@@ -40,7 +40,7 @@ def _split_commas(value: object) -> object:
 
 
 class Settings(BaseSettings):
-    """Every variable of DESIGN §3. Secrets are ``SecretStr`` so they never print."""
+    """Every variable of docs/PRODUCT.md §3. Secrets are ``SecretStr`` so they never print."""
 
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=True, extra="ignore")
 
@@ -93,7 +93,7 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field(default="text", alias="ECSBOT_LOG_FORMAT")
     require_reason: bool = Field(default=False, alias="ECSBOT_REQUIRE_REASON")
 
-    # Four-eyes approval (DESIGN §6.1).
+    # Four-eyes approval (docs/PRODUCT.md §6.1).
     approvals: int = Field(default=1, alias="ECSBOT_APPROVALS", ge=1)
     approvals_for_force: bool = Field(default=False, alias="ECSBOT_APPROVALS_FOR_FORCE")
     approvals_above: int = Field(default=0, alias="ECSBOT_APPROVALS_ABOVE", ge=0)
@@ -101,7 +101,7 @@ class Settings(BaseSettings):
     approval_ttl: int = Field(default=1800, alias="ECSBOT_APPROVAL_TTL", gt=0)
     approver_group: str | None = Field(default=None, alias="ECSBOT_APPROVER_GROUP")
 
-    # Rolling reboots (DESIGN §5.8, §5.9).
+    # Rolling reboots (docs/PRODUCT.md §5.8, §5.9).
     rolling_above: int = Field(default=10, alias="ECSBOT_ROLLING_ABOVE", ge=0)
     batch: str = Field(default="25%", alias="ECSBOT_BATCH")
     canary: int = Field(default=1, alias="ECSBOT_CANARY", ge=0)

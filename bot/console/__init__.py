@@ -1,4 +1,4 @@
-"""``ecs-reboot-bot console``: the whole flow offline (DESIGN §1, §2).
+"""``ecs-reboot-bot console``: the whole flow offline (docs/PRODUCT.md §1, §2).
 
 A terminal plays Slack for the real bot, against the bundled ECS simulator and a
 throw-away SQLite database. Modules, one job each: ``commands`` (the prompt language),

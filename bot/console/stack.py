@@ -32,7 +32,7 @@ REBOOT_TIMEOUT = 60
 # The simulator's defaults: a reboot spends 2 s stopping and 3 s starting.
 STOP_SECONDS, START_SECONDS = 2.0, 3.0
 STOPPED_NAME = "batch-01"
-# Twelve web instances in two zones, for trying a rolling reboot (DESIGN §5.8).
+# Twelve web instances in two zones, for trying a rolling reboot (docs/PRODUCT.md §5.8).
 ROLLING_FLEET = 12
 ROLLING_ZONES = (f"{REGION}-h", f"{REGION}-i")
 
@@ -101,7 +101,7 @@ def start_stack(
             )
             for n in range(1, ROLLING_FLEET + 1)
         )
-        # A small "pay" service, so that the demo can pick instances by tag (DESIGN §4).
+        # A small "pay" service, so that the demo can pick instances by tag (docs/PRODUCT.md §4).
         for number in range(1, 4):
             sim.fleet.add_instance(REGION, name=f"pay-{number:02d}", tags=PAY_TAGS)
         sim.start()

@@ -1,4 +1,4 @@
-"""The database schema as SQLAlchemy declarative models (DESIGN §5–7).
+"""The database schema as SQLAlchemy declarative models (docs/PRODUCT.md §5–7).
 
 Rows are an implementation detail of ``bot.db``: repositories turn them into the
 domain's frozen snapshots, so nothing outside this package imports these classes
@@ -6,7 +6,7 @@ domain's frozen snapshots, so nothing outside this package imports these classes
 
 State-like columns (``state``, ``verdict``, ``outcome``, ``role``) are plain strings
 holding the domain enums' values, without CHECK constraints: adding a state later
-(two-person approval, canary, DESIGN §10) should not need a table rebuild on SQLite.
+(two-person approval, canary, docs/PRODUCT.md §10) should not need a table rebuild on SQLite.
 Optional scope columns of a role binding are ``""`` rather than NULL so the unique
 constraint behaves the same on SQLite and PostgreSQL (NULLs never collide).
 """
@@ -101,7 +101,7 @@ class RebootRequestRow(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(_NAME))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    # The rollout (DESIGN §5.8), fixed at preview; one wave for all at once.
+    # The rollout (docs/PRODUCT.md §5.8), fixed at preview; one wave for all at once.
     rollout_waves: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     rollout_canary: Mapped[int | None] = mapped_column(Integer)
     rollout_batch: Mapped[int | None] = mapped_column(Integer)
@@ -112,7 +112,7 @@ class RebootRequestRow(Base):
     stop_reason: Mapped[str | None] = mapped_column(String(_STATE))
     stopped_by: Mapped[str | None] = mapped_column(String(_SLACK_ID))
     paused_by: Mapped[str | None] = mapped_column(String(_SLACK_ID))
-    # Four-eyes approval and retries (DESIGN §6.1, §6.2; migration 0005).
+    # Four-eyes approval and retries (docs/PRODUCT.md §6.1, §6.2; migration 0005).
     reason: Mapped[str | None] = mapped_column(Text)
     approvals_needed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     approval_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -159,7 +159,7 @@ class RebootInstanceRow(Base):
     message: Mapped[str | None] = mapped_column(Text)
     api_request_id: Mapped[str | None] = mapped_column(String(_INSTANCE_ID))
     # Written and committed BEFORE the reboot call goes out: a process that dies
-    # mid-call must not send it again on restart (DESIGN §5.7).
+    # mid-call must not send it again on restart (docs/PRODUCT.md §5.7).
     reboot_sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     reboot_acked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     start_time_before: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -169,7 +169,7 @@ class RebootInstanceRow(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # The last outcome already posted to the thread, so replies are coalesced.
     reported_outcome: Mapped[str | None] = mapped_column(String(_STATE))
-    # The rollout wave this instance reboots in, 1-based (DESIGN §5.8).
+    # The rollout wave this instance reboots in, 1-based (docs/PRODUCT.md §5.8).
     wave: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     # The health gate's finding (§5.9): "online", "absent", or null (no gate).
     agent: Mapped[str | None] = mapped_column(String(_STATE))

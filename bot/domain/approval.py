@@ -1,4 +1,4 @@
-"""Which requests need four-eyes approval, and from how many people (DESIGN §6.1).
+"""Which requests need four-eyes approval, and from how many people (docs/PRODUCT.md §6.1).
 
 Pure: the rules (``ECSBOT_APPROVALS*`` as plain values) and a request's instances in,
 the need out. The preview records the need with the request, so the confirm applies

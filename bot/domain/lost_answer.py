@@ -1,4 +1,4 @@
-"""What to do with an instance whose real reboot call's answer was lost (DESIGN §5.4,
+"""What to do with an instance whose real reboot call's answer was lost (docs/PRODUCT.md §5.4,
 docs/decisions/0003): pure, on plain values.
 
 A lost answer (timeout, dropped connection, 5xx) leaves the call's effect unknown, and

@@ -1,4 +1,4 @@
-"""The vocabulary of the bot: states, outcomes, verdicts and roles (DESIGN §5–7).
+"""The vocabulary of the bot: states, outcomes, verdicts and roles (docs/PRODUCT.md §5–7).
 
 Pure values only: no I/O, no framework. The string values are public interface
 (``history --json``, the database, the acceptance suite): never rename them.
@@ -12,17 +12,17 @@ from enum import StrEnum
 
 class RequestState(StrEnum):
     PREVIEWED = "previewed"
-    # Confirmed by the requester; waits for approvers (DESIGN §6.1) before it runs.
+    # Confirmed by the requester; waits for approvers (docs/PRODUCT.md §6.1) before it runs.
     AWAITING_APPROVAL = "awaiting_approval"
     CANCELLED = "cancelled"
     EXPIRED = "expired"
-    # An approver said no (DESIGN §6.1): final, nothing was rebooted.
+    # An approver said no (docs/PRODUCT.md §6.1): final, nothing was rebooted.
     REJECTED = "rejected"
     EXECUTING = "executing"
     SUCCEEDED = "succeeded"
     PARTIALLY_FAILED = "partially_failed"
     FAILED = "failed"
-    # A rollout between waves, waiting for a person to resume it (DESIGN §5.8); the
+    # A rollout between waves, waiting for a person to resume it (docs/PRODUCT.md §5.8); the
     # wave in flight when it was paused is still watched.
     PAUSED = "paused"
     # A rollout stopped by ``--max-errors`` or an Abort click: final.
@@ -50,7 +50,7 @@ class InstanceOutcome(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     TIMED_OUT = "timed_out"
-    # Never sent a reboot: its rollout was stopped before its wave (DESIGN §5.8).
+    # Never sent a reboot: its rollout was stopped before its wave (docs/PRODUCT.md §5.8).
     ABORTED = "aborted"
 
     @property
@@ -58,7 +58,7 @@ class InstanceOutcome(StrEnum):
         return self not in (InstanceOutcome.PENDING, InstanceOutcome.REBOOTING)
 
 
-# The outcomes a Retry button offers to try again (DESIGN §6.2). Read by value so that
+# The outcomes a Retry button offers to try again (docs/PRODUCT.md §6.2). Read by value so that
 # ``aborted`` (rolling reboots) counts as soon as the outcome exists.
 RETRYABLE_OUTCOMES = frozenset(
     outcome for outcome in InstanceOutcome if outcome.value in {"failed", "timed_out", "aborted"}
@@ -109,7 +109,7 @@ class InstanceRef:
 
 
 def final_request_state(outcomes: list[InstanceOutcome], *, stopped: bool = False) -> RequestState:
-    """The state of a finished request from its instances' outcomes (DESIGN §7).
+    """The state of a finished request from its instances' outcomes (docs/PRODUCT.md §7).
 
     Only the instances a reboot was sent to count: a ``skipped`` one was never going
     to reboot, and the person confirmed knowing it. ``succeeded`` when every counted

@@ -1,4 +1,4 @@
-"""What people type after ``/ecs-reboot``, read into commands (DESIGN §4).
+"""What people type after ``/ecs-reboot``, read into commands (docs/PRODUCT.md §4).
 
 Pure: text in, frozen values out; no I/O and no framework. Nothing here raises on bad
 input: every problem becomes a sentence for the person who typed it, all of them at
@@ -88,7 +88,7 @@ class RolesCommand:
 
 @dataclass(frozen=True)
 class RoleBindingCommand:
-    """A change to one binding (DESIGN §6). ``subject`` is a bare Slack id (``U…``,
+    """A change to one binding (docs/PRODUCT.md §6). ``subject`` is a bare Slack id (``U…``,
     ``W…`` or ``S…``); ``region`` and the tag are None when the binding is unscoped."""
 
     subject: str
@@ -263,7 +263,7 @@ class _LineReading:
 def parse_instances(
     text: str, *, default_region: str | None, max_instances: int
 ) -> InstanceListParse:
-    """Read an INSTANCES list as people paste it (DESIGN §4): ids with optional
+    """Read an INSTANCES list as people paste it (docs/PRODUCT.md §4): ids with optional
     ``REGION/`` or ``REGION:`` prefixes, or whole ECS console lines.
 
     Use ``parse_command`` for the slash-command text; this is for text that holds
@@ -432,7 +432,7 @@ def _no_region_problem(instance_ids: Sequence[str]) -> ParseProblem:
 
 _SWITCHES = ("--force", "--help", "-h")
 _VALUED = ("--region", "--tag")
-# The ROLLOUT flags (DESIGN §5.8), read into ``_Options.rollout``.
+# The ROLLOUT flags (docs/PRODUCT.md §5.8), read into ``_Options.rollout``.
 _ROLLOUT_SWITCHES = ("--pause-after-canary", "--all-at-once")
 _ROLLOUT_VALUED = ("--batch", "--canary", "--max-errors")
 _ROLLOUT_OPTIONS = _ROLLOUT_VALUED + _ROLLOUT_SWITCHES
@@ -703,7 +703,7 @@ def parse_command(
     max_instances: int,
     require_reason: bool = False,
 ) -> Command:
-    """Read the text of an ``/ecs-reboot`` slash command (DESIGN §4).
+    """Read the text of an ``/ecs-reboot`` slash command (docs/PRODUCT.md §4).
 
     Returns one command, or a ``CommandError`` that lists every problem at once.
     ``default_region`` is ``ECSBOT_DEFAULT_REGION``, ``max_instances`` is

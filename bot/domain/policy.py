@@ -1,4 +1,4 @@
-"""Authorization: who may do what, on which instances (DESIGN §5.2, §6).
+"""Authorization: who may do what, on which instances (docs/PRODUCT.md §5.2, §6).
 
 Deny by default. Pure: the caller hands in the bindings that apply to the person
 (their own and their user groups'), the instances with their regions and tags, and
@@ -128,7 +128,7 @@ class RequesterOrAdminOnly:
 
 @dataclass(frozen=True)
 class OwnRequest:
-    """The requester may not approve their own request (four eyes, DESIGN §6.1)."""
+    """The requester may not approve their own request (four eyes, docs/PRODUCT.md §6.1)."""
 
 
 Denial: TypeAlias = (

@@ -20,7 +20,7 @@ from bot.domain.model import (
     Verdict,
 )
 
-# Which state may follow which (DESIGN §7). Everything else is refused.
+# Which state may follow which (docs/PRODUCT.md §7). Everything else is refused.
 TRANSITIONS: Mapping[RequestState, frozenset[RequestState]] = {
     RequestState.PREVIEWED: frozenset(
         {
@@ -88,7 +88,7 @@ class PlannedInstance:
     seen_leaving_running: bool = False
     finished_at: datetime | None = None
     reported_outcome: InstanceOutcome | None = None
-    # The rollout wave this instance reboots in, 1-based (DESIGN §5.8).
+    # The rollout wave this instance reboots in, 1-based (docs/PRODUCT.md §5.8).
     wave: int = 1
     # With ECSBOT_HEALTH_CHECK=cloud-assistant (§5.9): "online" once the agent reported
     # after the reboot, "absent" when the instance has no agent (back on Running alone).
@@ -104,7 +104,7 @@ class PlannedInstance:
 
 @dataclass(frozen=True)
 class Approval:
-    """One approver's yes to a request awaiting approval (DESIGN §6.1)."""
+    """One approver's yes to a request awaiting approval (docs/PRODUCT.md §6.1)."""
 
     user: str
     at: datetime
@@ -135,7 +135,7 @@ class RebootRequest:
     message_redraw_due: bool = False
     # The request finished; the notify channel has not been told how yet.
     notify_end_due: bool = False
-    # The rollout (DESIGN §5.8): waves planned, the first wave's size (None: all at
+    # The rollout (docs/PRODUCT.md §5.8): waves planned, the first wave's size (None: all at
     # once), the later waves' size, the failures tolerated (None: all at once).
     rollout_waves: int = 1
     rollout_canary: int | None = None
@@ -180,7 +180,7 @@ class RebootRequest:
 
     @property
     def retryable(self) -> tuple[PlannedInstance, ...]:
-        """The instances a Retry would reboot again: sent, and not back (DESIGN §6.2)."""
+        """The instances a Retry would reboot again: sent, and not back (docs/PRODUCT.md §6.2)."""
         if not self.state.is_final:
             return ()
         return tuple(i for i in self.instances if i.outcome in RETRYABLE_OUTCOMES)

@@ -1,4 +1,4 @@
-"""Rolling reboots (DESIGN §5.8): the plan of waves, and where a rollout stands. Pure.
+"""Rolling reboots (docs/PRODUCT.md §5.8): the plan of waves, and where a rollout stands. Pure.
 
 A request that reboots more than ``ECSBOT_ROLLING_ABOVE`` instances, or one given a
 rollout flag, reboots in waves: a canary first, then waves of the batch size. Waves

@@ -1,4 +1,4 @@
-"""Selectors: instances picked by tag and by name instead of by id (DESIGN §4).
+"""Selectors: instances picked by tag and by name instead of by id (docs/PRODUCT.md §4).
 
 Pure values. ``tag:KEY=VALUE`` and ``name:PATTERN`` are read by the parser; all the
 selectors of one command make one :class:`InstanceFilter` (an instance must satisfy

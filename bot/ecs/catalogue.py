@@ -1,9 +1,9 @@
 """The ECS error catalogue: every code the bot may meet, in words a person can act on.
 
-Each sentence says what happened and what to do next (DESIGN §5, "Errors from the ECS
+Each sentence says what happened and what to do next (docs/PRODUCT.md §5, "Errors from the ECS
 API are shown in words a person can act on"). The codes come from the
-``RebootInstances`` page's table (reference/RebootInstances-api.txt), the dry-run and
-throttling codes of reference/ecs-notes.md, and the signature/credential/region codes
+``RebootInstances`` page's table (docs/ECS-API.md), the dry-run and
+throttling codes of docs/ECS-API.md, and the signature/credential/region codes
 the gateway answers with before the action runs.
 
 The catalogue also decides two things the client needs: whether an answer is a passed

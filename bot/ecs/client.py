@@ -3,7 +3,7 @@
 Use :class:`EcsClient` wherever the services need ECS; bootstrap builds one per process
 (its ``httpx.Client`` pools connections) and closes it at shutdown.
 
-Retries differ by what a repeat could do (reference/ecs-notes.md, "Throttling and
+Retries differ by what a repeat could do (docs/ECS-API.md, "Throttling and
 retries"):
 
 * read-only actions and the dry run: ``Throttling*``, ``ServiceUnavailable``,

@@ -17,7 +17,7 @@ Temporary credentials are cached and refreshed before they expire (15 minutes, o
 quarter of a shorter lifetime, ahead), one refresh at a time; a failed refresh keeps
 the old credentials only while they are still comfortably valid, so no call is ever
 signed with an expired token. :func:`credentials_chain` picks the source the way the
-official chain does (reference/ecs-notes.md, "Credentials"); docs/decisions/0007 says
+official chain does (docs/ECS-API.md, "Credentials"); docs/decisions/0007 says
 why this is our own code and not the official package.
 """
 
@@ -166,7 +166,7 @@ class _RefreshingProvider:
 class EcsRamRoleCredentialsProvider(_RefreshingProvider):
     """STS credentials of the ECS RAM role attached to the host instance.
 
-    Flow (reference/ecs-notes.md): PUT ``/latest/api/token`` for a metadata token, then
+    Flow (docs/ECS-API.md): PUT ``/latest/api/token`` for a metadata token, then
     with it GET ``/latest/meta-data/ram/security-credentials/`` for the role name (unless
     ``role_name`` is given) and ``…/<role>`` for the credentials. Cached until
     ``REFRESH_MARGIN`` before ``Expiration``. Thread-safe: one refresh at a time, other

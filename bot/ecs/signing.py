@@ -1,4 +1,4 @@
-"""Request signing for the Alibaba Cloud ECS OpenAPI (reference/ecs-notes.md, "Signing").
+"""Request signing for the Alibaba Cloud ECS OpenAPI (docs/ECS-API.md, "Signing").
 
 Two schemes: V3 (``ACS3-HMAC-SHA256``, what the official SDK uses) and the older RPC
 HMAC-SHA1 (V1). Both the client (to sign) and the simulator (to verify) use these

@@ -1,4 +1,4 @@
-"""Four-eyes approval and Retry (DESIGN §6.1, §6.2): the approvers' clicks on a request
+"""Four-eyes approval and Retry (docs/PRODUCT.md §6.1, §6.2): the approvers' clicks on a request
 ``awaiting_approval``, and the Retry button of a finished request's summary.
 
 Like a confirm, each click is decided before the ack, on the database alone

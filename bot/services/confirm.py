@@ -1,4 +1,4 @@
-"""Confirm, cancel and expire (DESIGN §5.4): who may click, exactly-once execution, and
+"""Confirm, cancel and expire (docs/PRODUCT.md §5.4): who may click, exactly-once execution, and
 the reboot calls themselves.
 
 A click is decided while Slack waits for the ack: the checks and the one conditional
@@ -186,7 +186,7 @@ def confirm(ctx: Context, click: Click) -> Later:
 
 
 def _await_approval(ctx: Context, click: Click, request: RebootRequest, now: datetime) -> Later:
-    """The requester's confirm of a request an approval rule applies to (DESIGN §6.1):
+    """The requester's confirm of a request an approval rule applies to (docs/PRODUCT.md §6.1):
     ``previewed → awaiting_approval``, in one conditional update like any confirm; the
     approvers' clicks start it (``bot.services.approval``)."""
     changes = RequestUpdate(

@@ -63,7 +63,7 @@ class Context:
     )
 
     def principal(self, uow: UnitOfWork, user_id: str) -> Principal:
-        """The person with every binding that applies to them now (DESIGN §5.2: read from
+        """The person with every binding that applies to them now (docs/PRODUCT.md §5.2: read from
         the database at each decision; only group membership is cached, by the adapter)."""
         subjects = [user_id]
         for group in uow.roles.group_subjects():

@@ -1,4 +1,4 @@
-"""Driving an ``executing`` request forward (DESIGN §5.4–5.7): send the reboot calls
+"""Driving an ``executing`` request forward (docs/PRODUCT.md §5.4–5.7): send the reboot calls
 not sent yet, watch the instances come back, report in the thread, finish.
 
 ``advance`` is the one step both the confirm click and the poller take, so a request
@@ -108,7 +108,7 @@ def _save(
 
 
 def _between_waves(ctx: Context, request: RebootRequest, now: datetime) -> RebootRequest:
-    """A rollout's decisions once no wave is in flight (DESIGN §5.8): stop when more
+    """A rollout's decisions once no wave is in flight (docs/PRODUCT.md §5.8): stop when more
     instances failed than ``--max-errors`` allows or someone aborted (the instances
     never sent end ``aborted``), pause after the canary when asked, else send the next
     wave. Nothing while a wave is in flight or when every wave was sent."""
@@ -300,7 +300,7 @@ def _watch(instance: PlannedInstance, why: str, **changes: object) -> PlannedIns
     )
 
 
-# --- lost answers (DESIGN §5.4, docs/decisions/0003) -----------------------------------------
+# --- lost answers (docs/PRODUCT.md §5.4, docs/decisions/0003) ----------------------------
 
 
 def _lost(request: RebootRequest) -> list[PlannedInstance]:

@@ -1,4 +1,4 @@
-"""``history``: recent requests in the schema of DESIGN §7 (``--json``) or as a table."""
+"""``history``: recent requests in the schema of docs/PRODUCT.md §7 (``--json``) or as a table."""
 
 from __future__ import annotations
 

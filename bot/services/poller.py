@@ -1,4 +1,4 @@
-"""The status poller (DESIGN §5.5): ``poll_once(now)`` advances every due request once;
+"""The status poller (docs/PRODUCT.md §5.5): ``poll_once(now)`` advances every due request once;
 ``Poller`` is the loop around it, with the sleep outside the step.
 
 Requests are leased (one poller at a time per request, the lease expiring so that a dead

@@ -1,4 +1,4 @@
-"""The preview use case (DESIGN §5.2–5.3): look the instances up, dry-run the reboot,
+"""The preview use case (docs/PRODUCT.md §5.2–5.3): look the instances up, dry-run the reboot,
 decide who may do what, record the request and show it in the channel."""
 
 from __future__ import annotations
@@ -72,10 +72,10 @@ class PreviewAsked:
     duplicates: tuple[InstanceRef, ...] = ()
     rollout: RolloutFlags = field(default_factory=RolloutFlags)
     reason: str | None = None
-    # A retry (DESIGN §6.2): the request it retries, and the id claimed for it there.
+    # A retry (docs/PRODUCT.md §6.2): the request it retries, and the id claimed for it there.
     retry_of: str | None = None
     request_id: str | None = None
-    # ``tag:``/``name:`` selectors and the regions they are resolved in (DESIGN §4).
+    # ``tag:``/``name:`` selectors and the regions they are resolved in (docs/PRODUCT.md §4).
     selectors: tuple[Selector, ...] = ()
     search_regions: tuple[str, ...] = ()
 

@@ -1,4 +1,4 @@
-"""When is an instance back? The completion rule of DESIGN §5.5, pure.
+"""When is an instance back? The completion rule of docs/PRODUCT.md §5.5, pure.
 
 An instance has rebooted when, after the reboot call was sent, it was seen leaving
 ``Running`` and is ``Running`` again, or it is ``Running`` with a ``StartTime`` later than
@@ -72,7 +72,7 @@ def gate_on_agent(
     now: datetime,
     timeout_seconds: int,
 ) -> PlannedInstance:
-    """The health gate of DESIGN §5.9 on an instance :func:`observe` just found back:
+    """The health gate of docs/PRODUCT.md §5.9 on an instance :func:`observe` just found back:
     back only once its Cloud Assistant agent is online with a heartbeat after the reboot
     call; without an agent, back on ``Running`` alone (``agent="absent"``). Until then
     it stays ``rebooting`` (seen leaving, so the next look at it asks again), and

@@ -1,4 +1,4 @@
-"""Granting, revoking and listing roles (DESIGN §6), from Slack or the command line.
+"""Granting, revoking and listing roles (docs/PRODUCT.md §6), from Slack or the command line.
 
 Both surfaces come here, so both are authorized the same way (Slack) or trusted as
 the operator of the host (command line, ``actor`` ``cli:<user>``), and both audit.

@@ -1,4 +1,4 @@
-"""Pause, Resume and Abort a running rollout (DESIGN §5.8).
+"""Pause, Resume and Abort a running rollout (docs/PRODUCT.md §5.8).
 
 Decided like a confirm click (docs/decisions/0001): before the ack, on the database
 only: the request is loaded, the clicker checked (the requester or an admin, holding

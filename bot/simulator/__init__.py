@@ -3,7 +3,7 @@ OpenAPI (``RebootInstances``, ``DescribeInstances`` with ``InstanceIds`` / ``Tag
 ``InstanceName`` filters and ``OperationLocks``, ``DescribeInstanceStatus``,
 ``DescribeCloudAssistantStatus``) and STS 2015-04-01 (``AssumeRole``,
 ``AssumeRoleWithOIDC``, whose temporary keys the ECS side then accepts), checks
-signatures and plays instance state changes (DESIGN.md §8).
+signatures and plays instance state changes (docs/PRODUCT.md §8).
 
 Modules, one job each: ``fleet`` (instances, locks, agents and their state machine),
 ``api`` (the ECS instance actions and their errors), ``assistant``

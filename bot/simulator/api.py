@@ -1,6 +1,6 @@
 """The ECS actions (``RebootInstances``, ``DescribeInstances``, ``DescribeInstanceStatus``;
 ``DescribeCloudAssistantStatus`` lives in ``assistant.py``), as
-``reference/RebootInstances-api.txt`` and ``ecs-notes.md`` describe them: parameters in, a
+``docs/ECS-API.md`` and ``ecs-notes.md`` describe them: parameters in, a
 JSON body out, an ``ApiError`` for every refusal.
 
 No HTTP here: the server has already checked the signature; this module sees only the

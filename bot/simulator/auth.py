@@ -1,6 +1,6 @@
 """Signature checks for requests reaching the simulator, as the real ECS endpoint does.
 
-Both schemes of ``reference/ecs-notes.md`` ("Signing") are verified with
+Both schemes of ``docs/ECS-API.md`` ("Signing") are verified with
 ``bot.ecs.signing`` — the same code the bot signs with — while the tests use the
 official SDK as the independent oracle. Checks run in the order that leaks least: the
 key must exist, the timestamp must be fresh, the signature must match, and only then is

@@ -4,7 +4,7 @@ One module so that the look of the bot is in one place and the action ids are na
 constants. Functions here are pure: they take snapshots and plain values and return
 ``Message`` values; the Slack adapter sends them.
 
-Slack's limits (reference/slack-notes.md): 50 blocks a message, 3000 characters a
+Slack's limits (docs/SLACK-API.md): 50 blocks a message, 3000 characters a
 section. Long instance lists are split into several sections, and what does not fit
 goes into thread replies (``overflow``), so nothing is ever cut silently.
 """
@@ -34,7 +34,7 @@ from bot.domain.rollout import errors, sent_wave
 
 ACTION_CONFIRM = "reboot_confirm"
 ACTION_CANCEL = "reboot_cancel"
-# A running rollout's buttons (DESIGN §5.8).
+# A running rollout's buttons (docs/PRODUCT.md §5.8).
 ACTION_PAUSE = "reboot_pause"
 ACTION_RESUME = "reboot_resume"
 ACTION_ABORT = "reboot_abort"
@@ -312,7 +312,7 @@ def _status_text(request: RebootRequest) -> str:
     if request.state.is_running or (request.state.is_final and request.confirmed_by):
         skipped = sum(1 for i in request.instances if i.outcome is InstanceOutcome.SKIPPED)
         aborted = sum(1 for i in request.instances if i.outcome is InstanceOutcome.ABORTED)
-        # Skipped instances do not count against the request (DESIGN §7); say how many.
+        # Skipped instances do not count against the request (docs/PRODUCT.md §7); say how many.
         extra = f", {skipped} skipped" if skipped else ""
         extra += f", {aborted} never sent" if aborted else ""
         wave = ""
@@ -687,7 +687,7 @@ def _reason_suffix(request: RebootRequest) -> str:
 def notify_awaiting_approval(
     request: RebootRequest, permalink: str | None, approver_group: str | None
 ) -> Message:
-    """The notify channel's call for approvers (DESIGN §6.1)."""
+    """The notify channel's call for approvers (docs/PRODUCT.md §6.1)."""
     verb = "Force reboot" if request.force else "Reboot"
     count = len(request.to_reboot)
     link = f" · <{permalink}|approve or reject>" if permalink else ""

@@ -1,4 +1,4 @@
-"""Slack user-group membership, cached briefly (DESIGN §5.2: the only thing that may be
+"""Slack user-group membership, cached briefly (docs/PRODUCT.md §5.2: the only thing that may be
 cached in an authorization decision)."""
 
 from __future__ import annotations

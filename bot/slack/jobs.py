@@ -1,4 +1,4 @@
-"""The worker pool for everything slow that follows an ack (DESIGN §5.1).
+"""The worker pool for everything slow that follows an ack (docs/PRODUCT.md §5.1).
 
 Separate from Bolt's own listener pool so that twenty slow previews can never starve
 the threads that ack. A job that fails is logged with its traceback and the person is

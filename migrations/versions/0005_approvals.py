@@ -1,4 +1,4 @@
-"""Four-eyes approval, the reason, and retries (DESIGN §6.1, §6.2).
+"""Four-eyes approval, the reason, and retries (docs/PRODUCT.md §6.1, §6.2).
 
 Revision ID: 0005
 Revises: 0004

@@ -1,4 +1,4 @@
-"""Rolling reboots: the rollout on the request, the wave on each instance (DESIGN §5.8).
+"""Rolling reboots: the rollout on the request, the wave on each instance (docs/PRODUCT.md §5.8).
 
 Revision ID: 0006
 Revises: 0005
@@ -6,7 +6,7 @@ Create Date: 2026-12-10
 
 Existing requests were rebooted all at once: they read as one wave (``rollout_waves``
 1, every instance in wave 1), with no canary, batch or error budget. ``agent`` holds
-the health gate's finding (DESIGN §5.9): null when no gate applied.
+the health gate's finding (docs/PRODUCT.md §5.9): null when no gate applied.
 """
 
 from __future__ import annotations

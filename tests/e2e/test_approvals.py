@@ -1,4 +1,4 @@
-"""Four-eyes approval, the reason and Retry end to end (DESIGN §4, §6.1, §6.2, §9):
+"""Four-eyes approval, the reason and Retry end to end (docs/PRODUCT.md §4, §6.1, §6.2, §9):
 signed Slack requests over HTTP, the fake Slack Web API and the ECS simulator behind."""
 
 from __future__ import annotations

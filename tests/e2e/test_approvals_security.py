@@ -1,4 +1,4 @@
-"""Hardening of the approval and retry buttons (DESIGN §9): forged and replayed
+"""Hardening of the approval and retry buttons (docs/PRODUCT.md §9): forged and replayed
 payloads get 401 and change nothing; clicks from another channel and clicks on requests
 past deciding get a clear answer and change nothing."""
 

@@ -1,7 +1,7 @@
 """Windows the soak (tests/soak) ran into, pinned here deterministically: a process
 killed at the wrong moment (the database is left exactly as it leaves it), or Slack
 failing at the wrong moment. The next Slack request or poller tick must carry on as
-DESIGN §5.7 and §9 say: resume where it stopped, lose nothing the person should see."""
+docs/PRODUCT.md §5.7 and §9 say: resume where it stopped, lose nothing the person should see."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The /ecs-reboot flow end to end (DESIGN §4–6, §9): signed Slack requests over HTTP
+"""The /ecs-reboot flow end to end (docs/PRODUCT.md §4–6, §9): signed Slack requests over HTTP
 into ``serve``'s app, the fake Slack Web API and the ECS simulator behind it."""
 
 from __future__ import annotations

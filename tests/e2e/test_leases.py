@@ -1,4 +1,4 @@
-"""Nothing held, nothing lost (DESIGN §5.4, §5.7, §9): a click is recorded before it is
+"""Nothing held, nothing lost (docs/PRODUCT.md §5.4, §5.7, §9): a click is recorded before it is
 acked, pollers lease one request at a time on short renewed leases, and a final redraw
 that Slack refused is drawn on a later tick.
 

@@ -1,4 +1,4 @@
-"""A lost answer is resolved, not waited out (DESIGN §5.4, docs/decisions/0003): a real
+"""A lost answer is resolved, not waited out (docs/PRODUCT.md §5.4, docs/decisions/0003): a real
 ``RebootInstances`` call whose answer is lost is followed by a look at the instances, and
 those that did not restart are sent the call once more, never more than two calls per
 instance and request. Signed Slack requests over HTTP, the simulator's faults behind,

@@ -1,4 +1,4 @@
-"""Malformed Slack requests, signed, over HTTP into ``serve``'s app (DESIGN §9).
+"""Malformed Slack requests, signed, over HTTP into ``serve``'s app (docs/PRODUCT.md §9).
 
 Each one gets a clear answer (an ephemeral text, or a 4xx, or an empty 200 with
 nothing done), never a 5xx; nothing is rebooted (no real ``RebootInstances`` reaches

@@ -1,4 +1,4 @@
-"""The bot with nothing but RRSA settings (DESIGN §3, README "Credentials"): no access
+"""The bot with nothing but RRSA settings (docs/PRODUCT.md §3, README "Credentials"): no access
 key at all, only ``ALIBABA_CLOUD_ROLE_ARN`` + the OIDC provider and token file. Every
 ECS call is then signed with the STS keys the simulator issued to ``AssumeRoleWithOIDC``,
 their security token included, and the reboot goes through."""

@@ -1,4 +1,4 @@
-"""The status poller end to end (DESIGN §5.5–5.7): time is the simulator's manual clock,
+"""The status poller end to end (docs/PRODUCT.md §5.5–5.7): time is the simulator's manual clock,
 shared with the bot, and the poller is driven by calling its tick. No sleeps."""
 
 from __future__ import annotations

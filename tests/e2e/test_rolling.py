@@ -1,4 +1,4 @@
-"""Rolling reboots end to end (DESIGN §5.8): signed Slack requests over HTTP, the ECS
+"""Rolling reboots end to end (docs/PRODUCT.md §5.8): signed Slack requests over HTTP, the ECS
 simulator on the manual clock, the poller driven tick by tick."""
 
 from __future__ import annotations

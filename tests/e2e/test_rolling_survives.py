@@ -1,4 +1,4 @@
-"""A rollout survives its process (DESIGN §5.7, §5.8): ``serve`` SIGKILLed with a wave
+"""A rollout survives its process (docs/PRODUCT.md §5.7, §5.8): ``serve`` SIGKILLed with a wave
 in flight, a fresh ``serve`` on the same database goes on wave by wave, and every
 instance is rebooted exactly once. Real clock, short simulator state changes, bounded
 waits."""

@@ -1,4 +1,4 @@
-"""Rolling reboots together with what grew beside them (DESIGN §5.4, §5.8, §6.1, §6.2):
+"""Rolling reboots together with what grew beside them (docs/PRODUCT.md §5.4, §5.8, §6.1, §6.2):
 an approved rollout, a lost answer inside a wave, and a Retry of an aborted rollout.
 Signed Slack requests over HTTP, the ECS simulator on the manual clock, the poller
 driven tick by tick."""

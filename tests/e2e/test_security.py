@@ -1,4 +1,4 @@
-"""Security end to end (DESIGN §3, §5.2, §5.4, §6, §9): Slack's request signatures,
+"""Security end to end (docs/PRODUCT.md §3, §5.2, §5.4, §6, §9): Slack's request signatures,
 privilege escalation through commands and forged clicks, mrkdwn and mention injection
 through what ECS says about instances, and secrets kept out of every Slack message.
 

@@ -1,4 +1,4 @@
-"""``ecs-reboot-bot serve`` as a real process (DESIGN §2, §8, §9): ``python -m bot
+"""``ecs-reboot-bot serve`` as a real process (docs/PRODUCT.md §2, §8, §9): ``python -m bot
 serve`` against the fake Slack Web API and the ECS simulator on loopback, on a SQLite
 file, driven over HTTP the way Slack and a load balancer drive it; and ``/healthz``
 answering 503 when the database is gone (in-process, with ``bot.server.WebApp``)."""

@@ -1,4 +1,4 @@
-"""The ``ecs-reboot-bot`` command as a user runs it (DESIGN §2, §3, §7).
+"""The ``ecs-reboot-bot`` command as a user runs it (docs/PRODUCT.md §2, §3, §7).
 
 Most cases call ``bot.cli.main([...])`` in-process with a controlled environment and
 ``capsys``: the same code path as the console script, at a fraction of the start-up

@@ -1,5 +1,5 @@
 """No secret ever appears in a log line, an error message or a Slack message
-(DESIGN §3): the whole bot (``running_bot``, as ``serve`` wires it) runs a preview, a
+(docs/PRODUCT.md §3): the whole bot (``running_bot``, as ``serve`` wires it) runs a preview, a
 confirm and the poller to the end, an ECS error and a signature failure, with logging
 configured by ``bot.logs.configure_logging`` in both formats at DEBUG; every record,
 every formatted line and every Slack Web API call is searched for the bot token, the

@@ -1,4 +1,4 @@
-"""The soak (DESIGN §5.4, §5.7, §9): 200 reboot requests driven through ``serve`` as a
+"""The soak (docs/PRODUCT.md §5.4, §5.7, §9): 200 reboot requests driven through ``serve`` as a
 real process while ECS fails 30 % of calls, Slack answers 429 in bursts, and the
 process is SIGKILLed at random moments and restarted on the same database.
 

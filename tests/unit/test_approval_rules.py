@@ -1,4 +1,4 @@
-"""Which requests need four-eyes approval, and who may approve (DESIGN §6.1): pure."""
+"""Which requests need four-eyes approval, and who may approve (docs/PRODUCT.md §6.1): pure."""
 
 from __future__ import annotations
 

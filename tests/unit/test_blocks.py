@@ -1,5 +1,5 @@
-"""Every message the bot sends (DESIGN §5.3–5.6), within Slack's limits
-(reference/slack-notes.md), with user-supplied text that can never ping anyone."""
+"""Every message the bot sends (docs/PRODUCT.md §5.3–5.6), within Slack's limits
+(docs/SLACK-API.md), with user-supplied text that can never ping anyone."""
 
 from __future__ import annotations
 

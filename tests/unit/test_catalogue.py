@@ -6,7 +6,7 @@ import pytest
 
 from bot.ecs import catalogue
 
-# Every code of the RebootInstances page's error table (reference/RebootInstances-api.txt).
+# Every code of the RebootInstances page's error table (docs/ECS-API.md).
 PAGE_TABLE_CODES = (
     "InvalidParameter.KMSKeyId.CMKNotEnabled",
     "InvalidParameter.KMSKeyId.KMSUnauthorized",

@@ -1,4 +1,4 @@
-"""The health gate of DESIGN §5.9, pure: back only once the agent reported after the
+"""The health gate of docs/PRODUCT.md §5.9, pure: back only once the agent reported after the
 reboot call; without an agent, back on Running alone; the timeout still bounds it."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The slash-command grammar (DESIGN §4): each sentence of it, then properties."""
+"""The slash-command grammar (docs/PRODUCT.md §4): each sentence of it, then properties."""
 
 from __future__ import annotations
 
@@ -573,7 +573,7 @@ def test_count_limit_holds(ids: list[str], limit: int) -> None:
         assert len(result.instances) <= limit
 
 
-# --- --reason (DESIGN §4) ---------------------------------------------------------------------
+# --- --reason (docs/PRODUCT.md §4) -------------------------------------------------------------
 
 _ID = "i-bp1abcd00000001"
 
@@ -630,7 +630,7 @@ def test_reason_does_not_apply_to_other_commands() -> None:
     assert "`--reason` does not apply to `status`." in parsed.problems
 
 
-# ── selectors (DESIGN §4) ─────────────────────────────────────────────────────────
+# ── selectors (docs/PRODUCT.md §4) ─────────────────────────────────────────────────────────
 
 SH = "cn-shanghai"
 

@@ -1,4 +1,4 @@
-"""Authorization (DESIGN §5.2, §6): deny by default, roles ordered, scopes honoured,
+"""Authorization (docs/PRODUCT.md §5.2, §6): deny by default, roles ordered, scopes honoured,
 every target covered, and every denial says which permission is missing (as a value;
 tests/unit/test_slack_text.py puts denials into words)."""
 

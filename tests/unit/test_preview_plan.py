@@ -1,4 +1,4 @@
-"""The preview's verdicts (DESIGN §5.3): every instance named gets one, in the order
+"""The preview's verdicts (docs/PRODUCT.md §5.3): every instance named gets one, in the order
 given, with the reason when it will not be rebooted; API calls go ≤100 ids, per region."""
 
 from __future__ import annotations

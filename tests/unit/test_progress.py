@@ -1,4 +1,4 @@
-"""When an instance is back (DESIGN §5.5), how fast to poll, how often to report, and
+"""When an instance is back (docs/PRODUCT.md §5.5), how fast to poll, how often to report, and
 what the ``SuccessFirst`` answer does to each instance (§5.4)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""States, outcomes and the rules of a request's life (DESIGN §5, §7)."""
+"""States, outcomes and the rules of a request's life (docs/PRODUCT.md §5, §7)."""
 
 from __future__ import annotations
 
@@ -111,7 +111,7 @@ def test_instance_ref_reads_region_slash_id() -> None:
         ([K], RequestState.FAILED),
         ([S, F], RequestState.PARTIALLY_FAILED),
         ([S, T], RequestState.PARTIALLY_FAILED),
-        # Skipped instances were never sent a reboot: they do not count (DESIGN §7).
+        # Skipped instances were never sent a reboot: they do not count (docs/PRODUCT.md §7).
         ([S, K], RequestState.SUCCEEDED),
         ([K, S, S], RequestState.SUCCEEDED),
         ([K, S, F], RequestState.PARTIALLY_FAILED),
@@ -153,7 +153,7 @@ ALLOWED = {
     (RequestState.PREVIEWED, RequestState.EXECUTING),
     (RequestState.PREVIEWED, RequestState.CANCELLED),
     (RequestState.PREVIEWED, RequestState.EXPIRED),
-    # Four-eyes approval (DESIGN §6.1): the confirm waits, the approvals start it.
+    # Four-eyes approval (docs/PRODUCT.md §6.1): the confirm waits, the approvals start it.
     (RequestState.PREVIEWED, RequestState.AWAITING_APPROVAL),
     (RequestState.AWAITING_APPROVAL, RequestState.EXECUTING),
     (RequestState.AWAITING_APPROVAL, RequestState.REJECTED),
@@ -162,7 +162,7 @@ ALLOWED = {
     (RequestState.EXECUTING, RequestState.SUCCEEDED),
     (RequestState.EXECUTING, RequestState.PARTIALLY_FAILED),
     (RequestState.EXECUTING, RequestState.FAILED),
-    # Rolling reboots (DESIGN §5.8): pause, resume, abort, and a paused wave that ends.
+    # Rolling reboots (docs/PRODUCT.md §5.8): pause, resume, abort, and a paused wave that ends.
     (RequestState.EXECUTING, RequestState.PAUSED),
     (RequestState.EXECUTING, RequestState.ABORTED),
     (RequestState.PAUSED, RequestState.EXECUTING),

@@ -1,4 +1,4 @@
-"""The rollout plan (DESIGN §5.8): flags, sizes and waves, as pure values."""
+"""The rollout plan (docs/PRODUCT.md §5.8): flags, sizes and waves, as pure values."""
 
 from __future__ import annotations
 

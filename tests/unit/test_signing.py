@@ -11,7 +11,7 @@ from Tea.request import TeaRequest
 
 from bot.ecs import signing
 
-# --- the test vectors of reference/ecs-notes.md ------------------------------------------
+# --- the test vectors of docs/ECS-API.md ------------------------------------------
 
 
 def test_v1_vector() -> None:

@@ -1,4 +1,4 @@
-"""Socket Mode wiring (DESIGN §2 ``socket``): the handler is bound to our Bolt app, a
+"""Socket Mode wiring (docs/PRODUCT.md §2 ``socket``): the handler is bound to our Bolt app, a
 frame Slack would push over the WebSocket reaches our listeners and is acknowledged on
 the same socket, and a missing app-level token stops start-up with one line.
 

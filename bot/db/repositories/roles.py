@@ -34,7 +34,7 @@ class BindingRecord:
 
 class RoleRepository:
     """Role bindings. Read at every authorization decision, so a grant or revoke
-    takes effect at once (DESIGN §5.2)."""
+    takes effect at once (docs/PRODUCT.md §5.2)."""
 
     def __init__(self, session: Session) -> None:
         self._session = session
