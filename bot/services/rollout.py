@@ -55,45 +55,57 @@ def _done(ctx: Context, request_id: str, event: str) -> Later:
 
 def pause(ctx: Context, click: Click) -> Later:
     """``reboot_pause``: no new wave until someone resumes; the wave in flight finishes."""
-    request = _authorized(ctx, click)
-    if not isinstance(request, RebootRequest):
-        return request
-    now = ctx.clock()
-    with ctx.uow() as uow:
-        won = request.stop_reason is None and uow.requests.transition(
-            request.id,
-            [RequestState.EXECUTING],
-            RequestState.PAUSED,
-            RequestUpdate(paused_by=click.user, pause_after_wave=None),
-        )
-        if won:
-            uow.audit.append(at=now, actor=click.user, action="pause", request_id=request.id)
-        uow.commit()
-    if not won:
-        return _not_running(ctx, click, "pause")
-    return _done(ctx, request.id, "paused")
+    return _move(
+        ctx,
+        click,
+        RequestState.EXECUTING,
+        RequestState.PAUSED,
+        RequestUpdate(paused_by=click.user, pause_after_wave=None),
+        action="pause",
+        event="paused",
+    )
 
 
 def resume(ctx: Context, click: Click) -> Later:
     """``reboot_resume``: the next wave goes out on the poller's next tick."""
+    return _move(
+        ctx,
+        click,
+        RequestState.PAUSED,
+        RequestState.EXECUTING,
+        # Due at once, so the next wave does not wait for a slow poll.
+        RequestUpdate(pause_after_wave=None, next_poll_at=ctx.clock()),
+        action="resume",
+        event="resumed",
+    )
+
+
+def _move(
+    ctx: Context,
+    click: Click,
+    from_state: RequestState,
+    to_state: RequestState,
+    changes: RequestUpdate,
+    *,
+    action: str,
+    event: str,
+) -> Later:
+    """One authorized click that moves a rollout ``from_state`` → ``to_state`` in one
+    conditional update with its audit line; any other state gets "not running"."""
     request = _authorized(ctx, click)
     if not isinstance(request, RebootRequest):
         return request
     now = ctx.clock()
     with ctx.uow() as uow:
         won = request.stop_reason is None and uow.requests.transition(
-            request.id,
-            [RequestState.PAUSED],
-            RequestState.EXECUTING,
-            # Due at once, so the next wave does not wait for a slow poll.
-            RequestUpdate(pause_after_wave=None, next_poll_at=now),
+            request.id, [from_state], to_state, changes
         )
         if won:
-            uow.audit.append(at=now, actor=click.user, action="resume", request_id=request.id)
+            uow.audit.append(at=now, actor=click.user, action=action, request_id=request.id)
         uow.commit()
     if not won:
-        return _not_running(ctx, click, "resume")
-    return _done(ctx, request.id, "resumed")
+        return _not_running(ctx, click, action)
+    return _done(ctx, request.id, event)
 
 
 def abort(ctx: Context, click: Click) -> Later:
