@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,11 +29,18 @@ def make_engine(url: str) -> Engine:
     PostgreSQL: connections are pinged before use so a restarted server or a dropped
     idle connection costs a reconnect, not a failed request.
     """
+    # The JSON columns (an instance's tags, read 10,000 rows a poll tick) go through
+    # orjson, already here for the ECS answers: a fifth of the stdlib's cost a row.
+    json = {"json_serializer": _json_text, "json_deserializer": orjson.loads}
     if is_sqlite(url):
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        engine = create_engine(url, connect_args={"check_same_thread": False}, **json)
         event.listen(engine, "connect", _configure_sqlite_connection)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **json)
+
+
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
 
 
 def _configure_sqlite_connection(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +35,16 @@ class UtcDateTime(TypeDecorator[datetime]):
         # UTC wall clock, which also keeps text comparisons (``<= :now``) in order.
         return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
 
+    def result_processor(
+        self, dialect: Dialect, coltype: object
+    ) -> Callable[[Any], datetime | None] | None:
+        # SQLite hands back the stored text: parsed straight to an aware UTC datetime, a
+        # fifth of the cost of SQLAlchemy's parse followed by ``replace`` (four columns
+        # an instance row, 10,000 rows a poll tick).
+        if dialect.name == "sqlite":
+            return _utc_from_sqlite_text
+        return super().result_processor(dialect, coltype)
+
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
@@ -42,6 +53,23 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def _utc_from_sqlite_text(value: Any) -> datetime | None:
+    """Text as SQLAlchemy's SQLite ``DATETIME`` stores it (``2026-12-02 12:00:00.000000``,
+    the UTC wall clock, see ``process_bind_param``) as an aware UTC datetime."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):  # a driver configured to parse them itself
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if not isinstance(value, str):
+        raise TypeError(f"expected a datetime from the database, got {type(value).__name__}")
+    try:
+        return datetime.fromisoformat(value + "+00:00")
+    except ValueError:
+        # Text that already carries an offset (written by hand): honour it.
+        parsed = datetime.fromisoformat(value)
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 __all__ = ["UtcDateTime"]

@@ -389,6 +389,40 @@ def test_datetimes_come_back_timezone_aware_utc(uow_factory: UowFactory) -> None
     assert loaded.expires_at.tzinfo is UTC
 
 
+@pytest.mark.parametrize(
+    ("stored", "expected"),
+    [
+        ("2026-03-01 12:00:00.123456", datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)),
+        ("2026-03-01 12:00:00", datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)),
+        ("2026-03-01 20:00:00+08:00", datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)),
+    ],
+)
+def test_sqlite_datetime_text_reads_back_as_utc(
+    uow_factory: UowFactory, migrated_url: str, stored: str, expected: datetime
+) -> None:
+    """The stored shapes SQLite may hold (ours; a server default without microseconds;
+    an offset written by hand) all come back aware, in UTC."""
+    if not is_sqlite(migrated_url):
+        pytest.skip("SQLite stores datetimes as text; PostgreSQL as timestamptz")
+    add(uow_factory, make_request("r1"))
+    engine = make_engine(migrated_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text("UPDATE reboot_requests SET created_at = :stored WHERE id = 'r1'"),
+                {"stored": stored},
+            )
+    finally:
+        engine.dispose()
+
+    with uow_factory() as uow:
+        loaded = uow.requests.get("r1")
+
+    assert loaded is not None
+    assert loaded.created_at == expected
+    assert loaded.created_at.tzinfo is UTC
+
+
 def test_naive_datetimes_are_refused(uow_factory: UowFactory) -> None:
     naive = make_request("r1", created_at=datetime(2026, 3, 1, 12, 0, 0))
     with uow_factory() as uow, pytest.raises(StatementError, match="naive datetime"):
@@ -557,6 +591,26 @@ def test_update_sets_bookkeeping_fields(uow_factory: UowFactory) -> None:
         loaded = uow.requests.get("r1")
     assert loaded is not None
     assert (loaded.message_ts, loaded.progress_text) == ("1700000000.000100", "0/1 back")
+
+
+def test_set_fields_while_in_writes_only_in_that_state(uow_factory: UowFactory) -> None:
+    """Abort's write: recorded on an executing request, refused (nothing written) on one
+    that finished since it was loaded."""
+    add(
+        uow_factory,
+        make_request("running", state=RequestState.EXECUTING),
+        make_request("done", state=RequestState.SUCCEEDED),
+    )
+    stop = RequestUpdate(stop_reason="abort", stopped_by="U200")
+    with uow_factory() as uow:
+        assert uow.requests.set_fields("running", stop, while_in=RequestState.EXECUTING)
+        assert not uow.requests.set_fields("done", stop, while_in=RequestState.EXECUTING)
+        uow.commit()
+    with uow_factory() as uow:
+        running, done = uow.requests.get("running"), uow.requests.get("done")
+    assert running is not None and done is not None
+    assert (running.stop_reason, running.stopped_by) == ("abort", "U200")
+    assert (done.stop_reason, done.stopped_by) == (None, None)
 
 
 def test_update_instances_records_the_poll(uow_factory: UowFactory) -> None:

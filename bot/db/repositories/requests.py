@@ -66,7 +66,11 @@ class RequestRepository:
             return None
         rows = connection.execute(GET_INSTANCES, {"request_id": request_id})
         instances = tuple(instance_from_row(values) for values in rows)
-        approvals = self._approvals([request_id]).get(request_id, ())
+        # Approvals exist only where a rule asked for them: most requests, and the
+        # poller's every tick, skip the statement.
+        approvals = (
+            self._approvals([request_id]).get(request_id, ()) if row.approvals_needed else ()
+        )
         return request_from_row(row, instances, approvals)
 
     def _approvals(self, request_ids: builtins.list[str]) -> dict[str, tuple[Approval, ...]]:
@@ -158,16 +162,23 @@ class RequestRepository:
         return rowcount(result) == 1
 
     def set_fields(
-        self, request_id: str, changes: RequestUpdate, *, owner: str | None = None
+        self,
+        request_id: str,
+        changes: RequestUpdate,
+        *,
+        owner: str | None = None,
+        while_in: RequestState | None = None,
     ) -> bool:
         """Write bookkeeping fields (message ts, progress text, next poll time, …)
         without changing the state.
 
         With ``owner``, the write happens only while that poller still holds the lease
-        (a poller whose lease was taken over must not overwrite the new owner's work).
-        False when the request does not exist or the lease is someone else's.
+        (a poller whose lease was taken over must not overwrite the new owner's work);
+        with ``while_in``, only while the request is in that state, in the same
+        statement (an Abort must not mark a request that has just finished). False when
+        the request does not exist or a condition does not hold.
         """
-        return self._bump(request_id, owner, **request_update_values(changes))
+        return self._bump(request_id, owner, while_in, **request_update_values(changes))
 
     def update_instances(
         self,
@@ -352,10 +363,18 @@ class RequestRepository:
             all_found = all_found and rowcount(result) == len(rows)
         return all_found
 
-    def _bump(self, request_id: str, owner: str | None, **values: Any) -> bool:
+    def _bump(
+        self,
+        request_id: str,
+        owner: str | None,
+        while_in: RequestState | None = None,
+        **values: Any,
+    ) -> bool:
         condition = [REQUESTS.c.id == request_id]
         if owner is not None:
             condition.append(REQUESTS.c.lease_owner == owner)
+        if while_in is not None:
+            condition.append(REQUESTS.c.state == while_in.value)
         result = self._connection().execute(
             update(REQUESTS).where(*condition).values(version=REQUESTS.c.version + 1, **values)
         )
