@@ -53,4 +53,4 @@ clean:
 
 # The soak: 200 reboots through faults, 429s and SIGKILLed restarts (~4 min real time, 8 at most).
 soak: $(STAMP)
-	$(BIN)/pytest -q -m soak tests/soak
+	$(BIN)/pytest -q -rP -m soak tests/soak

@@ -271,10 +271,16 @@ class RequestStore(Protocol):
         ...
 
     def set_fields(
-        self, request_id: str, changes: RequestUpdate, *, owner: str | None = None
+        self,
+        request_id: str,
+        changes: RequestUpdate,
+        *,
+        owner: str | None = None,
+        while_in: RequestState | None = None,
     ) -> bool:
         """Bookkeeping fields (message ts, progress…); with ``owner``, only while that
-        owner still holds the lease."""
+        owner still holds the lease; with ``while_in``, only while the request is in
+        that state (checked in the same write)."""
         ...
 
     def save_instances(

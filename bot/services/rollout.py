@@ -124,10 +124,9 @@ def abort(ctx: Context, click: Click) -> Later:
                 request.id, [RequestState.PAUSED], RequestState.EXECUTING, stop
             )
         elif request.stop_reason is None and request.state is RequestState.EXECUTING:
-            won = uow.requests.set_fields(request.id, stop)
-            # Finished since it was loaded: nothing left to abort (left uncommitted).
-            latest = uow.requests.get(request.id) if won else None
-            won = latest is not None and latest.state.is_running
+            # Only while still executing, in the same statement: a request that
+            # finished since it was loaded has nothing left to abort.
+            won = uow.requests.set_fields(request.id, stop, while_in=RequestState.EXECUTING)
         if won:
             uow.audit.append(at=now, actor=click.user, action="abort", request_id=request.id)
             uow.commit()

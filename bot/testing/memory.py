@@ -211,10 +211,15 @@ class MemoryRequestStore:
         return True
 
     def set_fields(
-        self, request_id: str, changes: RequestUpdate, *, owner: str | None = None
+        self,
+        request_id: str,
+        changes: RequestUpdate,
+        *,
+        owner: str | None = None,
+        while_in: RequestState | None = None,
     ) -> bool:
         stored = self._held(request_id, owner)
-        if stored is None:
+        if stored is None or (while_in is not None and stored.request.state is not while_in):
             return False
         self._put(self._updated(stored, changes))
         return True

@@ -42,6 +42,7 @@ from sqlalchemy.pool import NullPool
 from bot.db.engine import make_engine, make_session_factory
 from bot.db.migrate import upgrade_to_head
 from bot.db.unit_of_work import UnitOfWork
+from bot.domain.lost_answer import MAX_REBOOT_CALLS
 from bot.domain.model import InstanceOutcome, RequestState
 from bot.domain.request import RebootRequest
 from bot.simulator import Simulator
@@ -80,15 +81,21 @@ BOT_TOKEN = "xoxb-soak-token"
 USER = "U0SOAK"
 REGION = "cn-hangzhou"
 NOTIFY = "C0SOAKNOTE"
-# At most this share of the requests may end failed or partially failed because of the
-# ECS faults (all its instances are healthy): a lost answer is resolved, not waited out.
-# The floor is arithmetic, not code: two thirds of the faults (ServiceUnavailable, a
-# dropped connection) lose a real call's answer, so a call's answer is lost with
-# p = FAULT_RATE * 2/3 = 0.2; the contract allows two calls per instance and request, so
-# a request whose both calls are lost ends failed with p² = 4 %, and each SIGKILL can cost
-# a request one of its two calls. Waited out, as before, it was p = 20 % and more.
-LOST_ANSWER_SHARE = 2 / 3
-MAX_FAULT_FAILURES = 2.5 * (FAULT_RATE * LOST_ANSWER_SHARE) ** 2
+# Every soak instance is healthy (Running, back in 0.4 s), so a request that ends failed
+# or partially failed does so because of the ECS faults and the kills. Such an instance
+# failed in one of two ways:
+# * the contract's floor: it was sent both of its two calls (docs/PRODUCT.md §5.4), ECS
+#   applied neither, and both answers were lost. Two thirds of the faults
+#   (ServiceUnavailable, a dropped connection) lose a real call's answer with nothing
+#   done, so a call is lost with p = FAULT_RATE * 2/3 / (1 - FAULT_RATE / 3) ≈ 0.22 and
+#   a request both of whose calls are lost fails with p² ≈ 5 %; no code can go lower
+#   without a third call, which could reboot an instance twice;
+# * anything else (fewer than two calls sent, a reboot ECS did that the bot missed, a
+#   wait that ran out): the bot's own doing. Those stay at or under AVOIDABLE_FAILURES.
+# Waited out, as before the lost-answer rule, about a fifth of the requests failed.
+LOST_ANSWER = FAULT_RATE * 2 / 3 / (1 - FAULT_RATE / 3)
+MAX_FLOOR_FAILURES = 2.0 * LOST_ANSWER**2
+AVOIDABLE_FAILURES = 0.02
 FINAL = {RequestState.SUCCEEDED, RequestState.PARTIALLY_FAILED, RequestState.FAILED}
 
 
@@ -595,6 +602,28 @@ def _all_drawn(driver: Driver) -> bool:
     return int(waiting) == 0
 
 
+def _why_failed(
+    failed: list[RebootRequest], sim: Simulator
+) -> tuple[list[RebootRequest], list[RebootRequest]]:
+    """The failed requests split in two: those whose every failed instance was sent both
+    its calls, none of which ECS applied (the contract's floor), and the rest."""
+    floor: list[RebootRequest] = []
+    avoidable: list[RebootRequest] = []
+    for request in failed:
+        bad = [
+            i
+            for i in request.instances
+            if i.outcome in (InstanceOutcome.FAILED, InstanceOutcome.TIMED_OUT)
+        ]
+        both_lost = all(
+            i.reboot_calls >= MAX_REBOOT_CALLS
+            and sim.fleet.reboot_count(i.ref.region, i.ref.instance_id) == 0
+            for i in bad
+        )
+        (floor if bad and both_lost else avoidable).append(request)
+    return floor, avoidable
+
+
 def _check(
     driver: Driver,
     serve: ServeProcess,
@@ -698,27 +727,33 @@ def _check(
 
     outcomes = Counter(r.state.value for r in requests.values() if r is not None)
     repeated = sum(1 for n in summaries.values() if n > 1)
-    # Every soak instance is healthy (Running, returns in 0.4 s): a request that ends
-    # failed or partially failed failed because of the ECS faults (and the kills). A
-    # lost answer is resolved (docs/decisions/0003), so that share stays small.
     failed = [
         r
         for r in requests.values()
         if r is not None and r.state in (RequestState.FAILED, RequestState.PARTIALLY_FAILED)
     ]
-    share = len(failed) / max(1, len(confirmed))
-    if share > MAX_FAULT_FAILURES:
+    floor, avoidable = _why_failed(failed, sim)
+    total = max(1, len(confirmed))
+    if len(avoidable) / total > AVOIDABLE_FAILURES:
         problems.append(
-            f"{len(failed)}/{len(confirmed)} requests ({share:.1%}) ended failed or partially "
-            f"failed, above {MAX_FAULT_FAILURES:.1%}: "
+            f"{len(avoidable)}/{len(confirmed)} requests failed with fewer than two lost calls, "
+            f"above {AVOIDABLE_FAILURES:.0%}: "
             + "; ".join(
-                f"{r.id}: {[(i.outcome.value, i.code, i.message) for i in r.instances]}"
-                for r in failed[:5]
+                f"{r.id}: {[(i.outcome.value, i.reboot_calls, i.message) for i in r.instances]}"
+                for r in avoidable[:5]
             )
+        )
+    if len(floor) / total > MAX_FLOOR_FAILURES:
+        problems.append(
+            f"{len(floor)}/{len(confirmed)} requests lost both calls' answers, above "
+            f"{MAX_FLOOR_FAILURES:.1%} (twice the expected {LOST_ANSWER**2:.1%}): the faults "
+            "are not what this test assumes"
         )
     detail = (
         f"{summary}\nfinal states: {dict(outcomes)}; failed because of faults: "
-        f"{len(failed)}/{len(confirmed)} ({share:.1%}); double reboots: {doubles}; lost "
+        f"{len(failed)}/{len(confirmed)} ({len(failed) / total:.1%}): both calls lost "
+        f"{len(floor)} ({len(floor) / total:.1%}, expected {LOST_ANSWER**2:.1%}), other "
+        f"{len(avoidable)} ({len(avoidable) / total:.1%}); double reboots: {doubles}; lost "
         f"requests: {lost}; threads with a repeated summary: "
         f"{repeated}; previews left unclicked: {len(driver.report.extra_previews)}"
     )
