@@ -608,7 +608,8 @@ def test_set_fields_while_in_writes_only_in_that_state(uow_factory: UowFactory) 
         uow.commit()
     with uow_factory() as uow:
         running, done = uow.requests.get("running"), uow.requests.get("done")
-    assert running is not None and done is not None
+    assert running is not None
+    assert done is not None
     assert (running.stop_reason, running.stopped_by) == ("abort", "U200")
     assert (done.stop_reason, done.stopped_by) == (None, None)
 
