@@ -40,8 +40,8 @@ ECS_LATENCY_SECONDS = 2.0
 TARGET_P99_MS = 300.0
 
 
-# A post to send: ("command", text) or ("click", request id).
-Post = tuple[str, str]
+# A post to send: ("command", text, "") or ("click", request id, its message's ts).
+Post = tuple[str, str, str]
 
 
 def _timed_posts(url: str, posts: list[Post]) -> list[float]:
@@ -51,7 +51,7 @@ def _timed_posts(url: str, posts: list[Post]) -> list[float]:
     with SlackRequestSender(url, SIGNING_SECRET, timeout=30.0) as sender:
 
         def one(post: Post) -> float:
-            kind, value = post
+            kind, value, message_ts = post
             barrier.wait(timeout=30)
             started = time.perf_counter()
             if kind == "command":
@@ -62,7 +62,7 @@ def _timed_posts(url: str, posts: list[Post]) -> list[float]:
                     value,
                     user_id=OPERATOR,
                     channel_id=CHANNEL,
-                    message_ts="1700000000.000100",
+                    message_ts=message_ts,
                 )
             elapsed = time.perf_counter() - started
             if response.status_code != 200:
@@ -77,6 +77,7 @@ def _command(stack: Stack, number: int) -> Post:
     return (
         "command",
         " ".join(refs(stack.sim, [IDS_PER_COMMAND], offset=number * IDS_PER_COMMAND)),
+        "",
     )
 
 
@@ -93,7 +94,7 @@ def main() -> int:
         spawn = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as sender:
             url = stack.server.url
-            sender.submit(_timed_posts, url, [("command", "help")]).result(timeout=60)
+            sender.submit(_timed_posts, url, [("command", "help", "")]).result(timeout=60)
             commands = sender.submit(
                 _timed_posts, url, [_command(stack, n) for n in range(COMMANDS)]
             ).result(timeout=60)
@@ -101,7 +102,8 @@ def main() -> int:
             request_ids = stack.preview_ids()
             if len(request_ids) != COMMANDS:
                 raise RuntimeError(f"expected {COMMANDS} previews, got {len(request_ids)}")
-            round_two = [("click", rid) for rid in request_ids]
+            # Each click on its own preview message, as Slack sends it.
+            round_two = [("click", rid, str(stack.request(rid).message_ts)) for rid in request_ids]
             round_two += [_command(stack, COMMANDS + n) for n in range(COMMANDS)]
             clicks_and_commands = sender.submit(_timed_posts, url, round_two).result(timeout=60)
         clicks = clicks_and_commands[:COMMANDS]

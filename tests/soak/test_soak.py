@@ -757,6 +757,12 @@ def _check(
         f"requests: {lost}; threads with a repeated summary: "
         f"{repeated}; previews left unclicked: {len(driver.report.extra_previews)}"
     )
+    for request in avoidable[:5]:
+        detail += f"\n  not the floor: {request.id}: " + "; ".join(
+            f"{i.ref.instance_id} {i.outcome.value} after {i.reboot_calls} call(s): {i.message}"
+            for i in request.instances
+            if i.outcome is not InstanceOutcome.SUCCEEDED
+        )
     print(detail)
     assert not problems, (
         f"{detail}\n{len(problems)} problem(s):\n"
