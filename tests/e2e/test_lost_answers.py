@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 
@@ -201,3 +202,25 @@ def test_a_crash_after_recording_the_second_call_sends_no_third(harness: Harness
     final = h.request(request_id)
     assert h.sim.calls.count("RebootInstances", dry_run=False) == 0
     assert final.instances[0].outcome is InstanceOutcome.TIMED_OUT
+
+
+def test_a_second_call_sent_late_is_given_the_whole_timeout(harness: Harness) -> None:
+    """No poller ran for almost ECSBOT_REBOOT_TIMEOUT after a lost answer (every replica
+    down): the second call then goes out, and the instance gets the whole timeout from
+    that call to come back, not the few seconds left of the first call's."""
+    h = harness
+    request_id, ids = _previewed(h, 1)
+    h.sim.fleet.stop_duration = timedelta(seconds=60)
+    h.sim.faults.fail("RebootInstances", code="InternalError", times=1)
+    _confirm(h, request_id)
+    timeout = h.bot.settings.reboot_timeout
+
+    h.clock.advance(timeout - 2)
+    h.tick()  # the look at the instance, then the second call
+
+    assert _real_calls(h) == Counter({ids[0]: 2})
+    # A slow reboot, still under way when the first call's timeout would have run out.
+    h.run_until_final(request_id, limit=120)
+    final = h.request(request_id)
+    assert final.state is RequestState.SUCCEEDED, final.instances
+    assert h.sim.fleet.reboot_count(REGION, ids[0]) == 1
