@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 
 from bot.domain.model import RequestState
 from bot.domain.policy import check_may_act_on, check_may_approve
-from bot.domain.policy import role_needed_to_reboot as needed_role
 from bot.domain.request import RebootRequest
 from bot.services import preview as preview_service
 from bot.services.answers import (
@@ -55,15 +54,7 @@ def _approver_click(ctx: Context, click: Click, now: datetime) -> RebootRequest 
         return request
     with ctx.uow() as uow:
         principal = ctx.principal(uow, click.user)
-    return _if_allowed(
-        ctx,
-        click,
-        request,
-        principal,
-        check=check_may_approve,
-        needed=needed_role(force=request.force),
-        instances=request.to_reboot,
-    )
+    return _if_allowed(ctx, click, request, principal, check=check_may_approve)
 
 
 def approve(ctx: Context, click: Click) -> Later:
@@ -173,15 +164,7 @@ def retry(ctx: Context, click: Click) -> Later:
         return _telling(ctx, click, NothingToRetry(request))
     if request.retried_by_request is not None:
         return _telling(ctx, click, AlreadyRetried(request.id, request.retried_by_request))
-    allowed = _if_allowed(
-        ctx,
-        click,
-        request,
-        principal,
-        check=check_may_act_on,
-        needed=needed_role(force=request.force),
-        instances=again,
-    )
+    allowed = _if_allowed(ctx, click, request, principal, check=check_may_act_on, instances=again)
     if not isinstance(allowed, RebootRequest):
         return allowed
     retry_id = ctx.new_id()

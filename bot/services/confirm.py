@@ -94,14 +94,18 @@ def _if_allowed(
     principal: Principal,
     *,
     check: _ClickerCheck,
-    needed: Role,
-    instances: Sequence[PlannedInstance],
+    needed: Role | None = None,
+    instances: Sequence[PlannedInstance] | None = None,
 ) -> RebootRequest | Later:
     """``request`` when ``check`` lets the clicker act on ``instances`` with the
-    ``needed`` role; otherwise the denial to tell them. Every click is checked again
-    with the roles as they are now, never those of the preview."""
+    ``needed`` role (by default the reboot's: its role, its instances to reboot);
+    otherwise the denial to tell them. Every click is checked again with the roles as
+    they are now, never those of the preview."""
     decision = check(
-        principal, requester=request.requester, needed=needed, targets=_targets(instances)
+        principal,
+        requester=request.requester,
+        needed=needed_role(force=request.force) if needed is None else needed,
+        targets=_targets(request.to_reboot if instances is None else instances),
     )
     if decision.denial is not None:
         return _telling(ctx, click, Denied(decision.denial))
@@ -171,8 +175,9 @@ def _authorized_click(
         request,
         principal,
         check=check_may_act_on,
-        needed=Role.VIEWER if cancelling else needed_role(force=request.force),
-        instances=request.instances if cancelling else request.to_reboot,
+        # Cancelling runs nothing: any role will do, but on every instance.
+        needed=Role.VIEWER if cancelling else None,
+        instances=request.instances if cancelling else None,
     )
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from bot.domain.model import RequestState
 from bot.domain.policy import check_may_act_on
-from bot.domain.policy import role_needed_to_reboot as needed_role
 from bot.domain.request import RebootRequest
 from bot.services.answers import NoSuchRequest, NotRunning, OtherChannel
 from bot.services.confirm import Click, Later, _if_allowed, _telling
@@ -28,15 +27,7 @@ def _authorized(ctx: Context, click: Click) -> RebootRequest | Later:
         return _telling(ctx, click, NoSuchRequest(click.request_id))
     if request.channel != click.channel:
         return _telling(ctx, click, OtherChannel())
-    return _if_allowed(
-        ctx,
-        click,
-        request,
-        principal,
-        check=check_may_act_on,
-        needed=needed_role(force=request.force),
-        instances=request.to_reboot,
-    )
+    return _if_allowed(ctx, click, request, principal, check=check_may_act_on)
 
 
 def _done(ctx: Context, request_id: str, event: str) -> Later:
