@@ -24,6 +24,7 @@ why this is our own code and not the official package.
 from __future__ import annotations
 
 import configparser
+import dataclasses
 import json
 import logging
 import os
@@ -534,12 +535,12 @@ def _cli_profile(
             )
         return found
 
-    target = StsTarget(
-        endpoint=sources.sts.endpoint,
+    # The chain's endpoint, timeout and transport; the profile may name its own session
+    # and lifetime.
+    target = dataclasses.replace(
+        sources.sts,
         session_name=str(profile.get("ram_session_name") or sources.sts.session_name),
         duration_seconds=int(profile.get("expired_seconds") or sources.sts.duration_seconds),
-        timeout=sources.sts.timeout,
-        transport=sources.sts.transport,
     )
     if mode == "AK":
         return StaticCredentialsProvider(value("access_key_id"), value("access_key_secret"))
@@ -605,12 +606,11 @@ def _credentials_file_profile(
             raise CredentialsError(f"{path} [{name}] (type {kind}) lacks {key}.")
         return found
 
-    target = StsTarget(
-        endpoint=sources.sts.endpoint,
+    # The chain's endpoint, lifetime, timeout and transport; the section may name its own
+    # session.
+    target = dataclasses.replace(
+        sources.sts,
         session_name=section.get("role_session_name", "").strip() or sources.sts.session_name,
-        duration_seconds=sources.sts.duration_seconds,
-        timeout=sources.sts.timeout,
-        transport=sources.sts.transport,
     )
     if kind == "access_key":
         return StaticCredentialsProvider(value("access_key_id"), value("access_key_secret"))
@@ -699,12 +699,8 @@ def credentials_chain(
         metadata_disabled=metadata_disabled,
     )
     where = sources or Sources(metadata_url=metadata_url, clock=clock)
-    target = StsTarget(
-        endpoint=where.sts.endpoint,
-        session_name=chain.role_session_name or where.sts.session_name,
-        duration_seconds=where.sts.duration_seconds,
-        timeout=where.sts.timeout,
-        transport=where.sts.transport,
+    target = dataclasses.replace(
+        where.sts, session_name=chain.role_session_name or where.sts.session_name
     )
     oidc_given = [
         name

@@ -17,21 +17,26 @@ from datetime import datetime, timedelta
 
 from bot.domain.model import RequestState
 from bot.domain.policy import check_may_act_on, check_may_approve
-from bot.domain.policy import role_needed_to_reboot as needed_role
 from bot.domain.request import RebootRequest
 from bot.services import preview as preview_service
 from bot.services.answers import (
     AlreadyApproved,
     AlreadyRetried,
     ApprovalRecorded,
-    Denied,
     NoSuchRequest,
     NotAwaitingApproval,
     NothingToRetry,
     OtherChannel,
 )
-from bot.services.catch_up import redraw
-from bot.services.confirm import Click, Later, _execute, _load_for_click, _targets, _telling
+from bot.services.confirm import (
+    Click,
+    Later,
+    _execute,
+    _if_allowed,
+    _load_for_click,
+    _redrawing,
+    _telling,
+)
 from bot.services.context import Context
 from bot.services.lease import LEASE_SECONDS
 from bot.services.ports import Lease, RequestUpdate
@@ -49,15 +54,7 @@ def _approver_click(ctx: Context, click: Click, now: datetime) -> RebootRequest 
         return request
     with ctx.uow() as uow:
         principal = ctx.principal(uow, click.user)
-    decision = check_may_approve(
-        principal,
-        requester=request.requester,
-        needed=needed_role(force=request.force),
-        targets=_targets(request.to_reboot),
-    )
-    if decision.denial is not None:
-        return _telling(ctx, click, Denied(decision.denial))
-    return request
+    return _if_allowed(ctx, click, request, principal, check=check_may_approve)
 
 
 def approve(ctx: Context, click: Click) -> Later:
@@ -148,13 +145,7 @@ def reject(ctx: Context, click: Click) -> Later:
         return _telling(ctx, click, NoSuchRequest(request.id))
     if not won:
         return _telling(ctx, click, NotAwaitingApproval(latest))
-    rejected = latest
-
-    def redraw_rejected() -> bool:
-        redraw(ctx, rejected)
-        return True
-
-    return redraw_rejected
+    return _redrawing(ctx, latest)
 
 
 def retry(ctx: Context, click: Click) -> Later:
@@ -173,14 +164,9 @@ def retry(ctx: Context, click: Click) -> Later:
         return _telling(ctx, click, NothingToRetry(request))
     if request.retried_by_request is not None:
         return _telling(ctx, click, AlreadyRetried(request.id, request.retried_by_request))
-    decision = check_may_act_on(
-        principal,
-        requester=request.requester,
-        needed=needed_role(force=request.force),
-        targets=_targets(again),
-    )
-    if decision.denial is not None:
-        return _telling(ctx, click, Denied(decision.denial))
+    allowed = _if_allowed(ctx, click, request, principal, check=check_may_act_on, instances=again)
+    if not isinstance(allowed, RebootRequest):
+        return allowed
     retry_id = ctx.new_id()
     now = ctx.clock()
     with ctx.uow() as uow:

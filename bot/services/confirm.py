@@ -16,9 +16,10 @@ import logging
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from bot.domain.model import RequestState, Role
-from bot.domain.policy import Target, check_may_act_on
+from bot.domain.policy import Decision, Principal, Target, check_may_act_on
 from bot.domain.policy import role_needed_to_reboot as needed_role
 from bot.domain.request import PlannedInstance, RebootRequest
 from bot.services.answers import (
@@ -63,8 +64,52 @@ def _telling(ctx: Context, click: Click, answer: Answer) -> Later:
     return tell
 
 
+def _redrawing(ctx: Context, request: RebootRequest) -> Later:
+    """The rest of a click that ended ``request``: its message redrawn, buttons gone."""
+
+    def redraw_ended() -> bool:
+        redraw(ctx, request)
+        return True
+
+    return redraw_ended
+
+
 def _targets(instances: Sequence[PlannedInstance]) -> list[Target]:
     return [Target(i.ref.region, i.ref.instance_id, i.tags) for i in instances]
+
+
+class _ClickerCheck(Protocol):
+    """A policy rule for the person clicking on a request (``check_may_act_on``,
+    ``check_may_approve``)."""
+
+    def __call__(
+        self, principal: Principal, *, requester: str, needed: Role, targets: Sequence[Target]
+    ) -> Decision: ...
+
+
+def _if_allowed(
+    ctx: Context,
+    click: Click,
+    request: RebootRequest,
+    principal: Principal,
+    *,
+    check: _ClickerCheck,
+    needed: Role | None = None,
+    instances: Sequence[PlannedInstance] | None = None,
+) -> RebootRequest | Later:
+    """``request`` when ``check`` lets the clicker act on ``instances`` with the
+    ``needed`` role (by default the reboot's: its role, its instances to reboot);
+    otherwise the denial to tell them. Every click is checked again with the roles as
+    they are now, never those of the preview."""
+    decision = check(
+        principal,
+        requester=request.requester,
+        needed=needed_role(force=request.force) if needed is None else needed,
+        targets=_targets(request.to_reboot if instances is None else instances),
+    )
+    if decision.denial is not None:
+        return _telling(ctx, click, Denied(decision.denial))
+    return request
 
 
 def _load_for_click(
@@ -124,15 +169,16 @@ def _authorized_click(
         return request
     with ctx.uow() as uow:
         principal = ctx.principal(uow, click.user)
-    decision = check_may_act_on(
+    return _if_allowed(
+        ctx,
+        click,
+        request,
         principal,
-        requester=request.requester,
-        needed=Role.VIEWER if cancelling else needed_role(force=request.force),
-        targets=_targets(request.instances if cancelling else request.to_reboot),
+        check=check_may_act_on,
+        # Cancelling runs nothing: any role will do, but on every instance.
+        needed=Role.VIEWER if cancelling else None,
+        instances=request.instances if cancelling else None,
     )
-    if decision.denial is not None:
-        return _telling(ctx, click, Denied(decision.denial))
-    return request
 
 
 def _lost_the_race(ctx: Context, click: Click, request: RebootRequest) -> Later:
@@ -265,13 +311,7 @@ def cancel(ctx: Context, click: Click) -> Later:
         latest = uow.requests.get(request.id)
     if not won or latest is None:
         return _lost_the_race(ctx, click, request)
-    cancelled = latest
-
-    def redraw_cancelled() -> bool:
-        redraw(ctx, cancelled)
-        return True
-
-    return redraw_cancelled
+    return _redrawing(ctx, latest)
 
 
 def _expire_in_database(

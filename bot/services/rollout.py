@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from bot.domain.model import RequestState
 from bot.domain.policy import check_may_act_on
-from bot.domain.policy import role_needed_to_reboot as needed_role
 from bot.domain.request import RebootRequest
-from bot.services.answers import Denied, NoSuchRequest, NotRunning, OtherChannel
-from bot.services.confirm import Click, Later, _targets, _telling
+from bot.services.answers import NoSuchRequest, NotRunning, OtherChannel
+from bot.services.confirm import Click, Later, _if_allowed, _telling
 from bot.services.context import Context
 from bot.services.ports import RequestUpdate
 
@@ -28,15 +27,7 @@ def _authorized(ctx: Context, click: Click) -> RebootRequest | Later:
         return _telling(ctx, click, NoSuchRequest(click.request_id))
     if request.channel != click.channel:
         return _telling(ctx, click, OtherChannel())
-    decision = check_may_act_on(
-        principal,
-        requester=request.requester,
-        needed=needed_role(force=request.force),
-        targets=_targets(request.to_reboot),
-    )
-    if decision.denial is not None:
-        return _telling(ctx, click, Denied(decision.denial))
-    return request
+    return _if_allowed(ctx, click, request, principal, check=check_may_act_on)
 
 
 def _done(ctx: Context, request_id: str, event: str) -> Later:

@@ -46,6 +46,7 @@ ROLLOUT_BLOCK_ID = "rollout_actions"
 
 MAX_BLOCKS = 50
 MAX_SECTION_CHARS = 3000
+MAX_BUTTON_CHARS = 75
 # Blocks the preview keeps besides the instance list: header, facts, force warning,
 # verdict counts, "rest in the thread", divider, status, note, buttons, reason,
 # approvals. All of them can appear at once (a large force preview with a note).
@@ -364,33 +365,54 @@ def _rollout_line(request: RebootRequest) -> str | None:
     return None
 
 
+def _button(
+    label: str,
+    action_id: str,
+    request: RebootRequest,
+    *,
+    style: str | None = None,
+    confirm: ConfirmObject | None = None,
+) -> ButtonElement:
+    """A button acting on ``request`` (its id is the value every click handler reads).
+    The label is cut to Slack's limit, which would otherwise refuse the whole message."""
+    return ButtonElement(
+        text=PlainTextObject(text=label[:MAX_BUTTON_CHARS]),
+        action_id=action_id,
+        value=request.id,
+        style=style,
+        confirm=confirm,
+    )
+
+
+def _are_you_sure(title: str, question: str, *, yes: str, no: str) -> ConfirmObject:
+    """The red dialog Slack shows before sending the click of a button that cannot be
+    taken back."""
+    return ConfirmObject(
+        title=PlainTextObject(text=title),
+        text=PlainTextObject(text=question),
+        confirm=PlainTextObject(text=yes),
+        deny=PlainTextObject(text=no),
+        style="danger",
+    )
+
+
 def _rollout_buttons(request: RebootRequest) -> ActionsBlock:
     if request.state is RequestState.PAUSED:
-        toggle = ButtonElement(
-            text=PlainTextObject(text="Resume"),
-            action_id=ACTION_RESUME,
-            value=request.id,
-            style="primary",
-        )
+        toggle = _button("Resume", ACTION_RESUME, request, style="primary")
     else:
-        toggle = ButtonElement(
-            text=PlainTextObject(text="Pause"), action_id=ACTION_PAUSE, value=request.id
-        )
+        toggle = _button("Pause", ACTION_PAUSE, request)
     left = sum(1 for i in request.instances if i.will_reboot and i.reboot_sent_at is None)
-    abort = ButtonElement(
-        text=PlainTextObject(text="Abort"),
-        action_id=ACTION_ABORT,
-        value=request.id,
+    abort = _button(
+        "Abort",
+        ACTION_ABORT,
+        request,
         style="danger",
-        confirm=ConfirmObject(
-            title=PlainTextObject(text="Abort the rollout?"),
-            text=PlainTextObject(
-                text=f"No new wave is sent: {_plural(left, 'instance')} will not be rebooted. "
-                "The wave in flight finishes."
-            ),
-            confirm=PlainTextObject(text="Abort"),
-            deny=PlainTextObject(text="Keep going"),
-            style="danger",
+        confirm=_are_you_sure(
+            "Abort the rollout?",
+            f"No new wave is sent: {_plural(left, 'instance')} will not be rebooted. "
+            "The wave in flight finishes.",
+            yes="Abort",
+            no="Keep going",
         ),
     )
     return ActionsBlock(block_id=ROLLOUT_BLOCK_ID, elements=[toggle, abort])
@@ -421,48 +443,31 @@ def _status_block(request: RebootRequest, *, permalink: str | None) -> Block:
 def _buttons(request: RebootRequest) -> ActionsBlock:
     count = len(request.to_reboot)
     if request.force:
-        confirm = ButtonElement(
-            text=PlainTextObject(text=f"Force reboot {count}"[:75]),
-            action_id=ACTION_CONFIRM,
-            value=request.id,
+        confirm = _button(
+            f"Force reboot {count}",
+            ACTION_CONFIRM,
+            request,
             style="danger",
-            confirm=ConfirmObject(
-                title=PlainTextObject(text="Force reboot?"),
-                text=PlainTextObject(
-                    text=f"Power-cycle {_plural(count, 'instance')} now? Data not yet written "
-                    "to disk will be lost. This cannot be undone."
-                ),
-                confirm=PlainTextObject(text="Force reboot"),
-                deny=PlainTextObject(text="Keep running"),
-                style="danger",
+            confirm=_are_you_sure(
+                "Force reboot?",
+                f"Power-cycle {_plural(count, 'instance')} now? Data not yet written "
+                "to disk will be lost. This cannot be undone.",
+                yes="Force reboot",
+                no="Keep running",
             ),
         )
     else:
-        confirm = ButtonElement(
-            text=PlainTextObject(text=f"Reboot {count}"[:75]),
-            action_id=ACTION_CONFIRM,
-            value=request.id,
-            style="primary",
-        )
-    cancel = ButtonElement(
-        text=PlainTextObject(text="Cancel"), action_id=ACTION_CANCEL, value=request.id
-    )
+        confirm = _button(f"Reboot {count}", ACTION_CONFIRM, request, style="primary")
+    cancel = _button("Cancel", ACTION_CANCEL, request)
     return ActionsBlock(block_id=ACTIONS_BLOCK_ID, elements=[confirm, cancel])
 
 
 def _approval_buttons(request: RebootRequest) -> ActionsBlock:
-    approve = ButtonElement(
-        text=PlainTextObject(text="Approve"),
-        action_id=ACTION_APPROVE,
-        value=request.id,
-        style="danger" if request.force else "primary",
+    approve = _button(
+        "Approve", ACTION_APPROVE, request, style="danger" if request.force else "primary"
     )
-    reject = ButtonElement(
-        text=PlainTextObject(text="Reject"), action_id=ACTION_REJECT, value=request.id
-    )
-    cancel = ButtonElement(
-        text=PlainTextObject(text="Cancel"), action_id=ACTION_CANCEL, value=request.id
-    )
+    reject = _button("Reject", ACTION_REJECT, request)
+    cancel = _button("Cancel", ACTION_CANCEL, request)
     return ActionsBlock(block_id=ACTIONS_BLOCK_ID, elements=[approve, reject, cancel])
 
 
@@ -651,12 +656,8 @@ def summary_reply(request: RebootRequest) -> Message:
             ActionsBlock(
                 block_id="reboot_retry_actions",
                 elements=[
-                    ButtonElement(
-                        text=PlainTextObject(
-                            text=f"Retry the {_plural(len(retryable), 'failed one')}"[:75]
-                        ),
-                        action_id=ACTION_RETRY,
-                        value=request.id,
+                    _button(
+                        f"Retry the {_plural(len(retryable), 'failed one')}", ACTION_RETRY, request
                     )
                 ],
             )
