@@ -343,13 +343,18 @@ def test_two_replicas_share_one_rollout_and_send_each_wave_once(migrated_url: st
         request_id = _confirm(h, " ".join(h.sim.fleet.ids(REGION)) + " --batch 20%")
         advanced_by: dict[str, int] = {}
         with ThreadPoolExecutor(max_workers=2) as pool:
-            for _ in range(300):
+            for round_number in range(300):
                 if h.request(request_id).state.is_final:
                     break
                 h.clock.advance(0.5)
-                # Both replicas poll at the same moment, as two processes would.
-                reports = list(pool.map(h.tick, replicas))
-                for ctx, report in zip(replicas, reports, strict=True):
+                # Both replicas poll at the same moment, as two processes would; every
+                # fifth round one of them polls alone, in turn (the other paused), so
+                # each surely takes over a rollout the other has been advancing,
+                # however the threads happen to race on a loaded machine.
+                alone = (round_number // 5) % 2
+                polling = replicas if round_number % 5 else replicas[alone : alone + 1]
+                reports = list(pool.map(h.tick, polling))
+                for ctx, report in zip(polling, reports, strict=True):
                     if request_id in report.advanced:
                         advanced_by[ctx.owner] = advanced_by.get(ctx.owner, 0) + 1
         request = h.request(request_id)
