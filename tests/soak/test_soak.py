@@ -46,7 +46,7 @@ from bot.domain.lost_answer import MAX_REBOOT_CALLS
 from bot.domain.model import InstanceOutcome, RequestState
 from bot.domain.request import RebootRequest
 from bot.simulator import Simulator
-from bot.simulator.faults import Faults, Plan
+from bot.simulator.faults import Faults, Mode, Plan
 from bot.slack.blocks import ACTION_CONFIRM
 from bot.testing.serve import ServeDidNotStart, read_listening_url, start_serve
 from bot.testing.settings import offline_env
@@ -93,7 +93,11 @@ NOTIFY = "C0SOAKNOTE"
 # * anything else (fewer than two calls sent, a reboot ECS did that the bot missed, a
 #   wait that ran out): the bot's own doing. Those stay at or under AVOIDABLE_FAILURES.
 # Waited out, as before the lost-answer rule, about a fifth of the requests failed.
-LOST_ANSWER = FAULT_RATE * 2 / 3 / (1 - FAULT_RATE / 3)
+# SOAK_AFTER_EFFECT=0.5 makes that share of the lost answers happen after ECS applied the
+# call (as a timeout can, in life), which the look after the loss finds rebooted; the
+# floor then shrinks to (p * (1 - share))².
+AFTER_EFFECT = float(os.environ.get("SOAK_AFTER_EFFECT", "0"))
+LOST_ANSWER = FAULT_RATE * 2 / 3 / (1 - FAULT_RATE / 3) * (1 - AFTER_EFFECT)
 MAX_FLOOR_FAILURES = 2.0 * LOST_ANSWER**2
 AVOIDABLE_FAILURES = 0.02
 FINAL = {RequestState.SUCCEEDED, RequestState.PARTIALLY_FAILED, RequestState.FAILED}
@@ -105,12 +109,14 @@ FINAL = {RequestState.SUCCEEDED, RequestState.PARTIALLY_FAILED, RequestState.FAI
 class RandomFaults(Faults):
     """The simulator's fault registry, adding one transient fault (through its own API)
     before a random ``rate`` share of calls: throttling, ServiceUnavailable or a
-    dropped connection, one third each."""
+    dropped connection, one third each; an ``after_effect`` share of the last two
+    applies the call before its answer is lost."""
 
-    def __init__(self, rng: random.Random, rate: float) -> None:
+    def __init__(self, rng: random.Random, rate: float, after_effect: float = 0.0) -> None:
         super().__init__()
         self._rng = rng
         self._rate = rate
+        self._after_effect = after_effect
         self._draw = threading.Lock()
         self.injected: Counter[str] = Counter()
 
@@ -118,9 +124,14 @@ class RandomFaults(Faults):
         with self._draw:
             hit = self._rng.random() < self._rate
             kind = self._rng.choice(("throttle", "unavailable", "drop"))
+            if hit and kind != "throttle" and self._rng.random() < self._after_effect:
+                kind = f"{kind} after effect"
             if hit:
                 self.injected[kind] += 1
-        if hit and kind == "throttle":
+        if hit and kind.endswith(" after effect"):
+            mode: Mode = "error" if kind.startswith("unavailable") else "drop"
+            self.timeout_after_apply(action, times=1, mode=mode, seconds=0.0)
+        elif hit and kind == "throttle":
             self.throttle(action, times=1, code="Throttling.User")
         elif hit and kind == "unavailable":
             self.fail(action, times=1, code="ServiceUnavailable")
@@ -527,7 +538,7 @@ def _load(db: Engine, request_ids: list[str]) -> dict[str, RebootRequest | None]
 
 
 def test_soak_200_requests_through_faults_429s_and_kills(tmp_path: Path) -> None:
-    faults = RandomFaults(random.Random(SEED + 1), FAULT_RATE)
+    faults = RandomFaults(random.Random(SEED + 1), FAULT_RATE, AFTER_EFFECT)
     with (
         soak_database(tmp_path) as url,
         FakeSlackApi() as slack,
