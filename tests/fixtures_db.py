@@ -4,6 +4,10 @@ PostgreSQL, brought to head through the real migrations, never ``create_all``.
 Loaded from ``tests/conftest.py`` as a plugin. PostgreSQL runs only when
 ``ECSBOT_TEST_POSTGRES_URL`` is set (CI sets it); each test gets its own schema, so
 tests never see each other's rows and need no cleanup beyond dropping it.
+
+The same databases serve wider scopes (a module's shared bot, the soak) through the
+context managers ``empty_database`` and ``migrated_database``, so there is one way
+to make and drop a test database.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -31,11 +36,17 @@ def _postgres_schema_url(base_url: str, schema: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database: a new SQLite file, or a new schema on PostgreSQL."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'ecs-reboot-bot.db'}"
+DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+"""``params`` for a fixture that runs its tests once on each database."""
+
+
+@contextmanager
+def empty_database(kind: str, directory: Path) -> Iterator[str]:
+    """An empty database of ``kind`` (``sqlite`` or ``postgres``) that lives as long as
+    the ``with`` block: a new file in ``directory``, or a new schema on PostgreSQL that
+    is dropped afterwards (skips the test when PostgreSQL is not configured)."""
+    if kind == "sqlite":
+        yield f"sqlite:///{directory / 'ecs-reboot-bot.db'}"
         return
     base_url = os.environ.get(POSTGRES_URL_ENV)
     if not base_url:
@@ -45,11 +56,29 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     try:
         with admin.begin() as connection:
             connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        yield _postgres_schema_url(base_url, schema)
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        try:
+            yield _postgres_schema_url(base_url, schema)
+        finally:
+            # Even when the block failed: a schema left behind would only pile up.
+            with admin.begin() as connection:
+                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     finally:
         admin.dispose()
+
+
+@contextmanager
+def migrated_database(kind: str, directory: Path) -> Iterator[str]:
+    """:func:`empty_database` upgraded to the latest migration."""
+    with empty_database(kind, directory) as url:
+        upgrade_to_head(url)
+        yield url
+
+
+@pytest.fixture(params=DATABASES)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database: a new SQLite file, or a new schema on PostgreSQL."""
+    with empty_database(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
