@@ -14,17 +14,18 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from alembic import command
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from bot.db.engine import make_engine, make_session_factory
-from bot.db.migrate import upgrade_to_head
+from bot.db.migrate import alembic_config, upgrade_to_head
 from bot.db.unit_of_work import UnitOfWork
 
 POSTGRES_URL_ENV = "ECSBOT_TEST_POSTGRES_URL"
@@ -72,6 +73,35 @@ def migrated_database(kind: str, directory: Path) -> Iterator[str]:
     with empty_database(kind, directory) as url:
         upgrade_to_head(url)
         yield url
+
+
+OldInsert = tuple[str, Mapping[str, object] | Sequence[Mapping[str, object]]]
+"""An ``INSERT`` written for an older revision's schema, and its parameters (a list of
+them inserts a row each)."""
+
+
+@contextmanager
+def upgraded_from(
+    database_url: str, revision: str, *old_rows: OldInsert
+) -> Iterator[Callable[[], UnitOfWork]]:
+    """The empty database at ``database_url`` migrated to ``revision``, given
+    ``old_rows``, then upgraded to head: the way a migration test sees what the upgrade
+    does to data written before it. Yields a :class:`UnitOfWork` maker on one engine,
+    disposed after the block.
+
+    The rows go in as plain SQL, not through the models: the models describe the head,
+    not ``revision``."""
+    command.upgrade(alembic_config(database_url), revision)
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            for insert, parameters in old_rows:
+                connection.execute(text(insert), parameters)
+        upgrade_to_head(database_url)
+        sessions = make_session_factory(engine)
+        yield lambda: UnitOfWork(sessions)
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture(params=DATABASES)
