@@ -30,6 +30,9 @@ from bot.db.unit_of_work import UnitOfWork
 
 POSTGRES_URL_ENV = "ECSBOT_TEST_POSTGRES_URL"
 
+UowFactory = Callable[[], UnitOfWork]
+"""Makes a fresh :class:`UnitOfWork` per call, as the ``uow_factory`` fixture does."""
+
 
 def _postgres_schema_url(base_url: str, schema: str) -> str:
     """``base_url`` with every connection's ``search_path`` set to ``schema``."""
@@ -81,9 +84,7 @@ them inserts a row each)."""
 
 
 @contextmanager
-def upgraded_from(
-    database_url: str, revision: str, *old_rows: OldInsert
-) -> Iterator[Callable[[], UnitOfWork]]:
+def upgraded_from(database_url: str, revision: str, *old_rows: OldInsert) -> Iterator[UowFactory]:
     """The empty database at ``database_url`` migrated to ``revision``, given
     ``old_rows``, then upgraded to head: the way a migration test sees what the upgrade
     does to data written before it. Yields a :class:`UnitOfWork` maker on one engine,
@@ -119,7 +120,7 @@ def migrated_url(database_url: str) -> str:
 
 
 @pytest.fixture
-def uow_factory(migrated_url: str) -> Iterator[Callable[[], UnitOfWork]]:
+def uow_factory(migrated_url: str) -> Iterator[UowFactory]:
     """Makes a fresh :class:`UnitOfWork` per call, all on one engine (disposed after
     the test, so PostgreSQL can drop the schema)."""
     engine = make_engine(migrated_url)

@@ -34,9 +34,8 @@ from bot.domain.model import InstanceOutcome, InstanceRef, RequestState, Role, V
 from bot.domain.policy import Binding
 from bot.domain.request import PlannedInstance, RebootRequest
 from bot.services.ports import InstanceUpdate, RequestUpdate
-from tests.fixtures_db import OldInsert, upgraded_from
+from tests.fixtures_db import OldInsert, UowFactory, upgraded_from
 
-UowFactory = Callable[[], UnitOfWork]
 T = TypeVar("T")
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)

@@ -10,8 +10,8 @@ from datetime import timedelta
 
 from bot.domain.model import RequestState
 from bot.services.ports import RequestUpdate
-from tests.fixtures_db import OldInsert, upgraded_from
-from tests.integration.test_db import T0, UowFactory, add, make_request, run_concurrently
+from tests.fixtures_db import OldInsert, UowFactory, upgraded_from
+from tests.integration.test_db import T0, add, make_request, run_concurrently
 
 # The head before this feature: the merger re-chains 0005 onto whatever comes first.
 PREVIOUS_HEAD = "0004"
