@@ -1,6 +1,6 @@
 """What the rolling-reboot suites (test_rolling, test_rolling_with_main) start from and
-read back: a bot with two operators, the waves the simulator was sent, and the
-moments a request recorded."""
+read back: a bot with two operators, a rollout stopped by its lost canary, the waves
+the simulator was sent, and the moments a request recorded."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from bot.domain.model import Role
-from tests.e2e.harness import OPERATOR, STRANGER, Harness, running_bot
+from bot.slack.blocks import ACTION_CONFIRM
+from tests.e2e.harness import OPERATOR, REGION, STRANGER, Harness, running_bot
 
 
 @contextmanager
@@ -27,6 +28,20 @@ def rolling_bot(
         h.grant(OPERATOR, Role.OPERATOR)
         h.grant(other_operator, Role.OPERATOR)
         yield h
+
+
+def run_with_a_lost_canary(h: Harness) -> tuple[str, str]:
+    """A rollout of the whole fleet whose canary never comes back, confirmed and run
+    until it is final; its request id and the canary's instance id."""
+    h.command(" ".join(h.sim.fleet.ids(REGION)))
+    h.settle()
+    request_id, _ = h.last_preview()
+    canary = next(i.ref.instance_id for i in h.request(request_id).instances if i.wave == 1)
+    h.sim.fleet.update(REGION, canary, never_returns=True)
+    h.click(ACTION_CONFIRM, request_id)
+    h.settle()
+    h.run_until_final(request_id)
+    return request_id, canary
 
 
 def sent_waves(h: Harness) -> list[tuple[str, ...]]:

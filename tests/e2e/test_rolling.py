@@ -23,7 +23,7 @@ from tests.e2e.harness import (
     buttons,
     text_of,
 )
-from tests.e2e.rolling import recorded, rolling_bot, sent_waves
+from tests.e2e.rolling import recorded, rolling_bot, run_with_a_lost_canary, sent_waves
 
 
 def _confirm(h: Harness, text: str, *, user: str = OPERATOR) -> str:
@@ -108,14 +108,7 @@ def test_max_errors_stops_after_a_canary_that_never_comes_back(migrated_url: str
     env = {"ECSBOT_REBOOT_TIMEOUT": "60"}
     with rolling_bot(migrated_url, env=env) as h:
         ids = h.sim.fleet.ids(REGION)
-        h.command(" ".join(ids))
-        h.settle()
-        request_id, _ = h.last_preview()
-        canary = next(i.ref.instance_id for i in h.request(request_id).instances if i.wave == 1)
-        h.sim.fleet.update(REGION, canary, never_returns=True)
-        h.click(ACTION_CONFIRM, request_id)
-        h.settle()
-        h.run_until_final(request_id)
+        request_id, canary = run_with_a_lost_canary(h)
 
         request = h.request(request_id)
         assert request.state is RequestState.ABORTED

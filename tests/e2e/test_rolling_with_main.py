@@ -23,7 +23,7 @@ from tests.e2e.harness import (
     buttons,
     text_of,
 )
-from tests.e2e.rolling import recorded, rolling_bot, sent_waves
+from tests.e2e.rolling import recorded, rolling_bot, run_with_a_lost_canary, sent_waves
 
 SECOND = "U0SECOND"
 
@@ -103,14 +103,7 @@ def test_a_lost_answer_in_a_wave_is_resolved_before_the_next_wave(migrated_url: 
 def test_retry_of_an_aborted_rollout_previews_what_never_came_back(migrated_url: str) -> None:
     with rolling_bot(migrated_url, other_operator=SECOND, env={"ECSBOT_REBOOT_TIMEOUT": "60"}) as h:
         ids = h.sim.fleet.ids(REGION)
-        h.command(" ".join(ids))
-        h.settle()
-        first, _ = h.last_preview()
-        canary = next(i.ref.instance_id for i in h.request(first).instances if i.wave == 1)
-        h.sim.fleet.update(REGION, canary, never_returns=True)
-        h.click(ACTION_CONFIRM, first)
-        h.settle()
-        h.run_until_final(first)
+        first, canary = run_with_a_lost_canary(h)
         assert h.request(first).state is RequestState.ABORTED
 
         summary = h.thread(first)[-1]
