@@ -84,9 +84,11 @@ them inserts a row each)."""
 
 
 @contextmanager
-def upgraded_from(database_url: str, revision: str, *old_rows: OldInsert) -> Iterator[UowFactory]:
-    """The empty database at ``database_url`` migrated to ``revision``, given
-    ``old_rows``, then upgraded to head: the way a migration test sees what the upgrade
+def upgraded_from(
+    database_url: str, revision: str, *old_inserts: OldInsert
+) -> Iterator[UowFactory]:
+    """The empty database at ``database_url`` migrated to ``revision``, given the rows
+    of ``old_inserts``, then upgraded to head: the way a migration test sees what the upgrade
     does to data written before it. Yields a :class:`UnitOfWork` maker on one engine,
     disposed after the block.
 
@@ -96,7 +98,7 @@ def upgraded_from(database_url: str, revision: str, *old_rows: OldInsert) -> Ite
     engine = make_engine(database_url)
     try:
         with engine.begin() as connection:
-            for insert, parameters in old_rows:
+            for insert, parameters in old_inserts:
                 connection.execute(text(insert), parameters)
         upgrade_to_head(database_url)
         sessions = make_session_factory(engine)
