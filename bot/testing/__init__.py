@@ -11,4 +11,5 @@ the benchmarks and ``ecs-reboot-bot console`` all run the same thing:
 ``serve``           ``python -m bot serve`` as a child process (``serve_process``)
 ``memory``          in-memory fakes of the ports in ``bot/services/ports.py``, for use
                     cases tested in milliseconds (``memory_bot``)
+``waiting``         polling a condition on the real clock, for real processes (``wait_until``)
 """

@@ -9,50 +9,9 @@ users, so no test depends on another's leftovers.
 
 from __future__ import annotations
 
-import os
-import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from sqlalchemy import text
 
-import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.pool import NullPool
-
-from bot.db.migrate import upgrade_to_head
 from bot.testing.stack import Harness
-from tests.fixtures_db import POSTGRES_URL_ENV, _postgres_schema_url
-
-DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-"""``params`` for a module-scoped fixture that runs a suite on each database."""
-
-
-@contextmanager
-def migrated_database(kind: str, directory: Path) -> Iterator[str]:
-    """A migrated database of ``kind`` (``sqlite`` or ``postgres``) that lives as long
-    as the ``with`` block: a file in ``directory``, or a schema dropped afterwards."""
-    if kind == "sqlite":
-        url = f"sqlite:///{directory / 'ecs-reboot-bot.db'}"
-        upgrade_to_head(url)
-        yield url
-        return
-    base_url = os.environ.get(POSTGRES_URL_ENV)
-    if not base_url:
-        pytest.skip(f"{POSTGRES_URL_ENV} is not set")
-    schema = f"t_{secrets.token_hex(8)}"
-    admin = create_engine(base_url, poolclass=NullPool)
-    try:
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        url = _postgres_schema_url(base_url, schema)
-        upgrade_to_head(url)
-        try:
-            yield url
-        finally:
-            with admin.begin() as connection:
-                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    finally:
-        admin.dispose()
 
 
 def fresh(h: Harness) -> Harness:

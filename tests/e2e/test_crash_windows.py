@@ -9,7 +9,38 @@ from bot.domain.model import RequestState
 from bot.services.ports import RequestUpdate
 from bot.slack.blocks import ACTION_CONFIRM
 from bot.testing.slack_requests import block_action_body
-from tests.e2e.harness import CHANNEL, OPERATOR, REGION, Harness, buttons, text_of
+from tests.e2e.harness import CHANNEL, OPERATOR, REGION, Harness, Message, buttons, text_of
+
+
+def _preview_lost_its_ts(h: Harness, instance: int = 0) -> tuple[str, Message]:
+    """A previewed request (for the fleet's ``instance``-th id) whose message ts a crash
+    kept from being recorded, and its message, which is in the channel all the same."""
+    h.command(h.sim.fleet.ids(REGION)[instance])
+    h.settle()
+    request_id, preview = h.last_preview()
+    with h.bot.ctx.uow() as uow:
+        uow.requests.set_fields(request_id, RequestUpdate(message_ts=None, permalink=None))
+        uow.commit()
+    return request_id, preview
+
+
+def _confirm_click(h: Harness, request_id: str, message: Message | str) -> bytes:
+    """The body Slack posts for OPERATOR's Confirm on ``request_id`` from ``message``:
+    a message in the channel (its ts and blocks go in the payload), or only a ts with a
+    bare message, as Slack would never send it."""
+    if isinstance(message, str):
+        message_ts, shown = message, None
+    else:
+        message_ts, shown = message.ts, message.to_slack()
+    return block_action_body(
+        ACTION_CONFIRM,
+        request_id,
+        user_id=OPERATOR,
+        channel_id=CHANNEL,
+        message_ts=message_ts,
+        message=shown,
+        response_url=h.slack.response_url("click"),
+    )
 
 
 def test_a_crash_between_posting_the_preview_and_recording_its_ts(harness: Harness) -> None:
@@ -18,23 +49,9 @@ def test_a_crash_between_posting_the_preview_and_recording_its_ts(harness: Harne
     ``message_ts`` while its message, buttons and all, is in the channel; a click on it
     is signed by Slack and names the message (``container.message_ts``)."""
     h = harness
-    h.command(h.sim.fleet.ids(REGION)[0])
-    h.settle()
-    request_id, preview = h.last_preview()
-    with h.bot.ctx.uow() as uow:
-        uow.requests.set_fields(request_id, RequestUpdate(message_ts=None, permalink=None))
-        uow.commit()
+    request_id, preview = _preview_lost_its_ts(h)
 
-    click = block_action_body(
-        ACTION_CONFIRM,
-        request_id,
-        user_id=OPERATOR,
-        channel_id=CHANNEL,
-        message_ts=preview.ts,
-        message=preview.to_slack(),
-        response_url=h.slack.response_url("click"),
-    )
-    assert h.sender.post(click).status_code == 200
+    assert h.sender.post(_confirm_click(h, request_id, preview)).status_code == 200
     h.settle()
     h.run_until_final(request_id, limit=60)
 
@@ -65,51 +82,21 @@ def test_a_slack_error_on_the_final_summary_does_not_lose_it(harness: Harness) -
     assert len(summaries) == 1, "the thread has no final summary"
 
 
-def _preview_lost_its_ts(h: Harness) -> tuple[str, str]:
-    """A previewed request whose message ts a crash kept from being recorded."""
-    h.command(h.sim.fleet.ids(REGION)[0])
-    h.settle()
-    request_id, preview = h.last_preview()
-    with h.bot.ctx.uow() as uow:
-        uow.requests.set_fields(request_id, RequestUpdate(message_ts=None, permalink=None))
-        uow.commit()
-    return request_id, preview.ts
-
-
 def test_a_click_whose_message_is_not_this_requests_adopts_nothing(harness: Harness) -> None:
     """The adoption trusts the ts only when the signed payload's message carries the
     clicked button with this request's id: a made-up ts with a bare message (the soak's
     old clicks), or another request's message, is never recorded as this request's."""
     h = harness
-    other_id, other_ts = _preview_lost_its_ts(h)
+    other_id, other_preview = _preview_lost_its_ts(h)
+    other_ts = other_preview.ts
     with h.bot.ctx.uow() as uow:  # the other request keeps its ts: only its message is used
         uow.requests.set_fields(other_id, RequestUpdate(message_ts=other_ts))
         uow.commit()
-    h.command(h.sim.fleet.ids(REGION)[1])
-    h.settle()
-    request_id, _ = h.last_preview()
-    with h.bot.ctx.uow() as uow:
-        uow.requests.set_fields(request_id, RequestUpdate(message_ts=None, permalink=None))
-        uow.commit()
+    request_id, _ = _preview_lost_its_ts(h, instance=1)
     others = h.slack.message(CHANNEL, other_ts)
 
-    bare = block_action_body(
-        ACTION_CONFIRM,
-        request_id,
-        user_id=OPERATOR,
-        channel_id=CHANNEL,
-        message_ts="1700000000.000100",
-        response_url=h.slack.response_url("click"),
-    )
-    foreign = block_action_body(
-        ACTION_CONFIRM,
-        request_id,
-        user_id=OPERATOR,
-        channel_id=CHANNEL,
-        message_ts=others.ts,
-        message=others.to_slack(),
-        response_url=h.slack.response_url("click"),
-    )
+    bare = _confirm_click(h, request_id, "1700000000.000100")
+    foreign = _confirm_click(h, request_id, others)
     for click in (bare, foreign):
         assert h.sender.post(click).status_code == 200
         h.settle()
@@ -123,7 +110,7 @@ def test_a_click_whose_message_is_not_this_requests_adopts_nothing(harness: Harn
 
 def test_the_harness_clicks_on_the_real_preview_and_adoption_follows(harness: Harness) -> None:
     h = harness
-    request_id, preview_ts = _preview_lost_its_ts(h)
+    request_id, preview = _preview_lost_its_ts(h)
     h.click(ACTION_CONFIRM, request_id)
     h.settle()
-    assert h.request(request_id).message_ts == preview_ts
+    assert h.request(request_id).message_ts == preview.ts

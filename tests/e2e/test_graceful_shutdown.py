@@ -28,6 +28,7 @@ from bot.testing.settings import CHANNEL, OPERATOR, REGION, SIGNING_SECRET, offl
 from bot.testing.slack_api import FakeSlackApi
 from bot.testing.slack_requests import SlackRequestSender
 from bot.testing.stack import FIRST_TS
+from bot.testing.waiting import wait_until
 
 POLL_INTERVAL = 0.5
 GRACE_SECONDS = 30.0
@@ -89,10 +90,11 @@ def test_sigterm_mid_reboot_hands_over_to_the_other_replica(
                         message_ts=FIRST_TS,
                     )
                     _wait_for_request(uow, RequestState.EXECUTING)
-                    deadline = time.monotonic() + 15
-                    while sim.calls.count("RebootInstances", dry_run=False) == 0:
-                        assert time.monotonic() < deadline, "the reboot was never sent"
-                        time.sleep(0.05)
+                    wait_until(
+                        lambda: sim.calls.count("RebootInstances", dry_run=False) > 0,
+                        timeout=15,
+                        what="the reboot to be sent",
+                    )
 
                     served.process.send_signal(signal.SIGTERM)
                     sent = time.monotonic()
@@ -104,10 +106,11 @@ def test_sigterm_mid_reboot_hands_over_to_the_other_replica(
                     assert "shut down in" in served.stderr()
 
                 # Only the other replica is left: it polls the request on its next tick.
-                deadline = time.monotonic() + 20
-                while not _state(uow, request_id).is_final:
-                    assert time.monotonic() < deadline, "the other replica never finished it"
-                    time.sleep(0.05)
+                wait_until(
+                    lambda: _state(uow, request_id).is_final,
+                    timeout=20,
+                    what="the other replica to finish it",
+                )
                 describes_after = [
                     c for c in sim.calls.of("DescribeInstances") if c.at >= exited_at
                 ]
@@ -130,11 +133,13 @@ def _state(uow: Callable[[], UnitOfWork], request_id: str) -> RequestState:
 
 
 def _wait_for_request(uow: Callable[[], UnitOfWork], state: RequestState) -> str:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
+    """The id of the newest request in ``state``, once there is one."""
+    found: list[str] = []
+
+    def appeared() -> bool:
         with uow() as unit:
-            found = [r for r in unit.requests.list_recent(10) if r.state is state]
-        if found:
-            return found[0].id
-        time.sleep(0.05)
-    raise AssertionError(f"no request became {state.value}")
+            found[:] = [r.id for r in unit.requests.list_recent(10) if r.state is state]
+        return bool(found)
+
+    wait_until(appeared, timeout=20, what=f"a request to become {state.value}")
+    return found[0]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import threading
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -23,6 +22,7 @@ from bot.services.context import Context
 from bot.services.lease import LEASE_SECONDS, LeaseKeeper
 from bot.services.poller import PollReport, poll_once
 from bot.slack.blocks import ACTION_CANCEL, ACTION_CONFIRM
+from bot.testing.waiting import wait_until
 from tests.e2e.harness import CHANNEL, NOTIFY, OPERATOR, REGION, Harness, buttons
 
 
@@ -45,15 +45,6 @@ def _lease(h: Harness, request_id: str) -> tuple[str | None, datetime | None]:
     if expires is not None and expires.tzinfo is None:
         expires = expires.replace(tzinfo=UTC)
     return row[0], expires
-
-
-def _wait_until(condition: Callable[[], bool], *, timeout: float = 10.0) -> None:
-    stop = threading.Event()
-    for _ in range(int(timeout / 0.01)):
-        if condition():
-            return
-        stop.wait(0.01)
-    raise AssertionError("the condition did not come true in time")
 
 
 def _reboots(h: Harness) -> int:
@@ -149,7 +140,12 @@ def test_a_poller_leases_one_request_at_a_time(harness: Harness) -> None:
     slow = threading.Thread(target=lambda: reports.append(poll_once(h.bot.ctx, now)))
     slow.start()
     try:
-        _wait_until(lambda: h.bot.ctx.owner in (_lease(h, first)[0], _lease(h, second)[0]))
+        wait_until(
+            lambda: h.bot.ctx.owner in (_lease(h, first)[0], _lease(h, second)[0]),
+            timeout=10,
+            what="the slow poller to lease a request",
+            interval=0.01,
+        )
         held = first if _lease(h, first)[0] == h.bot.ctx.owner else second
         other = second if held == first else first
         # While the first poller is stuck on one request, the other one is free.
@@ -179,7 +175,9 @@ def test_workers_advance_requests_side_by_side_each_once(harness: Harness) -> No
 
     try:
         # Two requests in flight at once, each leased by a worker of its own.
-        _wait_until(lambda: len(owners()) == 2)
+        wait_until(
+            lambda: len(owners()) == 2, timeout=10, what="two workers' leases", interval=0.01
+        )
         assert owners() == {f"{h.bot.ctx.owner}/poll-0", f"{h.bot.ctx.owner}/poll-1"}
     finally:
         polling.join(timeout=30)
@@ -229,7 +227,12 @@ def test_the_heartbeat_renews_while_a_step_runs(harness: Harness) -> None:
     h.clock.advance(20)
     with LeaseKeeper(worker, "worker-1", every=0.01) as keeper:
         keeper.hold(request_id)
-        _wait_until(lambda: _lease(h, request_id)[1] != first_expiry)
+        wait_until(
+            lambda: _lease(h, request_id)[1] != first_expiry,
+            timeout=10,
+            what="the heartbeat to renew the lease",
+            interval=0.01,
+        )
     owner, expires = _lease(h, request_id)
     assert owner == "worker-1"
     assert expires is not None

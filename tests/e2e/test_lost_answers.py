@@ -22,7 +22,8 @@ from tests.e2e.harness import OPERATOR, REGION, Harness, text_of
 QUICK = 30
 
 
-def _previewed(h: Harness, count: int) -> tuple[str, list[str]]:
+def previewed(h: Harness, count: int) -> tuple[str, list[str]]:
+    """A request previewed for the fleet's first ``count`` instances, and their ids."""
     ids = h.sim.fleet.ids(REGION)[:count]
     h.command(" ".join(ids))
     h.settle()
@@ -49,7 +50,7 @@ def test_a_5xx_that_rebooted_nothing_is_sent_once_more_within_seconds(
     harness: Harness, code: str
 ) -> None:
     h = harness
-    request_id, ids = _previewed(h, 3)
+    request_id, ids = previewed(h, 3)
     # The preview's DryRun calls are done: the next RebootInstances is the real one.
     h.sim.faults.fail("RebootInstances", code=code, times=1)
     started = h.clock.now()
@@ -76,7 +77,7 @@ def test_a_5xx_that_rebooted_nothing_is_sent_once_more_within_seconds(
 
 def test_a_dropped_connection_that_rebooted_nothing_is_sent_once_more(harness: Harness) -> None:
     h = harness
-    request_id, ids = _previewed(h, 2)
+    request_id, ids = previewed(h, 2)
     h.sim.faults.drop_connection("RebootInstances", times=1)
     _confirm(h, request_id)
     h.run_until_final(request_id, limit=QUICK)
@@ -89,7 +90,7 @@ def test_a_dropped_connection_that_rebooted_nothing_is_sent_once_more(harness: H
 @pytest.mark.parametrize("mode", ["error", "drop"])
 def test_an_answer_lost_after_the_reboot_is_never_sent_again(harness: Harness, mode: str) -> None:
     h = harness
-    request_id, ids = _previewed(h, 3)
+    request_id, ids = previewed(h, 3)
     h.sim.faults.timeout_after_apply("RebootInstances", times=1, mode=mode)  # type: ignore[arg-type]
     _confirm(h, request_id)
     h.run_until_final(request_id, limit=QUICK)
@@ -111,7 +112,7 @@ def test_a_call_still_in_flight_within_the_settle_delay_is_not_sent_again(
     """ECS answered 500 at once and starts the reboot a little later, before the bot
     looks: the describe finds it leaving Running, so no second call."""
     h = harness
-    request_id, ids = _previewed(h, 2)
+    request_id, ids = previewed(h, 2)
     delay = SETTLE.total_seconds() - 2
     h.sim.faults.in_flight("RebootInstances", times=1, delay=delay, mode=mode)  # type: ignore[arg-type]
     _confirm(h, request_id)
@@ -130,7 +131,7 @@ def test_a_call_in_flight_longer_than_the_settle_delay_costs_at_most_one_extra_r
     calls are accepted; the simulator counts two reboots, and that is the bound: never
     a third call, and the request still ends with the instances back."""
     h = harness
-    request_id, ids = _previewed(h, 2)
+    request_id, ids = previewed(h, 2)
     h.sim.faults.in_flight("RebootInstances", times=1, delay=60.0)
     _confirm(h, request_id)
     h.run_until_final(request_id, limit=120)
@@ -145,7 +146,7 @@ def test_a_call_in_flight_longer_than_the_settle_delay_costs_at_most_one_extra_r
 
 def test_a_second_lost_answer_is_watched_never_a_third_call(harness: Harness) -> None:
     h = harness
-    request_id, ids = _previewed(h, 2)
+    request_id, ids = previewed(h, 2)
     # Both answers lost, neither call applied: the instances never restart.
     h.sim.faults.fail("RebootInstances", code="InternalError", times=2)
     _confirm(h, request_id)
@@ -158,7 +159,7 @@ def test_a_second_lost_answer_is_watched_never_a_third_call(harness: Harness) ->
     assert final.state is RequestState.FAILED
 
 
-def _crashed_after_recording(h: Harness, request_id: str, *, calls: int) -> None:
+def crashed_after_recording(h: Harness, request_id: str, *, calls: int) -> None:
     """The database exactly as a process leaves it that recorded ``calls`` reboot calls
     as sent and died before any answer was recorded (no call reached ECS)."""
     request = h.request(request_id)
@@ -182,8 +183,8 @@ def _crashed_after_recording(h: Harness, request_id: str, *, calls: int) -> None
 
 def test_a_crash_between_recording_the_call_and_its_answer_is_resolved(harness: Harness) -> None:
     h = harness
-    request_id, ids = _previewed(h, 2)
-    _crashed_after_recording(h, request_id, calls=1)
+    request_id, ids = previewed(h, 2)
+    crashed_after_recording(h, request_id, calls=1)
     h.run_until_final(request_id, limit=QUICK)
 
     final = h.request(request_id)
@@ -195,8 +196,8 @@ def test_a_crash_between_recording_the_call_and_its_answer_is_resolved(harness: 
 
 def test_a_crash_after_recording_the_second_call_sends_no_third(harness: Harness) -> None:
     h = harness
-    request_id, _ = _previewed(h, 1)
-    _crashed_after_recording(h, request_id, calls=2)
+    request_id, _ = previewed(h, 1)
+    crashed_after_recording(h, request_id, calls=2)
     h.run_until_final(request_id, step=30.0, limit=40)
 
     final = h.request(request_id)

@@ -30,7 +30,8 @@ from tests.e2e.harness import (
     buttons,
     running_bot,
 )
-from tests.e2e.shared_bot import DATABASES, fresh, migrated_database
+from tests.e2e.shared_bot import fresh
+from tests.fixtures_db import DATABASES, migrated_database
 
 OTHER_CHANNEL = "C0ELSEWHERE"
 OTHER_OPERATOR = "U0OPER2"

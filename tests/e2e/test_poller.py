@@ -20,6 +20,7 @@ from tests.e2e.harness import (
     running_bot,
     text_of,
 )
+from tests.e2e.test_lost_answers import crashed_after_recording, previewed
 
 
 def _notifications(h: Harness) -> list[str]:
@@ -142,24 +143,11 @@ def test_crash_between_the_call_and_recording_it_never_resends(harness: Harness)
 
 def test_recorded_but_unanswered_call_is_resolved_and_sent_once_more(harness: Harness) -> None:
     h = harness
-    ids = h.sim.fleet.ids(REGION)[:1]
-    h.command(ids[0])
-    h.settle()
-    request_id, _ = h.last_preview()
-    request = h.request(request_id)
-    now = h.clock.now()
-    # The process recorded "sent" and died before the answer: no reboot happened.
-    with h.bot.ctx.uow() as uow:
-        uow.requests.transition(
-            request_id,
-            [RequestState.PREVIEWED],
-            RequestState.EXECUTING,
-            RequestUpdate(confirmed_by=OPERATOR, confirmed_at=now),
-        )
-        uow.requests.save_instances(
-            request_id, [dataclasses.replace(request.instances[0], reboot_sent_at=now)]
-        )
-        uow.commit()
+    request_id, ids = previewed(h, 1)
+    # The process recorded "sent" and died before the answer: no reboot happened. The
+    # send is left uncounted, as when this test was written; test_lost_answers has the
+    # counted cases.
+    crashed_after_recording(h, request_id, calls=0)
     h.run_until_final(request_id, limit=30)
     final = h.request(request_id)
     # Still Running with its old StartTime: the call never acted, so it is sent once

@@ -6,15 +6,12 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from datetime import datetime
 
 import pytest
 
 from bot.cli import main as cli_main
-from bot.domain.model import InstanceOutcome, RequestState, Role
+from bot.domain.model import InstanceOutcome, RequestState
 from bot.slack.blocks import ACTION_ABORT, ACTION_CONFIRM, ACTION_PAUSE, ACTION_RESUME
 from tests.e2e.harness import (
     ADMIN,
@@ -24,17 +21,9 @@ from tests.e2e.harness import (
     STRANGER,
     Harness,
     buttons,
-    running_bot,
     text_of,
 )
-
-
-@contextmanager
-def _bot(url: str, *, instances: int = 12, env: dict[str, str] | None = None) -> Iterator[Harness]:
-    with running_bot(url, instances=instances, env=env) as h:
-        h.grant(OPERATOR, Role.OPERATOR)
-        h.grant(STRANGER, Role.OPERATOR)  # may reboot, but not someone else's request
-        yield h
+from tests.e2e.rolling import recorded, rolling_bot, run_with_a_lost_canary, sent_waves
 
 
 def _confirm(h: Harness, text: str, *, user: str = OPERATOR) -> str:
@@ -46,16 +35,6 @@ def _confirm(h: Harness, text: str, *, user: str = OPERATOR) -> str:
     return request_id
 
 
-def _sent_waves(h: Harness) -> list[tuple[str, ...]]:
-    """The ids of every real reboot call, in the order the simulator saw them."""
-    return [call.ids for call in h.sim.calls.of("RebootInstances", dry_run=False)]
-
-
-def _at(moment: datetime | None) -> datetime:
-    assert moment is not None
-    return moment
-
-
 def _zone(h: Harness, instance_id: str) -> str:
     view = h.sim.fleet.get(REGION, instance_id)
     assert view is not None
@@ -63,7 +42,7 @@ def _zone(h: Harness, instance_id: str) -> str:
 
 
 def test_canary_then_waves_drawn_from_the_zones_in_turn(migrated_url: str) -> None:
-    with _bot(migrated_url) as h:
+    with rolling_bot(migrated_url) as h:
         ids = h.sim.fleet.ids(REGION)
         h.command(" ".join(ids) + " --batch 4")
         h.settle()
@@ -72,7 +51,7 @@ def test_canary_then_waves_drawn_from_the_zones_in_turn(migrated_url: str) -> No
         h.click(ACTION_CONFIRM, request_id)
         h.settle()
         # Only the canary went out at the click.
-        assert [len(call) for call in _sent_waves(h)] == [1]
+        assert [len(call) for call in sent_waves(h)] == [1]
         request = h.request(request_id)
         assert request.rollout_waves == 4
         assert h.slack.message(CHANNEL, str(request.message_ts)) is not None
@@ -85,7 +64,7 @@ def test_canary_then_waves_drawn_from_the_zones_in_turn(migrated_url: str) -> No
 
         h.run_until_final(request_id)
 
-        calls = _sent_waves(h)
+        calls = sent_waves(h)
         assert [len(call) for call in calls] == [1, 4, 4, 3]
         # Each later wave takes from every zone before taking twice from one.
         for call in calls[1:]:
@@ -98,8 +77,8 @@ def test_canary_then_waves_drawn_from_the_zones_in_turn(migrated_url: str) -> No
         request = h.request(request_id)
         by_id = {i.ref.instance_id: i for i in request.instances}
         for earlier, later in itertools.pairwise(calls):
-            back = max(_at(by_id[i].finished_at) for i in earlier)
-            sent = min(_at(by_id[i].reboot_sent_at) for i in later)
+            back = max(recorded(by_id[i].finished_at) for i in earlier)
+            sent = min(recorded(by_id[i].reboot_sent_at) for i in later)
             assert sent >= back
         assert request.state is RequestState.SUCCEEDED
         assert all(count == 1 for count in h.sim.fleet.reboot_counts(REGION).values())
@@ -107,10 +86,10 @@ def test_canary_then_waves_drawn_from_the_zones_in_turn(migrated_url: str) -> No
 
 
 def test_a_small_request_reboots_all_at_once(migrated_url: str) -> None:
-    with _bot(migrated_url) as h:
+    with rolling_bot(migrated_url) as h:
         ids = h.sim.fleet.ids(REGION)[:5]
         request_id = _confirm(h, " ".join(ids))
-        assert [sorted(call) for call in _sent_waves(h)] == [sorted(ids)]
+        assert [sorted(call) for call in sent_waves(h)] == [sorted(ids)]
         request = h.request(request_id)
         assert request.rollout_waves == 1
         assert "Rollout" not in text_of(h.last_preview()[1])
@@ -119,24 +98,17 @@ def test_a_small_request_reboots_all_at_once(migrated_url: str) -> None:
 
 
 def test_all_at_once_overrides_the_size_rule(migrated_url: str) -> None:
-    with _bot(migrated_url) as h:
+    with rolling_bot(migrated_url) as h:
         ids = h.sim.fleet.ids(REGION)
         _confirm(h, " ".join(ids) + " --all-at-once")
-        assert [len(call) for call in _sent_waves(h)] == [12]
+        assert [len(call) for call in sent_waves(h)] == [12]
 
 
 def test_max_errors_stops_after_a_canary_that_never_comes_back(migrated_url: str) -> None:
     env = {"ECSBOT_REBOOT_TIMEOUT": "60"}
-    with _bot(migrated_url, env=env) as h:
+    with rolling_bot(migrated_url, env=env) as h:
         ids = h.sim.fleet.ids(REGION)
-        h.command(" ".join(ids))
-        h.settle()
-        request_id, _ = h.last_preview()
-        canary = next(i.ref.instance_id for i in h.request(request_id).instances if i.wave == 1)
-        h.sim.fleet.update(REGION, canary, never_returns=True)
-        h.click(ACTION_CONFIRM, request_id)
-        h.settle()
-        h.run_until_final(request_id)
+        request_id, canary = run_with_a_lost_canary(h)
 
         request = h.request(request_id)
         assert request.state is RequestState.ABORTED
@@ -145,7 +117,7 @@ def test_max_errors_stops_after_a_canary_that_never_comes_back(migrated_url: str
         assert outcomes[canary] is InstanceOutcome.TIMED_OUT
         assert all(outcomes[i] is InstanceOutcome.ABORTED for i in ids if i != canary)
         # Nothing but the canary was ever sent a reboot.
-        assert _sent_waves(h) == [(canary,)]
+        assert sent_waves(h) == [(canary,)]
         assert sum(h.sim.fleet.reboot_counts(REGION).values()) == 1
         summary = text_of(h.thread(request_id)[-1])
         assert "aborted" in summary
@@ -154,7 +126,7 @@ def test_max_errors_stops_after_a_canary_that_never_comes_back(migrated_url: str
 
 
 def test_pause_after_canary_waits_for_resume(migrated_url: str) -> None:
-    with _bot(migrated_url) as h:
+    with rolling_bot(migrated_url) as h:
         ids = h.sim.fleet.ids(REGION)
         request_id = _confirm(h, " ".join(ids) + " --pause-after-canary")
         for _ in range(20):
@@ -162,12 +134,12 @@ def test_pause_after_canary_waits_for_resume(migrated_url: str) -> None:
             h.tick()
         request = h.request(request_id)
         assert request.state is RequestState.PAUSED
-        assert len(_sent_waves(h)) == 1
+        assert len(sent_waves(h)) == 1
         # A long while later, still nothing new.
         for _ in range(10):
             h.clock.advance(30)
             h.tick()
-        assert len(_sent_waves(h)) == 1
+        assert len(sent_waves(h)) == 1
         assert {b["action_id"] for b in buttons(h.last_preview()[1].blocks)} == {
             ACTION_RESUME,
             ACTION_ABORT,
@@ -180,7 +152,7 @@ def test_pause_after_canary_waits_for_resume(migrated_url: str) -> None:
         assert h.request(request_id).state is RequestState.EXECUTING
         h.clock.advance(0.1)
         h.tick()
-        assert len(_sent_waves(h)) == 2
+        assert len(sent_waves(h)) == 2
         h.run_until_final(request_id)
         assert h.request(request_id).state is RequestState.SUCCEEDED
         assert all(count == 1 for count in h.sim.fleet.reboot_counts(REGION).values())
@@ -191,7 +163,7 @@ def test_pause_after_canary_waits_for_resume(migrated_url: str) -> None:
 
 
 def test_pause_click_then_abort_while_paused(migrated_url: str) -> None:
-    with _bot(migrated_url) as h:
+    with rolling_bot(migrated_url) as h:
         ids = h.sim.fleet.ids(REGION)
         request_id = _confirm(h, " ".join(ids) + " --canary 2")
         h.click(ACTION_PAUSE, request_id)
@@ -205,7 +177,7 @@ def test_pause_click_then_abort_while_paused(migrated_url: str) -> None:
         assert [i.outcome for i in request.instances if i.wave == 1] == [
             InstanceOutcome.SUCCEEDED
         ] * 2
-        assert len(_sent_waves(h)) == 1
+        assert len(sent_waves(h)) == 1
 
         h.click(ACTION_ABORT, request_id)
         h.settle()
@@ -226,7 +198,7 @@ def test_pause_click_then_abort_while_paused(migrated_url: str) -> None:
 
 
 def test_someone_elses_abort_or_resume_is_refused(migrated_url: str) -> None:
-    with _bot(migrated_url) as h:
+    with rolling_bot(migrated_url) as h:
         ids = h.sim.fleet.ids(REGION)
         request_id = _confirm(h, " ".join(ids) + " --pause-after-canary")
         for _ in range(20):
@@ -250,7 +222,7 @@ def test_someone_elses_abort_or_resume_is_refused(migrated_url: str) -> None:
 def test_history_json_shows_the_rollout_and_waves(
     migrated_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with _bot(migrated_url) as h:
+    with rolling_bot(migrated_url) as h:
         ids = h.sim.fleet.ids(REGION)
         request_id = _confirm(h, " ".join(ids) + " --batch 50% --max-errors 2")
         h.run_until_final(request_id)
@@ -272,7 +244,7 @@ def test_history_json_shows_the_rollout_and_waves(
 
 
 def test_malformed_rollout_flags_are_listed_and_nothing_reaches_ecs(migrated_url: str) -> None:
-    with _bot(migrated_url) as h:
+    with rolling_bot(migrated_url) as h:
         ids = h.sim.fleet.ids(REGION)[:2]
         response = h.command(
             " ".join(ids) + " --batch 0 --canary -1 --max-errors lots --batch 120%"
@@ -294,7 +266,7 @@ def _agent_calls(h: Harness) -> list[tuple[str, ...]]:
 
 def test_health_gate_waits_for_the_agent_and_says_who_has_none(migrated_url: str) -> None:
     env = {"ECSBOT_HEALTH_CHECK": "cloud-assistant"}
-    with _bot(migrated_url, instances=60, env=env) as h:
+    with rolling_bot(migrated_url, instances=60, env=env) as h:
         ids = h.sim.fleet.ids(REGION)
         bare = ids[0]
         h.sim.fleet.update(REGION, bare, cloud_assistant=False)
@@ -309,7 +281,7 @@ def test_health_gate_waits_for_the_agent_and_says_who_has_none(migrated_url: str
                     assert view is not None
                     assert view.agent_online
                     assert view.last_heartbeat is not None
-                    assert view.last_heartbeat > _at(instance.reboot_sent_at)
+                    assert view.last_heartbeat > recorded(instance.reboot_sent_at)
             if h.request(request_id).state.is_final:
                 break
         request = h.request(request_id)
@@ -329,7 +301,7 @@ def test_health_gate_waits_for_the_agent_and_says_who_has_none(migrated_url: str
 
 
 def test_without_the_health_gate_no_agent_is_asked(migrated_url: str) -> None:
-    with _bot(migrated_url, instances=5) as h:
+    with rolling_bot(migrated_url, instances=5) as h:
         request_id = _confirm(h, " ".join(h.sim.fleet.ids(REGION)))
         h.run_until_final(request_id)
         assert h.request(request_id).state is RequestState.SUCCEEDED
@@ -338,7 +310,7 @@ def test_without_the_health_gate_no_agent_is_asked(migrated_url: str) -> None:
 
 
 def test_two_replicas_share_one_rollout_and_send_each_wave_once(migrated_url: str) -> None:
-    with _bot(migrated_url, instances=30) as h:
+    with rolling_bot(migrated_url, instances=30) as h:
         replicas = [h.bot.ctx, dataclasses.replace(h.bot.ctx, owner="replica-2")]
         request_id = _confirm(h, " ".join(h.sim.fleet.ids(REGION)) + " --batch 20%")
         advanced_by: dict[str, int] = {}
@@ -360,14 +332,14 @@ def test_two_replicas_share_one_rollout_and_send_each_wave_once(migrated_url: st
         request = h.request(request_id)
         assert request.state is RequestState.SUCCEEDED
         assert h.sim.fleet.reboot_counts(REGION) == dict.fromkeys(h.sim.fleet.ids(REGION), 1)
-        assert [len(c) for c in _sent_waves(h)] == [1, 6, 6, 6, 6, 5]
+        assert [len(c) for c in sent_waves(h)] == [1, 6, 6, 6, 6, 5]
         assert len(advanced_by) == 2, advanced_by  # each replica took a share of the ticks
 
 
 def test_abort_while_a_wave_is_in_flight_lets_it_finish_then_ends_aborted(
     migrated_url: str,
 ) -> None:
-    with _bot(migrated_url) as h:
+    with rolling_bot(migrated_url) as h:
         request_id = _confirm(h, " ".join(h.sim.fleet.ids(REGION)) + " --canary 3")
         h.click(ACTION_ABORT, request_id)
         h.settle()
@@ -381,7 +353,7 @@ def test_abort_while_a_wave_is_in_flight_lets_it_finish_then_ends_aborted(
         canary = [i for i in request.instances if i.wave == 1]
         assert {i.outcome for i in canary} == {InstanceOutcome.SUCCEEDED}
         assert sum(i.outcome is InstanceOutcome.ABORTED for i in request.instances) == 9
-        assert len(_sent_waves(h)) == 1
+        assert len(sent_waves(h)) == 1
         # A second abort is told the request is no longer running.
         h.click(ACTION_ABORT, request_id)
         h.settle()

@@ -5,8 +5,6 @@ waits."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from bot.db.engine import make_engine, make_session_factory
@@ -20,15 +18,7 @@ from bot.testing.settings import ADMIN, CHANNEL, REGION, SIGNING_SECRET, offline
 from bot.testing.slack_api import FakeSlackApi
 from bot.testing.slack_requests import SlackRequestSender
 from bot.testing.stack import request_id_of
-
-
-def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+from bot.testing.waiting import wait_until
 
 
 def test_serve_killed_mid_rollout_resumes_and_reboots_each_instance_once(
@@ -66,7 +56,11 @@ def test_serve_killed_mid_rollout_resumes_and_reboots_each_instance_once(
                 slack.wait_for("chat.postMessage", timeout=20)
                 posted = slack.calls("chat.postMessage")[0]
                 request_id = request_id_of(posted.params["blocks"])
-                _wait(lambda: request(request_id).message_ts is not None, 10, "the preview ts")
+                wait_until(
+                    lambda: request(request_id).message_ts is not None,
+                    timeout=10,
+                    what="the preview ts",
+                )
                 sender.click(
                     ACTION_CONFIRM,
                     request_id,
@@ -75,7 +69,7 @@ def test_serve_killed_mid_rollout_resumes_and_reboots_each_instance_once(
                     message_ts=str(request(request_id).message_ts),
                 )
             # Killed as soon as the second wave went out: a wave in flight, two to come.
-            _wait(lambda: real_calls() >= 2, 30, "the second wave")
+            wait_until(lambda: real_calls() >= 2, timeout=30, what="the second wave")
             first.process.kill()
             first.process.wait(timeout=10)
         assert real_calls() == 2
@@ -83,7 +77,9 @@ def test_serve_killed_mid_rollout_resumes_and_reboots_each_instance_once(
 
         with serve_process(values, tmp_path):
             # At most a lease (30 s) before the new process takes over, then the rest.
-            _wait(lambda: request(request_id).state.is_final, 90, "the rollout to finish")
+            wait_until(
+                lambda: request(request_id).state.is_final, timeout=90, what="the rollout to finish"
+            )
 
         final = request(request_id)
         engine.dispose()

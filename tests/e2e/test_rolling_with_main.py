@@ -6,11 +6,8 @@ driven tick by tick."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import datetime
 
-from bot.domain.model import InstanceOutcome, RequestState, Role
+from bot.domain.model import InstanceOutcome, RequestState
 from bot.slack.blocks import (
     ACTION_ABORT,
     ACTION_APPROVE,
@@ -22,37 +19,18 @@ from bot.slack.blocks import (
 )
 from tests.e2e.harness import (
     CHANNEL,
-    OPERATOR,
     REGION,
-    Harness,
     buttons,
-    running_bot,
     text_of,
 )
+from tests.e2e.rolling import recorded, rolling_bot, run_with_a_lost_canary, sent_waves
 
 SECOND = "U0SECOND"
 
 
-@contextmanager
-def _bot(url: str, *, env: dict[str, str] | None = None) -> Iterator[Harness]:
-    with running_bot(url, instances=12, env=env) as h:
-        h.grant(OPERATOR, Role.OPERATOR)
-        h.grant(SECOND, Role.OPERATOR)
-        yield h
-
-
-def _sent_waves(h: Harness) -> list[tuple[str, ...]]:
-    return [call.ids for call in h.sim.calls.of("RebootInstances", dry_run=False)]
-
-
-def _at(moment: datetime | None) -> datetime:
-    assert moment is not None
-    return moment
-
-
 def test_an_approved_rollout_starts_with_its_canary_only(migrated_url: str) -> None:
     env = {"ECSBOT_APPROVALS_ABOVE": "5", "ECSBOT_REBOOT_TIMEOUT": "60"}
-    with _bot(migrated_url, env=env) as h:
+    with rolling_bot(migrated_url, other_operator=SECOND, env=env) as h:
         ids = h.sim.fleet.ids(REGION)
         h.command(" ".join(ids) + ' --batch 4 --reason "kernel patch"')
         h.settle()
@@ -65,7 +43,7 @@ def test_an_approved_rollout_starts_with_its_canary_only(migrated_url: str) -> N
         h.settle()
         request = h.request(request_id)
         assert request.state is RequestState.AWAITING_APPROVAL
-        assert _sent_waves(h) == []
+        assert sent_waves(h) == []
         message = h.slack.message(CHANNEL, request.message_ts or "")
         assert [b["action_id"] for b in buttons(message.blocks)] == [
             ACTION_APPROVE,
@@ -76,14 +54,14 @@ def test_an_approved_rollout_starts_with_its_canary_only(migrated_url: str) -> N
         h.click(ACTION_APPROVE, request_id, user=SECOND)
         h.settle()
         # The approval starts the request the way a confirm does: the canary alone.
-        assert [len(call) for call in _sent_waves(h)] == [1]
+        assert [len(call) for call in sent_waves(h)] == [1]
         request = h.request(request_id)
         assert request.state is RequestState.EXECUTING
         message = h.slack.message(CHANNEL, request.message_ts or "")
         assert {b["action_id"] for b in buttons(message.blocks)} == {ACTION_PAUSE, ACTION_ABORT}
 
         h.run_until_final(request_id)
-        assert [len(call) for call in _sent_waves(h)] == [1, 4, 4, 3]
+        assert [len(call) for call in sent_waves(h)] == [1, 4, 4, 3]
         final = h.request(request_id)
         assert final.state is RequestState.SUCCEEDED
         assert [a.user for a in final.approvals] == [SECOND]
@@ -91,14 +69,14 @@ def test_an_approved_rollout_starts_with_its_canary_only(migrated_url: str) -> N
 
 
 def test_a_lost_answer_in_a_wave_is_resolved_before_the_next_wave(migrated_url: str) -> None:
-    with _bot(migrated_url) as h:
+    with rolling_bot(migrated_url, other_operator=SECOND) as h:
         ids = h.sim.fleet.ids(REGION)
         h.command(" ".join(ids) + " --batch 4")
         h.settle()
         request_id, _ = h.last_preview()
         h.click(ACTION_CONFIRM, request_id)
         h.settle()
-        assert [len(call) for call in _sent_waves(h)] == [1]
+        assert [len(call) for call in sent_waves(h)] == [1]
         # The next real call is wave 2's: its answer is lost, and it rebooted nothing.
         h.sim.faults.fail("RebootInstances", code="InternalError", times=1)
 
@@ -115,24 +93,17 @@ def test_a_lost_answer_in_a_wave_is_resolved_before_the_next_wave(migrated_url: 
         assert {by_id[i].reboot_calls for i in calls[1].ids} == {2}
         assert {by_id[i].wave for i in calls[1].ids} == {2}
         # Wave 3 went out only once wave 2, resolved and sent again, was back.
-        back = max(_at(by_id[i].finished_at) for i in calls[2].ids)
-        assert min(_at(by_id[i].reboot_sent_at) for i in calls[3].ids) >= back
+        back = max(recorded(by_id[i].finished_at) for i in calls[2].ids)
+        assert min(recorded(by_id[i].reboot_sent_at) for i in calls[3].ids) >= back
         assert all(count == 1 for count in h.sim.fleet.reboot_counts(REGION).values())
         for earlier, later in itertools.pairwise(calls[2:]):
             assert set(earlier.ids).isdisjoint(later.ids)
 
 
 def test_retry_of_an_aborted_rollout_previews_what_never_came_back(migrated_url: str) -> None:
-    with _bot(migrated_url, env={"ECSBOT_REBOOT_TIMEOUT": "60"}) as h:
+    with rolling_bot(migrated_url, other_operator=SECOND, env={"ECSBOT_REBOOT_TIMEOUT": "60"}) as h:
         ids = h.sim.fleet.ids(REGION)
-        h.command(" ".join(ids))
-        h.settle()
-        first, _ = h.last_preview()
-        canary = next(i.ref.instance_id for i in h.request(first).instances if i.wave == 1)
-        h.sim.fleet.update(REGION, canary, never_returns=True)
-        h.click(ACTION_CONFIRM, first)
-        h.settle()
-        h.run_until_final(first)
+        first, canary = run_with_a_lost_canary(h)
         assert h.request(first).state is RequestState.ABORTED
 
         summary = h.thread(first)[-1]

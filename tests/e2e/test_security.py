@@ -34,7 +34,8 @@ from tests.e2e.harness import (
     request_id_of,
     running_bot,
 )
-from tests.e2e.shared_bot import DATABASES, fresh, migrated_database, row_count
+from tests.e2e.shared_bot import fresh, row_count
+from tests.fixtures_db import DATABASES, migrated_database
 
 OTHER_REGION = "cn-shanghai"
 OTHER_OPERATOR = "U0OPER2"

@@ -16,7 +16,6 @@ import re
 import select
 import subprocess
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,12 +25,12 @@ import pytest
 import yaml
 
 from bot.cli import main
-from bot.db.engine import make_engine, make_session_factory
+from bot.db.engine import make_engine
 from bot.db.migrate import current_revision, head_revision
-from bot.db.unit_of_work import UnitOfWork
 from bot.domain.model import InstanceOutcome, InstanceRef, RequestState, Role, Verdict
 from bot.domain.policy import Binding
 from bot.domain.request import PlannedInstance, RebootRequest
+from tests.fixtures_db import UowFactory
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BOT_TOKEN = "xoxb-SECRETVALUE"
@@ -113,10 +112,13 @@ def assert_no_secret(*texts: str) -> None:
             assert secret not in text, f"a secret leaked into: {text!r}"
 
 
-def uow_on(url: str) -> tuple[Callable[[], UnitOfWork], Callable[[], None]]:
+def revision_of(url: str) -> str | None:
+    """The migration the database at ``url`` is at (None before the first)."""
     engine = make_engine(url)
-    sessions = make_session_factory(engine)
-    return (lambda: UnitOfWork(sessions)), engine.dispose
+    try:
+        return current_revision(engine)
+    finally:
+        engine.dispose()
 
 
 # --- migrate ---------------------------------------------------------------------------
@@ -128,11 +130,7 @@ def test_migrate_upgrades_an_empty_database(cli: Cli, database_url: str) -> None
 
     assert (first.code, again.code) == (0, 0)
     assert "up to date" in first.out
-    engine = make_engine(database_url)
-    try:
-        assert current_revision(engine) == head_revision()
-    finally:
-        engine.dispose()
+    assert revision_of(database_url) == head_revision()
     assert_no_secret(first.out, first.err, again.out, again.err)
 
 
@@ -145,11 +143,7 @@ def test_sqlite_is_upgraded_automatically_at_start(
     result = cli(*argv, database_url=url)
 
     assert result.code == 0, result.err
-    engine = make_engine(url)
-    try:
-        assert current_revision(engine) == head_revision()
-    finally:
-        engine.dispose()
+    assert revision_of(url) == head_revision()
 
 
 def test_the_default_database_is_a_sqlite_file_in_the_working_directory(
@@ -179,11 +173,7 @@ def test_unmigrated_postgres_stops_with_one_line_saying_run_migrate(
     [line] = result.err.splitlines()
     assert line.startswith("ecs-reboot-bot: ECSBOT_DATABASE_URL")
     assert MIGRATE_HINT in line
-    engine = make_engine(database_url)
-    try:
-        assert current_revision(engine) is None, "the command must not migrate PostgreSQL"
-    finally:
-        engine.dispose()
+    assert revision_of(database_url) is None, "the command must not migrate PostgreSQL"
 
     assert cli("migrate", database_url=database_url).code == 0
     assert cli(*argv, database_url=database_url).code == 0
@@ -202,7 +192,9 @@ def test_an_unreachable_database_is_one_line_not_a_traceback(cli: Cli) -> None:
 # --- roles -----------------------------------------------------------------------------
 
 
-def test_roles_grant_list_revoke_and_the_audit_trail(cli: Cli, migrated_url: str) -> None:
+def test_roles_grant_list_revoke_and_the_audit_trail(
+    cli: Cli, migrated_url: str, uow_factory: UowFactory
+) -> None:
     grant = ("roles", "grant", "U123", "operator", "--region", "cn-hangzhou", "--tag", "env=prod")
     revoke = ("roles", "revoke", "U123", "operator", "--region", "cn-hangzhou", "--tag", "env=prod")
 
@@ -237,13 +229,9 @@ def test_roles_grant_list_revoke_and_the_audit_trail(cli: Cli, migrated_url: str
     assert "nothing changed" in revoked_again.out
     assert json.loads(cli("roles", "list", "--json", database_url=migrated_url).out) == []
 
-    uow, dispose = uow_on(migrated_url)
-    try:
-        with uow() as work:
-            entries = work.audit.list()
-            bindings = work.roles.list_all()
-    finally:
-        dispose()
+    with uow_factory() as uow:
+        entries = uow.audit.list()
+        bindings = uow.roles.list_all()
     assert bindings == []
     # One entry per change: the repeated grant and revoke changed nothing.
     assert [entry.action for entry in entries] == ["grant", "revoke"]
@@ -259,19 +247,17 @@ def test_roles_grant_list_revoke_and_the_audit_trail(cli: Cli, migrated_url: str
         assert_no_secret(result.out, result.err)
 
 
-def test_roles_list_names_the_bootstrap_admins_and_user_groups(cli: Cli, migrated_url: str) -> None:
+def test_roles_list_names_the_bootstrap_admins_and_user_groups(
+    cli: Cli, migrated_url: str, uow_factory: UowFactory
+) -> None:
     assert cli("roles", "grant", "S0ONCALL", "admin", database_url=migrated_url).code == 0
 
     listed = cli("roles", "list", database_url=migrated_url, ECSBOT_ADMINS="U0BOSS,W0CHIEF")
 
     assert "bootstrap admins (ECSBOT_ADMINS): U0BOSS, W0CHIEF" in listed.out
     assert re.search(r"^S0ONCALL\s+admin  granted by cli:\S+ at [\d: -]+ UTC$", listed.out, re.M)
-    uow, dispose = uow_on(migrated_url)
-    try:
-        with uow() as work:
-            assert work.roles.list_all() == [Binding("S0ONCALL", Role.ADMIN)]
-    finally:
-        dispose()
+    with uow_factory() as uow:
+        assert uow.roles.list_all() == [Binding("S0ONCALL", Role.ADMIN)]
 
 
 @pytest.mark.parametrize(
@@ -284,7 +270,7 @@ def test_roles_list_names_the_bootstrap_admins_and_user_groups(cli: Cli, migrate
     ],
 )
 def test_a_bad_binding_is_one_clear_line_and_changes_nothing(
-    cli: Cli, migrated_url: str, argv: tuple[str, ...], expected: str
+    cli: Cli, migrated_url: str, uow_factory: UowFactory, argv: tuple[str, ...], expected: str
 ) -> None:
     result = cli(*argv, database_url=migrated_url)
 
@@ -293,13 +279,9 @@ def test_a_bad_binding_is_one_clear_line_and_changes_nothing(
     [line] = result.err.splitlines()
     assert line.startswith("ecs-reboot-bot: ")
     assert expected in line
-    uow, dispose = uow_on(migrated_url)
-    try:
-        with uow() as work:
-            assert work.roles.list_all() == []
-            assert work.audit.list() == []
-    finally:
-        dispose()
+    with uow_factory() as uow:
+        assert uow.roles.list_all() == []
+        assert uow.audit.list() == []
 
 
 def test_an_unknown_role_is_refused_by_the_argument_parser(cli: Cli, migrated_url: str) -> None:
@@ -395,15 +377,12 @@ HISTORY = (
 
 
 @pytest.fixture
-def history_url(migrated_url: str) -> str:
-    uow, dispose = uow_on(migrated_url)
-    try:
-        for request in HISTORY:
-            with uow() as work:
-                work.requests.add(request)
-                work.commit()
-    finally:
-        dispose()
+def history_url(migrated_url: str, uow_factory: UowFactory) -> str:
+    # uow_factory is on this very database: pytest makes migrated_url once per test.
+    for request in HISTORY:
+        with uow_factory() as uow:
+            uow.requests.add(request)
+            uow.commit()
     return migrated_url
 
 

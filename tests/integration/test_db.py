@@ -11,13 +11,11 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import TypeVar
 
 import pytest
-from alembic import command
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from bot.db.engine import is_sqlite, make_engine, make_session_factory
 from bot.db.migrate import (
-    alembic_config,
     check_models_match,
     current_revision,
     head_revision,
@@ -36,8 +34,8 @@ from bot.domain.model import InstanceOutcome, InstanceRef, RequestState, Role, V
 from bot.domain.policy import Binding
 from bot.domain.request import PlannedInstance, RebootRequest
 from bot.services.ports import InstanceUpdate, RequestUpdate
+from tests.fixtures_db import OldInsert, UowFactory, upgraded_from
 
-UowFactory = Callable[[], UnitOfWork]
 T = TypeVar("T")
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
@@ -133,25 +131,16 @@ def test_upgrade_is_idempotent_and_keeps_data(database_url: str) -> None:
 
 
 def test_upgrading_from_0001_does_not_redraw_the_history(database_url: str) -> None:
-    command.upgrade(alembic_config(database_url), "0001")
-    engine = make_engine(database_url)
-    try:
-        with engine.begin() as connection:
-            connection.execute(
-                text(
-                    "INSERT INTO reboot_requests (id, state, requester, channel, created_at,"
-                    " expires_at, finished_at, message_ts) VALUES ('old', 'succeeded', 'U1',"
-                    " 'C1', :at, :at, :at, '1.2')"
-                ),
-                {"at": T0.replace(tzinfo=None)},
-            )
-        upgrade_to_head(database_url)
-        with UnitOfWork(make_session_factory(engine)) as uow:
-            old = uow.requests.get("old")
-            due = uow.requests.redraw_due(T0 + timedelta(days=1), T0 - timedelta(days=1))
-            notify = uow.requests.notify_end_due(T0 + timedelta(days=1), T0 - timedelta(days=1))
-    finally:
-        engine.dispose()
+    old_request: OldInsert = (
+        "INSERT INTO reboot_requests (id, state, requester, channel, created_at, expires_at,"
+        " finished_at, message_ts) VALUES ('old', 'succeeded', 'U1', 'C1', :at, :at, :at,"
+        " '1.2')",
+        {"at": T0.replace(tzinfo=None)},
+    )
+    with upgraded_from(database_url, "0001", old_request) as upgraded, upgraded() as uow:
+        old = uow.requests.get("old")
+        due = uow.requests.redraw_due(T0 + timedelta(days=1), T0 - timedelta(days=1))
+        notify = uow.requests.notify_end_due(T0 + timedelta(days=1), T0 - timedelta(days=1))
     assert old is not None
     assert not old.message_redraw_due
     assert not old.notify_end_due
@@ -161,33 +150,24 @@ def test_upgrading_from_0001_does_not_redraw_the_history(database_url: str) -> N
 def test_upgrading_from_0002_counts_a_recorded_send_as_one_call(database_url: str) -> None:
     """A reboot in flight across the upgrade: its recorded send counts one call, so it
     may be sent at most once more; an instance never sent counts none."""
-    command.upgrade(alembic_config(database_url), "0002")
-    engine = make_engine(database_url)
-    try:
-        with engine.begin() as connection:
-            connection.execute(
-                text(
-                    "INSERT INTO reboot_requests (id, state, requester, channel, created_at,"
-                    " expires_at) VALUES ('old', 'executing', 'U1', 'C1', :at, :at)"
-                ),
-                {"at": T0.replace(tzinfo=None)},
-            )
-            for position, (instance_id, sent) in enumerate(
-                (("i-sent0001", T0.replace(tzinfo=None)), ("i-unsent001", None))
-            ):
-                connection.execute(
-                    text(
-                        "INSERT INTO reboot_instances (request_id, region, instance_id,"
-                        " position, verdict, reboot_sent_at) VALUES ('old', 'cn-hangzhou',"
-                        " :id, :position, 'will_reboot', :sent)"
-                    ),
-                    {"id": instance_id, "position": position, "sent": sent},
-                )
-        upgrade_to_head(database_url)
-        with UnitOfWork(make_session_factory(engine)) as uow:
-            old = uow.requests.get("old")
-    finally:
-        engine.dispose()
+    old_request: OldInsert = (
+        "INSERT INTO reboot_requests (id, state, requester, channel, created_at, expires_at)"
+        " VALUES ('old', 'executing', 'U1', 'C1', :at, :at)",
+        {"at": T0.replace(tzinfo=None)},
+    )
+    old_instances: OldInsert = (
+        "INSERT INTO reboot_instances (request_id, region, instance_id, position, verdict,"
+        " reboot_sent_at) VALUES ('old', 'cn-hangzhou', :id, :position, 'will_reboot', :sent)",
+        [
+            {"id": "i-sent0001", "position": 0, "sent": T0.replace(tzinfo=None)},
+            {"id": "i-unsent001", "position": 1, "sent": None},
+        ],
+    )
+    with (
+        upgraded_from(database_url, "0002", old_request, old_instances) as upgraded,
+        upgraded() as uow,
+    ):
+        old = uow.requests.get("old")
     assert old is not None
     assert [(i.ref.instance_id, i.reboot_calls) for i in old.instances] == [
         ("i-sent0001", 1),

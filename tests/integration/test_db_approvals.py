@@ -8,44 +8,30 @@ import dataclasses
 import secrets
 from datetime import timedelta
 
-from alembic import command
-from sqlalchemy import text
-
-from bot.db.engine import make_engine, make_session_factory
-from bot.db.migrate import alembic_config, upgrade_to_head
-from bot.db.unit_of_work import UnitOfWork
 from bot.domain.model import RequestState
 from bot.services.ports import RequestUpdate
-from tests.integration.test_db import T0, UowFactory, add, make_request, run_concurrently
+from tests.fixtures_db import OldInsert, UowFactory, upgraded_from
+from tests.integration.test_db import T0, add, make_request, run_concurrently
 
 # The head before this feature: the merger re-chains 0005 onto whatever comes first.
 PREVIOUS_HEAD = "0004"
 
 
 def test_upgrading_from_the_previous_head_keeps_requests_as_they_ran(database_url: str) -> None:
-    command.upgrade(alembic_config(database_url), PREVIOUS_HEAD)
-    engine = make_engine(database_url)
-    try:
-        with engine.begin() as connection:
-            connection.execute(
-                text(
-                    "INSERT INTO reboot_requests (id, state, requester, channel, created_at,"
-                    " expires_at, finished_at) VALUES ('old', 'succeeded', 'U1', 'C1', :at,"
-                    " :at, :at)"
-                ),
-                {"at": T0.replace(tzinfo=None)},
-            )
-        upgrade_to_head(database_url)
-        with UnitOfWork(make_session_factory(engine)) as uow:
+    old_request: OldInsert = (
+        "INSERT INTO reboot_requests (id, state, requester, channel, created_at, expires_at,"
+        " finished_at) VALUES ('old', 'succeeded', 'U1', 'C1', :at, :at, :at)",
+        {"at": T0.replace(tzinfo=None)},
+    )
+    with upgraded_from(database_url, PREVIOUS_HEAD, old_request) as upgraded:
+        with upgraded() as uow:
             old = uow.requests.get("old")
             uow.requests.add(
                 dataclasses.replace(make_request("new"), reason="patch", retry_of="old")
             )
             uow.commit()
-        with UnitOfWork(make_session_factory(engine)) as uow:
+        with upgraded() as uow:
             new = uow.requests.get("new")
-    finally:
-        engine.dispose()
     assert old is not None
     assert new is not None
     assert (old.reason, old.approvals_needed, old.approvals, old.retry_of) == (None, 0, (), None)

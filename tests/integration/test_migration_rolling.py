@@ -6,13 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from alembic import command
-from sqlalchemy import text
 
-from bot.db.engine import make_engine, make_session_factory
 from bot.db.migrate import alembic_config, check_models_match, upgrade_to_head
-from bot.db.unit_of_work import UnitOfWork
 from bot.domain.model import InstanceOutcome, RequestState
 from bot.services.history import request_json
+from tests.fixtures_db import OldInsert, upgraded_from
 
 # The head this branch's migration follows; the one constant to change when re-chained.
 PREVIOUS_HEAD = "0005"
@@ -22,30 +20,22 @@ T0 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 def test_upgrade_from_the_previous_head_keeps_old_requests_as_one_wave(
     database_url: str,
 ) -> None:
-    command.upgrade(alembic_config(database_url), PREVIOUS_HEAD)
-    engine = make_engine(database_url)
-    try:
-        with engine.begin() as connection:
-            connection.execute(
-                text(
-                    "INSERT INTO reboot_requests (id, state, requester, channel, created_at,"
-                    " expires_at, finished_at) VALUES ('old', 'succeeded', 'U1', 'C1', :at,"
-                    " :at, :at)"
-                ),
-                {"at": T0.replace(tzinfo=None)},
-            )
-            connection.execute(
-                text(
-                    "INSERT INTO reboot_instances (request_id, region, instance_id, position,"
-                    " verdict, outcome) VALUES ('old', 'cn-hangzhou', 'i-bp1old0000001', 0,"
-                    " 'will_reboot', 'succeeded')"
-                )
-            )
-        upgrade_to_head(database_url)
-        with UnitOfWork(make_session_factory(engine)) as uow:
-            old = uow.requests.get("old")
-    finally:
-        engine.dispose()
+    old_request: OldInsert = (
+        "INSERT INTO reboot_requests (id, state, requester, channel, created_at, expires_at,"
+        " finished_at) VALUES ('old', 'succeeded', 'U1', 'C1', :at, :at, :at)",
+        {"at": T0.replace(tzinfo=None)},
+    )
+    old_instance: OldInsert = (
+        "INSERT INTO reboot_instances (request_id, region, instance_id, position, verdict,"
+        " outcome) VALUES ('old', 'cn-hangzhou', 'i-bp1old0000001', 0, 'will_reboot',"
+        " 'succeeded')",
+        {},
+    )
+    with (
+        upgraded_from(database_url, PREVIOUS_HEAD, old_request, old_instance) as upgraded,
+        upgraded() as uow,
+    ):
+        old = uow.requests.get("old")
     assert old is not None
     assert old.state is RequestState.SUCCEEDED
     assert old.instances[0].outcome is InstanceOutcome.SUCCEEDED

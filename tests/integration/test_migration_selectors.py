@@ -6,15 +6,11 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime
 
-from alembic import command
-from sqlalchemy import text
-
-from bot.db.engine import make_engine, make_session_factory
-from bot.db.migrate import alembic_config, check_models_match, upgrade_to_head
-from bot.db.unit_of_work import UnitOfWork
+from bot.db.migrate import check_models_match
 from bot.domain.model import InstanceRef, RequestState, Verdict
 from bot.domain.request import PlannedInstance, RebootRequest
 from bot.services.history import request_json
+from tests.fixtures_db import OldInsert, upgraded_from
 
 # The head this migration follows. One constant, so re-chaining it is a one-line change.
 PREVIOUS_HEAD = "0003"
@@ -24,18 +20,12 @@ T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 def test_upgrading_from_the_previous_head_gives_old_requests_no_selectors(
     database_url: str,
 ) -> None:
-    command.upgrade(alembic_config(database_url), PREVIOUS_HEAD)
-    engine = make_engine(database_url)
-    try:
-        with engine.begin() as connection:
-            connection.execute(
-                text(
-                    "INSERT INTO reboot_requests (id, state, requester, channel, created_at,"
-                    " expires_at) VALUES ('old', 'previewed', 'U1', 'C1', :at, :at)"
-                ),
-                {"at": T0.replace(tzinfo=None)},
-            )
-        upgrade_to_head(database_url)
+    old_request: OldInsert = (
+        "INSERT INTO reboot_requests (id, state, requester, channel, created_at, expires_at)"
+        " VALUES ('old', 'previewed', 'U1', 'C1', :at, :at)",
+        {"at": T0.replace(tzinfo=None)},
+    )
+    with upgraded_from(database_url, PREVIOUS_HEAD, old_request) as upgraded:
         new = RebootRequest(
             id="new",
             state=RequestState.PREVIEWED,
@@ -51,14 +41,12 @@ def test_upgrading_from_the_previous_head_gives_old_requests_no_selectors(
             ),
             selectors=("tag:app=web", "name:web-*"),
         )
-        with UnitOfWork(make_session_factory(engine)) as uow:
+        with upgraded() as uow:
             uow.requests.add(new)
             uow.commit()
-        with UnitOfWork(make_session_factory(engine)) as uow:
+        with upgraded() as uow:
             old = uow.requests.get("old")
             stored = uow.requests.get("new")
-    finally:
-        engine.dispose()
     assert old is not None
     assert old.selectors == ()
     assert request_json(old)["selectors"] == []

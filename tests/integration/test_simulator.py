@@ -15,6 +15,8 @@ import sys
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -79,6 +81,53 @@ def sdk(
             **options,
         )
     )
+
+
+def printed_sdk(info: dict[str, Any], region: str) -> EcsClient:
+    """The official client on the endpoint and keys ``python -m bot.simulator --json``
+    printed."""
+    return EcsClient(
+        Config(
+            access_key_id=info["access_key_id"],
+            access_key_secret=info["access_key_secret"],
+            endpoint=info["endpoint"].removeprefix("http://"),
+            protocol="HTTP",
+            region_id=region,
+        )
+    )
+
+
+@dataclass
+class SimulatorCommand:
+    """A running ``python -m bot.simulator``; once it is stopped, what it wrote to stderr."""
+
+    process: subprocess.Popen[str]
+    stderr: str = ""
+
+    def readline(self) -> str:
+        assert self.process.stdout is not None
+        return self.process.stdout.readline()
+
+
+@contextmanager
+def simulator_command(
+    *options: str, stop: signal.Signals = signal.SIGTERM
+) -> Iterator[SimulatorCommand]:
+    """``python -m bot.simulator --port 0 *options`` for the ``with`` block, then sent
+    ``stop`` (SIGTERM as a service manager stops it, SIGINT as Ctrl+C) and waited for."""
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter, module and options
+        [sys.executable, "-m", "bot.simulator", "--port", "0", *options],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    command = SimulatorCommand(process)
+    try:
+        yield command
+    finally:
+        process.send_signal(stop)
+        _, command.stderr = process.communicate(timeout=10)
 
 
 def signed_v3(
@@ -779,71 +828,29 @@ def test_admin_clock_needs_a_manual_clock() -> None:
 
 
 def test_cli_json_line_then_serves_until_terminated() -> None:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bot.simulator",
-            "--json",
-            "--port",
-            "0",
-            "--regions",
-            "cn-hangzhou,cn-shanghai",
-            "--instances",
-            "3",
-            "--seed",
-            "7",
-        ],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        info = json.loads(process.stdout.readline())
+    with simulator_command(
+        "--json", "--regions", "cn-hangzhou,cn-shanghai", "--instances", "3", "--seed", "7"
+    ) as simulator:
+        info = json.loads(simulator.readline())
         assert set(info) == {"endpoint", "access_key_id", "access_key_secret", "instances"}
         assert info["endpoint"].startswith("http://127.0.0.1:")
         assert {region: len(ids) for region, ids in info["instances"].items()} == {
             "cn-hangzhou": 3,
             "cn-shanghai": 3,
         }
-        client = EcsClient(
-            Config(
-                access_key_id=info["access_key_id"],
-                access_key_secret=info["access_key_secret"],
-                endpoint=info["endpoint"].removeprefix("http://"),
-                protocol="HTTP",
-                region_id="cn-shanghai",
-            )
-        )
-        response = client.describe_instances(
+        response = printed_sdk(info, "cn-shanghai").describe_instances(
             ecs_models.DescribeInstancesRequest(region_id="cn-shanghai")
         )
         assert [i.instance_id for i in response.body.instances.instance] == info["instances"][
             "cn-shanghai"
         ]
-    finally:
-        process.terminate()
-        _, stderr = process.communicate(timeout=10)
-    assert process.returncode == 0, stderr
+    assert simulator.process.returncode == 0, simulator.stderr
 
 
 def test_cli_text_output_names_everything() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot.simulator", "--port", "0", "--instances", "2"],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        lines = [process.stdout.readline() for _ in range(6)]
-    finally:
-        process.send_signal(signal.SIGINT)  # as Ctrl+C
-        process.communicate(timeout=10)
-    assert process.returncode == 0
+    with simulator_command("--instances", "2", stop=signal.SIGINT) as simulator:
+        lines = [simulator.readline() for _ in range(6)]
+    assert simulator.process.returncode == 0
     text = "".join(lines)
     assert "http://127.0.0.1:" in text
     assert "LTAI" in text

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -16,7 +14,6 @@ from typing import Any
 import httpx
 import pytest
 from alibabacloud_ecs20140526 import models as ecs_models
-from alibabacloud_ecs20140526.client import Client as EcsClient
 from alibabacloud_tea_openapi import models as open_api_models
 from alibabacloud_tea_openapi.client import Client as OpenApiClient
 from alibabacloud_tea_openapi.exceptions import ClientException, ServerException
@@ -26,12 +23,13 @@ from alibabacloud_tea_util.models import RuntimeOptions
 from bot.simulator import ManualClock, Simulator
 from bot.simulator.sts import DEFAULT_OIDC_PROVIDER_ARN, DEFAULT_ROLE_ARN
 from tests.integration.test_simulator import (
-    REPO,
     assert_error,
     call,
+    printed_sdk,
     reboot_params,
     sdk,
     signed_v3,
+    simulator_command,
     status_of,
 )
 
@@ -486,33 +484,20 @@ def test_assume_role_needs_a_signature(sim: Simulator) -> None:
 
 
 def test_cli_special_instances_in_json_and_text() -> None:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bot.simulator",
-            "--json",
-            "--port",
-            "0",
-            "--instances",
-            "6",
-            "--regions",
-            "cn-hangzhou,cn-shanghai",
-            "--locked",
-            "1",
-            "--in-arrears",
-            "2",
-            "--ram-denied",
-            "1",
-        ],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        info = json.loads(process.stdout.readline())
+    with simulator_command(
+        "--json",
+        "--instances",
+        "6",
+        "--regions",
+        "cn-hangzhou,cn-shanghai",
+        "--locked",
+        "1",
+        "--in-arrears",
+        "2",
+        "--ram-denied",
+        "1",
+    ) as simulator:
+        info = json.loads(simulator.readline())
         ids = info["instances"]["cn-hangzhou"]
         assert info["special"] == {
             "locked": ids[:1],
@@ -523,40 +508,17 @@ def test_cli_special_instances_in_json_and_text() -> None:
             state = client.get(f"/_sim/instances/cn-hangzhou/{ids[3]}").json()
             assert state["ram_denied"]
             assert client.get(f"/_sim/instances/cn-hangzhou/{ids[0]}").json()["security_lock"]
-        client_sdk = EcsClient(
-            Config(
-                access_key_id=info["access_key_id"],
-                access_key_secret=info["access_key_secret"],
-                endpoint=info["endpoint"].removeprefix("http://"),
-                protocol="HTTP",
-                region_id="cn-hangzhou",
-            )
-        )
         with pytest.raises(SdkError) as raised:
-            client_sdk.reboot_instances(
+            printed_sdk(info, "cn-hangzhou").reboot_instances(
                 ecs_models.RebootInstancesRequest(region_id="cn-hangzhou", instance_id=[ids[1]])
             )
         assert raised.value.code == "InstanceExpiredOrInArrears"
-    finally:
-        process.terminate()
-        _, stderr = process.communicate(timeout=10)
-    assert process.returncode == 0, stderr
+    assert simulator.process.returncode == 0, simulator.stderr
 
 
 def test_cli_text_output_lists_special_instances() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot.simulator", "--port", "0", "--instances", "3", "--locked", "2"],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        lines = [process.stdout.readline() for _ in range(8)]
-    finally:
-        process.terminate()
-        process.communicate(timeout=10)
+    with simulator_command("--instances", "3", "--locked", "2") as simulator:
+        lines = [simulator.readline() for _ in range(8)]
     ids = [line.strip() for line in lines if line.strip().startswith("i-")]
     assert f"  locked: {ids[0]} {ids[1]}\n" in lines
 

@@ -23,24 +23,20 @@ from __future__ import annotations
 import json
 import os
 import random
-import secrets
 import subprocess
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.pool import NullPool
+from sqlalchemy import Engine, text
 
 from bot.db.engine import make_engine, make_session_factory
-from bot.db.migrate import upgrade_to_head
 from bot.db.unit_of_work import UnitOfWork
 from bot.domain.lost_answer import MAX_REBOOT_CALLS
 from bot.domain.model import InstanceOutcome, RequestState
@@ -52,7 +48,7 @@ from bot.testing.serve import ServeDidNotStart, read_listening_url, start_serve
 from bot.testing.settings import offline_env
 from bot.testing.slack_api import FakeSlackApi, Message, RecordedCall
 from bot.testing.slack_requests import SlackRequestSender
-from tests.fixtures_db import POSTGRES_URL_ENV, _postgres_schema_url
+from tests.fixtures_db import POSTGRES_URL_ENV, migrated_database
 
 pytestmark = pytest.mark.soak
 
@@ -140,30 +136,11 @@ class RandomFaults(Faults):
         return super().for_call(action)
 
 
-@contextmanager
-def soak_database(tmp_path: Path) -> Iterator[str]:
+def soak_database(tmp_path: Path) -> AbstractContextManager[str]:
     """A migrated database: PostgreSQL (a schema of its own) when configured, else a
     SQLite file."""
-    base_url = os.environ.get(POSTGRES_URL_ENV)
-    if not base_url:
-        url = f"sqlite:///{tmp_path / 'soak.db'}"
-        upgrade_to_head(url)
-        yield url
-        return
-    schema = f"soak_{secrets.token_hex(6)}"
-    admin = create_engine(base_url, poolclass=NullPool)
-    try:
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        url = _postgres_schema_url(base_url, schema)
-        upgrade_to_head(url)
-        try:
-            yield url
-        finally:
-            with admin.begin() as connection:
-                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    finally:
-        admin.dispose()
+    kind = "postgres" if os.environ.get(POSTGRES_URL_ENV) else "sqlite"
+    return migrated_database(kind, tmp_path)
 
 
 class ServeProcess:
