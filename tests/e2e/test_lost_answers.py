@@ -210,7 +210,7 @@ def test_a_second_call_sent_late_is_given_the_whole_timeout(harness: Harness) ->
     down): the second call then goes out, and the instance gets the whole timeout from
     that call to come back, not the few seconds left of the first call's."""
     h = harness
-    request_id, ids = _previewed(h, 1)
+    request_id, ids = previewed(h, 1)
     h.sim.fleet.stop_duration = timedelta(seconds=60)
     h.sim.faults.fail("RebootInstances", code="InternalError", times=1)
     _confirm(h, request_id)
