@@ -28,15 +28,15 @@ from bot.services.answers import (
     NothingToRetry,
     OtherChannel,
 )
-from bot.services.confirm import (
+from bot.services.clicks import (
     Click,
     Later,
-    _execute,
-    _if_allowed,
-    _load_for_click,
-    _redrawing,
-    _telling,
+    if_allowed,
+    load_for_click,
+    redrawing,
+    telling,
 )
+from bot.services.confirm import start_execution
 from bot.services.context import Context
 from bot.services.lease import LEASE_SECONDS
 from bot.services.ports import Lease, RequestUpdate
@@ -49,12 +49,12 @@ _AWAITING = (RequestState.AWAITING_APPROVAL,)
 def _approver_click(ctx: Context, click: Click, now: datetime) -> RebootRequest | Later:
     """The request when it awaits approval and the clicker may approve it: not the
     requester, and holding the role that could confirm it (checked now)."""
-    request = _load_for_click(ctx, click, now, states=_AWAITING, wrong_state=NotAwaitingApproval)
+    request = load_for_click(ctx, click, now, states=_AWAITING, wrong_state=NotAwaitingApproval)
     if not isinstance(request, RebootRequest):
         return request
     with ctx.uow() as uow:
         principal = ctx.principal(uow, click.user)
-    return _if_allowed(ctx, click, request, principal, check=check_may_approve)
+    return if_allowed(ctx, click, request, principal, check=check_may_approve)
 
 
 def approve(ctx: Context, click: Click) -> Later:
@@ -91,26 +91,26 @@ def approve(ctx: Context, click: Click) -> Later:
             )
         uow.commit()
     if latest is None:
-        return _telling(ctx, click, NoSuchRequest(request.id))
+        return telling(ctx, click, NoSuchRequest(request.id))
     if recorded is None:
         # Between the load and the lock the request was started, rejected, cancelled
         # or expired by someone else.
-        return _telling(ctx, click, NotAwaitingApproval(latest))
+        return telling(ctx, click, NotAwaitingApproval(latest))
     if not recorded:
-        return _telling(ctx, click, AlreadyApproved(latest))
+        return telling(ctx, click, AlreadyApproved(latest))
     if started:
         executing = dataclasses.replace(latest, state=RequestState.EXECUTING)
 
         def tell_and_execute() -> bool:
-            _telling(ctx, click, ApprovalRecorded(executing, started=True))()
-            return _execute(ctx, executing, lease_owner)
+            telling(ctx, click, ApprovalRecorded(executing, started=True))()
+            return start_execution(ctx, executing, lease_owner)
 
         return tell_and_execute
     waiting = latest
 
     def redraw_and_tell() -> bool:
         ctx.presenter.refresh_request(waiting)
-        _telling(ctx, click, ApprovalRecorded(waiting, started=False))()
+        telling(ctx, click, ApprovalRecorded(waiting, started=False))()
         return True
 
     return redraw_and_tell
@@ -142,10 +142,10 @@ def reject(ctx: Context, click: Click) -> Later:
         uow.commit()
         latest = uow.requests.get(request.id)
     if latest is None:
-        return _telling(ctx, click, NoSuchRequest(request.id))
+        return telling(ctx, click, NoSuchRequest(request.id))
     if not won:
-        return _telling(ctx, click, NotAwaitingApproval(latest))
-    return _redrawing(ctx, latest)
+        return telling(ctx, click, NotAwaitingApproval(latest))
+    return redrawing(ctx, latest)
 
 
 def retry(ctx: Context, click: Click) -> Later:
@@ -156,15 +156,15 @@ def retry(ctx: Context, click: Click) -> Later:
         request = uow.requests.get(click.request_id)
         principal = ctx.principal(uow, click.user)
     if request is None:
-        return _telling(ctx, click, NoSuchRequest(click.request_id))
+        return telling(ctx, click, NoSuchRequest(click.request_id))
     if request.channel != click.channel:
-        return _telling(ctx, click, OtherChannel())
+        return telling(ctx, click, OtherChannel())
     again = request.retryable
     if not again:
-        return _telling(ctx, click, NothingToRetry(request))
+        return telling(ctx, click, NothingToRetry(request))
     if request.retried_by_request is not None:
-        return _telling(ctx, click, AlreadyRetried(request.id, request.retried_by_request))
-    allowed = _if_allowed(ctx, click, request, principal, check=check_may_act_on, instances=again)
+        return telling(ctx, click, AlreadyRetried(request.id, request.retried_by_request))
+    allowed = if_allowed(ctx, click, request, principal, check=check_may_act_on, instances=again)
     if not isinstance(allowed, RebootRequest):
         return allowed
     retry_id = ctx.new_id()
@@ -183,7 +183,7 @@ def retry(ctx: Context, click: Click) -> Later:
         latest = uow.requests.get(request.id)
     if not won:
         shown = (latest.retried_by_request if latest else None) or "?"
-        return _telling(ctx, click, AlreadyRetried(request.id, shown))
+        return telling(ctx, click, AlreadyRetried(request.id, shown))
     asked = preview_service.PreviewAsked(
         user=click.user,
         channel=request.channel,

@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 from bot import metrics
 from bot.logs import request_context
 from bot.services.catch_up import catch_up
-from bot.services.confirm import expire_due
 from bot.services.context import Context
 from bot.services.execution import advance
+from bot.services.expiry import expire_due
 from bot.services.lease import LEASE_SECONDS, LeaseKeeper, release
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from bot.domain.model import RequestState
 from bot.domain.policy import check_may_act_on
 from bot.domain.request import RebootRequest
 from bot.services.answers import NoSuchRequest, NotRunning, OtherChannel
-from bot.services.confirm import Click, Later, _if_allowed, _telling
+from bot.services.clicks import Click, Later, if_allowed, telling
 from bot.services.context import Context
 from bot.services.ports import RequestUpdate
 
@@ -24,10 +24,10 @@ def _authorized(ctx: Context, click: Click) -> RebootRequest | Later:
         request = uow.requests.get(click.request_id)
         principal = ctx.principal(uow, click.user) if request is not None else None
     if request is None or principal is None:
-        return _telling(ctx, click, NoSuchRequest(click.request_id))
+        return telling(ctx, click, NoSuchRequest(click.request_id))
     if request.channel != click.channel:
-        return _telling(ctx, click, OtherChannel())
-    return _if_allowed(ctx, click, request, principal, check=check_may_act_on)
+        return telling(ctx, click, OtherChannel())
+    return if_allowed(ctx, click, request, principal, check=check_may_act_on)
 
 
 def _done(ctx: Context, request_id: str, event: str) -> Later:
@@ -130,5 +130,5 @@ def _not_running(ctx: Context, click: Click, action: str) -> Later:
     with ctx.uow() as uow:
         latest = uow.requests.get(click.request_id)
     if latest is None:
-        return _telling(ctx, click, NoSuchRequest(click.request_id))
-    return _telling(ctx, click, NotRunning(latest, action))
+        return telling(ctx, click, NoSuchRequest(click.request_id))
+    return telling(ctx, click, NotRunning(latest, action))

@@ -25,6 +25,7 @@ from bot.domain.parser import (
 from bot.domain.policy import Binding, Principal, Target, check_channel, check_role
 from bot.logs import request_context
 from bot.services import approval as approval_service
+from bot.services import clicks
 from bot.services import confirm as confirm_service
 from bot.services import preview as preview_service
 from bot.services import roles as roles_service
@@ -162,7 +163,7 @@ def _status(ctx: Context, *, user: str, channel: str, request_id: str) -> str:
 def _on_click(
     ctx: Context,
     jobs: Jobs,
-    use_case: Callable[[Context, confirm_service.Click], confirm_service.Later],
+    use_case: Callable[[Context, clicks.Click], clicks.Later],
 ) -> Handler:
     def on_click(ack: Ack, body: dict[str, Any]) -> None:
         click = click_from_body(body)
@@ -186,7 +187,7 @@ def _on_click(
 
 
 def _tell_unavailable(
-    ctx: Context, click: confirm_service.Click, error: StoreUnavailable
+    ctx: Context, click: clicks.Click, error: StoreUnavailable
 ) -> Callable[[], None]:
     def tell() -> None:
         ctx.presenter.tell(click.channel, click.user, ClickNotRecorded(error))
@@ -194,7 +195,7 @@ def _tell_unavailable(
     return tell
 
 
-def click_from_body(body: dict[str, Any]) -> confirm_service.Click | None:
+def click_from_body(body: dict[str, Any]) -> clicks.Click | None:
     """The click's user, channel and request id, or None when the payload lacks them."""
     try:
         action = body["actions"][0]
@@ -205,7 +206,7 @@ def click_from_body(body: dict[str, Any]) -> confirm_service.Click | None:
         return None
     if not value or len(value) > 64:
         return None
-    return confirm_service.Click(
+    return clicks.Click(
         user=user,
         channel=channel,
         request_id=value,
@@ -217,7 +218,7 @@ def clicked_message_ts(body: dict[str, Any], action_id: str, request_id: str) ->
     """The ts of the message the click was made on, only when the signed payload ties
     that message to this request: its ``message`` is at that ts and carries the clicked
     button (``action_id``) with this request id as its ``value``. A crash-window click
-    adopts this ts as the request's message (bot/services/confirm.py), so a ts that
+    adopts this ts as the request's message (bot/services/clicks.py), so a ts that
     any other message (or none) came with must never be taken."""
     container = body.get("container")
     message = body.get("message")

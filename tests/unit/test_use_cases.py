@@ -11,7 +11,8 @@ from bot.domain.model import InstanceOutcome, InstanceRef, RequestState, Role, V
 from bot.domain.policy import Binding
 from bot.domain.request import RebootRequest
 from bot.services.answers import AlreadyDecided, Denied
-from bot.services.confirm import Click, cancel, confirm
+from bot.services.clicks import Click
+from bot.services.confirm import cancel, confirm
 from bot.services.context import FlowConfig
 from bot.services.poller import poll_once
 from bot.services.ports import RUNNING, Lease, RequestUpdate
