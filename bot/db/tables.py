@@ -176,6 +176,8 @@ class RebootInstanceRow(Base):
     # Real reboot calls recorded as sent, each BEFORE its call: at most two per instance
     # (the second only after a lost answer, docs/decisions/0003).
     reboot_calls: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # When the second call was recorded; the reboot timeout counts from it.
+    reboot_resent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     request: Mapped[RebootRequestRow] = relationship(back_populates="instances")
 

@@ -96,6 +96,11 @@ class PlannedInstance:
     # Real reboot calls recorded as sent (each written BEFORE its call): at most two, the
     # second only after a lost answer (bot.domain.lost_answer).
     reboot_calls: int = 0
+    # When the second call was recorded (None: one call). The completion rule still
+    # counts from ``reboot_sent_at`` (a restart after the first call is this request's
+    # reboot); ECSBOT_REBOOT_TIMEOUT counts from the latest call, so a second call sent
+    # late still gets the whole timeout.
+    reboot_resent_at: datetime | None = None
 
     @property
     def will_reboot(self) -> bool:

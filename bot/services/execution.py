@@ -397,17 +397,16 @@ def _resend_batch(
     """The second and last call for instances still ``Running`` since before the first."""
     wanted = {InstanceRef(region, instance_id) for instance_id in ids}
     before = [i for i in request.instances if i.ref in wanted]
-    first_sent_at = {i.ref: i.reboot_sent_at for i in before}
     # The second call is recorded before it is sent, like the first: a crash, a lost
-    # lease or another replica then never sends a third. Its moment becomes the one the
-    # completion rule and ECSBOT_REBOOT_TIMEOUT count from: sent late (no poller ran for
-    # a while), it still gets the whole timeout.
-    sent_at = ctx.clock()
+    # lease or another replica then never sends a third. ECSBOT_REBOOT_TIMEOUT counts
+    # from its moment: sent late (no poller ran for a while), it still gets the whole
+    # timeout.
+    resent_at = ctx.clock()
     request = _save(
         ctx,
         request,
         [
-            dataclasses.replace(i, reboot_calls=MAX_REBOOT_CALLS, reboot_sent_at=sent_at)
+            dataclasses.replace(i, reboot_calls=MAX_REBOOT_CALLS, reboot_resent_at=resent_at)
             for i in before
         ],
     )
@@ -428,10 +427,7 @@ def _resend_batch(
         # Throttled or refused beyond the retries: this call never reached ECS, so it
         # does not count; the next tick tries again.
         log.warning("second reboot call of request %s not sent: %s", request.id, error)
-        updated = [
-            dataclasses.replace(i, reboot_calls=1, reboot_sent_at=first_sent_at[i.ref])
-            for i in instances
-        ]
+        updated = [dataclasses.replace(i, reboot_calls=1, reboot_resent_at=None) for i in instances]
     except EcsError as error:
         updated = [
             _watch(i, f"{why[i.ref]}; sending it once more was refused ({error.describe()})")

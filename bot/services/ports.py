@@ -231,6 +231,7 @@ class InstanceUpdate:
     wave: int | Keep = KEEP
     agent: str | Keep | None = KEEP
     reboot_calls: int | Keep = KEEP
+    reboot_resent_at: datetime | Keep | None = KEEP
 
     def changes(self) -> dict[str, Any]:
         """The fields to write, by name."""

@@ -22,6 +22,13 @@ def restarted_since(start_time: datetime | None, sent_at: datetime) -> bool:
     return start_time is not None and start_time > sent_at
 
 
+def _latest_call(instance: PlannedInstance) -> datetime:
+    """The moment ECSBOT_REBOOT_TIMEOUT counts from: the second call's, if one was made
+    (it may have gone out late), else the first's."""
+    assert instance.reboot_sent_at is not None
+    return instance.reboot_resent_at or instance.reboot_sent_at
+
+
 def observe(
     instance: PlannedInstance,
     seen: InstanceInfo | None,
@@ -48,7 +55,7 @@ def observe(
                 message="Back to Running.",
                 finished_at=now,
             )
-    if now - sent_at >= timedelta(seconds=timeout_seconds):
+    if now - _latest_call(instance) >= timedelta(seconds=timeout_seconds):
         last = f"last seen {status}" if seen is not None else "no longer listed by ECS"
         return dataclasses.replace(
             instance,
@@ -93,7 +100,7 @@ def gate_on_agent(
         return dataclasses.replace(
             instance, agent="online", message="Back to Running, Cloud Assistant agent online."
         )
-    if now - instance.reboot_sent_at >= timedelta(seconds=timeout_seconds):
+    if now - _latest_call(instance) >= timedelta(seconds=timeout_seconds):
         return dataclasses.replace(
             instance,
             outcome=InstanceOutcome.TIMED_OUT,

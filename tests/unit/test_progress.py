@@ -118,6 +118,21 @@ def test_not_back_after_the_timeout_is_timed_out_with_a_message() -> None:
     assert "Running" in instance.message
 
 
+def test_a_second_call_restarts_the_timeout_not_the_completion_rule() -> None:
+    """Sent a second call late (590 s after the first): the timeout counts from it, and
+    a restart after the first call still proves the reboot, even in the second call's
+    own minute."""
+    resent = rebooting(reboot_calls=2, reboot_resent_at=at(590))
+    still_stopping = look(resent, seen("Stopping"), TIMEOUT + 5)
+    assert still_stopping.outcome is InstanceOutcome.REBOOTING
+    timed_out = look(resent, seen("Stopping"), 590 + TIMEOUT)
+    assert timed_out.outcome is InstanceOutcome.TIMED_OUT
+    # Started at 10:10:00 (minute precision), after the first call (10:00:30), before
+    # the second (10:10:20): back.
+    restarted = look(resent, seen("Running", datetime(2024, 5, 1, 10, 10, tzinfo=UTC)), 600)
+    assert restarted.outcome is InstanceOutcome.SUCCEEDED
+
+
 def test_stuck_while_stopped_times_out_naming_the_last_status() -> None:
     instance = look(rebooting(), seen("Stopped"), TIMEOUT + 5)
     assert instance.outcome is InstanceOutcome.TIMED_OUT
