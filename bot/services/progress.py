@@ -2,7 +2,8 @@
 
 An instance has rebooted when, after the reboot call was sent, it was seen leaving
 ``Running`` and is ``Running`` again, or it is ``Running`` with a ``StartTime`` later than
-the call. ``StartTime`` is documented with minute precision (``10:01Z``): a StartTime
+the call; one whose call's answer was lost also when its ``StartTime`` is later than the
+preview's (§5.4). ``StartTime`` is documented with minute precision (``10:01Z``): a StartTime
 in the call's own minute is truncated to before the call and so proves nothing, which is
 the safe side.
 """
@@ -20,6 +21,19 @@ from bot.services.ports import RUNNING, AgentStatus, InstanceInfo
 def restarted_since(start_time: datetime | None, sent_at: datetime) -> bool:
     """True when the instance started after the reboot call was sent."""
     return start_time is not None and start_time > sent_at
+
+
+def _later_than_before(instance: PlannedInstance, start_time: datetime | None) -> bool:
+    """For an instance whose call's answer was lost (none recorded), PRODUCT.md §5.4's
+    other proof: a ``StartTime`` later than the one the preview saw. It catches a quick
+    reboot that a poll never saw out of ``Running`` and whose new StartTime minute
+    precision truncates to before the call."""
+    return (
+        instance.reboot_acked_at is None
+        and instance.start_time_before is not None
+        and start_time is not None
+        and start_time > instance.start_time_before
+    )
 
 
 def _latest_call(instance: PlannedInstance) -> datetime:
@@ -46,7 +60,11 @@ def observe(
         status = seen.status
         if seen.status != RUNNING:
             left = True
-        elif left or restarted_since(seen.start_time, sent_at):
+        elif (
+            left
+            or restarted_since(seen.start_time, sent_at)
+            or _later_than_before(instance, seen.start_time)
+        ):
             return dataclasses.replace(
                 instance,
                 status=seen.status,

@@ -133,6 +133,23 @@ def test_a_second_call_restarts_the_timeout_not_the_completion_rule() -> None:
     assert restarted.outcome is InstanceOutcome.SUCCEEDED
 
 
+def test_answer_lost_a_start_time_later_than_the_previews_is_back() -> None:
+    """Both answers lost and a quick reboot between two polls: its new StartTime, in the
+    call's own minute, proves nothing against the call, but is later than the one the
+    preview saw (§5.4). With an answer recorded, the call's own rule stands."""
+    in_the_calls_minute = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
+    lost = rebooting(reboot_acked_at=None, reboot_calls=2)
+    assert look(lost, seen("Running", in_the_calls_minute), 30).outcome is (
+        InstanceOutcome.SUCCEEDED
+    )
+    answered = rebooting()
+    assert look(answered, seen("Running", in_the_calls_minute), 30).outcome is (
+        InstanceOutcome.REBOOTING
+    )
+    unchanged = look(lost, seen("Running", BOOTED_LONG_AGO), 30)
+    assert unchanged.outcome is InstanceOutcome.REBOOTING
+
+
 def test_stuck_while_stopped_times_out_naming_the_last_status() -> None:
     instance = look(rebooting(), seen("Stopped"), TIMEOUT + 5)
     assert instance.outcome is InstanceOutcome.TIMED_OUT
