@@ -11,11 +11,13 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import TypeVar
 
 import pytest
+from alembic import command
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from bot.db.engine import is_sqlite, make_engine, make_session_factory
 from bot.db.migrate import (
+    alembic_config,
     check_models_match,
     current_revision,
     head_revision,
@@ -217,6 +219,21 @@ def test_current_revision_is_none_before_and_head_after_upgrade(database_url: st
     finally:
         engine.dispose()
     assert (before, after, head_revision()) == (None, HEAD, HEAD)
+
+
+@pytest.mark.parametrize("revision", ["0006", "0005", "0004", "0003"])
+def test_downgrade_to_an_earlier_revision_and_up_again(database_url: str, revision: str) -> None:
+    """Each later migration's downgrade works, and upgrading again gives the models'
+    schema: a release can be rolled back."""
+    upgrade_to_head(database_url)
+    command.downgrade(alembic_config(database_url), revision)
+    engine = make_engine(database_url)
+    try:
+        assert current_revision(engine) == revision
+    finally:
+        engine.dispose()
+    upgrade_to_head(database_url)
+    assert check_models_match(database_url) == []
 
 
 def test_model_check_notices_a_schema_drift(migrated_url: str) -> None:

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from alembic import command
-
-from bot.db.migrate import alembic_config, check_models_match, upgrade_to_head
+from bot.db.migrate import check_models_match
 from bot.domain.model import InstanceOutcome, RequestState
 from bot.services.history import request_json
 from tests.fixtures_db import OldInsert, upgraded_from
@@ -44,11 +42,4 @@ def test_upgrade_from_the_previous_head_keeps_old_requests_as_one_wave(
     assert [i["wave"] for i in row["instances"]] == [1]
     assert old.stop_reason is None
     assert old.pause_after_wave is None
-    assert check_models_match(database_url) == []
-
-
-def test_downgrade_to_the_previous_head_and_up_again(database_url: str) -> None:
-    upgrade_to_head(database_url)
-    command.downgrade(alembic_config(database_url), PREVIOUS_HEAD)
-    upgrade_to_head(database_url)
     assert check_models_match(database_url) == []
