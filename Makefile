@@ -52,5 +52,6 @@ clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
 
 # The soak: 200 reboots through faults, 429s and SIGKILLed restarts (~4 min real time, 8 at most).
+# It prints its figures (-rP), not the fakes' stderr, full of resets from the killed process.
 soak: $(STAMP)
-	$(BIN)/pytest -q -rP -m soak tests/soak
+	$(BIN)/pytest -q -rP --show-capture=stdout -m soak tests/soak
