@@ -13,27 +13,10 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime, timedelta
 
+from bot.domain.lost_answer import restarted
 from bot.domain.model import InstanceOutcome
 from bot.domain.request import PlannedInstance
 from bot.services.ports import RUNNING, AgentStatus, InstanceInfo
-
-
-def restarted_since(start_time: datetime | None, sent_at: datetime) -> bool:
-    """True when the instance started after the reboot call was sent."""
-    return start_time is not None and start_time > sent_at
-
-
-def _later_than_before(instance: PlannedInstance, start_time: datetime | None) -> bool:
-    """For an instance whose call's answer was lost (none recorded), PRODUCT.md §5.4's
-    other proof: a ``StartTime`` later than the one the preview saw. It catches a quick
-    reboot that a poll never saw out of ``Running`` and whose new StartTime minute
-    precision truncates to before the call."""
-    return (
-        instance.reboot_acked_at is None
-        and instance.start_time_before is not None
-        and start_time is not None
-        and start_time > instance.start_time_before
-    )
 
 
 def _latest_call(instance: PlannedInstance) -> datetime:
@@ -60,10 +43,14 @@ def observe(
         status = seen.status
         if seen.status != RUNNING:
             left = True
-        elif (
-            left
-            or restarted_since(seen.start_time, sent_at)
-            or _later_than_before(instance, seen.start_time)
+        # With the call's answer lost (none recorded), §5.4's other proof too: a
+        # StartTime later than the preview's, which catches a reboot quick enough to
+        # fall between two polls whose new StartTime minute precision truncates to
+        # before the call.
+        elif left or restarted(
+            seen.start_time,
+            sent_at,
+            instance.start_time_before if instance.reboot_acked_at is None else None,
         ):
             return dataclasses.replace(
                 instance,

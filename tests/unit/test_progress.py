@@ -11,11 +11,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.domain.lost_answer import restarted
 from bot.domain.model import InstanceOutcome, InstanceRef, RequestState, Verdict
 from bot.domain.request import PlannedInstance, RebootRequest
 from bot.services.execution import apply_results, report_gap
 from bot.services.ports import InstanceInfo, RebootResult
-from bot.services.progress import next_delay, observe, restarted_since
+from bot.services.progress import next_delay, observe
 
 HZ = "cn-hangzhou"
 ID = "i-bp1abcd00001"
@@ -53,14 +54,14 @@ def look(instance: PlannedInstance, info: InstanceInfo | None, seconds: float) -
     return observe(instance, info, now=at(seconds), timeout_seconds=TIMEOUT)
 
 
-# --- restarted_since ------------------------------------------------------------------------
+# --- restarted, without the preview's StartTime ----------------------------------------------
 
 
-def test_restarted_since_needs_a_start_time_after_the_call() -> None:
-    assert restarted_since(SENT + timedelta(minutes=1), SENT)
-    assert not restarted_since(SENT, SENT)
-    assert not restarted_since(SENT - timedelta(seconds=1), SENT)
-    assert not restarted_since(None, SENT)
+def test_restarted_needs_a_start_time_after_the_call() -> None:
+    assert restarted(SENT + timedelta(minutes=1), SENT, None)
+    assert not restarted(SENT, SENT, None)
+    assert not restarted(SENT - timedelta(seconds=1), SENT, None)
+    assert not restarted(None, SENT, None)
 
 
 # --- observe: the completion rule -----------------------------------------------------------
