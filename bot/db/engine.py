@@ -31,12 +31,12 @@ def make_engine(url: str) -> Engine:
     """
     # The JSON columns (an instance's tags, read 10,000 rows a poll tick) go through
     # orjson, already here for the ECS answers: a fifth of the stdlib's cost a row.
-    json = {"json_serializer": _json_text, "json_deserializer": orjson.loads}
+    json_codec = {"json_serializer": _json_text, "json_deserializer": orjson.loads}
     if is_sqlite(url):
-        engine = create_engine(url, connect_args={"check_same_thread": False}, **json)
+        engine = create_engine(url, connect_args={"check_same_thread": False}, **json_codec)
         event.listen(engine, "connect", _configure_sqlite_connection)
         return engine
-    return create_engine(url, pool_pre_ping=True, **json)
+    return create_engine(url, pool_pre_ping=True, **json_codec)
 
 
 def _json_text(value: Any) -> str:

@@ -50,9 +50,7 @@ class UtcDateTime(TypeDecorator[datetime]):
             return None
         if not isinstance(value, datetime):
             raise TypeError(f"expected a datetime from the database, got {type(value).__name__}")
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        return _as_utc(value)
 
 
 def _utc_from_sqlite_text(value: Any) -> datetime | None:
@@ -61,15 +59,20 @@ def _utc_from_sqlite_text(value: Any) -> datetime | None:
     if value is None:
         return None
     if isinstance(value, datetime):  # a driver configured to parse them itself
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return _as_utc(value)
     if not isinstance(value, str):
         raise TypeError(f"expected a datetime from the database, got {type(value).__name__}")
     try:
         return datetime.fromisoformat(value + "+00:00")
     except ValueError:
         # Text that already carries an offset (written by hand): honour it.
-        parsed = datetime.fromisoformat(value)
-        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+        return _as_utc(datetime.fromisoformat(value))
+
+
+def _as_utc(value: datetime) -> datetime:
+    """A naive value read back is the UTC wall clock (what was written); an aware one is
+    converted."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 __all__ = ["UtcDateTime"]

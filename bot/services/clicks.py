@@ -67,7 +67,7 @@ def redrawing(ctx: Context, request: RebootRequest) -> Later:
     return redraw_ended
 
 
-def targets(instances: Sequence[PlannedInstance]) -> list[Target]:
+def _targets(instances: Sequence[PlannedInstance]) -> list[Target]:
     return [Target(i.ref.region, i.ref.instance_id, i.tags) for i in instances]
 
 
@@ -98,7 +98,7 @@ def if_allowed(
         principal,
         requester=request.requester,
         needed=needed_role(force=request.force) if needed is None else needed,
-        targets=targets(request.to_reboot if instances is None else instances),
+        targets=_targets(request.to_reboot if instances is None else instances),
     )
     if decision.denial is not None:
         return telling(ctx, click, Denied(decision.denial))
@@ -143,9 +143,3 @@ def load_for_click(
     if request.state not in states:
         return telling(ctx, click, wrong_state(request))
     return request
-
-
-def lost_the_race(ctx: Context, click: Click, request: RebootRequest) -> Later:
-    with ctx.uow() as uow:
-        latest = uow.requests.get(request.id)
-    return telling(ctx, click, AlreadyDecided(latest or request))

@@ -18,13 +18,12 @@ from datetime import datetime, timedelta
 from bot.domain.model import RequestState, Role
 from bot.domain.policy import check_may_act_on
 from bot.domain.request import RebootRequest
-from bot.services.answers import NothingToReboot
+from bot.services.answers import AlreadyDecided, NothingToReboot
 from bot.services.clicks import (
     Click,
     Later,
     if_allowed,
     load_for_click,
-    lost_the_race,
     redrawing,
     telling,
 )
@@ -64,6 +63,12 @@ def _authorized_click(
     )
 
 
+def _lost_the_race(ctx: Context, click: Click, request: RebootRequest) -> Later:
+    with ctx.uow() as uow:
+        latest = uow.requests.get(request.id)
+    return telling(ctx, click, AlreadyDecided(latest or request))
+
+
 def confirm(ctx: Context, click: Click) -> Later:
     """Decide a click on ``reboot_confirm`` now, on the database alone; return the rest
     (the redrawn message, the reboot calls) to run after the ack."""
@@ -100,7 +105,7 @@ def confirm(ctx: Context, click: Click) -> Later:
             )
         uow.commit()
     if not won:
-        return lost_the_race(ctx, click, request)
+        return _lost_the_race(ctx, click, request)
 
     executing = dataclasses.replace(
         request, state=RequestState.EXECUTING, confirmed_by=click.user, confirmed_at=now
@@ -136,7 +141,7 @@ def _await_approval(ctx: Context, click: Click, request: RebootRequest, now: dat
             )
         uow.commit()
     if not won:
-        return lost_the_race(ctx, click, request)
+        return _lost_the_race(ctx, click, request)
     waiting = dataclasses.replace(changes.applied_to(request), state=RequestState.AWAITING_APPROVAL)
 
     def show_and_announce() -> bool:
@@ -187,5 +192,5 @@ def cancel(ctx: Context, click: Click) -> Later:
         uow.commit()
         latest = uow.requests.get(request.id)
     if not won or latest is None:
-        return lost_the_race(ctx, click, request)
+        return _lost_the_race(ctx, click, request)
     return redrawing(ctx, latest)
