@@ -2,10 +2,10 @@
 docs/decisions/0003): pure, on plain values.
 
 A lost answer (timeout, dropped connection, 5xx) leaves the call's effect unknown, and
-``RebootInstances`` has no ClientToken. One look at the instance settles most cases: one
+``RebootInstances`` has no ClientToken. One look at the instance, at once, decides: one
 that left ``Running``, or started after the call, was rebooted by it; one still
-``Running`` with its old ``StartTime`` most likely was not, and gets the call once more.
-The count of calls is recorded before each call, so the bound below holds across
+``Running`` that has not restarted since before the call was not, and gets the call once
+more. The count of calls is recorded before each call, so the bound below holds across
 crashes, lost leases and replicas.
 """
 
@@ -17,21 +17,16 @@ from enum import StrEnum
 RUNNING = "Running"
 # Per instance and request: the first call and at most one more after a lost answer.
 MAX_REBOOT_CALLS = 2
-# How long after a lost call the instances are described. ECS moves an instance it has
-# processed to ``Stopping`` before it answers, so a call that acted is normally visible
-# at once; the wait narrows the window of a call still queued inside ECS (the in-flight
-# race in docs/decisions/0003), at the price of a few seconds for a call that did nothing.
-# Waiting cannot hide a reboot: one already over shows a new StartTime.
-SETTLE = timedelta(seconds=5)
 # StartTime is documented with minute precision (10:01Z): a value is the start's minute.
 START_TIME_PRECISION = timedelta(minutes=1)
 # No instance goes Running → Stopping → Running faster than this, so one seen Running
-# this soon after the call was not rebooted by it, whatever its StartTime says.
+# this soon after the call was not rebooted by it, whatever its StartTime says. ECS moves
+# an instance it acts on to ``Stopping`` before it answers, so the look that follows a
+# quick error answer at once falls well inside it.
 QUICKEST_REBOOT = timedelta(seconds=2)
 
 
 class Resolution(StrEnum):
-    WAIT = "wait"  # too soon after the call to look: wait for the settle delay
     REBOOTED = "rebooted"  # the lost call acted: watch the instance, never send again
     RESEND = "resend"  # still Running since before the call: send the call once more
     WATCH = "watch"  # no proof either way, or no call left: watch until back or timed out
@@ -46,7 +41,6 @@ def resolve_lost(
     status: str | None,
     start_time: datetime | None,
     start_time_before: datetime | None,
-    settle: timedelta = SETTLE,
 ) -> Resolution:
     """The next step for one instance whose call (``calls`` recorded so far, the first at
     ``sent_at``) got no answer, given how ``DescribeInstances`` shows it now and the
@@ -54,13 +48,13 @@ def resolve_lost(
 
     A second call is sent only on proof that the instance did not restart since the
     call: it started in a minute wholly before the call, or it is seen Running sooner
-    after the call than any reboot takes. Without either proof it is watched (the
-    timeout ends it): an unneeded wait is the price, never a second reboot.
+    after the call than any reboot takes (the look made at once after a quick error
+    answer). Without either proof (a StartTime in the call's own minute, or none, seen
+    long after the call) it is watched, and the timeout ends it: an unneeded wait is the
+    price, never a second reboot.
     """
     if calls >= MAX_REBOOT_CALLS:
         return Resolution.WATCH
-    if now - sent_at < settle:
-        return Resolution.WAIT
     if not listed:
         # Gone from the listing (released, or hidden from us): nothing to send a call
         # to; the timeout ends it.
@@ -84,8 +78,3 @@ def restarted(
     if start_time > sent_at:
         return True
     return start_time_before is not None and start_time > start_time_before
-
-
-def settled_at(sent_at: datetime, settle: timedelta = SETTLE) -> datetime:
-    """When an instance whose call was sent at ``sent_at`` may be looked at."""
-    return sent_at + settle

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.domain.errors import EcsError, EcsOutcomeUnknown, EcsTransientError
-from bot.domain.lost_answer import MAX_REBOOT_CALLS, Resolution, resolve_lost, settled_at
+from bot.domain.lost_answer import MAX_REBOOT_CALLS, Resolution, resolve_lost
 from bot.domain.model import InstanceOutcome, InstanceRef, RequestState, final_request_state
 from bot.domain.request import PlannedInstance, RebootRequest
 from bot.domain.rollout import next_wave, sent_wave, too_many_errors, wave_in_flight
@@ -62,7 +62,9 @@ def advance(
     now = now or ctx.clock()
     # Between waves: stop, pause, or send the next wave (the first, after a confirm).
     request = _between_waves(ctx, request, now)
-    request = _resolve_lost_answers(ctx, request, now)
+    # A call whose answer was just lost is looked at at once (§5.4), at the moment of the
+    # look: the quicker the look, the more "still Running" proves.
+    request = _resolve_lost_answers(ctx, request, ctx.clock())
     if ctx.config.notify_channel and request.notify_ts is None:
         ts = ctx.presenter.notify_started(request)
         request = _set(ctx, request, RequestUpdate(notify_ts=ts or ""))
@@ -263,7 +265,7 @@ def _send_batch(
     try:
         results = ctx.ecs.reboot(region, ids, force=request.force)
     except EcsOutcomeUnknown as error:
-        # Left pending with its send recorded: resolved once the settle delay has passed.
+        # Left pending with its send recorded: described at once, in this same step.
         updated = [
             dataclasses.replace(
                 i,
@@ -324,9 +326,8 @@ def _lost_why(instance: PlannedInstance) -> str:
 
 
 def _resolve_lost_answers(ctx: Context, request: RebootRequest, now: datetime) -> RebootRequest:
-    """Describe the instances whose answer was lost (once the settle delay has passed):
-    watch those the call rebooted, send the others the call once more, at most two calls
-    per instance in all."""
+    """Describe the instances whose answer was lost: watch those the call rebooted, send
+    the others the call once more, at most two calls per instance in all."""
     lost = _lost(request)
     if not lost:
         return request
@@ -341,7 +342,7 @@ def _resolve_lost_answers(ctx: Context, request: RebootRequest, now: datetime) -
                     f"{_lost_why(instance)}; it was already sent {MAX_REBOOT_CALLS} calls",
                 )
             )
-        elif now >= settled_at(instance.reboot_sent_at):
+        else:
             to_look.append(instance)
     seen = {}
     if to_look:
@@ -707,6 +708,8 @@ def _next_poll_at(
     since = now - min(sent) if sent else timedelta(0)
     delay = next_delay(interval=ctx.config.poll_interval, since_sent=since, changed=changed)
     at = now + timedelta(seconds=delay)
-    # A lost answer is looked at as soon as its settle delay is over, not a slow poll later.
-    waiting = [settled_at(i.reboot_sent_at) for i in _lost(request) if i.reboot_sent_at]
-    return min([at, *(max(w, now) for w in waiting)])
+    # A lost answer not resolved yet (its describe failed) is looked at again at the
+    # plain interval, not a slow poll later.
+    if _lost(request):
+        return min(at, now + timedelta(seconds=ctx.config.poll_interval))
+    return at

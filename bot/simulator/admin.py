@@ -25,7 +25,8 @@ No signature is asked: this is a test fixture on loopback, not part of the ECS A
                              {"status"?, "name"?, "tags"? (replaces all), "locks"?
                               (replaces all: ["security", "financial", …]),
                               "security_lock"?, "expired"?, "ram_denied"?,
-                              "never_returns"?, "cloud_assistant"?, "os_type"?}
+                              "never_returns"?, "cloud_assistant"?, "os_type"?,
+                              "start_time"? (ISO 8601 with a zone: when it last started)}
                              → 200 the instance
     GET    /_sim/reboots     {"reboots": {region: {instance_id: count}}} (instances
                              rebooted at least once; ``?region=`` narrows)
@@ -79,6 +80,7 @@ _UPDATE_FIELDS = {
     "tags",
     "cloud_assistant",
     "os_type",
+    "start_time",
 }
 _INSTANCE_PREFIX = "/_sim/instances/"
 
@@ -199,7 +201,7 @@ class AdminRoutes:
             _only(spec, _UPDATE_FIELDS)
             if not isinstance(instance_id, str):
                 raise ValueError("instance_id is required with update")
-            view = self._fleet.update(region, instance_id, **spec)
+            view = self._fleet.update(region, instance_id, **_update_values(spec))
             return Reply(200, instance_json(view))
         _only(spec, _ADD_FIELDS)
         instance_id = self._fleet.add_instance(region, **spec)
@@ -224,7 +226,7 @@ class AdminRoutes:
         _only(spec, _UPDATE_FIELDS)
         if self._fleet.get(region, instance_id) is None:
             return Reply(404, {"error": f"no instance {instance_id} in {region}"})
-        view = self._fleet.update(region, instance_id, **spec)
+        view = self._fleet.update(region, instance_id, **_update_values(spec))
         return Reply(200, {**instance_json(view), "region": region})
 
     def _reboots(self, request: HttpRequest) -> Reply:
@@ -300,3 +302,13 @@ def _only(spec: dict[str, Any], allowed: set[str]) -> None:
     unknown = set(spec) - allowed
     if unknown:
         raise ValueError(f"unknown fields: {', '.join(sorted(unknown))}")
+
+
+def _update_values(spec: dict[str, Any]) -> dict[str, Any]:
+    """The PATCH fields as ``Fleet.update`` takes them: ``start_time`` parsed."""
+    start_time = spec.get("start_time")
+    if start_time is None:
+        return spec
+    if not isinstance(start_time, str):
+        raise ValueError("start_time must be an ISO 8601 string")
+    return {**spec, "start_time": datetime.fromisoformat(start_time)}

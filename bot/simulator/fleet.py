@@ -282,12 +282,16 @@ class Fleet:
         tags: Mapping[str, str] | None = None,
         cloud_assistant: bool | None = None,
         os_type: str | None = None,
+        start_time: datetime | None = None,
     ) -> InstanceView:
         """Change an instance by hand (a status set here cancels a reboot in flight).
 
         ``locks`` replaces the lock reasons; then ``security_lock`` / ``expired`` add or
-        remove ``security`` / ``financial``. ``tags`` replaces all tags.
+        remove ``security`` / ``financial``. ``tags`` replaces all tags. ``start_time``
+        says when it last started (an aware datetime; e.g. moments ago).
         """
+        if start_time is not None and start_time.tzinfo is None:
+            raise ValueError("start_time must be timezone-aware")
         if status is not None and status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")
         if os_type is not None and os_type not in OS_TYPES:
@@ -322,6 +326,8 @@ class Fleet:
                 instance.cloud_assistant = cloud_assistant
             if os_type is not None:
                 instance.os_type = os_type
+            if start_time is not None:
+                instance.start_time = start_time
             return self._view(instance, self.clock())
 
     # --- reads ----------------------------------------------------------------------

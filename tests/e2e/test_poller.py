@@ -133,8 +133,9 @@ def test_crash_between_the_call_and_recording_it_never_resends(harness: Harness)
     h.click(ACTION_CONFIRM, request_id)
     h.settle()
     request = h.request(request_id)
-    # Unknown until resolved: the describe then finds the call rebooted them.
-    assert all(i.outcome is InstanceOutcome.PENDING for i in request.instances)
+    # Resolved at once: the describe right after the lost answer finds them rebooting.
+    assert all(i.outcome is InstanceOutcome.REBOOTING for i in request.instances)
+    assert all(i.seen_leaving_running for i in request.instances)
     h.run_until_final(request_id)
     assert h.request(request_id).state is RequestState.SUCCEEDED
     assert [h.sim.fleet.reboot_count(REGION, i) for i in ids] == [1, 1]

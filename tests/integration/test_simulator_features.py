@@ -338,6 +338,22 @@ def test_admin_patch_get_instance_and_reboot_counts(sim: Simulator, http: httpx.
     assert old_style.json()["ram_denied"]
 
 
+def test_admin_patch_sets_when_an_instance_last_started(sim: Simulator, http: httpx.Client) -> None:
+    instance_id = sim.fleet.ids(REGION)[0]
+    path = f"/_sim/instances/{REGION}/{instance_id}"
+    patched = http.patch(path, json={"start_time": "2026-12-08T10:00:42+00:00"})
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["start_time"] == "2026-12-08T10:00:42+00:00"
+    status, body = call(
+        http, sim, "DescribeInstances", {"RegionId": REGION, "InstanceIds": f'["{instance_id}"]'}
+    )
+    assert status == 200
+    # ECS's minute precision, in the API; the admin view keeps the second.
+    assert body["Instances"]["Instance"][0]["StartTime"] == "2026-12-08T10:00Z"
+    for bad in ("2026-12-08T10:00:42", "yesterday", 1700000000):
+        assert http.patch(path, json={"start_time": bad}).status_code == 400, bad
+
+
 def test_admin_sts_settings_and_credentials(sim: Simulator, http: httpx.Client) -> None:
     settings = http.get("/_sim/sts").json()
     assert settings["role_arns"] == [DEFAULT_ROLE_ARN]

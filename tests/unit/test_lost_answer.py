@@ -7,11 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.domain.lost_answer import SETTLE, Resolution, resolve_lost
+from bot.domain.lost_answer import QUICKEST_REBOOT, Resolution, resolve_lost
 
 SENT = datetime(2026, 12, 8, 10, 0, 30, tzinfo=UTC)
 LONG_AGO = datetime(2026, 12, 1, 8, 15, tzinfo=UTC)  # the preview's StartTime
-LOOK = SENT + SETTLE
+LOOK = SENT + timedelta(milliseconds=300)  # at once, after a quick error answer
+LATE = SENT + timedelta(seconds=40)  # after a long timeout, or a crash and a restart
 
 
 def decide(**overrides: object) -> Resolution:
@@ -46,15 +47,23 @@ def test_a_start_time_in_the_calls_minute_but_new_since_the_preview_means_reboot
     assert decide(start_time=datetime(2026, 12, 8, 10, 0, tzinfo=UTC)) is Resolution.REBOOTED
 
 
-def test_an_ambiguous_start_time_is_watched_never_sent_again() -> None:
-    # Started in the call's minute, and the preview saw the same: no proof either way.
+def test_a_start_time_in_the_calls_minute_seen_at_once_is_sent_once_more() -> None:
+    # Booted moments before the call (the preview saw the same minute), or no StartTime:
+    # minute precision cannot tell, but no reboot is over this soon after the call.
     same = datetime(2026, 12, 8, 10, 0, tzinfo=UTC)
-    assert decide(start_time=same, start_time_before=same) is Resolution.WATCH
-    assert decide(start_time=None, start_time_before=None) is Resolution.WATCH
+    assert decide(start_time=same, start_time_before=same) is Resolution.RESEND
+    assert decide(start_time=None, start_time_before=None) is Resolution.RESEND
+    quickest = SENT + QUICKEST_REBOOT - timedelta(milliseconds=1)
+    assert decide(now=quickest, start_time=same, start_time_before=same) is Resolution.RESEND
 
 
-def test_too_soon_to_look_waits_for_the_settle_delay() -> None:
-    assert decide(now=SENT + SETTLE - timedelta(seconds=1)) is Resolution.WAIT
+def test_an_ambiguous_start_time_seen_late_is_watched_never_sent_again() -> None:
+    # Long enough after the call for a whole reboot to hide behind minute precision.
+    same = datetime(2026, 12, 8, 10, 0, tzinfo=UTC)
+    assert decide(now=LATE, start_time=same, start_time_before=same) is Resolution.WATCH
+    assert decide(now=LATE, start_time=None, start_time_before=None) is Resolution.WATCH
+    at_the_bound = SENT + QUICKEST_REBOOT
+    assert decide(now=at_the_bound, start_time=None, start_time_before=None) is Resolution.WATCH
 
 
 def test_never_a_third_call() -> None:
