@@ -178,6 +178,8 @@ class RebootInstanceRow(Base):
     reboot_calls: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # When the second call was recorded; the reboot timeout counts from it.
     reboot_resent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # When the first call was first refused before reaching ECS (it is tried again).
+    unsent_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     request: Mapped[RebootRequestRow] = relationship(back_populates="instances")
 

@@ -101,6 +101,10 @@ class PlannedInstance:
     # reboot); ECSBOT_REBOOT_TIMEOUT counts from the latest call, so a second call sent
     # late still gets the whole timeout.
     reboot_resent_at: datetime | None = None
+    # When ECS first refused this instance's first call before it reached ECS (throttled,
+    # or the connection refused, beyond the client's retries). Nothing was sent, so the
+    # call is tried again each poll, until ECSBOT_REBOOT_TIMEOUT has passed since then.
+    unsent_since: datetime | None = None
 
     @property
     def will_reboot(self) -> bool:

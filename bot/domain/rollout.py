@@ -173,9 +173,14 @@ _ERRORS = (InstanceOutcome.FAILED, InstanceOutcome.TIMED_OUT)
 
 
 def sent_wave(instances: Iterable[PlannedInstance]) -> int:
-    """The last wave a reboot was sent to (0 before the first)."""
+    """The last wave a reboot was sent to, or tried (0 before the first)."""
     return max(
-        (i.wave for i in instances if i.will_reboot and i.reboot_sent_at is not None), default=0
+        (
+            i.wave
+            for i in instances
+            if i.will_reboot and (i.reboot_sent_at is not None or i.unsent_since is not None)
+        ),
+        default=0,
     )
 
 
@@ -186,16 +191,33 @@ def wave_in_flight(instances: Sequence[PlannedInstance]) -> bool:
 
 
 def next_wave(instances: Sequence[PlannedInstance]) -> list[PlannedInstance]:
-    """The instances of the first wave not sent yet (empty when every wave was sent)."""
+    """The instances of the first wave not sent yet (empty when every wave was sent). A
+    call refused before it reached ECS is tried again on its own (``refused``): its wave
+    is under way."""
     unsent = [
         i
         for i in instances
-        if i.will_reboot and i.outcome is InstanceOutcome.PENDING and i.reboot_sent_at is None
+        if i.will_reboot
+        and i.outcome is InstanceOutcome.PENDING
+        and i.reboot_sent_at is None
+        and i.unsent_since is None
     ]
     if not unsent:
         return []
     first = min(i.wave for i in unsent)
     return [i for i in unsent if i.wave == first]
+
+
+def refused(instances: Iterable[PlannedInstance]) -> list[PlannedInstance]:
+    """Instances whose first call ECS refused before it reached it (throttled, or the
+    connection refused): waiting to be tried again."""
+    return [
+        i
+        for i in instances
+        if i.outcome is InstanceOutcome.PENDING
+        and i.reboot_sent_at is None
+        and i.unsent_since is not None
+    ]
 
 
 def errors(instances: Iterable[PlannedInstance]) -> int:

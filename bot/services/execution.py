@@ -28,7 +28,7 @@ from bot.domain.errors import EcsError, EcsOutcomeUnknown, EcsTransientError
 from bot.domain.lost_answer import MAX_REBOOT_CALLS, Resolution, resolve_lost
 from bot.domain.model import InstanceOutcome, InstanceRef, RequestState, final_request_state
 from bot.domain.request import PlannedInstance, RebootRequest
-from bot.domain.rollout import next_wave, sent_wave, too_many_errors, wave_in_flight
+from bot.domain.rollout import next_wave, refused, sent_wave, too_many_errors, wave_in_flight
 from bot.services.catch_up import announce_end, redraw
 from bot.services.context import Context
 from bot.services.ports import RUNNING, AgentStatus, RebootResult, RequestUpdate
@@ -61,6 +61,7 @@ def advance(
         return Step(request)
     now = now or ctx.clock()
     # Between waves: stop, pause, or send the next wave (the first, after a confirm).
+    request = _retry_refused(ctx, request, now)
     request = _between_waves(ctx, request, now)
     # A call whose answer was just lost is looked at at once (§5.4), at the moment of the
     # look: the quicker the look, the more "still Running" proves.
@@ -275,22 +276,66 @@ def _send_batch(
             )
             for i in instances
         ]
+    except EcsTransientError as error:
+        # Throttled, or the connection refused, beyond the client's retries: the call
+        # never reached ECS, so it does not count and is tried again (§5.4).
+        now = ctx.clock()
+        updated = [_not_sent(i, error, now, ctx.config.reboot_timeout) for i in instances]
     except EcsError as error:
         now = ctx.clock()
-        updated = [
-            dataclasses.replace(
-                i,
-                outcome=InstanceOutcome.FAILED,
-                code=error.code,
-                message=error.describe(),
-                api_request_id=error.request_id,
-                finished_at=now,
-            )
-            for i in instances
-        ]
+        updated = [_failed(i, error, now) for i in instances]
     else:
         updated = apply_results(instances, results, ctx.clock())
     return _save(ctx, request, updated)
+
+
+def _failed(instance: PlannedInstance, error: EcsError, now: datetime) -> PlannedInstance:
+    return dataclasses.replace(
+        instance,
+        outcome=InstanceOutcome.FAILED,
+        code=error.code,
+        message=error.describe(),
+        api_request_id=error.request_id,
+        finished_at=now,
+    )
+
+
+def _not_sent(
+    instance: PlannedInstance, error: EcsTransientError, now: datetime, timeout_seconds: int
+) -> PlannedInstance:
+    """An instance whose first call ECS refused before it reached it: pending, unsent,
+    tried again at the next poll; failed once ECSBOT_REBOOT_TIMEOUT has passed since the
+    first refusal (ECS throttles by the minute, so a throttle that lasts is not ours to
+    wait out)."""
+    since = instance.unsent_since or now
+    if now - since >= timedelta(seconds=timeout_seconds):
+        failed = _failed(instance, error, now)
+        waited = int((now - since).total_seconds())
+        return dataclasses.replace(
+            failed, message=f"{failed.message} (refused for {waited} s, never sent)"
+        )
+    return dataclasses.replace(
+        instance,
+        reboot_sent_at=None,
+        reboot_calls=0,
+        unsent_since=since,
+        code=error.code,
+        message=f"{error.describe()}; nothing was sent: trying again at the next poll",
+        api_request_id=error.request_id,
+    )
+
+
+def _retry_refused(ctx: Context, request: RebootRequest, now: datetime) -> RebootRequest:
+    """Send again the first calls ECS refused before they reached it in an earlier step
+    (not those refused in this one: ``unsent_since`` is before ``now``). They belong to
+    the wave in flight, which Pause and Abort let finish."""
+    waiting = [i for i in refused(request.instances) if i.unsent_since and i.unsent_since < now]
+    if not waiting or not request.state.is_running:
+        return request
+    for region, ids in by_region(i.ref for i in waiting).items():
+        for batch in batches(ids):
+            request = _send_batch(ctx, request, region, batch)
+    return request
 
 
 def _watch(instance: PlannedInstance, why: str, **changes: object) -> PlannedInstance:
@@ -694,6 +739,9 @@ def _next_poll_at(
         # Nothing to watch: a Resume or Abort click asks for a poll at once; this is
         # only the fallback should a click and a release cross.
         return now + timedelta(seconds=ctx.config.poll_interval * 8)
+    if refused(request.instances):
+        # Calls ECS refused before they reached it are tried again at the plain interval.
+        return now + timedelta(seconds=ctx.config.poll_interval)
     if next_wave(request.instances) and request.stop_reason is None:
         # A wave is waiting on this one: look at the plain interval (no backoff), so the
         # next wave goes out within one interval of this one being over.

@@ -232,6 +232,7 @@ class InstanceUpdate:
     agent: str | Keep | None = KEEP
     reboot_calls: int | Keep = KEEP
     reboot_resent_at: datetime | Keep | None = KEEP
+    unsent_since: datetime | Keep | None = KEEP
 
     def changes(self) -> dict[str, Any]:
         """The fields to write, by name."""

@@ -13,6 +13,7 @@ import pytest
 
 from bot.cli import main as cli_main
 from bot.domain.model import InstanceOutcome, RequestState, Role, Verdict
+from bot.ecs.client import RetryPolicy
 from bot.slack.blocks import ACTION_CANCEL, ACTION_CONFIRM
 from tests.e2e.harness import (
     ADMIN,
@@ -263,6 +264,60 @@ def test_throttling_during_the_reboot_is_retried(harness: Harness) -> None:
     applied = [call for call in real if call.applied]
     assert len(applied) == 1
     assert h.request(request_id).instances[0].outcome is InstanceOutcome.REBOOTING
+
+
+# The client tries a call this many times (the first try included) before it gives up.
+CLIENT_ATTEMPTS = RetryPolicy().max_attempts
+
+
+def test_a_reboot_call_throttled_beyond_the_retries_is_sent_at_the_next_poll(
+    harness: Harness,
+) -> None:
+    """ECS throttles by the minute, longer than the client's own retries: nothing reached
+    ECS, so the instances wait unsent (not failed) and the next poll sends the call."""
+    h = harness
+    ids = _ids(h, 2)
+    h.command(" ".join(ids))
+    h.settle()
+    request_id, _ = h.last_preview()
+    h.sim.faults.throttle("RebootInstances", times=CLIENT_ATTEMPTS, retry_after_ms=1)
+    h.click(ACTION_CONFIRM, request_id)
+    h.settle()
+
+    waiting = h.request(request_id).instances
+    assert [i.outcome for i in waiting] == [InstanceOutcome.PENDING] * 2
+    assert all(i.reboot_sent_at is None and i.reboot_calls == 0 for i in waiting)
+    assert "nothing was sent: trying again at the next poll" in str(waiting[0].message)
+    assert not [c for c in h.sim.calls.of("RebootInstances", dry_run=False) if c.applied]
+
+    h.run_until_final(request_id, limit=60)
+    final = h.request(request_id)
+    assert final.state is RequestState.SUCCEEDED
+    assert [h.sim.fleet.reboot_count(REGION, i) for i in ids] == [1, 1]
+    real = h.sim.calls.of("RebootInstances", dry_run=False)
+    assert [c.code for c in real].count("Throttling.User") == CLIENT_ATTEMPTS
+    assert [i.reboot_calls for i in final.instances] == [1, 1]
+
+
+def test_a_reboot_call_throttled_for_the_whole_timeout_ends_failed_never_sent(
+    harness: Harness,
+) -> None:
+    h = harness
+    ids = _ids(h, 1)
+    h.command(ids[0])
+    h.settle()
+    request_id, _ = h.last_preview()
+    h.sim.faults.throttle("RebootInstances", times=None, retry_after_ms=1)
+    h.click(ACTION_CONFIRM, request_id)
+    h.settle()
+    h.run_until_final(request_id, step=60.0, limit=20)
+
+    (instance,) = h.request(request_id).instances
+    assert h.request(request_id).state is RequestState.FAILED
+    assert instance.outcome is InstanceOutcome.FAILED
+    assert instance.code == "Throttling.User"
+    assert "never sent" in str(instance.message)
+    assert h.sim.fleet.reboot_count(REGION, ids[0]) == 0
 
 
 def test_the_ack_is_fast_while_ecs_is_slow(harness: Harness) -> None:

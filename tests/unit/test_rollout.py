@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.domain.model import InstanceRef
+from bot.domain.model import InstanceOutcome, InstanceRef, Verdict
 from bot.domain.parser import CommandError, RebootCommand, parse_command
+from bot.domain.request import PlannedInstance
 from bot.domain.rollout import (
     Rollout,
     RolloutDefaults,
     RolloutFlags,
     Size,
+    next_wave,
     parse_size,
     plan_waves,
+    refused,
     resolve,
+    sent_wave,
+    wave_in_flight,
 )
 from bot.services.preview import batches, by_region
 
@@ -163,3 +170,41 @@ def test_waves_alternate_between_two_equal_zones() -> None:
     for number in (2, 3):
         zones = [zone for ref, zone in fleet if waves[ref] == number]
         assert zones.count("cn-hangzhou-h") == zones.count("cn-hangzhou-i") == 2
+
+
+# --- a wave whose call ECS refused before it reached it --------------------------------
+
+T0 = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
+
+
+def _planned(number: int, wave: int, **changes: object) -> PlannedInstance:
+    ref = InstanceRef("cn-hangzhou", f"i-bp1wave{number:012d}")
+    return dataclasses.replace(
+        PlannedInstance(ref=ref, position=number, verdict=Verdict.WILL_REBOOT, wave=wave),
+        **changes,  # type: ignore[arg-type]
+    )
+
+
+def test_a_refused_call_keeps_its_wave_in_flight_and_the_next_wave_waiting() -> None:
+    sent = _planned(0, 1, reboot_sent_at=T0, reboot_calls=1, outcome=InstanceOutcome.REBOOTING)
+    throttled = _planned(1, 1, unsent_since=T0)
+    later = _planned(2, 2)
+    instances = [sent, throttled, later]
+    assert refused(instances) == [throttled]
+    assert sent_wave(instances) == 1
+    assert wave_in_flight(instances)
+    assert next_wave(instances) == [later]  # sent only once wave 1 is over
+
+
+def test_a_wave_refused_whole_is_still_the_wave_under_way() -> None:
+    instances = [_planned(0, 1, unsent_since=T0), _planned(1, 2)]
+    assert sent_wave(instances) == 1
+    assert wave_in_flight(instances)
+    # Sent once the refused one is through: it is then rebooting, then back.
+    back = dataclasses.replace(
+        instances[0], reboot_sent_at=T0, reboot_calls=1, outcome=InstanceOutcome.SUCCEEDED
+    )
+    through = [back, instances[1]]
+    assert refused(through) == []
+    assert not wave_in_flight(through)
+    assert next_wave(through) == [instances[1]]
