@@ -298,7 +298,9 @@ def resolve_selectors(
     selection = Selection(typed, tuple(per_region), ids_given=len(extra))
     if capped:
         return MatchCapped(selection, tuple(capped), TAG_FILTER_LIMIT)
-    if not matched:
+    if not matched and not extra:
+        # With ids given as well, those are still previewed (§4: they are added to what
+        # the filter matched), and the preview says the selectors matched nothing.
         return NoMatch(selection, contradictory=wanted.contradictory)
     count = len(matched) + len(extra)
     if count > ctx.config.max_instances:

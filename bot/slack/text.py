@@ -260,6 +260,12 @@ def _code_safe(text: str) -> str:
 
 def selection_text(selection: Selection) -> str:
     """``tag:app=web → 37 in cn-hangzhou, 4 in cn-shanghai``, with the ids given besides."""
+    if not selection.matched:
+        searched = ", ".join(region for region, _ in selection.per_region)
+        text = f":warning: {_selectors(selection)} matched no instance in {searched}"
+        if selection.ids_given:
+            text += f"; previewing the {selection.ids_given} named by id"
+        return text
     regions = ", ".join(f"{count} in {region}" for region, count in selection.per_region)
     text = f"{_selectors(selection)} → {regions}"
     if len(selection.per_region) > 1:

@@ -140,7 +140,7 @@ def test_the_previewed_set_is_frozen_an_instance_tagged_later_is_not_rebooted(
 
 def test_a_selector_that_matches_nothing_says_so_and_records_nothing(harness: Harness) -> None:
     h = harness
-    h.command(f"tag:app=nothing-like-this {h.sim.fleet.ids(HZ)[0]}")
+    h.command("tag:app=nothing-like-this")
     h.settle()
 
     [told] = h.ephemerals(OPERATOR)
@@ -149,6 +149,25 @@ def test_a_selector_that_matches_nothing_says_so_and_records_nothing(harness: Ha
     assert h.sim.calls.count("RebootInstances") == 0
     with h.bot.ctx.uow() as uow:
         assert uow.requests.list_recent(10) == []
+
+
+def test_ids_beside_a_selector_that_matches_nothing_are_previewed_with_a_warning(
+    harness: Harness,
+) -> None:
+    """§4: ids given as well are added to what the filter matched (here nothing), and a
+    selector that matches nothing is said so, in the preview itself."""
+    h = harness
+    named = h.sim.fleet.ids(HZ)[0]
+    h.command(f"tag:app=nothing-like-this {named}")
+    h.settle()
+
+    request_id, preview = h.last_preview()
+    assert [i.ref.instance_id for i in h.request(request_id).instances] == [named]
+    assert (
+        ":warning: `tag:app=nothing-like-this` matched no instance in cn-hangzhou; "
+        "previewing the 1 named by id."
+    ) in text_of(preview)
+    assert h.sim.calls.count("RebootInstances", dry_run=False) == 0
 
 
 def test_more_matches_than_the_limit_is_an_error_with_the_count(migrated_url: str) -> None:

@@ -113,6 +113,28 @@ def test_too_many_counts_the_ids_given_beside_the_match() -> None:
     assert "3 instances in all, more than the 2" in answer_text(told.said)
 
 
+def test_a_selector_matching_nothing_still_previews_the_ids_given_and_says_so() -> None:
+    bot = _bot()
+    bot.ecs.add_instance(HZ, "i-aaaaaaaa1", name="db-1")
+    asked = PreviewAsked(
+        user=USER,
+        channel="C1",
+        instances=(InstanceRef(HZ, "i-aaaaaaaa1"),),
+        force=False,
+        selectors=(NameSelector("web-*"),),
+        search_regions=(HZ,),
+    )
+    request = preview(bot.ctx, asked)
+    assert request is not None
+    assert [i.ref for i in request.instances] == [InstanceRef(HZ, "i-aaaaaaaa1")]
+    assert bot.presenter.of("tell") == []
+    [published] = bot.presenter.of("publish_request")
+    assert isinstance(published.said, PreviewNote)
+    assert preview_note_text(published.said) == (
+        ":warning: `name:web-*` matched no instance in cn-hangzhou; previewing the 1 named by id."
+    )
+
+
 def test_the_words_for_a_selection_and_the_help() -> None:
     note = PreviewNote(USER, selection=Selection(("tag:app=web",), ((HZ, 37), (SH, 4)), 2))
     assert preview_note_text(note) == (
