@@ -72,8 +72,10 @@ def advance(
     changed = False
     if observe_instances:
         request, changed = _observe(ctx, request, now)
-        # The wave just over is followed by the next one in the same tick (§5.8).
+        # The wave just over is followed by the next one in the same tick (§5.8), and a
+        # lost answer of its calls is resolved at once too.
         request = _between_waves(ctx, request, now)
+        request = _resolve_lost_answers(ctx, request, ctx.clock())
     request = _report(ctx, request, now)
     if all(i.outcome.is_final for i in request.instances):
         finished = _finish(ctx, request)

@@ -89,6 +89,8 @@ def test_a_lost_answer_in_a_wave_is_resolved_before_the_next_wave(migrated_url: 
         assert calls[1].code == "InternalError"
         assert sorted(calls[2].ids) == sorted(calls[1].ids)
         assert calls[2].params["BatchOptimization"] == "SuccessFirst"
+        # At once: in the very tick that sent wave 2 and lost its answer (manual clock).
+        assert calls[2].at == calls[1].at
         by_id = {i.ref.instance_id: i for i in final.instances}
         assert {by_id[i].reboot_calls for i in calls[1].ids} == {2}
         assert {by_id[i].wave for i in calls[1].ids} == {2}
