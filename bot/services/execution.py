@@ -31,7 +31,7 @@ from bot.domain.request import PlannedInstance, RebootRequest
 from bot.domain.rollout import next_wave, refused, sent_wave, too_many_errors, wave_in_flight
 from bot.services.catch_up import announce_end, redraw
 from bot.services.context import Context
-from bot.services.ports import RUNNING, AgentStatus, RebootResult, RequestUpdate
+from bot.services.ports import RUNNING, AgentStatus, RebootResult, RequestUpdate, UnitOfWork
 from bot.services.preview import batches, by_region, describe_all
 from bot.services.progress import gate_on_agent, next_delay, observe
 
@@ -60,8 +60,9 @@ def advance(
     if request is None or not request.state.is_running:
         return Step(request)
     now = now or ctx.clock()
-    # Between waves: stop, pause, or send the next wave (the first, after a confirm).
+    # First calls ECS refused earlier without receiving them (throttled) go out again.
     request = _retry_refused(ctx, request, now)
+    # Between waves: stop, pause, or send the next wave (the first, after a confirm).
     request = _between_waves(ctx, request, now)
     # A call whose answer was just lost is looked at at once (§5.4), at the moment of the
     # look: the quicker the look, the more "still Running" proves.
@@ -224,24 +225,33 @@ def _send_unsent(ctx: Context, request: RebootRequest) -> RebootRequest:
         # later waves stay pending.
         uow.requests.save_instances(request.id, never_sent)
         if unsent:
-            sent = {i.ref for i in unsent}
-            results = [i for i in request.instances if i.ref in sent]
-            uow.audit.append(
-                at=ctx.clock(),
-                actor="system",
-                action="execute",
-                request_id=request.id,
-                detail={
-                    "wave": unsent[0].wave,
-                    "sent": len(results),
-                    "accepted": sum(i.outcome is InstanceOutcome.REBOOTING for i in results),
-                    "failed": {
-                        str(i.ref): i.code for i in results if i.outcome is InstanceOutcome.FAILED
-                    },
-                },
-            )
+            _audit_sent(ctx, uow, request, unsent)
         uow.commit()
     return _with(request, never_sent)
+
+
+def _audit_sent(
+    ctx: Context, uow: UnitOfWork, request: RebootRequest, tried: Sequence[PlannedInstance]
+) -> None:
+    """One ``execute`` audit entry for the first calls just made to ``tried``."""
+    wanted = {i.ref for i in tried}
+    results = [i for i in request.instances if i.ref in wanted]
+    uow.audit.append(
+        at=ctx.clock(),
+        actor="system",
+        action="execute",
+        request_id=request.id,
+        detail={
+            "wave": tried[0].wave,
+            "sent": len(results),
+            "accepted": sum(i.outcome is InstanceOutcome.REBOOTING for i in results),
+            "failed": {str(i.ref): i.code for i in results if i.outcome is InstanceOutcome.FAILED},
+            # Throttled or refused before reaching ECS: tried again at the next poll.
+            "not_sent": sum(
+                i.unsent_since is not None and i.reboot_sent_at is None for i in results
+            ),
+        },
+    )
 
 
 def _with(request: RebootRequest, updated: Sequence[PlannedInstance]) -> RebootRequest:
@@ -337,6 +347,9 @@ def _retry_refused(ctx: Context, request: RebootRequest, now: datetime) -> Reboo
     for region, ids in by_region(i.ref for i in waiting).items():
         for batch in batches(ids):
             request = _send_batch(ctx, request, region, batch)
+    with ctx.uow() as uow:
+        _audit_sent(ctx, uow, request, waiting)
+        uow.commit()
     return request
 
 

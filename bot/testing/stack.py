@@ -26,6 +26,7 @@ import httpx
 
 from bot.bootstrap import Bot, build_bot
 from bot.db.engine import make_session_factory
+from bot.db.repositories.audit import AuditEntry
 from bot.db.unit_of_work import UnitOfWork
 from bot.domain.model import RequestState, Role
 from bot.domain.policy import Binding
@@ -211,8 +212,12 @@ class Harness:
 
     def audit_actions(self, request_id: str) -> list[str]:
         """The audit log's actions for a request, oldest first (read from the table)."""
+        return [entry.action for entry in self.audit_entries(request_id)]
+
+    def audit_entries(self, request_id: str) -> list[AuditEntry]:
+        """The audit log's entries for a request, oldest first (read from the table)."""
         with UnitOfWork(make_session_factory(self.bot.engine)) as uow:
-            return [entry.action for entry in uow.audit.list(request_id=request_id)]
+            return uow.audit.list(request_id=request_id)
 
     def thread(self, request_id: str) -> list[Message]:
         """The replies in the request's thread, oldest first."""

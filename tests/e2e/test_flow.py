@@ -297,6 +297,8 @@ def test_a_reboot_call_throttled_beyond_the_retries_is_sent_at_the_next_poll(
     real = h.sim.calls.of("RebootInstances", dry_run=False)
     assert [c.code for c in real].count("Throttling.User") == CLIENT_ATTEMPTS
     assert [i.reboot_calls for i in final.instances] == [1, 1]
+    audited = [e.detail for e in h.audit_entries(request_id) if e.action == "execute"]
+    assert [(d["sent"], d["accepted"], d["not_sent"]) for d in audited] == [(2, 0, 2), (2, 2, 0)]
 
 
 def test_a_reboot_call_throttled_for_the_whole_timeout_ends_failed_never_sent(
