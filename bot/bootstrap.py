@@ -24,6 +24,7 @@ from bot.db.migrate import current_revision, head_revision, is_sqlite, upgrade_t
 from bot.db.unit_of_work import UnitOfWork
 from bot.domain.approval import ApprovalRules
 from bot.domain.rollout import RolloutDefaults, Size, parse_size
+from bot.domain.schedule import ScheduleLimits, ScheduleTimes
 from bot.ecs.client import EcsClient
 from bot.ecs.credentials import (
     DEFAULT_SESSION_NAME,
@@ -75,6 +76,14 @@ def flow_config(settings: Settings) -> FlowConfig:
         ),
         approval_ttl=settings.approval_ttl,
         approver_group=settings.approver_group,
+        timezone=settings.timezone,
+        schedule_limits=ScheduleLimits(
+            min_lead=settings.schedule_min_lead, max_ahead=settings.schedule_max_ahead
+        ),
+        schedule_times=ScheduleTimes(
+            remind=settings.schedule_remind, grace=settings.schedule_grace
+        ),
+        windows=settings.windows,
     )
 
 

@@ -7,12 +7,14 @@ receives plain values. Nothing here runs at import time: call :func:`load_settin
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Annotated, Literal
 
 from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -20,6 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from bot.domain.rollout import parse_size
+from bot.domain.windows import Window, WindowsProblem, parse_windows, zone_problem
 
 _REGION_RE = re.compile(r"^[a-z]{2,}(-[a-z0-9]+)+$")
 _CHANNEL_RE = re.compile(r"^[CGD][A-Z0-9]+$")
@@ -110,7 +113,49 @@ class Settings(BaseSettings):
         default="status", alias="ECSBOT_HEALTH_CHECK"
     )
 
+    # Scheduled reboots and maintenance windows (docs/PRODUCT.md §5.10).
+    timezone: str = Field(default="UTC", alias="ECSBOT_TIMEZONE")
+    schedule_min_lead: int = Field(default=60, alias="ECSBOT_SCHEDULE_MIN_LEAD", ge=0)
+    schedule_max_ahead: int = Field(default=14 * 86400, alias="ECSBOT_SCHEDULE_MAX_AHEAD", gt=0)
+    schedule_remind: int = Field(default=900, alias="ECSBOT_SCHEDULE_REMIND", ge=0)
+    schedule_grace: int = Field(default=900, alias="ECSBOT_SCHEDULE_GRACE", ge=0)
+    windows_text: str = Field(default="", alias="ECSBOT_WINDOWS")
+
     port: int = Field(default=3000, alias="PORT", ge=0, le=65535)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        value = value.strip() or "UTC"
+        problem = zone_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("schedule_max_ahead")
+    @classmethod
+    def _max_ahead(cls, value: int, info: ValidationInfo) -> int:
+        least = info.data.get("schedule_min_lead")
+        if isinstance(least, int) and value <= least:
+            raise ValueError("must be more than ECSBOT_SCHEDULE_MIN_LEAD")
+        return value
+
+    @field_validator("windows_text")
+    @classmethod
+    def _windows(cls, value: str, info: ValidationInfo) -> str:
+        # The zone was validated first (fields are validated in order); a bad one has
+        # already stopped start-up with its own line.
+        parsed = parse_windows(value, default_tz=str(info.data.get("timezone", "UTC")))
+        if isinstance(parsed, WindowsProblem):
+            raise ValueError(parsed.message)
+        return value
+
+    @property
+    def windows(self) -> Mapping[str, Window]:
+        """``ECSBOT_WINDOWS`` by name (validated at load, so this never fails)."""
+        parsed = parse_windows(self.windows_text, default_tz=self.timezone)
+        assert not isinstance(parsed, WindowsProblem)
+        return parsed
 
     @field_validator("batch")
     @classmethod

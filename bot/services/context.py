@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bot.domain.approval import ApprovalRules
 from bot.domain.policy import Principal
 from bot.domain.rollout import RolloutDefaults
+from bot.domain.schedule import ScheduleLimits, ScheduleTimes
+from bot.domain.windows import Window
 from bot.services.ports import (
     Clock,
     EcsGateway,
@@ -41,6 +43,12 @@ class FlowConfig:
     approval_rules: ApprovalRules = field(default_factory=ApprovalRules)
     approval_ttl: int = 1800
     approver_group: str | None = None
+    # Scheduled reboots (§5.10): ECSBOT_TIMEZONE, the lead limits, the reminder and the
+    # grace, and ECSBOT_WINDOWS by name.
+    timezone: str = "UTC"
+    schedule_limits: ScheduleLimits = field(default_factory=ScheduleLimits)
+    schedule_times: ScheduleTimes = field(default_factory=ScheduleTimes)
+    windows: Mapping[str, Window] = field(default_factory=dict)
 
 
 def new_request_id() -> str:
