@@ -14,6 +14,9 @@ class RequestState(StrEnum):
     PREVIEWED = "previewed"
     # Confirmed by the requester; waits for approvers (docs/PRODUCT.md §6.1) before it runs.
     AWAITING_APPROVAL = "awaiting_approval"
+    # Confirmed (and approved) to run later (docs/PRODUCT.md §5.10): the poller starts it at
+    # ``scheduled_for``, or it ends ``expired`` when that moment passed long ago.
+    SCHEDULED = "scheduled"
     CANCELLED = "cancelled"
     EXPIRED = "expired"
     # An approver said no (docs/PRODUCT.md §6.1): final, nothing was rebooted.
@@ -33,6 +36,7 @@ class RequestState(StrEnum):
         return self not in (
             RequestState.PREVIEWED,
             RequestState.AWAITING_APPROVAL,
+            RequestState.SCHEDULED,
             RequestState.EXECUTING,
             RequestState.PAUSED,
         )

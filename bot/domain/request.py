@@ -26,6 +26,7 @@ TRANSITIONS: Mapping[RequestState, frozenset[RequestState]] = {
         {
             RequestState.EXECUTING,
             RequestState.AWAITING_APPROVAL,
+            RequestState.SCHEDULED,
             RequestState.CANCELLED,
             RequestState.EXPIRED,
         }
@@ -33,10 +34,17 @@ TRANSITIONS: Mapping[RequestState, frozenset[RequestState]] = {
     RequestState.AWAITING_APPROVAL: frozenset(
         {
             RequestState.EXECUTING,
+            RequestState.SCHEDULED,
             RequestState.REJECTED,
             RequestState.CANCELLED,
             RequestState.EXPIRED,
         }
+    ),
+    # Started at its time (the confirmer's permission and a fresh DryRun checked first);
+    # cancelled by a click, a lost permission or nothing left to reboot; expired when
+    # its start was missed by more than the grace (§5.10).
+    RequestState.SCHEDULED: frozenset(
+        {RequestState.EXECUTING, RequestState.CANCELLED, RequestState.EXPIRED}
     ),
     RequestState.EXECUTING: frozenset(
         {
@@ -173,6 +181,16 @@ class RebootRequest:
     # The selectors as typed (``tag:app=web``); what they matched at preview is frozen
     # into ``instances``, never matched again.
     selectors: tuple[str, ...] = ()
+    # A scheduled reboot (docs/PRODUCT.md §5.10): when it starts (UTC; None: at the confirm),
+    # and the maintenance window its waves are sent in (None: any time).
+    scheduled_for: datetime | None = None
+    window: str | None = None
+    # When it moved to ``scheduled``, and when its reminder was posted (once).
+    scheduled_at: datetime | None = None
+    reminded_at: datetime | None = None
+    # A rollout paused because its window closed resumes by itself at this opening; a
+    # person's Pause clears it (then only Resume goes on).
+    window_reopens_at: datetime | None = None
 
     @property
     def regions(self) -> tuple[str, ...]:

@@ -43,6 +43,8 @@ def request_json(request: RebootRequest) -> dict[str, Any]:
         "retry_of": request.retry_of,
         "retried_by": request.retried_by_request,
         "selectors": list(request.selectors),
+        "scheduled_for": _iso(request.scheduled_for),
+        "window": request.window,
         "instances": [
             {
                 "instance_id": i.ref.instance_id,

@@ -193,6 +193,10 @@ class RequestUpdate:
     approval_expires_at: datetime | Keep | None = KEEP
     rejected_by: str | Keep | None = KEEP
     rejected_at: datetime | Keep | None = KEEP
+    scheduled_for: datetime | Keep | None = KEEP
+    scheduled_at: datetime | Keep | None = KEEP
+    reminded_at: datetime | Keep | None = KEEP
+    window_reopens_at: datetime | Keep | None = KEEP
 
     def changes(self) -> dict[str, Any]:
         """The fields to write, by name."""

@@ -332,7 +332,7 @@ class MemoryRequestStore:
         due = [
             stored
             for stored in self._tables.requests.values()
-            if stored.request.state.is_running
+            if (stored.request.state.is_running or stored.request.state is RequestState.SCHEDULED)
             and free(stored)
             and (stored.next_poll_at is None or stored.next_poll_at <= now)
         ]

@@ -60,6 +60,7 @@ def test_state_and_outcome_values_are_the_public_names() -> None:
     assert [s.value for s in RequestState] == [
         "previewed",
         "awaiting_approval",
+        "scheduled",
         "cancelled",
         "expired",
         "rejected",
@@ -85,6 +86,7 @@ def test_final_states_and_outcomes() -> None:
     assert {s for s in RequestState if not s.is_final} == {
         RequestState.PREVIEWED,
         RequestState.AWAITING_APPROVAL,
+        RequestState.SCHEDULED,
         RequestState.EXECUTING,
         RequestState.PAUSED,
     }
@@ -170,6 +172,13 @@ ALLOWED = {
     (RequestState.PAUSED, RequestState.SUCCEEDED),
     (RequestState.PAUSED, RequestState.PARTIALLY_FAILED),
     (RequestState.PAUSED, RequestState.FAILED),
+    # Scheduled reboots (docs/PRODUCT.md §5.10): the confirm (or the last approval) schedules;
+    # the poller starts it, a click or a lost permission cancels it, a missed start expires it.
+    (RequestState.PREVIEWED, RequestState.SCHEDULED),
+    (RequestState.AWAITING_APPROVAL, RequestState.SCHEDULED),
+    (RequestState.SCHEDULED, RequestState.EXECUTING),
+    (RequestState.SCHEDULED, RequestState.CANCELLED),
+    (RequestState.SCHEDULED, RequestState.EXPIRED),
 }
 
 

@@ -100,8 +100,12 @@ def _claimable() -> ColumnElement[bool]:
         row.lease_owner == bindparam("owner"),
     )
     due = or_(row.next_poll_at.is_(None), row.next_poll_at <= bindparam("now"))
-    # Paused rollouts too: the wave in flight when it was paused is still watched.
-    running = row.state.in_([RequestState.EXECUTING.value, RequestState.PAUSED.value])
+    # Paused rollouts too: the wave in flight when it was paused is still watched. And
+    # scheduled requests, at their reminder and their start (next_poll_at): the lease
+    # keeps a second replica off while one checks and starts it.
+    running = row.state.in_(
+        [RequestState.EXECUTING.value, RequestState.PAUSED.value, RequestState.SCHEDULED.value]
+    )
     return and_(running, free, due)
 
 
