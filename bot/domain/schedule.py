@@ -24,6 +24,7 @@ from enum import StrEnum
 from typing import TypeAlias
 from zoneinfo import ZoneInfo
 
+from bot.domain.policy import Denial
 from bot.domain.windows import (
     WINDOW_NAME_PATTERN,
     Window,
@@ -334,6 +335,40 @@ def next_look(
     return remind_at(start=start, scheduled_at=scheduled_at, times=times)
 
 
+# ── what people are told about a schedule ─────────────────────────────────────────
+
+
+class ScheduleEventKind(StrEnum):
+    """Moments of a scheduled request that the thread (and the notify channel) hear of."""
+
+    SCHEDULED = "scheduled"
+    REMINDER = "reminder"
+    # Started late but within the grace (no poller ran at the time).
+    STARTED_LATE = "started_late"
+    EXPIRED = "expired"
+    # At the start: the confirmer may no longer reboot these instances.
+    PERMISSION_LOST = "permission_lost"
+    # At the start: the fresh DryRun left nothing to reboot.
+    NOTHING_LEFT = "nothing_left"
+    # At the start: some instances are no longer rebootable and are skipped.
+    SOME_SKIPPED = "some_skipped"
+    WINDOW_CLOSED = "window_closed"
+    WINDOW_REOPENED = "window_reopened"
+
+
+@dataclass(frozen=True)
+class ScheduleEvent:
+    """One such moment; ``at`` is the time it speaks of (the start, the reopening),
+    ``count`` how many instances it concerns, ``user`` whom it is about, ``denial`` why
+    a permission was lost."""
+
+    kind: ScheduleEventKind
+    at: datetime | None = None
+    count: int = 0
+    user: str | None = None
+    denial: Denial | None = None
+
+
 # ── a rollout between waves, in its window ────────────────────────────────────────
 
 
@@ -371,6 +406,8 @@ __all__ = [
     "InDelay",
     "InWindow",
     "Schedule",
+    "ScheduleEvent",
+    "ScheduleEventKind",
     "ScheduleLimits",
     "ScheduleTimes",
     "ScheduledStep",

@@ -14,6 +14,7 @@ from bot.domain.errors import BotError, EcsError, StoreUnavailable
 from bot.domain.model import InstanceRef
 from bot.domain.policy import Denial
 from bot.domain.request import RebootRequest
+from bot.domain.schedule import WhenProblem
 
 
 @dataclass(frozen=True)
@@ -171,8 +172,17 @@ class AlreadyRetried:
     retry_id: str
 
 
+@dataclass(frozen=True)
+class CannotSchedule:
+    """The WHEN of a command cannot be used now (too soon, too far, an unknown window):
+    ``problem`` says what, in the words of ``bot.domain.schedule``."""
+
+    problem: WhenProblem
+
+
 Answer: TypeAlias = (
     Denied
+    | CannotSchedule
     | LookupFailed
     | NoMatch
     | TooManyMatched

@@ -36,7 +36,7 @@ from bot.services.clicks import (
     redrawing,
     telling,
 )
-from bot.services.confirm import start_execution
+from bot.services.confirm import announce_scheduled, schedule_changes, start_execution
 from bot.services.context import Context
 from bot.services.lease import LEASE_SECONDS
 from bot.services.ports import Lease, RequestUpdate
@@ -65,12 +65,21 @@ def approve(ctx: Context, click: Click) -> Later:
     if not isinstance(request, RebootRequest):
         return request
     lease_owner = f"{ctx.owner}/confirm/{request.id}"
-    started = False
+    started = scheduled = False
     with ctx.uow() as uow:
         recorded = uow.requests.add_approval(request.id, click.user, now)
         latest = uow.requests.get(request.id)
         if recorded and latest is not None:
-            if len(latest.approvals) >= latest.approvals_needed:
+            if len(latest.approvals) >= latest.approvals_needed and latest.scheduled_for:
+                # Approved to run later (docs/PRODUCT.md §5.10): scheduled, in the same
+                # single conditional update; the poller starts it at its time.
+                scheduled = uow.requests.transition(
+                    request.id,
+                    _AWAITING,
+                    RequestState.SCHEDULED,
+                    schedule_changes(ctx, latest, now),
+                )
+            elif len(latest.approvals) >= latest.approvals_needed:
                 # The same single conditional update that guards every start.
                 started = uow.requests.transition(
                     request.id,
@@ -87,6 +96,7 @@ def approve(ctx: Context, click: Click) -> Later:
                     "approvals": len(latest.approvals),
                     "needed": latest.approvals_needed,
                     "started": started,
+                    "scheduled": scheduled,
                 },
             )
         uow.commit()
@@ -98,6 +108,15 @@ def approve(ctx: Context, click: Click) -> Later:
         return telling(ctx, click, NotAwaitingApproval(latest))
     if not recorded:
         return telling(ctx, click, AlreadyApproved(latest))
+    if scheduled:
+        with ctx.uow() as uow:
+            now_scheduled = uow.requests.get(request.id) or latest
+
+        def tell_and_announce() -> bool:
+            telling(ctx, click, ApprovalRecorded(now_scheduled, started=False))()
+            return announce_scheduled(ctx, now_scheduled)
+
+        return tell_and_announce
     if started:
         executing = dataclasses.replace(latest, state=RequestState.EXECUTING)
 

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from bot.domain.model import RequestState, Role
 from bot.domain.policy import check_may_act_on
 from bot.domain.request import RebootRequest
+from bot.domain.schedule import ScheduleEvent, ScheduleEventKind
 from bot.services.answers import AlreadyDecided, NothingToReboot
 from bot.services.clicks import (
     Click,
@@ -31,11 +32,13 @@ from bot.services.context import Context
 from bot.services.execution import advance
 from bot.services.lease import LEASE_SECONDS, LeaseKeeper, release, renew
 from bot.services.ports import Lease, RequestUpdate
+from bot.services.scheduled import first_look
 
 log = logging.getLogger(__name__)
 
-# A request waiting for its approvers may still be cancelled by who may cancel it.
-_CANCELLABLE = (RequestState.PREVIEWED, RequestState.AWAITING_APPROVAL)
+# A request waiting for its approvers, or for its time, may still be cancelled by who
+# may cancel it.
+_CANCELLABLE = (RequestState.PREVIEWED, RequestState.AWAITING_APPROVAL, RequestState.SCHEDULED)
 
 
 def _authorized_click(
@@ -80,6 +83,8 @@ def confirm(ctx: Context, click: Click) -> Later:
         return telling(ctx, click, NothingToReboot())
     if request.approvals_needed > 0:
         return _await_approval(ctx, click, request, now)
+    if request.scheduled_for is not None:
+        return _schedule(ctx, click, request, now)
 
     # The one conditional update that makes double clicks, Slack retries and several
     # replicas execute a request exactly once. The lease gets an owner of its own (not
@@ -150,6 +155,61 @@ def _await_approval(ctx: Context, click: Click, request: RebootRequest, now: dat
         return True
 
     return show_and_announce
+
+
+def _schedule(ctx: Context, click: Click, request: RebootRequest, now: datetime) -> Later:
+    """The confirm of a request with a WHEN (docs/PRODUCT.md §5.10): ``previewed →
+    scheduled`` in one conditional update like any confirm; the poller starts it."""
+    changes = schedule_changes(ctx, request, now, confirmed_by=click.user)
+    with ctx.uow() as uow:
+        won = uow.requests.transition(
+            request.id, [RequestState.PREVIEWED], RequestState.SCHEDULED, changes
+        )
+        if won:
+            uow.audit.append(
+                at=now,
+                actor=click.user,
+                action="confirm",
+                request_id=request.id,
+                detail={
+                    "force": request.force,
+                    "instances": len(request.to_reboot),
+                    "scheduled_for": _iso(request.scheduled_for),
+                    "window": request.window,
+                },
+            )
+        uow.commit()
+    if not won:
+        return _lost_the_race(ctx, click, request)
+    scheduled = dataclasses.replace(changes.applied_to(request), state=RequestState.SCHEDULED)
+    return lambda: announce_scheduled(ctx, scheduled)
+
+
+def schedule_changes(
+    ctx: Context, request: RebootRequest, now: datetime, *, confirmed_by: str | None = None
+) -> RequestUpdate:
+    """What moving ``request`` to ``scheduled`` writes: who confirmed (on a confirm), when
+    it was scheduled, and the poller's first look (its reminder, or its start)."""
+    first = first_look(ctx, request, now)
+    if confirmed_by is None:
+        return RequestUpdate(scheduled_at=now, next_poll_at=first)
+    return RequestUpdate(
+        confirmed_by=confirmed_by, confirmed_at=now, scheduled_at=now, next_poll_at=first
+    )
+
+
+def announce_scheduled(ctx: Context, request: RebootRequest) -> bool:
+    """After the ack: the message shows when, with Cancel; the thread and the notify
+    channel hear of it."""
+    ctx.presenter.refresh_request(request)
+    ctx.presenter.announce_schedule(
+        request, ScheduleEvent(ScheduleEventKind.SCHEDULED, at=request.scheduled_for)
+    )
+    return True
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 def start_execution(ctx: Context, request: RebootRequest, lease_owner: str) -> bool:

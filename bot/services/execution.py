@@ -29,11 +29,14 @@ from bot.domain.lost_answer import MAX_REBOOT_CALLS, Resolution, resolve_lost
 from bot.domain.model import InstanceOutcome, InstanceRef, RequestState, final_request_state
 from bot.domain.request import PlannedInstance, RebootRequest
 from bot.domain.rollout import next_wave, refused, sent_wave, too_many_errors, wave_in_flight
+from bot.domain.schedule import HoldForWindow, ScheduleEvent, ScheduleEventKind, between_waves
+from bot.domain.windows import is_open
 from bot.services.catch_up import announce_end, redraw
 from bot.services.context import Context
 from bot.services.ports import RUNNING, AgentStatus, RebootResult, RequestUpdate, UnitOfWork
 from bot.services.preview import batches, by_region, describe_all
 from bot.services.progress import gate_on_agent, next_delay, observe
+from bot.services.scheduled import SCHEDULER, step_scheduled
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +58,16 @@ def advance(
     now: datetime | None = None,
     observe_instances: bool = True,
 ) -> Step:
-    """One step for one ``executing`` (or ``paused``) request."""
+    """One step for one ``executing`` (or ``paused``) request; for a ``scheduled`` one,
+    its reminder or its start (``bot.services.scheduled``), and after a start its
+    first wave at once."""
     request = _load(ctx, request_id)
+    if request is not None and request.state is RequestState.SCHEDULED:
+        now = now or ctx.clock()
+        waited = step_scheduled(ctx, request, now)
+        if not waited.started or waited.request is None:
+            return Step(waited.request, next_poll_at=waited.next_poll_at)
+        request = waited.request
     if request is None or not request.state.is_running:
         return Step(request)
     now = now or ctx.clock()
@@ -126,13 +137,83 @@ def _between_waves(ctx: Context, request: RebootRequest, now: datetime) -> Reboo
         request = _stop(ctx, request, now)
     if request.stop_reason is not None:
         return _abort_unsent(ctx, request, now)
+    if request.state is RequestState.PAUSED and request.window_reopens_at is not None:
+        request = _reopen(ctx, request, now)
     if request.state is not RequestState.EXECUTING:
         return request
     if request.pause_after_wave is not None and sent_wave(request.instances) >= (
         request.pause_after_wave
     ):
         return _pause_after_wave(ctx, request, now)
+    if request.window is not None:
+        gate = between_waves(ctx.config.windows.get(request.window), now)
+        if isinstance(gate, HoldForWindow):
+            return _pause_for_window(ctx, request, now, gate.reopens)
     return _send_unsent(ctx, request)
+
+
+def _pause_for_window(
+    ctx: Context, request: RebootRequest, now: datetime, reopens: datetime
+) -> RebootRequest:
+    """A rollout in a window that closed with waves left (docs/PRODUCT.md §5.10): paused
+    ("window closed") until ``reopens``, when it goes on by itself."""
+    with ctx.uow() as uow:
+        won = uow.requests.transition(
+            request.id,
+            [RequestState.EXECUTING],
+            RequestState.PAUSED,
+            RequestUpdate(paused_by=None, window_reopens_at=reopens),
+        )
+        if won:
+            uow.audit.append(
+                at=now,
+                actor=SCHEDULER,
+                action="pause",
+                request_id=request.id,
+                detail={"why": "window_closed", "reopens": reopens.isoformat()},
+            )
+        uow.commit()
+        latest = uow.requests.get(request.id)
+    if latest is None:
+        return request
+    if won:
+        ctx.presenter.refresh_request(latest)
+        ctx.presenter.announce_schedule(
+            latest, ScheduleEvent(ScheduleEventKind.WINDOW_CLOSED, at=reopens)
+        )
+    return latest
+
+
+def _reopen(ctx: Context, request: RebootRequest, now: datetime) -> RebootRequest:
+    """A rollout paused because its window closed goes on once it is open again (a
+    person's Pause meanwhile cleared ``window_reopens_at``: then only Resume does)."""
+    assert request.window_reopens_at is not None
+    window = ctx.config.windows.get(request.window or "")
+    if now < request.window_reopens_at or (window is not None and not is_open(window, now)):
+        return request
+    with ctx.uow() as uow:
+        won = uow.requests.transition(
+            request.id,
+            [RequestState.PAUSED],
+            RequestState.EXECUTING,
+            RequestUpdate(window_reopens_at=None),
+        )
+        if won:
+            uow.audit.append(
+                at=now,
+                actor=SCHEDULER,
+                action="resume",
+                request_id=request.id,
+                detail={"why": "window_open"},
+            )
+        uow.commit()
+        latest = uow.requests.get(request.id)
+    if latest is None:
+        return request
+    if won:
+        ctx.presenter.refresh_request(latest)
+        ctx.presenter.announce_schedule(latest, ScheduleEvent(ScheduleEventKind.WINDOW_REOPENED))
+    return latest
 
 
 def _stop(ctx: Context, request: RebootRequest, now: datetime) -> RebootRequest:
@@ -750,6 +831,13 @@ def _finish(ctx: Context, request: RebootRequest) -> RebootRequest | None:
 def _next_poll_at(
     ctx: Context, request: RebootRequest, now: datetime, *, changed: bool
 ) -> datetime:
+    if (
+        request.state is RequestState.PAUSED
+        and request.window_reopens_at is not None
+        and not wave_in_flight(request.instances)
+    ):
+        # Closed window: nothing to do until it opens again.
+        return max(request.window_reopens_at, now + timedelta(seconds=ctx.config.poll_interval))
     if request.state is RequestState.PAUSED and not wave_in_flight(request.instances):
         # Nothing to watch: a Resume or Abort click asks for a poll at once; this is
         # only the fallback should a click and a release cross.

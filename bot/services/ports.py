@@ -19,6 +19,7 @@ from bot.domain.errors import EcsError
 from bot.domain.model import InstanceOutcome, RequestState, Verdict
 from bot.domain.policy import Binding
 from bot.domain.request import PlannedInstance, RebootRequest
+from bot.domain.schedule import ScheduleEvent
 from bot.services.answers import Answer, PreviewNote
 
 RUNNING = "Running"
@@ -464,6 +465,12 @@ class Presenter(Protocol):
     def notify_rollout(self, request: RebootRequest, event: str) -> bool:
         """Tell the notify channel a rollout was ``"paused"``, ``"resumed"`` or
         ``"aborted"``. False when Slack did not take it."""
+        ...
+
+    def announce_schedule(self, request: RebootRequest, event: ScheduleEvent) -> bool:
+        """A moment of a scheduled request (scheduled, reminder, expired, not started and
+        why, its window closed or reopened): a reply in the request's thread, and the
+        notify channel when there is one. False when Slack took neither."""
         ...
 
     def notify_awaiting_approval(

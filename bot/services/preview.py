@@ -25,8 +25,10 @@ from bot.domain.policy import (
 from bot.domain.policy import role_needed_to_reboot as needed_role
 from bot.domain.request import PlannedInstance, RebootRequest, expiry
 from bot.domain.rollout import Rollout, RolloutDefaults, RolloutFlags, plan_waves, resolve
+from bot.domain.schedule import Schedule, When, WhenProblem, resolve_when
 from bot.domain.selectors import InstanceFilter, Selector
 from bot.services.answers import (
+    CannotSchedule,
     Denied,
     LookupFailed,
     MatchCapped,
@@ -78,6 +80,8 @@ class PreviewAsked:
     # ``tag:``/``name:`` selectors and the regions they are resolved in (docs/PRODUCT.md §4).
     selectors: tuple[Selector, ...] = ()
     search_regions: tuple[str, ...] = ()
+    # ``--at``, ``--in`` or ``--window`` (docs/PRODUCT.md §5.10): run later; None: at the confirm.
+    when: When | None = None
 
     @property
     def regions(self) -> tuple[str, ...]:
@@ -123,6 +127,10 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
     decision = early_check(ctx, asked)
     if decision.denial is not None:
         ctx.presenter.tell(asked.channel, asked.user, Denied(decision.denial))
+        return None
+    schedule = _schedule(ctx, asked)
+    if isinstance(schedule, WhenProblem):
+        ctx.presenter.tell(asked.channel, asked.user, CannotSchedule(schedule))
         return None
 
     refs, duplicates = asked.instances, asked.duplicates
@@ -187,6 +195,8 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
         approvals_needed=need.count,
         retry_of=asked.retry_of,
         selectors=tuple(str(selector) for selector in asked.selectors),
+        scheduled_for=schedule.start if schedule else None,
+        window=schedule.window if schedule else None,
     )
     with ctx.uow() as uow:
         uow.requests.add(request)
@@ -263,6 +273,21 @@ def _note(
         selection=selection,
         retry_of=asked.retry_of,
         approval=need if need.needed else None,
+    )
+
+
+def _schedule(ctx: Context, asked: PreviewAsked) -> Schedule | WhenProblem | None:
+    """The WHEN placed on the clock now: the command's parse checked it already, but the
+    person may have waited, and a window's next opening is only known now."""
+    if asked.when is None:
+        return None
+    config = ctx.config
+    return resolve_when(
+        asked.when,
+        now=ctx.clock(),
+        tz=config.timezone,
+        windows=config.windows,
+        limits=config.schedule_limits,
     )
 
 

@@ -31,6 +31,7 @@ from slack_sdk.models.blocks import (
 from bot.domain.model import RETRYABLE_OUTCOMES, InstanceOutcome, RequestState, Verdict
 from bot.domain.request import PlannedInstance, RebootRequest
 from bot.domain.rollout import errors, sent_wave
+from bot.domain.schedule import duration_words
 
 ACTION_CONFIRM = "reboot_confirm"
 ACTION_CANCEL = "reboot_cancel"
@@ -76,6 +77,7 @@ _OUTCOME_FALLBACK = ":grey_question: "
 _STATE_TEXT = {
     RequestState.PREVIEWED: "waiting for confirmation",
     RequestState.AWAITING_APPROVAL: ":raised_hand: waiting for approval",
+    RequestState.SCHEDULED: ":calendar: scheduled",
     RequestState.REJECTED: ":no_entry: rejected (nothing was rebooted)",
     RequestState.CANCELLED: ":no_entry_sign: cancelled",
     RequestState.EXPIRED: ":hourglass: expired (nothing was rebooted)",
@@ -179,6 +181,29 @@ def _outcome_text(outcome: InstanceOutcome) -> str:
     return _OUTCOME_TEXT.get(outcome) or _OUTCOME_FALLBACK + outcome.value.replace("_", " ")
 
 
+def schedule_line(request: RebootRequest) -> str | None:
+    """When a scheduled request runs (docs/PRODUCT.md §5.10): a Slack date and how far
+    ahead, counted from when the message was drawn for that state."""
+    if request.scheduled_for is None or request.state not in (
+        RequestState.PREVIEWED,
+        RequestState.AWAITING_APPROVAL,
+        RequestState.SCHEDULED,
+    ):
+        return None
+    since = request.scheduled_at or request.created_at
+    ahead = duration_words(max(0.0, (request.scheduled_for - since).total_seconds()))
+    verb = "Scheduled for" if request.state is RequestState.SCHEDULED else "Runs"
+    line = f":calendar: *{verb}* {slack_date(request.scheduled_for)} (in {ahead})"
+    if request.window:
+        line += (
+            f", the next opening of window {code(request.window)}; waves go out only while "
+            "it is open, and a rollout left at its closing goes on at its next opening"
+        )
+    if request.state is RequestState.PREVIEWED:
+        line += ". *Reboot* schedules it; nothing reboots before then"
+    return line + "."
+
+
 def reason_line(request: RebootRequest) -> str | None:
     """``--reason`` as the messages show it, or None without one."""
     return f"*Reason:* {escape(request.reason)}" if request.reason else None
@@ -272,7 +297,7 @@ def request_message(
         )
     blocks.append(DividerBlock())
     blocks.append(_status_block(request, permalink=permalink))
-    for extra in (reason_line(request), approvals_line(request)):
+    for extra in (schedule_line(request), reason_line(request), approvals_line(request)):
         if extra:
             blocks.append(SectionBlock(text=MarkdownTextObject(text=extra[:MAX_SECTION_CHARS])))
     if note:
@@ -280,6 +305,12 @@ def request_message(
 
     if request.state is RequestState.AWAITING_APPROVAL:
         blocks.append(_approval_buttons(request))
+    if request.state is RequestState.SCHEDULED:
+        blocks.append(
+            ActionsBlock(
+                block_id=ACTIONS_BLOCK_ID, elements=[_button("Cancel", ACTION_CANCEL, request)]
+            )
+        )
     if request.state is RequestState.PREVIEWED:
         if can_execute and request.to_reboot:
             blocks.append(_buttons(request))
@@ -308,6 +339,10 @@ def _status_text(request: RebootRequest) -> str:
         return f"{state} (expires {slack_date(request.expires_at)})"
     if request.state is RequestState.AWAITING_APPROVAL:
         return f"{state} ({len(request.approvals)}/{request.approvals_needed})"
+    if request.state is RequestState.SCHEDULED and request.scheduled_for is not None:
+        return f"{state} for {slack_date(request.scheduled_for)}"
+    if request.state is RequestState.EXPIRED and request.scheduled_for and request.scheduled_at:
+        return ":hourglass: expired: its start was missed (nothing was rebooted)"
     if request.state is RequestState.EXPIRED and request.approval_expires_at:
         return ":hourglass: expired waiting for approval (nothing was rebooted)"
     if request.state.is_running or (request.state.is_final and request.confirmed_by):
@@ -358,6 +393,11 @@ def _rollout_line(request: RebootRequest) -> str | None:
         return (
             f":octagonal_sign: Stopped: {_plural(failed, 'instance')} failed or timed out, "
             f"more than the {request.rollout_max_errors} tolerated; no new wave."
+        )
+    if request.state is RequestState.PAUSED and request.window_reopens_at is not None:
+        return (
+            f":crescent_moon: Paused: window {code(request.window or '?')} closed; continues by "
+            f"itself {slack_date(request.window_reopens_at)}."
         )
     if request.state is RequestState.PAUSED:
         who = f"by {mention(request.paused_by)}" if request.paused_by else "after the canary"

@@ -13,12 +13,23 @@ from collections.abc import Sequence
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.models.blocks import MarkdownTextObject, SectionBlock
 
 from bot import metrics
 from bot.domain.request import PlannedInstance, RebootRequest
+from bot.domain.schedule import ScheduleEvent, ScheduleEventKind
 from bot.services.answers import Answer, PreviewNote
 from bot.slack import blocks, text
 from bot.slack.blocks import Message
+
+_THREAD_ONLY = frozenset(
+    {
+        ScheduleEventKind.WINDOW_CLOSED,
+        ScheduleEventKind.WINDOW_REOPENED,
+        ScheduleEventKind.SOME_SKIPPED,
+        ScheduleEventKind.STARTED_LATE,
+    }
+)
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +126,23 @@ class SlackPresenter:
             return True
         message = blocks.notify_rollout(request, event, self._permalink(request))
         return self._post(self._notify_channel, message) is not None
+
+    def announce_schedule(self, request: RebootRequest, event: ScheduleEvent) -> bool:
+        said = text.schedule_event_text(request, event)
+        message = Message(text=said, blocks=(SectionBlock(text=MarkdownTextObject(text=said)),))
+        told = False
+        if request.message_ts:
+            told = self._post(request.channel, message, thread_ts=request.message_ts) is not None
+        # The notify channel hears of schedules, reminders and schedules that did not run;
+        # a window closing or opening is for the thread.
+        if self._notify_channel and event.kind not in _THREAD_ONLY:
+            link = self._permalink(request)
+            said_there = said + (f" · <{link}|thread>" if link else "")
+            there = Message(
+                text=said_there, blocks=(SectionBlock(text=MarkdownTextObject(text=said_there)),)
+            )
+            told = self._post(self._notify_channel, there) is not None or told
+        return told
 
     def notify_awaiting_approval(
         self, request: RebootRequest, *, approver_group: str | None

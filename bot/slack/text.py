@@ -9,6 +9,7 @@ values is decided here, next to ``bot.slack.blocks`` which draws the request mes
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from bot.domain.approval import ApprovalNeed, ApprovalRules, ApprovalTrigger
 from bot.domain.model import RequestState, Role
@@ -25,6 +26,7 @@ from bot.domain.policy import (
     UnscopedAdminNeeded,
 )
 from bot.domain.request import RebootRequest
+from bot.domain.schedule import ScheduleEvent, ScheduleEventKind
 from bot.domain.selectors import MAX_SELECTOR_TEXT
 from bot.services.answers import (
     AlreadyApproved,
@@ -32,6 +34,7 @@ from bot.services.answers import (
     AlreadyRetried,
     Answer,
     ApprovalRecorded,
+    CannotSchedule,
     ClickNotRecorded,
     Denied,
     JobFailed,
@@ -50,6 +53,7 @@ from bot.services.answers import (
     TooManyMatched,
 )
 from bot.services.roles import RoleChange, RolesView
+from bot.slack.blocks import slack_date
 
 # --- denials ---------------------------------------------------------------------------
 
@@ -99,6 +103,89 @@ def _list_targets(targets: Sequence[Target], limit: int = 5) -> str:
     return shown + (f" and {more} more" if more > 0 else "")
 
 
+# --- scheduled reboots (docs/PRODUCT.md §5.10) -----------------------------------------
+
+
+def _date(moment: datetime | None) -> str:
+    return "at its time" if moment is None else slack_date(moment)
+
+
+def _lost_permission(user: str | None, denial: Denial | None) -> str:
+    who = f"<@{user}>" if user else "whoever confirmed it"
+    match denial:
+        case NoRole():
+            return f"{who}, who confirmed it, no longer holds any /ecs-reboot role."
+        case RoleMissing(needed, uncovered):
+            return (
+                f"{who}, who confirmed it, no longer holds the {needed.value} role for "
+                f"{_list_targets(uncovered)}."
+            )
+        case RequesterOrAdminOnly(requester):
+            return (
+                f"{who}, who confirmed it for <@{requester}>, is no longer an admin for "
+                "these instances."
+            )
+        case None:
+            return f"{who}, who confirmed it, may no longer run it."
+        case _:
+            return f"{who}, who confirmed it, may no longer run it: {denial_text(denial)}"
+
+
+def schedule_event_text(request: RebootRequest, event: ScheduleEvent) -> str:
+    """A moment of a scheduled request, for its thread and the notify channel."""
+    what = f"reboot `{request.id}` ({len(request.to_reboot)} instances)"
+    window = f" in window `{request.window}`" if request.window else ""
+    match event.kind:
+        case ScheduleEventKind.SCHEDULED:
+            return (
+                f":calendar: Scheduled: {what}{window} starts {_date(event.at)}, requested by "
+                f"<@{request.requester}>, confirmed by <@{request.confirmed_by}>. Cancel on "
+                "the request message stops it; nothing reboots before then."
+            )
+        case ScheduleEventKind.REMINDER:
+            return (
+                f":alarm_clock: Reminder: {what}{window} starts {_date(event.at)}. Cancel on "
+                "the request message if it should not."
+            )
+        case ScheduleEventKind.STARTED_LATE:
+            return (
+                f":hourglass_flowing_sand: {what} was due {_date(event.at)} and starts late "
+                "(no poller was running then), within ECSBOT_SCHEDULE_GRACE."
+            )
+        case ScheduleEventKind.EXPIRED:
+            return (
+                f":hourglass: Expired: {what} was due {_date(event.at)} but no poller ran "
+                "within ECSBOT_SCHEDULE_GRACE of it, so it does not start at a time nobody "
+                "expects. Nothing was rebooted; request it again if it is still needed."
+            )
+        case ScheduleEventKind.PERMISSION_LOST:
+            return (
+                f":no_entry_sign: Not started, cancelled: {what}. "
+                f"{_lost_permission(event.user, event.denial)} Nothing was rebooted."
+            )
+        case ScheduleEventKind.NOTHING_LEFT:
+            return (
+                f":no_entry_sign: Not started, cancelled: {what}. Checked again at the start, "
+                "none of its instances can be rebooted now (stopped, locked or refused; "
+                "each line of the request says why). Nothing was rebooted."
+            )
+        case ScheduleEventKind.SOME_SKIPPED:
+            return (
+                f":warning: {what} starts; {event.count} of its instances can no longer be "
+                "rebooted (checked again at the start) and are skipped."
+            )
+        case ScheduleEventKind.WINDOW_CLOSED:
+            return (
+                f":crescent_moon: {what}: window `{request.window}` closed with waves left; "
+                f"paused until it opens again {_date(event.at)}, then it goes on by itself."
+            )
+        case ScheduleEventKind.WINDOW_REOPENED:
+            return (
+                f":sunrise: {what}: window `{request.window}` is open again; the rollout goes on."
+            )
+    return what  # pragma: no cover - every kind is spelled above
+
+
 # --- ephemeral answers -----------------------------------------------------------------
 
 
@@ -107,6 +194,8 @@ def answer_text(answer: Answer) -> str:
     match answer:
         case Denied(denial):
             return denied_text(denial)
+        case CannotSchedule(problem):
+            return f":x: {problem.message}. Nothing was previewed or rebooted."
         case LookupFailed(regions, error):
             return (
                 f":x: Could not look the instances up in {', '.join(regions)} (is the region "
@@ -170,6 +259,12 @@ def answer_text(answer: Answer) -> str:
                 "Each person counts once."
             )
         case ApprovalRecorded(request, started):
+            if request.state is RequestState.SCHEDULED and request.scheduled_for is not None:
+                return (
+                    f":white_check_mark: Your approval made {len(request.approvals)}/"
+                    f"{request.approvals_needed}: request `{request.id}` is scheduled for "
+                    f"{slack_date(request.scheduled_for)}."
+                )
             if started:
                 return (
                     f":white_check_mark: Your approval made {len(request.approvals)}/"

@@ -35,6 +35,7 @@ from bot.domain.errors import EcsError
 from bot.domain.model import InstanceOutcome, RequestState
 from bot.domain.policy import Binding
 from bot.domain.request import Approval, PlannedInstance, RebootRequest, may_follow
+from bot.domain.schedule import ScheduleEvent
 from bot.domain.selectors import InstanceFilter
 from bot.services.answers import Answer, PreviewNote
 from bot.services.context import Context, FlowConfig
@@ -748,6 +749,10 @@ class FakePresenter:
 
     def notify_rollout(self, request: RebootRequest, event: str) -> bool:
         self.calls.append(PresenterCall("notify_rollout", request, said=event))
+        return not self.slack_down
+
+    def announce_schedule(self, request: RebootRequest, event: ScheduleEvent) -> bool:
+        self.calls.append(PresenterCall("announce_schedule", request, said=event))
         return not self.slack_down
 
     def notify_awaiting_approval(
