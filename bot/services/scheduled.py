@@ -96,8 +96,10 @@ def step_scheduled(ctx: Context, request: RebootRequest, now: datetime) -> Waite
         reminded=request.reminded_at is not None,
         times=times,
     )
-    # A reminder Slack did not take is tried again soon, not at the start.
-    return Waited(request, max(look, now + timedelta(seconds=ctx.config.poll_interval)))
+    if step is ScheduledStep.REMIND and request.reminded_at is None:
+        # Slack did not take the reminder: try again after a poll interval.
+        look = min(start, now + timedelta(seconds=ctx.config.poll_interval))
+    return Waited(request, look)
 
 
 def _remind(ctx: Context, request: RebootRequest, now: datetime) -> RebootRequest:
@@ -215,7 +217,8 @@ def _start(ctx: Context, request: RebootRequest, now: datetime) -> Waited:
         return Waited(latest)
     skipped = len(fresh) - len(left)
     start = request.scheduled_for or now
-    late = now - start > timedelta(seconds=max(60.0, 2 * ctx.config.poll_interval))
+    # Later than a poller running on time would be (two intervals): say so.
+    late = now - start > timedelta(seconds=max(5.0, 2 * ctx.config.poll_interval))
     if skipped:
         ctx.presenter.announce_schedule(
             latest, ScheduleEvent(ScheduleEventKind.SOME_SKIPPED, count=skipped)
