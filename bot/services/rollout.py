@@ -45,7 +45,17 @@ def _done(ctx: Context, request_id: str, event: str) -> Later:
 
 
 def pause(ctx: Context, click: Click) -> Later:
-    """``reboot_pause``: no new wave until someone resumes; the wave in flight finishes."""
+    """``reboot_pause``: no new wave until someone resumes; the wave in flight finishes.
+    A rollout waiting for its window to open again (docs/PRODUCT.md §5.10) then waits for a
+    person's Resume instead."""
+    with ctx.uow() as uow:
+        current = uow.requests.get(click.request_id)
+    if (
+        current is not None
+        and current.state is RequestState.PAUSED
+        and current.window_reopens_at is not None
+    ):
+        return _hold_through_window(ctx, click)
     return _move(
         ctx,
         click,
@@ -55,6 +65,32 @@ def pause(ctx: Context, click: Click) -> Later:
         action="pause",
         event="paused",
     )
+
+
+def _hold_through_window(ctx: Context, click: Click) -> Later:
+    request = _authorized(ctx, click)
+    if not isinstance(request, RebootRequest):
+        return request
+    now = ctx.clock()
+    with ctx.uow() as uow:
+        # Only while still waiting for the window, in the same statement.
+        won = request.stop_reason is None and uow.requests.set_fields(
+            request.id,
+            RequestUpdate(paused_by=click.user, window_reopens_at=None),
+            while_in=RequestState.PAUSED,
+        )
+        if won:
+            uow.audit.append(
+                at=now,
+                actor=click.user,
+                action="pause",
+                request_id=request.id,
+                detail={"why": "held_through_window"},
+            )
+        uow.commit()
+    if not won:
+        return _not_running(ctx, click, "pause")
+    return _done(ctx, request.id, "paused")
 
 
 def resume(ctx: Context, click: Click) -> Later:

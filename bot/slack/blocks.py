@@ -437,7 +437,7 @@ def _are_you_sure(title: str, question: str, *, yes: str, no: str) -> ConfirmObj
 
 
 def _rollout_buttons(request: RebootRequest) -> ActionsBlock:
-    if request.state is RequestState.PAUSED:
+    if request.state is RequestState.PAUSED and request.window_reopens_at is None:
         toggle = _button("Resume", ACTION_RESUME, request, style="primary")
     else:
         toggle = _button("Pause", ACTION_PAUSE, request)

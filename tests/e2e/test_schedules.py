@@ -20,7 +20,13 @@ from bot.domain.rollout import RolloutFlags, Size
 from bot.domain.schedule import InDelay, InWindow, When
 from bot.services import roles as roles_service
 from bot.services.preview import PreviewAsked, preview
-from bot.slack.blocks import ACTION_CANCEL, ACTION_CONFIRM, ACTION_PAUSE, ACTION_RESUME
+from bot.slack.blocks import (
+    ACTION_ABORT,
+    ACTION_CANCEL,
+    ACTION_CONFIRM,
+    ACTION_PAUSE,
+    ACTION_RESUME,
+)
 from tests.e2e.harness import (
     ADMIN,
     CHANNEL,
@@ -394,3 +400,42 @@ def test_a_person_paused_rollout_stays_paused_through_the_opening(migrated_url: 
             h.tick()
         assert h.request(request_id).state is RequestState.PAUSED
         assert len(sent_waves(h)) == 1
+
+
+def test_pause_while_waiting_for_the_window_holds_it_until_a_resume(migrated_url: str) -> None:
+    env = {"ECSBOT_WINDOWS": "night=daily 02:00-02:01"}
+    with scheduling_bot(migrated_url, env=env, start=MONDAY, instances=6) as h:
+        ids = h.sim.fleet.ids(REGION)
+        request_id = _scheduled(
+            h, InWindow("night"), ids=ids, rollout=RolloutFlags(batch=Size(2), canary=1)
+        )
+        opening = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)
+        h.clock.set(opening)
+        h.tick()
+        h.clock.set(opening + timedelta(seconds=61))
+        h.tick()
+        h.tick()
+        request = h.request(request_id)
+        assert request.window_reopens_at is not None
+        message = h.slack.find(CHANNEL, str(request.message_ts))
+        assert message is not None
+        # Waiting for the window: Pause (hold it) and Abort, no Resume.
+        assert [b["action_id"] for b in buttons(message.blocks)] == [ACTION_PAUSE, ACTION_ABORT]
+        h.click(ACTION_PAUSE, request_id)
+        h.settle()
+        request = h.request(request_id)
+        assert (request.state, request.paused_by, request.window_reopens_at) == (
+            RequestState.PAUSED,
+            OPERATOR,
+            None,
+        )
+        h.clock.set(opening + timedelta(days=1))
+        for _ in range(20):
+            h.clock.advance(1)
+            h.tick()
+        assert len(sent_waves(h)) == 1
+        # A Resume inside the window goes on at once.
+        h.click(ACTION_RESUME, request_id)
+        h.settle()
+        h.tick()
+        assert len(sent_waves(h)) == 2
