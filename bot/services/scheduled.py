@@ -35,6 +35,7 @@ from bot.domain.schedule import (
     next_look,
     scheduled_step,
 )
+from bot.domain.windows import Window, current, next_opening
 from bot.services.catch_up import redraw
 from bot.services.context import Context
 from bot.services.ports import RUNNING, RequestUpdate
@@ -257,4 +258,66 @@ def _checked_again(ctx: Context, request: RebootRequest) -> list[PlannedInstance
     ]
 
 
-__all__ = ["SCHEDULER", "Waited", "first_look", "scheduled_at", "step_scheduled"]
+# ── /ecs-reboot scheduled ─────────────────────────────────────────────────────────
+
+# The most requests the ephemeral list shows (Slack's message limits are far above).
+LISTED = 50
+
+
+@dataclass(frozen=True)
+class WindowView:
+    """A window and, at the time of the look, when it next opens and whether it is open
+    (then ``open_until`` is its closing)."""
+
+    window: Window
+    next_opening: datetime
+    open_until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ScheduledView:
+    """What ``/ecs-reboot scheduled`` answers (docs/PRODUCT.md §5.10): the scheduled requests,
+    soonest first, the rollouts waiting for their window to reopen, and the windows."""
+
+    scheduled: tuple[RebootRequest, ...]
+    waiting_for_window: tuple[RebootRequest, ...]
+    windows: tuple[WindowView, ...]
+    timezone: str
+
+
+def scheduled_view(ctx: Context, now: datetime | None = None) -> ScheduledView:
+    """Read what is scheduled now; the database only (fast enough before the ack)."""
+    now = now or ctx.clock()
+    with ctx.uow() as uow:
+        scheduled = uow.requests.list_recent(LISTED, state=RequestState.SCHEDULED)
+        paused = uow.requests.list_recent(LISTED, state=RequestState.PAUSED)
+    waiting = [r for r in paused if r.window_reopens_at is not None]
+    windows = []
+    for name in sorted(ctx.config.windows):
+        window = ctx.config.windows[name]
+        open_now = current(window, now)
+        windows.append(
+            WindowView(
+                window,
+                next_opening(window, now),
+                open_now.closes if open_now is not None else None,
+            )
+        )
+    return ScheduledView(
+        scheduled=tuple(sorted(scheduled, key=lambda r: (r.scheduled_for or now, r.id))),
+        waiting_for_window=tuple(sorted(waiting, key=lambda r: (r.window_reopens_at, r.id))),
+        windows=tuple(windows),
+        timezone=ctx.config.timezone,
+    )
+
+
+__all__ = [
+    "SCHEDULER",
+    "ScheduledView",
+    "Waited",
+    "WindowView",
+    "first_look",
+    "scheduled_at",
+    "scheduled_view",
+    "step_scheduled",
+]

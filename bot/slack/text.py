@@ -53,6 +53,7 @@ from bot.services.answers import (
     TooManyMatched,
 )
 from bot.services.roles import RoleChange, RolesView
+from bot.services.scheduled import ScheduledView
 from bot.slack.blocks import slack_date
 
 # --- denials ---------------------------------------------------------------------------
@@ -184,6 +185,43 @@ def schedule_event_text(request: RebootRequest, event: ScheduleEvent) -> str:
                 f":sunrise: {what}: window `{request.window}` is open again; the rollout goes on."
             )
     return what  # pragma: no cover - every kind is spelled above
+
+
+def scheduled_text(view: ScheduledView) -> str:
+    """``/ecs-reboot scheduled``: what waits for its time, and the windows."""
+    lines = [":calendar: *Scheduled reboots*"]
+    if not view.scheduled and not view.waiting_for_window:
+        lines.append("Nothing is scheduled.")
+    for request in view.scheduled:
+        inside = f" in window `{request.window}`" if request.window else ""
+        lines.append(
+            f"• `{request.id}` {_date(request.scheduled_for)}{inside}: "
+            f"{len(request.to_reboot)} instances in {', '.join(request.regions)}, "
+            f"requested by <@{request.requester}>, confirmed by <@{request.confirmed_by}>"
+        )
+    for request in view.waiting_for_window:
+        lines.append(
+            f"• `{request.id}` rollout paused, window `{request.window}` closed: goes on "
+            f"{_date(request.window_reopens_at)} (requested by <@{request.requester}>)"
+        )
+    lines.append("")
+    if not view.windows:
+        lines.append(
+            f"No maintenance window is set up (ECSBOT_WINDOWS). Times without an offset are "
+            f"read in {view.timezone}."
+        )
+        return "\n".join(lines)
+    lines.append(f"*Windows* (times without an offset are read in {view.timezone})")
+    for shown in view.windows:
+        window = shown.window
+        now_open = (
+            f"open now, until {_date(shown.open_until)}; " if shown.open_until is not None else ""
+        )
+        lines.append(
+            f"• `{window.name}`: {window.describe_days()} {window.opens:%H:%M}-"
+            f"{window.closes:%H:%M} {window.tz}: {now_open}next opens {_date(shown.next_opening)}"
+        )
+    return "\n".join(lines)
 
 
 # --- ephemeral answers -----------------------------------------------------------------

@@ -10,16 +10,21 @@ directly (its input, ``PreviewAsked.when``), and click and poll as Slack and the
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
+from bot.cli import main as cli_main
 from bot.domain.model import InstanceOutcome, InstanceRef, RequestState, Role
 from bot.domain.policy import Binding
 from bot.domain.rollout import RolloutFlags, Size
 from bot.domain.schedule import InDelay, InWindow, When
 from bot.services import roles as roles_service
 from bot.services.preview import PreviewAsked, preview
+from bot.services.scheduled import scheduled_view
 from bot.slack.blocks import (
     ACTION_ABORT,
     ACTION_CANCEL,
@@ -27,6 +32,7 @@ from bot.slack.blocks import (
     ACTION_PAUSE,
     ACTION_RESUME,
 )
+from bot.slack.text import scheduled_text
 from tests.e2e.harness import (
     ADMIN,
     CHANNEL,
@@ -439,3 +445,36 @@ def test_pause_while_waiting_for_the_window_holds_it_until_a_resume(migrated_url
         h.settle()
         h.tick()
         assert len(sent_waves(h)) == 2
+
+
+# ── what people can look at ──────────────────────────────────────────────────────
+
+
+def test_scheduled_lists_requests_and_windows_and_history_names_them(
+    migrated_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = {"ECSBOT_WINDOWS": "night=Mon-Fri 02:00-04:00 Asia/Shanghai; weekend=Sat,Sun 00:00-06:00"}
+    with scheduling_bot(migrated_url, env=env, start=MONDAY) as h:
+        soon = _scheduled(h, InDelay(3600))
+        nightly = _scheduled(h, InWindow("night"), ids=h.sim.fleet.ids(REGION)[2:4])
+        unscheduled = h.confirmed(1, skip=3)
+        said = scheduled_text(scheduled_view(h.bot.ctx))
+        assert said.index(f"`{soon}`") < said.index(f"`{nightly}`")  # soonest first
+        assert f"requested by <@{OPERATOR}>" in said
+        assert "in window `night`" in said
+        # Monday 01:58 UTC is 09:58 in Shanghai: the night window next opens Tuesday
+        # 02:00 there, Monday 18:00 UTC.
+        opens = int(datetime(2026, 12, 7, 18, tzinfo=UTC).timestamp())
+        assert f"`night`: Mon-Fri 02:00-04:00 Asia/Shanghai: next opens <!date^{opens}^" in said
+        assert "`weekend`: Sat,Sun 00:00-06:00 UTC" in said
+        assert unscheduled not in said
+
+        monkeypatch.setenv("ECSBOT_DATABASE_URL", h.bot.settings.database_url)
+        capsys.readouterr()
+        assert cli_main(["history", "--json", "--state", "scheduled"]) == 0
+        rows = {row["id"]: row for row in json.loads(capsys.readouterr().out)}
+        assert set(rows) == {soon, nightly}
+        assert rows[nightly]["window"] == "night"
+        assert rows[nightly]["scheduled_for"] == "2026-12-07T18:00:00+00:00"
+        assert rows[soon]["window"] is None
+        assert rows[soon]["scheduled_for"] == (MONDAY + timedelta(hours=1)).isoformat()
