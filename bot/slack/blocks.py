@@ -48,10 +48,11 @@ ROLLOUT_BLOCK_ID = "rollout_actions"
 MAX_BLOCKS = 50
 MAX_SECTION_CHARS = 3000
 MAX_BUTTON_CHARS = 75
-# Blocks the preview keeps besides the instance list: header, facts, force warning,
-# verdict counts, "rest in the thread", divider, status, note, buttons, reason,
-# approvals. All of them can appear at once (a large force preview with a note).
-_RESERVED_BLOCKS = 11
+# Blocks the preview keeps besides the instance list: header, facts, rollout plan, force
+# warning, verdict counts, "rest in the thread", divider, status, schedule, reason,
+# approvals, note, buttons. All of them can appear at once (a large scheduled force
+# rollout with a note).
+_RESERVED_BLOCKS = 13
 
 _VERDICT_TEXT = {
     Verdict.WILL_REBOOT: ":large_green_circle: will reboot",

@@ -155,9 +155,10 @@ def schedule_event_text(request: RebootRequest, event: ScheduleEvent) -> str:
             )
         case ScheduleEventKind.EXPIRED:
             return (
-                f":hourglass: Expired: {what} was due {_date(event.at)} but no poller ran "
-                "within ECSBOT_SCHEDULE_GRACE of it, so it does not start at a time nobody "
-                "expects. Nothing was rebooted; request it again if it is still needed."
+                f":hourglass: Expired: {what} was due {_date(event.at)} and could not start "
+                "within ECSBOT_SCHEDULE_GRACE of it (no poller ran, or the last click came "
+                "too late), so it does not start at a time nobody expects. Nothing was "
+                "rebooted; request it again if it is still needed."
             )
         case ScheduleEventKind.PERMISSION_LOST:
             return (

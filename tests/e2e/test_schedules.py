@@ -27,6 +27,7 @@ from bot.services.preview import PreviewAsked, preview
 from bot.services.scheduled import scheduled_view
 from bot.slack.blocks import (
     ACTION_ABORT,
+    ACTION_APPROVE,
     ACTION_CANCEL,
     ACTION_CONFIRM,
     ACTION_PAUSE,
@@ -478,3 +479,31 @@ def test_scheduled_lists_requests_and_windows_and_history_names_them(
         assert rows[nightly]["scheduled_for"] == "2026-12-07T18:00:00+00:00"
         assert rows[soon]["window"] is None
         assert rows[soon]["scheduled_for"] == (MONDAY + timedelta(hours=1)).isoformat()
+
+
+def test_the_last_approval_schedules_it_and_a_replayed_confirm_changes_nothing(
+    migrated_url: str,
+) -> None:
+    with scheduling_bot(migrated_url, env={"ECSBOT_APPROVALS_ABOVE": "1"}) as h:
+        request_id = _previewed(h, InDelay(120))
+        h.click(ACTION_CONFIRM, request_id)
+        h.settle()
+        assert h.request(request_id).state is RequestState.AWAITING_APPROVAL
+        h.click(ACTION_APPROVE, request_id, user=STRANGER)
+        h.settle()
+        request = h.request(request_id)
+        assert request.state is RequestState.SCHEDULED
+        assert request.confirmed_by == OPERATOR
+        assert any("is scheduled for" in text for text in h.ephemerals(STRANGER))
+        assert any("Scheduled: reboot" in text for text in _notified(h))
+
+        # A replayed Reboot click (Slack retries, a double click) starts nothing.
+        h.click(ACTION_CONFIRM, request_id, message_ts=str(request.message_ts))
+        h.settle()
+        assert h.request(request_id).state is RequestState.SCHEDULED
+        assert _real_calls(h) == 0
+
+        _ticks(h, 120, step=5)
+        assert _real_calls(h) == 1
+        h.run_until_final(request_id)
+        assert h.request(request_id).state is RequestState.SUCCEEDED

@@ -418,6 +418,28 @@ def preview_variants(count: int) -> Iterator[tuple[str, RebootRequest, str | Non
             finished(request(with_outcomes(instances)), RequestState.PARTIALLY_FAILED),
             note,
         )
+        later = {
+            "scheduled_for": T0 + timedelta(hours=5),
+            "window": "nightly",
+            "reason": "kernel " * 100,
+            "approvals_needed": 2,
+            "rollout_waves": 4,
+            "rollout_canary": 1,
+            "rollout_batch": 25,
+            "rollout_max_errors": 0,
+        }
+        yield "scheduled force rollout+note", request(instances, force=True, **later), note
+        yield (
+            "scheduled",
+            dataclasses.replace(
+                request(instances, **later),
+                state=RequestState.SCHEDULED,
+                confirmed_by=CONFIRMER,
+                confirmed_at=T0,
+                scheduled_at=T0,
+            ),
+            None,
+        )
 
 
 @pytest.mark.parametrize("count", SIZES)
@@ -430,6 +452,12 @@ def test_request_message_stays_within_limits_and_drops_nothing(count: int) -> No
         assert not missing, f"{label}: {len(missing)} instances missing"
         if req.state is RequestState.PREVIEWED and req.to_reboot:
             assert set(buttons(message)) == {ACTION_CONFIRM, ACTION_CANCEL}, label
+        if req.scheduled_for is not None:
+            assert "(in 5 h)" in text, label
+            assert "window `nightly`" in text, label
+        if req.state is RequestState.SCHEDULED:
+            assert set(buttons(message)) == {ACTION_CANCEL}, label
+            assert "*Scheduled for*" in text, label
         if note:
             assert note in text
 
