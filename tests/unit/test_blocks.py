@@ -418,7 +418,7 @@ def preview_variants(count: int) -> Iterator[tuple[str, RebootRequest, str | Non
             finished(request(with_outcomes(instances)), RequestState.PARTIALLY_FAILED),
             note,
         )
-        later = {
+        later: dict[str, Any] = {
             "scheduled_for": T0 + timedelta(hours=5),
             "window": "nightly",
             "reason": "kernel " * 100,
