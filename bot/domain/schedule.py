@@ -91,7 +91,8 @@ When: TypeAlias = AtClock | AtMoment | InDelay | InWindow
 
 @dataclass(frozen=True)
 class WhenProblem:
-    """A WHEN that cannot be used: a sentence saying what to type instead."""
+    """A WHEN that cannot be used: a sentence (with its full stop) quoting what was typed
+    and saying what to type instead."""
 
     message: str
 
@@ -123,17 +124,17 @@ def read_at(text: str) -> AtClock | AtMoment | WhenProblem:
     if clock is not None:
         hour, minute = int(clock[1]), int(clock[2])
         if hour > 23 or minute > 59:
-            return WhenProblem(f"`--at {value}`: {value} is not a time of day (00:00 to 23:59)")
+            return WhenProblem(f"`--at {value}`: {value} is not a time of day (00:00 to 23:59).")
         return AtClock(hour, minute, typed=f"--at {value}")
     moment = _MOMENT.fullmatch(value)
     if moment is None:
-        return WhenProblem(f"`--at {value}` is not a time: use {AT_USAGE}")
+        return WhenProblem(f"`--at {value}` is not a time: use {AT_USAGE}.")
     year, month, day, hour, minute = (int(moment[i]) for i in range(1, 6))
     second = int(moment[6] or 0)
     try:
         local = datetime(year, month, day, hour, minute, second)
     except ValueError:
-        return WhenProblem(f"`--at {value}`: no such date or time")
+        return WhenProblem(f"`--at {value}`: no such date or time.")
     offset = _offset(moment)
     if isinstance(offset, WhenProblem):
         return WhenProblem(f"`--at {value}`: {offset.message}")
@@ -147,7 +148,7 @@ def _offset(moment: re.Match[str]) -> timedelta | WhenProblem | None:
         return None
     hours, minutes = int(moment["oh"]), int(moment["om"] or 0)
     if hours > 14 or minutes > 59:
-        return WhenProblem("the offset is not between -14:00 and +14:00")
+        return WhenProblem("the offset is not between -14:00 and +14:00.")
     size = timedelta(hours=hours, minutes=minutes)
     return -size if moment["sign"] == "-" else size
 
@@ -156,10 +157,10 @@ def read_in(text: str) -> InDelay | WhenProblem:
     """``N`` and a unit (``s``, ``m``, ``h``, ``d``), or several (``1h30m``)."""
     value = text.strip().lower()
     if not _DELAY.fullmatch(value):
-        return WhenProblem(f"`--in {text.strip()}` is not a delay: use {IN_USAGE}")
+        return WhenProblem(f"`--in {text.strip()}` is not a delay: use {IN_USAGE}.")
     seconds = sum(int(number) * _UNIT_SECONDS[unit] for number, unit in _DELAY_PART.findall(value))
     if seconds > _MOST_SECONDS:
-        return WhenProblem(f"`--in {text.strip()}` is more than a year away")
+        return WhenProblem(f"`--in {text.strip()}` is more than a year away.")
     return InDelay(seconds, typed=f"--in {text.strip()}")
 
 
@@ -167,7 +168,9 @@ def read_window(text: str) -> InWindow | WhenProblem:
     """A window's name; whether it exists is known only with the windows (step 2)."""
     name = text.strip().lower()
     if not WINDOW_NAME_PATTERN.fullmatch(name):
-        return WhenProblem(f"`--window {text.strip()}` is not a window name")
+        return WhenProblem(
+            f"`--window {text.strip()}` is not a window name (letters, digits, - and _)."
+        )
     return InWindow(name)
 
 
@@ -204,7 +207,7 @@ def resolve_when(
         typed = when.typed or f"--in {when.seconds}s"
     problem = lead_problem(start, now=now, limits=limits)
     if problem is not None:
-        return WhenProblem(f"`{typed}` {problem}")
+        return WhenProblem(f"`{typed}` {problem}.")
     return Schedule(start.astimezone(UTC))
 
 
@@ -232,22 +235,23 @@ def _in_window(
     if window is None:
         if not windows:
             return WhenProblem(
-                f"`--window {when.name}`: no maintenance window is set up (ECSBOT_WINDOWS)"
+                f"`--window {when.name}`: no maintenance window is set up (ECSBOT_WINDOWS)."
             )
         known = ", ".join(f"`{name}`" for name in sorted(windows))
-        return WhenProblem(f"`--window {when.name}`: no such window; the windows are {known}")
+        return WhenProblem(f"`--window {when.name}`: no such window; the windows are {known}.")
     # The first opening far enough ahead: a window about to open (or open now) is taken
     # at its next opening rather than refused as too soon.
     start = next_opening(window, now + timedelta(seconds=limits.min_lead))
     problem = lead_problem(start, now=now, limits=limits)
     if problem is not None:
-        return WhenProblem(f"`--window {when.name}` opens next {problem}")
+        return WhenProblem(f"`--window {when.name}` opens next {problem}.")
     return Schedule(start, window.name)
 
 
 def lead_problem(start: datetime, *, now: datetime, limits: ScheduleLimits) -> str | None:
     """None when ``start`` is within [now + min lead, now + max ahead], else the end of a
-    sentence saying what is wrong ("is in the past", "is too soon: …")."""
+    sentence saying what is wrong ("is in the past", "is only 30 s from now; …"), without
+    its full stop."""
     ahead = (start - now).total_seconds()
     if ahead <= 0:
         return "is in the past"

@@ -234,7 +234,7 @@ def answer_text(answer: Answer) -> str:
         case Denied(denial):
             return denied_text(denial)
         case CannotSchedule(problem):
-            return f":x: {problem.message}. Nothing was previewed or rebooted."
+            return f":x: {problem.message} Nothing was previewed or rebooted."
         case LookupFailed(regions, error):
             return (
                 f":x: Could not look the instances up in {', '.join(regions)} (is the region "
