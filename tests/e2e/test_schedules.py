@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.cli import main as cli_main
+from bot.db.stats import state_and_outcome_counts
 from bot.domain.model import InstanceOutcome, InstanceRef, RequestState, Role
 from bot.domain.policy import Binding
 from bot.domain.rollout import RolloutFlags, Size
@@ -469,6 +470,8 @@ def test_scheduled_lists_requests_and_windows_and_history_names_them(
         assert f"`night`: Mon-Fri 02:00-04:00 Asia/Shanghai: next opens <!date^{opens}^" in said
         assert "`weekend`: Sat,Sun 00:00-06:00 UTC" in said
         assert unscheduled not in said
+        # /metrics counts them by state (ecsbot_requests{state="scheduled"}).
+        assert state_and_outcome_counts(h.bot.engine)[0]["scheduled"] == 2
 
         monkeypatch.setenv("ECSBOT_DATABASE_URL", h.bot.settings.database_url)
         capsys.readouterr()
