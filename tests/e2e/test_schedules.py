@@ -510,3 +510,30 @@ def test_the_last_approval_schedules_it_and_a_replayed_confirm_changes_nothing(
         assert _real_calls(h) == 1
         h.run_until_final(request_id)
         assert h.request(request_id).state is RequestState.SUCCEEDED
+
+
+def test_abort_while_waiting_for_the_window_ends_it_with_the_rest_never_sent(
+    migrated_url: str,
+) -> None:
+    env = {"ECSBOT_WINDOWS": "night=daily 02:00-02:01"}
+    with scheduling_bot(migrated_url, env=env, start=MONDAY, instances=6) as h:
+        ids = h.sim.fleet.ids(REGION)
+        request_id = _scheduled(
+            h, InWindow("night"), ids=ids, rollout=RolloutFlags(batch=Size(2), canary=1)
+        )
+        opening = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)
+        h.clock.set(opening)
+        h.tick()
+        h.clock.set(opening + timedelta(seconds=61))
+        h.tick()
+        h.tick()
+        assert h.request(request_id).window_reopens_at is not None
+        h.click(ACTION_ABORT, request_id)
+        h.settle()
+        h.tick()
+        request = h.request(request_id)
+        assert request.state is RequestState.ABORTED
+        assert len(sent_waves(h)) == 1
+        outcomes = [i.outcome for i in request.instances]
+        assert outcomes.count(InstanceOutcome.SUCCEEDED) == 1
+        assert outcomes.count(InstanceOutcome.ABORTED) == len(ids) - 1
