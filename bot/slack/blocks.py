@@ -491,8 +491,8 @@ def _buttons(request: RebootRequest) -> ActionsBlock:
             style="danger",
             confirm=_are_you_sure(
                 "Force reboot?",
-                f"Power-cycle {_plural(count, 'instance')} now? Data not yet written "
-                "to disk will be lost. This cannot be undone.",
+                f"Power-cycle {_plural(count, 'instance')} {_when(request)}? Data not yet "
+                "written to disk will be lost. This cannot be undone.",
                 yes="Force reboot",
                 no="Keep running",
             ),
@@ -501,6 +501,12 @@ def _buttons(request: RebootRequest) -> ActionsBlock:
         confirm = _button(f"Reboot {count}", ACTION_CONFIRM, request, style="primary")
     cancel = _button("Cancel", ACTION_CANCEL, request)
     return ActionsBlock(block_id=ACTIONS_BLOCK_ID, elements=[confirm, cancel])
+
+
+def _when(request: RebootRequest) -> str:
+    if request.scheduled_for is None:
+        return "now"
+    return f"at {request.scheduled_for:%Y-%m-%d %H:%M} UTC"
 
 
 def _approval_buttons(request: RebootRequest) -> ActionsBlock:
