@@ -61,7 +61,8 @@ def pause(ctx: Context, click: Click) -> Later:
         click,
         RequestState.EXECUTING,
         RequestState.PAUSED,
-        RequestUpdate(paused_by=click.user, pause_after_wave=None),
+        # A person's pause waits for a person's Resume, never for a window.
+        RequestUpdate(paused_by=click.user, pause_after_wave=None, window_reopens_at=None),
         action="pause",
         event="paused",
     )
@@ -101,7 +102,8 @@ def resume(ctx: Context, click: Click) -> Later:
         RequestState.PAUSED,
         RequestState.EXECUTING,
         # Due at once, so the next wave does not wait for a slow poll.
-        RequestUpdate(pause_after_wave=None, next_poll_at=ctx.clock()),
+        # Outside its window the poller pauses it again until the window reopens.
+        RequestUpdate(pause_after_wave=None, next_poll_at=ctx.clock(), window_reopens_at=None),
         action="resume",
         event="resumed",
     )
