@@ -122,7 +122,7 @@ class RebootRequestRow(Base):
     # Set once, by a conditional update, when Retry opens a request from this one: a
     # second click (or replica) finds it set and opens nothing.
     retried_by_request: Mapped[str | None] = mapped_column(String(32))
-    # Scheduled reboots and maintenance windows (docs/PRODUCT.md §5.10; migration 0009).
+    # Scheduled reboots and maintenance windows (docs/PRODUCT.md §5.10; migration 0010).
     scheduled_for: Mapped[datetime | None] = mapped_column(UtcDateTime)
     window: Mapped[str | None] = mapped_column(String(64))
     scheduled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
