@@ -5,7 +5,7 @@ layer turns these into a reply that says what to do.
     ├── EcsError                  the ECS API refused or failed a call (code, RequestId)
     │   ├── EcsTransientError     throttling, 5xx, connection faults that outlived retries
     │   └── EcsOutcomeUnknown     a real reboot call whose answer was lost (not re-sent)
-    ├── CredentialsError          no usable Alibaba Cloud credentials
+    ├── CredentialsError          no usable Alibaba Cloud credentials (STS's code, if any)
     └── StoreUnavailable          the database did not answer
 """
 
@@ -57,7 +57,17 @@ class EcsOutcomeUnknown(EcsError):
 
 
 class CredentialsError(BotError):
-    """No Alibaba Cloud credentials could be found or refreshed."""
+    """No Alibaba Cloud credentials could be found or refreshed.
+
+    ``code`` is STS's error code when STS refused (``EntityNotExist.Role``,
+    ``NoPermission``, ``Throttling.User`` …), or None; ``account`` the account whose
+    role could not be assumed (§5.13), or None for the bot's own identity.
+    """
+
+    def __init__(self, message: str, *, code: str | None = None, account: str | None = None):
+        super().__init__(message)
+        self.code = code
+        self.account = account
 
 
 class StoreUnavailable(BotError):
