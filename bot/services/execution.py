@@ -276,7 +276,8 @@ def _send_batch(
     )
     instances = [i for i in request.instances if i.ref in wanted]
     try:
-        results = ctx.ecs.reboot(region, ids, force=request.force)
+        # Signed for the confirmer: the cloud's audit trail names who pressed Reboot.
+        results = ctx.ecs.reboot(region, ids, force=request.force, acting_user=request.confirmed_by)
     except EcsOutcomeUnknown as error:
         # Left pending with its send recorded: described at once, in this same step.
         updated = [
@@ -474,7 +475,8 @@ def _resend_batch(
     instances = [i for i in request.instances if i.ref in wanted]
     why = {i.ref: _lost_why(i) for i in instances}
     try:
-        results = ctx.ecs.reboot(region, ids, force=request.force)
+        # Signed for the confirmer: the cloud's audit trail names who pressed Reboot.
+        results = ctx.ecs.reboot(region, ids, force=request.force, acting_user=request.confirmed_by)
     except EcsOutcomeUnknown as error:
         updated = [
             _watch(

@@ -158,7 +158,7 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
         for ref in refs
         if ref in found and found[ref].status == RUNNING and not found[ref].operation_locks
     ]
-    batches = dry_run_all(ctx, candidates, force=asked.force)
+    batches = dry_run_all(ctx, candidates, force=asked.force, acting_user=asked.user)
     instances = plan_instances(refs, found, batches)
     instances, rollout = plan_rollout(instances, asked.rollout, ctx.config.rollout)
     need = approval_need(
@@ -351,16 +351,17 @@ def describe_all(ctx: Context, refs: Sequence[InstanceRef]) -> dict[InstanceRef,
 
 
 def dry_run_all(
-    ctx: Context, refs: Sequence[InstanceRef], *, force: bool
+    ctx: Context, refs: Sequence[InstanceRef], *, force: bool, acting_user: str | None = None
 ) -> dict[InstanceRef, DryRunBatch]:
     """Each instance's DryRun verdict: the passing call that covered it, or the call
     in which it alone was refused (refused batches are halved until each refused
-    instance stands alone: ``bot.domain.dry_run``)."""
+    instance stands alone: ``bot.domain.dry_run``). The DryRun goes out on behalf of
+    ``acting_user``, the requester (§5.13: the role session is named for them)."""
     verdicts: dict[InstanceRef, DryRunBatch] = {}
     for region, ids in by_region(refs).items():
 
         def one_call(batch: Sequence[str], region: str = region) -> DryRunAnswer[DryRunBatch]:
-            [answer] = ctx.ecs.dry_run_reboot(region, batch, force=force)
+            [answer] = ctx.ecs.dry_run_reboot(region, batch, force=force, acting_user=acting_user)
             return DryRunAnswer(answer if answer.error else None, answer.per_instance)
 
         refused = find_refused(ids, one_call)
