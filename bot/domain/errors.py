@@ -4,7 +4,9 @@ layer turns these into a reply that says what to do.
     BotError
     ├── EcsError                  the ECS API refused or failed a call (code, RequestId)
     │   ├── EcsTransientError     throttling, 5xx, connection faults that outlived retries
-    │   └── EcsOutcomeUnknown     a real reboot call whose answer was lost (not re-sent)
+    │   │   └── StsUnavailable    STS throttled or failed assuming an account's role
+    │   ├── EcsOutcomeUnknown     a real reboot call whose answer was lost (not re-sent)
+    │   └── RoleNotAssumable      STS refused an account's role (its code); nothing sent
     ├── CredentialsError          no usable Alibaba Cloud credentials (STS's code, if any)
     └── StoreUnavailable          the database did not answer
 """
@@ -54,6 +56,27 @@ class EcsTransientError(EcsError):
 class EcsOutcomeUnknown(EcsError):
     """A non-dry ``RebootInstances`` call timed out or got a 5xx: the reboot may or may
     not have happened, so it was not re-sent. Look at the instances before deciding."""
+
+
+class RoleNotAssumable(EcsError):
+    """The role of ``account`` could not be assumed (§5.13): STS refused it
+    (``EntityNotExist.Role``, ``NoPermission`` …, in ``code``) or the account is no
+    longer configured (``AccountNotConfigured``). Nothing was sent to ECS, so the call's
+    instances are ``denied`` in a preview and ``failed`` in a reboot, while other
+    accounts go on."""
+
+    def __init__(self, account: str, code: str, message: str, *, explanation: str) -> None:
+        super().__init__(code, message, explanation=explanation)
+        self.account = account
+
+
+class StsUnavailable(EcsTransientError):
+    """STS throttled or failed assuming ``account``'s role beyond its retries: nothing
+    was sent to ECS, and the same call may succeed later."""
+
+    def __init__(self, account: str, code: str, message: str, *, explanation: str) -> None:
+        super().__init__(code, message, explanation=explanation)
+        self.account = account
 
 
 class CredentialsError(BotError):

@@ -31,7 +31,14 @@ from typing import Any, Final, Literal
 import httpx
 import orjson
 
-from bot.domain.errors import EcsError, EcsOutcomeUnknown, EcsTransientError
+from bot.domain.errors import (
+    CredentialsError,
+    EcsError,
+    EcsOutcomeUnknown,
+    EcsTransientError,
+    RoleNotAssumable,
+    StsUnavailable,
+)
 from bot.ecs import catalogue, signing
 from bot.ecs.account_credentials import (
     DEFAULT_ACCOUNT,
@@ -39,7 +46,7 @@ from bot.ecs.account_credentials import (
     AccountCredentials,
     session_name_for,
 )
-from bot.ecs.credentials import CredentialsProvider
+from bot.ecs.credentials import Credentials, CredentialsProvider
 from bot.ecs.sender import Origin, Sender
 from bot.services.ports import (
     MAX_AGENT_IDS_PER_CALL,
@@ -341,7 +348,10 @@ class EcsClient:
                         region,
                         tuple(batch),
                         error,
-                        per_instance=catalogue.names_one_instance(refusal.code),
+                        # A role that cannot be assumed refuses the call, not an
+                        # instance: halving would only ask STS again.
+                        per_instance=not isinstance(refusal, RoleNotAssumable)
+                        and catalogue.names_one_instance(refusal.code),
                     )
                 )
                 continue
@@ -497,7 +507,7 @@ class EcsClient:
         self, action: str, host: str, params: Params, signer: _Signer = _READS
     ) -> tuple[str, dict[str, str]]:
         """The encoded query and the headers of one signed request."""
-        credentials = self._credentials.get(signer.account, signer.session_name)
+        credentials = self._credentials_for(signer)
         timestamp = _timestamp(self._clock())
         # 128 random bits as 32 hex digits, what uuid4().hex carried, without the UUID.
         nonce = os.urandom(16).hex()
@@ -537,6 +547,27 @@ class EcsClient:
             headers,
         )
         return encoded_query, headers
+
+    def _credentials_for(self, signer: _Signer) -> Credentials:
+        """The credentials of ``signer``; an account's role that cannot be assumed
+        becomes an ``EcsError`` for that call (nothing was sent), so a preview shows its
+        instances denied with STS's code and a reboot fails them, as for any refusal."""
+        try:
+            return self._credentials.get(signer.account, signer.session_name)
+        except CredentialsError as error:
+            if error.account is None:
+                raise  # the bot's own identity: no account-scoped verdict to give
+            code = error.code or catalogue.CLIENT_UNEXPECTED_RESPONSE
+            explanation = (
+                f"The bot could not act in account {error.account}: {error} Nothing was sent."
+            )
+            if catalogue.is_transient(code, None) or code == catalogue.CLIENT_CONNECTION_FAILED:
+                raise StsUnavailable(
+                    error.account, code, str(error), explanation=explanation
+                ) from None
+            raise RoleNotAssumable(
+                error.account, code, str(error), explanation=explanation
+            ) from None
 
     def _origin(self, region: str) -> Origin:
         # Once per region: httpx parses a URL character by character.

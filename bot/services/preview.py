@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from bot.domain.approval import ApprovalNeed, approval_need
 from bot.domain.dry_run import DryRunAnswer, find_refused
-from bot.domain.errors import EcsError
+from bot.domain.errors import EcsError, RoleNotAssumable
 from bot.domain.model import InstanceRef, RequestState, Role, Verdict
 from bot.domain.policy import (
     Decision,
@@ -422,6 +422,10 @@ def _verdict(
     if dry_run.error is None:
         return Verdict.WILL_REBOOT, None, None
     error = dry_run.error
+    # A role that cannot be assumed denies its account's instances, with STS's code
+    # (§5.13); the other accounts' instances go on.
+    if isinstance(error, RoleNotAssumable):
+        return Verdict.DENIED, error.code, error.describe()
     if error.code in _DENIED_CODES or error.code.startswith("Forbidden"):
         return Verdict.DENIED, error.code, error.describe()
     if error.code == "IncorrectInstanceStatus":

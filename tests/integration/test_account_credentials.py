@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.domain.errors import CredentialsError
+from bot.domain.errors import RoleNotAssumable, StsUnavailable
 from bot.ecs.account_credentials import AccountCredentials, session_name_for
 from bot.ecs.client import EcsClient
 from bot.ecs.credentials import StaticCredentialsProvider, StsTarget
@@ -132,7 +132,7 @@ def test_one_account_uses_the_bot_identity_as_before(sim: Simulator, sleeps: Sle
 def test_an_account_not_configured_is_refused_before_anything_is_sent(
     sim: Simulator, client: EcsClient
 ) -> None:
-    with pytest.raises(CredentialsError) as raised:
+    with pytest.raises(RoleNotAssumable) as raised:
         client.reboot(REGION, ["i-bp1aaaaaaaaaaaaaaa"], force=False, account="gone")
     assert (raised.value.code, raised.value.account) == ("AccountNotConfigured", "gone")
     assert "known: prod, staging" in str(raised.value)
@@ -154,11 +154,18 @@ def test_a_role_that_cannot_be_assumed_names_sts_code_and_spares_the_others(
         sim.sts.remove_role(role)
     else:
         sim.sts.configure(trust={role: []})
-    with pytest.raises(CredentialsError) as raised:
+    with pytest.raises(RoleNotAssumable) as raised:
         client.describe_instances(REGION, ["i-bp1aaaaaaaaaaaaaaa"], account="staging")
     assert (raised.value.code, raised.value.account) == (code, "staging")
-    assert "staging" in str(raised.value)
-    assert len(sim.calls.of("AssumeRole")) == 1  # a refusal is not retried
+    assert "account staging" in raised.value.describe()
+    # The DryRun's verdict: the whole batch refused with STS's code, found in one try.
+    [verdict] = client.dry_run_reboot(
+        REGION, ["i-bp1aaaaaaaaaaaaaaa", "i-bp1bbbbbbbbbbbbbbb"], force=False, account="staging"
+    )
+    assert verdict.error is not None
+    assert verdict.error.code == code
+    assert not verdict.per_instance
+    assert len(sim.calls.of("AssumeRole")) == 2  # a refusal is not retried
     prod_ids = sim.fleet_of("prod").ids(REGION)
     assert len(client.describe_instances(REGION, prod_ids, account="prod")) == 3
 
@@ -172,9 +179,9 @@ def test_sts_throttling_is_retried_then_named(
     assert len(sim.calls.of("AssumeRole")) == 3
     assert len(sleeps.waited) == 2
     sim.faults.fail("AssumeRole", times=None)
-    with pytest.raises(CredentialsError) as raised:
+    with pytest.raises(StsUnavailable) as raised:
         client.describe_instances(REGION, prod_ids, account="staging")
-    assert raised.value.code == "ServiceUnavailable"
+    assert (raised.value.code, raised.value.account) == ("ServiceUnavailable", "staging")
     assert len(sim.calls.of("AssumeRole")) == 6  # three tries for staging
     assert not [c for c in sim.calls.all() if c.action == "DescribeInstances" and not c.ok]
 
@@ -196,7 +203,7 @@ def test_credentials_are_refreshed_before_they_expire_and_never_used_expired(
     # is not signed with them.
     clock.advance(3600 - 30)
     sim.faults.fail("AssumeRole", times=None)
-    with pytest.raises(CredentialsError):
+    with pytest.raises(StsUnavailable):
         client.describe_instances(REGION, prod_ids, account="prod")
     assert all(c.ok for c in sim.calls.of("DescribeInstances"))
     assert len(sim.calls.of("DescribeInstances")) == 3
@@ -207,3 +214,30 @@ def test_session_names_fit_sts_rules() -> None:
     assert session_name_for(None) == "ecs-reboot-bot"
     assert session_name_for("W1 x/y") == "slack-W1-x-y"
     assert len(session_name_for("U" * 100)) == 64
+
+
+def test_bootstrap_wires_ecsbot_accounts_and_assumes_nothing_at_start(sim: Simulator) -> None:
+    from bot.bootstrap import make_ecs_client
+    from bot.settings import load_settings
+
+    sim.sts.remove_role(sim.role_arn("staging"))  # broken: the bot starts all the same
+    settings = load_settings(
+        ALIBABA_CLOUD_ACCESS_KEY_ID=sim.access_key_id,
+        ALIBABA_CLOUD_ACCESS_KEY_SECRET=sim.access_key_secret,
+        ALIBABA_CLOUD_STS_ENDPOINT=sim.endpoint,
+        ECSBOT_ECS_ENDPOINT=sim.endpoint,
+        ECSBOT_ACCOUNTS=f"prod={sim.role_arn('prod')},staging={sim.role_arn('staging')}",
+    )
+    with make_ecs_client(settings, clock=sim.clock) as ecs:
+        assert sim.calls.all() == []
+        prod_ids = sim.fleet_of("prod").ids(REGION)
+        assert len(ecs.describe_instances(REGION, prod_ids, account="prod")) == 3
+        with pytest.raises(RoleNotAssumable) as raised:
+            ecs.describe_instances(REGION, prod_ids, account="staging")
+        assert raised.value.code == "EntityNotExist.Role"
+        # The bot's own identity still serves "default" (requests older than the setting).
+        assert len(ecs.describe_instances(REGION, sim.fleet.ids(REGION))) == 3
+    assert signed(sim) == [
+        ("DescribeInstances", False, "prod", "ecs-reboot-bot"),
+        ("DescribeInstances", False, "home", None),
+    ]

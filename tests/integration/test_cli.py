@@ -599,6 +599,9 @@ def test_simulator_through_the_main_command_prints_one_json_line_then_serves(
 # --- settings errors -------------------------------------------------------------------
 
 
+PROD_ROLE = "acs:ram::1234567890123456:role/ecs-reboot-bot"
+
+
 @pytest.mark.parametrize(
     ("argv", "env", "variable"),
     [
@@ -622,6 +625,20 @@ def test_simulator_through_the_main_command_prints_one_json_line_then_serves(
         (("socket",), {}, "SLACK_APP_TOKEN"),
         pytest.param(
             ("history",), {"ECSBOT_DATABASE_URL": "not a database url"}, "ECSBOT_DATABASE_URL"
+        ),
+        (("history",), {"ECSBOT_ACCOUNTS": "prod"}, "ECSBOT_ACCOUNTS"),
+        (("history",), {"ECSBOT_ACCOUNTS": "Prod=" + PROD_ROLE}, "ECSBOT_ACCOUNTS"),
+        (("history",), {"ECSBOT_ACCOUNTS": "prod=acs:ram::12:role/x"}, "ECSBOT_ACCOUNTS"),
+        (("history",), {"ECSBOT_DEFAULT_ACCOUNT": "prod"}, "ECSBOT_DEFAULT_ACCOUNT"),
+        (
+            ("history",),
+            {"ECSBOT_ACCOUNTS": "prod=" + PROD_ROLE, "ECSBOT_DEFAULT_ACCOUNT": "dev"},
+            "ECSBOT_DEFAULT_ACCOUNT",
+        ),
+        (
+            ("history",),
+            {"ECSBOT_ACCOUNTS": "prod=" + PROD_ROLE, "ECSBOT_APPROVALS_FOR_ACCOUNTS": "prod,dev"},
+            "ECSBOT_APPROVALS_FOR_ACCOUNTS",
         ),
     ],
 )
