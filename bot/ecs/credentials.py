@@ -647,7 +647,8 @@ def _credentials_file_profile(
         ) from None
     if not parser.has_section(name):
         return None
-    section = parser[name]
+    # As the official library reads the file: a value ends at an inline '#' comment.
+    section = {key: value.split("#")[0].strip() for key, value in parser[name].items()}
     kind = section.get("type", "access_key")
 
     def value(key: str) -> str:
