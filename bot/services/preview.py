@@ -330,10 +330,19 @@ def denial_detail(denial: Denial) -> dict[str, object]:
 
 
 def by_region(refs: Iterable[InstanceRef]) -> dict[str, list[str]]:
-    """Instance ids grouped by region, in the order given."""
+    """Instance ids grouped by region, in the order given (accounts not told apart)."""
     grouped: dict[str, list[str]] = defaultdict(list)
     for ref in refs:
         grouped[ref.region].append(ref.instance_id)
+    return dict(grouped)
+
+
+def by_place(refs: Iterable[InstanceRef]) -> dict[tuple[str, str], list[str]]:
+    """Instance ids grouped by (account, region), in the order given: one ECS call
+    reaches one region of one account (§5.13)."""
+    grouped: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for ref in refs:
+        grouped[(ref.account, ref.region)].append(ref.instance_id)
     return dict(grouped)
 
 
@@ -344,9 +353,9 @@ def batches(ids: Sequence[str], size: int = MAX_IDS_PER_CALL) -> list[Sequence[s
 def describe_all(ctx: Context, refs: Sequence[InstanceRef]) -> dict[InstanceRef, InstanceInfo]:
     """DescribeInstances for every region (the gateway batches ≤100 ids a call)."""
     found: dict[InstanceRef, InstanceInfo] = {}
-    for region, ids in by_region(refs).items():
-        for info in ctx.ecs.describe_instances(region, ids):
-            found[InstanceRef(region, info.instance_id)] = info
+    for (account, region), ids in by_place(refs).items():
+        for info in ctx.ecs.describe_instances(region, ids, account=account):
+            found[InstanceRef(region, info.instance_id, account)] = info
     return found
 
 
@@ -358,16 +367,20 @@ def dry_run_all(
     instance stands alone: ``bot.domain.dry_run``). The DryRun goes out on behalf of
     ``acting_user``, the requester (§5.13: the role session is named for them)."""
     verdicts: dict[InstanceRef, DryRunBatch] = {}
-    for region, ids in by_region(refs).items():
+    for (account, region), ids in by_place(refs).items():
 
-        def one_call(batch: Sequence[str], region: str = region) -> DryRunAnswer[DryRunBatch]:
-            [answer] = ctx.ecs.dry_run_reboot(region, batch, force=force, acting_user=acting_user)
+        def one_call(
+            batch: Sequence[str], region: str = region, account: str = account
+        ) -> DryRunAnswer[DryRunBatch]:
+            [answer] = ctx.ecs.dry_run_reboot(
+                region, batch, force=force, account=account, acting_user=acting_user
+            )
             return DryRunAnswer(answer if answer.error else None, answer.per_instance)
 
         refused = find_refused(ids, one_call)
         passed = DryRunBatch(region, tuple(ids), None)
         for instance_id in ids:
-            verdicts[InstanceRef(region, instance_id)] = refused.get(instance_id, passed)
+            verdicts[InstanceRef(region, instance_id, account)] = refused.get(instance_id, passed)
     return verdicts
 
 

@@ -304,9 +304,10 @@ def _instance(
     code: str | None = None,
     message: str | None = None,
     region: str = "cn-hangzhou",
+    account: str = "default",
 ) -> PlannedInstance:
     return PlannedInstance(
-        ref=InstanceRef(region, instance_id),
+        ref=InstanceRef(region, instance_id, account),
         position=position,
         verdict=verdict,
         name=f"web-{position}",
@@ -354,6 +355,7 @@ HISTORY = (
                 code="IncorrectInstanceStatus",
                 message="The instance is not Running.",
                 region="cn-shanghai",
+                account="staging",
             ),
             _instance(
                 "i-bp1bbbbbbbb3",
@@ -421,13 +423,16 @@ def test_history_json_is_one_array_newest_first_in_the_documented_schema(
         assert isinstance(row["force"], bool)
         assert datetime.fromisoformat(row["created_at"]).tzinfo is not None
         for instance in row["instances"]:
-            assert {"instance_id", "region", "outcome", "code", "message"} <= set(instance)
+            assert {"instance_id", "account", "region", "outcome", "code", "message"} <= set(
+                instance
+            )
 
     newest, middle, oldest = rows
     assert newest["state"] == "previewed"
     assert newest["finished_at"] is None
     assert newest["confirmed_by"] is None
     assert newest["channel"] == "C0DEV"
+    assert newest["accounts"] == ["default"]
     assert datetime.fromisoformat(newest["created_at"]) == HISTORY[2].created_at
 
     assert middle["state"] == "partially_failed"
@@ -436,12 +441,14 @@ def test_history_json_is_one_array_newest_first_in_the_documented_schema(
     assert middle["confirmed_by"] == "U0ADMIN"
     assert datetime.fromisoformat(middle["finished_at"]) == HISTORY[1].finished_at
     assert [
-        (i["instance_id"], i["region"], i["outcome"], i["code"]) for i in middle["instances"]
+        (i["instance_id"], i["account"], i["region"], i["outcome"], i["code"])
+        for i in middle["instances"]
     ] == [
-        ("i-bp1bbbbbbbb1", "cn-hangzhou", "succeeded", None),
-        ("i-uf6bbbbbbbb2", "cn-shanghai", "failed", "IncorrectInstanceStatus"),
-        ("i-bp1bbbbbbbb3", "cn-hangzhou", "skipped", None),
+        ("i-bp1bbbbbbbb1", "default", "cn-hangzhou", "succeeded", None),
+        ("i-uf6bbbbbbbb2", "staging", "cn-shanghai", "failed", "IncorrectInstanceStatus"),
+        ("i-bp1bbbbbbbb3", "default", "cn-hangzhou", "skipped", None),
     ]
+    assert middle["accounts"] == ["default", "staging"]
     assert middle["instances"][1]["message"] == "The instance is not Running."
 
     assert oldest["force"] is False
