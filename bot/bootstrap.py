@@ -73,6 +73,7 @@ def flow_config(settings: Settings) -> FlowConfig:
             for_force=settings.approvals_for_force,
             above=settings.approvals_above,
             for_tags=settings.approval_tags,
+            for_accounts=tuple(settings.approvals_for_accounts),
         ),
         approval_ttl=settings.approval_ttl,
         approver_group=settings.approver_group,

@@ -165,6 +165,7 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
         ctx.config.approval_rules,
         force=asked.force,
         instance_tags=[i.tags for i in instances if i.will_reboot],
+        instance_accounts=[i.ref.account for i in instances if i.will_reboot],
     )
 
     now = ctx.clock()

@@ -243,6 +243,9 @@ def approval_triggers_text(need: ApprovalNeed) -> str:
             clauses.append("it is a force reboot")
         elif trigger is ApprovalTrigger.SIZE:
             clauses.append("it reboots many instances (ECSBOT_APPROVALS_ABOVE)")
+        elif trigger is ApprovalTrigger.ACCOUNT:
+            accounts = ", ".join(f"`{name}`" for name in need.accounts)
+            clauses.append(f"it touches account {accounts}")
         else:
             tags = ", ".join(f"`{k}={v}`" for k, v in need.tags)
             clauses.append(f"it touches instances tagged {tags}")
