@@ -77,6 +77,8 @@ def flow_config(settings: Settings) -> FlowConfig:
         ),
         approval_ttl=settings.approval_ttl,
         approver_group=settings.approver_group,
+        accounts=settings.account_names,
+        default_account=settings.default_account,
     )
 
 

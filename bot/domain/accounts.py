@@ -8,6 +8,7 @@ Pure: parsing ``ECSBOT_ACCOUNTS`` (``NAME=ROLE_ARN,…``) and the name lists of
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Final
 
 DEFAULT_ACCOUNT: Final = "default"
@@ -54,3 +55,40 @@ def parse_account_names(text: str, known: tuple[str, ...]) -> tuple[str, ...]:
     if unknown:
         raise ValueError(f"unknown account {', '.join(unknown)} (known: {', '.join(known)})")
     return names
+
+
+@dataclass(frozen=True)
+class AccountProblem:
+    """Why a command cannot say which accounts it acts in: ``unknown`` names, none named
+    while several are configured and none is the default (``unknown`` empty), or ids
+    given without a selector while several accounts are named (``bare_ids``)."""
+
+    known: tuple[str, ...]
+    unknown: tuple[str, ...] = ()
+    bare_ids: bool = False
+
+
+def command_accounts(
+    named: tuple[str, ...],
+    known: tuple[str, ...],
+    default: str | None,
+    *,
+    bare_ids: bool = False,
+) -> tuple[str, ...] | AccountProblem:
+    """The accounts a reboot command acts in (§5.13): the ones it names (``--account``),
+    else ``ECSBOT_DEFAULT_ACCOUNT``, else the only one there is. Ids given as such belong
+    to one account, so ``bare_ids`` with several accounts is a problem, as with regions."""
+    if named:
+        unknown = tuple(name for name in named if name not in known)
+        if unknown:
+            return AccountProblem(known, unknown)
+        accounts = tuple(dict.fromkeys(named))
+    elif default is not None:
+        accounts = (default,)
+    elif len(known) == 1:
+        accounts = known
+    else:
+        return AccountProblem(known)
+    if bare_ids and len(accounts) > 1:
+        return AccountProblem(known, bare_ids=True)
+    return accounts

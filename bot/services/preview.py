@@ -9,6 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from bot.domain.accounts import DEFAULT_ACCOUNT, AccountProblem, command_accounts
 from bot.domain.approval import ApprovalNeed, approval_need
 from bot.domain.dry_run import DryRunAnswer, find_refused
 from bot.domain.errors import EcsError, RoleNotAssumable
@@ -78,6 +79,10 @@ class PreviewAsked:
     # ``tag:``/``name:`` selectors and the regions they are resolved in (docs/PRODUCT.md §4).
     selectors: tuple[Selector, ...] = ()
     search_regions: tuple[str, ...] = ()
+    # The accounts named (``--account``, §5.13); empty: ECSBOT_DEFAULT_ACCOUNT, or the one
+    # account there is. The ids in ``instances`` belong to the one account this resolves
+    # to; selectors are resolved in every account × region.
+    accounts: tuple[str, ...] = ()
 
     @property
     def regions(self) -> tuple[str, ...]:
@@ -125,11 +130,21 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
         ctx.presenter.tell(asked.channel, asked.user, Denied(decision.denial))
         return None
 
+    accounts = command_accounts(
+        asked.accounts,
+        ctx.config.accounts,
+        ctx.config.default_account,
+        bare_ids=bool(asked.instances),
+    )
+    if isinstance(accounts, AccountProblem):
+        ctx.presenter.tell(asked.channel, asked.user, accounts)
+        return None
+    asked = _in_account(asked, accounts)
     refs, duplicates = asked.instances, asked.duplicates
     found: dict[InstanceRef, InstanceInfo] = {}
     selection: Selection | None = None
     if asked.selectors:
-        resolved = resolve_selectors(ctx, asked)
+        resolved = resolve_selectors(ctx, asked, accounts)
         if isinstance(resolved, NoMatch | TooManyMatched | MatchCapped):
             ctx.presenter.tell(asked.channel, asked.user, resolved)
             return None
@@ -139,7 +154,8 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
         # already is a repeat, dropped and reported like any other.
         duplicates += tuple(ref for ref in asked.instances if ref in matched)
         refs = tuple(matched) + tuple(ref for ref in asked.instances if ref not in matched)
-    found.update(describe_all(ctx, [ref for ref in refs if ref not in found]))
+    described, unreachable = describe_reachable(ctx, [ref for ref in refs if ref not in found])
+    found.update(described)
     with ctx.uow() as uow:
         principal = ctx.principal(uow, asked.user)
     targets = [Target(ref.region, ref.instance_id, found[ref].tags) for ref in refs if ref in found]
@@ -159,6 +175,8 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
         if ref in found and found[ref].status == RUNNING and not found[ref].operation_locks
     ]
     batches = dry_run_all(ctx, candidates, force=asked.force, acting_user=asked.user)
+    for ref, refusal in unreachable.items():
+        batches[ref] = DryRunBatch(ref.region, (ref.instance_id,), refusal, per_instance=False)
     instances = plan_instances(refs, found, batches)
     instances, rollout = plan_rollout(instances, asked.rollout, ctx.config.rollout)
     need = approval_need(
@@ -267,15 +285,30 @@ def _note(
     )
 
 
-def resolve_selectors(
-    ctx: Context, asked: PreviewAsked
-) -> tuple[dict[InstanceRef, InstanceInfo], Selection] | NoMatch | TooManyMatched | MatchCapped:
-    """The instances the selectors match together, in every region searched, in the
-    order the regions were asked and ECS listed them; or the answer that says why there
-    is nothing to preview (no match, too many, a tag filter ECS cut at 1,000).
+def _in_account(asked: PreviewAsked, accounts: tuple[str, ...]) -> PreviewAsked:
+    """The ids as belonging to the command's account (there is one when ids are given:
+    ``command_accounts`` refused bare ids with several)."""
+    if not asked.instances and not asked.duplicates:
+        return asked
+    account = accounts[0]
+    return dataclasses.replace(
+        asked,
+        instances=tuple(dataclasses.replace(r, account=account) for r in asked.instances),
+        duplicates=tuple(dataclasses.replace(r, account=account) for r in asked.duplicates),
+    )
 
-    One filtered ``DescribeInstances`` per region (all pages); the listed instances
-    carry everything the preview needs, so they are not described again.
+
+def resolve_selectors(
+    ctx: Context, asked: PreviewAsked, accounts: tuple[str, ...] = (DEFAULT_ACCOUNT,)
+) -> tuple[dict[InstanceRef, InstanceInfo], Selection] | NoMatch | TooManyMatched | MatchCapped:
+    """The instances the selectors match together, in every account × region searched,
+    in the order the accounts and regions were asked and ECS listed them; or the answer
+    that says why there is nothing to preview (no match, too many, a tag filter ECS cut
+    at 1,000).
+
+    One filtered ``DescribeInstances`` per account and region (all pages); the listed
+    instances carry everything the preview needs, so they are not described again. An
+    account whose role cannot be assumed matches nothing there (and is logged).
     """
     wanted = InstanceFilter.of(asked.selectors)
     typed = tuple(str(selector) for selector in asked.selectors)
@@ -284,17 +317,29 @@ def resolve_selectors(
     matched: dict[InstanceRef, InstanceInfo] = {}
     per_region: list[tuple[str, int]] = []
     capped: list[str] = []
+    places = [
+        (account, region, region if account == DEFAULT_ACCOUNT else f"{account}:{region}")
+        for account in accounts
+        for region in asked.search_regions
+    ]
     if not wanted.contradictory:
-        for region in asked.search_regions:
-            page = ctx.ecs.find_instances(region, tags=wanted.tags, name=first_name)
+        for account, region, label in places:
+            try:
+                page = ctx.ecs.find_instances(
+                    region, tags=wanted.tags, name=first_name, account=account
+                )
+            except RoleNotAssumable as refusal:
+                log.warning("account %s unreachable: %s", account, refusal)
+                per_region.append((label, 0))
+                continue
             if page.capped:
-                capped.append(region)
+                capped.append(label)
             hits = [info for info in page.instances if wanted.matches(info.name, info.tags)]
             for info in hits:
-                matched[InstanceRef(region, info.instance_id)] = info
-            per_region.append((region, len(hits)))
+                matched[InstanceRef(region, info.instance_id, account)] = info
+            per_region.append((label, len(hits)))
     else:
-        per_region = [(region, 0) for region in asked.search_regions]
+        per_region = [(label, 0) for _, _, label in places]
     extra = [ref for ref in asked.instances if ref not in matched]
     selection = Selection(typed, tuple(per_region), ids_given=len(extra))
     if capped:
@@ -352,12 +397,28 @@ def batches(ids: Sequence[str], size: int = MAX_IDS_PER_CALL) -> list[Sequence[s
 
 
 def describe_all(ctx: Context, refs: Sequence[InstanceRef]) -> dict[InstanceRef, InstanceInfo]:
-    """DescribeInstances for every region (the gateway batches ≤100 ids a call)."""
+    """DescribeInstances for every account and region (the gateway batches ≤100 ids a
+    call). Instances of an account whose role cannot be assumed are simply not found."""
+    return describe_reachable(ctx, refs)[0]
+
+
+def describe_reachable(
+    ctx: Context, refs: Sequence[InstanceRef]
+) -> tuple[dict[InstanceRef, InstanceInfo], dict[InstanceRef, RoleNotAssumable]]:
+    """What ``describe_all`` finds, and the instances of the accounts whose role could
+    not be assumed with STS's refusal: those are denied while the others go on (§5.13)."""
     found: dict[InstanceRef, InstanceInfo] = {}
+    unreachable: dict[InstanceRef, RoleNotAssumable] = {}
     for (account, region), ids in by_place(refs).items():
-        for info in ctx.ecs.describe_instances(region, ids, account=account):
+        try:
+            infos = ctx.ecs.describe_instances(region, ids, account=account)
+        except RoleNotAssumable as refusal:
+            log.warning("account %s unreachable: %s", account, refusal)
+            unreachable.update({InstanceRef(region, i, account): refusal for i in ids})
+            continue
+        for info in infos:
             found[InstanceRef(region, info.instance_id, account)] = info
-    return found
+    return found, unreachable
 
 
 def dry_run_all(
@@ -394,6 +455,19 @@ def plan_instances(
     planned = []
     for position, ref in enumerate(refs):
         info = found.get(ref)
+        refusal = dry_runs[ref].error if ref in dry_runs else None
+        if info is None and isinstance(refusal, RoleNotAssumable):
+            # Its account's role could not be assumed: nothing could be looked up.
+            planned.append(
+                PlannedInstance(
+                    ref=ref,
+                    position=position,
+                    verdict=Verdict.DENIED,
+                    verdict_code=refusal.code,
+                    verdict_message=refusal.describe(),
+                )
+            )
+            continue
         if info is None:
             planned.append(
                 PlannedInstance(

@@ -28,6 +28,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.domain.accounts import DEFAULT_ACCOUNT
 from bot.domain.model import RETRYABLE_OUTCOMES, InstanceOutcome, RequestState, Verdict
 from bot.domain.request import PlannedInstance, RebootRequest
 from bot.domain.rollout import errors, sent_wave
@@ -164,7 +165,10 @@ def _verdict_detail(instance: PlannedInstance) -> str:
 
 def instance_line(instance: PlannedInstance, *, with_outcome: bool) -> str:
     name = f" {code(instance.name)}" if instance.name else ""
-    region = f" _{escape(instance.ref.region)}_"
+    where = instance.ref.region
+    if instance.ref.account != DEFAULT_ACCOUNT:  # several accounts: say whose (§5.13)
+        where = f"{instance.ref.account} · {where}"
+    region = f" _{escape(where)}_"
     status = f" · {escape(instance.status)}" if instance.status else ""
     if with_outcome and instance.outcome is not InstanceOutcome.PENDING:
         detail = _outcome_text(instance.outcome)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bot.domain.accounts import AccountProblem
 from bot.domain.approval import ApprovalNeed, ApprovalRules, ApprovalTrigger
 from bot.domain.model import RequestState, Role
 from bot.domain.parser import ID_RULE, REBOOT_EXAMPLE, REBOOT_USAGE, CommandError
@@ -107,6 +108,19 @@ def answer_text(answer: Answer) -> str:
     match answer:
         case Denied(denial):
             return denied_text(denial)
+        case AccountProblem(known, unknown, bare_ids):
+            names = ", ".join(f"`{name}`" for name in known)
+            if unknown:
+                listed = ", ".join(f"`{_code_safe(name)}`" for name in unknown)
+                why = f"No account {listed} here"
+            elif bare_ids:
+                why = "Instance ids belong to one account, and several were named"
+            else:
+                why = "Several accounts are configured and none is the default"
+            return (
+                f":x: {why}; name one with `--account NAME` (known: {names}), or select "
+                "by `tag:`/`name:` across several. Nothing was looked up."
+            )
         case LookupFailed(regions, error):
             return (
                 f":x: Could not look the instances up in {', '.join(regions)} (is the region "
