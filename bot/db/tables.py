@@ -209,7 +209,9 @@ class RoleBindingRow(Base):
     """A role granted to a Slack user or user group, optionally scoped."""
 
     __tablename__ = "role_bindings"
-    __table_args__ = (UniqueConstraint("subject", "role", "region", "tag_key", "tag_value"),)
+    __table_args__ = (
+        UniqueConstraint("subject", "role", "region", "tag_key", "tag_value", "account"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     subject: Mapped[str] = mapped_column(String(_SLACK_ID))
@@ -217,6 +219,8 @@ class RoleBindingRow(Base):
     region: Mapped[str] = mapped_column(String(_REGION), default="", server_default="")
     tag_key: Mapped[str] = mapped_column(String(_TAG), default="", server_default="")
     tag_value: Mapped[str] = mapped_column(String(_TAG), default="", server_default="")
+    # "" = every account (§5.13, §6).
+    account: Mapped[str] = mapped_column(String(_ACCOUNT), default="", server_default="")
     created_by: Mapped[str] = mapped_column(String(_ACTOR))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 

@@ -103,11 +103,24 @@ def early_check(ctx: Context, asked: PreviewAsked) -> Decision:
         return channel
     with ctx.uow() as uow:
         principal = ctx.principal(uow, asked.user)
-    targets = [Target(ref.region, ref.instance_id) for ref in asked.instances]
+    accounts = command_accounts(
+        asked.accounts,
+        ctx.config.accounts,
+        ctx.config.default_account,
+        bare_ids=bool(asked.instances),
+    )
+    if isinstance(accounts, AccountProblem):
+        return Decision.allow()  # the preview says so, before ECS is asked anything
+    asked = _in_account(asked, accounts)
+    targets = [Target(ref.region, ref.instance_id, None, ref.account) for ref in asked.instances]
     if asked.selectors:
-        # What a selector matches is not known yet: the regions it searches stand in
-        # (an empty id reads "instances in that region").
-        targets += [Target(region, "") for region in asked.search_regions]
+        # What a selector matches is not known yet: the accounts and regions it searches
+        # stand in (an empty id reads "instances in that region").
+        targets += [
+            Target(region, "", None, account)
+            for account in accounts
+            for region in asked.search_regions
+        ]
     least = needed_role(force=True) if asked.force else Role.VIEWER
     return check_role(principal, least, targets)
 
@@ -158,7 +171,11 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
     found.update(described)
     with ctx.uow() as uow:
         principal = ctx.principal(uow, asked.user)
-    targets = [Target(ref.region, ref.instance_id, found[ref].tags) for ref in refs if ref in found]
+    targets = [
+        Target(ref.region, ref.instance_id, found[ref].tags, ref.account)
+        for ref in refs
+        if ref in found
+    ]
     may_view = check_role(principal, Role.VIEWER, targets)
     may_execute = check_role(principal, needed_role(force=asked.force), targets)
     # A force reboot from someone who may not force is a denial, not a preview (§5.2).

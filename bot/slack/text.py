@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.domain.accounts import AccountProblem
+from bot.domain.accounts import DEFAULT_ACCOUNT, AccountProblem
 from bot.domain.approval import ApprovalNeed, ApprovalRules, ApprovalTrigger
 from bot.domain.model import RequestState, Role
 from bot.domain.parser import ID_RULE, REBOOT_EXAMPLE, REBOOT_USAGE, CommandError
@@ -92,8 +92,11 @@ def _ask_admin(needed: Role) -> str:
 
 def _list_targets(targets: Sequence[Target], limit: int = 5) -> str:
     # A target without an id stands for what a selector may match in its region.
+    def where(t: Target) -> str:
+        return t.region if t.account == DEFAULT_ACCOUNT else f"{t.account} · {t.region}"
+
     shown = ", ".join(
-        f"{t.instance_id} ({t.region})" if t.instance_id else f"instances in {t.region}"
+        f"{t.instance_id} ({where(t)})" if t.instance_id else f"instances in {where(t)}"
         for t in targets[:limit]
     )
     more = len(targets) - limit

@@ -68,7 +68,7 @@ class StoredRequest:
     version: int = 0
 
 
-BindingKey = tuple[str, str, str, str, str]
+BindingKey = tuple[str, str, str, str, str, str]
 
 
 def _key(binding: Binding) -> BindingKey:
@@ -78,6 +78,7 @@ def _key(binding: Binding) -> BindingKey:
         binding.region,
         binding.tag_key,
         binding.tag_value,
+        binding.account,
     )
 
 

@@ -161,12 +161,15 @@ class Harness:
 
     # --- looking at what happened ---------------------------------------------------------
 
-    def grant(self, subject: str, role: Role, *, region: str = "", tag: str = "") -> None:
-        """Bind ``role`` to ``subject`` (optionally in ``region``, for ``key=value``)."""
+    def grant(
+        self, subject: str, role: Role, *, region: str = "", tag: str = "", account: str = ""
+    ) -> None:
+        """Bind ``role`` to ``subject`` (optionally in ``account``, in ``region``, for
+        ``key=value``)."""
         key, _, value = tag.partition("=")
         roles_service.grant(
             self.bot.ctx.uow,
-            Binding(subject, role, region, key, value),
+            Binding(subject, role, region, key, value, account),
             actor="test",
             now=self.clock.now(),
         )

@@ -128,3 +128,16 @@ def test_several_accounts_without_a_default_refuse_bare_ids_before_asking_ecs(
         assert "`prod`, `staging`" in answer
         assert h.sim.calls.all() == []
         assert h.previews() == []
+
+
+def test_an_operator_bound_to_staging_is_denied_for_prod(prod_default: Harness) -> None:
+    h = prod_default
+    staging_operator = "U0STAGEOPS"
+    h.grant(staging_operator, Role.OPERATOR, account="staging")
+    # Denied at the ack: the command's own answer, before ECS is asked anything.
+    answer = h.command(h.sim.fleet_of("prod").ids(HZ)[0], user=staging_operator).json()["text"]
+    h.settle()
+    assert ":no_entry:" in answer
+    assert "prod · cn-hangzhou" in answer
+    assert h.previews() == []
+    assert [c for c in h.sim.calls.all() if c.action == "RebootInstances"] == []

@@ -218,7 +218,13 @@ def test_roles_grant_list_revoke_and_the_audit_trail(
 
     as_json = cli("roles", "list", "--json", database_url=migrated_url)
     assert json.loads(as_json.out) == [
-        {"subject": "U123", "role": "operator", "region": "cn-hangzhou", "tag": "env=prod"}
+        {
+            "subject": "U123",
+            "role": "operator",
+            "region": "cn-hangzhou",
+            "tag": "env=prod",
+            "account": None,
+        }
     ]
 
     revoked = cli(*revoke, database_url=migrated_url)
@@ -242,9 +248,27 @@ def test_roles_grant_list_revoke_and_the_audit_trail(
             "role": "operator",
             "region": "cn-hangzhou",
             "tag": "env=prod",
+            "account": "",
         }
     for result in (granted, again, listed, as_json, revoked, revoked_again):
         assert_no_secret(result.out, result.err)
+
+
+def test_bindings_scoped_to_an_account(cli: Cli, migrated_url: str) -> None:
+    accounts = {"ECSBOT_ACCOUNTS": f"prod={PROD_ROLE},staging={STAGING_ROLE}"}
+    granted = cli(
+        "roles", "grant", "U123", "operator", "--account", "staging",
+        database_url=migrated_url, **accounts,
+    )  # fmt: skip
+    assert granted.code == 0, granted.err
+    assert granted.out.strip() == "Granted U123: operator in account staging."
+    listed = json.loads(cli("roles", "list", "--json", database_url=migrated_url).out)
+    assert [(b["subject"], b["account"]) for b in listed] == [("U123", "staging")]
+    # Revoking works even once the account is gone from ECSBOT_ACCOUNTS.
+    revoked = cli("roles", "revoke", "U123", "operator", "--account", "staging",
+                  database_url=migrated_url)  # fmt: skip
+    assert revoked.code == 0, revoked.err
+    assert json.loads(cli("roles", "list", "--json", database_url=migrated_url).out) == []
 
 
 def test_roles_list_names_the_bootstrap_admins_and_user_groups(
@@ -267,6 +291,8 @@ def test_roles_list_names_the_bootstrap_admins_and_user_groups(
         (("roles", "grant", "C0OPS", "operator"), "is not a Slack user id"),
         (("roles", "grant", "U1", "operator", "--tag", "envprod"), "--tag must be KEY=VALUE"),
         (("roles", "revoke", "U1", "operator", "--tag", "=prod"), "--tag must be KEY=VALUE"),
+        (("roles", "grant", "U1", "operator", "--account", "prod"), "not a known account"),
+        (("roles", "revoke", "U1", "operator", "--account", "Bad!"), "not a known account"),
     ],
 )
 def test_a_bad_binding_is_one_clear_line_and_changes_nothing(
@@ -607,6 +633,7 @@ def test_simulator_through_the_main_command_prints_one_json_line_then_serves(
 
 
 PROD_ROLE = "acs:ram::1234567890123456:role/ecs-reboot-bot"
+STAGING_ROLE = "acs:ram::6543210987654321:role/ecs-reboot-bot"
 
 
 @pytest.mark.parametrize(

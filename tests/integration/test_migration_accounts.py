@@ -36,3 +36,24 @@ def test_upgrade_backfills_the_default_account(database_url: str) -> None:
     assert (instance.ref.account, instance.ref.region) == ("default", "cn-hangzhou")
     assert str(instance.ref) == "cn-hangzhou/i-bp1old0000001"
     assert check_models_match(database_url) == []
+
+
+def test_upgrade_keeps_bindings_for_every_account_and_scopes_new_ones(database_url: str) -> None:
+    from bot.domain.model import Role
+    from bot.domain.policy import Binding
+
+    old_binding: OldInsert = (
+        "INSERT INTO role_bindings (subject, role, region, tag_key, tag_value, created_by,"
+        " created_at) VALUES ('U1', 'operator', '', '', '', 'test', :at)",
+        {"at": T0.replace(tzinfo=None)},
+    )
+    with upgraded_from(database_url, PREVIOUS_HEAD, old_binding) as upgraded:
+        with upgraded() as uow:
+            assert uow.roles.list_all() == [Binding("U1", Role.OPERATOR)]
+            # The same role again, scoped to one account, is a binding of its own.
+            assert uow.roles.grant(Binding("U1", Role.OPERATOR, account="prod"), by="t", now=T0)
+            assert not uow.roles.grant(Binding("U1", Role.OPERATOR, account="prod"), by="t", now=T0)
+            uow.commit()
+        with upgraded() as uow:
+            assert {b.account for b in uow.roles.bindings_for(["U1"])} == {"", "prod"}
+    assert check_models_match(database_url) == []
