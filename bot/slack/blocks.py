@@ -179,6 +179,21 @@ def instance_line(instance: PlannedInstance, *, with_outcome: bool) -> str:
     return f"• `{instance.ref.instance_id}`{name}{region}{status} · {detail}"
 
 
+def grouped_instance_lines(request: RebootRequest, *, with_outcome: bool) -> list[str]:
+    """The instance lines; with several accounts, grouped under an ``account · region``
+    heading each (§5.13), the person's order kept within a group."""
+    if len(request.accounts) < 2:
+        return [instance_line(i, with_outcome=with_outcome) for i in request.instances]
+    groups: dict[tuple[str, str], list[PlannedInstance]] = {}
+    for instance in request.instances:
+        groups.setdefault((instance.ref.account, instance.ref.region), []).append(instance)
+    lines = []
+    for (account, region), members in groups.items():
+        lines.append(f"*{escape(account)} · {escape(region)}*")
+        lines.extend(instance_line(i, with_outcome=with_outcome) for i in members)
+    return lines
+
+
 def _outcome_text(outcome: InstanceOutcome) -> str:
     return _OUTCOME_TEXT.get(outcome) or _OUTCOME_FALLBACK + outcome.value.replace("_", " ")
 
@@ -259,7 +274,7 @@ def request_message(
         )
 
     with_outcome = request.state is not RequestState.PREVIEWED
-    lines = [instance_line(i, with_outcome=with_outcome) for i in request.instances]
+    lines = grouped_instance_lines(request, with_outcome=with_outcome)
     chunks = _chunk_lines(lines)
     room = MAX_BLOCKS - _RESERVED_BLOCKS
     shown, rest = chunks[:room], chunks[room:]
