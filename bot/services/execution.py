@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.domain.errors import EcsError, EcsOutcomeUnknown, EcsTransientError
+from bot.domain.errors import EcsError, EcsOutcomeUnknown, EcsTransientError, RoleNotAssumable
 from bot.domain.lost_answer import MAX_REBOOT_CALLS, Resolution, resolve_lost
 from bot.domain.model import InstanceOutcome, InstanceRef, RequestState, final_request_state
 from bot.domain.request import PlannedInstance, RebootRequest
@@ -32,7 +32,7 @@ from bot.domain.rollout import next_wave, refused, sent_wave, too_many_errors, w
 from bot.services.catch_up import announce_end, redraw
 from bot.services.context import Context
 from bot.services.ports import RUNNING, AgentStatus, RebootResult, RequestUpdate, UnitOfWork
-from bot.services.preview import batches, by_place, describe_all
+from bot.services.preview import batches, by_place, describe_all, describe_reachable
 from bot.services.progress import gate_on_agent, next_delay, observe
 
 log = logging.getLogger(__name__)
@@ -610,13 +610,16 @@ def _observe(ctx: Context, request: RebootRequest, now: datetime) -> tuple[Reboo
     if not watching:
         return request, False
     try:
-        seen = describe_all(ctx, [i.ref for i in watching])
+        seen, unreachable = describe_reachable(ctx, [i.ref for i in watching])
     except EcsTransientError as error:
         # Throttling slows the poller down, it never stops it: try again next tick.
         log.warning("poll of request %s deferred: %s", request.id, error)
         return request, False
     updated = [
-        observe(i, seen.get(i.ref), now=now, timeout_seconds=ctx.config.reboot_timeout)
+        _unreachable_said(
+            observe(i, seen.get(i.ref), now=now, timeout_seconds=ctx.config.reboot_timeout),
+            unreachable.get(i.ref),
+        )
         for i in watching
     ]
     if ctx.config.health_check_agent:
@@ -624,6 +627,19 @@ def _observe(ctx: Context, request: RebootRequest, now: datetime) -> tuple[Reboo
     changed = [new for old, new in zip(watching, updated, strict=True) if new is not old]
     return _save(ctx, request, changed), any(
         new.outcome is not old.outcome for old, new in zip(watching, updated, strict=True)
+    )
+
+
+def _unreachable_said(
+    instance: PlannedInstance, refusal: RoleNotAssumable | None
+) -> PlannedInstance:
+    """An instance that timed out while its account could not be reached (its role no
+    longer assumable, or the account removed from ECSBOT_ACCOUNTS) says so, with the
+    code, instead of "no longer listed by ECS"."""
+    if refusal is None or instance.outcome is not InstanceOutcome.TIMED_OUT:
+        return instance
+    return dataclasses.replace(
+        instance, code=refusal.code, message=f"{instance.message} {refusal.describe()}"
     )
 
 

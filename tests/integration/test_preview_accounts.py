@@ -118,3 +118,72 @@ def test_ids_belong_to_the_default_account(sim: Simulator) -> None:
             ("staging", Verdict.WILL_REBOOT),
             ("staging", Verdict.NOT_FOUND),  # prod's instance is not staging's
         ]
+
+
+# --- an account removed from ECSBOT_ACCOUNTS while a request of it is in flight -----------
+
+
+def _without_prod(sim: Simulator, bot: MemoryBot) -> None:
+    """The bot restarted with ECSBOT_ACCOUNTS naming staging only."""
+    credentials = AccountCredentials(
+        StaticCredentialsProvider(sim.access_key_id, sim.access_key_secret),
+        {"staging": sim.role_arn("staging")},
+        target=StsTarget(endpoint=sim.endpoint),
+        clock=sim.clock,
+    )
+    ecs = EcsClient(credentials=credentials, endpoint=sim.endpoint, clock=sim.clock)
+    bot.ctx = dataclasses.replace(bot.ctx, ecs=ecs)
+
+
+def _confirm(bot: MemoryBot, request_id: str) -> None:
+    from bot.services.clicks import Click
+    from bot.services.confirm import confirm
+
+    later = confirm(bot.ctx, Click(user=USER, channel="C1", request_id=request_id))
+    assert later is not None
+    later()
+
+
+def test_a_removed_account_is_sent_nothing_more(sim: Simulator) -> None:
+    from bot.domain.model import InstanceOutcome
+
+    for bot in bot_on(sim, default="prod"):
+        prod_ids = sim.fleet_of("prod").ids(HZ)[:2]
+        request = preview(bot.ctx, asked(instances=tuple(InstanceRef(HZ, i) for i in prod_ids)))
+        assert request is not None
+        _without_prod(sim, bot)
+        _confirm(bot, request.id)
+        final = bot.db.request(request.id)
+        assert [(i.outcome, i.code) for i in final.instances] == [
+            (InstanceOutcome.FAILED, "AccountNotConfigured"),
+            (InstanceOutcome.FAILED, "AccountNotConfigured"),
+        ]
+        assert "ECSBOT_ACCOUNTS" in (final.instances[0].message or "")
+        assert sim.calls.of("RebootInstances", dry_run=False) == []
+
+
+def test_a_removed_account_s_rebooting_instances_time_out_saying_why(sim: Simulator) -> None:
+    from bot.domain.model import InstanceOutcome
+    from bot.services.poller import poll_once
+
+    clock = sim.clock
+    assert isinstance(clock, ManualClock)
+    for bot in bot_on(sim, default="prod"):
+        bot.ctx = dataclasses.replace(bot.ctx, clock=clock.now)
+        prod_id = sim.fleet_of("prod").ids(HZ)[0]
+        request = preview(bot.ctx, asked(instances=(InstanceRef(HZ, prod_id),)))
+        assert request is not None
+        _confirm(bot, request.id)
+        assert bot.db.request(request.id).instances[0].outcome is InstanceOutcome.REBOOTING
+        _without_prod(sim, bot)
+        describes = len(sim.calls.of("DescribeInstances"))
+        for _ in range(12):
+            clock.advance(60)
+            poll_once(bot.ctx, clock.now())
+        [instance] = bot.db.request(request.id).instances
+        assert (instance.outcome, instance.code) == (
+            InstanceOutcome.TIMED_OUT,
+            "AccountNotConfigured",
+        )
+        assert "account prod" in (instance.message or "")
+        assert len(sim.calls.of("DescribeInstances")) == describes  # nothing sent to prod
