@@ -702,3 +702,15 @@ def test_a_preview_over_several_accounts_groups_by_account_and_region() -> None:
     # One account: no headings, as before.
     single = rendered(request_message(request([planned(1), planned(2)]), can_execute=True))
     assert "*default · " not in single
+
+
+def test_notifications_name_the_accounts_beyond_default() -> None:
+    prod = dataclasses.replace(planned(1), ref=InstanceRef(HZ, iid(1), "prod"))
+    confirmed = dataclasses.replace(
+        request([prod], state=RequestState.EXECUTING), confirmed_by=CONFIRMER
+    )
+    assert "in cn-hangzhou of account prod started" in notify_started(confirmed, None).text
+    plain = dataclasses.replace(
+        request([planned(1)], state=RequestState.EXECUTING), confirmed_by=CONFIRMER
+    )
+    assert "in cn-hangzhou started" in notify_started(plain, None).text
