@@ -140,12 +140,12 @@ def _conflicts(keyword: Keyword, options: GivenOptions, table: OptionTable) -> l
                 f"{quote_list(members)}."
             )
     for option in table.for_command(keyword):
-        if option.excludes and options.has(option):
-            if any(name in options.values for name in option.excludes):
-                problems.append(
-                    f"{quote(option.name)} {option.excludes_why}: it cannot be combined "
-                    f"with {_or_list(option.excludes)}."
-                )
+        clash = any(name in options.values for name in option.excludes)
+        if clash and options.has(option):
+            problems.append(
+                f"{quote(option.name)} {option.excludes_why}: it cannot be combined "
+                f"with {_or_list(option.excludes)}."
+            )
     return problems
 
 

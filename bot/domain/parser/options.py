@@ -180,8 +180,7 @@ REGION: Option[tuple[str, ...]] = Option(
     "--region",
     REBOOT_ONLY | BINDINGS,
     "where selectors look (every region listed) and the region of ids given without "
-    "one. With several regions, write ids as `REGION/i-…`. On `grant`/`revoke`: the "
-    "one region the role is limited to",
+    "one. With several regions, write ids as `REGION/i-…`",
     kind=Kind.LIST,
     read=read_regions,
     metavar="REGION[,REGION…]",
@@ -202,7 +201,7 @@ REASON: Option[str] = Option(
 TAG: Option[tuple[str, str]] = Option(
     "--tag",
     BINDINGS,
-    "on `grant`/`revoke`: the tag the role is limited to",
+    "the instances a role is limited to: those with this tag",
     kind=Kind.WORD,
     read=read_tag,
     metavar="KEY=VALUE",

@@ -53,7 +53,6 @@ class InstanceListParse:
         return not self.errors
 
 
-
 @dataclass(frozen=True)
 class _NamedId:
     """A valid id as written, with its region prefix when it had one."""
