@@ -5,6 +5,9 @@ how it reads their values, which commands each applies to, the "did you mean" hi
 the list of options an unknown one is answered with, the usage lines, and the help
 text (``bot/slack/text.py`` renders the help lines). Adding a flag means one entry
 here; see docs/ARCHITECTURE.md, "Adding a flag", for the few other places.
+
+The help lines are sentences, like the parser's problems: what the grammar accepts
+and how a person is told about it are one decision, kept in one place.
 """
 
 from __future__ import annotations
