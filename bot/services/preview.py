@@ -7,10 +7,11 @@ import dataclasses
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from bot.domain.accounts import DEFAULT_ACCOUNT, AccountProblem, command_accounts
 from bot.domain.approval import ApprovalNeed, approval_need
+from bot.domain.commands import RebootCommand
 from bot.domain.dry_run import DryRunAnswer, find_refused
 from bot.domain.errors import EcsError, RoleNotAssumable
 from bot.domain.model import InstanceRef, RequestState, Role, Verdict
@@ -26,7 +27,7 @@ from bot.domain.policy import (
 from bot.domain.policy import role_needed_to_reboot as needed_role
 from bot.domain.request import PlannedInstance, RebootRequest, expiry
 from bot.domain.rollout import Rollout, RolloutDefaults, RolloutFlags, plan_waves, resolve
-from bot.domain.selectors import InstanceFilter, Selector
+from bot.domain.selectors import InstanceFilter
 from bot.services.answers import (
     Denied,
     LookupFailed,
@@ -63,32 +64,16 @@ LOCK_CODES = {
 
 @dataclass(frozen=True)
 class PreviewAsked:
-    """A parsed ``/ecs-reboot`` reboot command, as the Slack layer hands it over."""
+    """A reboot command to preview: the command as parsed (``bot.domain.parser``), who
+    asked for it, where, and the text they typed. A retry (docs/PRODUCT.md §6.2) also
+    names the request it retries and the id claimed for it there."""
 
     user: str
     channel: str
-    instances: tuple[InstanceRef, ...]
-    force: bool
+    command: RebootCommand
     command_text: str = ""
-    duplicates: tuple[InstanceRef, ...] = ()
-    rollout: RolloutFlags = field(default_factory=RolloutFlags)
-    reason: str | None = None
-    # A retry (docs/PRODUCT.md §6.2): the request it retries, and the id claimed for it there.
     retry_of: str | None = None
     request_id: str | None = None
-    # ``tag:``/``name:`` selectors and the regions they are resolved in (docs/PRODUCT.md §4).
-    selectors: tuple[Selector, ...] = ()
-    search_regions: tuple[str, ...] = ()
-    # The accounts named (``--account``, §5.13); empty: ECSBOT_DEFAULT_ACCOUNT, or the one
-    # account there is. The ids in ``instances`` belong to the one account this resolves
-    # to; selectors are resolved in every account × region.
-    accounts: tuple[str, ...] = ()
-
-    @property
-    def regions(self) -> tuple[str, ...]:
-        """Every region the request may touch, before anything is looked up."""
-        named = [ref.region for ref in self.instances]
-        return tuple(sorted({*named, *(self.search_regions if self.selectors else ())}))
 
 
 def early_check(ctx: Context, asked: PreviewAsked) -> Decision:
@@ -104,24 +89,24 @@ def early_check(ctx: Context, asked: PreviewAsked) -> Decision:
     with ctx.uow() as uow:
         principal = ctx.principal(uow, asked.user)
     accounts = command_accounts(
-        asked.accounts,
+        asked.command.accounts,
         ctx.config.accounts,
         ctx.config.default_account,
-        bare_ids=bool(asked.instances),
+        bare_ids=bool(asked.command.instances),
     )
     if isinstance(accounts, AccountProblem):
         return Decision.allow()  # the preview says so, before ECS is asked anything
-    asked = _in_account(asked, accounts)
-    targets = [Target(ref.region, ref.instance_id, None, ref.account) for ref in asked.instances]
-    if asked.selectors:
+    command = _in_account(asked.command, accounts)
+    targets = [Target(ref.region, ref.instance_id, None, ref.account) for ref in command.instances]
+    if command.selectors:
         # What a selector matches is not known yet: the accounts and regions it searches
         # stand in (an empty id reads "instances in that region").
         targets += [
             Target(region, "", None, account)
             for account in accounts
-            for region in asked.search_regions
+            for region in command.search_regions
         ]
-    least = needed_role(force=True) if asked.force else Role.VIEWER
+    least = needed_role(force=True) if command.force else Role.VIEWER
     return check_role(principal, least, targets)
 
 
@@ -132,7 +117,7 @@ def preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
         return _preview(ctx, asked)
     except EcsError as error:
         log.warning("preview failed: %s", error)
-        regions = asked.regions
+        regions = asked.command.all_regions
         ctx.presenter.tell(asked.channel, asked.user, LookupFailed(regions, error))
         return None
 
@@ -144,19 +129,19 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
         return None
 
     accounts = command_accounts(
-        asked.accounts,
+        asked.command.accounts,
         ctx.config.accounts,
         ctx.config.default_account,
-        bare_ids=bool(asked.instances),
+        bare_ids=bool(asked.command.instances),
     )
     if isinstance(accounts, AccountProblem):
         ctx.presenter.tell(asked.channel, asked.user, accounts)
         return None
-    asked = _in_account(asked, accounts)
-    refs, duplicates = asked.instances, asked.duplicates
+    asked = dataclasses.replace(asked, command=_in_account(asked.command, accounts))
+    refs, duplicates = asked.command.instances, asked.command.duplicates
     found: dict[InstanceRef, InstanceInfo] = {}
     selection: Selection | None = None
-    if asked.selectors:
+    if asked.command.selectors:
         resolved = resolve_selectors(ctx, asked, accounts)
         if isinstance(resolved, NoMatch | TooManyMatched | MatchCapped):
             ctx.presenter.tell(asked.channel, asked.user, resolved)
@@ -165,8 +150,8 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
         found.update(matched)
         # Ids given as well are added to what the filter matched; one it matched
         # already is a repeat, dropped and reported like any other.
-        duplicates += tuple(ref for ref in asked.instances if ref in matched)
-        refs = tuple(matched) + tuple(ref for ref in asked.instances if ref not in matched)
+        duplicates += tuple(ref for ref in asked.command.instances if ref in matched)
+        refs = tuple(matched) + tuple(ref for ref in asked.command.instances if ref not in matched)
     described, unreachable = describe_reachable(ctx, [ref for ref in refs if ref not in found])
     found.update(described)
     with ctx.uow() as uow:
@@ -177,9 +162,9 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
         if ref in found
     ]
     may_view = check_role(principal, Role.VIEWER, targets)
-    may_execute = check_role(principal, needed_role(force=asked.force), targets)
+    may_execute = check_role(principal, needed_role(force=asked.command.force), targets)
     # A force reboot from someone who may not force is a denial, not a preview (§5.2).
-    for verdict in (may_view, may_execute if asked.force else Decision.allow()):
+    for verdict in (may_view, may_execute if asked.command.force else Decision.allow()):
         if verdict.denial is not None:
             ctx.presenter.tell(asked.channel, asked.user, Denied(verdict.denial))
             _audit_denial(ctx, asked, verdict.denial)
@@ -191,14 +176,14 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
         for ref in refs
         if ref in found and found[ref].status == RUNNING and not found[ref].operation_locks
     ]
-    batches = dry_run_all(ctx, candidates, force=asked.force, acting_user=asked.user)
+    batches = dry_run_all(ctx, candidates, force=asked.command.force, acting_user=asked.user)
     for ref, refusal in unreachable.items():
         batches[ref] = DryRunBatch(ref.region, (ref.instance_id,), refusal, per_instance=False)
     instances = plan_instances(refs, found, batches)
-    instances, rollout = plan_rollout(instances, asked.rollout, ctx.config.rollout)
+    instances, rollout = plan_rollout(instances, asked.command.rollout, ctx.config.rollout)
     need = approval_need(
         ctx.config.approval_rules,
-        force=asked.force,
+        force=asked.command.force,
         instance_tags=[i.tags for i in instances if i.will_reboot],
         instance_accounts=[i.ref.account for i in instances if i.will_reboot],
     )
@@ -207,7 +192,7 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
     request = RebootRequest(
         id=asked.request_id or ctx.new_id(),
         state=RequestState.PREVIEWED,
-        force=asked.force,
+        force=asked.command.force,
         requester=asked.user,
         channel=asked.channel,
         created_at=now,
@@ -219,10 +204,10 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
         rollout_batch=rollout.batch,
         rollout_max_errors=rollout.max_errors,
         pause_after_wave=1 if rollout.pause_after_canary and rollout.waves > 1 else None,
-        reason=asked.reason,
+        reason=asked.command.reason,
         approvals_needed=need.count,
         retry_of=asked.retry_of,
-        selectors=tuple(str(selector) for selector in asked.selectors),
+        selectors=tuple(str(selector) for selector in asked.command.selectors),
     )
     with ctx.uow() as uow:
         uow.requests.add(request)
@@ -232,12 +217,12 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
             action="preview",
             request_id=request.id,
             detail={
-                "force": asked.force,
+                "force": asked.command.force,
                 "channel": asked.channel,
                 "instances": [str(i.ref) for i in instances],
                 "will_reboot": len(request.to_reboot),
                 "waves": rollout.waves,
-                "reason": asked.reason,
+                "reason": asked.command.reason,
                 "approvals_needed": need.count,
                 "retry_of": asked.retry_of,
                 "selectors": list(request.selectors),
@@ -302,16 +287,16 @@ def _note(
     )
 
 
-def _in_account(asked: PreviewAsked, accounts: tuple[str, ...]) -> PreviewAsked:
+def _in_account(command: RebootCommand, accounts: tuple[str, ...]) -> RebootCommand:
     """The ids as belonging to the command's account (there is one when ids are given:
     ``command_accounts`` refused bare ids with several)."""
-    if not asked.instances and not asked.duplicates:
-        return asked
+    if not command.instances and not command.duplicates:
+        return command
     account = accounts[0]
     return dataclasses.replace(
-        asked,
-        instances=tuple(dataclasses.replace(r, account=account) for r in asked.instances),
-        duplicates=tuple(dataclasses.replace(r, account=account) for r in asked.duplicates),
+        command,
+        instances=tuple(dataclasses.replace(r, account=account) for r in command.instances),
+        duplicates=tuple(dataclasses.replace(r, account=account) for r in command.duplicates),
     )
 
 
@@ -327,8 +312,8 @@ def resolve_selectors(
     instances carry everything the preview needs, so they are not described again. An
     account whose role cannot be assumed matches nothing there (and is logged).
     """
-    wanted = InstanceFilter.of(asked.selectors)
-    typed = tuple(str(selector) for selector in asked.selectors)
+    wanted = InstanceFilter.of(asked.command.selectors)
+    typed = tuple(str(selector) for selector in asked.command.selectors)
     # ECS takes one InstanceName: a further name pattern is applied to what it listed.
     first_name = wanted.names[0] if wanted.names else None
     matched: dict[InstanceRef, InstanceInfo] = {}
@@ -337,7 +322,7 @@ def resolve_selectors(
     places = [
         (account, region, region if account == DEFAULT_ACCOUNT else f"{account}:{region}")
         for account in accounts
-        for region in asked.search_regions
+        for region in asked.command.search_regions
     ]
     if not wanted.contradictory:
         for account, region, label in places:
@@ -357,7 +342,7 @@ def resolve_selectors(
             per_region.append((label, len(hits)))
     else:
         per_region = [(label, 0) for _, _, label in places]
-    extra = [ref for ref in asked.instances if ref not in matched]
+    extra = [ref for ref in asked.command.instances if ref not in matched]
     selection = Selection(typed, tuple(per_region), ids_given=len(extra))
     if capped:
         return MatchCapped(selection, tuple(capped), TAG_FILTER_LIMIT)
@@ -377,7 +362,11 @@ def _audit_denial(ctx: Context, asked: PreviewAsked, denial: Denial) -> None:
             at=ctx.clock(),
             actor=asked.user,
             action="denied",
-            detail={**denial_detail(denial), "force": asked.force, "channel": asked.channel},
+            detail={
+                **denial_detail(denial),
+                "force": asked.command.force,
+                "channel": asked.channel,
+            },
         )
         uow.commit()
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from bot.domain.accounts import AccountProblem
+from bot.domain.commands import RebootCommand
 from bot.domain.model import InstanceRef, Role, Verdict
 from bot.domain.policy import Binding
 from bot.domain.selectors import TagSelector
@@ -57,8 +58,8 @@ def bot(sim: Simulator) -> Iterator[MemoryBot]:
 
 
 def asked(**fields: object) -> PreviewAsked:
-    base = PreviewAsked(user=USER, channel="C1", instances=(), force=False)
-    return dataclasses.replace(base, **fields)  # type: ignore[arg-type]
+    command = dataclasses.replace(RebootCommand(instances=()), **fields)  # type: ignore[arg-type]
+    return PreviewAsked(user=USER, channel="C1", command=command)
 
 
 def test_a_tag_selector_over_two_accounts_previews_both(sim: Simulator, bot: MemoryBot) -> None:
