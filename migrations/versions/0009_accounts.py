@@ -45,7 +45,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("role_bindings") as batch:
-        batch.drop_constraint(op.f("uq_role_bindings_subject_role_region_tag_key_tag_value_account"))
+        batch.drop_constraint(
+            op.f("uq_role_bindings_subject_role_region_tag_key_tag_value_account")
+        )
         batch.drop_column("account")
         batch.create_unique_constraint(
             op.f("uq_role_bindings_subject_role_region_tag_key_tag_value"), _OLD_KEY
