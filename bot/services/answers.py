@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypeAlias
 
+from bot.domain.accounts import AccountProblem
 from bot.domain.approval import ApprovalNeed
 from bot.domain.errors import BotError, EcsError, StoreUnavailable
 from bot.domain.model import InstanceRef
@@ -183,6 +184,7 @@ class CannotSchedule:
 Answer: TypeAlias = (
     Denied
     | CannotSchedule
+    | AccountProblem
     | LookupFailed
     | NoMatch
     | TooManyMatched

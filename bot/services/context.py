@@ -8,6 +8,7 @@ import socket
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from bot.domain.accounts import DEFAULT_ACCOUNT
 from bot.domain.approval import ApprovalRules
 from bot.domain.policy import Principal
 from bot.domain.rollout import RolloutDefaults
@@ -49,6 +50,9 @@ class FlowConfig:
     schedule_limits: ScheduleLimits = field(default_factory=ScheduleLimits)
     schedule_times: ScheduleTimes = field(default_factory=ScheduleTimes)
     windows: Mapping[str, Window] = field(default_factory=dict)
+    # ECSBOT_ACCOUNTS' names (or "default") and ECSBOT_DEFAULT_ACCOUNT (§5.13).
+    accounts: tuple[str, ...] = (DEFAULT_ACCOUNT,)
+    default_account: str | None = None
 
 
 def new_request_id() -> str:

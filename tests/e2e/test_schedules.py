@@ -19,6 +19,7 @@ import pytest
 
 from bot.cli import main as cli_main
 from bot.db.stats import state_and_outcome_counts
+from bot.domain.commands import RebootCommand
 from bot.domain.model import InstanceOutcome, InstanceRef, RequestState, Role
 from bot.domain.policy import Binding
 from bot.domain.rollout import RolloutFlags, Size
@@ -85,11 +86,12 @@ def _previewed(
     asked = PreviewAsked(
         user=user,
         channel=CHANNEL,
-        instances=tuple(InstanceRef(REGION, i) for i in chosen),
-        force=False,
+        command=RebootCommand(
+            instances=tuple(InstanceRef(REGION, i) for i in chosen),
+            rollout=rollout or RolloutFlags(),
+            when=when,
+        ),
         command_text=" ".join(chosen),
-        rollout=rollout or RolloutFlags(),
-        when=when,
     )
     request = preview(h.bot.ctx, asked)
     assert request is not None, h.ephemerals()
@@ -264,9 +266,9 @@ def test_too_soon_too_far_and_an_unknown_window_record_nothing(migrated_url: str
             asked = PreviewAsked(
                 user=OPERATOR,
                 channel=CHANNEL,
-                instances=(InstanceRef(REGION, h.sim.fleet.ids(REGION)[0]),),
-                force=False,
-                when=when,
+                command=RebootCommand(
+                    instances=(InstanceRef(REGION, h.sim.fleet.ids(REGION)[0]),), when=when
+                ),
             )
             assert preview(h.bot.ctx, asked) is None
         said = h.ephemerals(OPERATOR)

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from bot.domain.commands import RebootCommand
 from bot.domain.model import InstanceRef, RequestState, Role
 from bot.domain.policy import Binding
 from bot.domain.request import RebootRequest
@@ -38,9 +39,10 @@ def scheduled(bot: MemoryBot, seconds: int = 600) -> RebootRequest:
     asked = PreviewAsked(
         user=REQUESTER,
         channel=CHANNEL,
-        instances=(InstanceRef(REGION, "i-1"), InstanceRef(REGION, "i-2")),
-        force=False,
-        when=InDelay(seconds),
+        command=RebootCommand(
+            instances=(InstanceRef(REGION, "i-1"), InstanceRef(REGION, "i-2")),
+            when=InDelay(seconds),
+        ),
     )
     request = preview(bot.ctx, asked)
     assert request is not None
