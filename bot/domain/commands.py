@@ -32,6 +32,11 @@ class RolesCommand:
 
 
 @dataclass(frozen=True)
+class ScheduledCommand:
+    """List the scheduled reboots and the maintenance windows (docs/PRODUCT.md §5.10)."""
+
+
+@dataclass(frozen=True)
 class RoleBindingCommand:
     """A change to one binding (docs/PRODUCT.md §6). ``subject`` is a bare Slack id (``U…``,
     ``W…`` or ``S…``); ``region`` and the tag are None when the binding is unscoped."""
@@ -99,6 +104,7 @@ Command: TypeAlias = (
     HelpCommand
     | StatusCommand
     | RolesCommand
+    | ScheduledCommand
     | GrantCommand
     | RevokeCommand
     | RebootCommand

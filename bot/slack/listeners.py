@@ -19,10 +19,12 @@ from bot.domain.parser import (
     RebootCommand,
     RevokeCommand,
     RolesCommand,
+    ScheduledCommand,
     StatusCommand,
     parse_command,
 )
 from bot.domain.policy import Binding, Principal, Target, check_channel, check_role
+from bot.domain.schedule import When, WhenProblem, resolve_when
 from bot.logs import request_context
 from bot.services import approval as approval_service
 from bot.services import clicks
@@ -31,11 +33,19 @@ from bot.services import preview as preview_service
 from bot.services import retry as retry_service
 from bot.services import roles as roles_service
 from bot.services import rollout as rollout_service
+from bot.services import scheduled as scheduled_service
 from bot.services.answers import ClickNotRecorded
 from bot.services.context import Context
 from bot.slack import blocks
 from bot.slack.jobs import Jobs
-from bot.slack.text import denied_text, help_text, problems_text, role_change_text, roles_text
+from bot.slack.text import (
+    denied_text,
+    help_text,
+    problems_text,
+    role_change_text,
+    roles_text,
+    scheduled_text,
+)
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +84,19 @@ def _on_command(ctx: Context, jobs: Jobs) -> Handler:
     return on_command
 
 
+def _place_when(ctx: Context, when: When) -> WhenProblem | None:
+    """A WHEN's problem on the clock now (too soon, too far, an unknown window), so the
+    parser reports it with every other problem; the preview places it again."""
+    placed = resolve_when(
+        when,
+        now=ctx.clock(),
+        tz=ctx.config.timezone,
+        windows=ctx.config.windows,
+        limits=ctx.config.schedule_limits,
+    )
+    return placed if isinstance(placed, WhenProblem) else None
+
+
 def answer_command(
     ctx: Context, *, user: str, channel: str, text: str
 ) -> tuple[str, Callable[[], object] | None]:
@@ -84,6 +107,7 @@ def answer_command(
         default_region=ctx.config.default_region,
         max_instances=ctx.config.max_instances,
         require_reason=ctx.config.require_reason,
+        place_when=lambda when: _place_when(ctx, when),
     )
     if isinstance(parsed, CommandError):
         return problems_text(parsed), None
@@ -103,6 +127,8 @@ def answer_command(
         return _status(ctx, user=user, channel=channel, request_id=parsed.request_id), None
     if isinstance(parsed, RolesCommand):
         return roles_text(roles_service.roles_view(ctx, user)), None
+    if isinstance(parsed, ScheduledCommand):
+        return scheduled_text(scheduled_service.scheduled_view(ctx)), None
     if isinstance(parsed, GrantCommand | RevokeCommand):
         binding = Binding(
             subject=parsed.subject,

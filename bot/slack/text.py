@@ -589,6 +589,7 @@ def help_text(
             "*Other commands*",
             "• `/ecs-reboot status REQUEST_ID`: where a request stands.",
             "• `/ecs-reboot roles`: who holds which role.",
+            "• `/ecs-reboot scheduled`: the scheduled reboots and the maintenance windows.",
             f"• {binding_usage(Keyword.GRANT)}: give a role (admins only); {scopes} "
             "limit it to those instances.",
             f"• {binding_usage(Keyword.REVOKE)}: take it back.",

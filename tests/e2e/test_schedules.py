@@ -2,9 +2,9 @@
 as Slack signs them over HTTP, the ECS simulator and the poller on one manual clock that
 the tests move (never a sleep).
 
-The ``--at``/``--in``/``--window`` flags reach the preview through the command parser's
-option table; until it carries them these tests hand the WHEN to the preview use case
-directly (its input, ``PreviewAsked.when``), and click and poll as Slack and the poller do.
+Most tests hand the WHEN (and a rollout plan) to the preview use case as the parsed
+command (``PreviewAsked.command``), the way the slash command does, to set up many cases
+briefly; the last ones type the slash command itself.
 """
 
 from __future__ import annotations
@@ -539,3 +539,45 @@ def test_abort_while_waiting_for_the_window_ends_it_with_the_rest_never_sent(
         outcomes = [i.outcome for i in request.instances]
         assert outcomes.count(InstanceOutcome.SUCCEEDED) == 1
         assert outcomes.count(InstanceOutcome.ABORTED) == len(ids) - 1
+
+
+# ── the slash command itself ────────────────────────────────────────────────────
+
+
+def test_the_slash_command_in_a_few_seconds_runs_once_at_its_time(migrated_url: str) -> None:
+    with scheduling_bot(migrated_url) as h:
+        ids = h.sim.fleet.ids(REGION)[:2]
+        response = h.command(f"--in 30s {' '.join(ids)}")
+        assert "Checking 2 instances" in response.json()["text"]
+        h.settle()
+        request_id, shown = h.last_preview()
+        assert "(in 30 s)" in text_of(shown)
+        h.click(ACTION_CONFIRM, request_id)
+        h.settle()
+        assert h.request(request_id).state is RequestState.SCHEDULED
+        _ticks(h, 29)
+        assert _real_calls(h) == 0
+        _ticks(h, 1)
+        assert [set(call) for call in sent_waves(h)] == [set(ids)]
+        h.run_until_final(request_id)
+        assert h.request(request_id).state is RequestState.SUCCEEDED
+        assert _real_calls(h) == 1
+
+        listed = h.command("scheduled").json()["text"]
+        assert "Nothing is scheduled." in listed
+
+
+def test_a_slash_command_too_soon_is_an_input_error_with_the_others(migrated_url: str) -> None:
+    with scheduling_bot(migrated_url, env={"ECSBOT_WINDOWS": "night=daily 02:00-04:00"}) as h:
+        reply = h.command("--in 5s i-BAD").json()["text"]
+        assert "`--in 5s` is only 5 s from now" in reply
+        assert "i-BAD" in reply
+        reply = h.command(f"--window weekly {h.sim.fleet.ids(REGION)[0]}").json()["text"]
+        assert "no such window; the windows are `night`" in reply
+        reply = h.command(f"--at 02:00 --in 1h {h.sim.fleet.ids(REGION)[0]}").json()["text"]
+        assert "cannot be combined" in reply
+        h.settle()
+        assert h.preview_ids() == []
+        assert h.sim.calls.of("DescribeInstances") == []
+        listed = h.command("scheduled").json()["text"]
+        assert "`night`: daily 02:00-04:00 UTC" in listed

@@ -578,8 +578,10 @@ def test_count_limit_holds(ids: list[str], limit: int) -> None:
 _ID = "i-bp1abcd00000001"
 
 
-def _reason_of(text: str, **kwargs: bool) -> object:
-    parsed = parse_command(text, default_region="cn-hangzhou", max_instances=10, **kwargs)
+def _reason_of(text: str, *, require_reason: bool = False) -> object:
+    parsed = parse_command(
+        text, default_region="cn-hangzhou", max_instances=10, require_reason=require_reason
+    )
     return parsed.reason if isinstance(parsed, RebootCommand) else parsed
 
 

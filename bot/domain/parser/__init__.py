@@ -28,6 +28,7 @@ from bot.domain.commands import (
     RevokeCommand,
     RoleBindingCommand,
     RolesCommand,
+    ScheduledCommand,
     StatusCommand,
 )
 from bot.domain.parser.command import parse_command
@@ -62,6 +63,7 @@ __all__ = [
     "RevokeCommand",
     "RoleBindingCommand",
     "RolesCommand",
+    "ScheduledCommand",
     "StatusCommand",
     "parse_command",
     "parse_instances",

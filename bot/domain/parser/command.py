@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from bot.domain.commands import (
     Command,
@@ -19,6 +19,7 @@ from bot.domain.commands import (
     RebootCommand,
     RevokeCommand,
     RolesCommand,
+    ScheduledCommand,
     StatusCommand,
 )
 from bot.domain.model import Role
@@ -30,16 +31,19 @@ from bot.domain.parser.flags import (
 )
 from bot.domain.parser.options import (
     ALL_AT_ONCE,
+    AT,
     BATCH,
     CANARY,
     FORCE,
     HELP,
+    IN,
     MAX_ERRORS,
     PAUSE_AFTER_CANARY,
     REASON,
     REGION,
     TABLE,
     TAG,
+    WINDOW,
     Keyword,
     binding_usage,
 )
@@ -55,6 +59,7 @@ from bot.domain.parser.words import (
     split_words,
 )
 from bot.domain.rollout import RolloutFlags
+from bot.domain.schedule import When, WhenProblem
 
 _KEYWORDS = tuple(keyword.value for keyword in Keyword if keyword is not Keyword.REBOOT)
 _USER_MENTION = re.compile(r"<@(?P<id>[UW][A-Z0-9]+)(?:\|[^>]*)?>")
@@ -68,12 +73,16 @@ def parse_command(
     default_region: str | None,
     max_instances: int,
     require_reason: bool = False,
+    place_when: Callable[[When], WhenProblem | None] | None = None,
 ) -> Command:
     """Read the text of an ``/ecs-reboot`` slash command (docs/PRODUCT.md §4).
 
     Returns one command, or a ``CommandError`` that lists every problem at once.
     ``default_region`` is ``ECSBOT_DEFAULT_REGION``, ``max_instances`` is
     ``ECSBOT_MAX_INSTANCES`` and ``require_reason`` is ``ECSBOT_REQUIRE_REASON``.
+    ``place_when`` checks a WHEN on the clock (too soon, too far, an unknown window:
+    ``bot.domain.schedule.resolve_when`` with the caller's ``now`` and settings), so its
+    problem is reported with every other one; the parser itself knows no clock.
     """
     text, reason = take_reason(text)
     words = split_words(text, list_options=TABLE.list_options())
@@ -88,9 +97,14 @@ def parse_command(
     problems = reading_problems(keyword, options, TABLE) + reason.problems
     problems += misuse_problems(keyword, options, TABLE)
     command: Command
-    if keyword in (Keyword.HELP, Keyword.ROLES):
+    if keyword in (Keyword.HELP, Keyword.ROLES, Keyword.SCHEDULED):
         problems += _reject_arguments(keyword.value, arguments)
-        command = HelpCommand() if keyword is Keyword.HELP else RolesCommand()
+        if keyword is Keyword.HELP:
+            command = HelpCommand()
+        elif keyword is Keyword.ROLES:
+            command = RolesCommand()
+        else:
+            command = ScheduledCommand()
     elif keyword is Keyword.STATUS:
         command = _status_command(arguments, problems)
     elif keyword in (Keyword.GRANT, Keyword.REVOKE):
@@ -99,6 +113,10 @@ def parse_command(
         command = _reboot_command(
             operands, options, problems, default_region=default_region, max_instances=max_instances
         )
+        if command.when is not None and place_when is not None:
+            placed = place_when(command.when)
+            if placed is not None:
+                problems.append(placed.message)
         if reason.text is not None:
             command = dataclasses.replace(command, reason=reason.text)
         elif require_reason and not reason.problems:
@@ -217,6 +235,7 @@ def _reboot_command(
         selectors=parsed.selectors,
         regions=regions,
         search_regions=search_regions,
+        when=options.get(AT) or options.get(IN) or options.get(WINDOW),
     )
 
 

@@ -19,6 +19,18 @@ from typing import Any, Generic, TypeVar
 
 from bot.domain.parser.words import REGION_EXAMPLES, REGION_ID_PATTERN, quote
 from bot.domain.rollout import Size, parse_size
+from bot.domain.schedule import (
+    AT_USAGE,
+    IN_USAGE,
+    AtClock,
+    AtMoment,
+    InDelay,
+    InWindow,
+    WhenProblem,
+    read_at,
+    read_in,
+    read_window,
+)
 
 T = TypeVar("T")
 
@@ -32,6 +44,7 @@ class Keyword(StrEnum):
     ROLES = "roles"
     GRANT = "grant"
     REVOKE = "revoke"
+    SCHEDULED = "scheduled"
 
 
 class Kind(Enum):
@@ -164,6 +177,23 @@ def read_max_errors(value: str) -> Reading[Size]:
     return Reading(size)
 
 
+def _when_reading(read: Callable[[str], T | WhenProblem]) -> Reader[T]:
+    """A WHEN reader of ``bot.domain.schedule`` as the table's readers answer."""
+
+    def reader(value: str) -> Reading[T]:
+        result = read(value)
+        if isinstance(result, WhenProblem):
+            return Reading(None, (result.message,))
+        return Reading(result)
+
+    return reader
+
+
+read_when_at: Reader[AtClock | AtMoment] = _when_reading(read_at)
+read_when_in: Reader[InDelay] = _when_reading(read_in)
+read_when_window: Reader[InWindow] = _when_reading(read_window)
+
+
 # ── the table ────────────────────────────────────────────────────────────────────
 
 EVERY_COMMAND = frozenset(Keyword)
@@ -176,6 +206,14 @@ ROLLOUT = Family(
     help="Large requests roll out in waves: a canary, then batches drawn from the zones "
     "in turn; the next wave goes out once the last is back. The message gets Pause, "
     "Resume and Abort buttons while it runs.",
+)
+
+# docs/PRODUCT.md §5.10: at most one of them.
+WHEN = Family(
+    "WHEN",
+    exclusive=True,
+    help="A reboot can wait: Reboot then schedules it (the message shows when, with "
+    "Cancel), and at its time the bot checks again and starts it. One of:",
 )
 
 HELP: Option[bool] = Option("--help", EVERY_COMMAND, "this text", aliases=("-h",))
@@ -256,6 +294,42 @@ ALL_AT_ONCE: Option[bool] = Option(
     excludes_why="reboots everything as one wave",
 )
 
+AT: Option[AtClock | AtMoment] = Option(
+    "--at",
+    REBOOT_ONLY,
+    "the next HH:MM in ECSBOT_TIMEZONE, or a date and time; `Z` or `+08:00` at its end "
+    "gives its offset",
+    kind=Kind.WORD,
+    read=read_when_at,
+    metavar="HH:MM|YYYY-MM-DDTHH:MM",
+    expects=AT_USAGE,
+    family=WHEN,
+    once=True,
+)
+IN: Option[InDelay] = Option(
+    "--in",
+    REBOOT_ONLY,
+    "after this long, in `s`, `m`, `h` or `d`: `--in 90m`",
+    kind=Kind.WORD,
+    read=read_when_in,
+    metavar="N(s|m|h|d)",
+    expects=IN_USAGE,
+    family=WHEN,
+    once=True,
+)
+WINDOW: Option[InWindow] = Option(
+    "--window",
+    REBOOT_ONLY,
+    "the window's next opening; a rollout then sends waves only while it is open, and "
+    "`/ecs-reboot scheduled` lists the windows",
+    kind=Kind.WORD,
+    read=read_when_window,
+    metavar="NAME",
+    expects="a window name, e.g. `--window nightly`",
+    family=WHEN,
+    once=True,
+)
+
 # The order is the order of the usage line and of the help.
 OPTIONS: tuple[Option[Any], ...] = (
     HELP,
@@ -263,6 +337,9 @@ OPTIONS: tuple[Option[Any], ...] = (
     FORCE,
     REASON,
     TAG,
+    AT,
+    IN,
+    WINDOW,
     BATCH,
     CANARY,
     MAX_ERRORS,
