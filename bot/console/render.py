@@ -37,6 +37,11 @@ EMOJI: Mapping[str, str] = {
     "arrow_forward": "▶",
     "octagonal_sign": "■",
     "information_source": "ℹ",
+    # Scheduled reboots and windows (docs/PRODUCT.md §5.10).
+    "calendar": "◷",
+    "hourglass_flowing_sand": "⧗",
+    "crescent_moon": "☾",
+    "sunrise": "☀",
 }
 
 # `<…>` is how mrkdwn writes mentions, channels, dates and links.

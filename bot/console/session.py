@@ -299,10 +299,14 @@ class Session:
         moving = 0
         now = time.monotonic()
         for request in recent:
-            if request.state is RequestState.EXECUTING or (
-                # A paused rollout is still moving while its wave in flight comes back;
-                # after that it waits for a person, which ``wait`` must not wait for.
-                request.state is RequestState.PAUSED and wave_in_flight(request.instances)
+            if (
+                request.state is RequestState.EXECUTING
+                or (
+                    # A paused rollout is still moving while its wave in flight comes back;
+                    # after that it waits for a person, which ``wait`` must not wait for.
+                    request.state is RequestState.PAUSED and wave_in_flight(request.instances)
+                )
+                or self._due_soon(request)
             ):
                 moving += 1
             elif request.state.is_final and request.confirmed_by and request.message_ts:
@@ -315,6 +319,14 @@ class Session:
                 if edit_pending and now - first_seen < FINAL_EDIT_GRACE:
                     moving += 1
         return moving
+
+    def _due_soon(self, request: RebootRequest) -> bool:
+        """A scheduled request whose start comes before ``wait`` would give up: waited
+        for (the demo's starts by itself); one due tonight is not."""
+        if request.state is not RequestState.SCHEDULED or request.scheduled_for is None:
+            return False
+        ahead = (request.scheduled_for - self.stack.bot.ctx.clock()).total_seconds()
+        return ahead < self.wait_timeout / 2
 
     def wait(self) -> bool:
         """Block until nothing is in flight (live updates keep printing); False on timeout."""

@@ -37,6 +37,10 @@ ROLLING_FLEET = 12
 ROLLING_ZONES = (f"{REGION}-h", f"{REGION}-i")
 
 
+# The console lets a reboot be scheduled this few seconds ahead (a Slack workspace's
+# default is a minute: ECSBOT_SCHEDULE_MIN_LEAD).
+SCHEDULE_MIN_LEAD = 3
+
 # The tags of the demo's "pay" instances.
 PAY_TAGS = {"app": "pay", "env": "prod", "team": "payments"}
 
@@ -53,6 +57,11 @@ def console_overrides(*, user: str, signing_secret: str, speed: float = 1.0) -> 
         "ECSBOT_REBOOT_TIMEOUT": str(max(10, round(REBOOT_TIMEOUT / speed))),
         # Four eyes on force reboots, so the demo can show an approval.
         "ECSBOT_APPROVALS_FOR_FORCE": "true",
+        # Scheduled reboots (docs/PRODUCT.md §5.10) a few seconds ahead, so the demo can show
+        # one start by itself on the real clock; and a window to list.
+        "ECSBOT_SCHEDULE_MIN_LEAD": str(SCHEDULE_MIN_LEAD),
+        "ECSBOT_SCHEDULE_REMIND": "3",
+        "ECSBOT_WINDOWS": "nightly=daily 02:00-04:00",
     }
 
 

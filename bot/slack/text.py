@@ -140,7 +140,8 @@ def _lost_permission(user: str | None, denial: Denial | None) -> str:
 
 def schedule_event_text(request: RebootRequest, event: ScheduleEvent) -> str:
     """A moment of a scheduled request, for its thread and the notify channel."""
-    what = f"reboot `{request.id}` ({len(request.to_reboot)} instances)"
+    count = len(request.to_reboot)
+    what = f"reboot `{request.id}` ({count} instance{'' if count == 1 else 's'})"
     window = f" in window `{request.window}`" if request.window else ""
     match event.kind:
         case ScheduleEventKind.SCHEDULED:
@@ -179,7 +180,7 @@ def schedule_event_text(request: RebootRequest, event: ScheduleEvent) -> str:
             )
         case ScheduleEventKind.SOME_SKIPPED:
             return (
-                f":warning: {what} starts; {event.count} of its instances can no longer be "
+                f":warning: {what} starts; {_instances(event.count)} of it can no longer be "
                 "rebooted (checked again at the start) and are skipped."
             )
         case ScheduleEventKind.WINDOW_CLOSED:
@@ -194,6 +195,10 @@ def schedule_event_text(request: RebootRequest, event: ScheduleEvent) -> str:
     return what  # pragma: no cover - every kind is spelled above
 
 
+def _instances(count: int) -> str:
+    return f"{count} instance{'' if count == 1 else 's'}"
+
+
 def scheduled_text(view: ScheduledView) -> str:
     """``/ecs-reboot scheduled``: what waits for its time, and the windows."""
     lines = [":calendar: *Scheduled reboots*"]
@@ -203,7 +208,7 @@ def scheduled_text(view: ScheduledView) -> str:
         inside = f" in window `{request.window}`" if request.window else ""
         lines.append(
             f"• `{request.id}` {_date(request.scheduled_for)}{inside}: "
-            f"{len(request.to_reboot)} instances in {', '.join(request.regions)}, "
+            f"{_instances(len(request.to_reboot))} in {', '.join(request.regions)}, "
             f"requested by <@{request.requester}>, confirmed by <@{request.confirmed_by}>"
         )
     for request in view.waiting_for_window:

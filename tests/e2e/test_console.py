@@ -112,6 +112,18 @@ def test_the_demo_plays_the_whole_flow(private_tempdir: Path) -> None:
     assert f"Request `{request_id[1]}` · normal · cn-hangzhou" in status
     assert "✔ back" in status
 
+    # Scheduled a few seconds ahead: Reboot schedules it, and it starts by itself.
+    later = _after(flow, "/ecs-reboot --in 5s ")
+    assert "Reboot schedules it; nothing reboots before then." in later
+    scheduled = _after(later, "U0DEMO #ops> click confirm")
+    assert "Status: ◷ scheduled for" in scheduled
+    assert "[ Cancel ]" in scheduled.split("U0DEMO #ops>")[1]
+    listing = _after(scheduled, "U0DEMO #ops> /ecs-reboot scheduled")
+    assert "`nightly`: daily 02:00-04:00 UTC: next opens" in listing
+    started = _after(listing, "U0DEMO #ops> wait").split("U0DEMO #ops>")[1]
+    assert "RebootInstances accepted 1/1" in started
+    assert "1/1 back" in started
+
     assert transcript.rstrip().endswith("Stopping the bot, the simulator and the terminal Slack…")
     assert list(private_tempdir.iterdir()) == [], "the throw-away database was left behind"
 
