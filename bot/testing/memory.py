@@ -689,7 +689,8 @@ class FakeEcs:
     with :meth:`set_status`. :attr:`dry_run_errors` and :attr:`reboot_errors` make a
     call fail (by region, as an ``EcsError`` raised); :attr:`refused` makes single
     instances fail inside a ``SuccessFirst`` answer (by instance id, as ``(code,
-    message)``).
+    message)``); :meth:`fail_next_reboot` makes only the next call fail, after it acted
+    or not (a lost answer, a throttle).
     """
 
     def __init__(self) -> None:
@@ -698,6 +699,8 @@ class FakeEcs:
         self.dry_run_errors: dict[str, EcsError] = {}
         self.reboot_errors: dict[str, EcsError] = {}
         self.refused: dict[str, tuple[str, str]] = {}
+        # One-shot faults of the next reboot calls by region: (error, whether it acted).
+        self.next_reboot_faults: dict[str, list[tuple[EcsError, bool]]] = {}
         # The Cloud Assistant agents by (region, id); an instance not listed has none.
         self.agents: dict[tuple[str, str], AgentStatus] = {}
 
@@ -730,6 +733,12 @@ class FakeEcs:
         self.instances[(region, instance_id)] = dataclasses.replace(
             info, status=status, start_time=start_time or info.start_time
         )
+
+    def fail_next_reboot(self, region: str, error: EcsError, *, rebooted: bool = False) -> None:
+        """The next reboot call in ``region`` raises ``error``: an ``EcsOutcomeUnknown``
+        after rebooting its instances (``rebooted``) or not, an ``EcsTransientError``
+        (a throttle: nothing reached ECS) without. Later calls answer as usual."""
+        self.next_reboot_faults.setdefault(region, []).append((error, rebooted))
 
     def calls_of(self, method: str) -> list[EcsCall]:
         return [call for call in self.calls if call.method == method]
@@ -787,6 +796,14 @@ class FakeEcs:
         self.calls.append(EcsCall("reboot", region, tuple(instance_ids), force))
         if region in self.reboot_errors:
             raise self.reboot_errors[region]
+        if self.next_reboot_faults.get(region):
+            error, rebooted = self.next_reboot_faults[region].pop(0)
+            if rebooted:
+                self._answer_reboot(region, instance_ids)
+            raise error
+        return self._answer_reboot(region, instance_ids)
+
+    def _answer_reboot(self, region: str, instance_ids: Sequence[str]) -> list[RebootResult]:
         results = []
         for instance_id in instance_ids:
             if (region, instance_id) not in self.instances:

@@ -10,7 +10,7 @@ from typing import Any
 
 from bot.domain.model import RequestState
 from bot.domain.request import RebootRequest
-from bot.services.ports import RequestUpdate
+from bot.services.ports import Lease, RequestUpdate
 from tests.integration.store.support import (
     T0,
     StoreFactory,
@@ -149,4 +149,25 @@ def test_finishing_a_request_drops_its_lease(store: StoreFactory) -> None:
         )
         assert not uow.leases.release("a", "one")
         assert uow.leases.claim_due("two", now, 30) == []
+        uow.commit()
+
+
+def test_a_transition_takes_its_lease_in_the_same_write(store: StoreFactory) -> None:
+    """The confirm worker's lease comes with its ``previewed → executing`` move: no
+    poller claims the request between the two."""
+    add(store, make_request("r1"))
+    with store() as uow:
+        assert uow.requests.transition(
+            "r1",
+            [RequestState.PREVIEWED],
+            RequestState.EXECUTING,
+            RequestUpdate(confirmed_by="U1"),
+            lease=Lease("worker", T0 + timedelta(seconds=30)),
+        )
+        uow.commit()
+    with store() as uow:
+        assert uow.leases.claim_due("poller", T0 + timedelta(seconds=29), 30) == []
+        assert uow.leases.renew_lease("r1", "worker", T0 + timedelta(seconds=29), 30)
+        assert uow.leases.claim_due("poller", T0 + timedelta(seconds=58), 30) == []
+        assert uow.leases.claim_due("poller", T0 + timedelta(seconds=59), 30) == ["r1"]
         uow.commit()
