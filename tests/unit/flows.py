@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.domain.commands import RebootCommand
 from bot.domain.model import InstanceRef, Role
 from bot.domain.policy import Binding
 from bot.domain.request import RebootRequest
@@ -38,10 +39,9 @@ def make_bot(config: FlowConfig = CONFIG, instances: tuple[str, ...] = ("i-1", "
 
 def previewed(bot: MemoryBot, *ids: str) -> RebootRequest:
     asked = PreviewAsked(
-        user=REQUESTER,
-        channel=CHANNEL,
-        instances=tuple(InstanceRef(REGION, i) for i in ids or ("i-1", "i-2")),
-        force=False,
+        REQUESTER,
+        CHANNEL,
+        RebootCommand(tuple(InstanceRef(REGION, i) for i in ids or ("i-1", "i-2"))),
     )
     request = preview(bot.ctx, asked)
     assert request is not None

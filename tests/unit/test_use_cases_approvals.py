@@ -10,8 +10,9 @@ import dataclasses
 from bot.domain.approval import ApprovalRules
 from bot.domain.model import InstanceOutcome, InstanceRef, RequestState
 from bot.services.answers import AlreadyRetried, ApprovalRecorded, Denied, NotAwaitingApproval
-from bot.services.approval import approve, reject, retry
+from bot.services.approval import approve, reject
 from bot.services.confirm import confirm
+from bot.services.retry import retry
 from bot.testing.memory import MemoryBot
 from tests.unit.flows import (
     CONFIG,
