@@ -165,6 +165,24 @@ def test_save_instances_writes_snapshots_back(store: StoreFactory) -> None:
     assert loaded.instances == (done,)
 
 
+def test_save_instances_reports_an_instance_the_request_does_not_have(
+    store: StoreFactory,
+) -> None:
+    """The instances it has are written; the answer says one was not (a bug upstream)."""
+    add(store, make_request("r1", state=RequestState.EXECUTING))
+    [instance] = make_request("r1").instances
+    known = dataclasses.replace(instance, status="Stopping")
+    stranger = dataclasses.replace(instance, ref=InstanceRef("cn-hangzhou", "i-bp1notthere"))
+    with store() as uow:
+        assert not uow.requests.save_instances("r1", [known, stranger])
+        assert not uow.requests.save_instances("nope", [known])
+        uow.commit()
+    with store() as uow:
+        loaded = uow.requests.get("r1")
+    assert loaded is not None
+    assert loaded.instances == (known,)
+
+
 def test_skip_pending_leaves_sent_instances_alone(store: StoreFactory) -> None:
     instances = tuple(
         PlannedInstance(
