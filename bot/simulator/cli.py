@@ -6,7 +6,8 @@ once, so a parent process can read it and go: ``endpoint``, ``access_key_id``,
 ``access_key_secret``, ``instances`` and, when ``--locked`` / ``--in-arrears`` /
 ``--ram-denied`` made some instances special, ``special`` ({"locked": [...],
 "in_arrears": [...], "ram_denied": [...]}: distinct instances of the first region, in
-fleet order).
+fleet order) and, with ``--events N``, ``events`` (the system events scheduled on the
+first region's first N instances, ``--events-in`` seconds from now).
 """
 
 from __future__ import annotations
@@ -54,6 +55,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=2.0,
         help="seconds after Running until Cloud Assistant reports again (default 2)",
     )
+    parser.add_argument(
+        "--events",
+        type=_non_negative,
+        default=0,
+        help="SystemMaintenance.Reboot events scheduled on the first instances (first region)",
+    )
+    parser.add_argument(
+        "--events-in",
+        type=float,
+        default=86400.0,
+        help="seconds from now to the events' NotBefore (default 86400)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON line first")
     return parser
 
@@ -77,6 +90,11 @@ def main(argv: list[str] | None = None) -> int:
             simulator.mark_special(
                 locked=args.locked, in_arrears=args.in_arrears, ram_denied=args.ram_denied
             )
+        except ValueError as error:
+            build_parser().error(str(error))
+    if args.events:
+        try:
+            simulator.schedule_events(args.events, in_seconds=args.events_in)
         except ValueError as error:
             build_parser().error(str(error))
     try:
@@ -111,6 +129,12 @@ def _print_human(info: dict[str, object]) -> None:
         print(f"  {region}: {len(ids)} instances")
         for instance_id in ids:
             print(f"    {instance_id}")
+    events = info.get("events") or []
+    assert isinstance(events, list)
+    for event in events:
+        assert isinstance(event, dict)
+        print(f"  event {event['event_id']}: {event['type']} on {event['instance_id']}", end="")
+        print(f" not before {event['not_before']}")
     special = info.get("special")
     if isinstance(special, dict):
         for kind, ids in special.items():

@@ -7,6 +7,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable
+from datetime import timedelta
 from types import TracebackType
 from typing import Any
 
@@ -16,6 +17,8 @@ from bot.simulator.auth import Authenticator, Caller
 from bot.simulator.calls import Call, CallLog
 from bot.simulator.clock import Clock, utc_now
 from bot.simulator.errors import ApiError, missing_parameter
+from bot.simulator.events import SystemEvents, event_json
+from bot.simulator.events_admin import EventAdminRoutes
 from bot.simulator.faults import Faults
 from bot.simulator.fleet import Fleet
 from bot.simulator.server import HttpRequest, Reply, SimulatorHTTPServer
@@ -73,6 +76,11 @@ class Simulator:
         self.faults = Faults()
         self.calls = CallLog()
         self.api = EcsApi(self.fleet)
+        # The platform's system events (events.py): three more actions, a state machine
+        # driven by the same clock, and its own admin routes.
+        self.events = SystemEvents(self.fleet, self.clock, seed=seed)
+        self.api.add_actions(self.events.actions())
+        self.event_admin = EventAdminRoutes(self.events, self.clock)
         self.sts = StsService(
             self.clock,
             role_arns=sts_role_arns,
@@ -97,7 +105,7 @@ class Simulator:
         """Serve in a daemon thread; returns the endpoint ``http://HOST:PORT``."""
         if self._server is not None:
             raise RuntimeError("the simulator is already running")
-        server = SimulatorHTTPServer((host, port), self.handle_rpc, self.admin)
+        server = SimulatorHTTPServer((host, port), self.handle_rpc, self._admin)
         thread = threading.Thread(
             target=server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -162,7 +170,30 @@ class Simulator:
         }
         if self.special:
             info["special"] = {kind: list(ids) for kind, ids in self.special.items()}
+        events = self.events.all()
+        if events:
+            info["events"] = [event_json(view) for view in events]
         return info
+
+    def schedule_events(
+        self,
+        count: int,
+        *,
+        in_seconds: float = 86400.0,
+        event_type: str = "SystemMaintenance.Reboot",
+        region: str | None = None,
+    ) -> list[str]:
+        """Schedule ``event_type`` on the first ``count`` instances of ``region``
+        (default the first), ``in_seconds`` from now; returns the event ids."""
+        target = region or self.fleet.regions[0]
+        ids = self.fleet.ids(target)
+        if count > len(ids):
+            raise ValueError(f"{count} events asked for, {target} holds {len(ids)} instances")
+        when = self.clock() + timedelta(seconds=in_seconds)
+        try:
+            return self.events.create(target, ids[:count], event_type, when)
+        except ApiError as error:
+            raise ValueError(error.message) from None
 
     def mark_special(
         self,
@@ -198,6 +229,14 @@ class Simulator:
             self.fleet.update(target, instance_id, ram_denied=True)
         self.special = chosen
         return chosen
+
+    def _admin(self, request: HttpRequest) -> Reply:
+        """``/_sim/``: what the platform has done by now is played first, so the
+        instances and events read there are as an API call would see them."""
+        self.events.settle()
+        if self.event_admin.handles(request.path):
+            return self.event_admin(request)
+        return self.admin(request)
 
     # --- one ECS API request ------------------------------------------------------------
 
@@ -257,6 +296,7 @@ class Simulator:
             if version == STS_VERSION:
                 body = self.sts.call(action, params)
             else:  # raises before changing anything
+                self.events.settle()  # the platform's reboots due by now happen first
                 body = self.api.call(action, params, reboot_delay=delay)
             applied = _applied(body)
             if fault is not None and in_flight:
