@@ -32,6 +32,12 @@ import httpx
 import orjson
 
 from bot.domain.errors import EcsError, EcsOutcomeUnknown, EcsTransientError
+from bot.domain.events import (
+    DEFAULT_ACCOUNT,
+    MAX_EVENT_IDS_PER_CALL,
+    EventState,
+    PlatformEvent,
+)
 from bot.ecs import catalogue, signing
 from bot.ecs.credentials import CredentialsProvider
 from bot.ecs.sender import Origin, Sender
@@ -325,6 +331,49 @@ class EcsClient:
         params = _reboot_params(region, ids, force=force, dry_run=False)
         body = self._call_once("RebootInstances", region, params)
         return _parse_reboot_results(body, region, ids)
+
+    def describe_events(
+        self,
+        region: str,
+        *,
+        states: Sequence[str] = (),
+        types: Sequence[str] = (),
+        event_ids: Sequence[str] = (),
+        account: str = DEFAULT_ACCOUNT,
+    ) -> list[PlatformEvent]:
+        """``DescribeInstanceHistoryEvents``, every page (``PageSize`` 100; the API's
+        default is 10). ``states`` (``InstanceEventCycleStatus.N``): without them ECS
+        answers the finished events only. ``event_ids``: only those, ≤100 a call,
+        batched here. Events of a state or type the bot does not know are skipped."""
+        base: Params = {"RegionId": region, "PageSize": str(MAX_EVENT_IDS_PER_CALL)}
+        base.update(_indexed("InstanceEventCycleStatus", states))
+        base.update(_indexed("InstanceEventType", types))
+        ids = tuple(event_ids)
+        batches = (
+            [
+                ids[i : i + MAX_EVENT_IDS_PER_CALL]
+                for i in range(0, len(ids), MAX_EVENT_IDS_PER_CALL)
+            ]
+            if ids
+            else [()]
+        )
+        found: dict[str, PlatformEvent] = {}
+        for batch in batches:
+            page = 1
+            while True:
+                params = {**base, **_indexed("EventId", batch), "PageNumber": str(page)}
+                body = self._call_idempotent("DescribeInstanceHistoryEvents", region, params)
+                items = _list_at(body, "InstanceSystemEventSet", "InstanceSystemEventType")
+                for item in items:
+                    event = _parse_event(item, region, account)
+                    if event is not None:
+                        # Keyed by id: an event that moved across a page boundary
+                        # between two calls is kept once.
+                        found[event.event_id] = event
+                if not items or page * MAX_EVENT_IDS_PER_CALL >= _int(body.get("TotalCount")):
+                    break
+                page += 1
+        return list(found.values())
 
     # --- calls and retries ------------------------------------------------------------
 
@@ -644,6 +693,44 @@ def _parse_instance(item: Mapping[str, Any], region: str) -> InstanceInfo:
         start_time=parse_start_time(item.get("StartTime")),
         operation_locks=_operation_locks(item),
     )
+
+
+def _parse_event(item: Mapping[str, Any], region: str, account: str) -> PlatformEvent | None:
+    """One ``InstanceSystemEventType``; None for a state the bot does not know or a
+    missing deadline (nothing to act on)."""
+    status = item.get("EventCycleStatus")
+    kind = item.get("EventType")
+    state_name = status.get("Name") if isinstance(status, Mapping) else None
+    type_name = kind.get("Name") if isinstance(kind, Mapping) else None
+    not_before = _event_time(item.get("NotBefore"))
+    try:
+        state = EventState(str(state_name))
+    except ValueError:
+        return None
+    if not type_name or not_before is None:
+        return None
+    return PlatformEvent(
+        event_id=str(item.get("EventId")),
+        account=account,
+        region=region,
+        instance_id=str(item.get("InstanceId") or ""),
+        event_type=str(type_name),
+        state=state,
+        not_before=not_before,
+        published_at=_event_time(item.get("EventPublishTime")),
+        finished_at=_event_time(item.get("EventFinishTime")),
+    )
+
+
+def _event_time(value: object) -> datetime | None:
+    """``yyyy-MM-ddTHH:mm:ssZ`` (or with minutes only, or an offset) as aware UTC."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _tags(item: Mapping[str, Any]) -> dict[str, str]:
