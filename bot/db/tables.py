@@ -229,6 +229,73 @@ class AuditLogRow(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default=text("'{}'"))
 
 
+class PlatformEventRow(Base):
+    """A platform maintenance event the watch announced (docs/PRODUCT.md §5.11), with
+    its state as ECS last reported it. Keyed by ECS's event id: a second replica or a
+    restarted process finds it here and never announces it again."""
+
+    __tablename__ = "platform_events"
+
+    event_id: Mapped[str] = mapped_column(String(_INSTANCE_ID), primary_key=True)
+    account: Mapped[str] = mapped_column(String(_REGION), default="default")
+    region: Mapped[str] = mapped_column(String(_REGION))
+    instance_id: Mapped[str] = mapped_column(String(_INSTANCE_ID), index=True)
+    event_type: Mapped[str] = mapped_column(String(_TAG))
+    state: Mapped[str] = mapped_column(String(_STATE), index=True)
+    not_before: Mapped[datetime] = mapped_column(UtcDateTime)
+    published_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    card_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    reminded: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # When the bot's own reboot of the instance was back, and how many passes saw the
+    # event still Scheduled after that (said once in the card's thread at two).
+    back_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    passes_since_back: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    stuck_noted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class EventCardRow(Base):
+    """One card: the new events of one pass, account and region, in one channel."""
+
+    __tablename__ = "event_cards"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account: Mapped[str] = mapped_column(String(_REGION), default="default")
+    region: Mapped[str] = mapped_column(String(_REGION))
+    channel: Mapped[str] = mapped_column(String(_SLACK_ID))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Null until Slack took the card; a card still without one is posted again.
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    # Set when a line changed and the message does not show it yet.
+    redraw_due: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false(), index=True
+    )
+
+
+class RequestEventRow(Base):
+    """A request opened from a card's **Reboot now**, and the events it reboots for."""
+
+    __tablename__ = "request_events"
+
+    request_id: Mapped[str] = mapped_column(
+        ForeignKey("reboot_requests.id", ondelete="CASCADE"), primary_key=True
+    )
+    event_id: Mapped[str] = mapped_column(String(_INSTANCE_ID), primary_key=True, index=True)
+
+
+class EventWatchRow(Base):
+    """The watch's own lease and schedule: one pass at a time across replicas."""
+
+    __tablename__ = "event_watch"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(_NAME))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    next_pass_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_pass_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
 metadata = Base.metadata
 
 __all__ = [
@@ -236,8 +303,12 @@ __all__ = [
     "ApprovalRow",
     "AuditLogRow",
     "Base",
+    "EventCardRow",
+    "EventWatchRow",
+    "PlatformEventRow",
     "RebootInstanceRow",
     "RebootRequestRow",
+    "RequestEventRow",
     "RoleBindingRow",
     "metadata",
 ]

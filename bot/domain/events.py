@@ -101,6 +101,23 @@ class KnownEvent:
 
 
 @dataclass(frozen=True)
+class EventCard:
+    """A card as stored: where it was posted and the events it announced."""
+
+    id: str
+    account: str
+    region: str
+    channel: str
+    created_at: datetime
+    message_ts: str | None
+    events: tuple[KnownEvent, ...]  # soonest first
+
+    @property
+    def finished(self) -> bool:
+        return card_finished(known.event.state for known in self.events)
+
+
+@dataclass(frozen=True)
 class Reconciled:
     """What one pass found, against what the bot knew.
 

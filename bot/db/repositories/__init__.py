@@ -20,10 +20,12 @@ clock: ``now`` is passed in.
 * ``leases``: who advances which executing request (``LeaseRepository``)
 * ``roles``: role bindings (``RoleRepository``)
 * ``audit``: the audit trail (``AuditRepository``)
+* ``events``: platform events, their cards and the watch's lease (``EventRepository``)
 * ``rows``: the row shapes, one column list per table
 """
 
 from bot.db.repositories.audit import AuditEntry, AuditRepository
+from bot.db.repositories.events import EventRepository
 from bot.db.repositories.leases import LeaseRepository
 from bot.db.repositories.requests import RequestRepository
 from bot.db.repositories.roles import BindingRecord, RoleRepository
@@ -35,6 +37,7 @@ __all__ = [
     "AuditEntry",
     "AuditRepository",
     "BindingRecord",
+    "EventRepository",
     "LeaseRepository",
     "RequestRepository",
     "RoleRepository",
