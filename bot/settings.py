@@ -110,6 +110,14 @@ class Settings(BaseSettings):
         default="status", alias="ECSBOT_HEALTH_CHECK"
     )
 
+    # Alibaba Cloud's scheduled maintenance reboots (docs/PRODUCT.md §5.11).
+    events: bool = Field(default=False, alias="ECSBOT_EVENTS")
+    events_channel: str | None = Field(default=None, alias="ECSBOT_EVENTS_CHANNEL")
+    events_interval: float = Field(default=300.0, alias="ECSBOT_EVENTS_INTERVAL", gt=0)
+    event_regions: CommaList = Field(default=(), alias="ECSBOT_EVENT_REGIONS")
+    events_remind: int = Field(default=21600, alias="ECSBOT_EVENTS_REMIND", ge=0)
+    events_window: str | None = Field(default=None, alias="ECSBOT_EVENTS_WINDOW")
+
     port: int = Field(default=3000, alias="PORT", ge=0, le=65535)
 
     @field_validator("batch")
@@ -126,7 +134,37 @@ class Settings(BaseSettings):
             raise ValueError("not a count of 0 or more or a percentage such as 10%")
         return value.strip()
 
-    @field_validator("admins", "allowed_channels", "approvals_for_tags", mode="before")
+    @field_validator("event_regions")
+    @classmethod
+    def _event_regions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for position, region in enumerate(value, start=1):
+            if not _REGION_RE.match(region):
+                raise ValueError(f"entry {position} is not a region id such as cn-hangzhou")
+        return tuple(dict.fromkeys(value))
+
+    @field_validator("events_window")
+    @classmethod
+    def _events_window(cls, value: str | None) -> str | None:
+        # Which windows exist is ECSBOT_WINDOWS' business (§5.10); here only the name.
+        if value is not None and value.strip() == "":
+            return None
+        return value.strip() if value is not None else None
+
+    @property
+    def events_channel_or_notify(self) -> str | None:
+        """Where event cards go: ``ECSBOT_EVENTS_CHANNEL``, else the notify channel."""
+        return self.events_channel or self.notify_channel
+
+    @property
+    def watched_regions(self) -> tuple[str, ...]:
+        """``ECSBOT_EVENT_REGIONS``, else the default region alone."""
+        if self.event_regions:
+            return self.event_regions
+        return (self.default_region,) if self.default_region else ()
+
+    @field_validator(
+        "admins", "allowed_channels", "approvals_for_tags", "event_regions", mode="before"
+    )
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         return _split_commas(value)
@@ -172,7 +210,7 @@ class Settings(BaseSettings):
         pairs = (tag.partition("=") for tag in self.approvals_for_tags)
         return tuple((key.strip(), value.strip()) for key, _, value in pairs)
 
-    @field_validator("notify_channel")
+    @field_validator("notify_channel", "events_channel")
     @classmethod
     def _notify_channel(cls, value: str | None) -> str | None:
         if value is not None and value.strip() == "":
