@@ -34,10 +34,12 @@ from bot.ecs.credentials import (
     credentials_chain,
 )
 from bot.services.context import Context, FlowConfig
+from bot.services.event_watch import EventConfig, EventWatch
 from bot.services.poller import Poller
 from bot.services.ports import EcsGateway
 from bot.settings import Settings, SettingsError
 from bot.slack.app import build_app, make_web_client
+from bot.slack.event_cards import SlackEventPresenter
 from bot.slack.groups import CachedGroupDirectory
 from bot.slack.jobs import Jobs
 from bot.slack.presenter import SlackPresenter
@@ -188,9 +190,11 @@ class Runtime:
     ctx: Context
     ecs: EcsClient
     web_client: WebClient
+    # The platform event watch (§5.11); None unless ECSBOT_EVENTS=true.
+    event_watch: EventWatch | None
 
     def poller(self) -> Poller:
-        return Poller(self.ctx, interval=self.settings.poll_interval)
+        return Poller(self.ctx, interval=self.settings.poll_interval, watch=self.event_watch)
 
     def close(self) -> None:
         self.ecs.close()
@@ -213,7 +217,53 @@ def build_runtime(
     )
     ecs = make_ecs_client(settings, clock=clock, transport=ecs_transport)
     ctx = build_context(settings, engine, client, ecs, clock=clock)
-    return Runtime(settings=settings, engine=engine, ctx=ctx, ecs=ecs, web_client=client)
+    watch = build_event_watch(settings, ctx, engine, client, ecs)
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        ctx=ctx,
+        ecs=ecs,
+        web_client=client,
+        event_watch=watch,
+    )
+
+
+def event_config(settings: Settings) -> EventConfig:
+    """``ECSBOT_EVENTS*`` checked and as plain values (only with ECSBOT_EVENTS=true)."""
+    if not settings.watched_regions:
+        raise SettingsError(
+            "ECSBOT_EVENT_REGIONS is required with ECSBOT_EVENTS=true (or set "
+            "ECSBOT_DEFAULT_REGION)"
+        )
+    channel = settings.events_channel_or_notify
+    if channel is None:
+        raise SettingsError(
+            "ECSBOT_EVENTS_CHANNEL is required with ECSBOT_EVENTS=true (or set "
+            "ECSBOT_NOTIFY_CHANNEL)"
+        )
+    return EventConfig(
+        regions=settings.watched_regions,
+        channel=channel,
+        interval=settings.events_interval,
+        remind=float(settings.events_remind),
+        window=settings.events_window,
+    )
+
+
+def build_event_watch(
+    settings: Settings, ctx: Context, engine: Engine, client: WebClient, ecs: EcsClient
+) -> EventWatch | None:
+    if not settings.events:
+        return None
+    sessions = make_session_factory(engine)
+    return EventWatch(
+        uow=lambda: UnitOfWork(sessions),
+        source=ecs,
+        presenter=SlackEventPresenter(client, notify_channel=settings.notify_channel),
+        config=event_config(settings),
+        owner=ctx.owner,
+        clock=ctx.clock,
+    )
 
 
 @dataclass
@@ -261,6 +311,7 @@ def build_bot(
         signing_secret=signing_secret.get_secret_value() if signing_secret else None,
         ctx=runtime.ctx,
         jobs=jobs,
+        events=runtime.event_watch,
     )
     return Bot(
         settings=settings,
@@ -268,6 +319,7 @@ def build_bot(
         ctx=runtime.ctx,
         ecs=runtime.ecs,
         web_client=runtime.web_client,
+        event_watch=runtime.event_watch,
         jobs=jobs,
         app=app,
     )

@@ -30,6 +30,7 @@ from bot.domain.model import RequestState, Role
 from bot.domain.policy import Binding
 from bot.logs import configure_logging
 from bot.services import roles as roles_service
+from bot.services.event_history import event_rows, events_table, with_events
 from bot.services.history import history_rows, history_table
 from bot.settings import Settings, SettingsError, load_settings
 from bot.slack.text import role_change_sentence
@@ -144,6 +145,12 @@ def _parser() -> argparse.ArgumentParser:
     history.add_argument("--user", help="requests by this Slack user id")
     history.add_argument("--since", type=_since, help="e.g. 2h, 3d or an ISO 8601 time")
     history.set_defaults(run=_history)
+
+    events = commands.add_parser(
+        "events", help="the platform maintenance events the bot knows (docs/PRODUCT.md §5.11)"
+    )
+    events.add_argument("--json", action="store_true", help="one JSON array")
+    events.set_defaults(run=_events)
 
     manifest = commands.add_parser("manifest", help="print the Slack app manifest (YAML)")
     manifest.add_argument("--url", default="https://example.com", help="public base URL")
@@ -375,12 +382,23 @@ def _history(settings: Settings, args: argparse.Namespace) -> int:
             user=args.user,
             since=args.since,
         )
+        rows = with_events(unit_of_work_factory(engine), rows)
     finally:
         engine.dispose()
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
         print(history_table(rows))
+    return 0
+
+
+def _events(settings: Settings, args: argparse.Namespace) -> int:
+    engine = prepare_database(settings)
+    try:
+        rows = event_rows(unit_of_work_factory(engine))
+    finally:
+        engine.dispose()
+    print(json.dumps(rows, indent=2) if args.json else events_table(rows))
     return 0
 
 

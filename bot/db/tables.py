@@ -240,6 +240,8 @@ class PlatformEventRow(Base):
     account: Mapped[str] = mapped_column(String(_REGION), default="default")
     region: Mapped[str] = mapped_column(String(_REGION))
     instance_id: Mapped[str] = mapped_column(String(_INSTANCE_ID), index=True)
+    # None: the bot could not see the instance when it announced the event.
+    instance_name: Mapped[str | None] = mapped_column(String(_NAME))
     event_type: Mapped[str] = mapped_column(String(_TAG))
     state: Mapped[str] = mapped_column(String(_STATE), index=True)
     not_before: Mapped[datetime] = mapped_column(UtcDateTime)

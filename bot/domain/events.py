@@ -89,6 +89,9 @@ class KnownEvent:
 
     event: PlatformEvent
     card_id: str | None = None
+    # The instance's name when the watch announced it; None: DescribeInstances did not
+    # return it (the bot cannot see it: another account, RAM, or released).
+    instance_name: str | None = None
     request_id: str | None = None  # the request that rebooted its instance, if any
     reminded: bool = False
     back_at: datetime | None = None  # when the bot's reboot of the instance was back

@@ -171,6 +171,20 @@ class AlreadyRetried:
     retry_id: str
 
 
+@dataclass(frozen=True)
+class NoSuchCard:
+    """A **Reboot now** on a platform event card the bot does not know."""
+
+    card_id: str
+
+
+@dataclass(frozen=True)
+class CardEventsEnded:
+    """A **Reboot now** on a card whose events have all ended (or are executing)."""
+
+    card_id: str
+
+
 Answer: TypeAlias = (
     Denied
     | LookupFailed
@@ -190,6 +204,8 @@ Answer: TypeAlias = (
     | NotAwaitingApproval
     | NothingToRetry
     | AlreadyRetried
+    | NoSuchCard
+    | CardEventsEnded
 )
 """Everything ``Presenter.tell`` may be asked to say to one person."""
 

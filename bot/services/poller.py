@@ -17,6 +17,7 @@ from bot import metrics
 from bot.logs import request_context
 from bot.services.catch_up import catch_up
 from bot.services.context import Context
+from bot.services.event_watch import EventWatch
 from bot.services.execution import advance
 from bot.services.expiry import expire_due
 from bot.services.lease import LEASE_SECONDS, LeaseKeeper, release
@@ -181,8 +182,17 @@ def _advance_one(
 class Poller:
     """Runs ``poll_once`` every ``interval`` seconds in a thread until stopped."""
 
-    def __init__(self, ctx: Context, *, interval: float, workers: int = WORKERS) -> None:
+    def __init__(
+        self,
+        ctx: Context,
+        *,
+        interval: float,
+        workers: int = WORKERS,
+        watch: EventWatch | None = None,
+    ) -> None:
         self._ctx = ctx
+        # The platform event watch (§5.11): a pass when due, after each tick.
+        self._watch = watch
         self._interval = interval
         self._workers = workers
         self._stop = threading.Event()
@@ -195,6 +205,11 @@ class Poller:
                 self._ctx, self._ctx.clock(), workers=self._workers, stopping=self._stop
             )
             metrics.POLLER_REQUESTS.set(len(report.advanced))
+            if self._watch is not None and not self._stop.is_set():
+                try:
+                    self._watch.tick()
+                except Exception:
+                    log.exception("the platform event watch failed; it runs again next tick")
             return report
         finally:
             metrics.POLL_SECONDS.observe(time.perf_counter() - started)

@@ -19,6 +19,8 @@ from slack_sdk.http_retry.state import RetryState
 
 from bot import metrics
 from bot.services.context import Context
+from bot.services.event_watch import EventWatch
+from bot.slack.event_listeners import register_events
 from bot.slack.jobs import Jobs
 from bot.slack.listeners import register
 
@@ -66,6 +68,7 @@ def build_app(
     signing_secret: str | None,
     ctx: Context,
     jobs: Jobs,
+    events: EventWatch | None = None,
 ) -> App:
     """The Bolt ``App`` with every listener registered.
 
@@ -91,5 +94,8 @@ def build_app(
         process_before_response=True,
         logger=logging.getLogger("bot.slack.bolt"),
     )
+    if events is not None:
+        # First: ``/ecs-reboot events`` is answered there, everything else falls through.
+        register_events(app, ctx, jobs, events)
     register(app, ctx, jobs)
     return app

@@ -32,12 +32,14 @@ from bot.services.answers import (
     AlreadyRetried,
     Answer,
     ApprovalRecorded,
+    CardEventsEnded,
     ClickNotRecorded,
     Denied,
     JobFailed,
     LookupFailed,
     MatchCapped,
     NoMatch,
+    NoSuchCard,
     NoSuchRequest,
     NotAwaitingApproval,
     NothingToReboot,
@@ -190,6 +192,14 @@ def answer_text(answer: Answer) -> str:
             if not request.state.is_final:
                 return f"Request `{request.id}` has not finished yet; nothing to retry."
             return f"Request `{request.id}` has no failed instance to retry."
+        case NoSuchCard(card_id):
+            return f"I know no platform event card `{card_id}`. Nothing was done."
+        case CardEventsEnded():
+            return (
+                ":white_check_mark: Every event of this card has ended (or the platform is "
+                "rebooting the instance now): there is nothing left to reboot for it. "
+                "Nothing was recorded."
+            )
         case AlreadyRetried(request_id, retry_id):
             return (
                 f"Retry was clicked already on request `{request_id}`: it opened request "

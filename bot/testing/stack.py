@@ -34,6 +34,7 @@ from bot.domain.request import RebootRequest
 from bot.server import HttpServer, WebApp, database_answers
 from bot.services import roles as roles_service
 from bot.services.context import Context
+from bot.services.event_watch import WatchReport, watch_once
 from bot.services.poller import PollReport, poll_once
 from bot.simulator import ManualClock, Simulator
 from bot.slack.blocks import ACTION_CONFIRM
@@ -129,6 +130,12 @@ class Harness:
         """One poller step at the bot's clock (the simulator's manual clock), as this
         bot's poller or as ``ctx`` (a replica: the same bot under another lease owner)."""
         return poll_once(ctx or self.bot.ctx, self.clock.now())
+
+    def watch(self) -> WatchReport:
+        """One pass of the platform event watch at the bot's clock (ECSBOT_EVENTS=true)."""
+        if self.bot.event_watch is None:
+            raise AssertionError("the bot runs without the event watch: set ECSBOT_EVENTS")
+        return watch_once(self.bot.event_watch, self.clock.now())
 
     def confirmed(self, count: int = 1, *, skip: int = 0) -> str:
         """A request for ``count`` instances (after the first ``skip``), previewed and

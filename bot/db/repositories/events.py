@@ -9,7 +9,7 @@ the replica whose update matched makes the pass; the others see 0 rows and wait.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -127,14 +127,26 @@ class EventRepository:
         )
         return [k for k in found if (k.event.region, k.event.instance_id) in pairs]
 
-    def add(self, events: Sequence[PlatformEvent], card_id: str | None, now: datetime) -> None:
-        """Record newly announced events (the pass holds the watch's lease)."""
+    def add(
+        self,
+        events: Sequence[PlatformEvent],
+        card_id: str | None,
+        now: datetime,
+        names: Mapping[str, str] | None = None,
+    ) -> None:
+        """Record newly announced events (the pass holds the watch's lease); ``names``:
+        instance id → name of the instances the bot could see."""
         if not events:
             return
         self._connection().execute(
             insert(EVENTS),
             [
-                {**_event_values(event), "card_id": card_id, "first_seen_at": now}
+                {
+                    **_event_values(event),
+                    "card_id": card_id,
+                    "first_seen_at": now,
+                    "instance_name": (names or {}).get(event.instance_id),
+                }
                 for event in events
             ],
         )
@@ -287,6 +299,7 @@ def _known(row: Row[Any], request_id: str | None) -> KnownEvent:
             finished_at=row.finished_at,
         ),
         card_id=row.card_id,
+        instance_name=row.instance_name,
         request_id=request_id,
         reminded=row.reminded,
         back_at=row.back_at,

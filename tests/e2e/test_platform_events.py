@@ -1,0 +1,273 @@
+"""Alibaba Cloud's scheduled maintenance reboots end to end (docs/PRODUCT.md §5.11): the
+simulator schedules system events, the watch announces them on one card, **Reboot now**
+previews exactly those instances under every rule of a command, and the card follows
+what becomes of each event. Signed Slack requests over HTTP, the fake Slack Web API and
+the simulator on a manual clock."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+
+from bot.cli import main as cli_main
+from bot.domain.model import RequestState, Role
+from bot.services.event_history import with_events
+from bot.services.history import history_rows
+from bot.slack.blocks import ACTION_CONFIRM
+from bot.slack.event_cards import ACTION_EVENT_REBOOT
+from tests.e2e.harness import (
+    CHANNEL,
+    NOTIFY,
+    OPERATOR,
+    REGION,
+    VIEWER,
+    Harness,
+    Message,
+    buttons,
+    running_bot,
+    text_of,
+)
+
+EVENTS_ENV = {
+    "ECSBOT_EVENTS": "true",
+    "ECSBOT_EVENTS_CHANNEL": CHANNEL,
+    "ECSBOT_EVENTS_INTERVAL": "60",
+    "ECSBOT_EVENTS_REMIND": "3600",
+}
+
+
+@pytest.fixture
+def h(migrated_url: str) -> Iterator[Harness]:
+    with running_bot(migrated_url, instances=30, env=EVENTS_ENV) as harness:
+        harness.grant(OPERATOR, Role.OPERATOR)
+        harness.grant(VIEWER, Role.VIEWER)
+        yield harness
+
+
+def schedule(h: Harness, count: int, *, hours: float = 27, skip: int = 0) -> list[str]:
+    ids = h.sim.fleet.ids(REGION)[skip : skip + count]
+    not_before = h.clock.now() + timedelta(hours=hours)
+    return h.sim.events.create(REGION, ids, "SystemMaintenance.Reboot", not_before)
+
+
+def cards(h: Harness) -> list[Message]:
+    """The event cards in the events channel, as Slack shows them now."""
+    return [
+        message
+        for message in h.slack.messages()
+        if message.channel == CHANNEL and "maintenance reboot" in message.text
+    ]
+
+
+def card_posts(h: Harness) -> list[dict[str, object]]:
+    return [
+        call.params
+        for call in h.slack.calls("chat.postMessage")
+        if call.params.get("channel") == CHANNEL
+        and "maintenance reboot" in str(call.params.get("text", ""))
+    ]
+
+
+def next_pass(h: Harness) -> None:
+    h.clock.advance(61)
+    h.watch()
+
+
+def test_two_events_make_one_card_once_then_reboot_now_avoids_them(h: Harness) -> None:
+    event_ids = schedule(h, 2)
+    instances = h.sim.fleet.ids(REGION)[:2]
+    report = h.watch()
+    assert report.completed
+    assert sorted(report.announced) == sorted(event_ids)
+    (card,) = cards(h)
+    shown = text_of(card)
+    for instance_id, event_id in zip(instances, event_ids, strict=True):
+        assert instance_id in shown
+        assert event_id in shown
+    assert "SystemMaintenance.Reboot" in shown
+    assert "in 1 d 3 h" in shown
+    assert "<!date^" in shown
+    (button,) = buttons(card.blocks)
+    assert button["action_id"] == ACTION_EVENT_REBOOT
+    card_id = str(button["value"])
+
+    # Later passes, and a pass while nothing changed, post no second card.
+    next_pass(h)
+    next_pass(h)
+    assert len(card_posts(h)) == 1
+
+    # The operator's Reboot now: a preview of exactly those two, named for the events.
+    assert h.click(ACTION_EVENT_REBOOT, card_id, user=OPERATOR).status_code == 200
+    h.settle()
+    request_id, _ = h.last_preview()
+    request = h.request(request_id)
+    assert request.requester == OPERATOR
+    assert sorted(i.ref.instance_id for i in request.instances) == sorted(instances)
+    assert request.reason is not None
+    assert request.reason.startswith("Alibaba Cloud SystemMaintenance.Reboot")
+    assert all(e in request.reason for e in event_ids)
+    h.click(ACTION_CONFIRM, request_id, user=OPERATOR)
+    h.settle()
+    h.run_until_final(request_id)
+    assert h.request(request_id).state is RequestState.SUCCEEDED
+    assert h.sim.fleet.reboot_counts(REGION) == dict.fromkeys(instances, 1)
+    assert {e.state for e in h.sim.events.all()} == {"Avoided"}
+
+    # The next pass sees them avoided, and the card says so, naming the request.
+    next_pass(h)
+    (card,) = cards(h)
+    shown = text_of(card)
+    assert shown.count("avoided by request") == 2
+    assert request_id in shown
+    assert "Every event of this card has ended" in shown
+    assert buttons(card.blocks) == []
+    assert len(card_posts(h)) == 1
+
+    # history --json links the request to its events.
+    rows = with_events(h.bot.event_watch.uow, history_rows(h.bot.ctx.uow, limit=5))  # type: ignore[union-attr]
+    (row,) = [r for r in rows if r["id"] == request_id]
+    assert row["source"] == "event"
+    assert sorted(e["event_id"] for e in row["events"]) == sorted(event_ids)
+    assert {e["state"] for e in row["events"]} == {"Avoided"}
+
+
+def test_a_restart_announces_nothing_twice(migrated_url: str) -> None:
+    with running_bot(migrated_url, instances=5, env=EVENTS_ENV) as first:
+        schedule(first, 2)
+        first.watch()
+        assert len(card_posts(first)) == 1
+        start = first.clock.now()
+    with running_bot(
+        migrated_url, instances=5, env=EVENTS_ENV, start=start + timedelta(minutes=2)
+    ) as second:
+        # A new simulator (same seed): the same instances, the same events again.
+        schedule(second, 2, hours=27)
+        second.watch()
+        assert card_posts(second) == []
+
+
+def test_an_event_left_alone_is_executed_by_the_platform_and_the_card_says_so(
+    h: Harness,
+) -> None:
+    (event_id,) = schedule(h, 1, hours=0.5)
+    instance_id = h.sim.fleet.ids(REGION)[0]
+    h.watch()
+    # Within ECSBOT_EVENTS_REMIND (1 h): reminded once, in the thread and notify channel.
+    (card,) = cards(h)
+    reminders = [m for m in h.slack.thread(CHANNEL, card.ts) if "Reminder" in m.text]
+    assert len(reminders) == 1
+    assert any("Reminder" in m.text for m in h.slack.messages() if m.channel == NOTIFY)
+    next_pass(h)
+    reminders = [m for m in h.slack.thread(CHANNEL, card.ts) if "Reminder" in m.text]
+    assert len(reminders) == 1
+
+    h.clock.advance(30 * 60)  # NotBefore passes: the platform reboots the instance
+    h.watch()
+    next_pass(h)
+    (card,) = cards(h)
+    assert "rebooted by the platform" in text_of(card)
+    assert "Every event of this card has ended" in text_of(card)
+    assert {e.event_id: e.state for e in h.sim.events.all()} == {event_id: "Executed"}
+    assert h.sim.events.platform_reboots == {(REGION, instance_id): 1}
+    assert h.sim.fleet.reboot_counts(REGION) == {}  # none by the bot
+    assert h.sim.calls.count("RebootInstances", dry_run=False) == 0
+
+
+def test_25_events_in_one_region_are_all_announced(h: Harness) -> None:
+    event_ids = schedule(h, 25)
+    report = h.watch()
+    assert sorted(report.announced) == sorted(event_ids)
+    (card,) = cards(h)
+    shown = text_of(card)
+    assert all(e in shown for e in event_ids)
+    pages = h.sim.calls.of("DescribeInstanceHistoryEvents")
+    assert {c.params["PageSize"] for c in pages} == {"100"}
+
+
+def test_a_viewers_click_reboots_nothing(h: Harness) -> None:
+    schedule(h, 2)
+    h.watch()
+    (card,) = cards(h)
+    card_id = str(buttons(card.blocks)[0]["value"])
+    h.click(ACTION_EVENT_REBOOT, card_id, user=VIEWER)
+    h.settle()
+    # A viewer sees the preview (as with a command) but gets no button to confirm it.
+    request_id, preview = h.last_preview()
+    assert buttons(preview.blocks) == []
+    h.click(ACTION_CONFIRM, request_id, user=VIEWER)
+    h.settle()
+    assert h.sim.calls.count("RebootInstances", dry_run=False) == 0
+    assert h.request(request_id).state is RequestState.PREVIEWED
+
+
+def test_reboot_now_on_a_card_whose_events_all_ended_records_nothing(h: Harness) -> None:
+    event_ids = schedule(h, 1)
+    h.watch()
+    (card,) = cards(h)
+    card_id = str(buttons(card.blocks)[0]["value"])
+    h.sim.events.cancel(REGION, event_ids)
+    next_pass(h)
+    h.click(ACTION_EVENT_REBOOT, card_id, user=OPERATOR, message_ts=card.ts)
+    h.settle()
+    assert any("has ended" in text for text in h.ephemerals(OPERATOR))
+    with h.bot.ctx.uow() as uow:
+        assert uow.requests.list_recent(10) == []
+    assert "canceled by Alibaba Cloud" in text_of(cards(h)[0])
+
+
+def test_a_throttled_pass_loses_nothing_and_repeats_nothing(h: Harness) -> None:
+    event_ids = schedule(h, 3)
+    h.sim.faults.throttle("DescribeInstanceHistoryEvents", times=20)
+    report = h.watch()
+    assert report.ran
+    assert not report.completed
+    assert report.announced == []
+    assert card_posts(h) == []
+    h.sim.faults.clear()
+    # Retried sooner than a full interval.
+    h.clock.advance(31)
+    report = h.watch()
+    assert sorted(report.announced) == sorted(event_ids)
+    next_pass(h)
+    assert len(card_posts(h)) == 1
+
+
+def test_a_second_replica_makes_no_pass_while_one_holds_the_lease(h: Harness) -> None:
+    schedule(h, 1)
+    watch = h.bot.event_watch
+    assert watch is not None
+    with watch.uow() as uow:
+        assert uow.events.claim_watch("other-replica", h.clock.now(), 120)
+        uow.commit()
+    assert not h.watch().ran
+    assert card_posts(h) == []
+
+
+def test_events_command_lists_pending_events_and_cli_prints_json(
+    h: Harness, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    event_ids = schedule(h, 2)
+    h.watch()
+    reply = h.command("events", user=VIEWER).json()["text"]
+    assert all(e in reply for e in event_ids)
+    assert "Pending platform maintenance reboots (2)" in reply
+    monkeypatch.setenv("ECSBOT_DATABASE_URL", h.bot.settings.database_url)
+    assert cli_main(["events", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert sorted(e["event_id"] for e in printed) == sorted(event_ids)
+    first = printed[0]
+    assert set(first) == {
+        "event_id",
+        "account",
+        "region",
+        "instance_id",
+        "type",
+        "state",
+        "not_before",
+        "request_id",
+    }
+    assert first["state"] == "Scheduled"
+    assert first["request_id"] is None
