@@ -271,3 +271,34 @@ def test_events_command_lists_pending_events_and_cli_prints_json(
     }
     assert first["state"] == "Scheduled"
     assert first["request_id"] is None
+
+
+def test_an_event_still_scheduled_two_passes_after_the_bots_reboot_is_said_once(
+    h: Harness,
+) -> None:
+    instance_id = h.sim.fleet.ids(REGION)[0]
+    (event_id,) = h.sim.events.create(
+        REGION, [instance_id], not_before=h.clock.now() + timedelta(hours=27), avoidable=False
+    )
+    h.watch()
+    (card,) = cards(h)
+    card_id = str(buttons(card.blocks)[0]["value"])
+    h.click(ACTION_EVENT_REBOOT, card_id, user=OPERATOR)
+    h.settle()
+    request_id, _ = h.last_preview()
+    h.click(ACTION_CONFIRM, request_id, user=OPERATOR)
+    h.settle()
+    h.run_until_final(request_id)
+    assert h.sim.fleet.reboot_counts(REGION) == {instance_id: 1}
+
+    def notes() -> list[Message]:
+        return [m for m in h.slack.thread(CHANNEL, card.ts) if "still scheduled" in m.text]
+
+    next_pass(h)
+    assert notes() == []
+    next_pass(h)
+    (note,) = notes()
+    assert event_id in note.text
+    assert "12 hours" in note.text
+    next_pass(h)
+    assert len(notes()) == 1
