@@ -8,7 +8,7 @@ only the edges swapped.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -23,6 +23,8 @@ from bot.db.engine import make_engine, make_session_factory
 from bot.db.migrate import current_revision, head_revision, is_sqlite, upgrade_to_head
 from bot.db.unit_of_work import UnitOfWork
 from bot.domain.approval import ApprovalRules
+from bot.domain.events import EventState, PlatformEvent
+from bot.domain.model import InstanceRef
 from bot.domain.rollout import RolloutDefaults, Size, parse_size
 from bot.ecs.client import EcsClient
 from bot.ecs.credentials import (
@@ -131,7 +133,20 @@ def build_context(
         groups=CachedGroupDirectory(client),
         clock=clock,
         config=flow_config(settings),
+        pending_events=_pending_events(engine) if settings.events else None,
     )
+
+
+def _pending_events(engine: Engine) -> Callable[[Sequence[InstanceRef]], list[PlatformEvent]]:
+    """The pending platform reboot events of instances, for the preview's note."""
+    sessions = make_session_factory(engine)
+
+    def pending(refs: Sequence[InstanceRef]) -> list[PlatformEvent]:
+        with UnitOfWork(sessions) as uow:
+            found = uow.events.pending_for_instances((r.region, r.instance_id) for r in refs)
+        return [k.event for k in found if k.event.state is EventState.SCHEDULED]
+
+    return pending
 
 
 def chain_settings(settings: Settings) -> ChainSettings:

@@ -11,6 +11,7 @@ from typing import TypeAlias
 
 from bot.domain.approval import ApprovalNeed
 from bot.domain.errors import BotError, EcsError, StoreUnavailable
+from bot.domain.events import PlatformEvent
 from bot.domain.model import InstanceRef
 from bot.domain.policy import Denial
 from bot.domain.request import RebootRequest
@@ -223,3 +224,6 @@ class PreviewNote:
     # Which approval rules apply (the count is the request's ``approvals_needed``).
     approval: ApprovalNeed | None = None
     selection: Selection | None = None
+    # Pending platform reboot events of instances this preview reboots (§5.11): the
+    # reboot avoids them.
+    avoids: tuple[PlatformEvent, ...] = ()

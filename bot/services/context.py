@@ -9,6 +9,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from bot.domain.approval import ApprovalRules
+from bot.domain.events import PlatformEvent
+from bot.domain.model import InstanceRef
 from bot.domain.policy import Principal
 from bot.domain.rollout import RolloutDefaults
 from bot.services.ports import (
@@ -57,6 +59,9 @@ class Context:
     clock: Clock
     config: FlowConfig = field(default_factory=FlowConfig)
     new_id: Callable[[], str] = new_request_id
+    # With the platform event watch (§5.11): the pending reboot events of instances, so
+    # a preview can say that its reboot avoids them. None: the watch is off.
+    pending_events: Callable[[Sequence[InstanceRef]], Sequence[PlatformEvent]] | None = None
     # Who holds leases on requests: unique per process, so replicas tell theirs apart.
     owner: str = field(
         default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"

@@ -210,6 +210,7 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
         uow.commit()
 
     note = _note(asked, may_execute, duplicates, selection, need)
+    note = _with_avoided_events(ctx, note, asked.user, request.to_reboot)
     ts = ctx.presenter.publish_request(request, can_execute=may_execute.allowed, note=note)
     if ts:
         # Recorded at once (the permalink is one more Slack call away).
@@ -236,6 +237,18 @@ def plan_rollout(
         tuple(dataclasses.replace(i, wave=waves.get(i.ref, 1)) for i in instances),
         rollout,
     )
+
+
+def _with_avoided_events(
+    ctx: Context, note: PreviewNote | None, user: str, to_reboot: Sequence[PlannedInstance]
+) -> PreviewNote | None:
+    """The note, saying which platform reboot events this reboot avoids (§5.11)."""
+    if ctx.pending_events is None or not to_reboot:
+        return note
+    events = tuple(ctx.pending_events([i.ref for i in to_reboot]))
+    if not events:
+        return note
+    return dataclasses.replace(note or PreviewNote(user), avoids=events)
 
 
 def _note(

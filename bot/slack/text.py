@@ -52,6 +52,7 @@ from bot.services.answers import (
     TooManyMatched,
 )
 from bot.services.roles import RoleChange, RolesView
+from bot.slack.blocks import slack_date
 
 # --- denials ---------------------------------------------------------------------------
 
@@ -242,6 +243,13 @@ def preview_note_text(note: PreviewNote) -> str | None:
         parts.append(f"Retries the failed instances of request `{note.retry_of}`.")
     if note.approval is not None:
         parts.append(f"Approval applies because {approval_triggers_text(note.approval)}.")
+    for event in note.avoids[:20]:
+        parts.append(
+            f":calendar: `{event.instance_id}`: platform reboot scheduled for "
+            f"{slack_date(event.not_before)} ({event.event_type}); this reboot avoids it."
+        )
+    if len(note.avoids) > 20:
+        parts.append(f"…and {len(note.avoids) - 20} more platform reboots it avoids.")
     return " ".join(parts) or None
 
 

@@ -102,7 +102,9 @@ def test_two_events_make_one_card_once_then_reboot_now_avoids_them(h: Harness) -
     # The operator's Reboot now: a preview of exactly those two, named for the events.
     assert h.click(ACTION_EVENT_REBOOT, card_id, user=OPERATOR).status_code == 200
     h.settle()
-    request_id, _ = h.last_preview()
+    request_id, preview = h.last_preview()
+    # The preview says, per instance, that this reboot avoids the platform's.
+    assert text_of(preview).count("this reboot avoids it") == 2
     request = h.request(request_id)
     assert request.requester == OPERATOR
     assert sorted(i.ref.instance_id for i in request.instances) == sorted(instances)
@@ -302,3 +304,18 @@ def test_an_event_still_scheduled_two_passes_after_the_bots_reboot_is_said_once(
     assert "12 hours" in note.text
     next_pass(h)
     assert len(notes()) == 1
+
+
+def test_a_typed_command_for_an_instance_with_a_pending_event_says_it_avoids_it(
+    h: Harness,
+) -> None:
+    schedule(h, 1, skip=3)
+    instance_id = h.sim.fleet.ids(REGION)[3]
+    other = h.sim.fleet.ids(REGION)[4]
+    h.watch()
+    h.command(f"{instance_id} {other}")
+    h.settle()
+    _, preview = h.last_preview()
+    shown = text_of(preview)
+    assert shown.count("this reboot avoids it") == 1
+    assert f"`{instance_id}`: platform reboot scheduled" in shown
