@@ -4,6 +4,8 @@
 click confirm|cancel|approve|reject|retry|pause|resume|abort [ID]  press a button of
                          the latest request (or of request ID); retry is on the summary
 never-returns ID         the simulator: this instance never comes back from a reboot
+platform-event ID [SECONDS]  the simulator: Alibaba Cloud schedules a maintenance reboot
+                         of this instance, SECONDS from now (default a day)
 as USER                  play another Slack user
 instances                the simulator's instances and their status now
 wait                     until every request in flight has finished
@@ -30,6 +32,8 @@ Type what you would type in Slack, and click buttons by name:
   click pause | resume | abort a running rollout's buttons, the same way
   click retry                  the Retry button of a finished request's summary
   never-returns i-…            the simulator: this instance will never come back from a reboot
+  platform-event i-… [SECONDS] the simulator: Alibaba Cloud schedules its own reboot of it
+  click reboot-now             the Reboot now button of the latest platform event card
   as U0SOMEONE                 play another Slack user (you start as an admin)
   instances                    the simulator's instances and their status now
   wait                         until every request in flight has finished (live updates meanwhile)
@@ -40,7 +44,19 @@ Type what you would type in Slack, and click buttons by name:
 {web} for the twelve web instances in two zones, to try a rolling reboot."""
 
 # The buttons the console clicks by name.
-BUTTONS = ("confirm", "cancel", "approve", "reject", "retry", "pause", "resume", "abort")
+BUTTONS = (
+    "confirm",
+    "cancel",
+    "approve",
+    "reject",
+    "retry",
+    "pause",
+    "resume",
+    "abort",
+    "reboot-now",
+)
+# A platform event is scheduled this far ahead unless the line says otherwise.
+DEFAULT_EVENT_SECONDS = 86400.0
 
 
 @dataclass(frozen=True)
@@ -83,6 +99,14 @@ class NeverReturns:
 
 
 @dataclass(frozen=True)
+class PlatformEvent:
+    """The simulator schedules a ``SystemMaintenance.Reboot`` of ``instance_id``."""
+
+    instance_id: str
+    seconds: float = DEFAULT_EVENT_SECONDS
+
+
+@dataclass(frozen=True)
 class Help:
     pass
 
@@ -119,6 +143,7 @@ ConsoleCommand = (
     | Wait
     | Sleep
     | NeverReturns
+    | PlatformEvent
     | Help
     | Quit
     | Comment
@@ -161,6 +186,8 @@ def parse_line(line: str) -> ConsoleCommand:
         if len(args) != 1 or not args[0].startswith("i-"):
             return Invalid("Name one instance: never-returns i-…")
         return NeverReturns(args[0])
+    if word == "platform-event":
+        return _platform_event(args)
     if word in ("reboot", "ecs-reboot", "status"):
         return Invalid(f"Commands go to the bot as in Slack: /ecs-reboot {stripped}")
     return Invalid(f"Unknown command {stripped[:40]!r}. Type help for what the console knows.")
@@ -170,9 +197,22 @@ def _click(args: list[str]) -> ConsoleCommand:
     if not args or args[0].lower() not in BUTTONS or len(args) > 2:
         return Invalid(
             "Click a button by name: click confirm, cancel, approve, reject, retry, pause, "
-            "resume or abort [REQUEST_ID]"
+            "resume or abort [REQUEST_ID], or click reboot-now (a platform event card)"
         )
     return Click(args[0].lower(), args[1] if len(args) == 2 else None)
+
+
+def _platform_event(args: list[str]) -> ConsoleCommand:
+    hint = "Name one instance and, if you like, seconds ahead: platform-event i-… [SECONDS]"
+    if not 1 <= len(args) <= 2 or not args[0].startswith("i-"):
+        return Invalid(hint)
+    try:
+        seconds = float(args[1]) if len(args) == 2 else DEFAULT_EVENT_SECONDS
+    except ValueError:
+        return Invalid(hint)
+    if not 0 < seconds <= 30 * 86400:
+        return Invalid(hint)
+    return PlatformEvent(args[0], seconds)
 
 
 def _sleep(args: list[str]) -> ConsoleCommand:
@@ -204,6 +244,7 @@ __all__ = [
     "Help",
     "Instances",
     "Invalid",
+    "PlatformEvent",
     "PlayAs",
     "Quit",
     "Slash",

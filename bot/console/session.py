@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from bot.console.commands import (
@@ -22,6 +23,7 @@ from bot.console.commands import (
     Instances,
     Invalid,
     NeverReturns,
+    PlatformEvent,
     PlayAs,
     Quit,
     Slash,
@@ -34,6 +36,7 @@ from bot.console.transcript import WIDTH, Transcript, describe, describe_ack
 from bot.domain.model import RequestState
 from bot.domain.request import RebootRequest
 from bot.domain.rollout import wave_in_flight
+from bot.simulator import ApiError
 from bot.slack.blocks import (
     ACTION_ABORT,
     ACTION_APPROVE,
@@ -46,6 +49,7 @@ from bot.slack.blocks import (
     ROLLOUT_BLOCK_ID,
     request_message,
 )
+from bot.slack.event_cards import ACTION_EVENT_REBOOT
 from bot.testing.slack_api import Event, Message, Updated
 from bot.testing.slack_requests import click_body, dispatch, slash_command_body
 
@@ -161,6 +165,8 @@ class Session:
             threading.Event().wait(command.seconds)
         elif isinstance(command, NeverReturns):
             self._never_returns(command.instance_id)
+        elif isinstance(command, PlatformEvent):
+            self._platform_event(command)
         return True
 
     def instances_text(self) -> str:
@@ -177,6 +183,38 @@ class Session:
             self.transcript.say(f"? The simulator holds no instance {instance_id} in {REGION}.")
             return
         self.transcript.say(f"(simulator: {instance_id} will never come back from a reboot)")
+
+    def _platform_event(self, command: PlatformEvent) -> None:
+        sim = self.stack.sim
+        not_before = sim.clock() + timedelta(seconds=command.seconds)
+        try:
+            (event_id,) = sim.events.create(REGION, [command.instance_id], not_before=not_before)
+        except ApiError as error:
+            self.transcript.say(f"? The simulator refused: {error.message}")
+            return
+        when = not_before.strftime("%H:%M:%S UTC")
+        self.transcript.say(
+            f"(simulator: Alibaba Cloud schedules SystemMaintenance.Reboot of "
+            f"{command.instance_id}, not before {when}: event {event_id})"
+        )
+        # The bot's next look for events finds it; wait for its card, as a person would.
+        deadline = time.monotonic() + SETTLE_SECONDS
+        while time.monotonic() < deadline and self._card_of(event_id) is None:
+            self.stack.slack.wait_for_change(timeout=0.5)
+
+    def _card_of(self, event_id: str) -> Message | None:
+        for message in reversed(self.stack.slack.messages()):
+            if event_id in message.text or event_id in str(message.blocks):
+                return message
+        return None
+
+    def _latest_card(self) -> tuple[Message, str, dict[str, Any]] | None:
+        for message in reversed(self.stack.slack.messages()):
+            for block_id, button in message.buttons():
+                if button.get("action_id") == ACTION_EVENT_REBOOT:
+                    return message, block_id, button
+        self.transcript.say("? No platform event card shows Reboot now.")
+        return None
 
     def _slash(self, command: Slash) -> None:
         body = slash_command_body(
@@ -227,6 +265,8 @@ class Session:
 
     def _button(self, command: Click) -> tuple[Message, str, dict[str, Any]] | None:
         """The message and button a click presses, or None after saying why not."""
+        if command.action == "reboot-now":
+            return self._latest_card()
         action_id = ACTIONS[command.action]
         if command.request_id is None:
             request = self._latest_request()

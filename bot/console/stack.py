@@ -53,6 +53,10 @@ def console_overrides(*, user: str, signing_secret: str, speed: float = 1.0) -> 
         "ECSBOT_REBOOT_TIMEOUT": str(max(10, round(REBOOT_TIMEOUT / speed))),
         # Four eyes on force reboots, so the demo can show an approval.
         "ECSBOT_APPROVALS_FOR_FORCE": "true",
+        # Alibaba Cloud's own maintenance reboots, looked for every second (§5.11).
+        "ECSBOT_EVENTS": "true",
+        "ECSBOT_EVENTS_CHANNEL": CHANNEL_ID,
+        "ECSBOT_EVENTS_INTERVAL": "1",
     }
 
 

@@ -23,6 +23,7 @@ from bot.console.commands import (
     Click,
     Comment,
     Invalid,
+    PlatformEvent,
     PlayAs,
     Slash,
     Sleep,
@@ -214,6 +215,9 @@ def test_the_command_line_demo_exits_zero_with_the_summary() -> None:
         ("as U0SOMEONE", PlayAs("U0SOMEONE")),
         ("wait", Wait()),
         ("sleep 1.5", Sleep(1.5)),
+        ("click reboot-now", Click("reboot-now")),
+        ("platform-event i-abc 600", PlatformEvent("i-abc", 600.0)),
+        ("platform-event i-abc", PlatformEvent("i-abc")),
     ],
 )
 def test_console_lines_parse(line: str, command: object) -> None:
@@ -233,6 +237,10 @@ def test_console_lines_parse(line: str, command: object) -> None:
         "sleep -1",
         "sleep nan",
         "hello",
+        "platform-event",
+        "platform-event web-01",
+        "platform-event i-abc soon",
+        "platform-event i-abc 0",
     ],
 )
 def test_console_lines_that_make_no_sense_get_a_hint(line: str) -> None:
@@ -259,6 +267,21 @@ def test_the_demo_rolls_twelve_web_instances_out_with_a_pause(private_tempdir: P
     resumed = _after(paused, "U0DEMO #ops> click resume")
     assert "▶ Rollout" in resumed
     assert "Done: ✔ succeeded · 12/12 back" in resumed
+
+
+def test_the_demo_shows_a_platform_event_card_and_reboot_now_avoiding_it(
+    private_tempdir: Path,
+) -> None:
+    code, transcript = _run()
+    assert code == 0, transcript
+    scene = _after(transcript, "U0DEMO #ops> platform-event")
+    assert "(simulator: Alibaba Cloud schedules SystemMaintenance.Reboot of" in scene
+    assert "== Alibaba Cloud scheduled 1 maintenance reboot in cn-hangzhou ==" in scene
+    clicked = _after(scene, "U0DEMO #ops> click reboot-now")
+    assert "Reason: Alibaba Cloud SystemMaintenance.Reboot e-" in clicked
+    done = _after(clicked, "U0DEMO #ops> click confirm")
+    assert "avoided by request" in " ".join(done.split())
+    assert "Every event of this card has ended." in done
 
 
 def test_the_max_errors_scene_stops_when_the_canary_never_comes_back() -> None:
