@@ -242,6 +242,8 @@ class PlatformEventRow(Base):
     instance_id: Mapped[str] = mapped_column(String(_INSTANCE_ID), index=True)
     # None: the bot could not see the instance when it announced the event.
     instance_name: Mapped[str | None] = mapped_column(String(_NAME))
+    # Comma-separated OperationLocks reasons then; null when it had none.
+    instance_locks: Mapped[str | None] = mapped_column(String(_NAME))
     event_type: Mapped[str] = mapped_column(String(_TAG))
     state: Mapped[str] = mapped_column(String(_STATE), index=True)
     not_before: Mapped[datetime] = mapped_column(UtcDateTime)

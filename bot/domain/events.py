@@ -92,6 +92,9 @@ class KnownEvent:
     # The instance's name when the watch announced it; None: DescribeInstances did not
     # return it (the bot cannot see it: another account, RAM, or released).
     instance_name: str | None = None
+    # Its operation locks then (``security``, ``financial``, …): ECS refuses to reboot a
+    # locked instance, so the card says why Reboot now cannot help it.
+    instance_locks: tuple[str, ...] = ()
     request_id: str | None = None  # the request that rebooted its instance, if any
     reminded: bool = False
     back_at: datetime | None = None  # when the bot's reboot of the instance was back

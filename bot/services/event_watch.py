@@ -93,6 +93,7 @@ class EventStore(Protocol):
         card_id: str | None,
         now: datetime,
         names: Mapping[str, str] | None = None,
+        locks: Mapping[str, Sequence[str]] | None = None,
     ) -> None: ...
     def update_event(self, event: PlatformEvent) -> None: ...
     def set_fields(self, event_id: str, **fields: Any) -> None: ...
@@ -241,22 +242,19 @@ def _look(watch: EventWatch, account: str, region: str, now: datetime, report: W
         watch.source.describe_events(region, event_ids=gone, account=account) if gone else []
     )
     found = reconcile(known, listed, looked_up)
-    names = (
-        {
-            info.instance_id: info.name
-            for info in watch.source.describe_instances(
-                region, sorted({e.instance_id for e in found.new})
-            )
-        }
+    seen = (
+        watch.source.describe_instances(region, sorted({e.instance_id for e in found.new}))
         if found.new
-        else {}
+        else []
     )
+    names = {info.instance_id: info.name for info in seen}
+    locks = {info.instance_id: info.operation_locks for info in seen if info.operation_locks}
     seen_state = {e.event_id: e.state for e in [*listed, *looked_up]}
     with watch.uow() as uow:
         for card in cards_for(found.new):
             card_id = watch.new_id()
             uow.events.add_card(card_id, account, region, watch.config.channel, now)
-            uow.events.add(card.events, card_id, now, names)
+            uow.events.add(card.events, card_id, now, names, locks)
             report.cards.append(card_id)
             report.announced += [e.event_id for e in card.events]
         for event in found.changed:

@@ -86,6 +86,9 @@ def event_line(known: KnownEvent, now: datetime) -> str:
         if known.instance_name is not None
         else "_not visible to the bot (another account, RAM, or released)_"
     )
+    if known.instance_locks:
+        reasons = ", ".join(escape(r) for r in known.instance_locks)
+        name += f" _(locked: {reasons}; ECS refuses to reboot it)_"
     when = slack_date(event.not_before)
     left = ""
     if not event.state.final:

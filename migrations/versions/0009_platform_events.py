@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column("region", sa.String(64), nullable=False),
         sa.Column("instance_id", sa.String(64), nullable=False),
         sa.Column("instance_name", sa.String(255)),
+        sa.Column("instance_locks", sa.String(255)),
         sa.Column("event_type", sa.String(128), nullable=False),
         sa.Column("state", sa.String(20), nullable=False),
         sa.Column("not_before", _AT, nullable=False),

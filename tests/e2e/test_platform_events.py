@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterator
 from datetime import timedelta
 
+import httpx
 import pytest
 
 from bot.cli import main as cli_main
@@ -127,6 +128,11 @@ def test_two_events_make_one_card_once_then_reboot_now_avoids_them(h: Harness) -
     assert "Every event of this card has ended" in shown
     assert buttons(card.blocks) == []
     assert len(card_posts(h)) == 1
+
+    # /metrics counts them.
+    scraped = httpx.get(f"{h.url}/metrics", timeout=5).text
+    assert 'ecsbot_platform_events{state="avoided"} 2.0' in scraped
+    assert 'ecsbot_platform_events{state="pending"} 0.0' in scraped
 
     # history --json links the request to its events.
     rows = with_events(h.bot.event_watch.uow, history_rows(h.bot.ctx.uow, limit=5))  # type: ignore[union-attr]
@@ -319,3 +325,14 @@ def test_a_typed_command_for_an_instance_with_a_pending_event_says_it_avoids_it(
     shown = text_of(preview)
     assert shown.count("this reboot avoids it") == 1
     assert f"`{instance_id}`: platform reboot scheduled" in shown
+
+
+def test_a_card_says_why_the_bot_cannot_help_an_instance(h: Harness) -> None:
+    locked = h.sim.fleet.ids(REGION)[0]
+    h.sim.fleet.update(REGION, locked, security_lock=True)
+    schedule(h, 2)
+    h.watch()
+    (card,) = cards(h)
+    shown = text_of(card)
+    assert shown.count("ECS refuses to reboot it") == 1
+    assert "locked: security" in shown

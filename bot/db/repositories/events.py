@@ -133,9 +133,11 @@ class EventRepository:
         card_id: str | None,
         now: datetime,
         names: Mapping[str, str] | None = None,
+        locks: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         """Record newly announced events (the pass holds the watch's lease); ``names``:
-        instance id → name of the instances the bot could see."""
+        instance id → name of the instances the bot could see, ``locks`` → their
+        operation locks."""
         if not events:
             return
         self._connection().execute(
@@ -146,6 +148,7 @@ class EventRepository:
                     "card_id": card_id,
                     "first_seen_at": now,
                     "instance_name": (names or {}).get(event.instance_id),
+                    "instance_locks": ",".join((locks or {}).get(event.instance_id, ())) or None,
                 }
                 for event in events
             ],
@@ -300,6 +303,7 @@ def _known(row: Row[Any], request_id: str | None) -> KnownEvent:
         ),
         card_id=row.card_id,
         instance_name=row.instance_name,
+        instance_locks=tuple(row.instance_locks.split(",")) if row.instance_locks else (),
         request_id=request_id,
         reminded=row.reminded,
         back_at=row.back_at,
