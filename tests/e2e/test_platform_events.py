@@ -24,6 +24,7 @@ from tests.e2e.harness import (
     NOTIFY,
     OPERATOR,
     REGION,
+    STRANGER,
     VIEWER,
     Harness,
     Message,
@@ -336,3 +337,35 @@ def test_a_card_says_why_the_bot_cannot_help_an_instance(h: Harness) -> None:
     shown = text_of(card)
     assert shown.count("ECS refuses to reboot it") == 1
     assert "locked: security" in shown
+
+
+def test_a_card_slack_refused_is_posted_by_the_next_pass_once(h: Harness) -> None:
+    schedule(h, 2)
+    h.slack.fail("chat.postMessage", error="internal_error", times=1)
+    h.watch()
+    assert cards(h) == []
+    next_pass(h)
+    assert len(cards(h)) == 1
+    next_pass(h)
+    # The refused call and the one Slack took; nothing since.
+    assert len(card_posts(h)) == 2
+    assert len(cards(h)) == 1
+
+
+def test_reboot_now_by_someone_without_a_role_is_denied_and_records_nothing(
+    h: Harness,
+) -> None:
+    schedule(h, 1)
+    h.watch()
+    (card,) = cards(h)
+    card_id = str(buttons(card.blocks)[0]["value"])
+    h.click(ACTION_EVENT_REBOOT, card_id, user=STRANGER)
+    h.settle()
+    assert h.ephemerals(STRANGER)
+    with h.bot.ctx.uow() as uow:
+        assert uow.requests.list_recent(10) == []
+    # A click from another channel than the card's is refused too.
+    h.click(ACTION_EVENT_REBOOT, card_id, user=OPERATOR, channel=NOTIFY)
+    h.settle()
+    with h.bot.ctx.uow() as uow:
+        assert uow.requests.list_recent(10) == []
