@@ -11,6 +11,7 @@ request it records is linked to the events, so the card and ``history`` name it.
 
 from __future__ import annotations
 
+from bot.domain.commands import RebootCommand
 from bot.domain.events import reboot_reason, rebootable
 from bot.domain.model import InstanceRef
 from bot.services import preview as preview_service
@@ -34,13 +35,15 @@ def reboot_from_card(ctx: Context, watch: EventWatch, click: Click) -> Later:
     chosen = rebootable(card.events)
     if not chosen:
         return telling(ctx, click, CardEventsEnded(card_id))
-    asked = preview_service.PreviewAsked(
-        user=click.user,
-        channel=card.channel,
-        instances=tuple(InstanceRef(k.event.region, k.event.instance_id) for k in chosen),
-        force=False,
-        command_text=COMMAND_TEXT,
+    command = RebootCommand(
+        tuple(InstanceRef(k.event.region, k.event.instance_id) for k in chosen),
         reason=reboot_reason([k.event for k in chosen]),
+    )
+    asked = preview_service.PreviewAsked(
+        click.user,
+        card.channel,
+        command,
+        command_text=COMMAND_TEXT,
         request_id=ctx.new_id(),
     )
     decision = preview_service.early_check(ctx, asked)
