@@ -94,8 +94,7 @@ def build_app(
         process_before_response=True,
         logger=logging.getLogger("bot.slack.bolt"),
     )
-    if events is not None:
-        # First: ``/ecs-reboot events`` is answered there, everything else falls through.
-        register_events(app, ctx, jobs, events)
+    # First: ``/ecs-reboot events`` is answered there, everything else falls through.
+    register_events(app, ctx, jobs, events)
     register(app, ctx, jobs)
     return app

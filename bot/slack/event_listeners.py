@@ -29,7 +29,16 @@ log = logging.getLogger(__name__)
 EVENTS_WORD = "events"
 
 
-def register_events(app: App, ctx: Context, jobs: Jobs, watch: EventWatch) -> None:
+WATCH_OFF = (
+    "The bot does not watch Alibaba Cloud's scheduled maintenance reboots here "
+    "(ECSBOT_EVENTS is not `true`)."
+)
+
+
+def register_events(app: App, ctx: Context, jobs: Jobs, watch: EventWatch | None) -> None:
+    """``/ecs-reboot events`` always (saying so when the watch is off); the cards'
+    button only with the watch."""
+
     def is_events(body: dict[str, Any]) -> bool:
         return str(body.get("text", "")).strip().lower() == EVENTS_WORD
 
@@ -38,15 +47,18 @@ def register_events(app: App, ctx: Context, jobs: Jobs, watch: EventWatch) -> No
         user = str(command.get("user_id", ""))
         channel = str(command.get("channel_id", ""))
         try:
-            reply = events_reply(ctx, watch, user=user, channel=channel)
+            reply = (
+                WATCH_OFF if watch is None else events_reply(ctx, watch, user=user, channel=channel)
+            )
         except StoreUnavailable as error:
             reply = f":x: {error}"
         ack(text=reply, response_type="ephemeral")
 
+    if watch is None:
+        return
+    on = watch
     app.action(ACTION_EVENT_REBOOT)(
-        listeners._on_click(
-            ctx, jobs, lambda c, click: event_reboot.reboot_from_card(c, watch, click)
-        )
+        listeners._on_click(ctx, jobs, lambda c, click: event_reboot.reboot_from_card(c, on, click))
     )
 
 

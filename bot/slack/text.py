@@ -453,6 +453,8 @@ def help_text(
             "*Other commands*",
             "• `/ecs-reboot status REQUEST_ID`: where a request stands.",
             "• `/ecs-reboot roles`: who holds which role.",
+            "• `/ecs-reboot events`: Alibaba Cloud's pending maintenance reboots, when the "
+            "bot watches them.",
             f"• {binding_usage(Keyword.GRANT)}: give a role (admins only); {scopes} "
             "limit it to those instances.",
             f"• {binding_usage(Keyword.REVOKE)}: take it back.",

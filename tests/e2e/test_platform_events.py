@@ -369,3 +369,9 @@ def test_reboot_now_by_someone_without_a_role_is_denied_and_records_nothing(
     h.settle()
     with h.bot.ctx.uow() as uow:
         assert uow.requests.list_recent(10) == []
+
+
+def test_events_command_without_the_watch_says_it_is_off(harness: Harness) -> None:
+    reply = harness.command("events").json()["text"]
+    assert "does not watch" in reply
+    assert "ECSBOT_EVENTS" in reply
