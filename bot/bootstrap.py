@@ -226,13 +226,15 @@ def build_runtime(
 ) -> Runtime:
     settings.require("SLACK_BOT_TOKEN")
     assert settings.slack_bot_token is not None
+    # Checked before anything starts, like every other setting.
+    events = event_config(settings) if settings.events else None
     engine = prepare_database(settings, migrate=migrate)
     client = web_client or make_web_client(
         settings.slack_bot_token.get_secret_value(), settings.slack_api_url
     )
     ecs = make_ecs_client(settings, clock=clock, transport=ecs_transport)
     ctx = build_context(settings, engine, client, ecs, clock=clock)
-    watch = build_event_watch(settings, ctx, engine, client, ecs)
+    watch = build_event_watch(settings, events, ctx, engine, client, ecs)
     return Runtime(
         settings=settings,
         engine=engine,
@@ -266,16 +268,21 @@ def event_config(settings: Settings) -> EventConfig:
 
 
 def build_event_watch(
-    settings: Settings, ctx: Context, engine: Engine, client: WebClient, ecs: EcsClient
+    settings: Settings,
+    config: EventConfig | None,
+    ctx: Context,
+    engine: Engine,
+    client: WebClient,
+    ecs: EcsClient,
 ) -> EventWatch | None:
-    if not settings.events:
+    if config is None:
         return None
     sessions = make_session_factory(engine)
     return EventWatch(
         uow=lambda: UnitOfWork(sessions),
         source=ecs,
         presenter=SlackEventPresenter(client, notify_channel=settings.notify_channel),
-        config=event_config(settings),
+        config=config,
         owner=ctx.owner,
         clock=ctx.clock,
     )
