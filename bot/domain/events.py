@@ -152,7 +152,8 @@ def reconcile(
     listed: Sequence[PlatformEvent],
     looked_up: Sequence[PlatformEvent],
 ) -> Reconciled:
-    """New, changed and missing events after one pass (see ``Reconciled``).
+    """New, changed (state or ``NotBefore``) and missing events after one pass (see
+    ``Reconciled``).
 
     ``listed``: the pending reboot events of this account and region; ``looked_up``:
     what ``EventId`` returned for ``to_look_up``'s ids. Repeats in ``listed`` (a page
@@ -164,7 +165,10 @@ def reconcile(
         if before is None:
             if event.state.pending and event.event_type in REBOOT_EVENT_TYPES:
                 new.setdefault(event.event_id, event)
-        elif event.state != before.event.state and not before.event.state.final:
+        elif not before.event.state.final and (
+            event.state != before.event.state or event.not_before != before.event.not_before
+        ):
+            # A new state, or a deadline the platform moved.
             changed[event.event_id] = event
     seen = {event.event_id for event in [*listed, *looked_up]}
     missing = tuple(

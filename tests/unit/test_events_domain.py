@@ -92,6 +92,12 @@ def test_a_known_event_neither_listed_nor_found_is_missing_not_ended() -> None:
     assert result.changed == ()
 
 
+def test_a_moved_deadline_is_a_change() -> None:
+    a = event(1)
+    later = event(1, hours=48)
+    assert reconcile({a.event_id: known(a)}, [later], []).changed == (later,)
+
+
 def test_scheduled_to_executing_is_a_change_and_final_states_do_not_move() -> None:
     a = event(1)
     executing = event(1, state=EventState.EXECUTING)
