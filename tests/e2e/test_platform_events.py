@@ -15,8 +15,6 @@ import pytest
 
 from bot.cli import main as cli_main
 from bot.domain.model import RequestState, Role
-from bot.services.event_history import with_events
-from bot.services.history import history_rows
 from bot.slack.blocks import ACTION_CONFIRM
 from bot.slack.event_cards import ACTION_EVENT_REBOOT
 from tests.e2e.harness import (
@@ -78,7 +76,9 @@ def next_pass(h: Harness) -> None:
     h.watch()
 
 
-def test_two_events_make_one_card_once_then_reboot_now_avoids_them(h: Harness) -> None:
+def test_two_events_make_one_card_once_then_reboot_now_avoids_them(
+    h: Harness, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     event_ids = schedule(h, 2)
     instances = h.sim.fleet.ids(REGION)[:2]
     report = h.watch()
@@ -136,7 +136,10 @@ def test_two_events_make_one_card_once_then_reboot_now_avoids_them(h: Harness) -
     assert 'ecsbot_platform_events{state="pending"} 0.0' in scraped
 
     # history --json links the request to its events.
-    rows = with_events(h.bot.event_watch.uow, history_rows(h.bot.ctx.uow, limit=5))  # type: ignore[union-attr]
+    capsys.readouterr()
+    monkeypatch.setenv("ECSBOT_DATABASE_URL", h.bot.settings.database_url)
+    assert cli_main(["history", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
     (row,) = [r for r in rows if r["id"] == request_id]
     assert row["source"] == "event"
     assert sorted(e["event_id"] for e in row["events"]) == sorted(event_ids)
