@@ -1,6 +1,6 @@
 """The watch for Alibaba Cloud's scheduled maintenance reboots (docs/PRODUCT.md §5.11):
 ``watch_once(watch, now)`` makes one pass when one is due, under the watch's lease;
-``EventWatch.tick`` is what the poller loop calls.
+``EventWatch.tick`` is what the poller's event thread calls every few seconds.
 
 A pass, per account and region: list the pending reboot events (every page), look up
 by ``EventId`` the known ones that left that list, and hand both to the pure rules of
@@ -170,7 +170,7 @@ class EventWatch:
     new_id: Callable[[], str] = lambda: secrets.token_hex(6)
 
     def tick(self) -> WatchReport:
-        """One pass if one is due (the poller calls this every tick)."""
+        """One pass if one is due (the poller's event thread asks every few seconds)."""
         return watch_once(self, self.clock())
 
 

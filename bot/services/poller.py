@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 # At most this many requests per tick and poller, so one tick stays bounded; the rest
 # are due still and go first next tick (or to another replica).
 MAX_REQUESTS_PER_TICK = 500
+# How often a running poller asks whether a platform event pass is due.
+WATCH_ASK_SECONDS = 5.0
 # Requests advanced side by side in a running poller: their time is mostly spent
 # waiting on ECS and Slack, and one slow request must not stall the rest.
 WORKERS = 4
@@ -191,8 +193,10 @@ class Poller:
         watch: EventWatch | None = None,
     ) -> None:
         self._ctx = ctx
-        # The platform event watch (§5.11): a pass when due, after each tick.
+        # The platform event watch (§5.11): a thread of its own, so that a slow or
+        # throttled DescribeInstanceHistoryEvents never holds up the requests' polls.
         self._watch = watch
+        self._watch_thread: threading.Thread | None = None
         self._interval = interval
         self._workers = workers
         self._stop = threading.Event()
@@ -205,11 +209,6 @@ class Poller:
                 self._ctx, self._ctx.clock(), workers=self._workers, stopping=self._stop
             )
             metrics.POLLER_REQUESTS.set(len(report.advanced))
-            if self._watch is not None and not self._stop.is_set():
-                try:
-                    self._watch.tick()
-                except Exception:
-                    log.exception("the platform event watch failed; it runs again next tick")
             return report
         finally:
             metrics.POLL_SECONDS.observe(time.perf_counter() - started)
@@ -226,6 +225,23 @@ class Poller:
     def start(self) -> None:
         self._thread = threading.Thread(target=self.run, name="ecsbot-poller", daemon=True)
         self._thread.start()
+        if self._watch is not None:
+            self._watch_thread = threading.Thread(
+                target=self._run_watch, name="ecsbot-events", daemon=True
+            )
+            self._watch_thread.start()
+
+    def _run_watch(self) -> None:
+        """A pass whenever one is due (the watch's lease and ``next_pass_at`` decide);
+        asking costs one conditional UPDATE, so it is asked every few seconds."""
+        assert self._watch is not None
+        every = min(self._watch.config.interval, WATCH_ASK_SECONDS)
+        while not self._stop.is_set():
+            try:
+                self._watch.tick()
+            except Exception:
+                log.exception("the platform event watch failed; trying again in %.1f s", every)
+            self._stop.wait(every)
 
     def stop_soon(self) -> None:
         """Ask the loop to stop after the current tick (safe from a signal handler)."""
@@ -237,6 +253,8 @@ class Poller:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=timeout)
+        if self._watch_thread is not None:
+            self._watch_thread.join(timeout=timeout)
 
     @property
     def busy(self) -> bool:
