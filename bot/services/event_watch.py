@@ -14,6 +14,7 @@ soon, and has lost nothing: what it had not written is listed again next time.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
@@ -275,9 +276,7 @@ def _after_the_bots_reboot(uow: EventUnitOfWork, known: KnownEvent, state: Event
             uow.events.set_fields(known.event_id, back_at=back_at)
     if back_at is None or known.stuck_noted:
         return
-    passes = passes_after_back(
-        KnownEvent(known.event, back_at=back_at, passes_since_back=known.passes_since_back), state
-    )
+    passes = passes_after_back(dataclasses.replace(known, back_at=back_at), state)
     if passes != known.passes_since_back:
         uow.events.set_fields(known.event_id, passes_since_back=passes)
 
@@ -357,14 +356,6 @@ def _draw(watch: EventWatch, card_id: str, now: datetime) -> None:
             uow.commit()
 
 
-def redraw_cards_of(watch: EventWatch, event_ids: Iterable[str], now: datetime) -> None:
-    """Redraw the cards holding these events (a request opened from a card moved on)."""
-    with watch.uow() as uow:
-        cards = {k.card_id for k in uow.events.get(event_ids) if k.card_id}
-    for card_id in sorted(cards):
-        _draw(watch, card_id, now)
-
-
 def _count(watch: EventWatch) -> None:
     """The metrics: events pending, avoided, executed by the platform."""
     with watch.uow() as uow:
@@ -388,6 +379,5 @@ __all__ = [
     "EventUnitOfWork",
     "EventWatch",
     "WatchReport",
-    "redraw_cards_of",
     "watch_once",
 ]
