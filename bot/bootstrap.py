@@ -22,10 +22,12 @@ from bot import metrics
 from bot.db.engine import make_engine, make_session_factory
 from bot.db.migrate import current_revision, head_revision, is_sqlite, upgrade_to_head
 from bot.db.unit_of_work import UnitOfWork
+from bot.domain.accounts import DEFAULT_ACCOUNT
 from bot.domain.approval import ApprovalRules
 from bot.domain.events import EventState, PlatformEvent
 from bot.domain.model import InstanceRef
 from bot.domain.rollout import RolloutDefaults, Size, parse_size
+from bot.ecs.account_credentials import AccountCredentials
 from bot.ecs.client import EcsClient
 from bot.ecs.credentials import (
     DEFAULT_SESSION_NAME,
@@ -76,9 +78,12 @@ def flow_config(settings: Settings) -> FlowConfig:
             for_force=settings.approvals_for_force,
             above=settings.approvals_above,
             for_tags=settings.approval_tags,
+            for_accounts=tuple(settings.approvals_for_accounts),
         ),
         approval_ttl=settings.approval_ttl,
         approver_group=settings.approver_group,
+        accounts=settings.account_names,
+        default_account=settings.default_account,
     )
 
 
@@ -144,7 +149,13 @@ def _pending_events(engine: Engine) -> Callable[[Sequence[InstanceRef]], list[Pl
     def pending(refs: Sequence[InstanceRef]) -> list[PlatformEvent]:
         with UnitOfWork(sessions) as uow:
             found = uow.events.pending_for_instances((r.region, r.instance_id) for r in refs)
-        return [k.event for k in found if k.event.state is EventState.SCHEDULED]
+        accounts = {(r.region, r.instance_id): r.account for r in refs}
+        return [
+            k.event
+            for k in found
+            if k.event.state is EventState.SCHEDULED
+            and accounts.get((k.event.region, k.event.instance_id)) == k.event.account
+        ]
 
     return pending
 
@@ -175,16 +186,16 @@ def make_ecs_client(
     clock: Callable[[], datetime] = utc_now,
     transport: httpx.BaseTransport | None = None,
 ) -> EcsClient:
-    credentials = credentials_chain(
-        config=chain_settings(settings),
-        sources=Sources(
-            clock=clock,
-            sts=StsTarget(
-                endpoint=settings.sts_endpoint or DEFAULT_STS_ENDPOINT,
-                session_name=settings.role_session_name or DEFAULT_SESSION_NAME,
-            ),
-        ),
+    sts = StsTarget(
+        endpoint=settings.sts_endpoint or DEFAULT_STS_ENDPOINT,
+        session_name=settings.role_session_name or DEFAULT_SESSION_NAME,
     )
+    own_identity = credentials_chain(
+        config=chain_settings(settings), sources=Sources(clock=clock, sts=sts)
+    )
+    # Each account's role is assumed from the bot's own identity, lazily, per session
+    # (§5.13); without ECSBOT_ACCOUNTS this is the own identity alone, as before.
+    credentials = AccountCredentials(own_identity, settings.account_roles, target=sts, clock=clock)
     return EcsClient(
         credentials=credentials,
         endpoint=settings.ecs_endpoint,
@@ -263,6 +274,8 @@ def event_config(settings: Settings) -> EventConfig:
         channel=channel,
         interval=settings.events_interval,
         remind=float(settings.events_remind),
+        # Every account (§5.13); each read is signed with the role assumed there.
+        accounts=tuple(name for name, _ in settings.accounts) or (DEFAULT_ACCOUNT,),
         window=settings.events_window,
     )
 

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-DEFAULT_ACCOUNT = "default"
 # The reboot-type maintenance events, the ones a reboot through the API avoids.
 REBOOT_EVENT_TYPES: tuple[str, ...] = (
     "SystemMaintenance.Reboot",

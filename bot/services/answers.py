@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypeAlias
 
+from bot.domain.accounts import AccountProblem
 from bot.domain.approval import ApprovalNeed
 from bot.domain.errors import BotError, EcsError, StoreUnavailable
 from bot.domain.events import PlatformEvent
@@ -188,6 +189,7 @@ class CardEventsEnded:
 
 Answer: TypeAlias = (
     Denied
+    | AccountProblem
     | LookupFailed
     | NoMatch
     | TooManyMatched

@@ -36,8 +36,9 @@ def reboot_from_card(ctx: Context, watch: EventWatch, click: Click) -> Later:
     if not chosen:
         return telling(ctx, click, CardEventsEnded(card_id))
     command = RebootCommand(
-        tuple(InstanceRef(k.event.region, k.event.instance_id) for k in chosen),
+        tuple(InstanceRef(k.event.region, k.event.instance_id, k.event.account) for k in chosen),
         reason=reboot_reason([k.event for k in chosen]),
+        accounts=(card.account,),  # a card is one account's
     )
     asked = preview_service.PreviewAsked(
         click.user,

@@ -24,9 +24,9 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from bot import metrics
+from bot.domain.accounts import DEFAULT_ACCOUNT
 from bot.domain.errors import EcsError
 from bot.domain.events import (
-    DEFAULT_ACCOUNT,
     REBOOT_EVENT_TYPES,
     WATCHED_STATES,
     EventCard,

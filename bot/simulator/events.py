@@ -117,7 +117,7 @@ class EventView:
 class SystemEvents:
     """The events of every region, their state machine, and the three API actions."""
 
-    def __init__(self, fleet: Fleet, clock: Clock, seed: int = 0) -> None:
+    def __init__(self, fleet: Fleet, clock: Clock, seed: int | str = 0) -> None:
         self._fleet = fleet
         self._clock = clock
         self._random = random.Random(f"{seed}/events")

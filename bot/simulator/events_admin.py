@@ -12,11 +12,15 @@
     POST   /_sim/events/cancel     {"region", "event_ids": [...]} → 200 the events
     PATCH  /_sim/events/{event_id} {"avoidable"} → 200 the event
 
+Each takes an account (``"account"`` in a body, ``?account=`` on GET; default
+``home``, the simulator's own) with ``simulator --accounts``.
+
 No signature is asked, as for the rest of ``/_sim/``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,6 +31,7 @@ from bot.simulator.server import HttpRequest, Reply
 
 PREFIX = "/_sim/events"
 _CREATE_FIELDS = {
+    "account",
     "region",
     "instance_ids",
     "type",
@@ -38,9 +43,18 @@ _CREATE_FIELDS = {
 
 
 class EventAdminRoutes:
-    def __init__(self, events: SystemEvents, clock: Clock) -> None:
-        self._events = events
+    def __init__(self, events: Mapping[str, SystemEvents], clock: Clock) -> None:
+        """``events``: each account's (``home`` first); a request names one with
+        ``"account"`` (POST bodies) or ``?account=`` (GET), else ``home``."""
+        self._by_account = dict(events)
+        self._home = next(iter(self._by_account))
         self._clock = clock
+
+    def _events_of(self, account: object) -> SystemEvents:
+        name = str(account) if account else self._home
+        if name not in self._by_account:
+            raise ValueError(f"no account {name!r}; known: {', '.join(self._by_account)}")
+        return self._by_account[name]
 
     def handles(self, path: str) -> bool:
         path = path.rstrip("/")
@@ -67,9 +81,10 @@ class EventAdminRoutes:
 
     def _list(self, request: HttpRequest) -> Reply:
         region = request.query.get("region") or None
-        events = self._events.all(region)
+        chosen = self._events_of(request.query.get("account"))
+        events = chosen.all(region)
         reboots: dict[str, dict[str, int]] = {}
-        for (where, instance_id), count in self._events.platform_reboots.items():
+        for (where, instance_id), count in chosen.platform_reboots.items():
             if region is None or where == region:
                 reboots.setdefault(where, {})[instance_id] = count
         return Reply(
@@ -94,7 +109,7 @@ class EventAdminRoutes:
                 raise ValueError("not_before needs a time zone")
         elif spec.get("in_seconds") is not None:
             not_before = self._clock() + timedelta(seconds=float(spec["in_seconds"]))
-        event_ids = self._events.create(
+        event_ids = self._events_of(spec.get("account")).create(
             region,
             ids,
             str(spec.get("type", "SystemMaintenance.Reboot")),
@@ -109,14 +124,16 @@ class EventAdminRoutes:
         region, ids = spec.get("region"), spec.get("event_ids")
         if not isinstance(region, str) or not isinstance(ids, list):
             raise ValueError("region (a string) and event_ids (a list) are required")
-        self._events.cancel(region, [str(i) for i in ids])
-        return Reply(200, {"events": [event_json(v) for v in self._events.all(region)]})
+        chosen = self._events_of(spec.get("account"))
+        chosen.cancel(region, [str(i) for i in ids])
+        return Reply(200, {"events": [event_json(v) for v in chosen.all(region)]})
 
     def _patch(self, request: HttpRequest, event_id: str) -> Reply:
         spec = _object(request)
+        chosen = self._events_of(spec.pop("account", None))
         if set(spec) != {"avoidable"}:
             raise ValueError('only "avoidable" can be changed')
-        return Reply(200, event_json(self._events.set_avoidable(event_id, bool(spec["avoidable"]))))
+        return Reply(200, event_json(chosen.set_avoidable(event_id, bool(spec["avoidable"]))))
 
 
 def _object(request: HttpRequest) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.domain.events import EventState, PlatformEvent
 from tests.fixtures_db import UowFactory
-from tests.integration.test_db import make_request
+from tests.integration.store.support import make_request
 
 T0 = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
 HZ = "cn-hangzhou"
