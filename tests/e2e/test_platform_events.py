@@ -378,3 +378,50 @@ def test_events_command_without_the_watch_says_it_is_off(harness: Harness) -> No
     reply = harness.command("events").json()["text"]
     assert "does not watch" in reply
     assert "ECSBOT_EVENTS" in reply
+
+
+def test_every_account_is_watched_and_reboot_now_acts_in_the_cards_account(
+    migrated_url: str,
+) -> None:
+    from bot.simulator.accounts import MEMBER_ROLE_NAME, member_account_id
+
+    roles = {
+        name: f"acs:ram::{member_account_id(name)}:role/{MEMBER_ROLE_NAME}"
+        for name in ("prod", "staging")
+    }
+    env = {
+        **EVENTS_ENV,
+        "ECSBOT_ACCOUNTS": ",".join(f"{n}={arn}" for n, arn in roles.items()),
+        "ECSBOT_DEFAULT_ACCOUNT": "prod",
+    }
+    with running_bot(migrated_url, instances=3, accounts=("prod", "staging"), env=env) as h:
+        h.grant(OPERATOR, Role.OPERATOR)
+        not_before = h.clock.now() + timedelta(hours=5)
+        prod_id = h.sim.fleet_of("prod").ids(REGION)[0]
+        staging_id = h.sim.fleet_of("staging").ids(REGION)[0]
+        (prod_event,) = h.sim.member_events["prod"].create(REGION, [prod_id], not_before=not_before)
+        h.sim.member_events["staging"].create(REGION, [staging_id], not_before=not_before)
+        report = h.watch()
+        assert report.completed
+        assert len(report.cards) == 2
+        shown = [text_of(card) for card in cards(h)]
+        assert any(prod_id in s and "(prod)" in s for s in shown)
+        assert any(staging_id in s and "(staging)" in s for s in shown)
+        reads = [c for c in h.sim.calls.of("DescribeInstanceHistoryEvents")]
+        assert {c.account for c in reads} == {"prod", "staging"}
+
+        (prod_card,) = [c for c in cards(h) if prod_id in text_of(c)]
+        h.click(ACTION_EVENT_REBOOT, str(buttons(prod_card.blocks)[0]["value"]), user=OPERATOR)
+        h.settle()
+        request_id, _ = h.last_preview()
+        assert [(i.ref.account, i.ref.instance_id) for i in h.request(request_id).instances] == [
+            ("prod", prod_id)
+        ]
+        h.click(ACTION_CONFIRM, request_id, user=OPERATOR)
+        h.settle()
+        h.run_until_final(request_id)
+        assert h.sim.fleet_of("prod").reboot_counts(REGION) == {prod_id: 1}
+        assert h.sim.fleet_of("staging").reboot_counts(REGION) == {}
+        states = {e.event_id: e.state for e in h.sim.member_events["prod"].all()}
+        assert states == {prod_event: "Avoided"}
+        assert {e.state for e in h.sim.member_events["staging"].all()} == {"Scheduled"}
