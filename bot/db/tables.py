@@ -173,13 +173,16 @@ class RebootInstanceRow(Base):
     wave: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     # The health gate's finding (§5.9): "online", "absent", or null (no gate).
     agent: Mapped[str | None] = mapped_column(String(_STATE))
-    # Real reboot calls recorded as sent, each BEFORE its call: at most two per instance
-    # (the second only after a lost answer, docs/decisions/0003).
+    # Real reboot calls recorded as sent, each BEFORE its call (a call after the first
+    # only after a lost answer, as docs/decisions/0003 allows).
     reboot_calls: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # When the second call was recorded; the reboot timeout counts from it.
     reboot_resent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # When the first call was first refused before reaching ECS (it is tried again).
     unsent_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # What happened to its reboot (bot.domain.model.Happened); null: nothing yet, or a
+    # row from before migration 0009, whose ``message`` holds the words of its time.
+    happened: Mapped[str | None] = mapped_column(String(32))
 
     request: Mapped[RebootRequestRow] = relationship(back_populates="instances")
 

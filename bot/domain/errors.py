@@ -4,7 +4,7 @@ layer turns these into a reply that says what to do.
     BotError
     ├── EcsError                  the ECS API refused or failed a call (code, RequestId)
     │   ├── EcsTransientError     throttling, 5xx, connection faults that outlived retries
-    │   └── EcsOutcomeUnknown     a real reboot call whose answer was lost (not re-sent)
+    │   └── EcsOutcomeUnknown     a real reboot call whose answer was lost (effect unknown)
     ├── CredentialsError          no usable Alibaba Cloud credentials
     └── StoreUnavailable          the database did not answer
 """
@@ -53,7 +53,8 @@ class EcsTransientError(EcsError):
 
 class EcsOutcomeUnknown(EcsError):
     """A non-dry ``RebootInstances`` call timed out or got a 5xx: the reboot may or may
-    not have happened, so it was not re-sent. Look at the instances before deciding."""
+    not have happened. The client never repeats such a call by itself; the use case
+    looks at the instances and decides (docs/decisions/0003)."""
 
 
 class CredentialsError(BotError):

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from bot.domain.model import (
     RETRYABLE_OUTCOMES,
+    Happened,
     InstanceOutcome,
     InstanceRef,
     RequestState,
@@ -79,7 +80,11 @@ class PlannedInstance:
     verdict_code: str | None = None
     verdict_message: str | None = None
     outcome: InstanceOutcome = InstanceOutcome.PENDING
+    # The API code of the latest answer about it ("200" accepted, else ECS's code).
     code: str | None = None
+    # The ECS adapter's sentence for ``code`` (with its RequestId), never the bot's own
+    # words: those come from ``happened``. On rows recorded before ``happened`` existed,
+    # the whole sentence as it was written then.
     message: str | None = None
     api_request_id: str | None = None
     start_time_before: datetime | None = None
@@ -93,8 +98,8 @@ class PlannedInstance:
     # With ECSBOT_HEALTH_CHECK=cloud-assistant (§5.9): "online" once the agent reported
     # after the reboot, "absent" when the instance has no agent (back on Running alone).
     agent: str | None = None
-    # Real reboot calls recorded as sent (each written BEFORE its call): at most two, the
-    # second only after a lost answer (bot.domain.lost_answer).
+    # Real reboot calls recorded as sent (each written BEFORE its call); a call after the
+    # first goes out only after a lost answer, as bot.domain.lost_answer allows.
     reboot_calls: int = 0
     # When the second call was recorded (None: one call). The completion rule still
     # counts from ``reboot_sent_at`` (a restart after the first call is this request's
@@ -105,6 +110,8 @@ class PlannedInstance:
     # or the connection refused, beyond the client's retries). Nothing was sent, so the
     # call is tried again each poll, until ECSBOT_REBOOT_TIMEOUT has passed since then.
     unsent_since: datetime | None = None
+    # What happened to its reboot (None: nothing yet), rendered by ``bot.slack.outcomes``.
+    happened: Happened | None = None
 
     @property
     def will_reboot(self) -> bool:

@@ -36,10 +36,13 @@ CLIENT_TIMEOUT = "Client.Timeout"
 CLIENT_UNEXPECTED_RESPONSE = "Client.UnexpectedResponse"
 CLIENT_NO_INSTANCE_RESULT = "Client.NoInstanceResult"
 
+# A real reboot call's answer was lost. What the bot does next is decision 0003's (it
+# looks at the instances first); this sentence only says what is known, so it stays
+# true whatever that rule allows.
 OUTCOME_UNKNOWN = (
     "The reboot call was sent but its answer was lost (timeout, dropped connection or "
-    "server error), so it was not sent again; check the instances' status in the ECS "
-    "console before trying again."
+    "server error), so whether ECS acted on it is not known yet; the bot looks at the "
+    "instances before sending anything more."
 )
 
 _THROTTLING = (

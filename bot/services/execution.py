@@ -6,10 +6,10 @@ left half-done by a crash resumes exactly where it stopped:
 
 * an instance whose reboot call was never sent (no ``reboot_sent_at``) is sent now;
 * an instance whose call was sent but whose answer was lost (a timeout, a 5xx, a crash
-  before the answer was recorded) stays ``pending`` and is resolved a few seconds later
-  (``bot.domain.lost_answer``): described, then watched when the call acted, or sent the
-  call once more when it did not. ``reboot_calls``, committed before each call, bounds
-  that at two calls per instance and request (docs/decisions/0003);
+  before the answer was recorded) stays ``pending`` and is resolved at once, in the same
+  step (``bot.domain.lost_answer``): described, then watched when a call acted, or sent
+  the call again only as docs/decisions/0003 allows. ``reboot_calls`` is committed
+  before each call, so that rule holds across crashes, lost leases and replicas;
 * thread replies are posted before they are recorded as posted, so a crash repeats a
   reply at worst and never loses one.
 
@@ -26,7 +26,13 @@ from datetime import datetime, timedelta
 
 from bot.domain.errors import EcsError, EcsOutcomeUnknown, EcsTransientError
 from bot.domain.lost_answer import MAX_REBOOT_CALLS, Resolution, resolve_lost
-from bot.domain.model import InstanceOutcome, InstanceRef, RequestState, final_request_state
+from bot.domain.model import (
+    Happened,
+    InstanceOutcome,
+    InstanceRef,
+    RequestState,
+    final_request_state,
+)
 from bot.domain.request import PlannedInstance, RebootRequest
 from bot.domain.rollout import next_wave, refused, sent_wave, too_many_errors, wave_in_flight
 from bot.services.catch_up import announce_end, redraw
@@ -151,15 +157,11 @@ def _stop(ctx: Context, request: RebootRequest, now: datetime) -> RebootRequest:
 
 def _abort_unsent(ctx: Context, request: RebootRequest, now: datetime) -> RebootRequest:
     """Every instance never sent a reboot ends ``aborted``: the rollout stopped."""
-    if request.stop_reason == "abort":
-        why = "Not rebooted: the rollout was aborted before its wave."
-    else:
-        why = (
-            "Not rebooted: the rollout stopped because more instances failed than "
-            f"--max-errors {request.rollout_max_errors} allows."
-        )
+    why = (
+        Happened.ROLLOUT_ABORTED if request.stop_reason == "abort" else Happened.ROLLOUT_MAX_ERRORS
+    )
     aborted = [
-        dataclasses.replace(i, outcome=InstanceOutcome.ABORTED, message=why, finished_at=now)
+        dataclasses.replace(i, outcome=InstanceOutcome.ABORTED, happened=why, finished_at=now)
         for i in request.instances
         if i.will_reboot and i.outcome is InstanceOutcome.PENDING and i.reboot_sent_at is None
     ]
@@ -272,7 +274,13 @@ def _send_batch(
     request = _save(
         ctx,
         request,
-        [dataclasses.replace(i, reboot_sent_at=sent_at, reboot_calls=1) for i in instances],
+        [
+            # Whatever an earlier refusal said no longer holds: sent, answer not known yet.
+            dataclasses.replace(
+                i, reboot_sent_at=sent_at, reboot_calls=1, code=None, message=None, happened=None
+            )
+            for i in instances
+        ],
     )
     instances = [i for i in request.instances if i.ref in wanted]
     try:
@@ -283,7 +291,8 @@ def _send_batch(
             dataclasses.replace(
                 i,
                 code=error.code,
-                message=f"The reboot call's answer was lost ({error.describe()})",
+                message=error.describe(),
+                happened=Happened.ANSWER_LOST,
                 api_request_id=error.request_id,
             )
             for i in instances
@@ -307,6 +316,7 @@ def _failed(instance: PlannedInstance, error: EcsError, now: datetime) -> Planne
         outcome=InstanceOutcome.FAILED,
         code=error.code,
         message=error.describe(),
+        happened=Happened.REFUSED,
         api_request_id=error.request_id,
         finished_at=now,
     )
@@ -321,18 +331,15 @@ def _not_sent(
     wait out)."""
     since = instance.unsent_since or now
     if now - since >= timedelta(seconds=timeout_seconds):
-        failed = _failed(instance, error, now)
-        waited = int((now - since).total_seconds())
-        return dataclasses.replace(
-            failed, message=f"{failed.message} (refused for {waited} s, never sent)"
-        )
+        return dataclasses.replace(_failed(instance, error, now), happened=Happened.NEVER_SENT)
     return dataclasses.replace(
         instance,
         reboot_sent_at=None,
         reboot_calls=0,
         unsent_since=since,
         code=error.code,
-        message=f"{error.describe()}; nothing was sent: trying again at the next poll",
+        message=error.describe(),
+        happened=Happened.NOT_SENT,
         api_request_id=error.request_id,
     )
 
@@ -353,11 +360,11 @@ def _retry_refused(ctx: Context, request: RebootRequest, now: datetime) -> Reboo
     return request
 
 
-def _watch(instance: PlannedInstance, why: str, **changes: object) -> PlannedInstance:
+def _watch(instance: PlannedInstance, why: Happened, **changes: object) -> PlannedInstance:
     return dataclasses.replace(
         instance,
         outcome=InstanceOutcome.REBOOTING,
-        message=f"{why}; watching the instance to see whether it restarts (not re-sent).",
+        happened=why,
         **changes,  # type: ignore[arg-type]
     )
 
@@ -381,13 +388,9 @@ def _calls(instance: PlannedInstance) -> int:
     return max(instance.reboot_calls, 1)
 
 
-def _lost_why(instance: PlannedInstance) -> str:
-    return instance.message or "This process stopped before the reboot call's answer was recorded"
-
-
 def _resolve_lost_answers(ctx: Context, request: RebootRequest, now: datetime) -> RebootRequest:
     """Describe the instances whose answer was lost: watch those the call rebooted, send
-    the others the call once more, at most two calls per instance in all."""
+    the others the call again where ``resolve_lost`` allows it (docs/decisions/0003)."""
     lost = _lost(request)
     if not lost:
         return request
@@ -396,12 +399,7 @@ def _resolve_lost_answers(ctx: Context, request: RebootRequest, now: datetime) -
     for instance in lost:
         assert instance.reboot_sent_at is not None
         if _calls(instance) >= MAX_REBOOT_CALLS:
-            decided.append(
-                _watch(
-                    instance,
-                    f"{_lost_why(instance)}; it was already sent {MAX_REBOOT_CALLS} calls",
-                )
-            )
+            decided.append(_watch(instance, Happened.LOST_NO_CALL_LEFT))
         else:
             to_look.append(instance)
     seen = {}
@@ -436,15 +434,12 @@ def _resolve_lost_answers(ctx: Context, request: RebootRequest, now: datetime) -
                     # Out of Running, or a new StartTime: either way it left Running
                     # after the call, so the completion rule counts it back on Running.
                     seen_leaving_running=True,
-                    message=(
-                        f"{_lost_why(instance)}; the instance had restarted "
-                        f"({info.status}), so that call rebooted it: not sent again."
-                    ),
+                    happened=Happened.LOST_RESTARTED,
                 )
             )
         elif verdict is Resolution.WATCH:
-            why = "ECS no longer lists it" if info is None else "its StartTime cannot tell"
-            decided.append(_watch(instance, f"{_lost_why(instance)}; {why}"))
+            why = Happened.LOST_UNLISTED if info is None else Happened.LOST_UNPROVEN
+            decided.append(_watch(instance, why))
     request = _save(ctx, request, decided)
     for region, refs in by_region(i.ref for i in resend).items():
         for batch in batches(refs):
@@ -472,15 +467,16 @@ def _resend_batch(
         ],
     )
     instances = [i for i in request.instances if i.ref in wanted]
-    why = {i.ref: _lost_why(i) for i in instances}
     try:
         results = ctx.ecs.reboot(region, ids, force=request.force)
     except EcsOutcomeUnknown as error:
         updated = [
             _watch(
                 i,
-                f"{why[i.ref]}; the instance had not restarted, so it was sent once more, "
-                f"and that answer was lost too ({error.describe()})",
+                Happened.RESENT_LOST,
+                code=error.code,
+                message=error.describe(),
+                api_request_id=error.request_id,
             )
             for i in instances
         ]
@@ -491,12 +487,18 @@ def _resend_batch(
         updated = [dataclasses.replace(i, reboot_calls=1, reboot_resent_at=None) for i in instances]
     except EcsError as error:
         updated = [
-            _watch(i, f"{why[i.ref]}; sending it once more was refused ({error.describe()})")
+            _watch(
+                i,
+                Happened.RESENT_REFUSED,
+                code=error.code,
+                message=error.describe(),
+                api_request_id=error.request_id,
+            )
             for i in instances
         ]
     else:
         updated = [
-            _after_resend(old, new, why[old.ref])
+            _after_resend(old, new)
             for old, new in zip(
                 instances, apply_results(instances, results, ctx.clock()), strict=True
             )
@@ -517,12 +519,10 @@ def _resend_batch(
     return _save(ctx, request, updated)
 
 
-def _after_resend(old: PlannedInstance, new: PlannedInstance, why: str) -> PlannedInstance:
+def _after_resend(old: PlannedInstance, new: PlannedInstance) -> PlannedInstance:
     """One instance after the second call's answer."""
     if new.outcome is InstanceOutcome.REBOOTING:
-        return dataclasses.replace(
-            new, message=f"{why}; the instance had not restarted; sent once more: reboot accepted."
-        )
+        return dataclasses.replace(new, happened=Happened.RESENT_ACCEPTED)
     if new.code == "IncorrectInstanceStatus":
         # Running at the describe, not Running at ECS's own check: the first call had
         # started it meanwhile. SuccessFirst refused it, so it is rebooted once.
@@ -531,15 +531,17 @@ def _after_resend(old: PlannedInstance, new: PlannedInstance, why: str) -> Plann
             outcome=InstanceOutcome.REBOOTING,
             seen_leaving_running=True,
             reboot_calls=new.reboot_calls,
-            message=(
-                f"{why}; sent once more, ECS refused it as no longer Running "
-                "(IncorrectInstanceStatus): the first call had started it."
-            ),
+            code=new.code,
+            api_request_id=new.api_request_id,
+            happened=Happened.RESENT_ALREADY_REBOOTING,
         )
     # Another refusal (a lock, arrears…): the first call may still have acted.
     return _watch(
         dataclasses.replace(old, reboot_calls=new.reboot_calls),
-        f"{why}; sent once more, ECS refused it ({new.message})",
+        Happened.RESENT_REFUSED,
+        code=new.code,
+        message=new.message,
+        api_request_id=new.api_request_id,
     )
 
 
@@ -556,7 +558,7 @@ def apply_results(
                 dataclasses.replace(
                     instance,
                     outcome=InstanceOutcome.FAILED,
-                    message="The API's answer did not mention this instance.",
+                    happened=Happened.NOT_IN_ANSWER,
                     finished_at=now,
                 )
             )
@@ -567,7 +569,8 @@ def apply_results(
                     reboot_acked_at=now,
                     outcome=InstanceOutcome.REBOOTING,
                     code=result.code,
-                    message="Reboot accepted.",
+                    message=None,
+                    happened=Happened.ACCEPTED,
                     api_request_id=result.request_id,
                     status=result.current_status or instance.status,
                     # The API's own answer ("CurrentStatus": "Stopping") is a sighting
@@ -589,6 +592,7 @@ def apply_results(
                     outcome=InstanceOutcome.FAILED,
                     code=result.code,
                     message=(result.explanation or result.message) + reference,
+                    happened=Happened.REFUSED,
                     api_request_id=result.request_id,
                     finished_at=now,
                 )

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from bot.domain.model import RequestState
-from bot.domain.request import RebootRequest
+from bot.domain.request import PlannedInstance, RebootRequest
 from bot.services.ports import UnitOfWorkFactory
+
+# An instance's ``message`` in words: what happened to it, else its preview verdict. The
+# words are the renderer's (``bot.slack.outcomes.instance_message``); the core has none.
+MessageOf = Callable[[RebootRequest, PlannedInstance], str | None]
 
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def request_json(request: RebootRequest) -> dict[str, Any]:
+def request_json(request: RebootRequest, *, message: MessageOf) -> dict[str, Any]:
     """One request as ``history --json`` prints it. Field names are public interface."""
     return {
         "id": request.id,
@@ -51,7 +56,7 @@ def request_json(request: RebootRequest) -> dict[str, Any]:
                 "verdict": i.verdict.value,
                 "outcome": i.outcome.value,
                 "code": i.code if i.code is not None else i.verdict_code,
-                "message": i.message if i.message is not None else i.verdict_message,
+                "message": message(request, i),
                 "wave": i.wave,
             }
             for i in request.instances
@@ -66,11 +71,12 @@ def history_rows(
     state: RequestState | None = None,
     user: str | None = None,
     since: datetime | None = None,
+    message: MessageOf,
 ) -> list[dict[str, Any]]:
     """Newest first."""
     with uow_factory() as uow:
         requests = uow.requests.list_recent(limit, state=state, user=user, since=since)
-    return [request_json(request) for request in requests]
+    return [request_json(request, message=message) for request in requests]
 
 
 def history_table(rows: list[dict[str, Any]]) -> str:

@@ -16,7 +16,7 @@ from typing import Any, Final, Protocol
 
 from bot.domain import dry_run
 from bot.domain.errors import EcsError
-from bot.domain.model import InstanceOutcome, RequestState, Verdict
+from bot.domain.model import Happened, InstanceOutcome, RequestState, Verdict
 from bot.domain.policy import Binding
 from bot.domain.request import PlannedInstance, RebootRequest
 from bot.services.answers import Answer, PreviewNote
@@ -137,7 +137,8 @@ class EcsGateway(Protocol):
         """ONE real call with ``BatchOptimization=SuccessFirst`` for at most
         ``MAX_IDS_PER_CALL`` ids (callers batch, so they can record the moment before
         each call is sent). Throttling is retried (the call was refused); after a timeout
-        or 5xx the call is never re-sent: ``EcsOutcomeUnknown`` is raised instead."""
+        or 5xx the client does not repeat it: ``EcsOutcomeUnknown`` is raised instead and
+        the caller decides."""
         ...
 
     def describe_agents(self, region: str, instance_ids: Sequence[str]) -> list[AgentStatus]:
@@ -233,6 +234,7 @@ class InstanceUpdate:
     reboot_calls: int | Keep = KEEP
     reboot_resent_at: datetime | Keep | None = KEEP
     unsent_since: datetime | Keep | None = KEEP
+    happened: Happened | Keep | None = KEEP
 
     def changes(self) -> dict[str, Any]:
         """The fields to write, by name."""

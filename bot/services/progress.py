@@ -14,7 +14,7 @@ import dataclasses
 from datetime import datetime, timedelta
 
 from bot.domain.lost_answer import restarted
-from bot.domain.model import InstanceOutcome
+from bot.domain.model import Happened, InstanceOutcome
 from bot.domain.request import PlannedInstance
 from bot.services.ports import RUNNING, AgentStatus, InstanceInfo
 
@@ -57,17 +57,16 @@ def observe(
                 status=seen.status,
                 seen_leaving_running=left,
                 outcome=InstanceOutcome.SUCCEEDED,
-                message="Back to Running.",
+                happened=Happened.BACK,
                 finished_at=now,
             )
     if now - _latest_call(instance) >= timedelta(seconds=timeout_seconds):
-        last = f"last seen {status}" if seen is not None else "no longer listed by ECS"
         return dataclasses.replace(
             instance,
             status=status,
             seen_leaving_running=left,
             outcome=InstanceOutcome.TIMED_OUT,
-            message=f"Not back after {timeout_seconds} s ({last}).",
+            happened=Happened.NOT_BACK if seen is not None else Happened.NOT_BACK_UNLISTED,
             finished_at=now,
         )
     if status == instance.status and left == instance.seen_leaving_running:
@@ -95,30 +94,25 @@ def gate_on_agent(
         return dataclasses.replace(
             instance,
             agent="absent",
-            message="Back to Running (no Cloud Assistant agent: judged on Running alone).",
+            happened=Happened.BACK_NO_AGENT,
         )
     if (
         agent.online
         and agent.last_heartbeat is not None
         and agent.last_heartbeat > instance.reboot_sent_at
     ):
-        return dataclasses.replace(
-            instance, agent="online", message="Back to Running, Cloud Assistant agent online."
-        )
+        return dataclasses.replace(instance, agent="online", happened=Happened.BACK_AGENT_ONLINE)
     if now - _latest_call(instance) >= timedelta(seconds=timeout_seconds):
         return dataclasses.replace(
             instance,
             outcome=InstanceOutcome.TIMED_OUT,
-            message=(
-                f"Running again, but its Cloud Assistant agent did not report online within "
-                f"{timeout_seconds} s."
-            ),
+            happened=Happened.AGENT_SILENT,
         )
     return dataclasses.replace(
         instance,
         outcome=InstanceOutcome.REBOOTING,
         finished_at=None,
-        message="Running again; waiting for its Cloud Assistant agent to report online.",
+        happened=Happened.WAITING_FOR_AGENT,
     )
 
 

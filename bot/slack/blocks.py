@@ -31,6 +31,7 @@ from slack_sdk.models.blocks import (
 from bot.domain.model import RETRYABLE_OUTCOMES, InstanceOutcome, RequestState, Verdict
 from bot.domain.request import PlannedInstance, RebootRequest
 from bot.domain.rollout import errors, sent_wave
+from bot.slack.outcomes import first_result, outcome_sentence
 
 ACTION_CONFIRM = "reboot_confirm"
 ACTION_CANCEL = "reboot_cancel"
@@ -168,8 +169,10 @@ def instance_line(instance: PlannedInstance, *, with_outcome: bool) -> str:
     status = f" · {escape(instance.status)}" if instance.status else ""
     if with_outcome and instance.outcome is not InstanceOutcome.PENDING:
         detail = _outcome_text(instance.outcome)
-        if instance.outcome is InstanceOutcome.FAILED and instance.message:
-            detail += f": {escape(instance.message)}"
+        # Only a failure's words: other outcomes speak for themselves on this line.
+        sentence = outcome_sentence(instance)
+        if instance.outcome is InstanceOutcome.FAILED and sentence:
+            detail += f": {escape(sentence)}"
     else:
         detail = _verdict_detail(instance)
     return f"• `{instance.ref.instance_id}`{name}{region}{status} · {detail}"
@@ -487,18 +490,14 @@ def execution_reply(request: RebootRequest) -> Message:
     accepted = [i for i in sent if _api_accepted(i)]
     lines = []
     for instance in sent:
-        if _api_accepted(instance) and instance.reboot_calls > 1:
-            result = (
-                ":arrows_counterclockwise: answer lost; the instance had not restarted; "
-                "sent once more: reboot accepted"
-            )
-        elif _api_accepted(instance):
-            result = ":arrows_counterclockwise: reboot accepted"
+        if _api_accepted(instance):
+            emoji = ":arrows_counterclockwise:"
         elif instance.outcome is InstanceOutcome.FAILED:
-            result = f":x: {escape(instance.message or 'failed')}"
+            emoji = ":x:"
         else:
             # Sent, but the answer was lost: resolved (docs/decisions/0003), not failed.
-            result = f":grey_question: {_lost_answer(instance)}"
+            emoji = ":grey_question:"
+        result = f"{emoji} {escape(first_result(instance))}"
         name = f" {code(instance.name)}" if instance.name else ""
         lines.append(f"• `{instance.ref.instance_id}`{name} · {result}")
     skipped = len(request.instances) - len(planned)
@@ -520,19 +519,6 @@ def execution_reply(request: RebootRequest) -> Message:
         for c in chunks[room:]
     )
     return Message(text=head, blocks=tuple(blocks), overflow=overflow)
-
-
-def _lost_answer(instance: PlannedInstance) -> str:
-    """What became of an instance whose reboot call's answer was lost."""
-    if instance.outcome is InstanceOutcome.PENDING:
-        return "answer lost; checking whether the instance restarted"
-    if instance.reboot_calls > 1:
-        return (
-            "answer lost; the instance had not restarted; sent once more, no answer: not sent again"
-        )
-    if instance.seen_leaving_running:
-        return "answer lost; the instance had restarted, so that call rebooted it: not sent again"
-    return "answer lost; not sent again; watching whether the instance restarts"
 
 
 def _api_accepted(instance: PlannedInstance) -> bool:
@@ -582,8 +568,10 @@ def progress_reply(request: RebootRequest, changed: Sequence[PlannedInstance]) -
         detail = _outcome_text(instance.outcome)
         if instance.outcome is InstanceOutcome.SUCCEEDED:
             detail += f" after {_duration(instance.reboot_sent_at, instance.finished_at)}"
-        elif instance.message and instance.outcome.is_final:
-            detail += f": {escape(instance.message)}"
+        elif instance.outcome.is_final and (
+            sentence := outcome_sentence(instance, max_errors=request.rollout_max_errors)
+        ):
+            detail += f": {escape(sentence)}"
         name = f" {code(instance.name)}" if instance.name else ""
         lines.append(f"• `{instance.ref.instance_id}`{name} · {detail}")
     head = f"*{back}/{attempted} back*"
@@ -627,11 +615,13 @@ def summary_reply(request: RebootRequest) -> Message:
             f" Time to come back: median {int(durations[len(durations) // 2])}s, "
             f"slowest {int(durations[-1])}s."
         )
+    max_errors = request.rollout_max_errors
     problems = [
         instance_line(i, with_outcome=True)
         + (
-            f" — {escape(i.message)}"
-            if i.message and i.outcome is not InstanceOutcome.FAILED
+            f" — {escape(sentence)}"
+            if (sentence := outcome_sentence(i, max_errors=max_errors))
+            and i.outcome is not InstanceOutcome.FAILED
             else ""
         )
         for i in request.instances

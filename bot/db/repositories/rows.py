@@ -18,7 +18,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, Table, bindparam, select
 
 from bot.db.tables import ApprovalRow, RebootInstanceRow, RebootRequestRow
-from bot.domain.model import InstanceOutcome, InstanceRef, RequestState, Verdict
+from bot.domain.model import Happened, InstanceOutcome, InstanceRef, RequestState, Verdict
 from bot.domain.request import Approval, PlannedInstance, RebootRequest
 from bot.services.ports import InstanceUpdate, RequestUpdate
 
@@ -32,6 +32,7 @@ Codec = tuple[Callable[[Any], Any], Callable[[Any], Any]]
 # Enum lookups by value, a dict away: three per instance row, 10,000 rows a tick.
 _VERDICTS = {verdict.value: verdict for verdict in Verdict}
 _OUTCOMES = {outcome.value: outcome for outcome in InstanceOutcome}
+_HAPPENED = {happened.value: happened for happened in Happened}
 
 
 # An enum member's stored value (a C call: four per instance written).
@@ -44,6 +45,10 @@ def _optional_value(member: Enum | None) -> Any:
 
 def _optional_outcome(value: str | None) -> InstanceOutcome | None:
     return None if value is None else _OUTCOMES[value]
+
+
+def _optional_happened(value: str | None) -> Happened | None:
+    return None if value is None else _HAPPENED[value]
 
 
 def rowcount(result: object) -> int:
@@ -71,6 +76,7 @@ _INSTANCE_CODECS: Mapping[str, Codec] = {
     "tags": (dict, dict),
     "outcome": (_value, _OUTCOMES.__getitem__),
     "reported_outcome": (_optional_value, _optional_outcome),
+    "happened": (_optional_value, _optional_happened),
 }
 _DECODE_AT = tuple(
     (index, _INSTANCE_CODECS[name][1])
