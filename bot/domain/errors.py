@@ -11,6 +11,27 @@ layer turns these into a reply that says what to do.
 
 from __future__ import annotations
 
+from enum import StrEnum
+
+
+class ErrorKind(StrEnum):
+    """What an ECS error means to the bot, whatever its code and words. The ECS adapter's
+    catalogue gives every code one; the use cases switch on it, never on a code."""
+
+    DRY_RUN_PASSED = "dry_run_passed"  # not an error: a DryRun that would succeed
+    DENIED = "denied"  # the bot's RAM identity may not act (on this instance)
+    NOT_RUNNING = "not_running"  # the instance is in a state that cannot be rebooted
+    LOCKED = "locked"  # ECS holds a lock on the instance (security, arrears)
+    NOT_FOUND = "not_found"  # no such instance (that the bot may see)
+    BUSY = "busy"  # another operation on the instance is in progress
+    ACCOUNT = "account"  # the account or the instance needs a person (balance, KMS, disk)
+    THROTTLED = "throttled"  # refused before anything happened: safe to send again
+    UNAVAILABLE = "unavailable"  # an internal error or a service briefly unavailable
+    CREDENTIALS = "credentials"  # the bot's signature, key or token
+    SETUP = "setup"  # the region, the endpoint or the call's shape (a bot bug)
+    CONNECTION = "connection"  # no answer, or not an ECS answer
+    UNKNOWN = "unknown"  # a code the catalogue does not know
+
 
 class BotError(Exception):
     """Base of every error the bot raises on purpose."""
@@ -19,8 +40,9 @@ class BotError(Exception):
 class EcsError(BotError):
     """An error answer (or failure) of the ECS OpenAPI.
 
-    ``explanation`` is the catalogue's sentence a person can act on; ``code`` and
-    ``request_id`` are what Alibaba Cloud support asks for.
+    ``explanation`` is the catalogue's sentence a person can act on and ``kind`` what the
+    code means to the bot (both given by the adapter); ``code`` and ``request_id`` are
+    what Alibaba Cloud support asks for.
     """
 
     def __init__(
@@ -31,9 +53,11 @@ class EcsError(BotError):
         explanation: str,
         request_id: str | None = None,
         http_status: int | None = None,
+        kind: ErrorKind = ErrorKind.UNKNOWN,
     ) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
+        self.kind = kind
         self.message = message
         self.explanation = explanation
         self.request_id = request_id

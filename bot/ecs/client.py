@@ -305,6 +305,7 @@ class EcsClient:
                 "RebootInstances with DryRun=true answered 2xx",
                 explanation=catalogue.explain(catalogue.CLIENT_UNEXPECTED_RESPONSE),
                 http_status=200,
+                kind=catalogue.kind_of(catalogue.CLIENT_UNEXPECTED_RESPONSE),
             )
         return verdicts
 
@@ -370,6 +371,7 @@ class EcsClient:
                     fault.code,
                     f"{action} was sent but no answer came back ({fault})",
                     explanation=catalogue.OUTCOME_UNKNOWN,
+                    kind=catalogue.kind_of(fault.code),
                 ) from None
             if answer.code is None:
                 return answer.body
@@ -385,6 +387,7 @@ class EcsClient:
                     explanation=catalogue.OUTCOME_UNKNOWN,
                     request_id=answer.request_id,
                     http_status=answer.status,
+                    kind=catalogue.kind_of(answer.code),
                 )
             raise _error_from_answer(answer)
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
@@ -559,13 +562,15 @@ def _retry_after_seconds(raw: str | None) -> float | None:
 
 def _error_from_answer(answer: _Answer) -> EcsError:
     code = answer.code or catalogue.CLIENT_UNEXPECTED_RESPONSE
-    kind = EcsTransientError if catalogue.is_transient(code, answer.status) else EcsError
-    return kind(
+    meaning = catalogue.entry(code, answer.message)
+    error = EcsTransientError if catalogue.is_transient(code, answer.status) else EcsError
+    return error(
         code,
         answer.message,
-        explanation=catalogue.explain(code, answer.message),
+        explanation=meaning.sentence,
         request_id=answer.request_id,
         http_status=answer.status,
+        kind=meaning.kind,
     )
 
 
@@ -574,6 +579,7 @@ def _transient_from_fault(action: str, fault: _NotSent | _MaybeSent) -> EcsTrans
         fault.code,
         f"{action}: {fault}",
         explanation=catalogue.explain(fault.code),
+        kind=catalogue.kind_of(fault.code),
     )
 
 
@@ -642,7 +648,8 @@ def _parse_instance(item: Mapping[str, Any], region: str) -> InstanceInfo:
         zone=str(zone) if zone else None,
         tags=_tags(item),
         start_time=parse_start_time(item.get("StartTime")),
-        operation_locks=_operation_locks(item),
+        operation_locks=(locks := _operation_locks(item)),
+        lock_code=catalogue.lock_code(locks),
     )
 
 
@@ -683,6 +690,7 @@ def _parse_reboot_results(
             request_id=request_id,
             current_status=_optional_str(item.get("CurrentStatus")),
             previous_status=_optional_str(item.get("PreviousStatus")),
+            kind=None if ok else catalogue.kind_of(code),
         )
     results: list[RebootResult] = []
     for instance_id in ids:
@@ -698,6 +706,7 @@ def _parse_reboot_results(
                 message="The answer held no result for this instance.",
                 explanation=catalogue.explain(catalogue.CLIENT_NO_INSTANCE_RESULT),
                 request_id=request_id,
+                kind=catalogue.kind_of(catalogue.CLIENT_NO_INSTANCE_RESULT),
             )
         results.append(result)
     return results

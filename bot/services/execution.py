@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.domain.errors import EcsError, EcsOutcomeUnknown, EcsTransientError
+from bot.domain.errors import EcsError, EcsOutcomeUnknown, EcsTransientError, ErrorKind
 from bot.domain.lost_answer import MAX_REBOOT_CALLS, Resolution, resolve_lost
 from bot.domain.model import (
     Happened,
@@ -497,8 +497,9 @@ def _resend_batch(
             for i in instances
         ]
     else:
+        kinds = {result.instance_id: result.kind for result in results}
         updated = [
-            _after_resend(old, new)
+            _after_resend(old, new, kinds.get(old.ref.instance_id))
             for old, new in zip(
                 instances, apply_results(instances, results, ctx.clock()), strict=True
             )
@@ -519,11 +520,13 @@ def _resend_batch(
     return _save(ctx, request, updated)
 
 
-def _after_resend(old: PlannedInstance, new: PlannedInstance) -> PlannedInstance:
+def _after_resend(
+    old: PlannedInstance, new: PlannedInstance, kind: ErrorKind | None
+) -> PlannedInstance:
     """One instance after the second call's answer."""
     if new.outcome is InstanceOutcome.REBOOTING:
         return dataclasses.replace(new, happened=Happened.RESENT_ACCEPTED)
-    if new.code == "IncorrectInstanceStatus":
+    if kind is ErrorKind.NOT_RUNNING:
         # Running at the describe, not Running at ECS's own check: the first call had
         # started it meanwhile. SuccessFirst refused it, so it is rebooted once.
         return dataclasses.replace(

@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import Any, Final, Protocol
 
 from bot.domain import dry_run
-from bot.domain.errors import EcsError
+from bot.domain.errors import EcsError, ErrorKind
 from bot.domain.model import Happened, InstanceOutcome, RequestState, Verdict
 from bot.domain.policy import Binding
 from bot.domain.request import PlannedInstance, RebootRequest
@@ -38,6 +38,8 @@ class InstanceInfo:
     tags: Mapping[str, str] = field(default_factory=dict)
     start_time: datetime | None = None
     operation_locks: tuple[str, ...] = ()
+    # The code ECS would refuse a reboot of it with for those locks (the adapter knows).
+    lock_code: str | None = None
 
 
 # DescribeInstances with a tag filter lists at most this many instances (no NextToken
@@ -91,6 +93,7 @@ class RebootResult:
     request_id: str | None = None
     current_status: str | None = None
     previous_status: str | None = None
+    kind: ErrorKind | None = None  # what a refusal means (None on success)
 
 
 # DescribeCloudAssistantStatus takes at most this many instance ids in one call.

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from bot.domain.approval import ApprovalNeed, approval_need
 from bot.domain.dry_run import DryRunAnswer, find_refused
-from bot.domain.errors import EcsError
+from bot.domain.errors import EcsError, ErrorKind
 from bot.domain.model import InstanceRef, RequestState, Role, Verdict
 from bot.domain.policy import (
     Decision,
@@ -46,18 +46,6 @@ from bot.services.ports import (
 )
 
 log = logging.getLogger(__name__)
-
-# Codes that mean the bot's own cloud identity may not act (RAM), as opposed to the
-# instance being in the wrong state: the preview shows these as "denied".
-_DENIED_CODES = frozenset({"Forbidden.RAM", "Forbidden", "NoPermission", "Forbidden.NoPermission"})
-
-# The code ECS refuses a reboot with, per OperationLocks reason (docs/ECS-API.md): a
-# locked instance's verdict carries it, as if it had been dry-run alone.
-LOCK_CODES = {
-    "security": "InstanceLockedForSecurity",
-    "financial": "InstanceExpiredOrInArrears",
-    "dedicatedhostfinancial": "InstanceExpiredOrInArrears",
-}
 
 
 @dataclass(frozen=True)
@@ -414,15 +402,16 @@ def _verdict(
         return Verdict.NOT_RUNNING, None, f"The instance is {info.status}, not Running."
     if info.operation_locks:
         reasons = ", ".join(info.operation_locks)
-        code = next((LOCK_CODES[r] for r in info.operation_locks if r in LOCK_CODES), None)
-        return Verdict.LOCKED, code, f"ECS holds an operation lock on it ({reasons})."
+        return Verdict.LOCKED, info.lock_code, f"ECS holds an operation lock on it ({reasons})."
     if dry_run is None:
         return Verdict.REFUSED, None, "The dry run did not cover this instance."
     if dry_run.error is None:
         return Verdict.WILL_REBOOT, None, None
     error = dry_run.error
-    if error.code in _DENIED_CODES or error.code.startswith("Forbidden"):
+    # The bot's own cloud identity may not act (RAM), as opposed to the instance being
+    # in the wrong state: shown as "denied".
+    if error.kind is ErrorKind.DENIED:
         return Verdict.DENIED, error.code, error.describe()
-    if error.code == "IncorrectInstanceStatus":
+    if error.kind is ErrorKind.NOT_RUNNING:
         return Verdict.NOT_RUNNING, error.code, error.describe()
     return Verdict.REFUSED, error.code, error.describe()

@@ -36,6 +36,7 @@ from bot.domain.model import InstanceOutcome, RequestState
 from bot.domain.policy import Binding
 from bot.domain.request import Approval, PlannedInstance, RebootRequest, may_follow
 from bot.domain.selectors import InstanceFilter
+from bot.ecs import catalogue
 from bot.services.answers import Answer, PreviewNote
 from bot.services.context import Context, FlowConfig
 from bot.services.ports import (
@@ -676,6 +677,7 @@ def _refusal(instance_id: str, region: str, code: str, message: str) -> RebootRe
         message=message,
         explanation=message,
         request_id=None,
+        kind=catalogue.kind_of(code),
     )
 
 
