@@ -108,7 +108,7 @@ class RebootRequestRow(Base):
     rollout_max_errors: Mapped[int | None] = mapped_column(Integer)
     # Pause once this wave is over (--pause-after-canary); cleared by the pause.
     pause_after_wave: Mapped[int | None] = mapped_column(Integer)
-    # Set when no further wave may be sent ("max_errors", "abort").
+    # Set when no further wave may be sent (bot.domain.model.StopReason).
     stop_reason: Mapped[str | None] = mapped_column(String(_STATE))
     stopped_by: Mapped[str | None] = mapped_column(String(_SLACK_ID))
     paused_by: Mapped[str | None] = mapped_column(String(_SLACK_ID))

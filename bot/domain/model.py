@@ -58,6 +58,29 @@ class InstanceOutcome(StrEnum):
         return self not in (InstanceOutcome.PENDING, InstanceOutcome.REBOOTING)
 
 
+class StopReason(StrEnum):
+    """Why a rollout sends no further wave (``stop_reason``, in ``history --json``)."""
+
+    MAX_ERRORS = "max_errors"  # more instances failed than ``--max-errors`` tolerates
+    ABORT = "abort"  # someone clicked Abort
+
+
+class AgentFinding(StrEnum):
+    """What the health gate (docs/PRODUCT.md §5.9) found of an instance's Cloud Assistant
+    agent once it was Running again."""
+
+    ONLINE = "online"  # reported online after the reboot call
+    ABSENT = "absent"  # no agent: back on Running alone
+
+
+class RolloutEvent(StrEnum):
+    """What the notify channel is told of a rollout between its start and its end."""
+
+    PAUSED = "paused"
+    RESUMED = "resumed"
+    ABORTED = "aborted"
+
+
 class Happened(StrEnum):
     """What happened to one instance's reboot, as a value (with the API ``code`` beside it
     on the instance): the instance's outcome says where it stands, this says why.

@@ -8,16 +8,19 @@ functions that take ``now``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.domain.model import (
     RETRYABLE_OUTCOMES,
+    AgentFinding,
     Happened,
     InstanceOutcome,
     InstanceRef,
     RequestState,
+    StopReason,
     Verdict,
 )
 
@@ -95,9 +98,8 @@ class PlannedInstance:
     reported_outcome: InstanceOutcome | None = None
     # The rollout wave this instance reboots in, 1-based (docs/PRODUCT.md §5.8).
     wave: int = 1
-    # With ECSBOT_HEALTH_CHECK=cloud-assistant (§5.9): "online" once the agent reported
-    # after the reboot, "absent" when the instance has no agent (back on Running alone).
-    agent: str | None = None
+    # With ECSBOT_HEALTH_CHECK=cloud-assistant (§5.9): what the gate found of its agent.
+    agent: AgentFinding | None = None
     # Real reboot calls recorded as sent (each written BEFORE its call); a call after the
     # first goes out only after a lost answer, as bot.domain.lost_answer allows.
     reboot_calls: int = 0
@@ -159,8 +161,8 @@ class RebootRequest:
     rollout_max_errors: int | None = None
     # Pause once this wave is over (1 with ``--pause-after-canary``); cleared by the pause.
     pause_after_wave: int | None = None
-    # Why no further wave is sent: "max_errors" or "abort"; None while it goes on.
-    stop_reason: str | None = None
+    # Why no further wave is sent; None while it goes on.
+    stop_reason: StopReason | None = None
     stopped_by: str | None = None  # who clicked Abort
     paused_by: str | None = None  # who clicked Pause (None: paused after the canary)
     # Why the person asks (``--reason``), shown to approvers and kept in the history.
@@ -188,6 +190,15 @@ class RebootRequest:
     @property
     def to_reboot(self) -> tuple[PlannedInstance, ...]:
         return tuple(i for i in self.instances if i.will_reboot)
+
+    def with_instances(self, updated: Iterable[PlannedInstance]) -> RebootRequest:
+        """This request with ``updated`` in place of its instances of the same ref."""
+        by_ref = {i.ref: i for i in updated}
+        if not by_ref:
+            return self
+        return dataclasses.replace(
+            self, instances=tuple(by_ref.get(i.ref, i) for i in self.instances)
+        )
 
     def is_expired(self, now: datetime) -> bool:
         if self.state is RequestState.AWAITING_APPROVAL:

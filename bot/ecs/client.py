@@ -31,11 +31,7 @@ from typing import Any, Final, Literal
 import httpx
 import orjson
 
-from bot.domain.errors import EcsError, EcsOutcomeUnknown, EcsTransientError
-from bot.ecs import catalogue, signing
-from bot.ecs.credentials import CredentialsProvider
-from bot.ecs.sender import Origin, Sender
-from bot.services.ports import (
+from bot.domain.ecs_values import (
     MAX_AGENT_IDS_PER_CALL,
     MAX_IDS_PER_CALL,
     AgentStatus,
@@ -44,6 +40,10 @@ from bot.services.ports import (
     InstanceInfo,
     RebootResult,
 )
+from bot.domain.errors import EcsError, EcsOutcomeUnknown, EcsTransientError
+from bot.ecs import catalogue, signing
+from bot.ecs.credentials import CredentialsProvider
+from bot.ecs.sender import Origin, Sender
 
 logger = logging.getLogger(__name__)
 

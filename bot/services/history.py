@@ -40,7 +40,7 @@ def request_json(request: RebootRequest, *, message: MessageOf) -> dict[str, Any
             "batch": request.rollout_batch,
             "max_errors": request.rollout_max_errors,
         },
-        "stop_reason": request.stop_reason,
+        "stop_reason": request.stop_reason.value if request.stop_reason else None,
         "reason": request.reason,
         "approvals": [{"user": a.user, "at": _iso(a.at)} for a in request.approvals],
         "approvals_needed": request.approvals_needed,

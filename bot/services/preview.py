@@ -3,16 +3,17 @@ decide who may do what, record the request and show it in the channel."""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bot.domain.approval import ApprovalNeed, approval_need
-from bot.domain.dry_run import DryRunAnswer, find_refused
-from bot.domain.errors import EcsError, ErrorKind
-from bot.domain.model import InstanceRef, RequestState, Role, Verdict
+from bot.domain.ecs_values import (
+    RUNNING,
+    TAG_FILTER_LIMIT,
+    InstanceInfo,
+)
+from bot.domain.errors import EcsError
+from bot.domain.model import InstanceRef, RequestState, Role
 from bot.domain.policy import (
     Decision,
     Denial,
@@ -23,9 +24,13 @@ from bot.domain.policy import (
     check_role,
 )
 from bot.domain.policy import role_needed_to_reboot as needed_role
-from bot.domain.request import PlannedInstance, RebootRequest, expiry
-from bot.domain.rollout import Rollout, RolloutDefaults, RolloutFlags, plan_waves, resolve
+from bot.domain.request import RebootRequest, expiry
+from bot.domain.rollout import (
+    RolloutFlags,
+    plan_rollout,
+)
 from bot.domain.selectors import InstanceFilter, Selector
+from bot.domain.verdicts import plan_instances
 from bot.services.answers import (
     Denied,
     LookupFailed,
@@ -36,14 +41,8 @@ from bot.services.answers import (
     TooManyMatched,
 )
 from bot.services.context import Context
-from bot.services.ports import (
-    MAX_IDS_PER_CALL,
-    RUNNING,
-    TAG_FILTER_LIMIT,
-    DryRunBatch,
-    InstanceInfo,
-    RequestUpdate,
-)
+from bot.services.lookups import describe_all, dry_run_all
+from bot.services.ports import RequestUpdate
 
 log = logging.getLogger(__name__)
 
@@ -212,20 +211,6 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
     return request
 
 
-def plan_rollout(
-    instances: tuple[PlannedInstance, ...], flags: RolloutFlags, defaults: RolloutDefaults
-) -> tuple[tuple[PlannedInstance, ...], Rollout]:
-    """The rollout for the instances that will reboot, and each instance with its wave
-    (the others stay in wave 1: they end ``skipped`` when the first wave is sent). Pure."""
-    to_reboot = [i for i in instances if i.will_reboot]
-    rollout = resolve(len(to_reboot), flags, defaults)
-    waves = plan_waves([(i.ref, i.zone) for i in to_reboot], rollout)
-    return (
-        tuple(dataclasses.replace(i, wave=waves.get(i.ref, 1)) for i in instances),
-        rollout,
-    )
-
-
 def _note(
     asked: PreviewAsked,
     may_execute: Decision,
@@ -315,103 +300,3 @@ def denial_detail(denial: Denial) -> dict[str, object]:
     if isinstance(denial, RoleMissing):
         detail["uncovered"] = [f"{t.region}/{t.instance_id}" for t in denial.uncovered]
     return detail
-
-
-def by_region(refs: Iterable[InstanceRef]) -> dict[str, list[str]]:
-    """Instance ids grouped by region, in the order given."""
-    grouped: dict[str, list[str]] = defaultdict(list)
-    for ref in refs:
-        grouped[ref.region].append(ref.instance_id)
-    return dict(grouped)
-
-
-def batches(ids: Sequence[str], size: int = MAX_IDS_PER_CALL) -> list[Sequence[str]]:
-    return [ids[start : start + size] for start in range(0, len(ids), size)]
-
-
-def describe_all(ctx: Context, refs: Sequence[InstanceRef]) -> dict[InstanceRef, InstanceInfo]:
-    """DescribeInstances for every region (the gateway batches ≤100 ids a call)."""
-    found: dict[InstanceRef, InstanceInfo] = {}
-    for region, ids in by_region(refs).items():
-        for info in ctx.ecs.describe_instances(region, ids):
-            found[InstanceRef(region, info.instance_id)] = info
-    return found
-
-
-def dry_run_all(
-    ctx: Context, refs: Sequence[InstanceRef], *, force: bool
-) -> dict[InstanceRef, DryRunBatch]:
-    """Each instance's DryRun verdict: the passing call that covered it, or the call
-    in which it alone was refused (refused batches are halved until each refused
-    instance stands alone: ``bot.domain.dry_run``)."""
-    verdicts: dict[InstanceRef, DryRunBatch] = {}
-    for region, ids in by_region(refs).items():
-
-        def one_call(batch: Sequence[str], region: str = region) -> DryRunAnswer[DryRunBatch]:
-            [answer] = ctx.ecs.dry_run_reboot(region, batch, force=force)
-            return DryRunAnswer(answer if answer.error else None, answer.per_instance)
-
-        refused = find_refused(ids, one_call)
-        passed = DryRunBatch(region, tuple(ids), None)
-        for instance_id in ids:
-            verdicts[InstanceRef(region, instance_id)] = refused.get(instance_id, passed)
-    return verdicts
-
-
-def plan_instances(
-    refs: Sequence[InstanceRef],
-    found: Mapping[InstanceRef, InstanceInfo],
-    dry_runs: Mapping[InstanceRef, DryRunBatch],
-) -> tuple[PlannedInstance, ...]:
-    """Each instance's verdict, in the order the person gave them. Pure."""
-    planned = []
-    for position, ref in enumerate(refs):
-        info = found.get(ref)
-        if info is None:
-            planned.append(
-                PlannedInstance(
-                    ref=ref,
-                    position=position,
-                    verdict=Verdict.NOT_FOUND,
-                    verdict_message="No such instance in this region (or the bot may not see it).",
-                )
-            )
-            continue
-        verdict, code, message = _verdict(info, dry_runs.get(ref))
-        planned.append(
-            PlannedInstance(
-                ref=ref,
-                position=position,
-                verdict=verdict,
-                name=info.name,
-                status=info.status,
-                zone=info.zone,
-                tags=dict(info.tags),
-                verdict_code=code,
-                verdict_message=message,
-                start_time_before=info.start_time,
-            )
-        )
-    return tuple(planned)
-
-
-def _verdict(
-    info: InstanceInfo, dry_run: DryRunBatch | None
-) -> tuple[Verdict, str | None, str | None]:
-    if info.status != RUNNING:
-        return Verdict.NOT_RUNNING, None, f"The instance is {info.status}, not Running."
-    if info.operation_locks:
-        reasons = ", ".join(info.operation_locks)
-        return Verdict.LOCKED, info.lock_code, f"ECS holds an operation lock on it ({reasons})."
-    if dry_run is None:
-        return Verdict.REFUSED, None, "The dry run did not cover this instance."
-    if dry_run.error is None:
-        return Verdict.WILL_REBOOT, None, None
-    error = dry_run.error
-    # The bot's own cloud identity may not act (RAM), as opposed to the instance being
-    # in the wrong state: shown as "denied".
-    if error.kind is ErrorKind.DENIED:
-        return Verdict.DENIED, error.code, error.describe()
-    if error.kind is ErrorKind.NOT_RUNNING:
-        return Verdict.NOT_RUNNING, error.code, error.describe()
-    return Verdict.REFUSED, error.code, error.describe()

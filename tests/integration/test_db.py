@@ -32,7 +32,7 @@ from bot.db.repositories.rows import (
 )
 from bot.db.tables import RebootInstanceRow, RebootRequestRow
 from bot.db.unit_of_work import UnitOfWork
-from bot.domain.model import InstanceOutcome, InstanceRef, RequestState, Role, Verdict
+from bot.domain.model import InstanceOutcome, InstanceRef, RequestState, Role, StopReason, Verdict
 from bot.domain.policy import Binding
 from bot.domain.request import PlannedInstance, RebootRequest
 from bot.services.ports import InstanceUpdate, RequestUpdate
@@ -598,7 +598,7 @@ def test_set_fields_while_in_writes_only_in_that_state(uow_factory: UowFactory) 
         make_request("running", state=RequestState.EXECUTING),
         make_request("done", state=RequestState.SUCCEEDED),
     )
-    stop = RequestUpdate(stop_reason="abort", stopped_by="U200")
+    stop = RequestUpdate(stop_reason=StopReason.ABORT, stopped_by="U200")
     with uow_factory() as uow:
         assert uow.requests.set_fields("running", stop, while_in=RequestState.EXECUTING)
         assert not uow.requests.set_fields("done", stop, while_in=RequestState.EXECUTING)

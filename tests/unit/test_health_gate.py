@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime, timedelta
 
+from bot.domain.completion import gate_on_agent
+from bot.domain.ecs_values import AgentStatus
 from bot.domain.model import (
     InstanceOutcome,
     InstanceRef,
@@ -14,8 +16,6 @@ from bot.domain.model import (
     final_request_state,
 )
 from bot.domain.request import PlannedInstance
-from bot.services.ports import AgentStatus
-from bot.services.progress import gate_on_agent
 from bot.slack.outcomes import outcome_sentence
 
 SENT = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)

@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.domain.ecs_values import MAX_IDS_PER_CALL, DryRunBatch, InstanceInfo, batches, by_region
 from bot.domain.errors import EcsError
 from bot.domain.model import InstanceRef, Verdict
+from bot.domain.verdicts import plan_instances
 from bot.ecs import catalogue
-from bot.services.ports import MAX_IDS_PER_CALL, DryRunBatch, InstanceInfo
-from bot.services.preview import batches, by_region, plan_instances
 
 HZ = "cn-hangzhou"
 SH = "cn-shanghai"

@@ -11,12 +11,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.domain.completion import next_delay, observe
+from bot.domain.ecs_values import InstanceInfo, RebootResult
 from bot.domain.lost_answer import restarted
 from bot.domain.model import InstanceOutcome, InstanceRef, RequestState, Verdict
+from bot.domain.reboot_answers import apply_results
 from bot.domain.request import PlannedInstance, RebootRequest
-from bot.services.execution import apply_results, report_gap
-from bot.services.ports import InstanceInfo, RebootResult
-from bot.services.progress import next_delay, observe
+from bot.services.reporting import report_gap
 from bot.slack.outcomes import outcome_sentence
 
 HZ = "cn-hangzhou"

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from bot.domain.ecs_values import RUNNING
 from bot.domain.model import InstanceOutcome, InstanceRef, RequestState, Role, Verdict
 from bot.domain.policy import Binding
 from bot.domain.request import RebootRequest
@@ -15,7 +16,7 @@ from bot.services.clicks import Click
 from bot.services.confirm import cancel, confirm
 from bot.services.context import FlowConfig
 from bot.services.poller import poll_once
-from bot.services.ports import RUNNING, Lease, RequestUpdate
+from bot.services.ports import Lease, RequestUpdate
 from bot.services.preview import PreviewAsked, preview
 from bot.testing.memory import MemoryBot, memory_bot
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime, timedelta
 
+from bot.domain.ecs_values import RUNNING, AgentStatus, InstanceInfo
 from bot.domain.lost_answer import restarted
-from bot.domain.model import Happened, InstanceOutcome
+from bot.domain.model import AgentFinding, Happened, InstanceOutcome
 from bot.domain.request import PlannedInstance
-from bot.services.ports import RUNNING, AgentStatus, InstanceInfo
 
 
 def _latest_call(instance: PlannedInstance) -> datetime:
@@ -85,7 +85,7 @@ def gate_on_agent(
 ) -> PlannedInstance:
     """The health gate of docs/PRODUCT.md §5.9 on an instance :func:`observe` just found back:
     back only once its Cloud Assistant agent is online with a heartbeat after the reboot
-    call; without an agent, back on ``Running`` alone (``agent="absent"``). Until then
+    call; without an agent, back on ``Running`` alone (``AgentFinding.ABSENT``). Until then
     it stays ``rebooting`` (seen leaving, so the next look at it asks again), and
     ``timeout_seconds`` still bounds the wait."""
     if instance.outcome is not InstanceOutcome.SUCCEEDED or instance.reboot_sent_at is None:
@@ -93,7 +93,7 @@ def gate_on_agent(
     if agent is None or not agent.installed:
         return dataclasses.replace(
             instance,
-            agent="absent",
+            agent=AgentFinding.ABSENT,
             happened=Happened.BACK_NO_AGENT,
         )
     if (
@@ -101,7 +101,9 @@ def gate_on_agent(
         and agent.last_heartbeat is not None
         and agent.last_heartbeat > instance.reboot_sent_at
     ):
-        return dataclasses.replace(instance, agent="online", happened=Happened.BACK_AGENT_ONLINE)
+        return dataclasses.replace(
+            instance, agent=AgentFinding.ONLINE, happened=Happened.BACK_AGENT_ONLINE
+        )
     if now - _latest_call(instance) >= timedelta(seconds=timeout_seconds):
         return dataclasses.replace(
             instance,
