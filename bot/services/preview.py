@@ -4,14 +4,11 @@ decide who may do what, record the request and show it in the channel."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from bot.domain.approval import ApprovalNeed, approval_need
-from bot.domain.ecs_values import (
-    RUNNING,
-    TAG_FILTER_LIMIT,
-    InstanceInfo,
-)
+from bot.domain.commands import RebootCommand
+from bot.domain.ecs_values import RUNNING, TAG_FILTER_LIMIT, InstanceInfo
 from bot.domain.errors import EcsError
 from bot.domain.model import InstanceRef, RequestState, Role
 from bot.domain.policy import (
@@ -25,11 +22,8 @@ from bot.domain.policy import (
 )
 from bot.domain.policy import role_needed_to_reboot as needed_role
 from bot.domain.request import RebootRequest, expiry
-from bot.domain.rollout import (
-    RolloutFlags,
-    plan_rollout,
-)
-from bot.domain.selectors import InstanceFilter, Selector
+from bot.domain.rollout import plan_rollout
+from bot.domain.selectors import InstanceFilter
 from bot.domain.verdicts import plan_instances
 from bot.services.answers import (
     Denied,
@@ -49,28 +43,16 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class PreviewAsked:
-    """A parsed ``/ecs-reboot`` reboot command, as the Slack layer hands it over."""
+    """A reboot command to preview: the command as parsed (``bot.domain.parser``), who
+    asked for it, where, and the text they typed. A retry (docs/PRODUCT.md §6.2) also
+    names the request it retries and the id claimed for it there."""
 
     user: str
     channel: str
-    instances: tuple[InstanceRef, ...]
-    force: bool
+    command: RebootCommand
     command_text: str = ""
-    duplicates: tuple[InstanceRef, ...] = ()
-    rollout: RolloutFlags = field(default_factory=RolloutFlags)
-    reason: str | None = None
-    # A retry (docs/PRODUCT.md §6.2): the request it retries, and the id claimed for it there.
     retry_of: str | None = None
     request_id: str | None = None
-    # ``tag:``/``name:`` selectors and the regions they are resolved in (docs/PRODUCT.md §4).
-    selectors: tuple[Selector, ...] = ()
-    search_regions: tuple[str, ...] = ()
-
-    @property
-    def regions(self) -> tuple[str, ...]:
-        """Every region the request may touch, before anything is looked up."""
-        named = [ref.region for ref in self.instances]
-        return tuple(sorted({*named, *(self.search_regions if self.selectors else ())}))
 
 
 def early_check(ctx: Context, asked: PreviewAsked) -> Decision:
@@ -85,12 +67,12 @@ def early_check(ctx: Context, asked: PreviewAsked) -> Decision:
         return channel
     with ctx.uow() as uow:
         principal = ctx.principal(uow, asked.user)
-    targets = [Target(ref.region, ref.instance_id) for ref in asked.instances]
-    if asked.selectors:
+    targets = [Target(ref.region, ref.instance_id) for ref in asked.command.instances]
+    if asked.command.selectors:
         # What a selector matches is not known yet: the regions it searches stand in
         # (an empty id reads "instances in that region").
-        targets += [Target(region, "") for region in asked.search_regions]
-    least = needed_role(force=True) if asked.force else Role.VIEWER
+        targets += [Target(region, "") for region in asked.command.search_regions]
+    least = needed_role(force=True) if asked.command.force else Role.VIEWER
     return check_role(principal, least, targets)
 
 
@@ -101,7 +83,7 @@ def preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
         return _preview(ctx, asked)
     except EcsError as error:
         log.warning("preview failed: %s", error)
-        regions = asked.regions
+        regions = asked.command.all_regions
         ctx.presenter.tell(asked.channel, asked.user, LookupFailed(regions, error))
         return None
 
@@ -112,10 +94,10 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
         ctx.presenter.tell(asked.channel, asked.user, Denied(decision.denial))
         return None
 
-    refs, duplicates = asked.instances, asked.duplicates
+    refs, duplicates = asked.command.instances, asked.command.duplicates
     found: dict[InstanceRef, InstanceInfo] = {}
     selection: Selection | None = None
-    if asked.selectors:
+    if asked.command.selectors:
         resolved = resolve_selectors(ctx, asked)
         if isinstance(resolved, NoMatch | TooManyMatched | MatchCapped):
             ctx.presenter.tell(asked.channel, asked.user, resolved)
@@ -124,16 +106,16 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
         found.update(matched)
         # Ids given as well are added to what the filter matched; one it matched
         # already is a repeat, dropped and reported like any other.
-        duplicates += tuple(ref for ref in asked.instances if ref in matched)
-        refs = tuple(matched) + tuple(ref for ref in asked.instances if ref not in matched)
+        duplicates += tuple(ref for ref in asked.command.instances if ref in matched)
+        refs = tuple(matched) + tuple(ref for ref in asked.command.instances if ref not in matched)
     found.update(describe_all(ctx, [ref for ref in refs if ref not in found]))
     with ctx.uow() as uow:
         principal = ctx.principal(uow, asked.user)
     targets = [Target(ref.region, ref.instance_id, found[ref].tags) for ref in refs if ref in found]
     may_view = check_role(principal, Role.VIEWER, targets)
-    may_execute = check_role(principal, needed_role(force=asked.force), targets)
+    may_execute = check_role(principal, needed_role(force=asked.command.force), targets)
     # A force reboot from someone who may not force is a denial, not a preview (§5.2).
-    for verdict in (may_view, may_execute if asked.force else Decision.allow()):
+    for verdict in (may_view, may_execute if asked.command.force else Decision.allow()):
         if verdict.denial is not None:
             ctx.presenter.tell(asked.channel, asked.user, Denied(verdict.denial))
             _audit_denial(ctx, asked, verdict.denial)
@@ -145,12 +127,12 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
         for ref in refs
         if ref in found and found[ref].status == RUNNING and not found[ref].operation_locks
     ]
-    batches = dry_run_all(ctx, candidates, force=asked.force)
+    batches = dry_run_all(ctx, candidates, force=asked.command.force)
     instances = plan_instances(refs, found, batches)
-    instances, rollout = plan_rollout(instances, asked.rollout, ctx.config.rollout)
+    instances, rollout = plan_rollout(instances, asked.command.rollout, ctx.config.rollout)
     need = approval_need(
         ctx.config.approval_rules,
-        force=asked.force,
+        force=asked.command.force,
         instance_tags=[i.tags for i in instances if i.will_reboot],
     )
 
@@ -158,7 +140,7 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
     request = RebootRequest(
         id=asked.request_id or ctx.new_id(),
         state=RequestState.PREVIEWED,
-        force=asked.force,
+        force=asked.command.force,
         requester=asked.user,
         channel=asked.channel,
         created_at=now,
@@ -170,10 +152,10 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
         rollout_batch=rollout.batch,
         rollout_max_errors=rollout.max_errors,
         pause_after_wave=1 if rollout.pause_after_canary and rollout.waves > 1 else None,
-        reason=asked.reason,
+        reason=asked.command.reason,
         approvals_needed=need.count,
         retry_of=asked.retry_of,
-        selectors=tuple(str(selector) for selector in asked.selectors),
+        selectors=tuple(str(selector) for selector in asked.command.selectors),
     )
     with ctx.uow() as uow:
         uow.requests.add(request)
@@ -183,12 +165,12 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
             action="preview",
             request_id=request.id,
             detail={
-                "force": asked.force,
+                "force": asked.command.force,
                 "channel": asked.channel,
                 "instances": [str(i.ref) for i in instances],
                 "will_reboot": len(request.to_reboot),
                 "waves": rollout.waves,
-                "reason": asked.reason,
+                "reason": asked.command.reason,
                 "approvals_needed": need.count,
                 "retry_of": asked.retry_of,
                 "selectors": list(request.selectors),
@@ -249,15 +231,15 @@ def resolve_selectors(
     One filtered ``DescribeInstances`` per region (all pages); the listed instances
     carry everything the preview needs, so they are not described again.
     """
-    wanted = InstanceFilter.of(asked.selectors)
-    typed = tuple(str(selector) for selector in asked.selectors)
+    wanted = InstanceFilter.of(asked.command.selectors)
+    typed = tuple(str(selector) for selector in asked.command.selectors)
     # ECS takes one InstanceName: a further name pattern is applied to what it listed.
     first_name = wanted.names[0] if wanted.names else None
     matched: dict[InstanceRef, InstanceInfo] = {}
     per_region: list[tuple[str, int]] = []
     capped: list[str] = []
     if not wanted.contradictory:
-        for region in asked.search_regions:
+        for region in asked.command.search_regions:
             page = ctx.ecs.find_instances(region, tags=wanted.tags, name=first_name)
             if page.capped:
                 capped.append(region)
@@ -266,8 +248,8 @@ def resolve_selectors(
                 matched[InstanceRef(region, info.instance_id)] = info
             per_region.append((region, len(hits)))
     else:
-        per_region = [(region, 0) for region in asked.search_regions]
-    extra = [ref for ref in asked.instances if ref not in matched]
+        per_region = [(region, 0) for region in asked.command.search_regions]
+    extra = [ref for ref in asked.command.instances if ref not in matched]
     selection = Selection(typed, tuple(per_region), ids_given=len(extra))
     if capped:
         return MatchCapped(selection, tuple(capped), TAG_FILTER_LIMIT)
@@ -287,7 +269,11 @@ def _audit_denial(ctx: Context, asked: PreviewAsked, denial: Denial) -> None:
             at=ctx.clock(),
             actor=asked.user,
             action="denied",
-            detail={**denial_detail(denial), "force": asked.force, "channel": asked.channel},
+            detail={
+                **denial_detail(denial),
+                "force": asked.command.force,
+                "channel": asked.channel,
+            },
         )
         uow.commit()
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from bot.domain.commands import RebootCommand
 from bot.domain.ecs_values import RUNNING
 from bot.domain.model import InstanceOutcome, InstanceRef, RequestState, Role, Verdict
 from bot.domain.policy import Binding
@@ -40,10 +41,9 @@ def bot() -> MemoryBot:
 
 def previewed(bot: MemoryBot, *ids: str) -> RebootRequest:
     asked = PreviewAsked(
-        user=REQUESTER,
-        channel=CHANNEL,
-        instances=tuple(InstanceRef(REGION, i) for i in ids or ("i-1", "i-2")),
-        force=False,
+        REQUESTER,
+        CHANNEL,
+        RebootCommand(tuple(InstanceRef(REGION, i) for i in ids or ("i-1", "i-2"))),
     )
     request = preview(bot.ctx, asked)
     assert request is not None
