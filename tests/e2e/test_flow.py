@@ -13,7 +13,7 @@ import pytest
 
 from bot.cli import main as cli_main
 from bot.domain.model import InstanceOutcome, RequestState, Role, Verdict
-from bot.ecs.client import RetryPolicy
+from bot.ecs.wire import RetryPolicy
 from bot.slack.blocks import ACTION_CANCEL, ACTION_CONFIRM
 from bot.slack.outcomes import outcome_sentence
 from tests.e2e.harness import (
