@@ -105,14 +105,17 @@ def first_result(instance: PlannedInstance) -> str:
 
 def _lost_sentence(instance: PlannedInstance, happened: Happened) -> str:
     calls = _calls(instance)
-    detail = f" ({instance.message})" if instance.message else ""
+    # The adapter's sentence for a lost answer says only that it was lost: the code and
+    # RequestId are what is worth repeating. A refusal's sentence says what to do.
+    reference = _reference(instance)
+    detail = f" ({instance.message})" if instance.message else reference
     if happened.sent_again:
         lost = (
             "The answer to the reboot call was lost and the instance had not restarted, "
             f"so it was {_sent_again(calls)}"
         )
-    elif instance.message:
-        lost = f"The reboot call's answer was lost{detail}"
+    elif instance.code or instance.message:
+        lost = f"The reboot call's answer was lost{reference}"
     else:
         lost = "This process stopped before the reboot call's answer was recorded"
     match happened:
@@ -130,7 +133,7 @@ def _lost_sentence(instance: PlannedInstance, happened: Happened) -> str:
         case Happened.RESENT_ACCEPTED:
             return f"{lost}: reboot accepted."
         case Happened.RESENT_LOST:
-            return f"{lost}, and that answer was lost too{detail}: watching whether it restarts."
+            return f"{lost}, and that answer was lost too{reference}: watching whether it restarts."
         case Happened.RESENT_REFUSED:
             return (
                 f"{lost}, and ECS refused it{detail}: watching whether an earlier call restarts it."
@@ -165,6 +168,14 @@ def _plural_calls(calls: int) -> str:
 def _calls(instance: PlannedInstance) -> int:
     # A send recorded by a version without the count is one call.
     return max(instance.reboot_calls, 1) if instance.reboot_sent_at is not None else 0
+
+
+def _reference(instance: PlannedInstance) -> str:
+    """`` (code X, RequestId Y)``, or as much of it as is known."""
+    parts = [f"code {instance.code}"] if instance.code else []
+    if instance.api_request_id:
+        parts.append(f"RequestId {instance.api_request_id}")
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 def _refused_without_words(instance: PlannedInstance) -> str:
