@@ -104,10 +104,19 @@ class AgentStatus:
 
 
 def by_region(refs: Iterable[InstanceRef]) -> dict[str, list[str]]:
-    """Instance ids grouped by region, in the order given."""
+    """Instance ids grouped by region, in the order given (accounts not told apart)."""
     grouped: dict[str, list[str]] = {}
     for ref in refs:
         grouped.setdefault(ref.region, []).append(ref.instance_id)
+    return grouped
+
+
+def by_place(refs: Iterable[InstanceRef]) -> dict[tuple[str, str], list[str]]:
+    """Instance ids grouped by (account, region), in the order given: one ECS call
+    reaches one region of one account (§5.13)."""
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for ref in refs:
+        grouped.setdefault((ref.account, ref.region), []).append(ref.instance_id)
     return grouped
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from bot.domain.ecs_values import RUNNING, DryRunBatch, InstanceInfo
-from bot.domain.errors import ErrorKind
+from bot.domain.errors import ErrorKind, RoleNotAssumable
 from bot.domain.model import InstanceRef, Verdict
 from bot.domain.request import PlannedInstance
 
@@ -20,6 +20,19 @@ def plan_instances(
     planned = []
     for position, ref in enumerate(refs):
         info = found.get(ref)
+        refusal = dry_runs[ref].error if ref in dry_runs else None
+        if info is None and isinstance(refusal, RoleNotAssumable):
+            # Its account's role could not be assumed: nothing could be looked up.
+            planned.append(
+                PlannedInstance(
+                    ref=ref,
+                    position=position,
+                    verdict=Verdict.DENIED,
+                    verdict_code=refusal.code,
+                    verdict_message=refusal.describe(),
+                )
+            )
+            continue
         if info is None:
             planned.append(
                 PlannedInstance(
@@ -62,7 +75,8 @@ def _verdict(
         return Verdict.WILL_REBOOT, None, None
     error = dry_run.error
     # The bot's own cloud identity may not act (RAM), as opposed to the instance being
-    # in the wrong state: shown as "denied".
+    # in the wrong state: shown as "denied". So is an account whose role cannot be
+    # assumed (RoleNotAssumable, with STS's code, §5.13); the other accounts go on.
     if error.kind is ErrorKind.DENIED:
         return Verdict.DENIED, error.code, error.describe()
     if error.kind is ErrorKind.NOT_RUNNING:

@@ -6,6 +6,7 @@ sent)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,7 +15,7 @@ from typing import Any
 import httpx
 import orjson
 
-from bot.domain.ecs_values import MAX_IDS_PER_CALL, RebootResult
+from bot.domain.ecs_values import MAX_IDS_PER_CALL, InstanceInfo, RebootResult
 from bot.domain.errors import EcsError, EcsTransientError
 from bot.ecs import catalogue
 
@@ -257,3 +258,81 @@ def as_int(value: object) -> int:
 
 def optional_str(value: object) -> str | None:
     return str(value) if value not in (None, "") else None
+
+
+# --- instances as DescribeInstances lists them --------------------------------------
+
+
+def parse_start_time(value: object) -> datetime | None:
+    """``StartTime`` as an aware UTC datetime. ECS documents ``yyyy-MM-ddTHH:mmZ``; some
+    answers carry seconds, so both are accepted. None when absent or unreadable."""
+    if not isinstance(value, str) or not value:
+        return None
+    return _start_time(value)
+
+
+# An instance keeps its StartTime from poll to poll, so most lookups are hits; datetimes
+# are immutable, so sharing one is safe. Bounded: a fleet of thousands fits.
+@functools.lru_cache(maxsize=8192)
+def _start_time(value: str) -> datetime | None:
+    fast = _fast_start_time(value)
+    if fast is not None:
+        return fast
+    for pattern in ("%Y-%m-%dT%H:%MZ", "%Y-%m-%dT%H:%M:%SZ"):
+        try:
+            return datetime.strptime(value, pattern).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    return None
+
+
+def _fast_start_time(value: str) -> datetime | None:
+    """The two documented shapes with plain digits, without ``strptime``; None sends
+    anything else to the slow, strict path, which decides."""
+    if len(value) == 17 and value[16] == "Z":  # yyyy-MM-ddTHH:mmZ
+        second = "00"
+    elif len(value) == 20 and value[19] == "Z" and value[16] == ":":  # …:ssZ
+        second = value[17:19]
+    else:
+        return None
+    if value[4] != "-" or value[7] != "-" or value[10] != "T" or value[13] != ":":
+        return None
+    parts = (value[0:4], value[5:7], value[8:10], value[11:13], value[14:16], second)
+    if not all(part.isascii() and part.isdigit() for part in parts):
+        return None
+    try:
+        year, month, day, hour, minute, sec = (int(part) for part in parts)
+        return datetime(year, month, day, hour, minute, sec, tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def parse_instance(item: Mapping[str, Any], region: str) -> InstanceInfo:
+    zone = item.get("ZoneId")
+    return InstanceInfo(
+        instance_id=str(item.get("InstanceId")),
+        region=str(item.get("RegionId") or region),
+        name=str(item.get("InstanceName") or ""),
+        status=str(item.get("Status") or ""),
+        zone=str(zone) if zone else None,
+        tags=_tags(item),
+        start_time=parse_start_time(item.get("StartTime")),
+        operation_locks=(locks := _operation_locks(item)),
+        lock_code=catalogue.lock_code(locks) if locks else None,
+    )
+
+
+def _tags(item: Mapping[str, Any]) -> dict[str, str]:
+    return {
+        str(key): str(tag.get("TagValue") or "")
+        for tag in list_at(item, "Tags", "Tag")
+        if (key := tag.get("TagKey"))
+    }
+
+
+def _operation_locks(item: Mapping[str, Any]) -> tuple[str, ...]:
+    return tuple(
+        str(reason)
+        for lock in list_at(item, "OperationLocks", "LockReason")
+        if (reason := lock.get("LockReason"))
+    )

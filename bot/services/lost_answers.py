@@ -13,7 +13,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
-from bot.domain.ecs_values import InstanceInfo, batches, by_region
+from bot.domain.ecs_values import InstanceInfo, batches, by_place
 from bot.domain.errors import EcsTransientError
 from bot.domain.lost_answer import MAX_REBOOT_CALLS, Resolution, resolve_lost
 from bot.domain.model import Happened, InstanceOutcome, InstanceRef
@@ -89,9 +89,9 @@ def resolve_lost_answers(ctx: Context, request: RebootRequest, now: datetime) ->
             why = Happened.LOST_UNLISTED if info is None else Happened.LOST_UNPROVEN
             decided.append(watched(instance, why))
     request = save_instances(ctx, request, decided)
-    for region, ids in by_region(i.ref for i in send_again).items():
+    for place, ids in by_place(i.ref for i in send_again).items():
         for batch in batches(ids):
-            request = _send_again(ctx, request, region, batch)
+            request = _send_again(ctx, request, place, batch)
     return request
 
 
@@ -110,10 +110,10 @@ def _record_again(instance: PlannedInstance, at: datetime) -> PlannedInstance:
 
 
 def _send_again(
-    ctx: Context, request: RebootRequest, region: str, ids: Sequence[str]
+    ctx: Context, request: RebootRequest, place: tuple[str, str], ids: Sequence[str]
 ) -> RebootRequest:
     """The call again, for instances still ``Running`` since before the first."""
-    request, instances, answer = call_reboot(ctx, request, region, ids, record=_record_again)
+    request, instances, answer = call_reboot(ctx, request, place, ids, record=_record_again)
     if isinstance(answer, NotSent):
         log.warning(
             "reboot call of request %s sent again did not go out: %s", request.id, answer.error

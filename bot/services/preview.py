@@ -3,13 +3,15 @@ decide who may do what, record the request and show it in the channel."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 
+from bot.domain.accounts import DEFAULT_ACCOUNT, AccountProblem, command_accounts
 from bot.domain.approval import ApprovalNeed, approval_need
 from bot.domain.commands import RebootCommand
-from bot.domain.ecs_values import RUNNING, TAG_FILTER_LIMIT, InstanceInfo
-from bot.domain.errors import EcsError
+from bot.domain.ecs_values import RUNNING, TAG_FILTER_LIMIT, DryRunBatch, InstanceInfo
+from bot.domain.errors import EcsError, RoleNotAssumable
 from bot.domain.model import InstanceRef, RequestState, Role
 from bot.domain.policy import (
     Decision,
@@ -22,7 +24,9 @@ from bot.domain.policy import (
 )
 from bot.domain.policy import role_needed_to_reboot as needed_role
 from bot.domain.request import RebootRequest, expiry
-from bot.domain.rollout import plan_rollout
+from bot.domain.rollout import (
+    plan_rollout,
+)
 from bot.domain.selectors import InstanceFilter
 from bot.domain.verdicts import plan_instances
 from bot.services.answers import (
@@ -35,7 +39,7 @@ from bot.services.answers import (
     TooManyMatched,
 )
 from bot.services.context import Context
-from bot.services.lookups import describe_all, dry_run_all
+from bot.services.lookups import describe_reachable, dry_run_all
 from bot.services.ports import RequestUpdate
 
 log = logging.getLogger(__name__)
@@ -67,12 +71,25 @@ def early_check(ctx: Context, asked: PreviewAsked) -> Decision:
         return channel
     with ctx.uow() as uow:
         principal = ctx.principal(uow, asked.user)
-    targets = [Target(ref.region, ref.instance_id) for ref in asked.command.instances]
-    if asked.command.selectors:
-        # What a selector matches is not known yet: the regions it searches stand in
-        # (an empty id reads "instances in that region").
-        targets += [Target(region, "") for region in asked.command.search_regions]
-    least = needed_role(force=True) if asked.command.force else Role.VIEWER
+    accounts = command_accounts(
+        asked.command.accounts,
+        ctx.config.accounts,
+        ctx.config.default_account,
+        bare_ids=bool(asked.command.instances),
+    )
+    if isinstance(accounts, AccountProblem):
+        return Decision.allow()  # the preview says so, before ECS is asked anything
+    command = _in_account(asked.command, accounts)
+    targets = [Target(ref.region, ref.instance_id, None, ref.account) for ref in command.instances]
+    if command.selectors:
+        # What a selector matches is not known yet: the accounts and regions it searches
+        # stand in (an empty id reads "instances in that region").
+        targets += [
+            Target(region, "", None, account)
+            for account in accounts
+            for region in command.search_regions
+        ]
+    least = needed_role(force=True) if command.force else Role.VIEWER
     return check_role(principal, least, targets)
 
 
@@ -94,11 +111,21 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
         ctx.presenter.tell(asked.channel, asked.user, Denied(decision.denial))
         return None
 
+    accounts = command_accounts(
+        asked.command.accounts,
+        ctx.config.accounts,
+        ctx.config.default_account,
+        bare_ids=bool(asked.command.instances),
+    )
+    if isinstance(accounts, AccountProblem):
+        ctx.presenter.tell(asked.channel, asked.user, accounts)
+        return None
+    asked = dataclasses.replace(asked, command=_in_account(asked.command, accounts))
     refs, duplicates = asked.command.instances, asked.command.duplicates
     found: dict[InstanceRef, InstanceInfo] = {}
     selection: Selection | None = None
     if asked.command.selectors:
-        resolved = resolve_selectors(ctx, asked)
+        resolved = resolve_selectors(ctx, asked, accounts)
         if isinstance(resolved, NoMatch | TooManyMatched | MatchCapped):
             ctx.presenter.tell(asked.channel, asked.user, resolved)
             return None
@@ -108,10 +135,15 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
         # already is a repeat, dropped and reported like any other.
         duplicates += tuple(ref for ref in asked.command.instances if ref in matched)
         refs = tuple(matched) + tuple(ref for ref in asked.command.instances if ref not in matched)
-    found.update(describe_all(ctx, [ref for ref in refs if ref not in found]))
+    described, unreachable = describe_reachable(ctx, [ref for ref in refs if ref not in found])
+    found.update(described)
     with ctx.uow() as uow:
         principal = ctx.principal(uow, asked.user)
-    targets = [Target(ref.region, ref.instance_id, found[ref].tags) for ref in refs if ref in found]
+    targets = [
+        Target(ref.region, ref.instance_id, found[ref].tags, ref.account)
+        for ref in refs
+        if ref in found
+    ]
     may_view = check_role(principal, Role.VIEWER, targets)
     may_execute = check_role(principal, needed_role(force=asked.command.force), targets)
     # A force reboot from someone who may not force is a denial, not a preview (§5.2).
@@ -127,13 +159,16 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
         for ref in refs
         if ref in found and found[ref].status == RUNNING and not found[ref].operation_locks
     ]
-    batches = dry_run_all(ctx, candidates, force=asked.command.force)
+    batches = dry_run_all(ctx, candidates, force=asked.command.force, acting_user=asked.user)
+    for ref, refusal in unreachable.items():
+        batches[ref] = DryRunBatch(ref.region, (ref.instance_id,), refusal, per_instance=False)
     instances = plan_instances(refs, found, batches)
     instances, rollout = plan_rollout(instances, asked.command.rollout, ctx.config.rollout)
     need = approval_need(
         ctx.config.approval_rules,
         force=asked.command.force,
         instance_tags=[i.tags for i in instances if i.will_reboot],
+        instance_accounts=[i.ref.account for i in instances if i.will_reboot],
     )
 
     now = ctx.clock()
@@ -221,15 +256,30 @@ def _note(
     )
 
 
-def resolve_selectors(
-    ctx: Context, asked: PreviewAsked
-) -> tuple[dict[InstanceRef, InstanceInfo], Selection] | NoMatch | TooManyMatched | MatchCapped:
-    """The instances the selectors match together, in every region searched, in the
-    order the regions were asked and ECS listed them; or the answer that says why there
-    is nothing to preview (no match, too many, a tag filter ECS cut at 1,000).
+def _in_account(command: RebootCommand, accounts: tuple[str, ...]) -> RebootCommand:
+    """The ids as belonging to the command's account (there is one when ids are given:
+    ``command_accounts`` refused bare ids with several)."""
+    if not command.instances and not command.duplicates:
+        return command
+    account = accounts[0]
+    return dataclasses.replace(
+        command,
+        instances=tuple(dataclasses.replace(r, account=account) for r in command.instances),
+        duplicates=tuple(dataclasses.replace(r, account=account) for r in command.duplicates),
+    )
 
-    One filtered ``DescribeInstances`` per region (all pages); the listed instances
-    carry everything the preview needs, so they are not described again.
+
+def resolve_selectors(
+    ctx: Context, asked: PreviewAsked, accounts: tuple[str, ...] = (DEFAULT_ACCOUNT,)
+) -> tuple[dict[InstanceRef, InstanceInfo], Selection] | NoMatch | TooManyMatched | MatchCapped:
+    """The instances the selectors match together, in every account × region searched,
+    in the order the accounts and regions were asked and ECS listed them; or the answer
+    that says why there is nothing to preview (no match, too many, a tag filter ECS cut
+    at 1,000).
+
+    One filtered ``DescribeInstances`` per account and region (all pages); the listed
+    instances carry everything the preview needs, so they are not described again. An
+    account whose role cannot be assumed matches nothing there (and is logged).
     """
     wanted = InstanceFilter.of(asked.command.selectors)
     typed = tuple(str(selector) for selector in asked.command.selectors)
@@ -238,17 +288,29 @@ def resolve_selectors(
     matched: dict[InstanceRef, InstanceInfo] = {}
     per_region: list[tuple[str, int]] = []
     capped: list[str] = []
+    places = [
+        (account, region, region if account == DEFAULT_ACCOUNT else f"{account}:{region}")
+        for account in accounts
+        for region in asked.command.search_regions
+    ]
     if not wanted.contradictory:
-        for region in asked.command.search_regions:
-            page = ctx.ecs.find_instances(region, tags=wanted.tags, name=first_name)
+        for account, region, label in places:
+            try:
+                page = ctx.ecs.find_instances(
+                    region, tags=wanted.tags, name=first_name, account=account
+                )
+            except RoleNotAssumable as refusal:
+                log.warning("account %s unreachable: %s", account, refusal)
+                per_region.append((label, 0))
+                continue
             if page.capped:
-                capped.append(region)
+                capped.append(label)
             hits = [info for info in page.instances if wanted.matches(info.name, info.tags)]
             for info in hits:
-                matched[InstanceRef(region, info.instance_id)] = info
-            per_region.append((region, len(hits)))
+                matched[InstanceRef(region, info.instance_id, account)] = info
+            per_region.append((label, len(hits)))
     else:
-        per_region = [(region, 0) for region in asked.command.search_regions]
+        per_region = [(label, 0) for _, _, label in places]
     extra = [ref for ref in asked.command.instances if ref not in matched]
     selection = Selection(typed, tuple(per_region), ids_given=len(extra))
     if capped:

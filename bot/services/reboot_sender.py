@@ -23,11 +23,19 @@ Record = Callable[[PlannedInstance, datetime], PlannedInstance]
 
 
 def call_reboot(
-    ctx: Context, request: RebootRequest, region: str, ids: Sequence[str], *, record: Record
+    ctx: Context,
+    request: RebootRequest,
+    place: tuple[str, str],
+    ids: Sequence[str],
+    *,
+    record: Record,
 ) -> tuple[RebootRequest, list[PlannedInstance], CallAnswer]:
-    """Record the call for ``ids`` (≤100, one region), then send it with ``SuccessFirst``.
-    The request and the instances as recorded before the call, and the call's answer."""
-    wanted = {InstanceRef(region, instance_id) for instance_id in ids}
+    """Record the call for ``ids`` (≤100, one ``(account, region)``), then send it with
+    ``SuccessFirst``, signed for the confirmer: the cloud's audit trail names who pressed
+    Reboot (§5.13). The request and the instances as recorded before the call, and the
+    call's answer."""
+    account, region = place
+    wanted = {InstanceRef(region, instance_id, account) for instance_id in ids}
     at = ctx.clock()
     request = save_instances(
         ctx, request, [record(i, at) for i in request.instances if i.ref in wanted]
@@ -35,7 +43,10 @@ def call_reboot(
     instances = [i for i in request.instances if i.ref in wanted]
     answer: CallAnswer
     try:
-        answer = Answered(tuple(ctx.ecs.reboot(region, ids, force=request.force)))
+        results = ctx.ecs.reboot(
+            region, ids, force=request.force, account=account, acting_user=request.confirmed_by
+        )
+        answer = Answered(tuple(results))
     except EcsOutcomeUnknown as error:
         answer = AnswerLost(error)
     except EcsTransientError as error:

@@ -9,12 +9,12 @@ import logging
 from datetime import datetime
 
 from bot.domain.completion import gate_on_agent, observe
-from bot.domain.ecs_values import AgentStatus, by_region
-from bot.domain.errors import EcsTransientError
-from bot.domain.model import InstanceOutcome, InstanceRef
+from bot.domain.ecs_values import AgentStatus, by_place
+from bot.domain.errors import EcsTransientError, RoleNotAssumable
+from bot.domain.model import Happened, InstanceOutcome, InstanceRef
 from bot.domain.request import PlannedInstance, RebootRequest
 from bot.services.context import Context
-from bot.services.lookups import describe_all
+from bot.services.lookups import describe_reachable
 from bot.services.writes import save_instances
 
 log = logging.getLogger(__name__)
@@ -26,13 +26,16 @@ def watch(ctx: Context, request: RebootRequest, now: datetime) -> tuple[RebootRe
     if not watching:
         return request, False
     try:
-        seen = describe_all(ctx, [i.ref for i in watching])
+        seen, unreachable = describe_reachable(ctx, [i.ref for i in watching])
     except EcsTransientError as error:
         # Throttling slows the poller down, it never stops it: try again next tick.
         log.warning("poll of request %s deferred: %s", request.id, error)
         return request, False
     updated = [
-        observe(i, seen.get(i.ref), now=now, timeout_seconds=ctx.config.reboot_timeout)
+        _unreachable_said(
+            observe(i, seen.get(i.ref), now=now, timeout_seconds=ctx.config.reboot_timeout),
+            unreachable.get(i.ref),
+        )
         for i in watching
     ]
     if ctx.config.health_check_agent:
@@ -40,6 +43,22 @@ def watch(ctx: Context, request: RebootRequest, now: datetime) -> tuple[RebootRe
     changed = [new for old, new in zip(watching, updated, strict=True) if new is not old]
     return save_instances(ctx, request, changed), any(
         new.outcome is not old.outcome for old, new in zip(watching, updated, strict=True)
+    )
+
+
+def _unreachable_said(
+    instance: PlannedInstance, refusal: RoleNotAssumable | None
+) -> PlannedInstance:
+    """An instance that timed out while its account could not be reached (its role no
+    longer assumable, or the account removed from ECSBOT_ACCOUNTS) says so, with the
+    code, instead of "no longer listed by ECS"."""
+    if refusal is None or instance.outcome is not InstanceOutcome.TIMED_OUT:
+        return instance
+    return dataclasses.replace(
+        instance,
+        happened=Happened.NOT_BACK_UNREACHABLE,
+        code=refusal.code,
+        message=refusal.describe(),
     )
 
 
@@ -53,9 +72,9 @@ def _gate_on_agents(
         return instances
     agents: dict[InstanceRef, AgentStatus] = {}
     try:
-        for region, ids in by_region(i.ref for i in back).items():
-            for status in ctx.ecs.describe_agents(region, ids):
-                agents[InstanceRef(region, status.instance_id)] = status
+        for (account, region), ids in by_place(i.ref for i in back).items():
+            for status in ctx.ecs.describe_agents(region, ids, account=account):
+                agents[InstanceRef(region, status.instance_id, account)] = status
     except EcsTransientError as error:
         log.warning("agent check deferred: %s", error)
         return [_not_yet(i) if i.outcome is InstanceOutcome.SUCCEEDED else i for i in instances]

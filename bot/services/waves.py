@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
 
-from bot.domain.ecs_values import batches, by_region
+from bot.domain.ecs_values import batches, by_place
 from bot.domain.model import Happened, InstanceOutcome, RequestState, RolloutEvent, StopReason
 from bot.domain.reboot_answers import after_first_call
 from bot.domain.request import PlannedInstance, RebootRequest
@@ -169,9 +169,9 @@ def _send_unsent(ctx: Context, request: RebootRequest) -> RebootRequest:
 def _send_first_calls(
     ctx: Context, request: RebootRequest, instances: Sequence[PlannedInstance]
 ) -> RebootRequest:
-    for region, ids in by_region(i.ref for i in instances).items():
+    for place, ids in by_place(i.ref for i in instances).items():
         for batch in batches(ids):
-            request, sent, answer = call_reboot(ctx, request, region, batch, record=_first_call)
+            request, sent, answer = call_reboot(ctx, request, place, batch, record=_first_call)
             timeout = ctx.config.reboot_timeout
             request = save_instances(
                 ctx, request, after_first_call(sent, answer, ctx.clock(), timeout)

@@ -28,6 +28,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.domain.accounts import DEFAULT_ACCOUNT
 from bot.domain.model import (
     InstanceOutcome,
     RequestState,
@@ -170,7 +171,10 @@ def _verdict_detail(instance: PlannedInstance) -> str:
 
 def instance_line(instance: PlannedInstance, *, with_outcome: bool) -> str:
     name = f" {code(instance.name)}" if instance.name else ""
-    region = f" _{escape(instance.ref.region)}_"
+    where = instance.ref.region
+    if instance.ref.account != DEFAULT_ACCOUNT:  # several accounts: say whose (§5.13)
+        where = f"{instance.ref.account} · {where}"
+    region = f" _{escape(where)}_"
     status = f" · {escape(instance.status)}" if instance.status else ""
     if with_outcome and instance.outcome is not InstanceOutcome.PENDING:
         detail = outcome_text(instance.outcome)
@@ -181,6 +185,21 @@ def instance_line(instance: PlannedInstance, *, with_outcome: bool) -> str:
     else:
         detail = _verdict_detail(instance)
     return f"• `{instance.ref.instance_id}`{name}{region}{status} · {detail}"
+
+
+def grouped_instance_lines(request: RebootRequest, *, with_outcome: bool) -> list[str]:
+    """The instance lines; with several accounts, grouped under an ``account · region``
+    heading each (§5.13), the person's order kept within a group."""
+    if len(request.accounts) < 2:
+        return [instance_line(i, with_outcome=with_outcome) for i in request.instances]
+    groups: dict[tuple[str, str], list[PlannedInstance]] = {}
+    for instance in request.instances:
+        groups.setdefault((instance.ref.account, instance.ref.region), []).append(instance)
+    lines = []
+    for (account, region), members in groups.items():
+        lines.append(f"*{escape(account)} · {escape(region)}*")
+        lines.extend(instance_line(i, with_outcome=with_outcome) for i in members)
+    return lines
 
 
 def outcome_text(outcome: InstanceOutcome) -> str:
@@ -263,7 +282,7 @@ def request_message(
         )
 
     with_outcome = request.state is not RequestState.PREVIEWED
-    lines = [instance_line(i, with_outcome=with_outcome) for i in request.instances]
+    lines = grouped_instance_lines(request, with_outcome=with_outcome)
     chunks = chunk_lines(lines)
     room = MAX_BLOCKS - _RESERVED_BLOCKS
     shown, rest = chunks[:room], chunks[room:]

@@ -65,6 +65,9 @@ def outcome_sentence(instance: PlannedInstance, *, max_errors: int | None = None
             return f"Not back after {seconds} s (last seen {instance.status or 'unknown'})."
         case Happened.NOT_BACK_UNLISTED:
             return f"Not back after {seconds} s (no longer listed by ECS)."
+        case Happened.NOT_BACK_UNREACHABLE:
+            why = f": {detail}" if detail else ""
+            return f"Not back after {seconds} s (its account could not be reached{why})."
         case Happened.ROLLOUT_ABORTED:
             return "Not rebooted: the rollout was aborted before its wave."
         case Happened.ROLLOUT_MAX_ERRORS:

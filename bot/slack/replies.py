@@ -11,6 +11,7 @@ from datetime import datetime
 
 from slack_sdk.models.blocks import ActionsBlock, Block, MarkdownTextObject, SectionBlock
 
+from bot.domain.accounts import DEFAULT_ACCOUNT
 from bot.domain.model import (
     RETRYABLE_OUTCOMES,
     AgentFinding,
@@ -264,13 +265,21 @@ def notify_awaiting_approval(
     return Message(text=text, blocks=(SectionBlock(text=MarkdownTextObject(text=text)),))
 
 
+def _where(request: RebootRequest) -> str:
+    """Its regions, and its accounts once any is not ``default`` (§5.13)."""
+    regions = escape(", ".join(request.regions))
+    if request.accounts == (DEFAULT_ACCOUNT,):
+        return regions
+    return f"{regions} of account {escape(', '.join(request.accounts))}"
+
+
 def notify_started(request: RebootRequest, permalink: str | None) -> Message:
     verb = "Force reboot" if request.force else "Reboot"
     count = len(request.to_reboot)
     link = f" · <{permalink}|thread>" if permalink else ""
     text = (
         f":arrows_counterclockwise: {verb} of {plural(count, 'instance')} in "
-        f"{escape(', '.join(request.regions))} started: requested by {mention(request.requester)}, "
+        f"{_where(request)} started: requested by {mention(request.requester)}, "
         f"confirmed by {mention(request.confirmed_by)}{_approved_by(request)} in "
         f"<#{request.channel}> (request `{request.id}`).{_reason_suffix(request)}{link}"
     )
@@ -311,7 +320,7 @@ def notify_finished(request: RebootRequest, permalink: str | None) -> Message:
     ]
     text = (
         f"{STATE_TEXT[request.state]}: {verb.lower()} of {plural(attempted, 'instance')} in "
-        f"{escape(', '.join(request.regions))} (request `{request.id}`): {back}/{attempted} back"
+        f"{_where(request)} (request `{request.id}`): {back}/{attempted} back"
         f"{f', {len(failed)} failed or timed out' if failed else ''}. Requested by "
         f"{mention(request.requester)}, confirmed by {mention(request.confirmed_by)}"
         f"{_approved_by(request)}.{_reason_suffix(request)}{link}"

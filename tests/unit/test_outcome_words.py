@@ -53,6 +53,7 @@ def _instance(happened: Happened, calls: int, detail: str | None) -> PlannedInst
         Happened.AGENT_SILENT: InstanceOutcome.TIMED_OUT,
         Happened.NOT_BACK: InstanceOutcome.TIMED_OUT,
         Happened.NOT_BACK_UNLISTED: InstanceOutcome.TIMED_OUT,
+        Happened.NOT_BACK_UNREACHABLE: InstanceOutcome.TIMED_OUT,
         Happened.ROLLOUT_ABORTED: InstanceOutcome.ABORTED,
         Happened.ROLLOUT_MAX_ERRORS: InstanceOutcome.ABORTED,
     }.get(happened, InstanceOutcome.REBOOTING)
