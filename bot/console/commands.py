@@ -37,7 +37,8 @@ Type what you would type in Slack, and click buttons by name:
   help                         this text
   quit | exit                  leave (Ctrl-D and Ctrl-C too)
 {request} stands for the latest request's id, e.g. /ecs-reboot status {request};
-{web} for the twelve web instances in two zones, to try a rolling reboot."""
+{web} for the twelve web instances in two zones, to try a rolling reboot; {staging1} …
+for the instances of the second account (`/ecs-reboot --account staging {staging1}`)."""
 
 # The buttons the console clicks by name.
 BUTTONS = ("confirm", "cancel", "approve", "reject", "retry", "pause", "resume", "abort")

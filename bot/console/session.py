@@ -119,13 +119,16 @@ class Session:
         return f"{self.user} #{self.channel.name}> "
 
     def placeholders(self) -> dict[str, str]:
-        """``{id1}`` … (the running instances), ``{stopped}``, ``{request}`` (the latest)."""
-        running = [i for i in self.stack.sim.fleet.ids(REGION) if i != self.stack.stopped_instance]
+        """``{id1}`` … (the running instances), ``{stopped}``, ``{request}`` (the latest),
+        ``{staging1}`` … (the instances of the second account)."""
+        running = [i for i in self.stack.fleet.ids(REGION) if i != self.stack.stopped_instance]
         values = {f"id{n}": instance for n, instance in enumerate(running, start=1)}
         values["stopped"] = self.stack.stopped_instance
         values["web"] = " ".join(self.stack.rolling_instances)
         for n, instance in enumerate(self.stack.rolling_instances, start=1):
             values[f"web{n}"] = instance
+        for n, instance in enumerate(self.stack.staging_fleet.ids(REGION), start=1):
+            values[f"staging{n}"] = instance
         latest = self._latest_request()
         if latest is not None:
             values["request"] = latest.id
@@ -164,15 +167,17 @@ class Session:
         return True
 
     def instances_text(self) -> str:
-        fleet = self.stack.sim.fleet
-        lines = [f"Instances in the simulator ({REGION}):"]
-        for view in fleet.page(REGION, 0, fleet.count(REGION)):
-            lines.append(f"  {view.instance_id}  {view.name:<10} {view.status:<9} {view.zone}")
+        lines = [f"Instances in the simulator ({REGION}), account prod (the default):"]
+        for fleet in (self.stack.fleet, self.stack.staging_fleet):
+            if fleet is self.stack.staging_fleet:
+                lines.append("… and in account staging (`--account staging`):")
+            for view in fleet.page(REGION, 0, fleet.count(REGION)):
+                lines.append(f"  {view.instance_id}  {view.name:<10} {view.status:<9} {view.zone}")
         return "\n".join(lines)
 
     def _never_returns(self, instance_id: str) -> None:
         try:
-            self.stack.sim.fleet.update(REGION, instance_id, never_returns=True)
+            self.stack.fleet.update(REGION, instance_id, never_returns=True)
         except KeyError:
             self.transcript.say(f"? The simulator holds no instance {instance_id} in {REGION}.")
             return

@@ -41,6 +41,8 @@ class Selection:
     selectors: tuple[str, ...]
     per_region: tuple[tuple[str, int], ...]
     ids_given: int = 0
+    # Accounts not searched because their role could not be assumed: (account, STS code).
+    unreachable: tuple[tuple[str, str], ...] = ()
 
     @property
     def matched(self) -> int:

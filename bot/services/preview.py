@@ -310,7 +310,7 @@ def resolve_selectors(
 
     One filtered ``DescribeInstances`` per account and region (all pages); the listed
     instances carry everything the preview needs, so they are not described again. An
-    account whose role cannot be assumed matches nothing there (and is logged).
+    account whose role cannot be assumed matches nothing there, and the answer says so.
     """
     wanted = InstanceFilter.of(asked.command.selectors)
     typed = tuple(str(selector) for selector in asked.command.selectors)
@@ -318,6 +318,7 @@ def resolve_selectors(
     first_name = wanted.names[0] if wanted.names else None
     matched: dict[InstanceRef, InstanceInfo] = {}
     per_region: list[tuple[str, int]] = []
+    unreachable: dict[str, str] = {}
     capped: list[str] = []
     places = [
         (account, region, region if account == DEFAULT_ACCOUNT else f"{account}:{region}")
@@ -333,6 +334,7 @@ def resolve_selectors(
             except RoleNotAssumable as refusal:
                 log.warning("account %s unreachable: %s", account, refusal)
                 per_region.append((label, 0))
+                unreachable.setdefault(account, refusal.code)
                 continue
             if page.capped:
                 capped.append(label)
@@ -343,7 +345,9 @@ def resolve_selectors(
     else:
         per_region = [(label, 0) for _, _, label in places]
     extra = [ref for ref in asked.command.instances if ref not in matched]
-    selection = Selection(typed, tuple(per_region), ids_given=len(extra))
+    selection = Selection(
+        typed, tuple(per_region), ids_given=len(extra), unreachable=tuple(unreachable.items())
+    )
     if capped:
         return MatchCapped(selection, tuple(capped), TAG_FILTER_LIMIT)
     if not matched and not extra:

@@ -110,6 +110,7 @@ def answer_command(
             region=parsed.region or "",
             tag_key=parsed.tag_key or "",
             tag_value=parsed.tag_value or "",
+            account=parsed.account or "",
         )
         change = roles_service.change_from_slack(
             ctx, user=user, binding=binding, revoke_it=isinstance(parsed, RevokeCommand)

@@ -83,8 +83,12 @@ def test_the_demo_plays_the_whole_flow(private_tempdir: Path) -> None:
     preview = _after(flow, "#ops › msg 1\n")
     preview = preview[: preview.index("click confirm")]
     for instance in running:
-        assert re.search(rf"`{instance}` `\S+` cn-hangzhou · Running · ● will reboot", preview)
-    assert f"`{stopped}` `batch-01` cn-hangzhou · Stopped · ○ not Running (Stopped)" in preview
+        assert re.search(
+            rf"`{instance}` `\S+` prod · cn-hangzhou · Running · ● will reboot", preview
+        )
+    assert (
+        f"`{stopped}` `batch-01` prod · cn-hangzhou · Stopped · ○ not Running (Stopped)" in preview
+    )
     assert "[ Reboot 3 ] (primary)  [ Cancel ]" in preview
 
     # The click, the thread, the summary and the notifications.
@@ -99,7 +103,7 @@ def test_the_demo_plays_the_whole_flow(private_tempdir: Path) -> None:
     # Then by tag: the preview says what the selector matched, the click reboots those.
     by_tag = _after(flow, "U0DEMO #ops> /ecs-reboot tag:app=pay")
     assert "Looking up `tag:app=pay` in cn-hangzhou…" in by_tag
-    assert "`tag:app=pay` → 3 in cn-hangzhou." in by_tag
+    assert "`tag:app=pay` → 3 in prod:cn-hangzhou." in by_tag
     assert "[ Reboot 3 ] (primary)  [ Cancel ]" in by_tag
     assert "3/3 back" in _after(by_tag, "click confirm")
     assert re.search(r"#ops-notify › msg \d+\n +↻ Reboot of 3 instances in cn-hangzhou", flow)
@@ -111,6 +115,12 @@ def test_the_demo_plays_the_whole_flow(private_tempdir: Path) -> None:
     status = _after(after_click, f"U0DEMO #ops> /ecs-reboot status {request_id[1]}")
     assert f"Request `{request_id[1]}` · normal · cn-hangzhou" in status
     assert "✔ back" in status
+
+    # A reboot in the second account: the preview names it, and it comes back.
+    staging = _after(transcript, "U0DEMO #ops> /ecs-reboot --account staging")
+    assert "staging · cn-hangzhou" in staging
+    assert "1/1 back" in _after(staging, "click confirm")
+    assert "of account staging" in staging
 
     assert transcript.rstrip().endswith("Stopping the bot, the simulator and the terminal Slack…")
     assert list(private_tempdir.iterdir()) == [], "the throw-away database was left behind"
