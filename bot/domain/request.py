@@ -16,6 +16,7 @@ from bot.domain.model import (
     RETRYABLE_OUTCOMES,
     InstanceOutcome,
     InstanceRef,
+    RequestSource,
     RequestState,
     Verdict,
 )
@@ -173,6 +174,8 @@ class RebootRequest:
     # The selectors as typed (``tag:app=web``); what they matched at preview is frozen
     # into ``instances``, never matched again.
     selectors: tuple[str, ...] = ()
+    # What opened the request: a slash command, a Retry, an alarm card, …
+    source: RequestSource = RequestSource.COMMAND
 
     @property
     def regions(self) -> tuple[str, ...]:

@@ -15,7 +15,7 @@ import dataclasses
 import logging
 from datetime import datetime, timedelta
 
-from bot.domain.model import RequestState
+from bot.domain.model import RequestSource, RequestState
 from bot.domain.policy import check_may_act_on, check_may_approve
 from bot.domain.request import RebootRequest
 from bot.services import preview as preview_service
@@ -193,6 +193,7 @@ def retry(ctx: Context, click: Click) -> Later:
         reason=request.reason,
         retry_of=request.id,
         request_id=retry_id,
+        source=RequestSource.RETRY,
     )
 
     def preview_retry() -> bool:

@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import Any, Final, Protocol
 
 from bot.domain import dry_run
+from bot.domain.alarms import AlarmCard
 from bot.domain.errors import EcsError
 from bot.domain.model import InstanceOutcome, RequestState, Verdict
 from bot.domain.policy import Binding
@@ -382,6 +383,37 @@ class AuditLog(Protocol):
     ) -> None: ...
 
 
+class AlarmStore(Protocol):
+    """CloudMonitor alarm cards (docs/PRODUCT.md §5.12)."""
+
+    def first_delivery(self, trans_id: str, *, now: datetime) -> bool:
+        """Record a callback's ``transId``; False when it was seen before."""
+        ...
+
+    def link_delivery(self, trans_id: str, card_id: str) -> None: ...
+
+    def open_card(self, rule: str, instance_id: str) -> AlarmCard | None:
+        """The open card of this rule and instance, if any."""
+        ...
+
+    def get(self, card_id: str) -> AlarmCard | None: ...
+
+    def add(self, card: AlarmCard) -> bool:
+        """Insert a new card; False when its rule and instance have an open card."""
+        ...
+
+    def save(self, card: AlarmCard) -> bool: ...
+
+    def set_shown(
+        self,
+        card_id: str,
+        *,
+        message_ts: str | None = None,
+        instance_name: str | None = None,
+        instance_status: str | None = None,
+    ) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction; nothing is durable until ``commit``."""
 
@@ -396,6 +428,9 @@ class UnitOfWork(Protocol):
 
     @property
     def audit(self) -> AuditLog: ...
+
+    @property
+    def alarms(self) -> AlarmStore: ...
 
     def __enter__(self) -> UnitOfWork: ...
 
@@ -471,6 +506,14 @@ class Presenter(Protocol):
 
     def tell(self, channel: str, user: str, answer: Answer) -> None:
         """An ephemeral reply only ``user`` sees, in the adapter's words."""
+        ...
+
+    def post_alarm_card(self, card: AlarmCard) -> str | None:
+        """Post a CloudMonitor alarm's card in its channel; returns its ts."""
+        ...
+
+    def refresh_alarm_card(self, card: AlarmCard) -> bool:
+        """Redraw an alarm card as it stands now. False when Slack did not take it."""
         ...
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from bot.domain.approval import ApprovalNeed, approval_need
 from bot.domain.dry_run import DryRunAnswer, find_refused
 from bot.domain.errors import EcsError
-from bot.domain.model import InstanceRef, RequestState, Role, Verdict
+from bot.domain.model import InstanceRef, RequestSource, RequestState, Role, Verdict
 from bot.domain.policy import (
     Decision,
     Denial,
@@ -78,6 +78,8 @@ class PreviewAsked:
     # ``tag:``/``name:`` selectors and the regions they are resolved in (docs/PRODUCT.md §4).
     selectors: tuple[Selector, ...] = ()
     search_regions: tuple[str, ...] = ()
+    # What opened it (docs/PRODUCT.md §7): a command, an alarm card's button, a Retry, …
+    source: RequestSource = RequestSource.COMMAND
 
     @property
     def regions(self) -> tuple[str, ...]:
@@ -187,6 +189,7 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
         approvals_needed=need.count,
         retry_of=asked.retry_of,
         selectors=tuple(str(selector) for selector in asked.selectors),
+        source=asked.source,
     )
     with ctx.uow() as uow:
         uow.requests.add(request)

@@ -24,6 +24,7 @@ from bot.domain.parser import (
 )
 from bot.domain.policy import Binding, Principal, Target, check_channel, check_role
 from bot.logs import request_context
+from bot.services import alarms as alarms_service
 from bot.services import approval as approval_service
 from bot.services import clicks
 from bot.services import confirm as confirm_service
@@ -32,7 +33,7 @@ from bot.services import roles as roles_service
 from bot.services import rollout as rollout_service
 from bot.services.answers import ClickNotRecorded
 from bot.services.context import Context
-from bot.slack import blocks
+from bot.slack import blocks, cards
 from bot.slack.jobs import Jobs
 from bot.slack.text import denied_text, help_text, problems_text, role_change_text, roles_text
 
@@ -53,6 +54,7 @@ def register(app: App, ctx: Context, jobs: Jobs) -> None:
     app.action(blocks.ACTION_APPROVE)(_on_click(ctx, jobs, approval_service.approve))
     app.action(blocks.ACTION_REJECT)(_on_click(ctx, jobs, approval_service.reject))
     app.action(blocks.ACTION_RETRY)(_on_click(ctx, jobs, approval_service.retry))
+    app.action(cards.ACTION_ALARM_REBOOT)(_on_click(ctx, jobs, alarms_service.reboot_from_card))
 
 
 def _on_command(ctx: Context, jobs: Jobs) -> Handler:
