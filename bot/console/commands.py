@@ -4,6 +4,7 @@
 click confirm|cancel|approve|reject|retry|pause|resume|abort [ID]  press a button of
                          the latest request (or of request ID); retry is on the summary
 never-returns ID         the simulator: this instance never comes back from a reboot
+alarm [ok] ID [VALUE]    CloudMonitor: an alarm (or its recovery) on this instance
 as USER                  play another Slack user
 instances                the simulator's instances and their status now
 wait                     until every request in flight has finished
@@ -30,6 +31,8 @@ Type what you would type in Slack, and click buttons by name:
   click pause | resume | abort a running rollout's buttons, the same way
   click retry                  the Retry button of a finished request's summary
   never-returns i-…            the simulator: this instance will never come back from a reboot
+  alarm i-… [VALUE]            CloudMonitor calls the bot: a CPU alarm on i-… (a card with Reboot…)
+  alarm ok i-…                 …and its recovery; `click reboot` presses the latest card's button
   as U0SOMEONE                 play another Slack user (you start as an admin)
   instances                    the simulator's instances and their status now
   wait                         until every request in flight has finished (live updates meanwhile)
@@ -40,7 +43,7 @@ Type what you would type in Slack, and click buttons by name:
 {web} for the twelve web instances in two zones, to try a rolling reboot."""
 
 # The buttons the console clicks by name.
-BUTTONS = ("confirm", "cancel", "approve", "reject", "retry", "pause", "resume", "abort")
+BUTTONS = ("confirm", "cancel", "approve", "reject", "retry", "pause", "resume", "abort", "reboot")
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,16 @@ class NeverReturns:
 
 
 @dataclass(frozen=True)
+class RaiseAlarm:
+    """CloudMonitor calls the bot: an ``ALERT`` (or, with ``recovered``, an ``OK``) of
+    the console's CPU alarm on ``instance_id``."""
+
+    instance_id: str
+    value: str = "97.5"
+    recovered: bool = False
+
+
+@dataclass(frozen=True)
 class Help:
     pass
 
@@ -119,6 +132,7 @@ ConsoleCommand = (
     | Wait
     | Sleep
     | NeverReturns
+    | RaiseAlarm
     | Help
     | Quit
     | Comment
@@ -161,6 +175,8 @@ def parse_line(line: str) -> ConsoleCommand:
         if len(args) != 1 or not args[0].startswith("i-"):
             return Invalid("Name one instance: never-returns i-…")
         return NeverReturns(args[0])
+    if word == "alarm":
+        return _alarm(args)
     if word in ("reboot", "ecs-reboot", "status"):
         return Invalid(f"Commands go to the bot as in Slack: /ecs-reboot {stripped}")
     return Invalid(f"Unknown command {stripped[:40]!r}. Type help for what the console knows.")
@@ -170,9 +186,18 @@ def _click(args: list[str]) -> ConsoleCommand:
     if not args or args[0].lower() not in BUTTONS or len(args) > 2:
         return Invalid(
             "Click a button by name: click confirm, cancel, approve, reject, retry, pause, "
-            "resume or abort [REQUEST_ID]"
+            "resume or abort [REQUEST_ID]; click reboot for the latest alarm card"
         )
     return Click(args[0].lower(), args[1] if len(args) == 2 else None)
+
+
+def _alarm(args: list[str]) -> ConsoleCommand:
+    recovered = bool(args) and args[0].lower() == "ok"
+    rest = args[1:] if recovered else args
+    if not 1 <= len(rest) <= 2 or not rest[0].startswith("i-"):
+        return Invalid("Name one instance: alarm i-… [VALUE], or alarm ok i-…")
+    value = rest[1] if len(rest) == 2 else ("40" if recovered else "97.5")
+    return RaiseAlarm(rest[0], value, recovered)
 
 
 def _sleep(args: list[str]) -> ConsoleCommand:
@@ -206,6 +231,7 @@ __all__ = [
     "Invalid",
     "PlayAs",
     "Quit",
+    "RaiseAlarm",
     "Slash",
     "Sleep",
     "Wait",

@@ -6,11 +6,13 @@ bot says comes back through the terminal Slack and is printed by :class:`SlackVi
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from bot.console.commands import (
     HELP,
@@ -24,6 +26,7 @@ from bot.console.commands import (
     NeverReturns,
     PlayAs,
     Quit,
+    RaiseAlarm,
     Slash,
     Sleep,
     Wait,
@@ -46,6 +49,7 @@ from bot.slack.blocks import (
     ROLLOUT_BLOCK_ID,
     request_message,
 )
+from bot.slack.cards import ACTION_ALARM_REBOOT
 from bot.testing.slack_api import Event, Message, Updated
 from bot.testing.slack_requests import click_body, dispatch, slash_command_body
 
@@ -58,6 +62,7 @@ ACTIONS = {
     "approve": ACTION_APPROVE,
     "reject": ACTION_REJECT,
     "retry": ACTION_RETRY,
+    "reboot": ACTION_ALARM_REBOOT,
 }
 # How long a command's follow-up work (a preview, a confirm) may take before the
 # prompt comes back anyway; the messages still print when they arrive.
@@ -108,6 +113,7 @@ class Session:
         self.wait_timeout = wait_timeout
         self.channel = Channel(CHANNEL_ID, CHANNEL_NAME)
         self.complete = True  # False once a `wait` gave up: scripts then exit non-zero
+        self._alarms_sent = 0
         self._final_seen: dict[str, float] = {}
 
     @property
@@ -161,6 +167,8 @@ class Session:
             threading.Event().wait(command.seconds)
         elif isinstance(command, NeverReturns):
             self._never_returns(command.instance_id)
+        elif isinstance(command, RaiseAlarm):
+            self._alarm(command)
         return True
 
     def instances_text(self) -> str:
@@ -177,6 +185,38 @@ class Session:
             self.transcript.say(f"? The simulator holds no instance {instance_id} in {REGION}.")
             return
         self.transcript.say(f"(simulator: {instance_id} will never come back from a reboot)")
+
+    def _alarm(self, command: RaiseAlarm) -> None:
+        """What CloudMonitor would POST: the same form, through the same hook."""
+        hook = self.stack.bot.cloudmonitor
+        if hook is None:
+            self.transcript.say("? CloudMonitor alarms are off (no ECSBOT_ALERT_TOKEN).")
+            return
+        self._alarms_sent += 1
+        form = {
+            "alertName": "cpu-high",
+            "alertState": "OK" if command.recovered else "ALERT",
+            "curValue": command.value,
+            "dimensions": json.dumps({"instanceId": command.instance_id}),
+            "expression": "$Average>90",
+            "metricName": "CPUUtilization",
+            "metricProject": "acs_ecs_dashboard",
+            "regionId": REGION,
+            "transId": f"console-{self._alarms_sent}-{time.time_ns()}",
+        }
+        state = "recovered" if command.recovered else f"CPUUtilization = {command.value}"
+        self.transcript.say(
+            f"(CloudMonitor calls the bot: cpu-high on {command.instance_id}, {state})"
+        )
+        with self.transcript.holding():
+            answer = hook.handle(
+                self.stack.alert_token,
+                urlencode(form).encode(),
+                "application/x-www-form-urlencoded",
+            )
+            if answer.status != 200:
+                self.transcript.say(f"! CloudMonitor got {answer.status}: {answer.text}")
+        self.stack.bot.jobs.wait_idle(timeout=SETTLE_SECONDS)
 
     def _slash(self, command: Slash) -> None:
         body = slash_command_body(
@@ -228,6 +268,8 @@ class Session:
     def _button(self, command: Click) -> tuple[Message, str, dict[str, Any]] | None:
         """The message and button a click presses, or None after saying why not."""
         action_id = ACTIONS[command.action]
+        if action_id == ACTION_ALARM_REBOOT:
+            return self._card_button()
         if command.request_id is None:
             request = self._latest_request()
             if request is None:
@@ -272,6 +314,15 @@ class Session:
         }
         rollout = command.action in ("pause", "resume", "abort")
         return message, ROLLOUT_BLOCK_ID if rollout else "reboot_actions", stale
+
+    def _card_button(self) -> tuple[Message, str, dict[str, Any]] | None:
+        """The **Reboot…** button of the latest alarm card still showing one."""
+        for message in reversed(self.stack.slack.messages()):
+            for block_id, button in message.buttons():
+                if button.get("action_id") == ACTION_ALARM_REBOOT:
+                    return message, block_id, button
+        self.transcript.say("? No alarm card shows a Reboot button: try alarm i-… first.")
+        return None
 
     def _accept(self, dialog: dict[str, Any]) -> bool:
         def text(key: str) -> str:
