@@ -112,6 +112,16 @@ def test_the_demo_plays_the_whole_flow(private_tempdir: Path) -> None:
     assert f"Request `{request_id[1]}` · normal · cn-hangzhou" in status
     assert "✔ back" in status
 
+    # A CloudMonitor alarm: one card, updated by the repeat; its Reboot… previews with
+    # the alarm as the reason and reboots on confirm; recovery takes the button away.
+    alarm = _after(transcript, "(CloudMonitor calls the bot: cpu-high on")
+    assert alarm.count("CloudMonitor alarm `cpu-high`") >= 2
+    assert "Fired 2 times" in alarm
+    reboot = _after(alarm, "U0DEMO #ops> click reboot")
+    assert "Reason: CloudMonitor: cpu-high (CPUUtilization = 99.1)" in reboot
+    assert "1/1 back" in _after(reboot, "click confirm")
+    assert "CloudMonitor alarm `cpu-high` — recovered" in _after(reboot, "alarm ok")
+
     assert transcript.rstrip().endswith("Stopping the bot, the simulator and the terminal Slack…")
     assert list(private_tempdir.iterdir()) == [], "the throw-away database was left behind"
 
@@ -225,7 +235,7 @@ def test_console_lines_parse(line: str, command: object) -> None:
     [
         "/",
         "click",
-        "click reboot",
+        "click explode",
         "click confirm a b",
         "as",
         "as bob",
