@@ -125,6 +125,8 @@ class RebootRequestRow(Base):
     retried_by_request: Mapped[str | None] = mapped_column(String(32))
     # What opened it (docs/PRODUCT.md §7 ``source``): a command, a Retry, an alarm card, …
     source: Mapped[str] = mapped_column(String(_STATE), default="command", server_default="command")
+    # The thread the preview was posted in (a message shortcut), else null.
+    thread_ts: Mapped[str | None] = mapped_column(String(32))
 
     instances: Mapped[list[RebootInstanceRow]] = relationship(
         back_populates="request",

@@ -80,6 +80,9 @@ class PreviewAsked:
     search_regions: tuple[str, ...] = ()
     # What opened it (docs/PRODUCT.md §7): a command, an alarm card's button, a Retry, …
     source: RequestSource = RequestSource.COMMAND
+    # Post the preview in this thread (a message shortcut's message) instead of as a
+    # message of its own.
+    thread_ts: str | None = None
 
     @property
     def regions(self) -> tuple[str, ...]:
@@ -190,6 +193,7 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
         retry_of=asked.retry_of,
         selectors=tuple(str(selector) for selector in asked.selectors),
         source=asked.source,
+        thread_ts=asked.thread_ts,
     )
     with ctx.uow() as uow:
         uow.requests.add(request)

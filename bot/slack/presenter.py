@@ -55,7 +55,7 @@ class SlackPresenter:
             can_execute=can_execute,
             note=text.preview_note_text(note) if note is not None else None,
         )
-        ts = self._post(request.channel, message)
+        ts = self._post(request.channel, message, thread_ts=request.thread_ts)
         if ts is None:
             self._post_ephemeral(
                 request.channel,
@@ -93,21 +93,21 @@ class SlackPresenter:
         )
 
     def reply_execution(self, request: RebootRequest) -> None:
-        if request.message_ts:
+        if request.thread_root:
             self._post(
-                request.channel, blocks.execution_reply(request), thread_ts=request.message_ts
+                request.channel, blocks.execution_reply(request), thread_ts=request.thread_root
             )
 
     def reply_progress(self, request: RebootRequest, changed: Sequence[PlannedInstance]) -> None:
-        if request.message_ts:
+        if request.thread_root:
             message = blocks.progress_reply(request, changed)
-            self._post(request.channel, message, thread_ts=request.message_ts)
+            self._post(request.channel, message, thread_ts=request.thread_root)
 
     def reply_summary(self, request: RebootRequest) -> bool:
         if not request.message_ts:
             return True  # no thread to reply in (the preview was never posted)
         message = blocks.summary_reply(request)
-        return self._post(request.channel, message, thread_ts=request.message_ts) is not None
+        return self._post(request.channel, message, thread_ts=request.thread_root) is not None
 
     def notify_started(self, request: RebootRequest) -> str | None:
         if not self._notify_channel:

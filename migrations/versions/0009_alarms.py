@@ -1,4 +1,4 @@
-"""CloudMonitor alarm cards, and where each request came from.
+"""CloudMonitor alarm cards, where each request came from, and the thread it lives in.
 
 Revision ID: 0009
 Revises: 0008
@@ -8,6 +8,8 @@ Create Date: 2026-12-06
 partial unique index); ``alarm_deliveries`` each ``transId`` seen, so a callback sent
 again changes nothing. ``reboot_requests.source`` says what opened a request; every
 existing request came from a slash command or a Retry (``retry_of`` tells which).
+``reboot_requests.thread_ts`` is the thread a preview was posted in (a message
+shortcut's); every existing preview is a message of its own.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ def upgrade() -> None:
         sa.Column("source", sa.String(20), nullable=False, server_default="command"),
     )
     op.execute("UPDATE reboot_requests SET source = 'retry' WHERE retry_of IS NOT NULL")
+    op.add_column("reboot_requests", sa.Column("thread_ts", sa.String(32)))
     op.create_table(
         "alarm_cards",
         sa.Column("id", sa.String(32), nullable=False),
@@ -72,4 +75,5 @@ def downgrade() -> None:
     op.drop_index("uq_alarm_cards_open", table_name="alarm_cards")
     op.drop_table("alarm_cards")
     with op.batch_alter_table("reboot_requests") as batch:
+        batch.drop_column("thread_ts")
         batch.drop_column("source")
