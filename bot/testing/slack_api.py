@@ -87,6 +87,7 @@ class Message:
     number: int = 0
     user: str = BOT_USER_ID
     edits: int = 0
+    attachments: list[dict[str, Any]] = field(default_factory=list)
 
     def buttons(self) -> list[tuple[str, dict[str, Any]]]:
         """Every button with the block id of its actions block, in display order."""
@@ -111,6 +112,10 @@ class Message:
         }
         if self.thread_ts:
             shown["thread_ts"] = self.thread_ts
+        if self.attachments:
+            shown["attachments"] = self.attachments
+        if self.user != BOT_USER_ID:
+            del shown["bot_id"]
         return shown
 
 
@@ -536,6 +541,33 @@ class FakeSlackApi:
         text = str(params.get("text") or "")
         self._report(Ephemeral(channel, user, text, list(params.get("blocks") or [])))
         return _ok(message_ts=self._new_ts())
+
+    def post_as_user(
+        self,
+        channel: str,
+        text: str,
+        *,
+        user: str = "U0HUMAN",
+        attachments: list[dict[str, Any]] | None = None,
+    ) -> Message:
+        """A message a person (or another app) posted: what a message shortcut is used
+        on. It is not an API call of the bot's, so it is not recorded as one."""
+        ts = self._new_ts()
+        with self._lock:
+            self._top_level += 1
+            message = Message(
+                channel=channel,
+                ts=ts,
+                text=text,
+                blocks=[],
+                number=self._top_level,
+                user=user,
+                attachments=list(attachments or []),
+            )
+            self._messages[(channel, ts)] = message
+            self._order.append((channel, ts))
+        self._report(Posted(message))
+        return message
 
     def _views_open(self, params: dict[str, Any]) -> _Answer:
         trigger = str(params.get("trigger_id") or "")
