@@ -5,6 +5,10 @@ click confirm|cancel|approve|reject|retry|pause|resume|abort [ID]  press a butto
                          the latest request (or of request ID); retry is on the summary
 never-returns ID         the simulator: this instance never comes back from a reboot
 alarm [ok] ID [VALUE]    CloudMonitor: an alarm (or its recovery) on this instance
+form                     /ecs-reboot with no arguments: the reboot form
+shortcut TEXT            a message saying TEXT, and "Reboot from this message" on it
+submit FIELD=VALUE …     submit the open form (fields left out keep what they show)
+home                     your App Home
 as USER                  play another Slack user
 instances                the simulator's instances and their status now
 wait                     until every request in flight has finished
@@ -15,6 +19,7 @@ help, quit | exit        this text; leave
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -33,6 +38,11 @@ Type what you would type in Slack, and click buttons by name:
   never-returns i-…            the simulator: this instance will never come back from a reboot
   alarm i-… [VALUE]            CloudMonitor calls the bot: a CPU alarm on i-… (a card with Reboot…)
   alarm ok i-…                 …and its recovery; `click reboot` presses the latest card's button
+  form                         the reboot form (what /ecs-reboot with no arguments opens)
+  shortcut TEXT                post TEXT as a message and use "Reboot from this message" on it
+  submit targets=… reason="…"  submit the open form (also instances=i-…,i-… force=yes
+                               rollout="--batch 2" region=… channel=C…); blank keeps a field
+  home                         your App Home: approvals waiting for you, your requests, roles
   as U0SOMEONE                 play another Slack user (you start as an admin)
   instances                    the simulator's instances and their status now
   wait                         until every request in flight has finished (live updates meanwhile)
@@ -41,6 +51,9 @@ Type what you would type in Slack, and click buttons by name:
   quit | exit                  leave (Ctrl-D and Ctrl-C too)
 {request} stands for the latest request's id, e.g. /ecs-reboot status {request};
 {web} for the twelve web instances in two zones, to try a rolling reboot."""
+
+# What `submit` may fill in: the form's fields (bot.domain.form).
+FORM_FIELDS = ("targets", "instances", "region", "reason", "rollout", "force", "channel")
 
 # The buttons the console clicks by name.
 BUTTONS = ("confirm", "cancel", "approve", "reject", "retry", "pause", "resume", "abort", "reboot")
@@ -96,6 +109,30 @@ class RaiseAlarm:
 
 
 @dataclass(frozen=True)
+class OpenForm:
+    pass
+
+
+@dataclass(frozen=True)
+class UseShortcut:
+    """Post ``text`` as a person's message, then the message shortcut on it."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class SubmitForm:
+    """Submit the open form with these fields changed (by block id)."""
+
+    fields: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class ShowHome:
+    pass
+
+
+@dataclass(frozen=True)
 class Help:
     pass
 
@@ -133,6 +170,10 @@ ConsoleCommand = (
     | Sleep
     | NeverReturns
     | RaiseAlarm
+    | OpenForm
+    | UseShortcut
+    | SubmitForm
+    | ShowHome
     | Help
     | Quit
     | Comment
@@ -177,6 +218,15 @@ def parse_line(line: str) -> ConsoleCommand:
         return NeverReturns(args[0])
     if word == "alarm":
         return _alarm(args)
+    if word == "form" and not args:
+        return OpenForm()
+    if word == "home" and not args:
+        return ShowHome()
+    if word == "shortcut":
+        text = stripped.partition(" ")[2].strip()
+        return UseShortcut(text) if text else Invalid("Say the message: shortcut TEXT")
+    if word == "submit":
+        return _submit(stripped.partition(" ")[2])
     if word in ("reboot", "ecs-reboot", "status"):
         return Invalid(f"Commands go to the bot as in Slack: /ecs-reboot {stripped}")
     return Invalid(f"Unknown command {stripped[:40]!r}. Type help for what the console knows.")
@@ -198,6 +248,20 @@ def _alarm(args: list[str]) -> ConsoleCommand:
         return Invalid("Name one instance: alarm i-… [VALUE], or alarm ok i-…")
     value = rest[1] if len(rest) == 2 else ("40" if recovered else "97.5")
     return RaiseAlarm(rest[0], value, recovered)
+
+
+def _submit(rest: str) -> ConsoleCommand:
+    try:
+        words = shlex.split(rest)
+    except ValueError as error:
+        return Invalid(f"submit: {error}")
+    fields: dict[str, str] = {}
+    for word in words:
+        name, equals, value = word.partition("=")
+        if not equals or name not in FORM_FIELDS:
+            return Invalid(f"submit takes FIELD=VALUE with FIELD one of {', '.join(FORM_FIELDS)}")
+        fields[name] = value
+    return SubmitForm(fields)
 
 
 def _sleep(args: list[str]) -> ConsoleCommand:
@@ -229,11 +293,15 @@ __all__ = [
     "Help",
     "Instances",
     "Invalid",
+    "OpenForm",
     "PlayAs",
     "Quit",
     "RaiseAlarm",
+    "ShowHome",
     "Slash",
     "Sleep",
+    "SubmitForm",
+    "UseShortcut",
     "Wait",
     "is_user_id",
     "parse_line",

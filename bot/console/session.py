@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -24,11 +24,15 @@ from bot.console.commands import (
     Instances,
     Invalid,
     NeverReturns,
+    OpenForm,
     PlayAs,
     Quit,
     RaiseAlarm,
+    ShowHome,
     Slash,
     Sleep,
+    SubmitForm,
+    UseShortcut,
     Wait,
 )
 from bot.console.render import indent, wrap
@@ -50,8 +54,15 @@ from bot.slack.blocks import (
     request_message,
 )
 from bot.slack.cards import ACTION_ALARM_REBOOT
+from bot.slack.views import SHORTCUT_FROM_MESSAGE
 from bot.testing.slack_api import Event, Message, Updated
 from bot.testing.slack_requests import click_body, dispatch, slash_command_body
+from bot.testing.slack_surfaces import (
+    dispatch_answer,
+    home_opened_event,
+    message_shortcut_body,
+    view_submission_body,
+)
 
 ACTIONS = {
     "confirm": ACTION_CONFIRM,
@@ -91,6 +102,19 @@ class SlackView:
         if isinstance(event, Updated) and event.message.thread_ts:
             parent = self.lookup(event.message.channel, event.message.thread_ts)
         self.transcript.show(describe(event, me=self.user, channels=CHANNELS, parent=parent))
+
+
+def _element_state(field: str, typed: str) -> dict[str, Any]:
+    """What Slack puts in a submitted view's state for a field, from console text."""
+    if field == "instances":
+        picked = [{"value": part.strip()} for part in typed.split(",") if part.strip()]
+        return {"type": "multi_external_select", "selected_options": picked}
+    if field == "force":
+        ticked = [{"value": "force"}] if typed.lower() in ("yes", "y", "true", "force") else []
+        return {"type": "checkboxes", "selected_options": ticked}
+    if field == "channel":
+        return {"type": "conversations_select", "selected_conversation": typed or None}
+    return {"type": "plain_text_input", "value": typed or None}
 
 
 class Session:
@@ -169,6 +193,14 @@ class Session:
             self._never_returns(command.instance_id)
         elif isinstance(command, RaiseAlarm):
             self._alarm(command)
+        elif isinstance(command, OpenForm):
+            self._slash(Slash("/ecs-reboot", ""))
+        elif isinstance(command, UseShortcut):
+            self._shortcut(command.text)
+        elif isinstance(command, SubmitForm):
+            self._submit(command.fields)
+        elif isinstance(command, ShowHome):
+            self._home()
         return True
 
     def instances_text(self) -> str:
@@ -216,6 +248,59 @@ class Session:
             )
             if answer.status != 200:
                 self.transcript.say(f"! CloudMonitor got {answer.status}: {answer.text}")
+        self.stack.bot.jobs.wait_idle(timeout=SETTLE_SECONDS)
+
+    def _shortcut(self, text: str) -> None:
+        message = self.stack.slack.post_as_user(self.channel.id, text, user="U0COLLEAGUE")
+        self._send(
+            message_shortcut_body(
+                SHORTCUT_FROM_MESSAGE,
+                user_id=self.user,
+                channel_id=self.channel.id,
+                message=message.to_slack(),
+            )
+        )
+
+    def _submit(self, changes: Mapping[str, str]) -> None:
+        """Submit the latest form as a person would: what it shows, with ``changes``."""
+        views = list(self.stack.slack.views.values())
+        if not views:
+            self.transcript.say("? No form is open: type form, or shortcut TEXT, first.")
+            return
+        view = views[-1]
+        values: dict[str, dict[str, Any]] = {}
+        for block in view.get("blocks") or []:
+            if block.get("type") != "input":
+                continue
+            name = str(block.get("block_id"))
+            element = block.get("element") or {}
+            typed = changes.get(name, element.get("initial_value") or "")
+            values[name] = {name: _element_state(name, str(typed))}
+        with self.transcript.holding():
+            answer = dispatch_answer(
+                self.stack.bot.app,
+                view_submission_body(view, values, user_id=self.user),
+                self.stack.signing_secret,
+            )
+            errors = answer.get("errors") if answer.get("response_action") == "errors" else None
+            if isinstance(errors, dict):
+                lines = [f"  {field}: {problem}" for field, problem in errors.items()]
+                self.transcript.say(
+                    "The form stays open; Slack shows beside the fields:\n" + "\n".join(lines)
+                )
+            else:
+                self.transcript.say("(the form closes)")
+        if not self.stack.bot.jobs.wait_idle(timeout=SETTLE_SECONDS):
+            self.transcript.say("(the bot is still working on it; its messages will follow)")
+
+    def _home(self) -> None:
+        with self.transcript.holding():
+            dispatch_answer(
+                self.stack.bot.app,
+                json.dumps(home_opened_event(self.user)).encode(),
+                self.stack.signing_secret,
+                content_type="application/json",
+            )
         self.stack.bot.jobs.wait_idle(timeout=SETTLE_SECONDS)
 
     def _slash(self, command: Slash) -> None:

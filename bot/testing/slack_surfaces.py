@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
+from slack_bolt import App
+from slack_bolt.request import BoltRequest
 
 from bot.testing.slack_api import TEAM_DOMAIN, TEAM_ID
 from bot.testing.slack_requests import (
@@ -146,6 +149,22 @@ def home_opened_event(user_id: str, *, tab: str = "home") -> dict[str, Any]:
     }
 
 
+def dispatch_answer(
+    app: App, body: bytes, secret: str, *, content_type: str = "application/x-www-form-urlencoded"
+) -> dict[str, Any]:
+    """Sign ``body`` and run it through the app in-process (the console); the ack's JSON
+    body (``{}`` when it was empty), e.g. a submission's ``response_action``."""
+    text = body.decode("utf-8")
+    headers: dict[str, str | Sequence[str]] = {"Content-Type": content_type, **sign(text, secret)}
+    response = app.dispatch(BoltRequest(body=text, headers=headers))
+    if response.status != 200:
+        raise RuntimeError(f"the app answered HTTP {response.status}: {response.body}")
+    if not response.body:
+        return {}
+    loaded = json.loads(response.body)
+    return loaded if isinstance(loaded, dict) else {}
+
+
 def post_event(sender: SlackRequestSender, event: dict[str, Any], secret: str) -> httpx.Response:
     """Post an Events API body (JSON) signed as Slack signs it."""
     body = json.dumps(event, separators=(",", ":")).encode()
@@ -157,6 +176,7 @@ def post_event(sender: SlackRequestSender, event: dict[str, Any], secret: str) -
 __all__ = [
     "DEFAULT_RESPONSE_URL",
     "block_suggestion_body",
+    "dispatch_answer",
     "global_shortcut_body",
     "home_opened_event",
     "message_shortcut_body",

@@ -282,3 +282,36 @@ def test_the_max_errors_scene_stops_when_the_canary_never_comes_back() -> None:
     summary = " ".join(_after(transcript, "Done: ■ aborted").split())
     assert "(1 timed out, 11 aborted)" in summary
     assert "more than the 0 tolerated; no new wave" in summary
+
+
+def test_the_console_plays_the_form_the_message_shortcut_and_app_home() -> None:
+    script = "\n".join(
+        [
+            "form",
+            "submit",
+            "submit targets=i-bad",
+            "shortcut please reboot {id1}",
+            'submit reason="asked in chat"',
+            "click confirm",
+            "wait",
+            "home",
+        ]
+    )
+
+    code, transcript = _run(script)
+
+    assert code == 0, transcript
+    assert "Form: Reboot ECS instances" in transcript
+    assert "[instances] Instances (optional):" in transcript
+    empty = _after(transcript, "U0DEMO #ops> submit\n")
+    assert "targets: Pick instances above" in empty
+    assert "targets: i-bad is not a valid instance id" in transcript
+    shortcut = _after(transcript, "U0DEMO #ops> shortcut please reboot")
+    assert "[targets] Or paste ids, console lines, selectors (optional): i-" in shortcut
+    preview = _after(shortcut, "(the form closes)")
+    assert "↳ [thread of msg" in preview
+    assert "Reason: asked in chat" in preview
+    assert "1/1 back" in preview
+    home = _after(transcript, "App Home of @U0DEMO")
+    assert "Your last requests" in home
+    assert "admin everywhere" in home
