@@ -8,6 +8,7 @@ import logging
 from dataclasses import dataclass
 
 from bot.domain.alarms import Alarm, AlarmCard, CardChange, on_alarm
+from bot.domain.commands import RebootCommand
 from bot.domain.errors import EcsError
 from bot.domain.model import InstanceRef, RequestSource
 from bot.services import preview as preview_service
@@ -105,9 +106,10 @@ def reboot_from_card(ctx: Context, click: Click) -> Later:
     asked = preview_service.PreviewAsked(
         user=click.user,
         channel=card.channel,
-        instances=(InstanceRef(region=card.region, instance_id=card.instance_id),),
-        force=False,
-        reason=card.reason,
+        command=RebootCommand(
+            instances=(InstanceRef(region=card.region, instance_id=card.instance_id),),
+            reason=card.reason,
+        ),
         source=RequestSource.ALARM,
     )
     decision = preview_service.early_check(ctx, asked)

@@ -7,9 +7,10 @@ import dataclasses
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from bot.domain.approval import ApprovalNeed, approval_need
+from bot.domain.commands import RebootCommand
 from bot.domain.dry_run import DryRunAnswer, find_refused
 from bot.domain.errors import EcsError
 from bot.domain.model import InstanceRef, RequestSource, RequestState, Role, Verdict
@@ -25,7 +26,7 @@ from bot.domain.policy import (
 from bot.domain.policy import role_needed_to_reboot as needed_role
 from bot.domain.request import PlannedInstance, RebootRequest, expiry
 from bot.domain.rollout import Rollout, RolloutDefaults, RolloutFlags, plan_waves, resolve
-from bot.domain.selectors import InstanceFilter, Selector
+from bot.domain.selectors import InstanceFilter
 from bot.services.answers import (
     Denied,
     LookupFailed,
@@ -62,33 +63,21 @@ LOCK_CODES = {
 
 @dataclass(frozen=True)
 class PreviewAsked:
-    """A parsed ``/ecs-reboot`` reboot command, as the Slack layer hands it over."""
+    """A reboot command to preview: the command as parsed (``bot.domain.parser``), who
+    asked for it, where, and the text they typed. A retry (docs/PRODUCT.md §6.2) also
+    names the request it retries and the id claimed for it there."""
 
     user: str
     channel: str
-    instances: tuple[InstanceRef, ...]
-    force: bool
+    command: RebootCommand
     command_text: str = ""
-    duplicates: tuple[InstanceRef, ...] = ()
-    rollout: RolloutFlags = field(default_factory=RolloutFlags)
-    reason: str | None = None
-    # A retry (docs/PRODUCT.md §6.2): the request it retries, and the id claimed for it there.
     retry_of: str | None = None
     request_id: str | None = None
-    # ``tag:``/``name:`` selectors and the regions they are resolved in (docs/PRODUCT.md §4).
-    selectors: tuple[Selector, ...] = ()
-    search_regions: tuple[str, ...] = ()
     # What opened it (docs/PRODUCT.md §7): a command, an alarm card's button, a Retry, …
     source: RequestSource = RequestSource.COMMAND
     # Post the preview in this thread (a message shortcut's message) instead of as a
     # message of its own.
     thread_ts: str | None = None
-
-    @property
-    def regions(self) -> tuple[str, ...]:
-        """Every region the request may touch, before anything is looked up."""
-        named = [ref.region for ref in self.instances]
-        return tuple(sorted({*named, *(self.search_regions if self.selectors else ())}))
 
 
 def early_check(ctx: Context, asked: PreviewAsked) -> Decision:
@@ -103,12 +92,12 @@ def early_check(ctx: Context, asked: PreviewAsked) -> Decision:
         return channel
     with ctx.uow() as uow:
         principal = ctx.principal(uow, asked.user)
-    targets = [Target(ref.region, ref.instance_id) for ref in asked.instances]
-    if asked.selectors:
+    targets = [Target(ref.region, ref.instance_id) for ref in asked.command.instances]
+    if asked.command.selectors:
         # What a selector matches is not known yet: the regions it searches stand in
         # (an empty id reads "instances in that region").
-        targets += [Target(region, "") for region in asked.search_regions]
-    least = needed_role(force=True) if asked.force else Role.VIEWER
+        targets += [Target(region, "") for region in asked.command.search_regions]
+    least = needed_role(force=True) if asked.command.force else Role.VIEWER
     return check_role(principal, least, targets)
 
 
@@ -119,7 +108,7 @@ def preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
         return _preview(ctx, asked)
     except EcsError as error:
         log.warning("preview failed: %s", error)
-        regions = asked.regions
+        regions = asked.command.all_regions
         ctx.presenter.tell(asked.channel, asked.user, LookupFailed(regions, error))
         return None
 
@@ -130,10 +119,10 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
         ctx.presenter.tell(asked.channel, asked.user, Denied(decision.denial))
         return None
 
-    refs, duplicates = asked.instances, asked.duplicates
+    refs, duplicates = asked.command.instances, asked.command.duplicates
     found: dict[InstanceRef, InstanceInfo] = {}
     selection: Selection | None = None
-    if asked.selectors:
+    if asked.command.selectors:
         resolved = resolve_selectors(ctx, asked)
         if isinstance(resolved, NoMatch | TooManyMatched | MatchCapped):
             ctx.presenter.tell(asked.channel, asked.user, resolved)
@@ -142,16 +131,16 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
         found.update(matched)
         # Ids given as well are added to what the filter matched; one it matched
         # already is a repeat, dropped and reported like any other.
-        duplicates += tuple(ref for ref in asked.instances if ref in matched)
-        refs = tuple(matched) + tuple(ref for ref in asked.instances if ref not in matched)
+        duplicates += tuple(ref for ref in asked.command.instances if ref in matched)
+        refs = tuple(matched) + tuple(ref for ref in asked.command.instances if ref not in matched)
     found.update(describe_all(ctx, [ref for ref in refs if ref not in found]))
     with ctx.uow() as uow:
         principal = ctx.principal(uow, asked.user)
     targets = [Target(ref.region, ref.instance_id, found[ref].tags) for ref in refs if ref in found]
     may_view = check_role(principal, Role.VIEWER, targets)
-    may_execute = check_role(principal, needed_role(force=asked.force), targets)
+    may_execute = check_role(principal, needed_role(force=asked.command.force), targets)
     # A force reboot from someone who may not force is a denial, not a preview (§5.2).
-    for verdict in (may_view, may_execute if asked.force else Decision.allow()):
+    for verdict in (may_view, may_execute if asked.command.force else Decision.allow()):
         if verdict.denial is not None:
             ctx.presenter.tell(asked.channel, asked.user, Denied(verdict.denial))
             _audit_denial(ctx, asked, verdict.denial)
@@ -163,12 +152,12 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
         for ref in refs
         if ref in found and found[ref].status == RUNNING and not found[ref].operation_locks
     ]
-    batches = dry_run_all(ctx, candidates, force=asked.force)
+    batches = dry_run_all(ctx, candidates, force=asked.command.force)
     instances = plan_instances(refs, found, batches)
-    instances, rollout = plan_rollout(instances, asked.rollout, ctx.config.rollout)
+    instances, rollout = plan_rollout(instances, asked.command.rollout, ctx.config.rollout)
     need = approval_need(
         ctx.config.approval_rules,
-        force=asked.force,
+        force=asked.command.force,
         instance_tags=[i.tags for i in instances if i.will_reboot],
     )
 
@@ -176,7 +165,7 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
     request = RebootRequest(
         id=asked.request_id or ctx.new_id(),
         state=RequestState.PREVIEWED,
-        force=asked.force,
+        force=asked.command.force,
         requester=asked.user,
         channel=asked.channel,
         created_at=now,
@@ -188,10 +177,10 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
         rollout_batch=rollout.batch,
         rollout_max_errors=rollout.max_errors,
         pause_after_wave=1 if rollout.pause_after_canary and rollout.waves > 1 else None,
-        reason=asked.reason,
+        reason=asked.command.reason,
         approvals_needed=need.count,
         retry_of=asked.retry_of,
-        selectors=tuple(str(selector) for selector in asked.selectors),
+        selectors=tuple(str(selector) for selector in asked.command.selectors),
         source=asked.source,
         thread_ts=asked.thread_ts,
     )
@@ -203,12 +192,12 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
             action="preview",
             request_id=request.id,
             detail={
-                "force": asked.force,
+                "force": asked.command.force,
                 "channel": asked.channel,
                 "instances": [str(i.ref) for i in instances],
                 "will_reboot": len(request.to_reboot),
                 "waves": rollout.waves,
-                "reason": asked.reason,
+                "reason": asked.command.reason,
                 "approvals_needed": need.count,
                 "retry_of": asked.retry_of,
                 "selectors": list(request.selectors),
@@ -283,15 +272,15 @@ def resolve_selectors(
     One filtered ``DescribeInstances`` per region (all pages); the listed instances
     carry everything the preview needs, so they are not described again.
     """
-    wanted = InstanceFilter.of(asked.selectors)
-    typed = tuple(str(selector) for selector in asked.selectors)
+    wanted = InstanceFilter.of(asked.command.selectors)
+    typed = tuple(str(selector) for selector in asked.command.selectors)
     # ECS takes one InstanceName: a further name pattern is applied to what it listed.
     first_name = wanted.names[0] if wanted.names else None
     matched: dict[InstanceRef, InstanceInfo] = {}
     per_region: list[tuple[str, int]] = []
     capped: list[str] = []
     if not wanted.contradictory:
-        for region in asked.search_regions:
+        for region in asked.command.search_regions:
             page = ctx.ecs.find_instances(region, tags=wanted.tags, name=first_name)
             if page.capped:
                 capped.append(region)
@@ -300,8 +289,8 @@ def resolve_selectors(
                 matched[InstanceRef(region, info.instance_id)] = info
             per_region.append((region, len(hits)))
     else:
-        per_region = [(region, 0) for region in asked.search_regions]
-    extra = [ref for ref in asked.instances if ref not in matched]
+        per_region = [(region, 0) for region in asked.command.search_regions]
+    extra = [ref for ref in asked.command.instances if ref not in matched]
     selection = Selection(typed, tuple(per_region), ids_given=len(extra))
     if capped:
         return MatchCapped(selection, tuple(capped), TAG_FILTER_LIMIT)
@@ -321,7 +310,11 @@ def _audit_denial(ctx: Context, asked: PreviewAsked, denial: Denial) -> None:
             at=ctx.clock(),
             actor=asked.user,
             action="denied",
-            detail={**denial_detail(denial), "force": asked.force, "channel": asked.channel},
+            detail={
+                **denial_detail(denial),
+                "force": asked.command.force,
+                "channel": asked.channel,
+            },
         )
         uow.commit()
 

@@ -187,14 +187,8 @@ class Forms:
         asked = preview_service.PreviewAsked(
             user=user,
             channel=channel,
-            instances=tuple(parsed.instances),
-            force=parsed.force,
+            command=parsed,
             command_text=form.command_text(fields),
-            duplicates=tuple(parsed.duplicates),
-            rollout=parsed.rollout,
-            reason=parsed.reason,
-            selectors=parsed.selectors,
-            search_regions=parsed.search_regions,
             source=source,
             thread_ts=str(where["thread_ts"]) if where.get("thread_ts") else None,
         )

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from bot.domain.commands import RebootCommand
 from bot.domain.model import InstanceOutcome, InstanceRef, RequestState, Role, Verdict
 from bot.domain.policy import Binding
 from bot.domain.request import RebootRequest
@@ -39,10 +40,9 @@ def bot() -> MemoryBot:
 
 def previewed(bot: MemoryBot, *ids: str) -> RebootRequest:
     asked = PreviewAsked(
-        user=REQUESTER,
-        channel=CHANNEL,
-        instances=tuple(InstanceRef(REGION, i) for i in ids or ("i-1", "i-2")),
-        force=False,
+        REQUESTER,
+        CHANNEL,
+        RebootCommand(tuple(InstanceRef(REGION, i) for i in ids or ("i-1", "i-2"))),
     )
     request = preview(bot.ctx, asked)
     assert request is not None
