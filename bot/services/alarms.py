@@ -86,13 +86,34 @@ def show_card(ctx: Context, card_id: str) -> None:
             uow.commit()
             card = uow.alarms.get(card.id) or card
     if card.message_ts is None:
-        ts = ctx.presenter.post_alarm_card(card)
-        if ts is not None:
-            with ctx.uow() as uow:
-                uow.alarms.set_shown(card.id, message_ts=ts)
-                uow.commit()
+        _post(ctx, card)
+    elif card.message_ts:
+        ctx.presenter.refresh_alarm_card(card)
+    # An empty ts: another drawing is posting the card, and draws what it finds after.
+
+
+def _post(ctx: Context, card: AlarmCard) -> None:
+    """Post the card once, whatever the drawings at the same moment; then draw it again
+    if an alarm changed it while it was being posted."""
+    with ctx.uow() as uow:
+        claimed = uow.alarms.claim_post(card.id)
+        uow.commit()
+    if not claimed:
         return
-    ctx.presenter.refresh_alarm_card(card)
+    ts = ctx.presenter.post_alarm_card(card)
+    with ctx.uow() as uow:
+        if ts is None:
+            uow.alarms.release_post(card.id)
+        else:
+            uow.alarms.set_shown(card.id, message_ts=ts)
+        uow.commit()
+        now = uow.alarms.get(card.id)
+    if ts is not None and now is not None and _shown_fields(now) != _shown_fields(card):
+        ctx.presenter.refresh_alarm_card(now)
+
+
+def _shown_fields(card: AlarmCard) -> tuple[object, ...]:
+    return (card.state, card.count, card.last_value, card.last_at)
 
 
 def reboot_from_card(ctx: Context, click: Click) -> Later:

@@ -404,6 +404,14 @@ class AlarmStore(Protocol):
 
     def save(self, card: AlarmCard) -> bool: ...
 
+    def claim_post(self, card_id: str) -> bool:
+        """Take the card's first posting; False when another drawing took it."""
+        ...
+
+    def release_post(self, card_id: str) -> None:
+        """Give a failed first posting back, for the next drawing."""
+        ...
+
     def set_shown(
         self,
         card_id: str,

@@ -535,6 +535,17 @@ class MemoryAlarmStore:
         self._changes.alarm_cards.add(card.id)
         return True
 
+    def claim_post(self, card_id: str) -> bool:
+        card = self._tables.alarm_cards.get(card_id)
+        if card is None or card.message_ts is not None:
+            return False
+        return self.save(dataclasses.replace(card, message_ts=""))
+
+    def release_post(self, card_id: str) -> None:
+        card = self._tables.alarm_cards.get(card_id)
+        if card is not None and card.message_ts == "":
+            self.save(dataclasses.replace(card, message_ts=None))
+
     def set_shown(
         self,
         card_id: str,

@@ -89,6 +89,24 @@ class AlarmRepository:
         )
         return rowcount(result) > 0
 
+    def claim_post(self, card_id: str) -> bool:
+        """Take the card's first posting (its ``message_ts`` from null to ``""``): of
+        two drawings at once, exactly one posts the message."""
+        result = self._connection().execute(
+            update(_CARDS)
+            .where(_CARDS.c.id == card_id, _CARDS.c.message_ts.is_(None))
+            .values(message_ts="")
+        )
+        return rowcount(result) == 1
+
+    def release_post(self, card_id: str) -> None:
+        """The posting failed: the next alarm of the card tries again."""
+        self._connection().execute(
+            update(_CARDS)
+            .where(_CARDS.c.id == card_id, _CARDS.c.message_ts == "")
+            .values(message_ts=None)
+        )
+
     def set_shown(
         self,
         card_id: str,
