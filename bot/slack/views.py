@@ -37,6 +37,8 @@ SHORTCUT_FROM_MESSAGE = "reboot_from_message"
 MAX_VIEW_BLOCKS = 100
 _HOME_LIST = 10  # requests shown per list of the App Home
 _MAX_INITIAL_TARGETS = 3000  # a plain text input's initial value
+_HOME_ROLES = 30  # bindings listed in App Home; `/ecs-reboot roles` has them all
+_MAX_SECTION = 3000
 
 
 @dataclass(frozen=True)
@@ -198,20 +200,22 @@ def _request_line(request: RebootRequest) -> str:
         line += f" · approvals {len(request.approvals)}/{request.approvals_needed}"
     if request.reason:
         line += f"\n_{escape(request.reason[:200])}_"
-    return line
+    return line[:_MAX_SECTION]
 
 
 def _roles_text(home: Home) -> str:
     lines = ["*Your roles*"]
     if home.bootstrap_admin:
         lines.append("• admin everywhere (ECSBOT_ADMINS)")
-    for binding in home.bindings:
+    for binding in home.bindings[:_HOME_ROLES]:
         scope = [f"region {binding.region}"] if binding.region else []
         if binding.tag_key:
             scope.append(f"tag {binding.tag_key}={binding.tag_value}")
         via = "" if binding.subject == home.user else f" (through <!subteam^{binding.subject}>)"
         where = " in " + ", ".join(scope) if scope else " everywhere"
         lines.append(f"• {binding.role.value}{where}{via}")
+    if len(home.bindings) > _HOME_ROLES:
+        lines.append(f"…and {len(home.bindings) - _HOME_ROLES} more (`/ecs-reboot roles`)")
     if len(lines) == 1:
         lines.append("None: ask an admin for `/ecs-reboot grant`.")
-    return "\n".join(lines)
+    return "\n".join(lines)[:_MAX_SECTION]

@@ -262,3 +262,39 @@ def test_app_home_lists_what_waits_for_my_approval_and_its_approve_counts(harnes
     assert [a.user for a in request.approvals] == [SECOND]
     assert request.state is RequestState.EXECUTING
     assert ACTION_APPROVE not in json.dumps(h.slack.homes[SECOND]["blocks"])
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("", 0),  # nothing typed: nothing asked of ECS
+        ("*", 0),  # a wildcard alone is no query
+        ("**", 0),
+        ('web"]}*', "web"),  # quotes, brackets and wildcards never reach the filter
+        ("w" * 5000, 0),  # bounded, answered, and matches nothing
+    ],
+)
+def test_the_search_answers_hostile_queries_with_bounded_work(
+    harness: Harness, typed: str, expected: int | str
+) -> None:
+    h = harness
+    h.command("")
+    h.settle()
+    view = the_form(h)
+    h.sim.calls.clear()
+    answer = h.sender.post(
+        block_suggestion_body("instances", typed, user_id=OPERATOR, view=view, block_id="instances")
+    )
+    assert answer.status_code == 200
+    options = answer.json()["options"]
+    assert len(options) <= 100
+    if expected == 0:
+        assert options == []
+    else:
+        assert options
+        assert all(str(expected) in o["text"]["text"] for o in options)
+    # What reached ECS: at most the one filtered DescribeInstances, named by clean text.
+    searches = h.sim.calls.of("DescribeInstances")
+    assert len(searches) <= 1
+    for call in searches:
+        assert set(call.params.get("InstanceName", "*")) <= set("*web")
