@@ -76,11 +76,12 @@ def show_card(ctx: Context, card_id: str) -> None:
             found = ctx.ecs.describe_instances(card.region, [card.instance_id])
         except EcsError as error:
             log.warning("alarm card %s: describing %s failed: %s", card.id, card.instance_id, error)
-            found = []
-        if found:
-            name, status = found[0].name or None, found[0].status or "unknown"
+            status = "status unknown"
         else:
-            status = "not found"
+            if found:
+                name, status = found[0].name or None, found[0].status or "status unknown"
+            else:
+                status = "not found"
         with ctx.uow() as uow:
             uow.alarms.set_shown(card.id, instance_name=name, instance_status=status)
             uow.commit()
