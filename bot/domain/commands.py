@@ -71,6 +71,10 @@ class RebootCommand:
     selectors: tuple[Selector, ...] = ()
     regions: tuple[str, ...] = ()
     search_regions: tuple[str, ...] = ()
+    # The accounts named (``--account NAME[,NAME…]``, §5.13; the parser does not read
+    # the flag yet). Empty: ECSBOT_DEFAULT_ACCOUNT, or the one account there is. The ids
+    # belong to the one account this settles on; selectors search every account × region.
+    accounts: tuple[str, ...] = ()
 
     @property
     def all_regions(self) -> tuple[str, ...]:

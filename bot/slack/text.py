@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from bot.domain.accounts import DEFAULT_ACCOUNT, AccountProblem
 from bot.domain.approval import ApprovalNeed, ApprovalRules, ApprovalTrigger
 from bot.domain.model import RequestState, Role
 from bot.domain.parser import ID_RULE, REBOOT_EXAMPLE, REBOOT_USAGE, TABLE, CommandError, Keyword
@@ -94,8 +95,11 @@ def _ask_admin(needed: Role) -> str:
 
 def _list_targets(targets: Sequence[Target], limit: int = 5) -> str:
     # A target without an id stands for what a selector may match in its region.
+    def where(t: Target) -> str:
+        return t.region if t.account == DEFAULT_ACCOUNT else f"{t.account} · {t.region}"
+
     shown = ", ".join(
-        f"{t.instance_id} ({t.region})" if t.instance_id else f"instances in {t.region}"
+        f"{t.instance_id} ({where(t)})" if t.instance_id else f"instances in {where(t)}"
         for t in targets[:limit]
     )
     more = len(targets) - limit
@@ -110,6 +114,19 @@ def answer_text(answer: Answer) -> str:
     match answer:
         case Denied(denial):
             return denied_text(denial)
+        case AccountProblem(known, unknown, bare_ids):
+            names = ", ".join(f"`{name}`" for name in known)
+            if unknown:
+                listed = ", ".join(f"`{_code_safe(name)}`" for name in unknown)
+                why = f"No account {listed} here"
+            elif bare_ids:
+                why = "Instance ids belong to one account, and several were named"
+            else:
+                why = "Several accounts are configured and none is the default"
+            return (
+                f":x: {why}; name one with `--account NAME` (known: {names}), or select "
+                "by `tag:`/`name:` across several. Nothing was looked up."
+            )
         case LookupFailed(regions, error):
             return (
                 f":x: Could not look the instances up in {', '.join(regions)} (is the region "
@@ -249,6 +266,9 @@ def approval_triggers_text(need: ApprovalNeed) -> str:
             clauses.append("it is a force reboot")
         elif trigger is ApprovalTrigger.SIZE:
             clauses.append("it reboots many instances (ECSBOT_APPROVALS_ABOVE)")
+        elif trigger is ApprovalTrigger.ACCOUNT:
+            accounts = ", ".join(f"`{name}`" for name in need.accounts)
+            clauses.append(f"it touches account {accounts}")
         else:
             tags = ", ".join(f"`{k}={v}`" for k, v in need.tags)
             clauses.append(f"it touches instances tagged {tags}")

@@ -1,4 +1,4 @@
-"""Migration 0009 (alarm cards, and each request's ``source``) upgrades a database at the
+"""Migration 0010 (alarm cards, and each request's ``source``) upgrades a database at the
 previous head, on SQLite and PostgreSQL: a Retry reads back as ``retry``, every other
 request as ``command``, and the alarm tables start empty and usable."""
 
@@ -12,7 +12,7 @@ from bot.domain.model import RequestSource
 from tests.fixtures_db import OldInsert, upgraded_from
 
 # The head this migration follows; the one constant to change when re-chained.
-PREVIOUS_HEAD = "0008"
+PREVIOUS_HEAD = "0009"
 T0 = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
 
 

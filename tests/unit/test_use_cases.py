@@ -87,6 +87,20 @@ def test_confirm_sends_one_reboot_call_and_leaves_the_request_executing(bot: Mem
     assert bot.db.actions(request.id) == ["preview", "confirm", "execute"]
 
 
+def test_the_dry_run_acts_for_the_requester_and_the_reboot_for_the_confirmer(
+    bot: MemoryBot,
+) -> None:
+    # §5.13: the role session of each call is named for the person it acts for; an
+    # admin may confirm someone else's request.
+    request = previewed(bot)
+    assert confirm(bot.ctx, click(request, ADMIN))() is True
+    assert bot.db.request(request.id).confirmed_by == ADMIN
+    assert bot.ecs.acting == [
+        ("dry_run_reboot", "default", REQUESTER),
+        ("reboot", "default", ADMIN),
+    ]
+
+
 def test_a_double_click_confirms_exactly_once(bot: MemoryBot) -> None:
     request = previewed(bot)
 
