@@ -44,7 +44,9 @@ PAY_TAGS = {"app": "pay", "env": "prod", "team": "payments"}
 ACCOUNTS = ("prod", "staging")
 
 
-def console_overrides(*, user: str, signing_secret: str, speed: float = 1.0) -> dict[str, str]:
+def console_overrides(
+    *, user: str, signing_secret: str, speed: float = 1.0, alert_token: str = ""
+) -> dict[str, str]:
     """What the console changes in ``offline_env``: the person is the admin, a fresh
     signing secret, the real-time poller's pace, and a reboot timeout that follows the
     simulator's speed (a canary that never comes back stops a rollout sooner)."""
@@ -56,6 +58,9 @@ def console_overrides(*, user: str, signing_secret: str, speed: float = 1.0) -> 
         "ECSBOT_REBOOT_TIMEOUT": str(max(10, round(REBOOT_TIMEOUT / speed))),
         # Four eyes on force reboots, so the demo can show an approval.
         "ECSBOT_APPROVALS_FOR_FORCE": "true",
+        # CloudMonitor's alarm cards land in #ops, where the console's person sits.
+        "ECSBOT_ALERT_TOKEN": alert_token,
+        "ECSBOT_ALERTS_CHANNEL": CHANNEL_ID,
     }
 
 
@@ -69,6 +74,8 @@ class OfflineStack:
     workdir: Path
     signing_secret: str
     stopped_instance: str
+    # The secret path segment of the CloudMonitor callback (``alarm`` in the console).
+    alert_token: str
     bot: Bot
     poller: Poller
     # The instances of the default account (prod), where the demo's fleet lives; a
@@ -120,12 +127,15 @@ def start_stack(
         closers.append(slack.stop)
 
         secret = secrets.token_hex(16)
+        alert_token = secrets.token_hex(16)
         values = offline_env(
             slack_url=slack.url,
             sim=sim,
             database_url=f"sqlite:///{workdir / 'console.db'}",
             overrides={
-                **console_overrides(user=user, signing_secret=secret, speed=speed),
+                **console_overrides(
+                    user=user, signing_secret=secret, speed=speed, alert_token=alert_token
+                ),
                 # Two accounts, each with the role the bot assumes there (§5.13).
                 "ECSBOT_ACCOUNTS": ",".join(f"{a}={sim.role_arn(a)}" for a in ACCOUNTS),
                 "ECSBOT_DEFAULT_ACCOUNT": ACCOUNTS[0],
@@ -148,6 +158,7 @@ def start_stack(
         stopped_instance=stopped,
         fleet=fleet,
         staging_fleet=sim.fleet_of(ACCOUNTS[1]),
+        alert_token=alert_token,
         rolling_instances=rolling,
         bot=bot,
         poller=poller,

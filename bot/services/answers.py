@@ -86,6 +86,14 @@ class NoSuchRequest:
 
 
 @dataclass(frozen=True)
+class NoSuchCard:
+    """A card's button named a card the bot does not hold (``card_id`` as the click
+    carried it: not to be trusted as markup)."""
+
+    card_id: str
+
+
+@dataclass(frozen=True)
 class OtherChannel:
     """The clicked button belongs to a request in another channel."""
 
@@ -182,6 +190,7 @@ Answer: TypeAlias = (
     | TooManyMatched
     | MatchCapped
     | NoSuchRequest
+    | NoSuchCard
     | OtherChannel
     | RequestExpired
     | AlreadyDecided

@@ -14,7 +14,7 @@ from bot.domain.approval import ApprovalNeed, approval_need
 from bot.domain.commands import RebootCommand
 from bot.domain.dry_run import DryRunAnswer, find_refused
 from bot.domain.errors import EcsError, RoleNotAssumable
-from bot.domain.model import InstanceRef, RequestState, Role, Verdict
+from bot.domain.model import InstanceRef, RequestSource, RequestState, Role, Verdict
 from bot.domain.policy import (
     Decision,
     Denial,
@@ -74,6 +74,11 @@ class PreviewAsked:
     command_text: str = ""
     retry_of: str | None = None
     request_id: str | None = None
+    # What opened it (docs/PRODUCT.md §7): a command, an alarm card's button, a Retry, …
+    source: RequestSource = RequestSource.COMMAND
+    # Post the preview in this thread (a message shortcut's message) instead of as a
+    # message of its own.
+    thread_ts: str | None = None
 
 
 def early_check(ctx: Context, asked: PreviewAsked) -> Decision:
@@ -208,6 +213,8 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
         approvals_needed=need.count,
         retry_of=asked.retry_of,
         selectors=tuple(str(selector) for selector in asked.command.selectors),
+        source=asked.source,
+        thread_ts=asked.thread_ts,
     )
     with ctx.uow() as uow:
         uow.requests.add(request)

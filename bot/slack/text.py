@@ -41,6 +41,7 @@ from bot.services.answers import (
     LookupFailed,
     MatchCapped,
     NoMatch,
+    NoSuchCard,
     NoSuchRequest,
     NotAwaitingApproval,
     NothingToReboot,
@@ -157,6 +158,9 @@ def answer_text(answer: Answer) -> str:
             # The value came from the click payload: never echo it as mrkdwn.
             shown = request_id.replace("`", "'").replace("<", "‹").replace(">", "›")[:64]
             return f"No request `{shown}` exists."
+        case NoSuchCard(card_id):
+            shown = card_id.replace("`", "'").replace("<", "‹").replace(">", "›")[:64]
+            return f"No card `{shown}` exists; nothing was previewed."
         case OtherChannel():
             return "That button belongs to a request in another channel."
         case RequestExpired(request_id, confirm_ttl):
