@@ -49,6 +49,7 @@ def request_json(request: RebootRequest, *, message: MessageOf) -> dict[str, Any
         "retry_of": request.retry_of,
         "retried_by": request.retried_by_request,
         "selectors": list(request.selectors),
+        "source": request.source.value,
         "instances": [
             {
                 "instance_id": i.ref.instance_id,

@@ -1,4 +1,4 @@
-"""Migration 0010 (what happened, as a value) upgrades a database at the previous head,
+"""Migration 0011 (what happened, as a value) upgrades a database at the previous head,
 on SQLite and PostgreSQL: an instance finished before it reads back with no
 ``happened`` and its words as they were written, and ``history --json`` shows those."""
 
@@ -12,7 +12,7 @@ from bot.slack.outcomes import instance_message
 from tests.fixtures_db import OldInsert, upgraded_from
 
 # The head this migration follows; the one constant to change when re-chained.
-PREVIOUS_HEAD = "0009"
+PREVIOUS_HEAD = "0010"
 T0 = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
 OLD_WORDS = "Not back after 600 s (last seen Stopped)."
 

@@ -23,6 +23,7 @@ from bot.domain.model import (
     Happened,
     InstanceOutcome,
     InstanceRef,
+    RequestSource,
     RequestState,
     StopReason,
     Verdict,
@@ -157,6 +158,7 @@ _REQUEST_CODECS: Mapping[str, Codec] = {
     "state": (_value, RequestState),
     "selectors": (list, tuple),
     "stop_reason": (_optional_value, _optional_stop),
+    "source": (_value, RequestSource),
 }
 
 
@@ -170,6 +172,7 @@ def request_from_row(
     fields["state"] = RequestState(fields["state"])
     fields["selectors"] = tuple(fields["selectors"] or ())
     fields["stop_reason"] = _optional_stop(fields["stop_reason"])
+    fields["source"] = RequestSource(fields["source"])
     return RebootRequest(instances=instances, approvals=approvals, **fields)
 
 
