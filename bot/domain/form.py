@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 # The form's fields, by the block id each input has in the modal.
 FIELD_CHANNEL = "channel"
+FIELD_ACCOUNT = "account"
 FIELD_REGION = "region"
 FIELD_INSTANCES = "instances"
 FIELD_TARGETS = "targets"
@@ -28,6 +29,7 @@ class FormFields:
     """What a person filled in. ``instances`` are the ids picked in the search box."""
 
     region: str = ""
+    account: str = ""
     instances: Sequence[str] = ()
     targets: str = ""
     force: bool = False
@@ -42,6 +44,8 @@ class FormFields:
 def command_text(fields: FormFields) -> str:
     """The ``/ecs-reboot`` text that says what the form says."""
     parts: list[str] = []
+    if fields.account.strip():
+        parts.append(f"--account {fields.account.strip()}")
     if fields.region.strip():
         parts.append(f"--region {fields.region.strip()}")
     if fields.force:
@@ -77,6 +81,8 @@ def problem_fields(problems: Sequence[str], fields: FormFields) -> Mapping[str, 
 def _field_of(problem: str, fields: FormFields) -> str:
     if "--reason" in problem or "reason" in problem.lower().split():
         return FIELD_REASON
+    if "--account" in problem or "account" in problem.lower():
+        return FIELD_ACCOUNT if fields.account.strip() else FIELD_TARGETS
     if "--region" in problem or (fields.region.strip() and fields.region.strip() in problem):
         return FIELD_REGION
     if "--force" in problem:

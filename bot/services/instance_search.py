@@ -17,6 +17,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.domain.accounts import DEFAULT_ACCOUNT, command_accounts
 from bot.domain.ecs_values import InstanceInfo
 from bot.domain.errors import EcsError
 from bot.services.context import Context
@@ -49,20 +50,24 @@ class InstanceSearch:
         self._lists: dict[str, _Cached] = {}
         self._lock = threading.Lock()
 
-    def search(self, user: str, region: str, typed: str) -> tuple[InstanceInfo, ...]:
-        """At most 100 instances of ``region`` whose id starts with, or whose name
-        contains, what ``user`` typed; nothing for a query too short to mean anything."""
+    def search(
+        self, user: str, region: str, typed: str, *, account: str = ""
+    ) -> tuple[InstanceInfo, ...]:
+        """At most 100 instances of ``region`` (in ``account``, else the one a command
+        naming none acts in) whose id starts with, or whose name contains, what ``user``
+        typed; nothing for a query too short to mean anything or an unknown account."""
         query = clean_query(typed)
-        if len(query) < 2:
+        account = account or self._default_account()
+        if len(query) < 2 or account not in self._ctx.config.accounts:
             return ()
         now = self._ctx.clock()
-        key = (user, region, query.lower())
+        key = (user, f"{account}:{region}", query.lower())
         with self._lock:
             cached = self._answers.get(key)
         if cached is not None and now - cached.at < ANSWER_TTL:
             return cached.instances
         try:
-            found = self._find(region, query, now)
+            found = self._find(account, region, query, now)
         except EcsError:
             return ()
         with self._lock:
@@ -75,21 +80,28 @@ class InstanceSearch:
         """Read the region's list now (when a form opens), so id prefixes are quick."""
         # On failure the search will say nothing; the form works without it.
         with contextlib.suppress(EcsError):
-            self._listing(region, self._ctx.clock())
+            self._listing(self._default_account(), region, self._ctx.clock())
 
-    def _find(self, region: str, query: str, now: datetime) -> tuple[InstanceInfo, ...]:
+    def _default_account(self) -> str:
+        config = self._ctx.config
+        settled = command_accounts((), tuple(config.accounts), config.default_account)
+        return settled[0] if isinstance(settled, tuple) and settled else DEFAULT_ACCOUNT
+
+    def _find(
+        self, account: str, region: str, query: str, now: datetime
+    ) -> tuple[InstanceInfo, ...]:
         if _ID_PREFIX.fullmatch(query):
-            listed = self._listing(region, now)
+            listed = self._listing(account, region, now)
             return tuple(i for i in listed if i.instance_id.startswith(query))[:MAX_OPTIONS]
-        found = self._ctx.ecs.find_instances(region, tags=(), name=f"*{query}*")
+        found = self._ctx.ecs.find_instances(region, tags=(), name=f"*{query}*", account=account)
         return found.instances[:MAX_OPTIONS]
 
-    def _listing(self, region: str, now: datetime) -> tuple[InstanceInfo, ...]:
+    def _listing(self, account: str, region: str, now: datetime) -> tuple[InstanceInfo, ...]:
         with self._lock:
-            cached = self._lists.get(region)
+            cached = self._lists.get(f"{account}:{region}")
         if cached is not None and now - cached.at < LIST_TTL:
             return cached.instances
-        listed = self._ctx.ecs.find_instances(region, tags=(), name=None).instances
+        listed = self._ctx.ecs.find_instances(region, tags=(), name=None, account=account)
         with self._lock:
-            self._lists[region] = _Cached(now, listed)
-        return listed
+            self._lists[f"{account}:{region}"] = _Cached(now, listed.instances)
+        return listed.instances

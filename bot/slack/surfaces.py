@@ -125,6 +125,8 @@ class Forms:
             note=note,
             may_force=may_force,
             reason_required=self._ctx.config.require_reason,
+            accounts=tuple(self._ctx.config.accounts),
+            default_account=self._ctx.config.default_account,
         )
 
     # --- sealing where the preview goes ------------------------------------------------
@@ -158,6 +160,7 @@ class Forms:
             return {form.FIELD_CHANNEL: "Pick the channel for the preview."}, None
         fields = form.FormFields(
             region=str(values.get(form.FIELD_REGION) or ""),
+            account=str(values.get(form.FIELD_ACCOUNT) or ""),
             instances=tuple(values.get(form.FIELD_INSTANCES) or ()),
             targets=str(values.get(form.FIELD_TARGETS) or ""),
             force=bool(values.get(form.FIELD_FORCE)),
@@ -261,9 +264,9 @@ def register_surfaces(app: App, forms: Forms) -> None:
             forms._ctx.config.default_region or ""
         )
         region = region.split(",")[0].strip()
-        found = (
-            forms.search.search(_user(body), region, str(body.get("value") or "")) if region else ()
-        )
+        account = str(_values(view).get(form.FIELD_ACCOUNT) or "")
+        typed = str(body.get("value") or "")
+        found = forms.search.search(_user(body), region, typed, account=account) if region else ()
         ack(
             options=[
                 {
@@ -321,7 +324,10 @@ def _values(view: dict[str, Any]) -> dict[str, Any]:
         for element in actions.values():
             if not isinstance(element, dict):
                 continue
-            if "selected_options" in element:
+            if "selected_option" in element:
+                chosen = element.get("selected_option") or {}
+                values[block_id] = chosen.get("value") if isinstance(chosen, dict) else None
+            elif "selected_options" in element:
                 picked = [str(o.get("value")) for o in element.get("selected_options") or []]
                 values[block_id] = picked if block_id == form.FIELD_INSTANCES else bool(picked)
             elif "selected_conversation" in element:

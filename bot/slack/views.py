@@ -23,6 +23,7 @@ from slack_sdk.models.blocks import (
     Option,
     PlainTextInputElement,
     SectionBlock,
+    StaticSelectElement,
 )
 from slack_sdk.models.views import View
 
@@ -48,6 +49,9 @@ class FormSeed:
 
     metadata: str
     channel: str | None = None
+    # With several accounts, the form asks which (the default one picked).
+    accounts: tuple[str, ...] = ()
+    default_account: str | None = None
     region: str = ""
     targets: str = ""
     note: str | None = None
@@ -67,6 +71,18 @@ def reboot_form(seed: FormSeed) -> View:
                 label="Post the preview in",
                 element=ConversationSelectElement(
                     action_id=form.FIELD_CHANNEL, default_to_current_conversation=True
+                ),
+            )
+        )
+    if len(seed.accounts) > 1:
+        options = [Option(value=name, label=name) for name in seed.accounts]
+        initial = next((o for o in options if o.value == seed.default_account), None)
+        blocks.append(
+            InputBlock(
+                block_id=form.FIELD_ACCOUNT,
+                label="Account",
+                element=StaticSelectElement(
+                    action_id=form.FIELD_ACCOUNT, options=options, initial_option=initial
                 ),
             )
         )

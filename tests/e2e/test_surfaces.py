@@ -298,3 +298,54 @@ def test_the_search_answers_hostile_queries_with_bounded_work(
     assert len(searches) <= 1
     for call in searches:
         assert set(call.params.get("InstanceName", "*")) <= set("*web")
+
+
+def test_with_two_accounts_the_form_asks_which_and_searches_and_reboots_there(
+    migrated_url: str,
+) -> None:
+    from bot.simulator.accounts import MEMBER_ROLE_NAME, member_account_id
+
+    roles = ",".join(
+        f"{name}=acs:ram::{member_account_id(name)}:role/{MEMBER_ROLE_NAME}"
+        for name in ("prod", "staging")
+    )
+    env = {"ECSBOT_ACCOUNTS": roles, "ECSBOT_DEFAULT_ACCOUNT": "prod"}
+    with running_bot(migrated_url, instances=3, accounts=("prod", "staging"), env=env) as h:
+        h.grant(OPERATOR, Role.OPERATOR)
+        h.command("")
+        h.settle()
+        view = the_form(h)
+        account = next(b for b in view["blocks"] if b.get("block_id") == form.FIELD_ACCOUNT)
+        assert [o["value"] for o in account["element"]["options"]] == ["prod", "staging"]
+        assert account["element"]["initial_option"]["value"] == "prod"
+
+        staging = h.sim.fleet_of("staging").ids(REGION)
+        picked = {
+            "account": {
+                "account": {"type": "static_select", "selected_option": {"value": "staging"}}
+            }
+        }
+        searching = {**view, "state": {"values": picked}}
+        options = h.sender.post(
+            block_suggestion_body(
+                "instances", staging[0][:7], user_id=OPERATOR, view=searching, block_id="instances"
+            )
+        ).json()["options"]
+        assert staging[0] in {o["value"] for o in options}
+        assert not {o["value"] for o in options} & set(h.sim.fleet_of("prod").ids(REGION))
+
+        values: dict[str, dict[str, Any]] = {
+            "account": {
+                "account": {"type": "static_select", "selected_option": {"value": "staging"}}
+            },
+            "instances": {
+                "instances": {
+                    "type": "multi_external_select",
+                    "selected_options": [{"value": staging[0]}],
+                }
+            },
+        }
+        h.sender.post(view_submission_body(view, values, user_id=OPERATOR))
+        h.settle()
+        request_id, _ = h.last_preview()
+        assert [i.ref.account for i in h.request(request_id).instances] == ["staging"]
