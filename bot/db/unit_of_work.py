@@ -9,6 +9,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db.repositories import (
+    AlarmRepository,
     AuditRepository,
     EventRepository,
     LeaseRepository,
@@ -39,6 +40,7 @@ class UnitOfWork:
     leases: LeaseRepository
     roles: RoleRepository
     audit: AuditRepository
+    alarms: AlarmRepository
     events: EventRepository
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
@@ -54,6 +56,7 @@ class UnitOfWork:
         self.leases = LeaseRepository(session)
         self.roles = RoleRepository(session)
         self.audit = AuditRepository(session)
+        self.alarms = AlarmRepository(session)
         self.events = EventRepository(session)
         return self
 
@@ -67,7 +70,7 @@ class UnitOfWork:
         self._session = None
         # Repositories kept past the block would act on a closed session: drop them
         # so misuse fails loudly (AttributeError) instead.
-        del self.requests, self.leases, self.roles, self.audit, self.events
+        del self.requests, self.leases, self.roles, self.audit, self.alarms, self.events
         try:
             # After a commit this is a no-op; otherwise it undoes everything.
             session.rollback()

@@ -42,6 +42,8 @@ class Selection:
     selectors: tuple[str, ...]
     per_region: tuple[tuple[str, int], ...]
     ids_given: int = 0
+    # Accounts not searched because their role could not be assumed: (account, STS code).
+    unreachable: tuple[tuple[str, str], ...] = ()
 
     @property
     def matched(self) -> int:
@@ -82,6 +84,14 @@ class NoSuchRequest:
     payload carried it (not to be trusted as markup)."""
 
     request_id: str
+
+
+@dataclass(frozen=True)
+class NoSuchCard:
+    """A card's button named a card the bot does not hold (``card_id`` as the click
+    carried it: not to be trusted as markup)."""
+
+    card_id: str
 
 
 @dataclass(frozen=True)
@@ -174,13 +184,6 @@ class AlreadyRetried:
 
 
 @dataclass(frozen=True)
-class NoSuchCard:
-    """A **Reboot now** on a platform event card the bot does not know."""
-
-    card_id: str
-
-
-@dataclass(frozen=True)
 class CardEventsEnded:
     """A **Reboot now** on a card whose events have all ended (or are executing)."""
 
@@ -195,6 +198,7 @@ Answer: TypeAlias = (
     | TooManyMatched
     | MatchCapped
     | NoSuchRequest
+    | NoSuchCard
     | OtherChannel
     | RequestExpired
     | AlreadyDecided
@@ -207,7 +211,6 @@ Answer: TypeAlias = (
     | NotAwaitingApproval
     | NothingToRetry
     | AlreadyRetried
-    | NoSuchCard
     | CardEventsEnded
 )
 """Everything ``Presenter.tell`` may be asked to say to one person."""

@@ -46,8 +46,9 @@ def events_table(rows: list[dict[str, Any]]) -> str:
 def with_events(
     uow: Callable[[], EventUnitOfWork], rows: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
-    """``history --json`` rows with ``events`` (what each request rebooted for) and,
-    unless already given, ``source``: ``event`` for a request opened from a card."""
+    """``history --json`` rows with ``events`` (what each request rebooted for); the
+    request's own ``source`` (``event`` for one opened from a card) is kept when the row
+    has one."""
     with uow() as unit:
         for row in rows:
             linked = unit.events.of_request(str(row["id"]))

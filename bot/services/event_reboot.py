@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from bot.domain.commands import RebootCommand
 from bot.domain.events import reboot_reason, rebootable
-from bot.domain.model import InstanceRef
+from bot.domain.model import InstanceRef, RequestSource
 from bot.services import preview as preview_service
 from bot.services.answers import CardEventsEnded, Denied, NoSuchCard, OtherChannel
 from bot.services.clicks import Click, Later, telling
@@ -46,6 +46,7 @@ def reboot_from_card(ctx: Context, watch: EventWatch, click: Click) -> Later:
         command,
         command_text=COMMAND_TEXT,
         request_id=ctx.new_id(),
+        source=RequestSource.EVENT,
     )
     decision = preview_service.early_check(ctx, asked)
     if decision.denial is not None:

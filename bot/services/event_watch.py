@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from bot import metrics
 from bot.domain.accounts import DEFAULT_ACCOUNT
+from bot.domain.ecs_values import InstanceInfo
 from bot.domain.errors import EcsError
 from bot.domain.events import (
     REBOOT_EVENT_TYPES,
@@ -41,7 +42,7 @@ from bot.domain.events import (
     to_look_up,
 )
 from bot.domain.model import InstanceOutcome
-from bot.services.ports import Clock, InstanceInfo, RequestStore
+from bot.services.ports import Clock, RequestStore
 
 log = logging.getLogger(__name__)
 

@@ -306,6 +306,14 @@ class Simulator:
         self.special = chosen
         return chosen
 
+    def events_of_instance(self, region: str, instance_id: str) -> SystemEvents:
+        """The system events of the account holding the instance (home if none does:
+        creating the event then refuses the unknown instance as the API would)."""
+        for name, member_events in self.member_events.items():
+            if self.members[name].fleet.get(region, instance_id) is not None:
+                return member_events
+        return self.events
+
     def settle_events(self) -> None:
         """Play what the platform has done by now, in every account."""
         self.events.settle()

@@ -23,6 +23,7 @@ from bot.services.event_watch import EventWatch
 from bot.slack.event_listeners import register_events
 from bot.slack.jobs import Jobs
 from bot.slack.listeners import register
+from bot.slack.surfaces import Forms, register_surfaces
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +95,10 @@ def build_app(
         process_before_response=True,
         logger=logging.getLogger("bot.slack.bolt"),
     )
+    # The form's private_metadata is sealed with a key only this bot holds.
+    forms = Forms(ctx, jobs, key=token.encode())
     # First: ``/ecs-reboot events`` is answered there, everything else falls through.
-    register_events(app, ctx, jobs, events)
-    register(app, ctx, jobs)
+    register_events(app, ctx, jobs, forms, events)
+    register(app, ctx, jobs, forms)
+    register_surfaces(app, forms)
     return app

@@ -22,6 +22,7 @@ from bot.services.event_watch import EventWatch
 from bot.slack import listeners
 from bot.slack.event_cards import ACTION_EVENT_REBOOT, pending_events_text
 from bot.slack.jobs import Jobs
+from bot.slack.surfaces import Forms
 from bot.slack.text import denied_text
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,9 @@ WATCH_OFF = (
 )
 
 
-def register_events(app: App, ctx: Context, jobs: Jobs, watch: EventWatch | None) -> None:
+def register_events(
+    app: App, ctx: Context, jobs: Jobs, forms: Forms, watch: EventWatch | None
+) -> None:
     """``/ecs-reboot events`` always (saying so when the watch is off); the cards'
     button only with the watch."""
 
@@ -58,7 +61,9 @@ def register_events(app: App, ctx: Context, jobs: Jobs, watch: EventWatch | None
         return
     on = watch
     app.action(ACTION_EVENT_REBOOT)(
-        listeners._on_click(ctx, jobs, lambda c, click: event_reboot.reboot_from_card(c, on, click))
+        listeners._on_click(
+            ctx, jobs, forms, lambda c, click: event_reboot.reboot_from_card(c, on, click)
+        )
     )
 
 

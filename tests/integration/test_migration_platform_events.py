@@ -1,4 +1,4 @@
-"""Migration 0010 (platform events) upgrades a database at the previous head, on SQLite
+"""Migration 0012 (platform events) upgrades a database at the previous head, on SQLite
 and PostgreSQL: existing requests read back unchanged, no event is known, and the
 watch's lease row exists so the first pass can claim it."""
 
@@ -10,7 +10,7 @@ from bot.db.migrate import check_models_match
 from tests.fixtures_db import OldInsert, upgraded_from
 
 # The head this migration follows; the one constant to change when re-chained.
-PREVIOUS_HEAD = "0009"
+PREVIOUS_HEAD = "0011"
 T0 = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
 
 

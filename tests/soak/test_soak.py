@@ -44,6 +44,7 @@ from bot.domain.request import RebootRequest
 from bot.simulator import Simulator
 from bot.simulator.faults import Faults, Mode, Plan
 from bot.slack.blocks import ACTION_CONFIRM
+from bot.slack.outcomes import outcome_sentence as said
 from bot.testing.serve import ServeDidNotStart, read_listening_url, start_serve
 from bot.testing.settings import offline_env
 from bot.testing.slack_api import FakeSlackApi, Message, RecordedCall
@@ -727,7 +728,7 @@ def _check(
             f"{len(avoidable)}/{len(confirmed)} requests failed with fewer than two lost calls, "
             f"above {AVOIDABLE_FAILURES:.0%}: "
             + "; ".join(
-                f"{r.id}: {[(i.outcome.value, i.reboot_calls, i.message) for i in r.instances]}"
+                f"{r.id}: {[(i.outcome.value, i.reboot_calls, said(i)) for i in r.instances]}"
                 for r in avoidable[:5]
             )
         )
@@ -747,7 +748,7 @@ def _check(
     )
     for request in avoidable[:5]:
         detail += f"\n  not the floor: {request.id}: " + "; ".join(
-            f"{i.ref.instance_id} {i.outcome.value} after {i.reboot_calls} call(s): {i.message}"
+            f"{i.ref.instance_id} {i.outcome.value} after {i.reboot_calls} call(s): {said(i)}"
             for i in request.instances
             if i.outcome is not InstanceOutcome.SUCCEEDED
         )

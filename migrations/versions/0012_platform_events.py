@@ -1,8 +1,8 @@
 """Platform maintenance events: what the watch announced, its cards, the requests
 opened from them, and the watch's own lease.
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-06
 
 docs/PRODUCT.md §5.11. Events are keyed by ECS's event id, so a restart or a second
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0010"
-down_revision: str | None = "0009"
+revision: str = "0012"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
