@@ -633,32 +633,52 @@ def _fast_start_time(value: str) -> datetime | None:
 
 
 def _parse_instance(item: Mapping[str, Any], region: str) -> InstanceInfo:
-    zone = item.get("ZoneId")
+    # Spelled out rather than through _list_at and str(): a poll parses one of these per
+    # instance in flight (10,000 a tick), and only the types JSON can give are checked.
+    get = item.get
+    zone = get("ZoneId")
+    name = get("InstanceName")
+    status = get("Status")
+    instance_region = get("RegionId")
     return InstanceInfo(
-        instance_id=str(item.get("InstanceId")),
-        region=str(item.get("RegionId") or region),
-        name=str(item.get("InstanceName") or ""),
-        status=str(item.get("Status") or ""),
-        zone=str(zone) if zone else None,
+        instance_id=_text(get("InstanceId")),
+        region=_text(instance_region) if instance_region else region,
+        name=_text(name) if name else "",
+        status=_text(status) if status else "",
+        zone=_text(zone) if zone else None,
         tags=_tags(item),
-        start_time=parse_start_time(item.get("StartTime")),
+        start_time=parse_start_time(get("StartTime")),
         operation_locks=_operation_locks(item),
     )
 
 
+def _text(value: object) -> str:
+    return value if value.__class__ is str else str(value)
+
+
+def _inner_list(item: Mapping[str, Any], outer: str, inner: str) -> list[Any]:
+    wrapper = item.get(outer)
+    items = wrapper.get(inner) if wrapper.__class__ is dict else None
+    return items if items.__class__ is list else []
+
+
 def _tags(item: Mapping[str, Any]) -> dict[str, str]:
-    return {
-        str(key): str(tag.get("TagValue") or "")
-        for tag in _list_at(item, "Tags", "Tag")
-        if (key := tag.get("TagKey"))
-    }
+    tags: dict[str, str] = {}
+    for tag in _inner_list(item, "Tags", "Tag"):
+        if tag.__class__ is dict and (key := tag.get("TagKey")):
+            value = tag.get("TagValue")
+            tags[_text(key)] = _text(value) if value else ""
+    return tags
 
 
 def _operation_locks(item: Mapping[str, Any]) -> tuple[str, ...]:
+    locks = _inner_list(item, "OperationLocks", "LockReason")
+    if not locks:
+        return ()
     return tuple(
-        str(reason)
-        for lock in _list_at(item, "OperationLocks", "LockReason")
-        if (reason := lock.get("LockReason"))
+        _text(reason)
+        for lock in locks
+        if lock.__class__ is dict and (reason := lock.get("LockReason"))
     )
 
 

@@ -20,9 +20,9 @@ from bot.db.repositories.rows import (
     INSTANCES,
     REQUESTS,
     SELECT_APPROVALS,
-    SELECT_INSTANCES,
     SELECT_REQUEST,
-    instance_from_row,
+    SELECT_STORED_INSTANCES,
+    instance_from_stored,
     instance_row,
     instance_update_values,
     instance_values,
@@ -65,7 +65,9 @@ class RequestRepository:
         if row is None:
             return None
         rows = connection.execute(GET_INSTANCES, {"request_id": request_id})
-        instances = tuple(instance_from_row(values) for values in rows)
+        # Rows as stored, each distinct row decoded once (rows.instance_from_stored):
+        # from one tick to the next, most rows of a request in flight are unchanged.
+        instances = tuple(map(instance_from_stored, rows))
         # Approvals exist only where a rule asked for them: most requests, and the
         # poller's every tick, skip the statement.
         approvals = (
@@ -106,11 +108,11 @@ class RequestRepository:
             return []
         instances: dict[str, builtins.list[PlannedInstance]] = {row.id: [] for row in rows}
         for values in connection.execute(
-            SELECT_INSTANCES.add_columns(INSTANCES.c.request_id)
+            SELECT_STORED_INSTANCES.add_columns(INSTANCES.c.request_id)
             .where(INSTANCES.c.request_id.in_(builtins.list(instances)))
             .order_by(INSTANCES.c.request_id, INSTANCES.c.position)
         ):
-            instances[values[-1]].append(instance_from_row(values[:-1]))
+            instances[values[-1]].append(instance_from_stored(values[:-1]))
         approvals = self._approvals(builtins.list(instances))
         return [
             request_from_row(row, tuple(instances[row.id]), approvals.get(row.id, ()))
@@ -125,8 +127,10 @@ class RequestRepository:
         changes: RequestUpdate | None = None,
         *,
         lease: Lease | None = None,
+        unstopped: bool = False,
     ) -> bool:
-        """Move the request to ``to_state`` if it is still in one of ``from_states``,
+        """Move the request to ``to_state`` if it is still in one of ``from_states``
+        (and, with ``unstopped``, no stop is recorded: see ``RequestStore.transition``),
         writing ``changes`` and taking ``lease`` in the same statement (the worker that
         wins ``previewed → executing`` holds the request while it sends the calls).
 
@@ -156,6 +160,7 @@ class RequestRepository:
             .where(
                 REQUESTS.c.id == request_id,
                 REQUESTS.c.state.in_([source.value for source in sources]),
+                *([REQUESTS.c.stop_reason.is_(None)] if unstopped else []),
             )
             .values(version=REQUESTS.c.version + 1, **values)
         )
