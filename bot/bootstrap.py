@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from bot import metrics
-from bot.db.engine import make_engine, make_session_factory
+from bot.db.engine import make_engine
 from bot.db.migrate import current_revision, head_revision, is_sqlite, upgrade_to_head
 from bot.db.unit_of_work import UnitOfWork
 from bot.domain.approval import ApprovalRules
@@ -109,8 +109,7 @@ def prepare_database(settings: Settings, *, migrate: bool = False) -> Engine:
 
 
 def unit_of_work_factory(engine: Engine) -> Callable[[], UnitOfWork]:
-    sessions = make_session_factory(engine)
-    return lambda: UnitOfWork(sessions)
+    return lambda: UnitOfWork(engine)
 
 
 def build_context(

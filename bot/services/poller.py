@@ -102,21 +102,36 @@ def _work(
     ctx: Context, owner: str, now: datetime, tally: _Tally, stopping: threading.Event | None
 ) -> None:
     """One worker: claim the next due request, advance it, give it back; until none is
-    due, the tick is full or the process is stopping."""
+    due, the tick is full or the process is stopping. Giving one back and claiming the
+    next are one unit of work (one commit a request, not two)."""
     with LeaseKeeper(ctx, owner) as keeper:
-        while not tally.full() and not (stopping is not None and stopping.is_set()):
-            request_id = _claim_next(ctx, owner, now)
-            if request_id is None:
-                return
+        request_id = _claim_next(ctx, owner, now) if _may_claim(tally, stopping) else None
+        while request_id is not None:
             if not tally.take(request_id):
                 # Due again within the same tick (its step set no later poll time):
                 # leave it for the next tick rather than spin on it.
                 release(ctx, request_id, owner, None)
                 return
             keeper.hold(request_id)
-            ok = _advance_one(ctx, owner, request_id, now, stopping)
-            keeper.hold(None)
-            tally.record(request_id, ok=ok)
+            next_poll_at: datetime | None = now + timedelta(seconds=ctx.config.poll_interval)
+            ok = stepped = False
+            try:
+                ok, next_poll_at = _advance_one(ctx, request_id, now)
+                stepped = True
+            finally:
+                if stopping is not None and stopping.is_set():
+                    # Shutting down: hand it back due now, not after this step's wait, so
+                    # the replica that takes over polls it on its very next tick.
+                    next_poll_at = ctx.clock()
+                tally.record(request_id, ok=ok)
+                # Nothing new is claimed on the way out of an interrupted step.
+                claim = stepped and _may_claim(tally, stopping)
+                request_id = _hand_back(ctx, owner, request_id, next_poll_at, now, claim=claim)
+                keeper.hold(request_id)
+
+
+def _may_claim(tally: _Tally, stopping: threading.Event | None) -> bool:
+    return not tally.full() and not (stopping is not None and stopping.is_set())
 
 
 def _work_side_by_side(
@@ -151,31 +166,34 @@ def _claim_next(ctx: Context, owner: str, now: datetime) -> str | None:
     return claimed[0] if claimed else None
 
 
-def _advance_one(
+def _hand_back(
     ctx: Context,
     owner: str,
     request_id: str,
+    next_poll_at: datetime | None,
     now: datetime,
-    stopping: threading.Event | None = None,
-) -> bool:
-    """One step for one leased request, the lease given back after it. False when the
-    step failed (logged; the request is due again after one poll interval)."""
+    *,
+    claim: bool,
+) -> str | None:
+    """Give ``owner``'s lease on ``request_id`` back with its next poll time and, with
+    ``claim``, claim the next due request, in one unit of work; the id claimed, if any."""
+    with ctx.uow() as uow:
+        uow.leases.release(request_id, owner, next_poll_at=next_poll_at)
+        claimed = uow.leases.claim_due(owner, now, LEASE_SECONDS, 1) if claim else []
+        uow.commit()
+    return claimed[0] if claimed else None
+
+
+def _advance_one(ctx: Context, request_id: str, now: datetime) -> tuple[bool, datetime | None]:
+    """One step for one leased request: (whether it went well, when to poll it next). A
+    step that failed is logged, and the request is due again after one poll interval."""
     # A broken request must not be retried in a tight loop, nor stop the others.
-    next_poll_at: datetime | None = now + timedelta(seconds=ctx.config.poll_interval)
-    ok = False
     try:
         with request_context(request_id):
-            next_poll_at = advance(ctx, request_id, now=now).next_poll_at
-        ok = True
+            return True, advance(ctx, request_id, now=now).next_poll_at
     except Exception:
         log.exception("advancing request %s failed", request_id)
-    finally:
-        if stopping is not None and stopping.is_set():
-            # Shutting down: hand it back due now, not after this step's wait, so the
-            # replica that takes over polls it on its very next tick.
-            next_poll_at = ctx.clock()
-        release(ctx, request_id, owner, next_poll_at)
-    return ok
+        return False, now + timedelta(seconds=ctx.config.poll_interval)
 
 
 class Poller:

@@ -9,8 +9,8 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, insert, select
-from sqlalchemy.orm import Session
 
+from bot.db.repositories.source import ConnectionSource
 from bot.db.tables import AuditLogRow
 
 _AUDIT = cast(Table, AuditLogRow.__table__)
@@ -31,7 +31,7 @@ class AuditEntry:
 class AuditRepository:
     """The append-only audit trail: there is deliberately no update or delete."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: ConnectionSource) -> None:
         self._session = session
 
     def append(

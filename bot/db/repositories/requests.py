@@ -11,7 +11,6 @@ from typing import Any
 from sqlalchemy import Column, Connection, and_, bindparam, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
 
 from bot.db.repositories.rows import (
     APPROVALS,
@@ -31,6 +30,7 @@ from bot.db.repositories.rows import (
     request_update_values,
     rowcount,
 )
+from bot.db.repositories.source import ConnectionSource
 from bot.domain.model import InstanceOutcome, InstanceRef, RequestState
 from bot.domain.request import Approval, PlannedInstance, RebootRequest, may_follow
 from bot.services.ports import InstanceUpdate, Lease, RequestUpdate
@@ -39,7 +39,7 @@ from bot.services.ports import InstanceUpdate, Lease, RequestUpdate
 class RequestRepository:
     """Reboot requests and their instances (the leases on them: ``LeaseRepository``)."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: ConnectionSource) -> None:
         self._session = session
 
     def add(self, request: RebootRequest) -> None:

@@ -10,9 +10,9 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Row, Table, bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
 
 from bot.db.repositories.rows import rowcount
+from bot.db.repositories.source import ConnectionSource
 from bot.db.tables import RoleBindingRow
 from bot.domain.model import Role
 from bot.domain.policy import Binding
@@ -36,7 +36,7 @@ class RoleRepository:
     """Role bindings. Read at every authorization decision, so a grant or revoke
     takes effect at once (docs/PRODUCT.md §5.2)."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: ConnectionSource) -> None:
         self._session = session
 
     def grant(self, binding: Binding, *, by: str, now: datetime) -> bool:
