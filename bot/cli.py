@@ -186,6 +186,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             bot.app,
             signing_secret=bot.signing_secret,
             health=lambda: database_answers(bot.engine),
+            gate=bot.jobs.gate,
         ),
         host=args.host,
         port=port,

@@ -26,6 +26,7 @@ from waitress.server import BaseWSGIServer, create_server
 
 from bot import metrics
 from bot.slack import gate
+from bot.slack.jobs import AckGate
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment
@@ -50,10 +51,19 @@ def database_answers(engine: Engine) -> bool:
 class WebApp:
     """Routes the three paths; everything else is 404."""
 
-    def __init__(self, app: App, *, signing_secret: str, health: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        app: App,
+        *,
+        signing_secret: str,
+        health: Callable[[], bool],
+        gate: AckGate | None = None,
+    ) -> None:
         self._app = app
         self._signing_secret = signing_secret
         self._health = health
+        # The after-ack work waits while Slack requests are being answered (acks first).
+        self._gate = gate or AckGate()
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -72,7 +82,8 @@ class WebApp:
                 )
             started = time.perf_counter()
             try:
-                return self._slack(environ, start_response)
+                with self._gate.answering():
+                    return self._slack(environ, start_response)
             finally:
                 # Bolt answers once the listener acked (the slow work runs after), so
                 # this is the time Slack waits for us.

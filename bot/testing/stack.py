@@ -301,6 +301,7 @@ def running_bot(
                     bot.app,
                     signing_secret=bot.signing_secret,
                     health=lambda: database_answers(bot.engine),
+                    gate=bot.jobs.gate,
                 ),
                 host="127.0.0.1",
                 port=0,
