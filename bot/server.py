@@ -25,8 +25,8 @@ from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer, create_server
 
 from bot import metrics
+from bot.priority import AckGate
 from bot.slack import gate
-from bot.slack.jobs import AckGate
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment

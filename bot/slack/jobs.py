@@ -9,54 +9,16 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager
 
 from bot.domain.errors import BotError
 from bot.logs import request_context
+from bot.priority import AckGate
 from bot.services.answers import JobFailed
 from bot.services.ports import Presenter
 
 log = logging.getLogger(__name__)
-
-
-# How long a job waits, at most, for the acks being answered before it starts.
-ACKS_FIRST_SECONDS = 0.25
-
-
-class AckGate:
-    """Acks first (docs/decisions/0010): counts the Slack requests being answered, and
-    lets slow work wait for a moment when none is.
-
-    Python threads have no priorities and share one interpreter lock: twenty previews
-    starting (each signing and sending its DescribeInstances, then building blocks)
-    while twenty more commands are still being acked make those acks wait for the
-    lock. A job that waits for the burst of acks to be answered before it starts costs
-    the person a few milliseconds on work that takes seconds, and the ack is what Slack
-    times."""
-
-    def __init__(self) -> None:
-        self._answering = 0
-        self._quiet = threading.Condition()
-
-    @contextmanager
-    def answering(self) -> Iterator[None]:
-        """Around the handling of one Slack request, up to its ack."""
-        with self._quiet:
-            self._answering += 1
-        try:
-            yield
-        finally:
-            with self._quiet:
-                self._answering -= 1
-                if not self._answering:
-                    self._quiet.notify_all()
-
-    def wait_quiet(self, timeout: float = ACKS_FIRST_SECONDS) -> bool:
-        """Wait until no Slack request is being answered (at most ``timeout``)."""
-        with self._quiet:
-            return self._quiet.wait_for(lambda: not self._answering, timeout=timeout)
 
 
 class Jobs:
