@@ -17,6 +17,10 @@ from bot.priority import urgent
 # How long a SQLite writer waits for another writer before failing with "database is
 # locked"; the poller and the Slack handlers write from different threads.
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# Connections per engine (see make_engine).
+SQLITE_POOL_SIZE = 40
+POSTGRES_POOL_SIZE = 12
+POSTGRES_POOL_OVERFLOW = 28
 
 
 def is_sqlite(url: str) -> bool:
@@ -38,10 +42,27 @@ def make_engine(url: str) -> Engine:
     json_codec = {"json_serializer": _json_text, "json_deserializer": orjson.loads}
     if is_sqlite(url):
         connect_args = {"check_same_thread": False, "factory": _serialized_writes()}
-        engine = create_engine(url, connect_args=connect_args, **json_codec)
+        engine = create_engine(
+            url,
+            connect_args=connect_args,
+            # A SQLite connection is a file handle: keep one for every thread that may
+            # want one at once, so a burst never opens (and PRAGMAs) connections.
+            pool_size=SQLITE_POOL_SIZE,
+            max_overflow=SQLITE_POOL_SIZE,
+            **json_codec,
+        )
         event.listen(engine, "connect", _configure_sqlite_connection)
         return engine
-    return create_engine(url, pool_pre_ping=True, **json_codec)
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        # The HTTP threads (16), the job pool (16) and the poller's workers (4) may all
+        # hold a connection at once: kept ones for a busy moment's usual need, more
+        # opened (and closed) beyond it, rather than acks waiting for a free one.
+        pool_size=POSTGRES_POOL_SIZE,
+        max_overflow=POSTGRES_POOL_OVERFLOW,
+        **json_codec,
+    )
 
 
 # --- SQLite: one writer at a time, queued in the process ------------------------------------

@@ -28,6 +28,10 @@ class AuditEntry:
     detail: Mapping[str, Any]
 
 
+# Built once: a click appends its line before the ack.
+_APPEND = insert(_AUDIT)
+
+
 class AuditRepository:
     """The append-only audit trail: there is deliberately no update or delete."""
 
@@ -45,13 +49,14 @@ class AuditRepository:
         """Record one event. ``actor`` is a Slack user id, ``cli:<os user>`` or
         ``system``; ``detail`` must be JSON-serialisable."""
         self._connection().execute(
-            insert(_AUDIT).values(
-                at=at,
-                actor=actor,
-                action=action,
-                request_id=request_id,
-                detail=dict(detail or {}),
-            )
+            _APPEND,
+            {
+                "at": at,
+                "actor": actor,
+                "action": action,
+                "request_id": request_id,
+                "detail": dict(detail or {}),
+            },
         )
 
     def list(self, request_id: str | None = None, limit: int = 100) -> builtins.list[AuditEntry]:

@@ -155,14 +155,12 @@ class RequestRepository:
             values.update(
                 lease_owner=None, lease_expires_at=None, next_poll_at=None, message_redraw_due=True
             )
+        statement = _transition_statement(
+            tuple(source.value for source in sources), tuple(sorted(values)), unstopped
+        )
         result = self._connection().execute(
-            update(REQUESTS)
-            .where(
-                REQUESTS.c.id == request_id,
-                REQUESTS.c.state.in_([source.value for source in sources]),
-                *([REQUESTS.c.stop_reason.is_(None)] if unstopped else []),
-            )
-            .values(version=REQUESTS.c.version + 1, **values)
+            statement,
+            {"match_request_id": request_id, **{f"new_{k}": v for k, v in values.items()}},
         )
         return rowcount(result) == 1
 
@@ -375,13 +373,16 @@ class RequestRepository:
         while_in: RequestState | None = None,
         **values: Any,
     ) -> bool:
-        condition = [REQUESTS.c.id == request_id]
-        if owner is not None:
-            condition.append(REQUESTS.c.lease_owner == owner)
-        if while_in is not None:
-            condition.append(REQUESTS.c.state == while_in.value)
+        statement = _bump_statement(
+            owner is not None, None if while_in is None else while_in.value, tuple(sorted(values))
+        )
         result = self._connection().execute(
-            update(REQUESTS).where(*condition).values(version=REQUESTS.c.version + 1, **values)
+            statement,
+            {
+                "match_request_id": request_id,
+                "match_owner": owner,
+                **{f"new_{k}": v for k, v in values.items()},
+            },
         )
         return rowcount(result) == 1
 
@@ -401,4 +402,44 @@ def _update_instances_statement(names: tuple[str, ...]) -> Any:
             INSTANCES.c.instance_id == bindparam("match_instance_id"),
         )
         .values({name: bindparam(f"new_{name}") for name in names})
+    )
+
+
+# The request-row updates, built once per shape (the states, the fields written): a
+# click's conditional move runs before its ack, and building an UPDATE cost more than
+# running it.
+
+
+@functools.cache
+def _transition_statement(sources: tuple[str, ...], names: tuple[str, ...], unstopped: bool) -> Any:
+    condition = [
+        REQUESTS.c.id == bindparam("match_request_id"),
+        REQUESTS.c.state.in_(sources),
+    ]
+    if unstopped:
+        condition.append(REQUESTS.c.stop_reason.is_(None))
+    return (
+        update(REQUESTS)
+        .where(*condition)
+        .values(
+            version=REQUESTS.c.version + 1,
+            **{name: bindparam(f"new_{name}") for name in names},
+        )
+    )
+
+
+@functools.cache
+def _bump_statement(by_owner: bool, while_in: str | None, names: tuple[str, ...]) -> Any:
+    condition = [REQUESTS.c.id == bindparam("match_request_id")]
+    if by_owner:
+        condition.append(REQUESTS.c.lease_owner == bindparam("match_owner"))
+    if while_in is not None:
+        condition.append(REQUESTS.c.state == while_in)
+    return (
+        update(REQUESTS)
+        .where(*condition)
+        .values(
+            version=REQUESTS.c.version + 1,
+            **{name: bindparam(f"new_{name}") for name in names},
+        )
     )
