@@ -229,6 +229,13 @@ class Bot(Runtime):
         secret = self.settings.slack_signing_secret
         return secret.get_secret_value() if secret else ""
 
+    def poller(self) -> Poller:
+        # Beside the HTTP front, the poller lets the acks being answered go first too
+        # (docs/decisions/0008), between one request's step and the next.
+        return Poller(
+            self.ctx, interval=self.settings.poll_interval, between_steps=self.jobs.gate.wait_quiet
+        )
+
     def close(self) -> None:
         self.jobs.wait_idle(timeout=30)
         self.jobs.shutdown()

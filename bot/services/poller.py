@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -41,7 +42,12 @@ class PollReport:
 
 
 def poll_once(
-    ctx: Context, now: datetime, *, workers: int = 1, stopping: threading.Event | None = None
+    ctx: Context,
+    now: datetime,
+    *,
+    workers: int = 1,
+    stopping: threading.Event | None = None,
+    between_steps: Callable[[], object] | None = None,
 ) -> PollReport:
     """Expire stale previews, post what finished requests still owe Slack (a redraw, an
     end notification it did not take), then advance each due ``executing`` request once.
@@ -55,14 +61,16 @@ def poll_once(
 
     Once ``stopping`` is set (SIGTERM) no further request is claimed, and the one in
     hand is given back due now, so another replica takes it on its next tick.
+    ``between_steps`` runs before each request's step (``serve`` lets the acks being
+    answered go first there: docs/decisions/0008).
     """
     expired = expire_due(ctx, now)
     owed = catch_up(ctx, now)
     tally = _Tally()
     if workers <= 1:
-        _work(ctx, ctx.owner, now, tally, stopping)
+        _work(ctx, ctx.owner, now, tally, stopping, between_steps)
     else:
-        _work_side_by_side(ctx, now, tally, workers, stopping)
+        _work_side_by_side(ctx, now, tally, workers, stopping, between_steps)
     return PollReport(
         expired=expired,
         advanced=tally.advanced,
@@ -99,7 +107,12 @@ class _Tally:
 
 
 def _work(
-    ctx: Context, owner: str, now: datetime, tally: _Tally, stopping: threading.Event | None
+    ctx: Context,
+    owner: str,
+    now: datetime,
+    tally: _Tally,
+    stopping: threading.Event | None,
+    between_steps: Callable[[], object] | None = None,
 ) -> None:
     """One worker: claim the next due request, advance it, give it back; until none is
     due, the tick is full or the process is stopping. Giving one back and claiming the
@@ -113,6 +126,8 @@ def _work(
                 release(ctx, request_id, owner, None)
                 return
             keeper.hold(request_id)
+            if between_steps is not None:
+                between_steps()
             next_poll_at: datetime | None = now + timedelta(seconds=ctx.config.poll_interval)
             ok = stepped = False
             try:
@@ -135,13 +150,18 @@ def _may_claim(tally: _Tally, stopping: threading.Event | None) -> bool:
 
 
 def _work_side_by_side(
-    ctx: Context, now: datetime, tally: _Tally, workers: int, stopping: threading.Event | None
+    ctx: Context,
+    now: datetime,
+    tally: _Tally,
+    workers: int,
+    stopping: threading.Event | None,
+    between_steps: Callable[[], object] | None,
 ) -> None:
     errors: list[BaseException] = []
 
     def work(owner: str) -> None:
         try:
-            _work(ctx, owner, now, tally, stopping)
+            _work(ctx, owner, now, tally, stopping, between_steps)
         except BaseException as error:  # handed to the tick's caller below
             errors.append(error)
 
@@ -199,10 +219,18 @@ def _advance_one(ctx: Context, request_id: str, now: datetime) -> tuple[bool, da
 class Poller:
     """Runs ``poll_once`` every ``interval`` seconds in a thread until stopped."""
 
-    def __init__(self, ctx: Context, *, interval: float, workers: int = WORKERS) -> None:
+    def __init__(
+        self,
+        ctx: Context,
+        *,
+        interval: float,
+        workers: int = WORKERS,
+        between_steps: Callable[[], object] | None = None,
+    ) -> None:
         self._ctx = ctx
         self._interval = interval
         self._workers = workers
+        self._between_steps = between_steps
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -210,7 +238,11 @@ class Poller:
         started = time.perf_counter()
         try:
             report = poll_once(
-                self._ctx, self._ctx.clock(), workers=self._workers, stopping=self._stop
+                self._ctx,
+                self._ctx.clock(),
+                workers=self._workers,
+                stopping=self._stop,
+                between_steps=self._between_steps,
             )
             metrics.POLLER_REQUESTS.set(len(report.advanced))
             return report

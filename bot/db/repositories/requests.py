@@ -55,6 +55,11 @@ class RequestRepository:
                 insert(INSTANCES),
                 [instance_row(request.id, instance) for instance in request.instances],
             )
+            # Read back as stored, so the rows are decoded here (a preview, after its
+            # ack) rather than by the first click on it, before its ack
+            # (rows.instance_from_stored).
+            for values in connection.execute(GET_INSTANCES, {"request_id": request.id}):
+                instance_from_stored(values)
 
     def get(self, request_id: str) -> RebootRequest | None:
         """The request with its instances in the order the user gave, or None."""
