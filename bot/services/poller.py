@@ -62,7 +62,7 @@ def poll_once(
     Once ``stopping`` is set (SIGTERM) no further request is claimed, and the one in
     hand is given back due now, so another replica takes it on its next tick.
     ``between_steps`` runs before each request's step (``serve`` lets the acks being
-    answered go first there: docs/decisions/0008).
+    answered go first there: docs/decisions/0010).
     """
     expired = expire_due(ctx, now)
     owed = catch_up(ctx, now)
