@@ -140,7 +140,7 @@ def _bool_from_stored(value: Any) -> bool:
 
 _RAW_DECODE_AT = tuple(
     (index, decode)
-    for index, name in enumerate(INSTANCE_COLUMNS[2:])
+    for index, name in enumerate(INSTANCE_COLUMNS[len(INSTANCE_KEY) :])
     if (decode := _raw_decoder(name)) is not None
 )
 
@@ -170,10 +170,11 @@ class _DecodedRows:
 
 
 def _decode_stored(values: tuple[Any, ...]) -> PlannedInstance:
-    region, instance_id, *rest = values
+    key = len(INSTANCE_KEY)
+    rest = list(values[key:])
     for index, decode in _RAW_DECODE_AT:
         rest[index] = decode(rest[index])
-    return PlannedInstance(InstanceRef(region=region, instance_id=instance_id), *rest)
+    return PlannedInstance(InstanceRef(*values[:key]), *rest)
 
 
 # 10,000 instances in flight fit in one generation.
