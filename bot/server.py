@@ -156,7 +156,7 @@ class HttpServer:
         host: str,
         port: int,
         threads: int = 16,
-        answer_grace: float = 30.0,
+        answer_grace: float = 10.0,
     ) -> None:
         server = create_server(
             wsgi_app, host=host, port=port, threads=threads, ident="ecs-reboot-bot"
