@@ -10,6 +10,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db.repositories import (
+    AlarmRepository,
     AuditRepository,
     LeaseRepository,
     RequestRepository,
@@ -39,6 +40,7 @@ class UnitOfWork:
     leases: LeaseRepository
     roles: RoleRepository
     audit: AuditRepository
+    alarms: AlarmRepository
 
     def __init__(self, database: Engine | sessionmaker[Session]) -> None:
         # A bare connection, not an ORM Session: the repositories speak Core only
@@ -57,6 +59,7 @@ class UnitOfWork:
         self.leases = LeaseRepository(session)
         self.roles = RoleRepository(session)
         self.audit = AuditRepository(session)
+        self.alarms = AlarmRepository(session)
         return self
 
     def __exit__(
@@ -69,7 +72,7 @@ class UnitOfWork:
         self._session = None
         # Repositories kept past the block would act on a closed session: drop them
         # so misuse fails loudly (AttributeError) instead.
-        del self.requests, self.leases, self.roles, self.audit
+        del self.requests, self.leases, self.roles, self.audit, self.alarms
         try:
             # After a commit this is a no-op; otherwise it undoes everything.
             session.rollback()

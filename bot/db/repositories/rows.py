@@ -23,7 +23,7 @@ from sqlalchemy.types import NullType
 
 from bot.db.tables import ApprovalRow, RebootInstanceRow, RebootRequestRow
 from bot.db.types import UtcDateTime, utc_from_stored
-from bot.domain.model import InstanceOutcome, InstanceRef, RequestState, Verdict
+from bot.domain.model import InstanceOutcome, InstanceRef, RequestSource, RequestState, Verdict
 from bot.domain.request import Approval, PlannedInstance, RebootRequest
 from bot.services.ports import InstanceUpdate, RequestUpdate
 
@@ -226,6 +226,7 @@ REQUEST_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Reque
 _REQUEST_CODECS: Mapping[str, Codec] = {
     "state": (_value, RequestState),
     "selectors": (list, tuple),
+    "source": (_value, RequestSource),
 }
 
 
@@ -238,6 +239,7 @@ def request_from_row(
     fields = dict(zip(REQUEST_COLUMNS, values, strict=True))
     fields["state"] = RequestState(fields["state"])
     fields["selectors"] = tuple(fields["selectors"] or ())
+    fields["source"] = RequestSource(fields["source"])
     return RebootRequest(instances=instances, approvals=approvals, **fields)
 
 
