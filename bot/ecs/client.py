@@ -208,7 +208,6 @@ class EcsClient:
         self._clock = clock
         self._on_call = on_call
         self._origins: dict[str, Origin] = {}
-        self._parsed = _ParsedInstances()
         # One sender for the process: keep-alive connections are reused across calls.
         # Explicit timeouts: a reboot that hangs must become "outcome unknown", not a
         # stuck Slack thread.
@@ -255,7 +254,7 @@ class EcsClient:
                     params["NextToken"] = next_token
                 body = self._call_idempotent("DescribeInstances", region, params, signer)
                 for item in _list_at(body, "Instances", "Instance"):
-                    found.append(self._parsed.parse(item, region))
+                    found.append(_parse_instance(item, region))
                 next_token = str(body.get("NextToken") or "")
                 if not next_token:
                     break
@@ -315,7 +314,7 @@ class EcsClient:
                 params["NextToken"] = next_token
             body = self._call_idempotent("DescribeInstances", region, params, _Signer(account))
             for item in _list_at(body, "Instances", "Instance"):
-                found.append(self._parsed.parse(item, region))
+                found.append(_parse_instance(item, region))
             total = max(total, _int(body.get("TotalCount")))
             next_token = str(body.get("NextToken") or "")
             if not next_token:
@@ -724,50 +723,6 @@ def _fast_start_time(value: str) -> datetime | None:
         return datetime(year, month, day, hour, minute, sec, tzinfo=UTC)
     except ValueError:
         return None
-
-
-# The members of an instance's entry that _parse_instance reads.
-_PARSED_MEMBERS = (
-    "InstanceId",
-    "RegionId",
-    "InstanceName",
-    "Status",
-    "ZoneId",
-    "Tags",
-    "StartTime",
-    "OperationLocks",
-)
-
-
-class _ParsedInstances:
-    """``_parse_instance``, remembered per instance: the poller describes each instance
-    in flight every few seconds, and its entry rarely changes between two looks. An
-    entry whose members read are equal (compared in C, nested lists and objects too) to
-    the last one seen for that instance gives the same ``InstanceInfo`` (immutable)
-    without parsing it again. Two generations bound the memory: an instance not
-    described for a generation is forgotten."""
-
-    SIZE = 12_000
-
-    def __init__(self) -> None:
-        self._current: dict[tuple[str, Any], tuple[Any, InstanceInfo]] = {}
-        self._previous: dict[tuple[str, Any], tuple[Any, InstanceInfo]] = {}
-
-    def parse(self, item: Mapping[str, Any], region: str) -> InstanceInfo:
-        get = item.get
-        members = tuple(map(get, _PARSED_MEMBERS))
-        if members[0].__class__ is not str:
-            return _parse_instance(item, region)  # malformed: never remembered
-        key = (region, members[0])
-        known = self._current.get(key) or self._previous.get(key)
-        if known is not None and known[0] == members:
-            info = known[1]
-        else:
-            info = _parse_instance(item, region)
-        if len(self._current) >= self.SIZE:
-            self._previous, self._current = self._current, {}
-        self._current[key] = (members, info)
-        return info
 
 
 def _parse_instance(item: Mapping[str, Any], region: str) -> InstanceInfo:
