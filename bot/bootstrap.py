@@ -53,6 +53,7 @@ def flow_config(settings: Settings) -> FlowConfig:
     return FlowConfig(
         confirm_ttl=settings.confirm_ttl,
         reboot_timeout=settings.reboot_timeout,
+        inflight_bound=settings.inflight_bound,
         poll_interval=settings.poll_interval,
         max_instances=settings.max_instances,
         default_region=settings.default_region,

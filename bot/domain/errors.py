@@ -4,7 +4,7 @@ layer turns these into a reply that says what to do.
     BotError
     ├── EcsError                  the ECS API refused or failed a call (code, RequestId)
     │   ├── EcsTransientError     throttling, 5xx, connection faults that outlived retries
-    │   └── EcsOutcomeUnknown     a real reboot call whose answer was lost (not re-sent)
+    │   └── EcsOutcomeUnknown     a real reboot call whose answer was lost (resolved, §5.4)
     ├── CredentialsError          no usable Alibaba Cloud credentials
     └── StoreUnavailable          the database did not answer
 """

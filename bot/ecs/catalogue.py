@@ -38,8 +38,8 @@ CLIENT_NO_INSTANCE_RESULT = "Client.NoInstanceResult"
 
 OUTCOME_UNKNOWN = (
     "The reboot call was sent but its answer was lost (timeout, dropped connection or "
-    "server error), so it was not sent again; check the instances' status in the ECS "
-    "console before trying again."
+    "server error); it is sent again only once the instances are seen not to have "
+    "restarted (check their status in the ECS console before trying again by hand)."
 )
 
 _THROTTLING = (

@@ -27,6 +27,8 @@ class FlowConfig:
 
     confirm_ttl: int = 300
     reboot_timeout: int = 600
+    # ECSBOT_INFLIGHT_BOUND: a lost call can no longer act this long after it was sent.
+    inflight_bound: float = 60.0
     poll_interval: float = 2.0
     max_instances: int = 500
     default_region: str | None = None

@@ -6,10 +6,12 @@ left half-done by a crash resumes exactly where it stopped:
 
 * an instance whose reboot call was never sent (no ``reboot_sent_at``) is sent now;
 * an instance whose call was sent but whose answer was lost (a timeout, a 5xx, a crash
-  before the answer was recorded) stays ``pending`` and is resolved a few seconds later
+  before the answer was recorded) stays ``pending`` and is resolved at once
   (``bot.domain.lost_answer``): described, then watched when the call acted, or sent the
-  call once more when it did not. ``reboot_calls``, committed before each call, bounds
-  that at two calls per instance and request (docs/decisions/0003);
+  call once more when it did not. When that answer is lost too, a further call goes out
+  only once no earlier call can act (ECSBOT_INFLIGHT_BOUND) and the instance is seen not
+  to have restarted, with doubling gaps. ``reboot_calls`` is committed before each call
+  (docs/decisions/0003);
 * thread replies are posted before they are recorded as posted, so a crash repeats a
   reply at worst and never loses one.
 
@@ -25,7 +27,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.domain.errors import EcsError, EcsOutcomeUnknown, EcsTransientError
-from bot.domain.lost_answer import MAX_REBOOT_CALLS, Resolution, resolve_lost
+from bot.domain.lost_answer import (
+    MAX_REBOOT_CALLS,
+    Again,
+    Resolution,
+    call_again,
+    next_call_at,
+    resolve_lost,
+)
 from bot.domain.model import InstanceOutcome, InstanceRef, RequestState, final_request_state
 from bot.domain.request import PlannedInstance, RebootRequest
 from bot.domain.rollout import next_wave, refused, sent_wave, too_many_errors, wave_in_flight
@@ -77,6 +86,8 @@ def advance(
         # lost answer of its calls is resolved at once too.
         request = _between_waves(ctx, request, now)
         request = _resolve_lost_answers(ctx, request, ctx.clock())
+        # Instances whose every call lost its answer, past the in-flight bound.
+        request = _call_again(ctx, request)
     request = _report(ctx, request, now)
     if all(i.outcome.is_final for i in request.instances):
         finished = _finish(ctx, request)
@@ -357,7 +368,7 @@ def _watch(instance: PlannedInstance, why: str, **changes: object) -> PlannedIns
     return dataclasses.replace(
         instance,
         outcome=InstanceOutcome.REBOOTING,
-        message=f"{why}; watching the instance to see whether it restarts (not re-sent).",
+        message=f"{why}; watching the instance to see whether it restarts.",
         **changes,  # type: ignore[arg-type]
     )
 
@@ -387,7 +398,7 @@ def _lost_why(instance: PlannedInstance) -> str:
 
 def _resolve_lost_answers(ctx: Context, request: RebootRequest, now: datetime) -> RebootRequest:
     """Describe the instances whose answer was lost: watch those the call rebooted, send
-    the others the call once more, at most two calls per instance in all."""
+    the others the call once more (the second call; any further one is _call_again's)."""
     lost = _lost(request)
     if not lost:
         return request
@@ -476,11 +487,15 @@ def _resend_batch(
     try:
         results = ctx.ecs.reboot(region, ids, force=request.force)
     except EcsOutcomeUnknown as error:
+        # ECS may have taken the call in at any moment until the client gave up on it:
+        # the in-flight bound counts from then (call_again).
+        gave_up = ctx.clock()
         updated = [
             _watch(
                 i,
                 f"{why[i.ref]}; the instance had not restarted, so it was sent once more, "
                 f"and that answer was lost too ({error.describe()})",
+                reboot_resent_at=gave_up,
             )
             for i in instances
         ]
@@ -541,6 +556,178 @@ def _after_resend(old: PlannedInstance, new: PlannedInstance, why: str) -> Plann
         dataclasses.replace(old, reboot_calls=new.reboot_calls),
         f"{why}; sent once more, ECS refused it ({new.message})",
     )
+
+
+# --- further calls, past the in-flight bound (docs/decisions/0003) ----------------------
+
+
+def _due_at(ctx: Context, instance: PlannedInstance) -> datetime | None:
+    """When ``instance`` may get a further call: only one being watched whose every call
+    lost its answer (none answered, none seen acting)."""
+    if (
+        instance.outcome is not InstanceOutcome.REBOOTING
+        or instance.reboot_sent_at is None
+        or instance.reboot_acked_at is not None
+    ):
+        return None
+    return next_call_at(
+        calls=_calls(instance),
+        first_sent_at=instance.reboot_sent_at,
+        last_sent_at=_last_call(instance),
+        bound=timedelta(seconds=ctx.config.inflight_bound),
+        timeout=timedelta(seconds=ctx.config.reboot_timeout),
+        seen_leaving_running=instance.seen_leaving_running,
+        start_time_before=instance.start_time_before,
+    )
+
+
+def _last_call(instance: PlannedInstance) -> datetime:
+    assert instance.reboot_sent_at is not None
+    return instance.reboot_resent_at or instance.reboot_sent_at
+
+
+def _call_again(ctx: Context, request: RebootRequest) -> RebootRequest:
+    """A further call to the instances whose every call lost its answer, once it is safe
+    (docs/PRODUCT.md §5.4): a look at them now, at least ECSBOT_INFLIGHT_BOUND after their
+    latest call, shows them Running with the StartTime they had before the first one."""
+    now = ctx.clock()
+    due = {
+        i.ref: at for i in request.instances if (at := _due_at(ctx, i)) is not None and at <= now
+    }
+    if not due:
+        return request
+    try:
+        seen = describe_all(ctx, list(due))
+    except EcsTransientError as error:
+        log.warning("further calls of request %s deferred: %s", request.id, error)
+        return request
+    timeout = timedelta(seconds=ctx.config.reboot_timeout)
+    send: list[PlannedInstance] = []
+    left: list[PlannedInstance] = []
+    for instance in request.instances:
+        if instance.ref not in due:
+            continue
+        assert instance.reboot_sent_at is not None
+        info = seen.get(instance.ref)
+        verdict = call_again(
+            due_at=due[instance.ref],
+            looked_at=now,
+            first_sent_at=instance.reboot_sent_at,
+            timeout=timeout,
+            listed=info is not None,
+            status=info.status if info is not None else None,
+            start_time=info.start_time if info is not None else None,
+            start_time_before=instance.start_time_before,
+        )
+        if verdict is Again.SEND:
+            send.append(instance)
+        elif info is not None and info.status != RUNNING:
+            # Leaving Running now: one of the calls acted after all. Never another call;
+            # the completion rule counts it back on Running.
+            left.append(
+                dataclasses.replace(instance, status=info.status, seen_leaving_running=True)
+            )
+    request = _save(ctx, request, left)
+    for region, refs in by_region(i.ref for i in send).items():
+        for batch in batches(refs):
+            request = _send_again(ctx, request, region, batch)
+    return request
+
+
+def _send_again(
+    ctx: Context, request: RebootRequest, region: str, ids: Sequence[str]
+) -> RebootRequest:
+    """A further call (the third or later) to instances no earlier call rebooted and none
+    can any more. Counted in the database before it goes out, like every call."""
+    wanted = {InstanceRef(region, instance_id) for instance_id in ids}
+    before = {i.ref: i for i in request.instances if i.ref in wanted}
+    sent_at = ctx.clock()
+    request = _save(
+        ctx,
+        request,
+        [
+            dataclasses.replace(i, reboot_calls=_calls(i) + 1, reboot_resent_at=sent_at)
+            for i in before.values()
+        ],
+    )
+    instances = [i for i in request.instances if i.ref in wanted]
+    try:
+        results = ctx.ecs.reboot(region, ids, force=request.force)
+    except EcsOutcomeUnknown as error:
+        gave_up = ctx.clock()
+        updated = [
+            _watch(
+                i,
+                f"Every reboot call's answer was lost; call {i.reboot_calls}, made once no "
+                f"earlier call could still act, lost its answer too ({error.describe()})",
+                code=error.code,
+                api_request_id=error.request_id,
+                reboot_resent_at=gave_up,
+            )
+            for i in instances
+        ]
+    except EcsTransientError as error:
+        # Throttled or refused beyond the retries: it never reached ECS, so it does not
+        # count; the next tick tries again (it is still due).
+        log.warning("further reboot call of request %s not sent: %s", request.id, error)
+        updated = [
+            dataclasses.replace(
+                i,
+                reboot_calls=before[i.ref].reboot_calls,
+                reboot_resent_at=before[i.ref].reboot_resent_at,
+            )
+            for i in instances
+        ]
+    except EcsError as error:
+        updated = [_failed(i, error, ctx.clock()) for i in instances]
+    else:
+        updated = [
+            _after_further_call(old, new)
+            for old, new in zip(
+                instances, apply_results(instances, results, ctx.clock()), strict=True
+            )
+        ]
+    with ctx.uow() as uow:
+        uow.audit.append(
+            at=ctx.clock(),
+            actor="system",
+            action="resend",
+            request_id=request.id,
+            detail={
+                "sent": len(instances),
+                "calls": {str(i.ref): i.reboot_calls for i in updated},
+                "outcomes": {str(i.ref): i.code for i in updated},
+            },
+        )
+        uow.commit()
+    return _save(ctx, request, updated)
+
+
+def _after_further_call(old: PlannedInstance, new: PlannedInstance) -> PlannedInstance:
+    """One instance after a further call's answer. Nothing earlier can act any more, so
+    a refusal is final, unlike the second call's."""
+    lost = f"{old.reboot_calls - 1} reboot calls lost their answers"
+    if new.outcome is InstanceOutcome.REBOOTING:
+        return dataclasses.replace(
+            new,
+            message=(
+                f"{lost}; the instance had not restarted; call {new.reboot_calls}, made once "
+                "none of them could still act: reboot accepted."
+            ),
+        )
+    if new.code == "IncorrectInstanceStatus":
+        # Seen Running with its old StartTime, then no longer Running at ECS's check:
+        # something started it meanwhile. Watched, never called again.
+        return dataclasses.replace(
+            old,
+            outcome=InstanceOutcome.REBOOTING,
+            seen_leaving_running=True,
+            message=(
+                f"{lost}; call {new.reboot_calls} was refused as no longer Running "
+                "(IncorrectInstanceStatus): it had started restarting meanwhile."
+            ),
+        )
+    return dataclasses.replace(new, message=f"{lost}; call {new.reboot_calls}: {new.message}")
 
 
 def apply_results(
@@ -775,4 +962,9 @@ def _next_poll_at(
     # plain interval, not a slow poll later.
     if _lost(request):
         return min(at, now + timedelta(seconds=ctx.config.poll_interval))
+    # A further call is made at the first look once it is due, not a slow poll later.
+    due = [d for i in request.instances if (d := _due_at(ctx, i)) is not None]
+    if due:
+        # Past due (its look failed): again at the plain interval.
+        return min(at, max(min(due), now + timedelta(seconds=ctx.config.poll_interval)))
     return at

@@ -487,7 +487,12 @@ def execution_reply(request: RebootRequest) -> Message:
     accepted = [i for i in sent if _api_accepted(i)]
     lines = []
     for instance in sent:
-        if _api_accepted(instance) and instance.reboot_calls > 1:
+        if _api_accepted(instance) and instance.reboot_calls > 2:
+            result = (
+                ":arrows_counterclockwise: answers lost; the instance had not restarted; "
+                f"call {instance.reboot_calls}: reboot accepted"
+            )
+        elif _api_accepted(instance) and instance.reboot_calls > 1:
             result = (
                 ":arrows_counterclockwise: answer lost; the instance had not restarted; "
                 "sent once more: reboot accepted"
@@ -526,9 +531,15 @@ def _lost_answer(instance: PlannedInstance) -> str:
     """What became of an instance whose reboot call's answer was lost."""
     if instance.outcome is InstanceOutcome.PENDING:
         return "answer lost; checking whether the instance restarted"
+    if instance.reboot_calls > 1 and instance.seen_leaving_running:
+        return (
+            f"{instance.reboot_calls} answers lost; the instance has since restarted: "
+            "not sent again"
+        )
     if instance.reboot_calls > 1:
         return (
-            "answer lost; the instance had not restarted; sent once more, no answer: not sent again"
+            f"{instance.reboot_calls} answers lost; sent again only once no earlier call "
+            "can still act and the instance is seen not to have restarted"
         )
     if instance.seen_leaving_running:
         return "answer lost; the instance had restarted, so that call rebooted it: not sent again"
