@@ -24,6 +24,7 @@ from bot.db.migrate import current_revision, head_revision, is_sqlite, upgrade_t
 from bot.db.unit_of_work import UnitOfWork
 from bot.domain.approval import ApprovalRules
 from bot.domain.rollout import RolloutDefaults, Size, parse_size
+from bot.ecs.account_credentials import AccountCredentials
 from bot.ecs.client import EcsClient
 from bot.ecs.credentials import (
     DEFAULT_SESSION_NAME,
@@ -73,9 +74,12 @@ def flow_config(settings: Settings) -> FlowConfig:
             for_force=settings.approvals_for_force,
             above=settings.approvals_above,
             for_tags=settings.approval_tags,
+            for_accounts=tuple(settings.approvals_for_accounts),
         ),
         approval_ttl=settings.approval_ttl,
         approver_group=settings.approver_group,
+        accounts=settings.account_names,
+        default_account=settings.default_account,
     )
 
 
@@ -159,16 +163,16 @@ def make_ecs_client(
     clock: Callable[[], datetime] = utc_now,
     transport: httpx.BaseTransport | None = None,
 ) -> EcsClient:
-    credentials = credentials_chain(
-        config=chain_settings(settings),
-        sources=Sources(
-            clock=clock,
-            sts=StsTarget(
-                endpoint=settings.sts_endpoint or DEFAULT_STS_ENDPOINT,
-                session_name=settings.role_session_name or DEFAULT_SESSION_NAME,
-            ),
-        ),
+    sts = StsTarget(
+        endpoint=settings.sts_endpoint or DEFAULT_STS_ENDPOINT,
+        session_name=settings.role_session_name or DEFAULT_SESSION_NAME,
     )
+    own_identity = credentials_chain(
+        config=chain_settings(settings), sources=Sources(clock=clock, sts=sts)
+    )
+    # Each account's role is assumed from the bot's own identity, lazily, per session
+    # (§5.13); without ECSBOT_ACCOUNTS this is the own identity alone, as before.
+    credentials = AccountCredentials(own_identity, settings.account_roles, target=sts, clock=clock)
     return EcsClient(
         credentials=credentials,
         endpoint=settings.ecs_endpoint,

@@ -25,6 +25,7 @@ from bot.bootstrap import (
     utc_now,
 )
 from bot.db.migrate import upgrade_to_head
+from bot.domain.accounts import ACCOUNT_NAME
 from bot.domain.errors import BotError, CredentialsError
 from bot.domain.model import RequestState, Role
 from bot.domain.policy import Binding
@@ -135,6 +136,9 @@ def _parser() -> argparse.ArgumentParser:
         change.add_argument("role", choices=[role.value for role in Role])
         change.add_argument("--region", default="", help="only in this region")
         change.add_argument("--tag", default="", help="only for instances with tag K=V")
+        change.add_argument(
+            "--account", default="", help="only in this account (one of ECSBOT_ACCOUNTS)"
+        )
         change.set_defaults(run=handler)
 
     history = commands.add_parser("history", help="recent reboot requests")
@@ -297,14 +301,19 @@ def _cli_actor() -> str:
         return "cli:unknown"
 
 
-def _binding(args: argparse.Namespace) -> Binding:
+def _binding(args: argparse.Namespace, settings: Settings, *, revoke: bool) -> Binding:
     subject = str(args.subject).strip().lstrip("@")
     if subject[:1] not in ("U", "W", "S") or not subject.isalnum():
         raise SettingsError(f"{args.subject!r} is not a Slack user id (U…/W…) or group id (S…)")
     tag_key, _, tag_value = str(args.tag).partition("=")
     if args.tag and (not tag_key or not _):
         raise SettingsError("--tag must be KEY=VALUE")
-    return Binding(subject, Role(args.role), args.region, tag_key, tag_value)
+    account = str(args.account).strip()
+    # A grant names a configured account; a revoke may clean up after one was removed.
+    known = settings.account_names
+    if account and not (account in known or (revoke and ACCOUNT_NAME.fullmatch(account))):
+        raise SettingsError(f"--account {account!r} is not a known account ({', '.join(known)})")
+    return Binding(subject, Role(args.role), args.region, tag_key, tag_value, account)
 
 
 def _roles_list(settings: Settings, args: argparse.Namespace) -> int:
@@ -338,11 +347,12 @@ def _binding_json(binding: Binding) -> dict[str, str | None]:
         "role": binding.role.value,
         "region": binding.region or None,
         "tag": f"{binding.tag_key}={binding.tag_value}" if binding.tag_key else None,
+        "account": binding.account or None,
     }
 
 
 def _roles_change(settings: Settings, args: argparse.Namespace, *, revoke: bool) -> int:
-    binding = _binding(args)
+    binding = _binding(args, settings, revoke=revoke)
     engine = prepare_database(settings)
     try:
         uow = unit_of_work_factory(engine)

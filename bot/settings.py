@@ -13,12 +13,14 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from bot.domain.accounts import DEFAULT_ACCOUNT, parse_account_names, parse_accounts
 from bot.domain.rollout import parse_size
 
 _REGION_RE = re.compile(r"^[a-z]{2,}(-[a-z0-9]+)+$")
@@ -113,7 +115,54 @@ class Settings(BaseSettings):
         default="status", alias="ECSBOT_HEALTH_CHECK"
     )
 
+    # Several accounts (docs/PRODUCT.md §5.13). Declared in this order: the two name
+    # lists are checked against ECSBOT_ACCOUNTS, which pydantic validates first.
+    accounts: Annotated[tuple[tuple[str, str], ...], NoDecode] = Field(
+        default=(), alias="ECSBOT_ACCOUNTS"
+    )
+    default_account: str | None = Field(default=None, alias="ECSBOT_DEFAULT_ACCOUNT")
+    approvals_for_accounts: CommaList = Field(default=(), alias="ECSBOT_APPROVALS_FOR_ACCOUNTS")
+
     port: int = Field(default=3000, alias="PORT", ge=0, le=65535)
+
+    @field_validator("accounts", mode="before")
+    @classmethod
+    def _accounts(cls, value: object) -> object:
+        if isinstance(value, str):
+            if not value.strip():
+                return ()
+            return tuple(parse_accounts(value).items())
+        return value
+
+    @property
+    def account_roles(self) -> dict[str, str]:
+        """``ECSBOT_ACCOUNTS`` as name → role ARN (empty: one account, ``default``)."""
+        return dict(self.accounts)
+
+    @property
+    def account_names(self) -> tuple[str, ...]:
+        """Every account the bot serves: the ``ECSBOT_ACCOUNTS`` names, or ``default``."""
+        return tuple(name for name, _ in self.accounts) or (DEFAULT_ACCOUNT,)
+
+    @field_validator("default_account")
+    @classmethod
+    def _default_account(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if "," in value:
+            raise ValueError("names one account, not a list")
+        [name] = parse_account_names(value, _known_accounts(info))
+        return name
+
+    @field_validator("approvals_for_accounts", mode="before")
+    @classmethod
+    def _approval_accounts_list(cls, value: object) -> object:
+        return _split_commas(value)
+
+    @field_validator("approvals_for_accounts")
+    @classmethod
+    def _approval_accounts(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        return parse_account_names(",".join(value), _known_accounts(info))
 
     @field_validator("batch")
     @classmethod
@@ -237,6 +286,15 @@ class Settings(BaseSettings):
         if missing:
             listed = ", ".join(missing[:-1]) + f" and {missing[-1]}"
             raise SettingsError(f"{listed} are required for this command but are not set")
+
+
+def _known_accounts(info: ValidationInfo) -> tuple[str, ...]:
+    """The account names of ``ECSBOT_ACCOUNTS`` as validated so far (a malformed
+    ``ECSBOT_ACCOUNTS`` is reported on its own, so nothing is known then)."""
+    pairs = info.data.get("accounts")
+    if pairs is None:
+        return ()
+    return tuple(name for name, _ in pairs) or (DEFAULT_ACCOUNT,)
 
 
 def _is_set(value: object) -> bool:

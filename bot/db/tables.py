@@ -50,6 +50,7 @@ _REGION = 64
 _INSTANCE_ID = 64
 _STATE = 20
 _NAME = 255
+_ACCOUNT = 31  # [a-z0-9][a-z0-9-]{0,30}
 _TAG = 128
 
 
@@ -143,6 +144,11 @@ class RebootInstanceRow(Base):
     )
     region: Mapped[str] = mapped_column(String(_REGION))
     instance_id: Mapped[str] = mapped_column(String(_INSTANCE_ID))
+    # The account it belongs to (§5.13); "default" with one account. Instance ids are
+    # unique across accounts, so the unique key above needs no account.
+    account: Mapped[str] = mapped_column(
+        String(_ACCOUNT), default="default", server_default="default"
+    )
     # The order the user gave, so every message lists the instances the same way.
     position: Mapped[int] = mapped_column(Integer)
     name: Mapped[str | None] = mapped_column(String(_NAME))
@@ -204,7 +210,9 @@ class RoleBindingRow(Base):
     """A role granted to a Slack user or user group, optionally scoped."""
 
     __tablename__ = "role_bindings"
-    __table_args__ = (UniqueConstraint("subject", "role", "region", "tag_key", "tag_value"),)
+    __table_args__ = (
+        UniqueConstraint("subject", "role", "region", "tag_key", "tag_value", "account"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     subject: Mapped[str] = mapped_column(String(_SLACK_ID))
@@ -212,6 +220,8 @@ class RoleBindingRow(Base):
     region: Mapped[str] = mapped_column(String(_REGION), default="", server_default="")
     tag_key: Mapped[str] = mapped_column(String(_TAG), default="", server_default="")
     tag_value: Mapped[str] = mapped_column(String(_TAG), default="", server_default="")
+    # "" = every account (§5.13, §6).
+    account: Mapped[str] = mapped_column(String(_ACCOUNT), default="", server_default="")
     created_by: Mapped[str] = mapped_column(String(_ACTOR))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 

@@ -4,8 +4,10 @@ layer turns these into a reply that says what to do.
     BotError
     ├── EcsError                  the ECS API refused or failed a call (code, RequestId)
     │   ├── EcsTransientError     throttling, 5xx, connection faults that outlived retries
-    │   └── EcsOutcomeUnknown     a real reboot call whose answer was lost (resolved, §5.4)
-    ├── CredentialsError          no usable Alibaba Cloud credentials
+    │   │   └── StsUnavailable    STS throttled or failed assuming an account's role
+    │   ├── EcsOutcomeUnknown     a real reboot call whose answer was lost (resolved, §5.4)
+    │   └── RoleNotAssumable      STS refused an account's role (its code); nothing sent
+    ├── CredentialsError          no usable Alibaba Cloud credentials (STS's code, if any)
     └── StoreUnavailable          the database did not answer
 """
 
@@ -56,8 +58,39 @@ class EcsOutcomeUnknown(EcsError):
     not have happened, so it was not re-sent. Look at the instances before deciding."""
 
 
+class RoleNotAssumable(EcsError):
+    """The role of ``account`` could not be assumed (§5.13): STS refused it
+    (``EntityNotExist.Role``, ``NoPermission`` …, in ``code``) or the account is no
+    longer configured (``AccountNotConfigured``). Nothing was sent to ECS, so the call's
+    instances are ``denied`` in a preview and ``failed`` in a reboot, while other
+    accounts go on."""
+
+    def __init__(self, account: str, code: str, message: str, *, explanation: str) -> None:
+        super().__init__(code, message, explanation=explanation)
+        self.account = account
+
+
+class StsUnavailable(EcsTransientError):
+    """STS throttled or failed assuming ``account``'s role beyond its retries: nothing
+    was sent to ECS, and the same call may succeed later."""
+
+    def __init__(self, account: str, code: str, message: str, *, explanation: str) -> None:
+        super().__init__(code, message, explanation=explanation)
+        self.account = account
+
+
 class CredentialsError(BotError):
-    """No Alibaba Cloud credentials could be found or refreshed."""
+    """No Alibaba Cloud credentials could be found or refreshed.
+
+    ``code`` is STS's error code when STS refused (``EntityNotExist.Role``,
+    ``NoPermission``, ``Throttling.User`` …), or None; ``account`` the account whose
+    role could not be assumed (§5.13), or None for the bot's own identity.
+    """
+
+    def __init__(self, message: str, *, code: str | None = None, account: str | None = None):
+        super().__init__(message)
+        self.code = code
+        self.account = account
 
 
 class StoreUnavailable(BotError):

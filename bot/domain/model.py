@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from bot.domain.accounts import DEFAULT_ACCOUNT
+
 
 class RequestState(StrEnum):
     PREVIEWED = "previewed"
@@ -99,13 +101,16 @@ _ROLE_RANK = {Role.VIEWER: 1, Role.OPERATOR: 2, Role.ADMIN: 3}
 
 @dataclass(frozen=True, order=True)
 class InstanceRef:
-    """One instance as the user named it: its region and id."""
+    """One instance as the user named it: its region and id, and the account it belongs
+    to (``default`` with one account, §5.13)."""
 
     region: str
     instance_id: str
+    account: str = DEFAULT_ACCOUNT
 
     def __str__(self) -> str:
-        return f"{self.region}/{self.instance_id}"
+        where = f"{self.region}/{self.instance_id}"
+        return where if self.account == DEFAULT_ACCOUNT else f"{self.account}:{where}"
 
 
 def final_request_state(outcomes: list[InstanceOutcome], *, stopped: bool = False) -> RequestState:

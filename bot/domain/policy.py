@@ -13,25 +13,33 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
+from bot.domain.accounts import DEFAULT_ACCOUNT
 from bot.domain.model import Role
 
 
 @dataclass(frozen=True)
 class Binding:
-    """A role granted to a subject, optionally only in a region and/or for a tag."""
+    """A role granted to a subject, optionally only in an account, a region and/or for
+    a tag (§6)."""
 
     subject: str
     role: Role
     region: str = ""  # "" = every region
     tag_key: str = ""  # "" = every instance, whatever its tags
     tag_value: str = ""
+    account: str = ""  # "" = every account (§5.13)
 
-    def covers(self, region: str, tags: Mapping[str, str] | None) -> bool:
-        """True when this binding applies to an instance in ``region`` with ``tags``.
+    def covers(
+        self, region: str, tags: Mapping[str, str] | None, account: str = DEFAULT_ACCOUNT
+    ) -> bool:
+        """True when this binding applies to an instance of ``account`` in ``region``
+        with ``tags``; the account counts like the region.
 
         ``tags`` is None when they are not known yet (before DescribeInstances): a
         tag-scoped binding may then apply, and the decision is made again with the tags.
         """
+        if self.account and self.account != account:
+            return False
         if self.region and self.region != region:
             return False
         if not self.tag_key or tags is None:
@@ -40,11 +48,13 @@ class Binding:
 
     @property
     def scoped(self) -> bool:
-        return bool(self.region or self.tag_key)
+        return bool(self.account or self.region or self.tag_key)
 
     def describe(self) -> str:
-        """How people read it: ``operator in cn-hangzhou for env=prod``."""
+        """How people read it: ``operator in account prod in cn-hangzhou for env=prod``."""
         text = self.role.value
+        if self.account:
+            text += f" in account {self.account}"
         if self.region:
             text += f" in {self.region}"
         if self.tag_key:
@@ -59,6 +69,7 @@ class Target:
     region: str
     instance_id: str
     tags: Mapping[str, str] | None = None
+    account: str = DEFAULT_ACCOUNT
 
 
 @dataclass(frozen=True)
@@ -73,7 +84,9 @@ class Principal:
         """The strongest role this person holds on ``target``, or None."""
         if self.bootstrap_admin:
             return Role.ADMIN
-        roles = [b.role for b in self.bindings if b.covers(target.region, target.tags)]
+        roles = [
+            b.role for b in self.bindings if b.covers(target.region, target.tags, target.account)
+        ]
         return max(roles, key=lambda role: role.rank, default=None)
 
     @property

@@ -181,6 +181,11 @@ class RebootRequest:
         return tuple(sorted({i.ref.region for i in self.instances}))
 
     @property
+    def accounts(self) -> tuple[str, ...]:
+        """The accounts its instances belong to (``default`` with one account, §5.13)."""
+        return tuple(sorted({i.ref.account for i in self.instances}))
+
+    @property
     def to_reboot(self) -> tuple[PlannedInstance, ...]:
         return tuple(i for i in self.instances if i.will_reboot)
 

@@ -31,9 +31,22 @@ from typing import Any, Final, Literal
 import httpx
 import orjson
 
-from bot.domain.errors import EcsError, EcsOutcomeUnknown, EcsTransientError
+from bot.domain.errors import (
+    CredentialsError,
+    EcsError,
+    EcsOutcomeUnknown,
+    EcsTransientError,
+    RoleNotAssumable,
+    StsUnavailable,
+)
 from bot.ecs import catalogue, signing
-from bot.ecs.credentials import CredentialsProvider
+from bot.ecs.account_credentials import (
+    DEFAULT_ACCOUNT,
+    READ_SESSION,
+    AccountCredentials,
+    session_name_for,
+)
+from bot.ecs.credentials import Credentials, CredentialsProvider
 from bot.ecs.sender import Origin, Sender
 from bot.services.ports import (
     MAX_AGENT_IDS_PER_CALL,
@@ -61,6 +74,18 @@ the code is None for a 2xx answer, the API's code for an error answer, or one of
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class _Signer:
+    """Whose credentials sign a call: the account it acts in and the role session
+    (``ecs-reboot-bot`` for reads, ``slack-<user>`` on a person's behalf)."""
+
+    account: str = DEFAULT_ACCOUNT
+    session_name: str = READ_SESSION
+
+
+_READS = _Signer()
 
 
 @dataclass(frozen=True)
@@ -145,12 +170,18 @@ class EcsClient:
     ``endpoint`` is a template: ``{region}`` is replaced by the region id (the simulator
     and tests pass ``http://127.0.0.1:PORT``). ``sleep`` and ``random`` are injectable so
     tests run the retry paths without waiting; ``clock`` stamps the signatures.
+
+    ``credentials``: the bot's own identity (one account, ``default``), or an
+    ``AccountCredentials`` that assumes each account's role per session. Every method
+    takes ``account`` (default ``default``); the DryRun and the reboot also take
+    ``acting_user``, the Slack user on whose behalf they go out (the session
+    ``slack-<user>`` that ActionTrail shows; None: the bot's own ``ecs-reboot-bot``).
     """
 
     def __init__(
         self,
         *,
-        credentials: CredentialsProvider,
+        credentials: CredentialsProvider | AccountCredentials,
         endpoint: str = DEFAULT_ENDPOINT,
         signature_version: SignatureVersion = "v3",
         retry: RetryPolicy | None = None,
@@ -164,7 +195,11 @@ class EcsClient:
     ) -> None:
         if signature_version not in ("v3", "v1"):
             raise ValueError("signature_version must be 'v3' or 'v1'")
-        self._credentials = credentials
+        self._credentials = (
+            credentials
+            if isinstance(credentials, AccountCredentials)
+            else AccountCredentials(credentials)
+        )
         self._endpoint = endpoint.rstrip("/")
         self._signature_version = signature_version
         self._retry = retry or RetryPolicy()
@@ -199,10 +234,13 @@ class EcsClient:
 
     # --- EcsGateway -------------------------------------------------------------------
 
-    def describe_instances(self, region: str, instance_ids: Sequence[str]) -> list[InstanceInfo]:
+    def describe_instances(
+        self, region: str, instance_ids: Sequence[str], *, account: str = DEFAULT_ACCOUNT
+    ) -> list[InstanceInfo]:
         """Instances among ``instance_ids`` that exist and that the caller may see, in the
         API's order; missing ids are simply absent. ≤100 ids per call, paged by
         ``MaxResults``/``NextToken``."""
+        signer = _Signer(account)
         found: list[InstanceInfo] = []
         for batch in _batches(instance_ids):
             next_token = ""
@@ -214,7 +252,7 @@ class EcsClient:
                 }
                 if next_token:
                     params["NextToken"] = next_token
-                body = self._call_idempotent("DescribeInstances", region, params)
+                body = self._call_idempotent("DescribeInstances", region, params, signer)
                 for item in _list_at(body, "Instances", "Instance"):
                     found.append(_parse_instance(item, region))
                 next_token = str(body.get("NextToken") or "")
@@ -222,7 +260,9 @@ class EcsClient:
                     break
         return found
 
-    def describe_agents(self, region: str, instance_ids: Sequence[str]) -> list[AgentStatus]:
+    def describe_agents(
+        self, region: str, instance_ids: Sequence[str], *, account: str = DEFAULT_ACCOUNT
+    ) -> list[AgentStatus]:
         """``DescribeCloudAssistantStatus`` for ``instance_ids``, ≤50 per call (with ids
         given, the API answers every named instance at once: no paging)."""
         found: list[AgentStatus] = []
@@ -230,7 +270,9 @@ class EcsClient:
         for start in range(0, len(ids), MAX_AGENT_IDS_PER_CALL):
             batch = ids[start : start + MAX_AGENT_IDS_PER_CALL]
             params: Params = {"RegionId": region, **_indexed("InstanceId", batch)}
-            body = self._call_idempotent("DescribeCloudAssistantStatus", region, params)
+            body = self._call_idempotent(
+                "DescribeCloudAssistantStatus", region, params, _Signer(account)
+            )
             for item in _list_at(
                 body, "InstanceCloudAssistantStatusSet", "InstanceCloudAssistantStatus"
             ):
@@ -247,7 +289,12 @@ class EcsClient:
         return found
 
     def find_instances(
-        self, region: str, *, tags: Sequence[tuple[str, str]], name: str | None
+        self,
+        region: str,
+        *,
+        tags: Sequence[tuple[str, str]],
+        name: str | None,
+        account: str = DEFAULT_ACCOUNT,
     ) -> FoundInstances:
         """Instances matching ``Tag.N.Key``/``Tag.N.Value`` and ``InstanceName`` filters
         (AND), every page (``MaxResults`` 100, ``NextToken``). ``TotalCount`` comes back
@@ -265,7 +312,7 @@ class EcsClient:
             params = dict(filters)
             if next_token:
                 params["NextToken"] = next_token
-            body = self._call_idempotent("DescribeInstances", region, params)
+            body = self._call_idempotent("DescribeInstances", region, params, _Signer(account))
             for item in _list_at(body, "Instances", "Instance"):
                 found.append(_parse_instance(item, region))
             total = max(total, _int(body.get("TotalCount")))
@@ -275,16 +322,23 @@ class EcsClient:
         return FoundInstances(region, tuple(found), total, tag_filtered=bool(tags))
 
     def dry_run_reboot(
-        self, region: str, instance_ids: Sequence[str], *, force: bool
+        self,
+        region: str,
+        instance_ids: Sequence[str],
+        *,
+        force: bool,
+        account: str = DEFAULT_ACCOUNT,
+        acting_user: str | None = None,
     ) -> list[DryRunBatch]:
         """One ``DryRunBatch`` per ≤100 ids (``DryRun=true``, ``AllTogether``, so one
         refused instance fails its batch with the reason). A refusal is returned, not
         raised; transient failures that outlive the retries raise ``EcsTransientError``."""
         verdicts: list[DryRunBatch] = []
+        signer = _Signer(account, session_name_for(acting_user))
         for batch in _batches(instance_ids):
             params = _reboot_params(region, batch, force=force, dry_run=True)
             try:
-                self._call_idempotent("RebootInstances", region, params)
+                self._call_idempotent("RebootInstances", region, params, signer)
             except EcsTransientError:
                 raise
             except EcsError as refusal:
@@ -294,7 +348,10 @@ class EcsClient:
                         region,
                         tuple(batch),
                         error,
-                        per_instance=catalogue.names_one_instance(refusal.code),
+                        # A role that cannot be assumed refuses the call, not an
+                        # instance: halving would only ask STS again.
+                        per_instance=not isinstance(refusal, RoleNotAssumable)
+                        and catalogue.names_one_instance(refusal.code),
                     )
                 )
                 continue
@@ -309,7 +366,13 @@ class EcsClient:
         return verdicts
 
     def reboot(
-        self, region: str, instance_ids: Sequence[str], *, force: bool
+        self,
+        region: str,
+        instance_ids: Sequence[str],
+        *,
+        force: bool,
+        account: str = DEFAULT_ACCOUNT,
+        acting_user: str | None = None,
     ) -> list[RebootResult]:
         """ONE real ``RebootInstances`` call (``SuccessFirst``) for at most 100 ids; one
         ``RebootResult`` per id. Re-sent only after ``Throttling*`` or a failure to
@@ -323,18 +386,21 @@ class EcsClient:
                 f"reboot takes at most {MAX_IDS_PER_CALL} ids per call, got {len(ids)}"
             )
         params = _reboot_params(region, ids, force=force, dry_run=False)
-        body = self._call_once("RebootInstances", region, params)
+        signer = _Signer(account, session_name_for(acting_user))
+        body = self._call_once("RebootInstances", region, params, signer)
         return _parse_reboot_results(body, region, ids)
 
     # --- calls and retries ------------------------------------------------------------
 
-    def _call_idempotent(self, action: str, region: str, params: Params) -> dict[str, Any]:
+    def _call_idempotent(
+        self, action: str, region: str, params: Params, signer: _Signer = _READS
+    ) -> dict[str, Any]:
         """A call that is safe to repeat: retried on every transient failure."""
         attempts = self._retry.max_attempts
         for attempt in range(1, attempts + 1):
             last = attempt == attempts
             try:
-                answer = self._attempt(action, region, params)
+                answer = self._attempt(action, region, params, signer)
             except (_NotSent, _MaybeSent) as fault:
                 if last:
                     raise _transient_from_fault(action, fault) from None
@@ -352,14 +418,16 @@ class EcsClient:
             raise _error_from_answer(answer)
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
-    def _call_once(self, action: str, region: str, params: Params) -> dict[str, Any]:
+    def _call_once(
+        self, action: str, region: str, params: Params, signer: _Signer = _READS
+    ) -> dict[str, Any]:
         """A call with effects and no ClientToken: re-sent only when it certainly did
         nothing (throttled, or never connected)."""
         attempts = self._retry.max_attempts
         for attempt in range(1, attempts + 1):
             last = attempt == attempts
             try:
-                answer = self._attempt(action, region, params)
+                answer = self._attempt(action, region, params, signer)
             except _NotSent as fault:
                 if last:
                     raise _transient_from_fault(action, fault) from None
@@ -396,10 +464,12 @@ class EcsClient:
             )
         )
 
-    def _attempt(self, action: str, region: str, params: Params) -> _Answer:
-        """Sign and send one request; report it to ``on_call``."""
+    def _attempt(self, action: str, region: str, params: Params, signer: _Signer) -> _Answer:
+        """Sign and send one request; report it to ``on_call``. Each attempt asks for
+        credentials again, so a retry after a long backoff is never signed with a token
+        that expired in the meantime."""
         origin = self._origin(region)
-        encoded_query, headers = self._sign(action, origin.host, params)
+        encoded_query, headers = self._sign(action, origin.host, params, signer)
         started = time.monotonic()
         code: str | None = None
         try:
@@ -433,9 +503,11 @@ class EcsClient:
 
     # --- signing ----------------------------------------------------------------------
 
-    def _sign(self, action: str, host: str, params: Params) -> tuple[str, dict[str, str]]:
+    def _sign(
+        self, action: str, host: str, params: Params, signer: _Signer = _READS
+    ) -> tuple[str, dict[str, str]]:
         """The encoded query and the headers of one signed request."""
-        credentials = self._credentials.get()
+        credentials = self._credentials_for(signer)
         timestamp = _timestamp(self._clock())
         # 128 random bits as 32 hex digits, what uuid4().hex carried, without the UUID.
         nonce = os.urandom(16).hex()
@@ -475,6 +547,27 @@ class EcsClient:
             headers,
         )
         return encoded_query, headers
+
+    def _credentials_for(self, signer: _Signer) -> Credentials:
+        """The credentials of ``signer``; an account's role that cannot be assumed
+        becomes an ``EcsError`` for that call (nothing was sent), so a preview shows its
+        instances denied with STS's code and a reboot fails them, as for any refusal."""
+        try:
+            return self._credentials.get(signer.account, signer.session_name)
+        except CredentialsError as error:
+            if error.account is None:
+                raise  # the bot's own identity: no account-scoped verdict to give
+            code = error.code or catalogue.CLIENT_UNEXPECTED_RESPONSE
+            explanation = (
+                f"The bot could not act in account {error.account}: {error} Nothing was sent."
+            )
+            if catalogue.is_transient(code, None) or code == catalogue.CLIENT_CONNECTION_FAILED:
+                raise StsUnavailable(
+                    error.account, code, str(error), explanation=explanation
+                ) from None
+            raise RoleNotAssumable(
+                error.account, code, str(error), explanation=explanation
+            ) from None
 
     def _origin(self, region: str) -> Origin:
         # Once per region: httpx parses a URL character by character.

@@ -28,7 +28,9 @@ import dataclasses
 import json
 import logging
 import os
+import random
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -38,7 +40,7 @@ from typing import Any, Protocol
 import httpx
 
 from bot.domain.errors import CredentialsError
-from bot.ecs import signing
+from bot.ecs import catalogue, signing
 
 log = logging.getLogger(__name__)
 
@@ -269,13 +271,26 @@ def _parse_expiration(text: str) -> datetime:
 
 @dataclass(frozen=True)
 class StsTarget:
-    """Where and how long: the STS endpoint, the role's session name and lifetime."""
+    """Where and how long: the STS endpoint, the role's session name and lifetime; and
+    how often a throttled or failing STS is tried (``attempts``, with jittered
+    exponential backoff from ``backoff`` seconds, through ``sleep``)."""
 
     endpoint: str = DEFAULT_STS_ENDPOINT
     session_name: str = DEFAULT_SESSION_NAME
     duration_seconds: int = DEFAULT_DURATION_SECONDS
     timeout: float = 5.0
     transport: httpx.BaseTransport | None = None
+    attempts: int = 3
+    backoff: float = 0.5
+    sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
+
+
+class _StsTransient(Exception):
+    """One STS attempt that may succeed when tried again (throttled, 5xx, no answer)."""
+
+    def __init__(self, error: CredentialsError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def _sts_call(
@@ -286,7 +301,30 @@ def _sts_call(
     clock: Clock,
 ) -> tuple[Credentials, datetime]:
     """One STS RPC call (V1-signed with ``signer``, or anonymous) answering temporary
-    credentials. Errors name the STS code and message, never a request parameter."""
+    credentials. Throttling, ``ServiceUnavailable``, ``InternalError``, HTTP 5xx and
+    connection faults are tried again ``target.attempts`` times in all (the call only
+    issues credentials: repeating it is harmless); then, as for any refusal, a
+    ``CredentialsError`` carrying STS's code. Errors name the STS code and message,
+    never a request parameter."""
+    attempts = max(1, target.attempts)
+    for attempt in range(1, attempts + 1):
+        try:
+            return _sts_attempt(target, action, params, signer, clock)
+        except _StsTransient as transient:
+            if attempt == attempts:
+                raise transient.error from None
+            # Full jitter: replicas refreshing together do not retry together.
+            target.sleep(random.random() * target.backoff * 2 ** (attempt - 1))
+    raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+
+def _sts_attempt(
+    target: StsTarget,
+    action: str,
+    params: Mapping[str, str],
+    signer: Credentials | None,
+    clock: Clock,
+) -> tuple[Credentials, datetime]:
     query: dict[str, str] = {
         **params,
         "Action": action,
@@ -307,6 +345,7 @@ def _sts_call(
             query["SecurityToken"] = signer.security_token
         query["Signature"] = signing.v1_signature("POST", query, signer.access_key_secret)
     url = target.endpoint.rstrip("/") + "/"
+    role = params.get("RoleArn", "?")
     try:
         with httpx.Client(
             timeout=httpx.Timeout(target.timeout), transport=target.transport
@@ -320,22 +359,32 @@ def _sts_call(
             )
         payload = response.json()
     except httpx.HTTPError as exc:
-        raise CredentialsError(
-            f"STS {action} at {target.endpoint} did not answer ({type(exc).__name__}); "
-            "check ALIBABA_CLOUD_STS_ENDPOINT and the network."
+        raise _StsTransient(
+            CredentialsError(
+                f"STS {action} for {role} at {target.endpoint} did not answer "
+                f"({type(exc).__name__}); check ALIBABA_CLOUD_STS_ENDPOINT and the network.",
+                code=catalogue.CLIENT_CONNECTION_FAILED,
+            )
         ) from None
     except ValueError:
-        raise CredentialsError(
+        error = CredentialsError(
             f"STS {action} at {target.endpoint} answered HTTP {response.status_code} with "
-            "something that is not JSON; check ALIBABA_CLOUD_STS_ENDPOINT."
-        ) from None
-    if response.status_code != 200 or not isinstance(payload, dict):
-        code = payload.get("Code", "?") if isinstance(payload, dict) else "?"
-        message = payload.get("Message", "") if isinstance(payload, dict) else ""
-        raise CredentialsError(
-            f"STS {action} for {params.get('RoleArn', '?')} was refused: {code}: "
-            f"{str(message)[:300]}"
+            "something that is not JSON; check ALIBABA_CLOUD_STS_ENDPOINT.",
+            code=catalogue.CLIENT_UNEXPECTED_RESPONSE,
         )
+        if response.status_code >= 500:
+            raise _StsTransient(error) from None
+        raise error from None
+    if response.status_code != 200 or not isinstance(payload, dict):
+        code = str(payload.get("Code") or "?") if isinstance(payload, dict) else "?"
+        message = payload.get("Message", "") if isinstance(payload, dict) else ""
+        error = CredentialsError(
+            f"STS {action} for {role} was refused: {code}: {str(message)[:300]}",
+            code=None if code == "?" else code,
+        )
+        if catalogue.is_transient(code, response.status_code):
+            raise _StsTransient(error)
+        raise error
     try:
         body = payload["Credentials"]
         credentials = Credentials(
@@ -344,7 +393,8 @@ def _sts_call(
         return credentials, _parse_expiration(str(body["Expiration"]))
     except (KeyError, TypeError, ValueError):
         raise CredentialsError(
-            f"STS {action} answered without valid Credentials; check ALIBABA_CLOUD_STS_ENDPOINT."
+            f"STS {action} answered without valid Credentials; check ALIBABA_CLOUD_STS_ENDPOINT.",
+            code=catalogue.CLIENT_UNEXPECTED_RESPONSE,
         ) from None
 
 
@@ -597,7 +647,8 @@ def _credentials_file_profile(
         ) from None
     if not parser.has_section(name):
         return None
-    section = parser[name]
+    # As the official library reads the file: a value ends at an inline '#' comment.
+    section = {key: value.split("#")[0].strip() for key, value in parser[name].items()}
     kind = section.get("type", "access_key")
 
     def value(key: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypeAlias
 
+from bot.domain.accounts import AccountProblem
 from bot.domain.approval import ApprovalNeed
 from bot.domain.errors import BotError, EcsError, StoreUnavailable
 from bot.domain.model import InstanceRef
@@ -182,6 +183,7 @@ class AlreadyRetried:
 
 Answer: TypeAlias = (
     Denied
+    | AccountProblem
     | LookupFailed
     | NoMatch
     | TooManyMatched

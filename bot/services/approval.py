@@ -1,12 +1,11 @@
-"""Four-eyes approval and Retry (docs/PRODUCT.md §6.1, §6.2): the approvers' clicks on a request
-``awaiting_approval``, and the Retry button of a finished request's summary.
+"""Four-eyes approval (docs/PRODUCT.md §6.1): the approvers' clicks on a request
+``awaiting_approval``.
 
 Like a confirm, each click is decided before the ack, on the database alone
 (docs/decisions/0001): an approval is a row (one per person), and the approval that
 reaches the quorum makes the one conditional ``awaiting_approval → executing`` update
 that starts the request, so concurrent approvals, double clicks and replicas start it
-exactly once. A Retry click records the new request's id on the old one (a conditional
-update, so a second click opens nothing) and previews it after the ack.
+exactly once.
 """
 
 from __future__ import annotations
@@ -16,17 +15,13 @@ import logging
 from datetime import datetime, timedelta
 
 from bot.domain.model import RequestState
-from bot.domain.policy import check_may_act_on, check_may_approve
+from bot.domain.policy import check_may_approve
 from bot.domain.request import RebootRequest
-from bot.services import preview as preview_service
 from bot.services.answers import (
     AlreadyApproved,
-    AlreadyRetried,
     ApprovalRecorded,
     NoSuchRequest,
     NotAwaitingApproval,
-    NothingToRetry,
-    OtherChannel,
 )
 from bot.services.clicks import (
     Click,
@@ -146,66 +141,3 @@ def reject(ctx: Context, click: Click) -> Later:
     if not won:
         return telling(ctx, click, NotAwaitingApproval(latest))
     return redrawing(ctx, latest)
-
-
-def retry(ctx: Context, click: Click) -> Later:
-    """Decide a click on ``reboot_retry`` now (the requester or an admin): claim the
-    retry on the finished request; after the ack, preview a new request for exactly its
-    failed, timed-out and aborted instances (same mode and reason)."""
-    with ctx.uow() as uow:
-        request = uow.requests.get(click.request_id)
-        principal = ctx.principal(uow, click.user)
-    if request is None:
-        return telling(ctx, click, NoSuchRequest(click.request_id))
-    if request.channel != click.channel:
-        return telling(ctx, click, OtherChannel())
-    again = request.retryable
-    if not again:
-        return telling(ctx, click, NothingToRetry(request))
-    if request.retried_by_request is not None:
-        return telling(ctx, click, AlreadyRetried(request.id, request.retried_by_request))
-    allowed = if_allowed(ctx, click, request, principal, check=check_may_act_on, instances=again)
-    if not isinstance(allowed, RebootRequest):
-        return allowed
-    retry_id = ctx.new_id()
-    now = ctx.clock()
-    with ctx.uow() as uow:
-        won = uow.requests.claim_retry(request.id, retry_id)
-        if won:
-            uow.audit.append(
-                at=now,
-                actor=click.user,
-                action="retry",
-                request_id=request.id,
-                detail={"retry_id": retry_id, "instances": [str(i.ref) for i in again]},
-            )
-        uow.commit()
-        latest = uow.requests.get(request.id)
-    if not won:
-        shown = (latest.retried_by_request if latest else None) or "?"
-        return telling(ctx, click, AlreadyRetried(request.id, shown))
-    asked = preview_service.PreviewAsked(
-        user=click.user,
-        channel=request.channel,
-        instances=tuple(i.ref for i in again),
-        force=request.force,
-        command_text=request.command_text,
-        reason=request.reason,
-        retry_of=request.id,
-        request_id=retry_id,
-    )
-
-    def preview_retry() -> bool:
-        opened = None
-        try:
-            opened = preview_service.preview(ctx, asked)
-        finally:
-            if opened is None:
-                # Nothing was previewed (denied, ECS did not answer): Retry may be
-                # clicked again.
-                with ctx.uow() as uow:
-                    uow.requests.release_retry(request.id, retry_id)
-                    uow.commit()
-        return opened is not None
-
-    return preview_retry

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from bot.domain.accounts import DEFAULT_ACCOUNT
 from bot.domain.approval import ApprovalRules
 from bot.domain.policy import Principal
 from bot.domain.rollout import RolloutDefaults
@@ -44,6 +45,9 @@ class FlowConfig:
     approval_rules: ApprovalRules = field(default_factory=ApprovalRules)
     approval_ttl: int = 1800
     approver_group: str | None = None
+    # ECSBOT_ACCOUNTS' names (or "default") and ECSBOT_DEFAULT_ACCOUNT (§5.13).
+    accounts: tuple[str, ...] = (DEFAULT_ACCOUNT,)
+    default_account: str | None = None
 
 
 class OwedReleases:

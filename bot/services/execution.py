@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.domain.errors import EcsError, EcsOutcomeUnknown, EcsTransientError
+from bot.domain.errors import EcsError, EcsOutcomeUnknown, EcsTransientError, RoleNotAssumable
 from bot.domain.lost_answer import (
     MAX_REBOOT_CALLS,
     Again,
@@ -41,7 +41,7 @@ from bot.domain.rollout import next_wave, refused, sent_wave, too_many_errors, w
 from bot.services.catch_up import announce_end, redraw
 from bot.services.context import Context
 from bot.services.ports import RUNNING, AgentStatus, RebootResult, RequestUpdate, UnitOfWork
-from bot.services.preview import batches, by_region, describe_all
+from bot.services.preview import batches, by_place, describe_all, describe_reachable
 from bot.services.progress import gate_on_agent, next_delay, observe
 
 log = logging.getLogger(__name__)
@@ -221,9 +221,9 @@ def _send_unsent(ctx: Context, request: RebootRequest) -> RebootRequest:
     unsent = next_wave(request.instances)
     if unsent and unsent[0].wave > 1 and (latest := _held_back(ctx, request)) is not None:
         return latest
-    for region, ids in by_region(i.ref for i in unsent).items():
+    for (account, region), ids in by_place(i.ref for i in unsent).items():
         for batch in batches(ids):
-            request = _send_batch(ctx, request, region, batch)
+            request = _send_batch(ctx, request, account, region, batch)
     never_sent = [
         dataclasses.replace(i, outcome=InstanceOutcome.SKIPPED)
         for i in request.instances
@@ -273,9 +273,9 @@ def _with(request: RebootRequest, updated: Sequence[PlannedInstance]) -> RebootR
 
 
 def _send_batch(
-    ctx: Context, request: RebootRequest, region: str, ids: Sequence[str]
+    ctx: Context, request: RebootRequest, account: str, region: str, ids: Sequence[str]
 ) -> RebootRequest:
-    wanted = {InstanceRef(region, instance_id) for instance_id in ids}
+    wanted = {InstanceRef(region, instance_id, account) for instance_id in ids}
     instances = [i for i in request.instances if i.ref in wanted]
     sent_at = ctx.clock()
     # Recorded before the call: after a crash, "sent_at set, no answer" means "may have
@@ -287,7 +287,10 @@ def _send_batch(
     )
     instances = [i for i in request.instances if i.ref in wanted]
     try:
-        results = ctx.ecs.reboot(region, ids, force=request.force)
+        # Signed for the confirmer: the cloud's audit trail names who pressed Reboot.
+        results = ctx.ecs.reboot(
+            region, ids, force=request.force, account=account, acting_user=request.confirmed_by
+        )
     except EcsOutcomeUnknown as error:
         # Left pending with its send recorded: described at once, in this same step.
         updated = [
@@ -355,9 +358,9 @@ def _retry_refused(ctx: Context, request: RebootRequest, now: datetime) -> Reboo
     waiting = [i for i in refused(request.instances) if i.unsent_since and i.unsent_since < now]
     if not waiting or not request.state.is_running:
         return request
-    for region, ids in by_region(i.ref for i in waiting).items():
+    for (account, region), ids in by_place(i.ref for i in waiting).items():
         for batch in batches(ids):
-            request = _send_batch(ctx, request, region, batch)
+            request = _send_batch(ctx, request, account, region, batch)
     with ctx.uow() as uow:
         _audit_sent(ctx, uow, request, waiting)
         uow.commit()
@@ -457,17 +460,17 @@ def _resolve_lost_answers(ctx: Context, request: RebootRequest, now: datetime) -
             why = "ECS no longer lists it" if info is None else "its StartTime cannot tell"
             decided.append(_watch(instance, f"{_lost_why(instance)}; {why}"))
     request = _save(ctx, request, decided)
-    for region, refs in by_region(i.ref for i in resend).items():
+    for (account, region), refs in by_place(i.ref for i in resend).items():
         for batch in batches(refs):
-            request = _resend_batch(ctx, request, region, batch)
+            request = _resend_batch(ctx, request, account, region, batch)
     return request
 
 
 def _resend_batch(
-    ctx: Context, request: RebootRequest, region: str, ids: Sequence[str]
+    ctx: Context, request: RebootRequest, account: str, region: str, ids: Sequence[str]
 ) -> RebootRequest:
     """The second and last call for instances still ``Running`` since before the first."""
-    wanted = {InstanceRef(region, instance_id) for instance_id in ids}
+    wanted = {InstanceRef(region, instance_id, account) for instance_id in ids}
     before = [i for i in request.instances if i.ref in wanted]
     # The second call is recorded before it is sent, like the first: a crash, a lost
     # lease or another replica then never sends a third. ECSBOT_REBOOT_TIMEOUT counts
@@ -485,7 +488,10 @@ def _resend_batch(
     instances = [i for i in request.instances if i.ref in wanted]
     why = {i.ref: _lost_why(i) for i in instances}
     try:
-        results = ctx.ecs.reboot(region, ids, force=request.force)
+        # Signed for the confirmer: the cloud's audit trail names who pressed Reboot.
+        results = ctx.ecs.reboot(
+            region, ids, force=request.force, account=account, acting_user=request.confirmed_by
+        )
     except EcsOutcomeUnknown as error:
         # ECS may have taken the call in at any moment until the client gave up on it:
         # the in-flight bound counts from then (call_again).
@@ -628,18 +634,18 @@ def _call_again(ctx: Context, request: RebootRequest) -> RebootRequest:
                 dataclasses.replace(instance, status=info.status, seen_leaving_running=True)
             )
     request = _save(ctx, request, left)
-    for region, refs in by_region(i.ref for i in send).items():
+    for (account, region), refs in by_place(i.ref for i in send).items():
         for batch in batches(refs):
-            request = _send_again(ctx, request, region, batch)
+            request = _send_again(ctx, request, account, region, batch)
     return request
 
 
 def _send_again(
-    ctx: Context, request: RebootRequest, region: str, ids: Sequence[str]
+    ctx: Context, request: RebootRequest, account: str, region: str, ids: Sequence[str]
 ) -> RebootRequest:
     """A further call (the third or later) to instances no earlier call rebooted and none
     can any more. Counted in the database before it goes out, like every call."""
-    wanted = {InstanceRef(region, instance_id) for instance_id in ids}
+    wanted = {InstanceRef(region, instance_id, account) for instance_id in ids}
     before = {i.ref: i for i in request.instances if i.ref in wanted}
     sent_at = ctx.clock()
     request = _save(
@@ -652,7 +658,10 @@ def _send_again(
     )
     instances = [i for i in request.instances if i.ref in wanted]
     try:
-        results = ctx.ecs.reboot(region, ids, force=request.force)
+        # Signed for the confirmer, like the first call.
+        results = ctx.ecs.reboot(
+            region, ids, force=request.force, account=account, acting_user=request.confirmed_by
+        )
     except EcsOutcomeUnknown as error:
         gave_up = ctx.clock()
         updated = [
@@ -791,13 +800,16 @@ def _observe(ctx: Context, request: RebootRequest, now: datetime) -> tuple[Reboo
     if not watching:
         return request, False
     try:
-        seen = describe_all(ctx, [i.ref for i in watching])
+        seen, unreachable = describe_reachable(ctx, [i.ref for i in watching])
     except EcsTransientError as error:
         # Throttling slows the poller down, it never stops it: try again next tick.
         log.warning("poll of request %s deferred: %s", request.id, error)
         return request, False
     updated = [
-        observe(i, seen.get(i.ref), now=now, timeout_seconds=ctx.config.reboot_timeout)
+        _unreachable_said(
+            observe(i, seen.get(i.ref), now=now, timeout_seconds=ctx.config.reboot_timeout),
+            unreachable.get(i.ref),
+        )
         for i in watching
     ]
     if ctx.config.health_check_agent:
@@ -805,6 +817,19 @@ def _observe(ctx: Context, request: RebootRequest, now: datetime) -> tuple[Reboo
     changed = [new for old, new in zip(watching, updated, strict=True) if new is not old]
     return _save(ctx, request, changed), any(
         new.outcome is not old.outcome for old, new in zip(watching, updated, strict=True)
+    )
+
+
+def _unreachable_said(
+    instance: PlannedInstance, refusal: RoleNotAssumable | None
+) -> PlannedInstance:
+    """An instance that timed out while its account could not be reached (its role no
+    longer assumable, or the account removed from ECSBOT_ACCOUNTS) says so, with the
+    code, instead of "no longer listed by ECS"."""
+    if refusal is None or instance.outcome is not InstanceOutcome.TIMED_OUT:
+        return instance
+    return dataclasses.replace(
+        instance, code=refusal.code, message=f"{instance.message} {refusal.describe()}"
     )
 
 
@@ -818,9 +843,9 @@ def _gate_on_agents(
         return instances
     agents: dict[InstanceRef, AgentStatus] = {}
     try:
-        for region, ids in by_region(i.ref for i in back).items():
-            for status in ctx.ecs.describe_agents(region, ids):
-                agents[InstanceRef(region, status.instance_id)] = status
+        for (account, region), ids in by_place(i.ref for i in back).items():
+            for status in ctx.ecs.describe_agents(region, ids, account=account):
+                agents[InstanceRef(region, status.instance_id, account)] = status
     except EcsTransientError as error:
         log.warning("agent check deferred: %s", error)
         return [_not_yet(i) if i.outcome is InstanceOutcome.SUCCEEDED else i for i in instances]

@@ -29,6 +29,7 @@ def request_json(request: RebootRequest) -> dict[str, Any]:
         "cancelled_by": request.cancelled_by,
         "finished_at": _iso(request.finished_at),
         "regions": list(request.regions),
+        "accounts": list(request.accounts),
         "rollout": {
             "waves": request.rollout_waves,
             "canary": request.rollout_canary,
@@ -46,6 +47,7 @@ def request_json(request: RebootRequest) -> dict[str, Any]:
         "instances": [
             {
                 "instance_id": i.ref.instance_id,
+                "account": i.ref.account,
                 "region": i.ref.region,
                 "name": i.name,
                 "verdict": i.verdict.value,

@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import Any, Final, Protocol
 
 from bot.domain import dry_run
+from bot.domain.accounts import DEFAULT_ACCOUNT
 from bot.domain.errors import EcsError
 from bot.domain.model import InstanceOutcome, RequestState, Verdict
 from bot.domain.policy import Binding
@@ -110,14 +111,27 @@ class AgentStatus:
 
 class EcsGateway(Protocol):
     """What the use cases need from ECS. Each method batches ≤100 ids per API call
-    itself, retries transient failures, and raises ``EcsError`` subclasses."""
+    itself, retries transient failures, and raises ``EcsError`` subclasses.
 
-    def describe_instances(self, region: str, instance_ids: Sequence[str]) -> list[InstanceInfo]:
+    ``account`` names the account a call acts in (``default``: the bot's own identity,
+    the only account without ``ECSBOT_ACCOUNTS``); ``acting_user`` the Slack user on
+    whose behalf a DryRun or reboot goes out (its role session, which the cloud's audit
+    trail shows, is named for them). A role that cannot be assumed raises
+    ``CredentialsError`` carrying STS's code and the account."""
+
+    def describe_instances(
+        self, region: str, instance_ids: Sequence[str], *, account: str = DEFAULT_ACCOUNT
+    ) -> list[InstanceInfo]:
         """Instances that exist (and that the caller may see); missing ids are absent."""
         ...
 
     def find_instances(
-        self, region: str, *, tags: Sequence[tuple[str, str]], name: str | None
+        self,
+        region: str,
+        *,
+        tags: Sequence[tuple[str, str]],
+        name: str | None,
+        account: str = DEFAULT_ACCOUNT,
     ) -> FoundInstances:
         """Every instance in ``region`` carrying all ``tags`` and whose name matches
         ``name`` (``*`` wildcard; None: any name), paged by ``NextToken`` with
@@ -126,13 +140,25 @@ class EcsGateway(Protocol):
         ...
 
     def dry_run_reboot(
-        self, region: str, instance_ids: Sequence[str], *, force: bool
+        self,
+        region: str,
+        instance_ids: Sequence[str],
+        *,
+        force: bool,
+        account: str = DEFAULT_ACCOUNT,
+        acting_user: str | None = None,
     ) -> list[DryRunBatch]:
         """DryRun with ``BatchOptimization=AllTogether``; one entry per API call."""
         ...
 
     def reboot(
-        self, region: str, instance_ids: Sequence[str], *, force: bool
+        self,
+        region: str,
+        instance_ids: Sequence[str],
+        *,
+        force: bool,
+        account: str = DEFAULT_ACCOUNT,
+        acting_user: str | None = None,
     ) -> list[RebootResult]:
         """ONE real call with ``BatchOptimization=SuccessFirst`` for at most
         ``MAX_IDS_PER_CALL`` ids (callers batch, so they can record the moment before
@@ -140,7 +166,9 @@ class EcsGateway(Protocol):
         or 5xx the call is never re-sent: ``EcsOutcomeUnknown`` is raised instead."""
         ...
 
-    def describe_agents(self, region: str, instance_ids: Sequence[str]) -> list[AgentStatus]:
+    def describe_agents(
+        self, region: str, instance_ids: Sequence[str], *, account: str = DEFAULT_ACCOUNT
+    ) -> list[AgentStatus]:
         """The Cloud Assistant agent of each instance (≤50 ids per call, batched here);
         instances ECS does not know are absent."""
         ...

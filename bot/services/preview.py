@@ -7,11 +7,13 @@ import dataclasses
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from bot.domain.accounts import DEFAULT_ACCOUNT, AccountProblem, command_accounts
 from bot.domain.approval import ApprovalNeed, approval_need
+from bot.domain.commands import RebootCommand
 from bot.domain.dry_run import DryRunAnswer, find_refused
-from bot.domain.errors import EcsError
+from bot.domain.errors import EcsError, RoleNotAssumable
 from bot.domain.model import InstanceRef, RequestState, Role, Verdict
 from bot.domain.policy import (
     Decision,
@@ -25,7 +27,7 @@ from bot.domain.policy import (
 from bot.domain.policy import role_needed_to_reboot as needed_role
 from bot.domain.request import PlannedInstance, RebootRequest, expiry
 from bot.domain.rollout import Rollout, RolloutDefaults, RolloutFlags, plan_waves, resolve
-from bot.domain.selectors import InstanceFilter, Selector
+from bot.domain.selectors import InstanceFilter
 from bot.services.answers import (
     Denied,
     LookupFailed,
@@ -62,28 +64,16 @@ LOCK_CODES = {
 
 @dataclass(frozen=True)
 class PreviewAsked:
-    """A parsed ``/ecs-reboot`` reboot command, as the Slack layer hands it over."""
+    """A reboot command to preview: the command as parsed (``bot.domain.parser``), who
+    asked for it, where, and the text they typed. A retry (docs/PRODUCT.md §6.2) also
+    names the request it retries and the id claimed for it there."""
 
     user: str
     channel: str
-    instances: tuple[InstanceRef, ...]
-    force: bool
+    command: RebootCommand
     command_text: str = ""
-    duplicates: tuple[InstanceRef, ...] = ()
-    rollout: RolloutFlags = field(default_factory=RolloutFlags)
-    reason: str | None = None
-    # A retry (docs/PRODUCT.md §6.2): the request it retries, and the id claimed for it there.
     retry_of: str | None = None
     request_id: str | None = None
-    # ``tag:``/``name:`` selectors and the regions they are resolved in (docs/PRODUCT.md §4).
-    selectors: tuple[Selector, ...] = ()
-    search_regions: tuple[str, ...] = ()
-
-    @property
-    def regions(self) -> tuple[str, ...]:
-        """Every region the request may touch, before anything is looked up."""
-        named = [ref.region for ref in self.instances]
-        return tuple(sorted({*named, *(self.search_regions if self.selectors else ())}))
 
 
 def early_check(ctx: Context, asked: PreviewAsked) -> Decision:
@@ -98,12 +88,25 @@ def early_check(ctx: Context, asked: PreviewAsked) -> Decision:
         return channel
     with ctx.uow() as uow:
         principal = ctx.principal(uow, asked.user)
-    targets = [Target(ref.region, ref.instance_id) for ref in asked.instances]
-    if asked.selectors:
-        # What a selector matches is not known yet: the regions it searches stand in
-        # (an empty id reads "instances in that region").
-        targets += [Target(region, "") for region in asked.search_regions]
-    least = needed_role(force=True) if asked.force else Role.VIEWER
+    accounts = command_accounts(
+        asked.command.accounts,
+        ctx.config.accounts,
+        ctx.config.default_account,
+        bare_ids=bool(asked.command.instances),
+    )
+    if isinstance(accounts, AccountProblem):
+        return Decision.allow()  # the preview says so, before ECS is asked anything
+    command = _in_account(asked.command, accounts)
+    targets = [Target(ref.region, ref.instance_id, None, ref.account) for ref in command.instances]
+    if command.selectors:
+        # What a selector matches is not known yet: the accounts and regions it searches
+        # stand in (an empty id reads "instances in that region").
+        targets += [
+            Target(region, "", None, account)
+            for account in accounts
+            for region in command.search_regions
+        ]
+    least = needed_role(force=True) if command.force else Role.VIEWER
     return check_role(principal, least, targets)
 
 
@@ -114,7 +117,7 @@ def preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
         return _preview(ctx, asked)
     except EcsError as error:
         log.warning("preview failed: %s", error)
-        regions = asked.regions
+        regions = asked.command.all_regions
         ctx.presenter.tell(asked.channel, asked.user, LookupFailed(regions, error))
         return None
 
@@ -125,11 +128,21 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
         ctx.presenter.tell(asked.channel, asked.user, Denied(decision.denial))
         return None
 
-    refs, duplicates = asked.instances, asked.duplicates
+    accounts = command_accounts(
+        asked.command.accounts,
+        ctx.config.accounts,
+        ctx.config.default_account,
+        bare_ids=bool(asked.command.instances),
+    )
+    if isinstance(accounts, AccountProblem):
+        ctx.presenter.tell(asked.channel, asked.user, accounts)
+        return None
+    asked = dataclasses.replace(asked, command=_in_account(asked.command, accounts))
+    refs, duplicates = asked.command.instances, asked.command.duplicates
     found: dict[InstanceRef, InstanceInfo] = {}
     selection: Selection | None = None
-    if asked.selectors:
-        resolved = resolve_selectors(ctx, asked)
+    if asked.command.selectors:
+        resolved = resolve_selectors(ctx, asked, accounts)
         if isinstance(resolved, NoMatch | TooManyMatched | MatchCapped):
             ctx.presenter.tell(asked.channel, asked.user, resolved)
             return None
@@ -137,16 +150,21 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
         found.update(matched)
         # Ids given as well are added to what the filter matched; one it matched
         # already is a repeat, dropped and reported like any other.
-        duplicates += tuple(ref for ref in asked.instances if ref in matched)
-        refs = tuple(matched) + tuple(ref for ref in asked.instances if ref not in matched)
-    found.update(describe_all(ctx, [ref for ref in refs if ref not in found]))
+        duplicates += tuple(ref for ref in asked.command.instances if ref in matched)
+        refs = tuple(matched) + tuple(ref for ref in asked.command.instances if ref not in matched)
+    described, unreachable = describe_reachable(ctx, [ref for ref in refs if ref not in found])
+    found.update(described)
     with ctx.uow() as uow:
         principal = ctx.principal(uow, asked.user)
-    targets = [Target(ref.region, ref.instance_id, found[ref].tags) for ref in refs if ref in found]
+    targets = [
+        Target(ref.region, ref.instance_id, found[ref].tags, ref.account)
+        for ref in refs
+        if ref in found
+    ]
     may_view = check_role(principal, Role.VIEWER, targets)
-    may_execute = check_role(principal, needed_role(force=asked.force), targets)
+    may_execute = check_role(principal, needed_role(force=asked.command.force), targets)
     # A force reboot from someone who may not force is a denial, not a preview (§5.2).
-    for verdict in (may_view, may_execute if asked.force else Decision.allow()):
+    for verdict in (may_view, may_execute if asked.command.force else Decision.allow()):
         if verdict.denial is not None:
             ctx.presenter.tell(asked.channel, asked.user, Denied(verdict.denial))
             _audit_denial(ctx, asked, verdict.denial)
@@ -158,20 +176,23 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
         for ref in refs
         if ref in found and found[ref].status == RUNNING and not found[ref].operation_locks
     ]
-    batches = dry_run_all(ctx, candidates, force=asked.force)
+    batches = dry_run_all(ctx, candidates, force=asked.command.force, acting_user=asked.user)
+    for ref, refusal in unreachable.items():
+        batches[ref] = DryRunBatch(ref.region, (ref.instance_id,), refusal, per_instance=False)
     instances = plan_instances(refs, found, batches)
-    instances, rollout = plan_rollout(instances, asked.rollout, ctx.config.rollout)
+    instances, rollout = plan_rollout(instances, asked.command.rollout, ctx.config.rollout)
     need = approval_need(
         ctx.config.approval_rules,
-        force=asked.force,
+        force=asked.command.force,
         instance_tags=[i.tags for i in instances if i.will_reboot],
+        instance_accounts=[i.ref.account for i in instances if i.will_reboot],
     )
 
     now = ctx.clock()
     request = RebootRequest(
         id=asked.request_id or ctx.new_id(),
         state=RequestState.PREVIEWED,
-        force=asked.force,
+        force=asked.command.force,
         requester=asked.user,
         channel=asked.channel,
         created_at=now,
@@ -183,10 +204,10 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
         rollout_batch=rollout.batch,
         rollout_max_errors=rollout.max_errors,
         pause_after_wave=1 if rollout.pause_after_canary and rollout.waves > 1 else None,
-        reason=asked.reason,
+        reason=asked.command.reason,
         approvals_needed=need.count,
         retry_of=asked.retry_of,
-        selectors=tuple(str(selector) for selector in asked.selectors),
+        selectors=tuple(str(selector) for selector in asked.command.selectors),
     )
     with ctx.uow() as uow:
         uow.requests.add(request)
@@ -196,12 +217,12 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
             action="preview",
             request_id=request.id,
             detail={
-                "force": asked.force,
+                "force": asked.command.force,
                 "channel": asked.channel,
                 "instances": [str(i.ref) for i in instances],
                 "will_reboot": len(request.to_reboot),
                 "waves": rollout.waves,
-                "reason": asked.reason,
+                "reason": asked.command.reason,
                 "approvals_needed": need.count,
                 "retry_of": asked.retry_of,
                 "selectors": list(request.selectors),
@@ -266,35 +287,62 @@ def _note(
     )
 
 
-def resolve_selectors(
-    ctx: Context, asked: PreviewAsked
-) -> tuple[dict[InstanceRef, InstanceInfo], Selection] | NoMatch | TooManyMatched | MatchCapped:
-    """The instances the selectors match together, in every region searched, in the
-    order the regions were asked and ECS listed them; or the answer that says why there
-    is nothing to preview (no match, too many, a tag filter ECS cut at 1,000).
+def _in_account(command: RebootCommand, accounts: tuple[str, ...]) -> RebootCommand:
+    """The ids as belonging to the command's account (there is one when ids are given:
+    ``command_accounts`` refused bare ids with several)."""
+    if not command.instances and not command.duplicates:
+        return command
+    account = accounts[0]
+    return dataclasses.replace(
+        command,
+        instances=tuple(dataclasses.replace(r, account=account) for r in command.instances),
+        duplicates=tuple(dataclasses.replace(r, account=account) for r in command.duplicates),
+    )
 
-    One filtered ``DescribeInstances`` per region (all pages); the listed instances
-    carry everything the preview needs, so they are not described again.
+
+def resolve_selectors(
+    ctx: Context, asked: PreviewAsked, accounts: tuple[str, ...] = (DEFAULT_ACCOUNT,)
+) -> tuple[dict[InstanceRef, InstanceInfo], Selection] | NoMatch | TooManyMatched | MatchCapped:
+    """The instances the selectors match together, in every account × region searched,
+    in the order the accounts and regions were asked and ECS listed them; or the answer
+    that says why there is nothing to preview (no match, too many, a tag filter ECS cut
+    at 1,000).
+
+    One filtered ``DescribeInstances`` per account and region (all pages); the listed
+    instances carry everything the preview needs, so they are not described again. An
+    account whose role cannot be assumed matches nothing there (and is logged).
     """
-    wanted = InstanceFilter.of(asked.selectors)
-    typed = tuple(str(selector) for selector in asked.selectors)
+    wanted = InstanceFilter.of(asked.command.selectors)
+    typed = tuple(str(selector) for selector in asked.command.selectors)
     # ECS takes one InstanceName: a further name pattern is applied to what it listed.
     first_name = wanted.names[0] if wanted.names else None
     matched: dict[InstanceRef, InstanceInfo] = {}
     per_region: list[tuple[str, int]] = []
     capped: list[str] = []
+    places = [
+        (account, region, region if account == DEFAULT_ACCOUNT else f"{account}:{region}")
+        for account in accounts
+        for region in asked.command.search_regions
+    ]
     if not wanted.contradictory:
-        for region in asked.search_regions:
-            page = ctx.ecs.find_instances(region, tags=wanted.tags, name=first_name)
+        for account, region, label in places:
+            try:
+                page = ctx.ecs.find_instances(
+                    region, tags=wanted.tags, name=first_name, account=account
+                )
+            except RoleNotAssumable as refusal:
+                log.warning("account %s unreachable: %s", account, refusal)
+                per_region.append((label, 0))
+                continue
             if page.capped:
-                capped.append(region)
+                capped.append(label)
             hits = [info for info in page.instances if wanted.matches(info.name, info.tags)]
             for info in hits:
-                matched[InstanceRef(region, info.instance_id)] = info
-            per_region.append((region, len(hits)))
+                matched[InstanceRef(region, info.instance_id, account)] = info
+            per_region.append((label, len(hits)))
     else:
-        per_region = [(region, 0) for region in asked.search_regions]
-    extra = [ref for ref in asked.instances if ref not in matched]
+        per_region = [(label, 0) for _, _, label in places]
+    extra = [ref for ref in asked.command.instances if ref not in matched]
     selection = Selection(typed, tuple(per_region), ids_given=len(extra))
     if capped:
         return MatchCapped(selection, tuple(capped), TAG_FILTER_LIMIT)
@@ -314,7 +362,11 @@ def _audit_denial(ctx: Context, asked: PreviewAsked, denial: Denial) -> None:
             at=ctx.clock(),
             actor=asked.user,
             action="denied",
-            detail={**denial_detail(denial), "force": asked.force, "channel": asked.channel},
+            detail={
+                **denial_detail(denial),
+                "force": asked.command.force,
+                "channel": asked.channel,
+            },
         )
         uow.commit()
 
@@ -330,10 +382,19 @@ def denial_detail(denial: Denial) -> dict[str, object]:
 
 
 def by_region(refs: Iterable[InstanceRef]) -> dict[str, list[str]]:
-    """Instance ids grouped by region, in the order given."""
+    """Instance ids grouped by region, in the order given (accounts not told apart)."""
     grouped: dict[str, list[str]] = defaultdict(list)
     for ref in refs:
         grouped[ref.region].append(ref.instance_id)
+    return dict(grouped)
+
+
+def by_place(refs: Iterable[InstanceRef]) -> dict[tuple[str, str], list[str]]:
+    """Instance ids grouped by (account, region), in the order given: one ECS call
+    reaches one region of one account (§5.13)."""
+    grouped: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for ref in refs:
+        grouped[(ref.account, ref.region)].append(ref.instance_id)
     return dict(grouped)
 
 
@@ -342,31 +403,52 @@ def batches(ids: Sequence[str], size: int = MAX_IDS_PER_CALL) -> list[Sequence[s
 
 
 def describe_all(ctx: Context, refs: Sequence[InstanceRef]) -> dict[InstanceRef, InstanceInfo]:
-    """DescribeInstances for every region (the gateway batches ≤100 ids a call)."""
+    """DescribeInstances for every account and region (the gateway batches ≤100 ids a
+    call). Instances of an account whose role cannot be assumed are simply not found."""
+    return describe_reachable(ctx, refs)[0]
+
+
+def describe_reachable(
+    ctx: Context, refs: Sequence[InstanceRef]
+) -> tuple[dict[InstanceRef, InstanceInfo], dict[InstanceRef, RoleNotAssumable]]:
+    """What ``describe_all`` finds, and the instances of the accounts whose role could
+    not be assumed with STS's refusal: those are denied while the others go on (§5.13)."""
     found: dict[InstanceRef, InstanceInfo] = {}
-    for region, ids in by_region(refs).items():
-        for info in ctx.ecs.describe_instances(region, ids):
-            found[InstanceRef(region, info.instance_id)] = info
-    return found
+    unreachable: dict[InstanceRef, RoleNotAssumable] = {}
+    for (account, region), ids in by_place(refs).items():
+        try:
+            infos = ctx.ecs.describe_instances(region, ids, account=account)
+        except RoleNotAssumable as refusal:
+            log.warning("account %s unreachable: %s", account, refusal)
+            unreachable.update({InstanceRef(region, i, account): refusal for i in ids})
+            continue
+        for info in infos:
+            found[InstanceRef(region, info.instance_id, account)] = info
+    return found, unreachable
 
 
 def dry_run_all(
-    ctx: Context, refs: Sequence[InstanceRef], *, force: bool
+    ctx: Context, refs: Sequence[InstanceRef], *, force: bool, acting_user: str | None = None
 ) -> dict[InstanceRef, DryRunBatch]:
     """Each instance's DryRun verdict: the passing call that covered it, or the call
     in which it alone was refused (refused batches are halved until each refused
-    instance stands alone: ``bot.domain.dry_run``)."""
+    instance stands alone: ``bot.domain.dry_run``). The DryRun goes out on behalf of
+    ``acting_user``, the requester (§5.13: the role session is named for them)."""
     verdicts: dict[InstanceRef, DryRunBatch] = {}
-    for region, ids in by_region(refs).items():
+    for (account, region), ids in by_place(refs).items():
 
-        def one_call(batch: Sequence[str], region: str = region) -> DryRunAnswer[DryRunBatch]:
-            [answer] = ctx.ecs.dry_run_reboot(region, batch, force=force)
+        def one_call(
+            batch: Sequence[str], region: str = region, account: str = account
+        ) -> DryRunAnswer[DryRunBatch]:
+            [answer] = ctx.ecs.dry_run_reboot(
+                region, batch, force=force, account=account, acting_user=acting_user
+            )
             return DryRunAnswer(answer if answer.error else None, answer.per_instance)
 
         refused = find_refused(ids, one_call)
         passed = DryRunBatch(region, tuple(ids), None)
         for instance_id in ids:
-            verdicts[InstanceRef(region, instance_id)] = refused.get(instance_id, passed)
+            verdicts[InstanceRef(region, instance_id, account)] = refused.get(instance_id, passed)
     return verdicts
 
 
@@ -379,6 +461,19 @@ def plan_instances(
     planned = []
     for position, ref in enumerate(refs):
         info = found.get(ref)
+        refusal = dry_runs[ref].error if ref in dry_runs else None
+        if info is None and isinstance(refusal, RoleNotAssumable):
+            # Its account's role could not be assumed: nothing could be looked up.
+            planned.append(
+                PlannedInstance(
+                    ref=ref,
+                    position=position,
+                    verdict=Verdict.DENIED,
+                    verdict_code=refusal.code,
+                    verdict_message=refusal.describe(),
+                )
+            )
+            continue
         if info is None:
             planned.append(
                 PlannedInstance(
@@ -421,6 +516,10 @@ def _verdict(
     if dry_run.error is None:
         return Verdict.WILL_REBOOT, None, None
     error = dry_run.error
+    # A role that cannot be assumed denies its account's instances, with STS's code
+    # (§5.13); the other accounts' instances go on.
+    if isinstance(error, RoleNotAssumable):
+        return Verdict.DENIED, error.code, error.describe()
     if error.code in _DENIED_CODES or error.code.startswith("Forbidden"):
         return Verdict.DENIED, error.code, error.describe()
     if error.code == "IncorrectInstanceStatus":

@@ -69,6 +69,7 @@ def _audit(uow: UnitOfWork, action: str, binding: Binding, *, actor: str, now: d
             "role": binding.role.value,
             "region": binding.region,
             "tag": f"{binding.tag_key}={binding.tag_value}" if binding.tag_key else "",
+            "account": binding.account,
         },
     )
 
@@ -92,9 +93,16 @@ def list_bindings(uow_factory: UnitOfWorkFactory) -> list[Binding]:
         return sorted(uow.roles.list_all(), key=binding_order)
 
 
-def binding_order(binding: Binding) -> tuple[str, int, str, str, str]:
+def binding_order(binding: Binding) -> tuple[str, int, str, str, str, str]:
     """How bindings are listed: by subject, the strongest role first, then scope."""
-    return (binding.subject, -binding.role.rank, binding.region, binding.tag_key, binding.tag_value)
+    return (
+        binding.subject,
+        -binding.role.rank,
+        binding.account,
+        binding.region,
+        binding.tag_key,
+        binding.tag_value,
+    )
 
 
 def roles_view(ctx: Context, user: str) -> RolesView:

@@ -4,7 +4,10 @@ acceptance suites) that cannot reach ``Simulator.fleet`` / ``.faults`` / ``.call
 No signature is asked: this is a test fixture on loopback, not part of the ECS API.
 
     GET    /_sim/state       the regions, their instances (status now) and the clock
-    GET    /_sim/calls       every call recorded (``?action=RebootInstances`` filters)
+                             (``?account=prod``: that member account's)
+    GET    /_sim/calls       every call recorded, each with its ``account`` and
+                             ``session_name`` (``?action=RebootInstances``,
+                             ``?account=prod``, ``?session_name=slack-U1`` filter)
     DELETE /_sim/calls       forget them
     GET    /_sim/faults      the faults waiting to fire
     POST   /_sim/faults      {"kind": "throttle"|"fail"|"drop_connection"|
@@ -40,6 +43,15 @@ No signature is asked: this is a test fixture on loopback, not part of the ECS A
                               "expiration"}: temporary keys without an STS call
     POST   /_sim/clock       {"advance": seconds} or {"set": ISO 8601}; only when the
                              simulator runs on a ManualClock (409 otherwise)
+    GET    /_sim/accounts    {"accounts": {name: {"account_id", "role_arn", "role_exists",
+                              "trusted_account_ids"}}} (member accounts)
+    PATCH  /_sim/accounts/{name}
+                             {"role_exists"?: bool (false deletes the role: AssumeRole
+                              answers EntityNotExist.Role), "trusted_account_ids"?: [uid]
+                              (the role's trust policy; [] trusts nobody: NoPermission)}
+
+Instance routes take the account too: ``"account"`` in a POST body, ``?account=`` on
+GET/PATCH ``/_sim/instances/…`` and ``/_sim/reboots``; without it, the home account.
 """
 
 from __future__ import annotations
@@ -48,6 +60,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from bot.simulator.accounts import Account
 from bot.simulator.calls import CallLog
 from bot.simulator.clock import Clock, ManualClock
 from bot.simulator.faults import Faults, add_from_json
@@ -83,6 +96,7 @@ _UPDATE_FIELDS = {
     "start_time",
 }
 _INSTANCE_PREFIX = "/_sim/instances/"
+_ACCOUNT_PREFIX = "/_sim/accounts/"
 
 
 def instance_json(view: InstanceView) -> dict[str, Any]:
@@ -116,9 +130,14 @@ class AdminRoutes:
         clock: Clock,
         describe: Callable[[], dict[str, Any]],
         sts: StsService | None = None,
+        *,
+        accounts: Callable[[str | None], Account] | None = None,
+        members: Callable[[], dict[str, Account]] | None = None,
     ) -> None:
         self._sts = sts
         self._fleet = fleet
+        self._accounts = accounts
+        self._members = members or dict
         self._calls = calls
         self._faults = faults
         self._clock = clock
@@ -138,12 +157,24 @@ class AdminRoutes:
             ("POST", "/_sim/sts/credentials"): self._issue_credentials,
             ("GET", "/_sim/instances/{region}/{instance_id}"): self._get_instance,
             ("PATCH", "/_sim/instances/{region}/{instance_id}"): self._patch_instance,
+            ("GET", "/_sim/accounts"): self._list_accounts,
+            ("PATCH", "/_sim/accounts/{name}"): self._patch_account,
         }
+
+    def _fleet_for(self, name: object) -> Fleet:
+        """The fleet of the account named (None: home). KeyError when unknown."""
+        if name is None or self._accounts is None:
+            if name not in (None, "home"):
+                raise KeyError(f"no account {name!r}")
+            return self._fleet
+        return self._accounts(str(name)).fleet
 
     def __call__(self, request: HttpRequest) -> Reply:
         path = request.path.rstrip("/")
         if path.startswith(_INSTANCE_PREFIX):
             path = "/_sim/instances/{region}/{instance_id}"
+        elif path.startswith(_ACCOUNT_PREFIX):
+            path = "/_sim/accounts/{name}"
         route = self._routes.get((request.method, path))
         if route is None:
             known = sorted(f"{method} {path}" for method, path in self._routes)
@@ -160,12 +191,10 @@ class AdminRoutes:
             return Reply(400, {"error": str(error)})
 
     def _state(self, request: HttpRequest) -> Reply:
+        fleet = self._fleet_for(request.query.get("account"))
         regions = {
-            region: [
-                instance_json(view)
-                for view in self._fleet.page(region, 0, self._fleet.count(region))
-            ]
-            for region in self._fleet.regions
+            region: [instance_json(view) for view in fleet.page(region, 0, fleet.count(region))]
+            for region in fleet.regions
         }
         return Reply(
             200, {**self._describe(), "now": self._clock().isoformat(), "regions": regions}
@@ -174,6 +203,12 @@ class AdminRoutes:
     def _list_calls(self, request: HttpRequest) -> Reply:
         action = request.query.get("action")
         calls = self._calls.of(action) if action else self._calls.all()
+        account = request.query.get("account")
+        if account:
+            calls = [call for call in calls if call.account == account]
+        session = request.query.get("session_name")
+        if session:
+            calls = [call for call in calls if call.session_name == session]
         return Reply(200, {"calls": [call.to_json() for call in calls]})
 
     def _clear_calls(self, request: HttpRequest) -> Reply:
@@ -194,6 +229,7 @@ class AdminRoutes:
     def _add_instance(self, request: HttpRequest) -> Reply:
         spec = _object(request)
         region = spec.pop("region", None)
+        fleet = self._fleet_for(spec.pop("account", None))
         if not isinstance(region, str) or not region:
             raise ValueError("region (a string) is required")
         if spec.pop("update", False):
@@ -201,10 +237,10 @@ class AdminRoutes:
             _only(spec, _UPDATE_FIELDS)
             if not isinstance(instance_id, str):
                 raise ValueError("instance_id is required with update")
-            view = self._fleet.update(region, instance_id, **_update_values(spec))
+            view = fleet.update(region, instance_id, **_update_values(spec))
             return Reply(200, instance_json(view))
         _only(spec, _ADD_FIELDS)
-        instance_id = self._fleet.add_instance(region, **spec)
+        instance_id = fleet.add_instance(region, **spec)
         return Reply(201, {"instance_id": instance_id, "region": region})
 
     def _instance_key(self, request: HttpRequest) -> tuple[str, str]:
@@ -215,7 +251,7 @@ class AdminRoutes:
 
     def _get_instance(self, request: HttpRequest) -> Reply:
         region, instance_id = self._instance_key(request)
-        view = self._fleet.get(region, instance_id)
+        view = self._fleet_for(request.query.get("account")).get(region, instance_id)
         if view is None:
             return Reply(404, {"error": f"no instance {instance_id} in {region}"})
         return Reply(200, {**instance_json(view), "region": region})
@@ -224,17 +260,56 @@ class AdminRoutes:
         region, instance_id = self._instance_key(request)
         spec = _object(request)
         _only(spec, _UPDATE_FIELDS)
-        if self._fleet.get(region, instance_id) is None:
+        fleet = self._fleet_for(request.query.get("account"))
+        if fleet.get(region, instance_id) is None:
             return Reply(404, {"error": f"no instance {instance_id} in {region}"})
-        view = self._fleet.update(region, instance_id, **_update_values(spec))
+        view = fleet.update(region, instance_id, **_update_values(spec))
         return Reply(200, {**instance_json(view), "region": region})
 
     def _reboots(self, request: HttpRequest) -> Reply:
         only = request.query.get("region")
-        regions = [only] if only else list(self._fleet.regions)
+        fleet = self._fleet_for(request.query.get("account"))
+        regions = [only] if only else list(fleet.regions)
+        return Reply(200, {"reboots": {region: fleet.reboot_counts(region) for region in regions}})
+
+    def _account_json(self, account: Account) -> dict[str, Any]:
+        sts = self._sts_or_409()
+        settings = sts.settings()
+        trusted = settings["trust"].get(account.role_arn)
+        return {
+            "account_id": account.account_id,
+            "role_arn": account.role_arn,
+            "role_exists": account.role_arn in settings["role_arns"],
+            "trusted_account_ids": trusted,
+        }
+
+    def _list_accounts(self, request: HttpRequest) -> Reply:
+        members = self._members()
         return Reply(
-            200, {"reboots": {region: self._fleet.reboot_counts(region) for region in regions}}
+            200, {"accounts": {name: self._account_json(a) for name, a in members.items()}}
         )
+
+    def _patch_account(self, request: HttpRequest) -> Reply:
+        name = request.path.rstrip("/").removeprefix(_ACCOUNT_PREFIX)
+        account = self._members().get(name)
+        if account is None:
+            return Reply(404, {"error": f"no member account {name!r}"})
+        sts = self._sts_or_409()
+        spec = _object(request)
+        _only(spec, {"role_exists", "trusted_account_ids"})
+        if "role_exists" in spec:
+            if not isinstance(spec["role_exists"], bool):
+                raise ValueError("role_exists must be true or false")
+            if spec["role_exists"]:
+                sts.add_role(account.role_arn)
+            else:
+                sts.remove_role(account.role_arn)
+        if "trusted_account_ids" in spec:
+            trusted = spec["trusted_account_ids"]
+            if not isinstance(trusted, list):
+                raise ValueError("trusted_account_ids must be a list of account uids")
+            sts.configure(trust={account.role_arn: [str(uid) for uid in trusted]})
+        return Reply(200, {"name": name, **self._account_json(account)})
 
     def _sts_or_409(self) -> StsService:
         if self._sts is None:

@@ -15,7 +15,10 @@ class Call:
 
     ``status`` 0 and ``code`` ``"ConnectionDropped"`` mean no answer was sent.
     ``applied`` is True when the action changed state (a real reboot went through),
-    even if the caller then saw an error (``timeout_after_apply``).
+    even if the caller then saw an error (``timeout_after_apply``). ``account`` is the
+    simulated account the call acted in (``home`` for the simulator's own key pair) and
+    ``session_name`` the ``RoleSessionName`` of the temporary credentials that signed it
+    (None for a key pair): what ActionTrail would show as the actor.
     """
 
     action: str
@@ -29,6 +32,8 @@ class Call:
     request_id: str
     at: datetime
     applied: bool = False
+    account: str | None = None
+    session_name: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -47,6 +52,8 @@ class Call:
             "request_id": self.request_id,
             "at": self.at.isoformat(),
             "applied": self.applied,
+            "account": self.account,
+            "session_name": self.session_name,
         }
 
 

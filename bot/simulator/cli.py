@@ -6,7 +6,9 @@ once, so a parent process can read it and go: ``endpoint``, ``access_key_id``,
 ``access_key_secret``, ``instances`` and, when ``--locked`` / ``--in-arrears`` /
 ``--ram-denied`` made some instances special, ``special`` ({"locked": [...],
 "in_arrears": [...], "ram_denied": [...]}: distinct instances of the first region, in
-fleet order).
+fleet order). With ``--accounts prod,staging``: ``accounts`` (name → ``account_id``,
+``role_arn``, ``instances``) and ``home_account_id`` (the account of the printed key
+pair, whose role sessions may assume each member's role).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import sys
 import threading
 from types import FrameType
 
+from bot.simulator.accounts import parse_account_names
 from bot.simulator.simulator import Simulator
 
 
@@ -54,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=2.0,
         help="seconds after Running until Cloud Assistant reports again (default 2)",
     )
+    parser.add_argument(
+        "--accounts",
+        default="",
+        help="comma-separated member accounts (e.g. prod,staging), each with its own "
+        "instances and a role the printed key pair may assume",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON line first")
     return parser
 
@@ -66,11 +75,16 @@ def main(argv: list[str] | None = None) -> int:
         build_parser().error("--regions names no region")
     if args.agent_seconds < 0:
         build_parser().error("--agent-seconds must not be negative")
+    try:
+        accounts = parse_account_names(args.accounts)
+    except ValueError as error:
+        build_parser().error(f"--accounts: {error}")
     simulator = Simulator(
         regions=regions,
         instances_per_region=args.instances,
         seed=args.seed,
         agent_seconds=args.agent_seconds,
+        accounts=accounts,
     )
     if args.locked or args.in_arrears or args.ram_denied:
         try:
@@ -116,6 +130,12 @@ def _print_human(info: dict[str, object]) -> None:
         for kind, ids in special.items():
             if ids:
                 print(f"  {kind.replace('_', ' ')}: {' '.join(ids)}")
+    accounts = info.get("accounts")
+    if isinstance(accounts, dict):
+        for name, account in accounts.items():
+            print(f"  account {name}: role {account['role_arn']}")
+            for region, ids in account["instances"].items():
+                print(f"    {region}: {' '.join(ids)}")
     print("Press Ctrl+C to stop.", flush=True)
 
 

@@ -148,7 +148,10 @@ class Fleet:
         start_seconds: float = 3.0,
         seed: int = 0,
         agent_seconds: float = 2.0,
+        namespace: str = "",
     ) -> None:
+        """``namespace`` (an account name) seeds a fleet of its own: another account's
+        fleet with the same seed and regions holds different ids."""
         if stop_seconds < 0 or start_seconds < 0 or agent_seconds < 0:
             raise ValueError("stop_seconds, start_seconds and agent_seconds must not be negative")
         self.clock = clock
@@ -156,7 +159,8 @@ class Fleet:
         self.start_duration = timedelta(seconds=start_seconds)
         # How long the Cloud Assistant agent takes to report again once Running.
         self.agent_duration = timedelta(seconds=agent_seconds)
-        self._seed = seed
+        # The home fleet keeps the plain seed, so its ids stay what they always were.
+        self._seed = f"{seed}/{namespace}" if namespace else str(seed)
         self._lock = threading.RLock()
         self._regions: dict[str, _Region] = {}
         for region in regions:

@@ -10,6 +10,14 @@ from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
 
+from bot.simulator.accounts import (
+    HOME,
+    HOME_ACCOUNT_ID,
+    Account,
+    account_id_of_arn,
+    member_account_id,
+    parse_account_names,
+)
 from bot.simulator.admin import AdminRoutes
 from bot.simulator.api import API_VERSION, EcsApi, summarize
 from bot.simulator.auth import Authenticator, Caller
@@ -51,11 +59,14 @@ class Simulator:
         oidc_provider_arns: Iterable[str] = (DEFAULT_OIDC_PROVIDER_ARN,),
         oidc_tokens: Iterable[str] | None = None,
         sts_max_duration_seconds: int = 3600,
+        accounts: Iterable[str] = (),
     ) -> None:
         """``agent_seconds``: how long after a reboot's ``Running`` the Cloud Assistant
         agent reports again. STS: ``sts_role_arns`` may be assumed, through
         ``oidc_provider_arns`` with OIDC; ``oidc_tokens`` None accepts any JWT-shaped token,
-        a list accepts only those; DurationSeconds up to ``sts_max_duration_seconds``."""
+        a list accepts only those; DurationSeconds up to ``sts_max_duration_seconds``.
+        ``accounts``: member account names (``accounts.py``), each with
+        ``instances_per_region`` instances in every region and a role trusting home."""
         self.clock: Clock = clock if clock is not None else utc_now
         self.access_key_id = access_key_id
         self.access_key_secret = access_key_secret
@@ -73,12 +84,29 @@ class Simulator:
         self.faults = Faults()
         self.calls = CallLog()
         self.api = EcsApi(self.fleet)
+        self.home = Account(HOME, HOME_ACCOUNT_ID, self.fleet, self.api)
+        self.members: dict[str, Account] = {}
+        for name in parse_account_names(tuple(accounts)):
+            fleet = Fleet(
+                tuple(regions),
+                clock=self.clock,
+                stop_seconds=stop_seconds,
+                start_seconds=start_seconds,
+                seed=seed,
+                agent_seconds=agent_seconds,
+                namespace=name,
+            )
+            for region in fleet.regions:
+                fleet.populate(region, instances_per_region)
+            self.members[name] = Account(name, member_account_id(name), fleet, EcsApi(fleet))
+        self._by_uid = {a.account_id: a for a in (self.home, *self.members.values())}
         self.sts = StsService(
             self.clock,
-            role_arns=sts_role_arns,
+            role_arns=(*sts_role_arns, *(m.role_arn for m in self.members.values())),
             oidc_provider_arns=oidc_provider_arns,
             oidc_tokens=oidc_tokens,
             max_duration_seconds=sts_max_duration_seconds,
+            trust={m.role_arn: [HOME_ACCOUNT_ID] for m in self.members.values()},
         )
         self.auth = Authenticator(
             {access_key_id: access_key_secret}, self.clock, security_token, self.sts.lookup
@@ -86,7 +114,14 @@ class Simulator:
         # Instances made special by mark_special (the CLI's --locked etc.).
         self.special: dict[str, list[str]] = {}
         self.admin = AdminRoutes(
-            self.fleet, self.calls, self.faults, self.clock, self.describe, self.sts
+            self.fleet,
+            self.calls,
+            self.faults,
+            self.clock,
+            self.describe,
+            self.sts,
+            accounts=self.account,
+            members=lambda: dict(self.members),
         )
         self._server: SimulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -151,9 +186,30 @@ class Simulator:
         """``HOST:PORT``, the form the official SDK's ``Config(endpoint=…)`` wants."""
         return self.endpoint.removeprefix("http://")
 
+    def account(self, name: str | None = None) -> Account:
+        """The account named (None or ``home``: the simulator's own); KeyError when
+        unknown."""
+        if name is None or name == HOME:
+            return self.home
+        found = self.members.get(name)
+        if found is None:
+            known = ", ".join([HOME, *self.members])
+            raise KeyError(f"no account {name!r} (known: {known})")
+        return found
+
+    def fleet_of(self, account: str | None = None) -> Fleet:
+        """The instances of one account (None: home, the same as ``fleet``)."""
+        return self.account(account).fleet
+
+    def role_arn(self, account: str) -> str:
+        """The role the bot assumes in member ``account``."""
+        return self.account(account).role_arn
+
     def describe(self) -> dict[str, Any]:
         """What a client needs to connect: endpoint, key pair and instance ids (and, once
-        ``mark_special`` ran, ``special``: {"locked", "in_arrears", "ram_denied"})."""
+        ``mark_special`` ran, ``special``: {"locked", "in_arrears", "ram_denied"}; with
+        member accounts, ``accounts``: name → {"account_id", "role_arn", "instances"};
+        ``instances`` itself is the home account's)."""
         info: dict[str, Any] = {
             "endpoint": self.endpoint if self._server is not None else None,
             "access_key_id": self.access_key_id,
@@ -162,6 +218,18 @@ class Simulator:
         }
         if self.special:
             info["special"] = {kind: list(ids) for kind, ids in self.special.items()}
+        if self.members:
+            info["home_account_id"] = self.home.account_id
+            info["accounts"] = {
+                name: {
+                    "account_id": member.account_id,
+                    "role_arn": member.role_arn,
+                    "instances": {
+                        region: member.fleet.ids(region) for region in member.fleet.regions
+                    },
+                }
+                for name, member in self.members.items()
+            }
         return info
 
     def mark_special(
@@ -171,16 +239,19 @@ class Simulator:
         in_arrears: int = 0,
         ram_denied: int = 0,
         region: str | None = None,
+        account: str | None = None,
     ) -> dict[str, list[str]]:
         """Lock ``locked`` instances for security, put ``in_arrears`` in arrears (the
         ``financial`` lock) and RAM-deny ``ram_denied``: distinct instances of ``region``
-        (default the first), taken in fleet order, in that order. Returns (and keeps in
-        ``special``) ``{"locked": [...], "in_arrears": [...], "ram_denied": [...]}``."""
+        (default the first) of ``account`` (default home), taken in fleet order, in that
+        order. Returns (and keeps in ``special``) ``{"locked": [...], "in_arrears": [...],
+        "ram_denied": [...]}``."""
+        fleet = self.fleet_of(account)
         counts = {"locked": locked, "in_arrears": in_arrears, "ram_denied": ram_denied}
         if any(n < 0 for n in counts.values()):
             raise ValueError("counts must not be negative")
-        target = region or self.fleet.regions[0]
-        ids = self.fleet.ids(target)
+        target = region or fleet.regions[0]
+        ids = fleet.ids(target)
         if sum(counts.values()) > len(ids):
             raise ValueError(
                 f"{sum(counts.values())} special instances asked for, {target} holds {len(ids)}"
@@ -191,11 +262,11 @@ class Simulator:
             chosen[kind] = ids[start : start + count]
             start += count
         for instance_id in chosen["locked"]:
-            self.fleet.update(target, instance_id, security_lock=True)
+            fleet.update(target, instance_id, security_lock=True)
         for instance_id in chosen["in_arrears"]:
-            self.fleet.update(target, instance_id, expired=True)
+            fleet.update(target, instance_id, expired=True)
         for instance_id in chosen["ram_denied"]:
-            self.fleet.update(target, instance_id, ram_denied=True)
+            fleet.update(target, instance_id, ram_denied=True)
         self.special = chosen
         return chosen
 
@@ -254,10 +325,11 @@ class Simulator:
                 raise ApiError(fault.status, fault.code, fault.message)
             in_flight = fault is not None and kind == "in_flight" and action == "RebootInstances"
             delay = fault.delay if fault is not None and in_flight else 0.0
+            acting = self._acting_account(caller)
             if version == STS_VERSION:
-                body = self.sts.call(action, params)
+                body = self.sts.call(action, params, acting.account_id if caller else None)
             else:  # raises before changing anything
-                body = self.api.call(action, params, reboot_delay=delay)
+                body = acting.api.call(action, params, reboot_delay=delay)
             applied = _applied(body)
             if fault is not None and in_flight:
                 if fault.mode == "drop":
@@ -288,6 +360,14 @@ class Simulator:
             )
         return self.auth.verify_v1(request.method, params)
 
+    def _acting_account(self, caller: Caller | None) -> Account:
+        """The account a call acts in: that of the role its temporary keys were issued
+        for, else (the key pair, or anonymous) home."""
+        issued = self.sts.lookup(caller.access_key_id) if caller is not None else None
+        if issued is None:
+            return self.home
+        return self._by_uid.get(account_id_of_arn(issued.role_arn) or "", self.home)
+
     def _record(
         self,
         action: str,
@@ -300,6 +380,7 @@ class Simulator:
         request_id: str,
         applied: bool,
     ) -> None:
+        issued = self.sts.lookup(caller.access_key_id) if caller is not None else None
         self.calls.record(
             Call(
                 action=action,
@@ -313,6 +394,8 @@ class Simulator:
                 request_id=request_id,
                 at=self.clock(),
                 applied=applied,
+                account=self._acting_account(caller).name if caller is not None else None,
+                session_name=issued.session_name if issued is not None else None,
             )
         )
 

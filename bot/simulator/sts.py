@@ -4,7 +4,10 @@ security token until they expire on the simulator's clock.
 
 - ``AssumeRole`` is signed (V3 or V1) with any key the simulator accepts; params
   ``RoleArn``, ``RoleSessionName``, ``DurationSeconds`` (900 .. ``max_duration_seconds``,
-  default 3600), ``Policy`` (optional, a JSON object of at most 2,048 characters).
+  default 3600), ``Policy`` (optional, a JSON object of at most 2,048 characters). A role
+  with a trust policy (``trust``: role ARN → account uids) may only be assumed by a caller
+  of one of those accounts; others get ``NoPermission`` (403), as STS answers a caller the
+  role's trust policy does not name. A role that does not exist: ``EntityNotExist.Role``.
 - ``AssumeRoleWithOIDC`` is anonymous, as the real API: ``RoleArn``, ``OIDCProviderArn``,
   ``OIDCToken`` (4..20,000 characters), ``RoleSessionName``, ``DurationSeconds``.
   The token must have the JWT shape (three base64url parts, a JSON header and payload);
@@ -78,8 +81,10 @@ class StsService:
         oidc_provider_arns: Iterable[str] = (DEFAULT_OIDC_PROVIDER_ARN,),
         oidc_tokens: Iterable[str] | None = None,
         max_duration_seconds: int = 3600,
+        trust: Mapping[str, Iterable[str]] | None = None,
     ) -> None:
         self._clock = clock
+        self.trust: dict[str, set[str]] = {}
         self._lock = threading.Lock()
         self._issued: dict[str, TemporaryCredentials] = {}
         self.role_arns: set[str] = set()
@@ -92,6 +97,7 @@ class StsService:
             oidc_tokens=oidc_tokens,
             any_oidc_token=oidc_tokens is None,
             max_duration_seconds=max_duration_seconds,
+            trust=trust,
         )
 
     def configure(
@@ -102,10 +108,16 @@ class StsService:
         oidc_tokens: Iterable[str] | None = None,
         any_oidc_token: bool = False,
         max_duration_seconds: int | None = None,
+        trust: Mapping[str, Iterable[str]] | None = None,
     ) -> None:
         """Change what is accepted; None leaves a setting as it is. ``any_oidc_token``
-        goes back to accepting every JWT-shaped token."""
+        goes back to accepting every JWT-shaped token. ``trust`` sets the trust policy
+        of the roles it names (role ARN → the account uids it trusts; an empty list
+        trusts nobody)."""
         with self._lock:
+            if trust is not None:
+                for role_arn, accounts in trust.items():
+                    self.trust[str(role_arn)] = set(_strings(accounts, "trust"))
             if role_arns is not None:
                 self.role_arns = set(_strings(role_arns, "role_arns"))
             if oidc_provider_arns is not None:
@@ -126,6 +138,7 @@ class StsService:
                 "oidc_provider_arns": sorted(self.oidc_provider_arns),
                 "oidc_tokens": None if self.oidc_tokens is None else sorted(self.oidc_tokens),
                 "max_duration_seconds": self.max_duration_seconds,
+                "trust": {arn: sorted(uids) for arn, uids in sorted(self.trust.items())},
                 "issued": [c.to_json() for c in self._issued.values()],
             }
 
@@ -156,9 +169,26 @@ class StsService:
 
     # --- the two actions --------------------------------------------------------------
 
-    def call(self, action: str, params: Mapping[str, str]) -> Body:
+    def add_role(self, role_arn: str, trusted_accounts: Iterable[str] | None = None) -> None:
+        """Create a role (``trusted_accounts`` None: no trust policy, anyone may)."""
+        with self._lock:
+            self.role_arns.add(role_arn)
+            if trusted_accounts is not None:
+                self.trust[role_arn] = set(_strings(trusted_accounts, "trusted_accounts"))
+
+    def remove_role(self, role_arn: str) -> None:
+        """Delete a role: assuming it answers ``EntityNotExist.Role`` from now on (keys
+        already issued for it stay valid until they expire, as on the real STS)."""
+        with self._lock:
+            self.role_arns.discard(role_arn)
+
+    def call(
+        self, action: str, params: Mapping[str, str], caller_account: str | None = None
+    ) -> Body:
+        """Answer one STS action; ``caller_account`` is the uid of the account whose
+        credentials signed it (None: anonymous)."""
         if action == "AssumeRole":
-            return self._assume_role(params)
+            return self._assume_role(params, caller_account)
         if action == "AssumeRoleWithOIDC":
             return self._assume_role_with_oidc(params)
         raise ApiError(
@@ -167,8 +197,18 @@ class StsService:
             f"Specified api {action!r} is not found, please check your url and method.",
         )
 
-    def _assume_role(self, params: Mapping[str, str]) -> Body:
+    def _assume_role(self, params: Mapping[str, str], caller_account: str | None) -> Body:
         role_arn = self._role(params)
+        with self._lock:
+            trusted = self.trust.get(role_arn)
+            allowed = trusted is None or (caller_account is not None and caller_account in trusted)
+        if not allowed:
+            raise ApiError(
+                403,
+                "NoPermission",
+                "No permission perform sts:AssumeRole on this Role: its trust policy does "
+                "not name the caller.",
+            )
         session = _session_name(params)
         duration = self._duration(params)
         _policy(params)
@@ -261,6 +301,8 @@ class StsService:
     @staticmethod
     def _answer(credentials: TemporaryCredentials) -> Body:
         role_name = credentials.role_arn.rsplit("/", 1)[-1]
+        owner = re.match(r"acs:ram::(\d+):", credentials.role_arn)
+        account_id = owner.group(1) if owner else ACCOUNT_ID
         role_id = f"3{zlib.crc32(credentials.role_arn.encode()):015d}"
         return {
             "Credentials": {
@@ -270,7 +312,7 @@ class StsService:
                 "Expiration": credentials.expiration.strftime(_STAMP),
             },
             "AssumedRoleUser": {
-                "Arn": f"acs:ram::{ACCOUNT_ID}:role/{role_name}/{credentials.session_name}",
+                "Arn": f"acs:ram::{account_id}:role/{role_name}/{credentials.session_name}",
                 "AssumedRoleId": f"{role_id}:{credentials.session_name}",
             },
         }

@@ -28,6 +28,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.domain.accounts import DEFAULT_ACCOUNT
 from bot.domain.model import RETRYABLE_OUTCOMES, InstanceOutcome, RequestState, Verdict
 from bot.domain.request import PlannedInstance, RebootRequest
 from bot.domain.rollout import errors, sent_wave
@@ -164,7 +165,10 @@ def _verdict_detail(instance: PlannedInstance) -> str:
 
 def instance_line(instance: PlannedInstance, *, with_outcome: bool) -> str:
     name = f" {code(instance.name)}" if instance.name else ""
-    region = f" _{escape(instance.ref.region)}_"
+    where = instance.ref.region
+    if instance.ref.account != DEFAULT_ACCOUNT:  # several accounts: say whose (§5.13)
+        where = f"{instance.ref.account} · {where}"
+    region = f" _{escape(where)}_"
     status = f" · {escape(instance.status)}" if instance.status else ""
     if with_outcome and instance.outcome is not InstanceOutcome.PENDING:
         detail = _outcome_text(instance.outcome)
@@ -173,6 +177,21 @@ def instance_line(instance: PlannedInstance, *, with_outcome: bool) -> str:
     else:
         detail = _verdict_detail(instance)
     return f"• `{instance.ref.instance_id}`{name}{region}{status} · {detail}"
+
+
+def grouped_instance_lines(request: RebootRequest, *, with_outcome: bool) -> list[str]:
+    """The instance lines; with several accounts, grouped under an ``account · region``
+    heading each (§5.13), the person's order kept within a group."""
+    if len(request.accounts) < 2:
+        return [instance_line(i, with_outcome=with_outcome) for i in request.instances]
+    groups: dict[tuple[str, str], list[PlannedInstance]] = {}
+    for instance in request.instances:
+        groups.setdefault((instance.ref.account, instance.ref.region), []).append(instance)
+    lines = []
+    for (account, region), members in groups.items():
+        lines.append(f"*{escape(account)} · {escape(region)}*")
+        lines.extend(instance_line(i, with_outcome=with_outcome) for i in members)
+    return lines
 
 
 def _outcome_text(outcome: InstanceOutcome) -> str:
@@ -255,7 +274,7 @@ def request_message(
         )
 
     with_outcome = request.state is not RequestState.PREVIEWED
-    lines = [instance_line(i, with_outcome=with_outcome) for i in request.instances]
+    lines = grouped_instance_lines(request, with_outcome=with_outcome)
     chunks = _chunk_lines(lines)
     room = MAX_BLOCKS - _RESERVED_BLOCKS
     shown, rest = chunks[:room], chunks[room:]
@@ -717,13 +736,21 @@ def notify_awaiting_approval(
     return Message(text=text, blocks=(SectionBlock(text=MarkdownTextObject(text=text)),))
 
 
+def _where(request: RebootRequest) -> str:
+    """Its regions, and its accounts once any is not ``default`` (§5.13)."""
+    regions = escape(", ".join(request.regions))
+    if request.accounts == (DEFAULT_ACCOUNT,):
+        return regions
+    return f"{regions} of account {escape(', '.join(request.accounts))}"
+
+
 def notify_started(request: RebootRequest, permalink: str | None) -> Message:
     verb = "Force reboot" if request.force else "Reboot"
     count = len(request.to_reboot)
     link = f" · <{permalink}|thread>" if permalink else ""
     text = (
         f":arrows_counterclockwise: {verb} of {_plural(count, 'instance')} in "
-        f"{escape(', '.join(request.regions))} started: requested by {mention(request.requester)}, "
+        f"{_where(request)} started: requested by {mention(request.requester)}, "
         f"confirmed by {mention(request.confirmed_by)}{_approved_by(request)} in "
         f"<#{request.channel}> (request `{request.id}`).{_reason_suffix(request)}{link}"
     )
@@ -764,7 +791,7 @@ def notify_finished(request: RebootRequest, permalink: str | None) -> Message:
     ]
     text = (
         f"{_STATE_TEXT[request.state]}: {verb.lower()} of {_plural(attempted, 'instance')} in "
-        f"{escape(', '.join(request.regions))} (request `{request.id}`): {back}/{attempted} back"
+        f"{_where(request)} (request `{request.id}`): {back}/{attempted} back"
         f"{f', {len(failed)} failed or timed out' if failed else ''}. Requested by "
         f"{mention(request.requester)}, confirmed by {mention(request.confirmed_by)}"
         f"{_approved_by(request)}.{_reason_suffix(request)}{link}"

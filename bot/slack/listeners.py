@@ -28,6 +28,7 @@ from bot.services import approval as approval_service
 from bot.services import clicks
 from bot.services import confirm as confirm_service
 from bot.services import preview as preview_service
+from bot.services import retry as retry_service
 from bot.services import roles as roles_service
 from bot.services import rollout as rollout_service
 from bot.services.answers import ClickNotRecorded
@@ -52,7 +53,7 @@ def register(app: App, ctx: Context, jobs: Jobs) -> None:
     app.action(blocks.ACTION_ABORT)(_on_click(ctx, jobs, rollout_service.abort))
     app.action(blocks.ACTION_APPROVE)(_on_click(ctx, jobs, approval_service.approve))
     app.action(blocks.ACTION_REJECT)(_on_click(ctx, jobs, approval_service.reject))
-    app.action(blocks.ACTION_RETRY)(_on_click(ctx, jobs, approval_service.retry))
+    app.action(blocks.ACTION_RETRY)(_on_click(ctx, jobs, retry_service.retry))
 
 
 def _on_command(ctx: Context, jobs: Jobs) -> Handler:
@@ -115,32 +116,23 @@ def answer_command(
         )
         return role_change_text(change), None
     assert isinstance(parsed, RebootCommand)
-    asked = preview_service.PreviewAsked(
-        user=user,
-        channel=channel,
-        instances=tuple(parsed.instances),
-        force=parsed.force,
-        command_text=text,
-        duplicates=tuple(parsed.duplicates),
-        rollout=parsed.rollout,
-        reason=parsed.reason,
-        selectors=parsed.selectors,
-        search_regions=parsed.search_regions,
-    )
+    asked = preview_service.PreviewAsked(user, channel, parsed, command_text=text)
     decision = preview_service.early_check(ctx, asked)
     if decision.denial is not None:
         return denied_text(decision.denial), None
-    count = len(asked.instances)
-    if asked.selectors:
-        typed = " ".join(f"`{str(selector).replace('`', chr(39))}`" for selector in asked.selectors)
-        reply = f":mag: Looking up {typed} in {', '.join(asked.search_regions)}"
+    count = len(parsed.instances)
+    if parsed.selectors:
+        typed = " ".join(
+            f"`{str(selector).replace('`', chr(39))}`" for selector in parsed.selectors
+        )
+        reply = f":mag: Looking up {typed} in {', '.join(parsed.search_regions)}"
         reply += f" (and {count} instance{'s' if count != 1 else ''} by id)…" if count else "…"
     else:
-        regions = ", ".join(sorted({ref.region for ref in asked.instances}))
+        regions = ", ".join(sorted({ref.region for ref in parsed.instances}))
         reply = f":mag: Checking {count} instance{'s' if count != 1 else ''} in {regions}…"
-    if asked.duplicates:
-        dropped = ", ".join(f"`{ref.instance_id}`" for ref in asked.duplicates[:10])
-        reply += f" (dropped {len(asked.duplicates)} duplicate(s): {dropped})"
+    if parsed.duplicates:
+        dropped = ", ".join(f"`{ref.instance_id}`" for ref in parsed.duplicates[:10])
+        reply += f" (dropped {len(parsed.duplicates)} duplicate(s): {dropped})"
     return reply, lambda: preview_service.preview(ctx, asked)
 
 
@@ -153,7 +145,9 @@ def _status(ctx: Context, *, user: str, channel: str, request_id: str) -> str:
         return denied_text(allowed_here.denial)
     if request is None:
         return f"No request `{blocks.escape(request_id)}` exists. Request ids are in each preview."
-    targets = [Target(i.ref.region, i.ref.instance_id, i.tags) for i in request.instances]
+    targets = [
+        Target(i.ref.region, i.ref.instance_id, i.tags, i.ref.account) for i in request.instances
+    ]
     may_view = check_role(principal, Role.VIEWER, targets)
     if may_view.denial is not None:
         return denied_text(may_view.denial)

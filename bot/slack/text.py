@@ -9,10 +9,13 @@ values is decided here, next to ``bot.slack.blocks`` which draws the request mes
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
+from bot.domain.accounts import DEFAULT_ACCOUNT, AccountProblem
 from bot.domain.approval import ApprovalNeed, ApprovalRules, ApprovalTrigger
 from bot.domain.model import RequestState, Role
-from bot.domain.parser import ID_RULE, REBOOT_EXAMPLE, REBOOT_USAGE, CommandError
+from bot.domain.parser import ID_RULE, REBOOT_EXAMPLE, REBOOT_USAGE, TABLE, CommandError, Keyword
+from bot.domain.parser.options import REASON, REGION, Option, binding_usage
 from bot.domain.policy import (
     Binding,
     ChannelNotAllowed,
@@ -92,8 +95,11 @@ def _ask_admin(needed: Role) -> str:
 
 def _list_targets(targets: Sequence[Target], limit: int = 5) -> str:
     # A target without an id stands for what a selector may match in its region.
+    def where(t: Target) -> str:
+        return t.region if t.account == DEFAULT_ACCOUNT else f"{t.account} · {t.region}"
+
     shown = ", ".join(
-        f"{t.instance_id} ({t.region})" if t.instance_id else f"instances in {t.region}"
+        f"{t.instance_id} ({where(t)})" if t.instance_id else f"instances in {where(t)}"
         for t in targets[:limit]
     )
     more = len(targets) - limit
@@ -108,6 +114,19 @@ def answer_text(answer: Answer) -> str:
     match answer:
         case Denied(denial):
             return denied_text(denial)
+        case AccountProblem(known, unknown, bare_ids):
+            names = ", ".join(f"`{name}`" for name in known)
+            if unknown:
+                listed = ", ".join(f"`{_code_safe(name)}`" for name in unknown)
+                why = f"No account {listed} here"
+            elif bare_ids:
+                why = "Instance ids belong to one account, and several were named"
+            else:
+                why = "Several accounts are configured and none is the default"
+            return (
+                f":x: {why}; name one with `--account NAME` (known: {names}), or select "
+                "by `tag:`/`name:` across several. Nothing was looked up."
+            )
         case LookupFailed(regions, error):
             return (
                 f":x: Could not look the instances up in {', '.join(regions)} (is the region "
@@ -250,6 +269,9 @@ def approval_triggers_text(need: ApprovalNeed) -> str:
             clauses.append("it is a force reboot")
         elif trigger is ApprovalTrigger.SIZE:
             clauses.append("it reboots many instances (ECSBOT_APPROVALS_ABOVE)")
+        elif trigger is ApprovalTrigger.ACCOUNT:
+            accounts = ", ".join(f"`{name}`" for name in need.accounts)
+            clauses.append(f"it touches account {accounts}")
         else:
             tags = ", ".join(f"`{k}={v}`" for k, v in need.tags)
             clauses.append(f"it touches instances tagged {tags}")
@@ -383,6 +405,23 @@ def _approval_help(rules: ApprovalRules | None, approval_ttl: int | None) -> lis
     return lines
 
 
+def _option_lines(notes: dict[Option[Any], str]) -> list[str]:
+    """One line per reboot option of the table (docs/ARCHITECTURE.md, "Adding a flag");
+    a family's options share one line, where its first one stands. ``notes`` are what
+    this workspace's settings add to an option, shown beside its name."""
+    options = TABLE.specific_to(Keyword.REBOOT)
+    lines: list[str] = []
+    for option in options:
+        family = option.family
+        if family is None:
+            note = f" {notes[option]}" if option in notes else ""
+            lines.append(f"• `{option.usage()}`{note}: {option.help}.")
+        elif option == next(o for o in options if o.family == family):
+            members = [f"`{o.usage()}` ({o.help})" for o in options if o.family == family]
+            lines.append(f"• {family.help} " + ", ".join(members) + ".")
+    return lines
+
+
 def help_text(
     *,
     default_region: str | None = None,
@@ -393,11 +432,16 @@ def help_text(
     require_reason: bool = False,
 ) -> str:
     """The reply to ``/ecs-reboot help``. Pass the settings to show them."""
-    region_default = f" (default here: `{default_region}`)" if default_region else ""
     limit = f" At most {max_instances} instances per request." if max_instances else ""
     buttons = (
         [f"• A preview's Confirm and Cancel buttons last {confirm_ttl} s."] if confirm_ttl else []
     )
+    notes: dict[Option[Any], str] = {}
+    if default_region:
+        notes[REGION] = f"(default here: `{default_region}`)"
+    if require_reason:
+        notes[REASON] = "(*required here*)"
+    scopes = "/".join(f"`{option.name}`" for option in TABLE.specific_to(Keyword.GRANT))
     return "\n".join(
         [
             "*/ecs-reboot* reboots Alibaba Cloud ECS instances after a preview you confirm.",
@@ -411,27 +455,16 @@ def help_text(
             "(`*` matches any run of characters, e.g. `name:web-*`). All selectors must "
             "hold together; ids given as well are added. The match is shown in the "
             "preview and frozen there: Reboot acts on exactly the instances shown.",
-            "• `--region REGION[,REGION…]`: where selectors look (every region listed) "
-            f"and the region of ids given without one{region_default}. With several "
-            "regions, write ids as `REGION/i-…`.",
-            "• `--force`: power cycle (can lose unwritten data; admins only).",
-            "• Large requests roll out in waves: a canary, then batches drawn from the zones "
-            "in turn; the next wave goes out once the last is back. "
-            "`--batch N|N%` (later waves' size), `--canary N` (first wave), "
-            "`--max-errors N|N%` (failures tolerated before it stops), "
-            "`--pause-after-canary`, `--all-at-once`. "
-            "The message gets Pause, Resume and Abort buttons while it runs.",
-            '• `--reason "TEXT"`: why (quoted, or one word); shown to approvers and kept in '
-            "the history." + (" *Required here.*" if require_reason else ""),
+            *_option_lines(notes),
             *buttons,
             f"• Example: {REBOOT_EXAMPLE}",
             "",
             "*Other commands*",
             "• `/ecs-reboot status REQUEST_ID`: where a request stands.",
             "• `/ecs-reboot roles`: who holds which role.",
-            "• `/ecs-reboot grant @user|@group ROLE [--region R] [--tag K=V]`: give a role "
-            "(admins only); `--region`/`--tag` limit it to those instances.",
-            "• `/ecs-reboot revoke @user|@group ROLE [--region R] [--tag K=V]`: take it back.",
+            f"• {binding_usage(Keyword.GRANT)}: give a role (admins only); {scopes} "
+            "limit it to those instances.",
+            f"• {binding_usage(Keyword.REVOKE)}: take it back.",
             "• `/ecs-reboot help`: this text.",
             "",
             "*Roles*",

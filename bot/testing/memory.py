@@ -31,6 +31,7 @@ from types import TracebackType
 from typing import Any
 
 from bot.db.repositories import AuditEntry, BindingRecord
+from bot.domain.accounts import DEFAULT_ACCOUNT
 from bot.domain.errors import EcsError
 from bot.domain.model import InstanceOutcome, RequestState
 from bot.domain.policy import Binding
@@ -67,7 +68,7 @@ class StoredRequest:
     version: int = 0
 
 
-BindingKey = tuple[str, str, str, str, str]
+BindingKey = tuple[str, str, str, str, str, str]
 
 
 def _key(binding: Binding) -> BindingKey:
@@ -77,6 +78,7 @@ def _key(binding: Binding) -> BindingKey:
         binding.region,
         binding.tag_key,
         binding.tag_value,
+        binding.account,
     )
 
 
@@ -550,6 +552,8 @@ class FakeEcs:
     def __init__(self) -> None:
         self.instances: dict[tuple[str, str], InstanceInfo] = {}
         self.calls: list[EcsCall] = []
+        # (method, account, acting user) of each DryRun and reboot: whose session signed it.
+        self.acting: list[tuple[str, str, str | None]] = []
         self.dry_run_errors: dict[str, EcsError] = {}
         self.reboot_errors: dict[str, EcsError] = {}
         self.refused: dict[str, tuple[str, str]] = {}
@@ -591,11 +595,15 @@ class FakeEcs:
 
     # EcsGateway
 
-    def describe_instances(self, region: str, instance_ids: Sequence[str]) -> list[InstanceInfo]:
+    def describe_instances(
+        self, region: str, instance_ids: Sequence[str], *, account: str = DEFAULT_ACCOUNT
+    ) -> list[InstanceInfo]:
         self.calls.append(EcsCall("describe_instances", region, tuple(instance_ids)))
         return [self.instances[(region, i)] for i in instance_ids if (region, i) in self.instances]
 
-    def describe_agents(self, region: str, instance_ids: Sequence[str]) -> list[AgentStatus]:
+    def describe_agents(
+        self, region: str, instance_ids: Sequence[str], *, account: str = DEFAULT_ACCOUNT
+    ) -> list[AgentStatus]:
         ids = tuple(instance_ids)
         for start in range(0, len(ids), MAX_AGENT_IDS_PER_CALL):
             # One recorded call per API call the real client would make.
@@ -608,7 +616,12 @@ class FakeEcs:
         ]
 
     def find_instances(
-        self, region: str, *, tags: Sequence[tuple[str, str]], name: str | None
+        self,
+        region: str,
+        *,
+        tags: Sequence[tuple[str, str]],
+        name: str | None,
+        account: str = DEFAULT_ACCOUNT,
     ) -> FoundInstances:
         self.calls.append(
             EcsCall("find_instances", region, (*(f"{k}={v}" for k, v in tags), name or ""))
@@ -624,9 +637,16 @@ class FakeEcs:
         return FoundInstances(region, matched, len(matched), tag_filtered=bool(tags))
 
     def dry_run_reboot(
-        self, region: str, instance_ids: Sequence[str], *, force: bool
+        self,
+        region: str,
+        instance_ids: Sequence[str],
+        *,
+        force: bool,
+        account: str = DEFAULT_ACCOUNT,
+        acting_user: str | None = None,
     ) -> list[DryRunBatch]:
         self.calls.append(EcsCall("dry_run_reboot", region, tuple(instance_ids), force))
+        self.acting.append(("dry_run_reboot", account, acting_user))
         error = self.dry_run_errors.get(region)
         ids = list(instance_ids)
         return [
@@ -635,11 +655,18 @@ class FakeEcs:
         ]
 
     def reboot(
-        self, region: str, instance_ids: Sequence[str], *, force: bool
+        self,
+        region: str,
+        instance_ids: Sequence[str],
+        *,
+        force: bool,
+        account: str = DEFAULT_ACCOUNT,
+        acting_user: str | None = None,
     ) -> list[RebootResult]:
         if len(instance_ids) > MAX_IDS_PER_CALL:
             raise ValueError(f"at most {MAX_IDS_PER_CALL} ids per reboot call")
         self.calls.append(EcsCall("reboot", region, tuple(instance_ids), force))
+        self.acting.append(("reboot", account, acting_user))
         if region in self.reboot_errors:
             raise self.reboot_errors[region]
         results = []

@@ -161,12 +161,15 @@ class Harness:
 
     # --- looking at what happened ---------------------------------------------------------
 
-    def grant(self, subject: str, role: Role, *, region: str = "", tag: str = "") -> None:
-        """Bind ``role`` to ``subject`` (optionally in ``region``, for ``key=value``)."""
+    def grant(
+        self, subject: str, role: Role, *, region: str = "", tag: str = "", account: str = ""
+    ) -> None:
+        """Bind ``role`` to ``subject`` (optionally in ``account``, in ``region``, for
+        ``key=value``)."""
         key, _, value = tag.partition("=")
         roles_service.grant(
             self.bot.ctx.uow,
-            Binding(subject, role, region, key, value),
+            Binding(subject, role, region, key, value, account),
             actor="test",
             now=self.clock.now(),
         )
@@ -271,6 +274,7 @@ def running_bot(
     start_seconds: float = 3.0,
     job_workers: int = 16,
     sender_timeout: float = 10.0,
+    accounts: Sequence[str] = (),
 ) -> Iterator[Harness]:
     """The bot on ``database_url`` against fresh fakes, served on a loopback port.
 
@@ -278,6 +282,8 @@ def running_bot(
     given), so instance state changes happen when the caller moves time. ``env``
     overrides settings by their environment names; everything else comes from
     :func:`bot.testing.settings.offline_env`, never from the process environment.
+    ``accounts``: member accounts of the simulator (``ECSBOT_ACCOUNTS`` is the caller's
+    to set, with ``harness.sim.role_arn(name)``).
     """
     manual = clock or ManualClock(start)
     with (
@@ -289,6 +295,7 @@ def running_bot(
             clock=manual,
             stop_seconds=stop_seconds,
             start_seconds=start_seconds,
+            accounts=tuple(accounts),
         ) as sim,
     ):
         values = offline_env(slack_url=slack.url, sim=sim, database_url=database_url, overrides=env)

@@ -218,7 +218,13 @@ def test_roles_grant_list_revoke_and_the_audit_trail(
 
     as_json = cli("roles", "list", "--json", database_url=migrated_url)
     assert json.loads(as_json.out) == [
-        {"subject": "U123", "role": "operator", "region": "cn-hangzhou", "tag": "env=prod"}
+        {
+            "subject": "U123",
+            "role": "operator",
+            "region": "cn-hangzhou",
+            "tag": "env=prod",
+            "account": None,
+        }
     ]
 
     revoked = cli(*revoke, database_url=migrated_url)
@@ -242,9 +248,27 @@ def test_roles_grant_list_revoke_and_the_audit_trail(
             "role": "operator",
             "region": "cn-hangzhou",
             "tag": "env=prod",
+            "account": "",
         }
     for result in (granted, again, listed, as_json, revoked, revoked_again):
         assert_no_secret(result.out, result.err)
+
+
+def test_bindings_scoped_to_an_account(cli: Cli, migrated_url: str) -> None:
+    accounts = {"ECSBOT_ACCOUNTS": f"prod={PROD_ROLE},staging={STAGING_ROLE}"}
+    granted = cli(
+        "roles", "grant", "U123", "operator", "--account", "staging",
+        database_url=migrated_url, **accounts,
+    )  # fmt: skip
+    assert granted.code == 0, granted.err
+    assert granted.out.strip() == "Granted U123: operator in account staging."
+    listed = json.loads(cli("roles", "list", "--json", database_url=migrated_url).out)
+    assert [(b["subject"], b["account"]) for b in listed] == [("U123", "staging")]
+    # Revoking works even once the account is gone from ECSBOT_ACCOUNTS.
+    revoked = cli("roles", "revoke", "U123", "operator", "--account", "staging",
+                  database_url=migrated_url)  # fmt: skip
+    assert revoked.code == 0, revoked.err
+    assert json.loads(cli("roles", "list", "--json", database_url=migrated_url).out) == []
 
 
 def test_roles_list_names_the_bootstrap_admins_and_user_groups(
@@ -267,6 +291,8 @@ def test_roles_list_names_the_bootstrap_admins_and_user_groups(
         (("roles", "grant", "C0OPS", "operator"), "is not a Slack user id"),
         (("roles", "grant", "U1", "operator", "--tag", "envprod"), "--tag must be KEY=VALUE"),
         (("roles", "revoke", "U1", "operator", "--tag", "=prod"), "--tag must be KEY=VALUE"),
+        (("roles", "grant", "U1", "operator", "--account", "prod"), "not a known account"),
+        (("roles", "revoke", "U1", "operator", "--account", "Bad!"), "not a known account"),
     ],
 )
 def test_a_bad_binding_is_one_clear_line_and_changes_nothing(
@@ -304,9 +330,10 @@ def _instance(
     code: str | None = None,
     message: str | None = None,
     region: str = "cn-hangzhou",
+    account: str = "default",
 ) -> PlannedInstance:
     return PlannedInstance(
-        ref=InstanceRef(region, instance_id),
+        ref=InstanceRef(region, instance_id, account),
         position=position,
         verdict=verdict,
         name=f"web-{position}",
@@ -354,6 +381,7 @@ HISTORY = (
                 code="IncorrectInstanceStatus",
                 message="The instance is not Running.",
                 region="cn-shanghai",
+                account="staging",
             ),
             _instance(
                 "i-bp1bbbbbbbb3",
@@ -423,6 +451,7 @@ def test_history_json_is_one_array_newest_first_in_the_documented_schema(
         for instance in row["instances"]:
             assert {
                 "instance_id",
+                "account",
                 "region",
                 "outcome",
                 "code",
@@ -437,6 +466,7 @@ def test_history_json_is_one_array_newest_first_in_the_documented_schema(
     assert newest["finished_at"] is None
     assert newest["confirmed_by"] is None
     assert newest["channel"] == "C0DEV"
+    assert newest["accounts"] == ["default"]
     assert datetime.fromisoformat(newest["created_at"]) == HISTORY[2].created_at
 
     assert middle["state"] == "partially_failed"
@@ -445,12 +475,14 @@ def test_history_json_is_one_array_newest_first_in_the_documented_schema(
     assert middle["confirmed_by"] == "U0ADMIN"
     assert datetime.fromisoformat(middle["finished_at"]) == HISTORY[1].finished_at
     assert [
-        (i["instance_id"], i["region"], i["outcome"], i["code"]) for i in middle["instances"]
+        (i["instance_id"], i["account"], i["region"], i["outcome"], i["code"])
+        for i in middle["instances"]
     ] == [
-        ("i-bp1bbbbbbbb1", "cn-hangzhou", "succeeded", None),
-        ("i-uf6bbbbbbbb2", "cn-shanghai", "failed", "IncorrectInstanceStatus"),
-        ("i-bp1bbbbbbbb3", "cn-hangzhou", "skipped", None),
+        ("i-bp1bbbbbbbb1", "default", "cn-hangzhou", "succeeded", None),
+        ("i-uf6bbbbbbbb2", "staging", "cn-shanghai", "failed", "IncorrectInstanceStatus"),
+        ("i-bp1bbbbbbbb3", "default", "cn-hangzhou", "skipped", None),
     ]
+    assert middle["accounts"] == ["default", "staging"]
     assert middle["instances"][1]["message"] == "The instance is not Running."
 
     assert oldest["force"] is False
@@ -608,6 +640,10 @@ def test_simulator_through_the_main_command_prints_one_json_line_then_serves(
 # --- settings errors -------------------------------------------------------------------
 
 
+PROD_ROLE = "acs:ram::1234567890123456:role/ecs-reboot-bot"
+STAGING_ROLE = "acs:ram::6543210987654321:role/ecs-reboot-bot"
+
+
 @pytest.mark.parametrize(
     ("argv", "env", "variable"),
     [
@@ -631,6 +667,20 @@ def test_simulator_through_the_main_command_prints_one_json_line_then_serves(
         (("socket",), {}, "SLACK_APP_TOKEN"),
         pytest.param(
             ("history",), {"ECSBOT_DATABASE_URL": "not a database url"}, "ECSBOT_DATABASE_URL"
+        ),
+        (("history",), {"ECSBOT_ACCOUNTS": "prod"}, "ECSBOT_ACCOUNTS"),
+        (("history",), {"ECSBOT_ACCOUNTS": "Prod=" + PROD_ROLE}, "ECSBOT_ACCOUNTS"),
+        (("history",), {"ECSBOT_ACCOUNTS": "prod=acs:ram::12:role/x"}, "ECSBOT_ACCOUNTS"),
+        (("history",), {"ECSBOT_DEFAULT_ACCOUNT": "prod"}, "ECSBOT_DEFAULT_ACCOUNT"),
+        (
+            ("history",),
+            {"ECSBOT_ACCOUNTS": "prod=" + PROD_ROLE, "ECSBOT_DEFAULT_ACCOUNT": "dev"},
+            "ECSBOT_DEFAULT_ACCOUNT",
+        ),
+        (
+            ("history",),
+            {"ECSBOT_ACCOUNTS": "prod=" + PROD_ROLE, "ECSBOT_APPROVALS_FOR_ACCOUNTS": "prod,dev"},
+            "ECSBOT_APPROVALS_FOR_ACCOUNTS",
         ),
     ],
 )

@@ -372,3 +372,148 @@ def test_stale_grace_is_shorter_than_the_refresh_margin() -> None:
     from bot.ecs.credentials import REFRESH_MARGIN, STALE_GRACE
 
     assert timedelta(0) < STALE_GRACE < REFRESH_MARGIN / 4
+
+
+# --- the official alibabacloud-credentials chain as an oracle ------------------------------
+#
+# For the same environment variables and files, the official library's default chain and
+# ours must pick the same source and so the same identity. The official library reads the
+# environment when it is imported, so it runs in a child process (one for all cases, its
+# environment module reloaded per case), never in the test process. Sources that need the
+# network (STS, instance metadata) are left out: the official chain would reach the real
+# cloud; each case disables the metadata service on both sides.
+
+_ORACLE = """
+import importlib, json, os, sys
+from alibabacloud_credentials.utils import auth_constant, auth_util
+from alibabacloud_credentials.provider.default import DefaultCredentialsProvider
+base = dict(os.environ)
+answers = []
+for case in json.load(sys.stdin):
+    os.environ.clear()
+    os.environ.update(base)
+    os.environ.update(case)
+    importlib.reload(auth_util)
+    importlib.reload(auth_constant)
+    try:
+        found = DefaultCredentialsProvider().get_credentials()
+    except Exception as error:
+        answers.append({"error": type(error).__name__})
+        continue
+    answers.append({
+        "provider": found.get_provider_name(),
+        "access_key_id": found.get_access_key_id(),
+        "access_key_secret": found.get_access_key_secret(),
+        "security_token": found.get_security_token(),
+    })
+print(json.dumps(answers))
+"""
+
+
+def official_chain(cases: list[dict[str, str]]) -> list[dict[str, str | None]]:
+    """What the official default chain finds for each environment (HOME included)."""
+    import os
+    import subprocess
+    import sys
+
+    environment = {"PATH": os.environ.get("PATH", "")}
+    finished = subprocess.run(  # noqa: S603 - our own interpreter and script
+        [sys.executable, "-c", _ORACLE],
+        input=json.dumps(cases),
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    answers = json.loads(finished.stdout)
+    assert isinstance(answers, list)
+    return answers
+
+
+def our_chain(home: Path, case: dict[str, str]) -> dict[str, str | None]:
+    from bot.bootstrap import chain_settings
+    from bot.settings import load_settings
+
+    try:
+        provider = credentials_chain(
+            config=chain_settings(load_settings(**case)), sources=Sources(home=home)
+        )
+        found = provider.get()
+    except CredentialsError:
+        return {"error": "CredentialException"}
+    return {
+        "access_key_id": found.access_key_id,
+        "access_key_secret": found.access_key_secret,
+        "security_token": found.security_token,
+    }
+
+
+def test_our_chain_picks_what_the_official_chain_picks(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    write_cli_config(
+        home,
+        "main",
+        [
+            {"name": "main", "mode": "AK", "access_key_id": "AKcliMain", "access_key_secret": "s1"},
+            {
+                "name": "other",
+                "mode": "AK",
+                "access_key_id": "AKcliOther",
+                "access_key_secret": "s2",
+            },
+            {
+                "name": "sts",
+                "mode": "StsToken",
+                "access_key_id": "STS.cli",
+                "access_key_secret": "s3",
+                "sts_token": "cli-token",
+            },
+        ],
+    )
+    ini = home / ".alibabacloud" / "credentials.ini"
+    ini.parent.mkdir()
+    ini.write_text(
+        "[default]\ntype = access_key\naccess_key_id = AKiniDefault\naccess_key_secret = s4\n"
+        "[work]\ntype = access_key\naccess_key_id = AKiniWork # the team key\n"
+        "access_key_secret = s5\n",
+        encoding="utf-8",
+    )
+    elsewhere = tmp_path / "elsewhere.ini"
+    elsewhere.write_text(
+        "[default]\ntype = access_key\naccess_key_id = AKelsewhere\naccess_key_secret = s6\n",
+        encoding="utf-8",
+    )
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    only_ini = tmp_path / "only-ini"
+    (only_ini / ".alibabacloud").mkdir(parents=True)
+    (only_ini / ".alibabacloud" / "credentials.ini").write_text(
+        ini.read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    off = {"ALIBABA_CLOUD_ECS_METADATA_DISABLED": "true"}
+    env_keys = {"ALIBABA_CLOUD_ACCESS_KEY_ID": "AKenv", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "s0"}
+    cases: list[tuple[Path, dict[str, str]]] = [
+        (bare, env_keys),  # the environment alone
+        (home, env_keys | {"ALIBABA_CLOUD_SECURITY_TOKEN": "env-token"}),  # beats files
+        (home, {}),  # the CLI profile's "current"
+        (home, {"ALIBABA_CLOUD_PROFILE": "other"}),
+        (home, {"ALIBABA_CLOUD_PROFILE": "sts"}),
+        (home, {"ALIBABA_CLOUD_PROFILE": "work"}),  # not a CLI profile: the INI section
+        (only_ini, {}),  # no CLI config: the INI default section
+        (bare, {"ALIBABA_CLOUD_CREDENTIALS_FILE": str(elsewhere)}),
+        (home, {"ALIBABA_CLOUD_PROFILE": "nosuch"}),  # in neither file: nothing
+        (bare, {}),  # nothing at all
+    ]
+    # One difference is deliberate and so not compared: half an environment key pair is
+    # an error naming the missing half here, where the official chain quietly moves on
+    # to the files (docs/decisions/0007).
+    answers = official_chain([case | off | {"HOME": str(where)} for where, case in cases])
+    for (where, case), official in zip(cases, answers, strict=True):
+        ours = our_chain(where, case | off)
+        if "error" in official:
+            assert ours == {"error": "CredentialException"}, case
+            continue
+        official.pop("provider")
+        assert ours == official, case

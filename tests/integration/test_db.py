@@ -43,7 +43,7 @@ T = TypeVar("T")
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 TTL = timedelta(seconds=300)
 TABLES = {"reboot_requests", "reboot_instances", "role_bindings", "audit_log", "approvals"}
-HEAD = "0008"  # the newest migration
+HEAD = "0009"  # the newest migration
 
 
 def make_request(

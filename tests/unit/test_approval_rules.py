@@ -46,6 +46,18 @@ def test_a_listed_tag_on_any_instance_triggers_and_is_named() -> None:
     assert approval_need(rules, force=False, instance_tags=[DEV, {"env": "prodx"}]).count == 0
 
 
+def test_a_listed_account_of_any_instance_triggers_and_is_named() -> None:
+    rules = ApprovalRules(for_accounts=("prod", "billing"))
+    need = approval_need(
+        rules, force=False, instance_tags=[DEV, DEV], instance_accounts=["staging", "prod"]
+    )
+    assert (need.count, need.triggers, need.accounts) == (1, (ApprovalTrigger.ACCOUNT,), ("prod",))
+    assert (
+        approval_need(rules, force=False, instance_tags=[DEV], instance_accounts=["staging"]).count
+        == 0
+    )
+
+
 def test_every_rule_that_applies_is_listed() -> None:
     rules = ApprovalRules(quorum=3, for_force=True, above=1, for_tags=(("env", "prod"),))
     need = approval_need(rules, force=True, instance_tags=[PROD, DEV])

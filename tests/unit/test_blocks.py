@@ -684,3 +684,33 @@ def test_execution_reply_posted_late_still_shows_each_api_result() -> None:
     assert text.count("reboot accepted") == 2
     assert text.count(":x:") == 1
     assert ":x: Back to Running" not in text
+
+
+def test_a_preview_over_several_accounts_groups_by_account_and_region() -> None:
+    def at(n: int, account: str, region: str) -> PlannedInstance:
+        one = planned(n, region=region)
+        return dataclasses.replace(one, ref=InstanceRef(region, iid(n), account))
+
+    instances = [at(1, "prod", HZ), at(2, "staging", HZ), at(3, "prod", SH), at(4, "prod", HZ)]
+    text = rendered(request_message(request(instances), can_execute=True))
+    headings = [text.index(h) for h in ("*prod · cn-hangzhou*", "*staging · cn-hangzhou*")]
+    assert headings == sorted(headings)
+    assert "*prod · cn-shanghai*" in text
+    # Within a group, the person's order: 1 then 4 under prod · cn-hangzhou.
+    assert headings[0] < text.index(iid(1)) < text.index(iid(4)) < headings[1]
+    assert text.index(iid(2)) > headings[1]
+    # One account: no headings, as before.
+    single = rendered(request_message(request([planned(1), planned(2)]), can_execute=True))
+    assert "*default · " not in single
+
+
+def test_notifications_name_the_accounts_beyond_default() -> None:
+    prod = dataclasses.replace(planned(1), ref=InstanceRef(HZ, iid(1), "prod"))
+    confirmed = dataclasses.replace(
+        request([prod], state=RequestState.EXECUTING), confirmed_by=CONFIRMER
+    )
+    assert "in cn-hangzhou of account prod started" in notify_started(confirmed, None).text
+    plain = dataclasses.replace(
+        request([planned(1)], state=RequestState.EXECUTING), confirmed_by=CONFIRMER
+    )
+    assert "in cn-hangzhou started" in notify_started(plain, None).text

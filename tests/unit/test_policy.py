@@ -356,3 +356,21 @@ def test_stranger_without_any_role_may_not_act() -> None:
     )
     assert not decision.allowed
     assert decision.denial == RequesterOrAdminOnly(ALICE)
+
+
+def test_an_account_binding_covers_only_its_account() -> None:
+    # §6: the account counts like the region; a binding without one covers every account.
+    from bot.domain.policy import Principal, Target, check_role
+
+    staging_only = Principal("U1", (Binding("U1", Role.OPERATOR, account="staging"),))
+    everywhere = Principal("U2", (Binding("U2", Role.OPERATOR),))
+    prod = Target("cn-hangzhou", "i-1", {}, "prod")
+    staging = Target("cn-hangzhou", "i-2", {}, "staging")
+    assert staging_only.role_for(staging) is Role.OPERATOR
+    assert staging_only.role_for(prod) is None
+    assert check_role(staging_only, Role.OPERATOR, [staging, prod]).denial is not None
+    assert check_role(everywhere, Role.OPERATOR, [staging, prod]).denial is None
+    assert Binding("U1", Role.OPERATOR, "cn-hangzhou", account="prod").describe() == (
+        "operator in account prod in cn-hangzhou"
+    )
+    assert Binding("U1", Role.ADMIN, account="prod").scoped

@@ -3,6 +3,7 @@ what is asked of ECS, what is recorded, and what the person is told, as values."
 
 from __future__ import annotations
 
+from bot.domain.commands import RebootCommand
 from bot.domain.model import InstanceRef, Role
 from bot.domain.policy import Binding
 from bot.domain.selectors import NameSelector, TagSelector
@@ -27,12 +28,9 @@ def _asked(
     *selectors: TagSelector | NameSelector, regions: tuple[str, ...] = (HZ,)
 ) -> PreviewAsked:
     return PreviewAsked(
-        user=USER,
-        channel="C1",
-        instances=(),
-        force=False,
-        selectors=selectors,
-        search_regions=regions,
+        USER,
+        "C1",
+        RebootCommand((), selectors=selectors, search_regions=regions),
     )
 
 
@@ -99,12 +97,13 @@ def test_too_many_counts_the_ids_given_beside_the_match() -> None:
     bot.ecs.add_instance(HZ, "i-aaaaaaaa1", name="web-1")
     bot.ecs.add_instance(HZ, "i-aaaaaaaa2", name="web-2")
     asked = PreviewAsked(
-        user=USER,
-        channel="C1",
-        instances=(InstanceRef(HZ, "i-bbbbbbbb1"),),
-        force=False,
-        selectors=(NameSelector("web-*"),),
-        search_regions=(HZ,),
+        USER,
+        "C1",
+        RebootCommand(
+            (InstanceRef(HZ, "i-bbbbbbbb1"),),
+            selectors=(NameSelector("web-*"),),
+            search_regions=(HZ,),
+        ),
     )
     assert preview(bot.ctx, asked) is None
     [told] = bot.presenter.of("tell")
@@ -117,12 +116,13 @@ def test_a_selector_matching_nothing_still_previews_the_ids_given_and_says_so() 
     bot = _bot()
     bot.ecs.add_instance(HZ, "i-aaaaaaaa1", name="db-1")
     asked = PreviewAsked(
-        user=USER,
-        channel="C1",
-        instances=(InstanceRef(HZ, "i-aaaaaaaa1"),),
-        force=False,
-        selectors=(NameSelector("web-*"),),
-        search_regions=(HZ,),
+        USER,
+        "C1",
+        RebootCommand(
+            (InstanceRef(HZ, "i-aaaaaaaa1"),),
+            selectors=(NameSelector("web-*"),),
+            search_regions=(HZ,),
+        ),
     )
     request = preview(bot.ctx, asked)
     assert request is not None

@@ -296,3 +296,11 @@ def test_help_text_shows_the_settings_it_is_given() -> None:
     assert "default here" not in bare
     assert "At most" not in bare
     assert "buttons last" not in bare
+
+
+def test_the_approval_clause_names_the_listed_accounts() -> None:
+    from bot.domain.approval import ApprovalNeed, ApprovalTrigger
+    from bot.slack.text import approval_triggers_text
+
+    need = ApprovalNeed(1, (ApprovalTrigger.FORCE, ApprovalTrigger.ACCOUNT), accounts=("prod",))
+    assert approval_triggers_text(need) == "it is a force reboot and it touches account `prod`"

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from bot.domain.commands import RebootCommand
 from bot.domain.model import InstanceOutcome, InstanceRef, RequestState, Role, Verdict
 from bot.domain.policy import Binding
 from bot.domain.request import RebootRequest
@@ -39,10 +40,9 @@ def bot() -> MemoryBot:
 
 def previewed(bot: MemoryBot, *ids: str) -> RebootRequest:
     asked = PreviewAsked(
-        user=REQUESTER,
-        channel=CHANNEL,
-        instances=tuple(InstanceRef(REGION, i) for i in ids or ("i-1", "i-2")),
-        force=False,
+        REQUESTER,
+        CHANNEL,
+        RebootCommand(tuple(InstanceRef(REGION, i) for i in ids or ("i-1", "i-2"))),
     )
     request = preview(bot.ctx, asked)
     assert request is not None
@@ -85,6 +85,20 @@ def test_confirm_sends_one_reboot_call_and_leaves_the_request_executing(bot: Mem
     assert stored.lease_owner is None
     assert stored.next_poll_at is not None
     assert bot.db.actions(request.id) == ["preview", "confirm", "execute"]
+
+
+def test_the_dry_run_acts_for_the_requester_and_the_reboot_for_the_confirmer(
+    bot: MemoryBot,
+) -> None:
+    # §5.13: the role session of each call is named for the person it acts for; an
+    # admin may confirm someone else's request.
+    request = previewed(bot)
+    assert confirm(bot.ctx, click(request, ADMIN))() is True
+    assert bot.db.request(request.id).confirmed_by == ADMIN
+    assert bot.ecs.acting == [
+        ("dry_run_reboot", "default", REQUESTER),
+        ("reboot", "default", ADMIN),
+    ]
 
 
 def test_a_double_click_confirms_exactly_once(bot: MemoryBot) -> None:

@@ -19,7 +19,7 @@ from bot.domain.policy import Binding
 
 _BINDINGS = cast(Table, RoleBindingRow.__table__)
 # The columns that make a binding unique (and its unique constraint).
-_BINDING_KEY = ("subject", "role", "region", "tag_key", "tag_value")
+_BINDING_KEY = ("subject", "role", "region", "tag_key", "tag_value", "account")
 
 
 @dataclass(frozen=True)
@@ -121,6 +121,7 @@ def _binding_key(binding: Binding) -> dict[str, str]:
         "region": binding.region,
         "tag_key": binding.tag_key,
         "tag_value": binding.tag_value,
+        "account": binding.account,
     }
 
 
@@ -131,4 +132,5 @@ def _to_binding(row: Row[Any]) -> Binding:
         region=row.region,
         tag_key=row.tag_key,
         tag_value=row.tag_value,
+        account=row.account,
     )

@@ -1,7 +1,7 @@
 """The row shapes of a request and its instances, each spelled once.
 
 A column list per table follows the snapshot's own fields (``RebootRequest`` without
-its instances; ``InstanceRef``'s two fields, then ``PlannedInstance`` after its
+its instances; ``InstanceRef``'s fields, then ``PlannedInstance`` after its
 ``ref``), and every insert, select, update and row mapper is built from it. A field
 added to a snapshot (and its migration) is therefore stored and read back everywhere at
 once; a field the table lacks fails at import, when the statements are built.
@@ -52,8 +52,9 @@ def rowcount(result: object) -> int:
 
 # --- instances ---------------------------------------------------------------------------
 
-# The columns that name an instance of a request (with ``request_id``).
-INSTANCE_KEY = ("region", "instance_id")
+# The columns that name an instance of a request (with ``request_id``): InstanceRef's
+# fields, in its order.
+INSTANCE_KEY = tuple(f.name for f in dataclasses.fields(InstanceRef))
 # Every column a snapshot is read from, in ``PlannedInstance``'s field order after the
 # key (so a row's values construct one positionally: much cheaper than by name, 100
 # rows a request a poll).
@@ -63,7 +64,7 @@ INSTANCE_COLUMNS: tuple[str, ...] = (
 )
 # The columns the executor and the poller may write: all but the key and ``position``,
 # fixed when the request is added. The fields of ``InstanceUpdate``.
-INSTANCE_FIELDS: tuple[str, ...] = INSTANCE_COLUMNS[3:]
+INSTANCE_FIELDS: tuple[str, ...] = INSTANCE_COLUMNS[len(INSTANCE_KEY) + 1 :]
 
 # Columns stored differently from the snapshot's field; the rest are stored as they are.
 _INSTANCE_CODECS: Mapping[str, Codec] = {
@@ -74,7 +75,7 @@ _INSTANCE_CODECS: Mapping[str, Codec] = {
 }
 _DECODE_AT = tuple(
     (index, _INSTANCE_CODECS[name][1])
-    for index, name in enumerate(INSTANCE_COLUMNS[2:])
+    for index, name in enumerate(INSTANCE_COLUMNS[len(INSTANCE_KEY) :])
     if name in _INSTANCE_CODECS
 )
 _ENCODERS = tuple(
@@ -85,10 +86,11 @@ _read_fields = operator.attrgetter(*INSTANCE_FIELDS)
 
 def instance_from_row(values: Sequence[Any]) -> PlannedInstance:
     """The snapshot from the values of :data:`INSTANCE_COLUMNS`, in that order."""
-    region, instance_id, *rest = values
+    key = len(INSTANCE_KEY)
+    rest = list(values[key:])
     for index, decode in _DECODE_AT:
         rest[index] = decode(rest[index])
-    return PlannedInstance(InstanceRef(region=region, instance_id=instance_id), *rest)
+    return PlannedInstance(InstanceRef(*values[:key]), *rest)
 
 
 def instance_values(instance: PlannedInstance) -> dict[str, Any]:
@@ -105,6 +107,7 @@ def instance_row(request_id: str, instance: PlannedInstance) -> dict[str, Any]:
         "request_id": request_id,
         "region": instance.ref.region,
         "instance_id": instance.ref.instance_id,
+        "account": instance.ref.account,
         "position": instance.position,
         **instance_values(instance),
     }

@@ -1,0 +1,143 @@
+"""Several accounts (docs/PRODUCT.md §5.13), end to end: signed Slack requests into the
+running bot, the simulator with member accounts behind. The bot assumes each account's
+role when first needed; the DryRun goes out as the requester's role session and the
+reboot as the confirmer's, which the simulator records per call (the audit trail
+ActionTrail would show).
+
+``--account`` is not in the command parser yet: these tests reach an account through
+``ECSBOT_DEFAULT_ACCOUNT``, which the parser's flag will override."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from bot.domain.model import InstanceOutcome, RequestState, Role, Verdict
+from bot.services.history import request_json
+from bot.slack.blocks import ACTION_CONFIRM
+from tests.e2e.harness import ADMIN, OPERATOR, Harness, running_bot
+
+HZ = "cn-hangzhou"
+CONFIRMER = ADMIN  # an admin may confirm someone else's request
+
+
+def _accounts_env(h_sim_roles: dict[str, str], default: str | None) -> dict[str, str]:
+    env = {"ECSBOT_ACCOUNTS": ",".join(f"{n}={arn}" for n, arn in h_sim_roles.items())}
+    if default is not None:
+        env["ECSBOT_DEFAULT_ACCOUNT"] = default
+    return env
+
+
+@pytest.fixture
+def prod_default(migrated_url: str) -> Iterator[Harness]:
+    # The simulator derives role ARNs from the account names, before it runs.
+    from bot.simulator.accounts import MEMBER_ROLE_NAME, member_account_id
+
+    roles = {
+        name: f"acs:ram::{member_account_id(name)}:role/{MEMBER_ROLE_NAME}"
+        for name in ("prod", "staging")
+    }
+    with running_bot(
+        migrated_url, instances=3, accounts=("prod", "staging"), env=_accounts_env(roles, "prod")
+    ) as h:
+        h.grant(OPERATOR, Role.OPERATOR)
+        yield h
+
+
+def _ecs_calls(h: Harness) -> list[tuple[str, bool, str | None, str | None]]:
+    return [
+        (c.action, c.dry_run, c.account, c.session_name)
+        for c in h.sim.calls.all()
+        if c.action != "AssumeRole"
+    ]
+
+
+def test_a_reboot_in_the_default_account_is_signed_for_requester_and_confirmer(
+    prod_default: Harness,
+) -> None:
+    h = prod_default
+    assert h.sim.calls.all() == []  # no role is assumed at start-up
+    prod_ids = h.sim.fleet_of("prod").ids(HZ)
+    h.command(" ".join(prod_ids[:2]), user=OPERATOR)
+    h.settle()
+    request_id, _ = h.last_preview()
+    request = h.request(request_id)
+    assert [(i.ref.account, i.verdict) for i in request.instances] == [
+        ("prod", Verdict.WILL_REBOOT),
+        ("prod", Verdict.WILL_REBOOT),
+    ]
+    h.click(ACTION_CONFIRM, request_id, user=CONFIRMER)
+    h.settle()
+    h.run_until_final(request_id)
+    final = h.request(request_id)
+    assert final.state is RequestState.SUCCEEDED
+    assert {i.outcome for i in final.instances} == {InstanceOutcome.SUCCEEDED}
+    # Exactly prod's two instances rebooted, once each; nothing in staging or home.
+    assert h.sim.fleet_of("prod").reboot_counts(HZ) == {i: 1 for i in prod_ids[:2]}
+    assert h.sim.fleet_of("staging").reboot_counts(HZ) == {}
+    assert h.sim.fleet.reboot_counts(HZ) == {}
+    calls = _ecs_calls(h)
+    assert ("RebootInstances", True, "prod", f"slack-{OPERATOR}") in calls
+    assert [c for c in calls if c[0] == "RebootInstances" and not c[1]] == [
+        ("RebootInstances", False, "prod", f"slack-{CONFIRMER}")
+    ]
+    assert {c[3] for c in calls if c[0] != "RebootInstances"} == {"ecs-reboot-bot"}
+    assert {c[2] for c in calls} == {"prod"}
+    row = request_json(final)
+    assert row["accounts"] == ["prod"]
+    assert {i["account"] for i in row["instances"]} == {"prod"}
+    json.dumps(row)
+
+
+def test_an_unassumable_role_denies_its_instances_with_the_sts_code(
+    prod_default: Harness,
+) -> None:
+    h = prod_default
+    h.sim.sts.remove_role(h.sim.role_arn("prod"))
+    h.command(" ".join(h.sim.fleet_of("prod").ids(HZ)[:2]))
+    h.settle()
+    request_id, preview = h.last_preview()
+    request = h.request(request_id)
+    assert [(i.verdict, i.verdict_code) for i in request.instances] == [
+        (Verdict.DENIED, "EntityNotExist.Role"),
+        (Verdict.DENIED, "EntityNotExist.Role"),
+    ]
+    assert "account prod" in json.dumps(preview.blocks)
+    assert [c for c in h.sim.calls.all() if c.action != "AssumeRole"] == []
+
+
+def test_several_accounts_without_a_default_refuse_bare_ids_before_asking_ecs(
+    migrated_url: str,
+) -> None:
+    from bot.simulator.accounts import MEMBER_ROLE_NAME, member_account_id
+
+    roles = {
+        name: f"acs:ram::{member_account_id(name)}:role/{MEMBER_ROLE_NAME}"
+        for name in ("prod", "staging")
+    }
+    with running_bot(
+        migrated_url, instances=2, accounts=("prod", "staging"), env=_accounts_env(roles, None)
+    ) as h:
+        h.grant(OPERATOR, Role.OPERATOR)
+        h.command(h.sim.fleet_of("prod").ids(HZ)[0])
+        h.settle()
+        [answer] = h.ephemerals(OPERATOR)
+        assert "none is the default" in answer
+        assert "`prod`, `staging`" in answer
+        assert h.sim.calls.all() == []
+        assert h.previews() == []
+
+
+def test_an_operator_bound_to_staging_is_denied_for_prod(prod_default: Harness) -> None:
+    h = prod_default
+    staging_operator = "U0STAGEOPS"
+    h.grant(staging_operator, Role.OPERATOR, account="staging")
+    # Denied at the ack: the command's own answer, before ECS is asked anything.
+    answer = h.command(h.sim.fleet_of("prod").ids(HZ)[0], user=staging_operator).json()["text"]
+    h.settle()
+    assert ":no_entry:" in answer
+    assert "prod · cn-hangzhou" in answer
+    assert h.previews() == []
+    assert [c for c in h.sim.calls.all() if c.action == "RebootInstances"] == []
