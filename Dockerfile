@@ -14,9 +14,9 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 
 WORKDIR /src
-COPY pyproject.toml setup.py MANIFEST.in ./
+COPY pyproject.toml README.md ./
 COPY bot ./bot
-# setup.py copies the Alembic scripts into the wheel (as bot/migrations).
+# pyproject.toml ships the Alembic scripts inside the wheel, as the package bot.migrations.
 COPY migrations ./migrations
 
 # Every dependency ships manylinux wheels (psycopg[binary] included): no compiler.

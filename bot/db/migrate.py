@@ -3,6 +3,7 @@ the test fixtures) with the same Alembic scripts as the ``alembic`` command."""
 
 from __future__ import annotations
 
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +17,10 @@ from sqlalchemy import Engine
 from bot.db.engine import is_sqlite, make_engine
 from bot.db.tables import metadata
 
-# An installed package carries the scripts as ``bot/migrations`` (setup.py copies
-# them in); a checkout (and an editable install) has them in ``migrations/`` beside
-# the ``bot`` package.
-_PACKAGED = Path(__file__).resolve().parents[1] / "migrations"
-_CHECKOUT = Path(__file__).resolve().parents[2] / "migrations"
-MIGRATIONS_DIR = _PACKAGED if (_PACKAGED / "env.py").is_file() else _CHECKOUT
+# ``migrations/`` ships as the package ``bot.migrations`` (pyproject.toml maps it), in a
+# wheel as in an editable install, so one lookup finds it. pip installs packages as
+# folders, never zipped, so the resource is a real directory Alembic can read.
+MIGRATIONS_DIR = Path(str(files("bot.migrations")))
 
 
 def _scripts_config() -> Config:

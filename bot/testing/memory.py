@@ -12,11 +12,15 @@ for tests to assert on::
     assert bot.db.request(request.id).state is RequestState.SUCCEEDED
     assert bot.ecs.calls_of("reboot") == [...]
 
+The stores' promises are the ones the SQL repositories keep, held to the same tests
+(``tests/integration/store/``, run on this fake, SQLite and PostgreSQL alike).
+
 :class:`MemoryDatabase` is the stores' shared state; each :class:`MemoryUnitOfWork`
-works on a copy of it and writes back what it changed on ``commit`` (one lock, no
-isolation beyond that), so a unit left without committing changes nothing. Moves and
-lease claims are decided under that unit's copy as the real conditional statements
-decide them.
+reads a copy of it and writes back what it changed on ``commit``, so a unit left
+without committing changes nothing. A write locks its row until the unit ends, as
+PostgreSQL's ``UPDATE`` does, and decides on the row's latest committed version: of
+units racing for one conditional move, exactly one wins (a claim passes over rows
+another unit holds, as ``SKIP LOCKED`` does).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import threading
+import time
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -69,6 +74,12 @@ class StoredRequest:
 
 
 BindingKey = tuple[str, str, str, str, str, str]
+# A locked row: ("request", id) or ("binding", key).
+RowKey = tuple[str, object]
+
+# How long a write waits for a row another unit of work holds: far more than any unit
+# takes in a test, so reaching it means a unit was left open, not a slow one.
+LOCK_WAIT_SECONDS = 10.0
 
 
 def _key(binding: Binding) -> BindingKey:
@@ -98,6 +109,8 @@ class MemoryDatabase:
     def __init__(self) -> None:
         self._tables = _Tables()
         self._lock = threading.Lock()
+        self._unlocked = threading.Condition(self._lock)
+        self._holders: dict[RowKey, MemoryUnitOfWork] = {}
         self.commits = 0
 
     def uow(self) -> MemoryUnitOfWork:
@@ -135,14 +148,60 @@ class MemoryDatabase:
             if request_id is None or entry.request_id == request_id
         ]
 
+    # What units of work do.
+
     def _begin(self) -> _Tables:
         with self._lock:
             return self._tables.copy()
 
+    def _latest_request(self, request_id: str) -> StoredRequest | None:
+        with self._lock:
+            return self._tables.requests.get(request_id)
+
+    def _latest_binding(self, key: BindingKey) -> BindingRecord | None:
+        with self._lock:
+            return self._tables.bindings.get(key)
+
+    def _request_ids(self) -> set[str]:
+        with self._lock:
+            return set(self._tables.requests)
+
+    def _lock_row(self, key: RowKey, unit: MemoryUnitOfWork, *, wait: bool) -> bool:
+        """Take ``key`` for ``unit`` until it ends; False (without ``wait``) when another
+        unit holds it. Waiting on a unit of this very thread would never end: that raises,
+        as SQLite's busy timeout would."""
+        with self._unlocked:
+            deadline = time.monotonic() + LOCK_WAIT_SECONDS
+            while (holder := self._holders.get(key)) not in (None, unit):
+                if not wait:
+                    return False
+                if holder is not None and holder.thread is threading.current_thread():
+                    raise RuntimeError(
+                        f"{key} is locked by another unit of work of this thread: "
+                        "commit or leave it first"
+                    )
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise RuntimeError(f"{key} stayed locked {LOCK_WAIT_SECONDS:g} s")
+                self._unlocked.wait(remaining)
+            self._holders[key] = unit
+            return True
+
+    def _holds(self, key: RowKey, unit: MemoryUnitOfWork) -> bool:
+        with self._lock:
+            return self._holders.get(key) is unit
+
+    def _unlock_all(self, unit: MemoryUnitOfWork) -> None:
+        with self._unlocked:
+            for key in [key for key, holder in self._holders.items() if holder is unit]:
+                del self._holders[key]
+            self._unlocked.notify_all()
+
     def _commit(self, work: _Tables, changes: _Changes) -> None:
         with self._lock:
             for request_id in changes.requests:
-                self._tables.requests[request_id] = work.requests[request_id]
+                if request_id in work.requests:
+                    self._tables.requests[request_id] = work.requests[request_id]
             for key in changes.bindings:
                 if key in work.bindings:
                     self._tables.bindings[key] = work.bindings[key]
@@ -157,24 +216,78 @@ class MemoryDatabase:
 
 @dataclass
 class _Changes:
-    requests: set[str] = field(default_factory=set)
-    bindings: set[BindingKey] = field(default_factory=set)
+    # Dicts, not sets: rows are written back in the order they were first written, as
+    # a database numbers its inserts (``bindings_for`` lists in that order).
+    requests: dict[str, None] = field(default_factory=dict)
+    bindings: dict[BindingKey, None] = field(default_factory=dict)
     audit_from: int = 0
+
+
+class _Rows:
+    """One unit of work's copy of the tables, and the row locks its writes take."""
+
+    def __init__(
+        self, db: MemoryDatabase, unit: MemoryUnitOfWork, tables: _Tables, changes: _Changes
+    ) -> None:
+        self.db = db
+        self.unit = unit
+        self.tables = tables
+        self.changes = changes
+
+    def request_for_write(self, request_id: str, *, wait: bool = True) -> StoredRequest | None:
+        """The request's row, locked for this unit, as it reads now: this unit's own
+        version once it holds the lock, else the latest committed one (an ``UPDATE``
+        re-reads the row it locked). None when it does not exist (or, without ``wait``,
+        another unit holds it)."""
+        key: RowKey = ("request", request_id)
+        if self.db._holds(key, self.unit):
+            return self.tables.requests.get(request_id)
+        if not self.db._lock_row(key, self.unit, wait=wait):
+            return None
+        latest = self.db._latest_request(request_id)
+        if latest is None:
+            self.tables.requests.pop(request_id, None)
+        else:
+            self.tables.requests[request_id] = latest
+        return latest
+
+    def latest_request(self, request_id: str) -> StoredRequest | None:
+        """The row as a statement would find it, without locking it."""
+        if self.db._holds(("request", request_id), self.unit):
+            return self.tables.requests.get(request_id)
+        return self.db._latest_request(request_id)
+
+    def request_ids(self) -> set[str]:
+        return self.db._request_ids() | set(self.tables.requests)
+
+    def binding_for_write(self, key: BindingKey) -> BindingRecord | None:
+        row: RowKey = ("binding", key)
+        if self.db._holds(row, self.unit):
+            return self.tables.bindings.get(key)
+        self.db._lock_row(row, self.unit, wait=True)
+        latest = self.db._latest_binding(key)
+        if latest is None:
+            self.tables.bindings.pop(key, None)
+        else:
+            self.tables.bindings[key] = latest
+        return latest
 
 
 class MemoryRequestStore:
     """``RequestStore`` and ``LeaseStore`` on one unit of work's copy of the tables."""
 
-    def __init__(self, tables: _Tables, changes: _Changes) -> None:
-        self._tables = tables
-        self._changes = changes
+    def __init__(self, rows: _Rows) -> None:
+        self._rows = rows
+        self._tables = rows.tables
 
     # RequestStore
 
     def add(self, request: RebootRequest) -> None:
-        if request.id in self._tables.requests:
+        if self._rows.request_for_write(request.id) is not None:
             raise ValueError(f"request {request.id} exists already")
-        self._put(StoredRequest(request))
+        # Stored as read back: the instances in the order the user gave them.
+        instances = tuple(sorted(request.instances, key=lambda i: i.position))
+        self._put(StoredRequest(_with_instances(request, instances)))
 
     def get(self, request_id: str) -> RebootRequest | None:
         stored = self._tables.requests.get(request_id)
@@ -195,7 +308,7 @@ class MemoryRequestStore:
         for source in sources:
             if not may_follow(source, to_state):
                 raise ValueError(f"a request cannot move from {source} to {to_state}")
-        stored = self._tables.requests.get(request_id)
+        stored = self._rows.request_for_write(request_id)
         if stored is None or stored.request.state not in sources:
             return False
         stored = self._updated(stored, changes or RequestUpdate())
@@ -242,7 +355,9 @@ class MemoryRequestStore:
         return set(saved) <= {i.ref for i in current}
 
     def skip_pending(self, request_id: str) -> None:
-        stored = self._tables.requests[request_id]
+        stored = self._rows.request_for_write(request_id)
+        if stored is None:
+            return
         instances = tuple(
             dataclasses.replace(i, outcome=InstanceOutcome.SKIPPED)
             if i.outcome is InstanceOutcome.PENDING and i.reboot_sent_at is None
@@ -271,18 +386,27 @@ class MemoryRequestStore:
 
     def expire_due(self, now: datetime) -> list[str]:
         expired = []
-        for stored in list(self._tables.requests.values()):
-            request = stored.request
-            if request.is_expired(now):
-                request = dataclasses.replace(
-                    request, state=RequestState.EXPIRED, finished_at=now, message_redraw_due=True
-                )
-                self._put(dataclasses.replace(stored, request=request))
-                expired.append(request.id)
+        for request_id in self._rows.request_ids():
+            # As the UPDATE: find the rows that match, then lock each and check again.
+            found = self._rows.latest_request(request_id)
+            if found is None or not found.request.is_expired(now):
+                continue
+            stored = self._rows.request_for_write(request_id)
+            if stored is None or not stored.request.is_expired(now):
+                continue
+            request = dataclasses.replace(
+                stored.request,
+                state=RequestState.EXPIRED,
+                finished_at=now,
+                message_redraw_due=True,
+            )
+            self._put(dataclasses.replace(stored, request=request))
+            expired.append(request_id)
         return sorted(expired)
 
     def add_approval(self, request_id: str, user: str, at: datetime) -> bool | None:
-        stored = self._tables.requests.get(request_id)
+        # Locking the row first counts concurrent approvals one after the other.
+        stored = self._rows.request_for_write(request_id)
         if stored is None or stored.request.state is not RequestState.AWAITING_APPROVAL:
             return None
         if any(approval.user == user for approval in stored.request.approvals):
@@ -296,7 +420,7 @@ class MemoryRequestStore:
         return True
 
     def claim_retry(self, request_id: str, retry_id: str) -> bool:
-        stored = self._tables.requests.get(request_id)
+        stored = self._rows.request_for_write(request_id)
         if stored is None or stored.request.retried_by_request is not None:
             return False
         request = dataclasses.replace(stored.request, retried_by_request=retry_id)
@@ -304,7 +428,7 @@ class MemoryRequestStore:
         return True
 
     def release_retry(self, request_id: str, retry_id: str) -> None:
-        stored = self._tables.requests.get(request_id)
+        stored = self._rows.request_for_write(request_id)
         if stored is not None and stored.request.retried_by_request == retry_id:
             request = dataclasses.replace(stored.request, retried_by_request=None)
             self._put(dataclasses.replace(stored, request=request))
@@ -324,22 +448,25 @@ class MemoryRequestStore:
     def claim_due(
         self, owner: str, now: datetime, lease_seconds: float, limit: int = 10
     ) -> list[str]:
-        def free(stored: StoredRequest) -> bool:
+        def claimable(stored: StoredRequest | None) -> bool:
             return (
-                stored.lease_owner is None
-                or stored.lease_owner == owner
-                or (stored.lease_expires_at is not None and stored.lease_expires_at <= now)
+                stored is not None
+                and stored.request.state.is_running
+                and (
+                    stored.lease_owner is None
+                    or stored.lease_owner == owner
+                    or (stored.lease_expires_at is not None and stored.lease_expires_at <= now)
+                )
+                and (stored.next_poll_at is None or stored.next_poll_at <= now)
             )
 
-        due = [
+        candidates = [
             stored
-            for stored in self._tables.requests.values()
-            if stored.request.state.is_running
-            and free(stored)
-            and (stored.next_poll_at is None or stored.next_poll_at <= now)
+            for stored in map(self._rows.latest_request, self._rows.request_ids())
+            if stored is not None and claimable(stored)
         ]
         # Most overdue first; never-polled requests before all (as the real claim).
-        due.sort(
+        candidates.sort(
             key=lambda s: (
                 s.next_poll_at is not None,
                 s.next_poll_at or now,
@@ -348,9 +475,17 @@ class MemoryRequestStore:
             )
         )
         expires = now + timedelta(seconds=lease_seconds)
-        for stored in due[:limit]:
+        claimed: list[str] = []
+        for candidate in candidates:
+            if len(claimed) == limit:
+                break
+            # SKIP LOCKED: a row another unit is writing is passed over, not waited for.
+            stored = self._rows.request_for_write(candidate.request.id, wait=False)
+            if stored is None or not claimable(stored):
+                continue
             self._put(dataclasses.replace(stored, lease_owner=owner, lease_expires_at=expires))
-        return [stored.request.id for stored in due[:limit]]
+            claimed.append(stored.request.id)
+        return claimed
 
     def renew_lease(self, request_id: str, owner: str, now: datetime, lease_seconds: float) -> bool:
         stored = self._held(request_id, owner)
@@ -373,7 +508,9 @@ class MemoryRequestStore:
     # helpers
 
     def _held(self, request_id: str, owner: str | None) -> StoredRequest | None:
-        stored = self._tables.requests.get(request_id)
+        """The row locked for a write, when it exists and (with ``owner``) that owner
+        holds its lease."""
+        stored = self._rows.request_for_write(request_id)
         if stored is None or (owner is not None and stored.lease_owner != owner):
             return None
         return stored
@@ -388,7 +525,7 @@ class MemoryRequestStore:
     def _put(self, stored: StoredRequest) -> None:
         stored = dataclasses.replace(stored, version=stored.version + 1)
         self._tables.requests[stored.request.id] = stored
-        self._changes.requests.add(stored.request.id)
+        self._rows.changes.requests[stored.request.id] = None
 
     def _due(
         self, flag: str, finished_before: datetime, finished_after: datetime, limit: int
@@ -413,25 +550,27 @@ def _with_instances(
 class MemoryRoleStore:
     """``RoleStore`` on one unit of work's copy of the tables."""
 
-    def __init__(self, tables: _Tables, changes: _Changes) -> None:
-        self._tables = tables
-        self._changes = changes
+    def __init__(self, rows: _Rows) -> None:
+        self._rows = rows
+        self._tables = rows.tables
 
     def grant(self, binding: Binding, *, by: str, now: datetime) -> bool:
         if binding.tag_value and not binding.tag_key:
             raise ValueError("a tag value needs a tag key")
         key = _key(binding)
-        if key in self._tables.bindings:
+        # Locked as the unique index locks it: of concurrent grants, one inserts.
+        if self._rows.binding_for_write(key) is not None:
             return False
         self._tables.bindings[key] = BindingRecord(binding, created_by=by, created_at=now)
-        self._changes.bindings.add(key)
+        self._rows.changes.bindings[key] = None
         return True
 
     def revoke(self, binding: Binding) -> bool:
         key = _key(binding)
-        if self._tables.bindings.pop(key, None) is None:
+        if self._rows.binding_for_write(key) is None:
             return False
-        self._changes.bindings.add(key)
+        del self._tables.bindings[key]
+        self._rows.changes.bindings[key] = None
         return True
 
     def bindings_for(self, subjects: Collection[str]) -> list[Binding]:
@@ -481,7 +620,8 @@ class MemoryAuditLog:
 
 
 class MemoryUnitOfWork:
-    """``UnitOfWork``: nothing reaches the :class:`MemoryDatabase` until ``commit``."""
+    """``UnitOfWork``: nothing reaches the :class:`MemoryDatabase` until ``commit``; the
+    rows it wrote stay locked until then (or until it ends)."""
 
     requests: MemoryRequestStore
     leases: MemoryRequestStore
@@ -493,10 +633,12 @@ class MemoryUnitOfWork:
         self._work: _Tables | None = None
         self._changes = _Changes()
         self.committed = False
+        self.thread = threading.current_thread()
 
     def __enter__(self) -> MemoryUnitOfWork:
         if self._work is not None:
             raise RuntimeError("this unit of work is already in use; make a new one")
+        self.thread = threading.current_thread()
         self._begin()
         return self
 
@@ -507,12 +649,14 @@ class MemoryUnitOfWork:
         traceback: TracebackType | None,
     ) -> None:
         self._work = None
+        self._db._unlock_all(self)
         del self.requests, self.leases, self.roles, self.audit
 
     def commit(self) -> None:
         if self._work is None:
             raise RuntimeError("use the unit of work inside a `with` block")
         self._db._commit(self._work, self._changes)
+        self._db._unlock_all(self)
         self.committed = True
         # Later writes in the block start afresh, as after a real commit.
         self._begin()
@@ -521,8 +665,9 @@ class MemoryUnitOfWork:
         work = self._db._begin()
         self._work = work
         self._changes = _Changes(audit_from=len(work.audit))
-        self.requests = self.leases = MemoryRequestStore(work, self._changes)
-        self.roles = MemoryRoleStore(work, self._changes)
+        rows = _Rows(self._db, self, work, self._changes)
+        self.requests = self.leases = MemoryRequestStore(rows)
+        self.roles = MemoryRoleStore(rows)
         self.audit = MemoryAuditLog(work)
 
 
@@ -546,7 +691,8 @@ class FakeEcs:
     with :meth:`set_status`. :attr:`dry_run_errors` and :attr:`reboot_errors` make a
     call fail (by region, as an ``EcsError`` raised); :attr:`refused` makes single
     instances fail inside a ``SuccessFirst`` answer (by instance id, as ``(code,
-    message)``).
+    message)``); :meth:`fail_next_reboot` makes only the next call fail, after it acted
+    or not (a lost answer, a throttle).
     """
 
     def __init__(self) -> None:
@@ -557,6 +703,8 @@ class FakeEcs:
         self.dry_run_errors: dict[str, EcsError] = {}
         self.reboot_errors: dict[str, EcsError] = {}
         self.refused: dict[str, tuple[str, str]] = {}
+        # One-shot faults of the next reboot calls by region: (error, whether it acted).
+        self.next_reboot_faults: dict[str, list[tuple[EcsError, bool]]] = {}
         # The Cloud Assistant agents by (region, id); an instance not listed has none.
         self.agents: dict[tuple[str, str], AgentStatus] = {}
 
@@ -589,6 +737,12 @@ class FakeEcs:
         self.instances[(region, instance_id)] = dataclasses.replace(
             info, status=status, start_time=start_time or info.start_time
         )
+
+    def fail_next_reboot(self, region: str, error: EcsError, *, rebooted: bool = False) -> None:
+        """The next reboot call in ``region`` raises ``error``: an ``EcsOutcomeUnknown``
+        after rebooting its instances (``rebooted``) or not, an ``EcsTransientError``
+        (a throttle: nothing reached ECS) without. Later calls answer as usual."""
+        self.next_reboot_faults.setdefault(region, []).append((error, rebooted))
 
     def calls_of(self, method: str) -> list[EcsCall]:
         return [call for call in self.calls if call.method == method]
@@ -669,6 +823,14 @@ class FakeEcs:
         self.acting.append(("reboot", account, acting_user))
         if region in self.reboot_errors:
             raise self.reboot_errors[region]
+        if self.next_reboot_faults.get(region):
+            error, rebooted = self.next_reboot_faults[region].pop(0)
+            if rebooted:
+                self._answer_reboot(region, instance_ids)
+            raise error
+        return self._answer_reboot(region, instance_ids)
+
+    def _answer_reboot(self, region: str, instance_ids: Sequence[str]) -> list[RebootResult]:
         results = []
         for instance_id in instance_ids:
             if (region, instance_id) not in self.instances:

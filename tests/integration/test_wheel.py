@@ -1,7 +1,9 @@
 """A regular install migrates: the wheel carries the Alembic scripts.
 
-The wheel is built from this checkout and installed into a new virtualenv, without
-the checkout on ``sys.path`` and without an editable install; the dependencies come
+The wheel is built from a copy of what the Dockerfile builds from (``pyproject.toml``,
+``README.md``, ``bot/``, ``migrations/``) in a temporary folder, so the build leaves no
+``build/`` or ``*.egg-info`` in the checkout, and is installed into a new virtualenv,
+without the checkout on ``sys.path`` and without an editable install; the dependencies come
 from the test run's own environment (appended after the new venv's own packages, so
 the ``bot`` that runs is the installed one). Then ``ecs-reboot-bot migrate`` and
 ``history --json`` run on a fresh SQLite file and on PostgreSQL.
@@ -11,15 +13,32 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
 import venv
+import zipfile
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# What the image's build stage copies (Dockerfile): the wheel is built from these alone.
+SOURCES = ("pyproject.toml", "README.md", "bot", "migrations")
+
+
+def _copy_sources(target: Path) -> Path:
+    target.mkdir()
+    for name in SOURCES:
+        source = REPO_ROOT / name
+        if source.is_dir():
+            shutil.copytree(
+                source, target / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+            )
+        else:
+            shutil.copy2(source, target / name)
+    return target
 
 
 @pytest.fixture(scope="module")
@@ -27,13 +46,17 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The ``bin`` folder of a virtualenv holding only the built wheel."""
     root = tmp_path_factory.mktemp("wheel")
     wheels = root / "wheels"
-    subprocess.run(  # noqa: S603 - pip of this interpreter on this checkout
+    subprocess.run(  # noqa: S603 - pip of this interpreter on a copy of this checkout
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(wheels), "."],
-        cwd=REPO_ROOT,
+        cwd=_copy_sources(root / "source"),
         check=True,
         timeout=300,
     )
     [wheel] = wheels.glob("ecs_reboot_bot-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "bot/migrations/env.py" in names
+    assert "bot/migrations/script.py.mako" in names
+    assert any(name.startswith("bot/migrations/versions/0001_") for name in names)
     target = root / "venv"
     venv.create(target, with_pip=False)
     bin_dir = target / "bin"

@@ -236,13 +236,14 @@ def test_no_secret_is_baked_into_the_image(stages: list[Stage]) -> None:
 
 
 def test_the_image_gets_the_migrations_from_the_wheel(stages: list[Stage]) -> None:
-    """The wheel carries the Alembic scripts (setup.py; tests/integration/test_wheel.py
-    installs it and migrates): the build stage must hand setup.py the folder, and no
-    stage may copy it into site-packages by hand."""
+    """The wheel carries the Alembic scripts (pyproject.toml maps ``migrations/`` to
+    ``bot.migrations``; tests/integration/test_wheel.py installs it and migrates): the
+    build stage must hand the build the folder, and no stage may copy it into
+    site-packages by hand."""
     build = stages[0]
     copied = [shlex.split(copy.arguments) for copy in build.all("COPY")]
-    assert any("setup.py" in args for args in copied), "the build stage needs setup.py"
-    assert any(args[0] == "migrations" for args in copied), "setup.py copies migrations/"
+    assert any("pyproject.toml" in args for args in copied), "the build needs pyproject.toml"
+    assert any(args[0] == "migrations" for args in copied), "the wheel ships migrations/"
     for stage in stages:
         for copy in stage.all("COPY"):
             assert "site-packages" not in copy.arguments, f"line {copy.line}: {copy.arguments}"

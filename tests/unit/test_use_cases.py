@@ -3,61 +3,30 @@ milliseconds each, asserting on what the stores hold and what ECS and Slack were
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 
-from bot.domain.commands import RebootCommand
-from bot.domain.model import InstanceOutcome, InstanceRef, RequestState, Role, Verdict
-from bot.domain.policy import Binding
-from bot.domain.request import RebootRequest
+from bot.domain.model import InstanceOutcome, RequestState, Verdict
 from bot.services.answers import AlreadyDecided, Denied
-from bot.services.clicks import Click
 from bot.services.confirm import cancel, confirm
-from bot.services.context import FlowConfig
 from bot.services.poller import poll_once
-from bot.services.ports import RUNNING, Lease, RequestUpdate
-from bot.services.preview import PreviewAsked, preview
-from bot.testing.memory import MemoryBot, memory_bot
-
-REGION = "cn-hangzhou"
-REQUESTER = "U1"
-STRANGER = "U2"
-ADMIN = "U9"
-CHANNEL = "C1"
-CONFIG = FlowConfig(confirm_ttl=300, reboot_timeout=600, poll_interval=2.0, admins=(ADMIN,))
+from bot.services.ports import RUNNING, RequestUpdate
+from bot.testing.memory import MemoryBot
+from tests.unit.flows import (
+    ADMIN,
+    CONFIG,
+    REGION,
+    REQUESTER,
+    STRANGER,
+    click,
+    confirmed,
+    make_bot,
+    previewed,
+)
 
 
 @pytest.fixture
 def bot() -> MemoryBot:
-    bot = memory_bot(CONFIG)
-    bot.db.grant(Binding(REQUESTER, Role.OPERATOR))
-    bot.db.grant(Binding(STRANGER, Role.OPERATOR))
-    for instance_id in ("i-1", "i-2"):
-        bot.ecs.add_instance(REGION, instance_id, start_time=bot.clock() - timedelta(days=1))
-    return bot
-
-
-def previewed(bot: MemoryBot, *ids: str) -> RebootRequest:
-    asked = PreviewAsked(
-        REQUESTER,
-        CHANNEL,
-        RebootCommand(tuple(InstanceRef(REGION, i) for i in ids or ("i-1", "i-2"))),
-    )
-    request = preview(bot.ctx, asked)
-    assert request is not None
-    return request
-
-
-def confirmed(bot: MemoryBot, *ids: str) -> RebootRequest:
-    request = previewed(bot, *ids)
-    later = confirm(bot.ctx, click(request, REQUESTER))
-    assert later() is True
-    return bot.db.request(request.id)
-
-
-def click(request: RebootRequest, user: str) -> Click:
-    return Click(user=user, channel=request.channel, request_id=request.id)
+    return make_bot()
 
 
 def test_preview_stores_a_request_and_publishes_it(bot: MemoryBot) -> None:
@@ -224,37 +193,3 @@ def test_a_lease_held_by_one_owner_is_not_claimed_by_another(bot: MemoryBot) -> 
     assert poll_once(bot.ctx, now).advanced == []
     later = bot.clock.advance(30)
     assert poll_once(bot.ctx, later).advanced == [request.id]
-
-
-def test_a_transition_takes_its_lease_and_a_final_move_drops_it(bot: MemoryBot) -> None:
-    request = previewed(bot)
-    now = bot.clock()
-
-    with bot.db.uow() as uow:
-        assert uow.requests.transition(
-            request.id,
-            [RequestState.PREVIEWED],
-            RequestState.EXECUTING,
-            RequestUpdate(confirmed_by=REQUESTER),
-            lease=Lease("worker", now + timedelta(seconds=30)),
-        )
-        assert not uow.requests.transition(
-            request.id, [RequestState.PREVIEWED], RequestState.EXECUTING
-        )
-        uow.commit()
-    assert bot.db.stored(request.id).lease_owner == "worker"
-    with bot.db.uow() as uow:
-        assert uow.requests.transition(request.id, RequestState.EXECUTING, RequestState.FAILED)
-        uow.commit()
-    assert bot.db.stored(request.id).lease_owner is None
-
-
-def test_nothing_is_kept_without_a_commit(bot: MemoryBot) -> None:
-    request = previewed(bot)
-
-    with bot.db.uow() as uow:
-        uow.requests.set_fields(request.id, RequestUpdate(progress_text="lost"))
-        uow.audit.append(at=bot.clock(), actor="system", action="lost", request_id=request.id)
-
-    assert bot.db.request(request.id).progress_text is None
-    assert "lost" not in bot.db.actions()
