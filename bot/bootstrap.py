@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from bot import metrics
+from bot.cloudmonitor import CloudMonitorHook
 from bot.db.engine import make_engine, make_session_factory
 from bot.db.migrate import current_revision, head_revision, is_sqlite, upgrade_to_head
 from bot.db.unit_of_work import UnitOfWork
@@ -34,6 +35,7 @@ from bot.ecs.credentials import (
     StsTarget,
     credentials_chain,
 )
+from bot.server import WebApp, database_answers
 from bot.services.context import Context, FlowConfig
 from bot.services.poller import Poller
 from bot.services.ports import EcsGateway
@@ -80,6 +82,7 @@ def flow_config(settings: Settings) -> FlowConfig:
         approver_group=settings.approver_group,
         accounts=settings.account_names,
         default_account=settings.default_account,
+        account_roles=dict(settings.accounts),
     )
 
 
@@ -228,6 +231,8 @@ class Bot(Runtime):
 
     jobs: Jobs
     app: App
+    # CloudMonitor's callback (docs/PRODUCT.md §5.12); None when ECSBOT_ALERT_TOKEN is unset.
+    cloudmonitor: CloudMonitorHook | None = None
 
     @property
     def signing_secret(self) -> str:
@@ -275,4 +280,30 @@ def build_bot(
         web_client=runtime.web_client,
         jobs=jobs,
         app=app,
+        cloudmonitor=_cloudmonitor_hook(settings, runtime.ctx, jobs),
+    )
+
+
+def _cloudmonitor_hook(settings: Settings, ctx: Context, jobs: Jobs) -> CloudMonitorHook | None:
+    if settings.alert_token is None:
+        return None
+    channel = settings.alarm_channel
+    if channel is None:
+        raise SettingsError(
+            "ECSBOT_ALERT_TOKEN is set but neither ECSBOT_ALERTS_CHANNEL nor "
+            "ECSBOT_NOTIFY_CHANNEL says where alarm cards go"
+        )
+    return CloudMonitorHook(
+        ctx, jobs, token=settings.alert_token.get_secret_value(), channel=channel
+    )
+
+
+def web_app(bot: Bot) -> WebApp:
+    """``serve``'s WSGI app for ``bot``: Slack, the health check, metrics and the
+    CloudMonitor callback."""
+    return WebApp(
+        bot.app,
+        signing_secret=bot.signing_secret,
+        health=lambda: database_answers(bot.engine),
+        cloudmonitor=bot.cloudmonitor,
     )

@@ -23,6 +23,7 @@ from bot.bootstrap import (
     prepare_database,
     unit_of_work_factory,
     utc_now,
+    web_app,
 )
 from bot.db.migrate import upgrade_to_head
 from bot.domain.accounts import ACCOUNT_NAME
@@ -180,20 +181,12 @@ def _since(text: str) -> datetime:
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from bot import metrics
     from bot.db.stats import state_and_outcome_counts
-    from bot.server import HttpServer, WebApp, database_answers
+    from bot.server import HttpServer
 
     bot = build_bot(settings, migrate=args.migrate)
     metrics.register_database_collector(lambda: state_and_outcome_counts(bot.engine))
     port = args.port if args.port is not None else settings.port
-    server = HttpServer(
-        WebApp(
-            bot.app,
-            signing_secret=bot.signing_secret,
-            health=lambda: database_answers(bot.engine),
-        ),
-        host=args.host,
-        port=port,
-    )
+    server = HttpServer(web_app(bot), host=args.host, port=port)
     poller = None if args.no_poller else bot.poller()
 
     def on_signal() -> None:

@@ -1,5 +1,6 @@
 """HTTP mode: a WSGI app (Slack on ``POST /slack/events``, ``GET /healthz``,
-``GET /metrics``) served by waitress, a production-grade multi-threaded server.
+``GET /metrics``, CloudMonitor on ``POST /hooks/cloudmonitor/<token>``) served by
+waitress, a production-grade multi-threaded server.
 
 Why waitress rather than gunicorn: it runs in-process (the poller shares the process,
 as docs/PRODUCT.md §2 asks), is pure Python, and can be started on a random port in tests.
@@ -22,7 +23,9 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from waitress.server import BaseWSGIServer, create_server
 
-from bot import metrics
+from bot import cloudmonitor, metrics
+from bot.cloudmonitor import CloudMonitorHook
+from bot.domain.alarms import MAX_BODY_BYTES as MAX_ALARM_BYTES
 from bot.slack import gate
 
 if TYPE_CHECKING:
@@ -48,10 +51,18 @@ def database_answers(engine: Engine) -> bool:
 class WebApp:
     """Routes the three paths; everything else is 404."""
 
-    def __init__(self, app: App, *, signing_secret: str, health: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        app: App,
+        *,
+        signing_secret: str,
+        health: Callable[[], bool],
+        cloudmonitor: CloudMonitorHook | None = None,
+    ) -> None:
         self._app = app
         self._signing_secret = signing_secret
         self._health = health
+        self._cloudmonitor = cloudmonitor
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -75,7 +86,25 @@ class WebApp:
                 # Bolt answers once the listener acked (the slow work runs after), so
                 # this is the time Slack waits for us.
                 metrics.ACK_SECONDS.observe(time.perf_counter() - started)
+        if path.startswith(cloudmonitor.PATH_PREFIX) and method == "POST":
+            return self._alarm(path.removeprefix(cloudmonitor.PATH_PREFIX), environ, start_response)
         return _reply(start_response, "404 Not Found", "text/plain", b"Not Found\n")
+
+    def _alarm(
+        self, token: str, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> list[bytes]:
+        hook = self._cloudmonitor
+        # No hook, a wrong token: the same 404 as any unknown path, nothing read.
+        if hook is None or not token or not hook.authentic(token):
+            return _reply(start_response, "404 Not Found", "text/plain", b"Not Found\n")
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        if length > MAX_ALARM_BYTES:
+            answer = cloudmonitor.HookAnswer(413, "body over 64 KiB")
+        else:
+            body = environ["wsgi.input"].read(length) if length else b""
+            answer = hook.handle(token, body, str(environ.get("CONTENT_TYPE") or ""))
+        status = f"{answer.status} {HTTPStatus(answer.status).phrase}"
+        return _reply(start_response, status, "text/plain", f"{answer.text}\n".encode())
 
     def _slack(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
         length = int(environ.get("CONTENT_LENGTH") or 0)

@@ -115,6 +115,10 @@ class Settings(BaseSettings):
         default="status", alias="ECSBOT_HEALTH_CHECK"
     )
 
+    # CloudMonitor alarms (docs/PRODUCT.md §5.12): the secret path segment of the
+    # callback URL (unset: the endpoint answers 404), and where cards go.
+    alert_token: SecretStr | None = Field(default=None, alias="ECSBOT_ALERT_TOKEN")
+    alerts_channel: str | None = Field(default=None, alias="ECSBOT_ALERTS_CHANNEL")
     # Several accounts (docs/PRODUCT.md §5.13). Declared in this order: the two name
     # lists are checked against ECSBOT_ACCOUNTS, which pydantic validates first.
     accounts: Annotated[tuple[tuple[str, str], ...], NoDecode] = Field(
@@ -224,7 +228,22 @@ class Settings(BaseSettings):
         pairs = (tag.partition("=") for tag in self.approvals_for_tags)
         return tuple((key.strip(), value.strip()) for key, _, value in pairs)
 
-    @field_validator("notify_channel")
+    @field_validator("alert_token")
+    @classmethod
+    def _alert_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or value.get_secret_value() == "":
+            return None
+        # It is a path segment, and the only thing between the internet and a card.
+        if not re.fullmatch(r"[A-Za-z0-9_-]{16,128}", value.get_secret_value()):
+            raise ValueError("must be 16 to 128 letters, digits, '-' or '_'")
+        return value
+
+    @property
+    def alarm_channel(self) -> str | None:
+        """Where alarm cards go: ``ECSBOT_ALERTS_CHANNEL``, else the notify channel."""
+        return self.alerts_channel or self.notify_channel
+
+    @field_validator("notify_channel", "alerts_channel")
     @classmethod
     def _notify_channel(cls, value: str | None) -> str | None:
         if value is not None and value.strip() == "":

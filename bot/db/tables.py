@@ -20,6 +20,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -123,6 +124,10 @@ class RebootRequestRow(Base):
     # Set once, by a conditional update, when Retry opens a request from this one: a
     # second click (or replica) finds it set and opens nothing.
     retried_by_request: Mapped[str | None] = mapped_column(String(32))
+    # What opened it (docs/PRODUCT.md §7 ``source``): a command, a Retry, an alarm card, …
+    source: Mapped[str] = mapped_column(String(_STATE), default="command", server_default="command")
+    # The thread the preview was posted in (a message shortcut), else null.
+    thread_ts: Mapped[str | None] = mapped_column(String(32))
 
     instances: Mapped[list[RebootInstanceRow]] = relationship(
         back_populates="request",
@@ -240,10 +245,63 @@ class AuditLogRow(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default=text("'{}'"))
 
 
+class AlarmCardRow(Base):
+    """The card of one CloudMonitor alarm rule on one instance (docs/PRODUCT.md §5.12).
+
+    At most one card per rule and instance is open: a repeat updates it, an ``OK``
+    marks it recovered, and the next ``ALERT`` opens a new card. The partial unique
+    index makes two replicas receiving the first ``ALERT`` at once make one card.
+    """
+
+    __tablename__ = "alarm_cards"
+    __table_args__ = (
+        Index(
+            "uq_alarm_cards_open",
+            "rule",
+            "instance_id",
+            unique=True,
+            sqlite_where=text("state = 'open'"),
+            postgresql_where=text("state = 'open'"),
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    rule: Mapped[str] = mapped_column(String(_NAME))
+    alert_name: Mapped[str] = mapped_column(String(_NAME))
+    metric_name: Mapped[str] = mapped_column(String(_NAME))
+    instance_id: Mapped[str] = mapped_column(String(_INSTANCE_ID))
+    region: Mapped[str] = mapped_column(String(_REGION))
+    channel: Mapped[str] = mapped_column(String(_SLACK_ID))
+    state: Mapped[str] = mapped_column(String(_STATE))
+    count: Mapped[int] = mapped_column(Integer)
+    last_value: Mapped[str] = mapped_column(String(_NAME))
+    first_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expression: Mapped[str] = mapped_column(Text, default="", server_default="")
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    instance_name: Mapped[str | None] = mapped_column(String(_NAME))
+    instance_status: Mapped[str | None] = mapped_column(String(_STATE))
+    recovered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    account: Mapped[str] = mapped_column(String(_NAME), default="", server_default="")
+
+
+class AlarmDeliveryRow(Base):
+    """Each ``transId`` seen once: a callback CloudMonitor sends again (it retries up to
+    three times) finds its id here and changes nothing."""
+
+    __tablename__ = "alarm_deliveries"
+
+    trans_id: Mapped[str] = mapped_column(String(_NAME), primary_key=True)
+    card_id: Mapped[str | None] = mapped_column(String(32))
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 metadata = Base.metadata
 
 __all__ = [
     "NAMING_CONVENTION",
+    "AlarmCardRow",
+    "AlarmDeliveryRow",
     "ApprovalRow",
     "AuditLogRow",
     "Base",

@@ -9,6 +9,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db.repositories import (
+    AlarmRepository,
     AuditRepository,
     LeaseRepository,
     RequestRepository,
@@ -38,6 +39,7 @@ class UnitOfWork:
     leases: LeaseRepository
     roles: RoleRepository
     audit: AuditRepository
+    alarms: AlarmRepository
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._session_factory = session_factory
@@ -52,6 +54,7 @@ class UnitOfWork:
         self.leases = LeaseRepository(session)
         self.roles = RoleRepository(session)
         self.audit = AuditRepository(session)
+        self.alarms = AlarmRepository(session)
         return self
 
     def __exit__(
@@ -64,7 +67,7 @@ class UnitOfWork:
         self._session = None
         # Repositories kept past the block would act on a closed session: drop them
         # so misuse fails loudly (AttributeError) instead.
-        del self.requests, self.leases, self.roles, self.audit
+        del self.requests, self.leases, self.roles, self.audit, self.alarms
         try:
             # After a commit this is a no-op; otherwise it undoes everything.
             session.rollback()

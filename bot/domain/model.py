@@ -82,6 +82,17 @@ class Verdict(StrEnum):
     REFUSED = "refused"
 
 
+class RequestSource(StrEnum):
+    """Where a request came from (docs/PRODUCT.md §7 ``source``)."""
+
+    COMMAND = "command"
+    FORM = "form"
+    MESSAGE = "message"
+    EVENT = "event"
+    ALARM = "alarm"
+    RETRY = "retry"
+
+
 class Role(StrEnum):
     VIEWER = "viewer"
     OPERATOR = "operator"

@@ -16,6 +16,7 @@ from bot.domain.model import (
     RETRYABLE_OUTCOMES,
     InstanceOutcome,
     InstanceRef,
+    RequestSource,
     RequestState,
     Verdict,
 )
@@ -175,6 +176,16 @@ class RebootRequest:
     # The selectors as typed (``tag:app=web``); what they matched at preview is frozen
     # into ``instances``, never matched again.
     selectors: tuple[str, ...] = ()
+    # What opened the request: a slash command, a Retry, an alarm card, …
+    source: RequestSource = RequestSource.COMMAND
+    # The thread the preview was posted in (from a message's shortcut), or None for a
+    # message of its own whose thread then holds the replies.
+    thread_ts: str | None = None
+
+    @property
+    def thread_root(self) -> str | None:
+        """Where the request's replies go: the thread it was posted in, else its own."""
+        return self.thread_ts or self.message_ts
 
     @property
     def regions(self) -> tuple[str, ...]:

@@ -117,7 +117,9 @@ def wave_sizes(total: int, canary: int, batch: int) -> list[int]:
     return sizes or [0]
 
 
-Group = tuple[str, str | None]  # (region, zone)
+# (account, region, zone): an account's capacity in a zone is its own (§5.13), so two
+# accounts' instances in one zone are shared out as two groups.
+Group = tuple[str, str, str | None]
 
 
 def plan_waves(
@@ -125,7 +127,7 @@ def plan_waves(
 ) -> dict[InstanceRef, int]:
     """Each instance's wave (1-based), from ``(ref, zone)`` in the order given.
 
-    Each wave takes from every (region, zone) what its share of the wave is, counted on
+    Each wave takes from every (account, region, zone) what its share of the wave is, counted on
     what each still has to reboot, rounded down, and the wave's remaining places go
     one each to the groups with the largest remainders: so a wave never takes more
     than a group's share rounded up, and the last wave takes all that is left.
@@ -134,7 +136,7 @@ def plan_waves(
         return {ref: 1 for ref, _zone in instances}
     groups: dict[Group, list[InstanceRef]] = {}
     for ref, zone in instances:
-        groups.setdefault((ref.region, zone), []).append(ref)
+        groups.setdefault((ref.account, ref.region, zone), []).append(ref)
     remaining = {group: list(refs) for group, refs in groups.items()}
     order = {group: index for index, group in enumerate(groups)}
     waves: dict[InstanceRef, int] = {}

@@ -41,6 +41,8 @@ class Selection:
     selectors: tuple[str, ...]
     per_region: tuple[tuple[str, int], ...]
     ids_given: int = 0
+    # Accounts not searched because their role could not be assumed: (account, STS code).
+    unreachable: tuple[tuple[str, str], ...] = ()
 
     @property
     def matched(self) -> int:
@@ -81,6 +83,14 @@ class NoSuchRequest:
     payload carried it (not to be trusted as markup)."""
 
     request_id: str
+
+
+@dataclass(frozen=True)
+class NoSuchCard:
+    """A card's button named a card the bot does not hold (``card_id`` as the click
+    carried it: not to be trusted as markup)."""
+
+    card_id: str
 
 
 @dataclass(frozen=True)
@@ -189,6 +199,7 @@ Answer: TypeAlias = (
     | TooManyMatched
     | MatchCapped
     | NoSuchRequest
+    | NoSuchCard
     | OtherChannel
     | RequestExpired
     | AlreadyDecided

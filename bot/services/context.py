@@ -6,7 +6,7 @@ import os
 import secrets
 import socket
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bot.domain.accounts import DEFAULT_ACCOUNT
@@ -48,6 +48,9 @@ class FlowConfig:
     # ECSBOT_ACCOUNTS' names (or "default") and ECSBOT_DEFAULT_ACCOUNT (§5.13).
     accounts: tuple[str, ...] = (DEFAULT_ACCOUNT,)
     default_account: str | None = None
+    # name → role ARN of ECSBOT_ACCOUNTS (empty for one account): an alarm's owner uid
+    # names its account by it.
+    account_roles: Mapping[str, str] = field(default_factory=dict)
 
 
 class OwedReleases:

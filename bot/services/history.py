@@ -44,6 +44,7 @@ def request_json(request: RebootRequest) -> dict[str, Any]:
         "retry_of": request.retry_of,
         "retried_by": request.retried_by_request,
         "selectors": list(request.selectors),
+        "source": request.source.value,
         "instances": [
             {
                 "instance_id": i.ref.instance_id,

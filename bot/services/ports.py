@@ -16,6 +16,7 @@ from typing import Any, Final, Protocol
 
 from bot.domain import dry_run
 from bot.domain.accounts import DEFAULT_ACCOUNT
+from bot.domain.alarms import AlarmCard
 from bot.domain.errors import EcsError
 from bot.domain.model import InstanceOutcome, RequestState, Verdict
 from bot.domain.policy import Binding
@@ -410,6 +411,45 @@ class AuditLog(Protocol):
     ) -> None: ...
 
 
+class AlarmStore(Protocol):
+    """CloudMonitor alarm cards (docs/PRODUCT.md §5.12)."""
+
+    def first_delivery(self, trans_id: str, *, now: datetime) -> bool:
+        """Record a callback's ``transId``; False when it was seen before."""
+        ...
+
+    def link_delivery(self, trans_id: str, card_id: str) -> None: ...
+
+    def open_card(self, rule: str, instance_id: str) -> AlarmCard | None:
+        """The open card of this rule and instance, if any."""
+        ...
+
+    def get(self, card_id: str) -> AlarmCard | None: ...
+
+    def add(self, card: AlarmCard) -> bool:
+        """Insert a new card; False when its rule and instance have an open card."""
+        ...
+
+    def save(self, card: AlarmCard) -> bool: ...
+
+    def claim_post(self, card_id: str) -> bool:
+        """Take the card's first posting; False when another drawing took it."""
+        ...
+
+    def release_post(self, card_id: str) -> None:
+        """Give a failed first posting back, for the next drawing."""
+        ...
+
+    def set_shown(
+        self,
+        card_id: str,
+        *,
+        message_ts: str | None = None,
+        instance_name: str | None = None,
+        instance_status: str | None = None,
+    ) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction; nothing is durable until ``commit``."""
 
@@ -424,6 +464,9 @@ class UnitOfWork(Protocol):
 
     @property
     def audit(self) -> AuditLog: ...
+
+    @property
+    def alarms(self) -> AlarmStore: ...
 
     def __enter__(self) -> UnitOfWork: ...
 
@@ -499,6 +542,14 @@ class Presenter(Protocol):
 
     def tell(self, channel: str, user: str, answer: Answer) -> None:
         """An ephemeral reply only ``user`` sees, in the adapter's words."""
+        ...
+
+    def post_alarm_card(self, card: AlarmCard) -> str | None:
+        """Post a CloudMonitor alarm's card in its channel; returns its ts."""
+        ...
+
+    def refresh_alarm_card(self, card: AlarmCard) -> bool:
+        """Redraw an alarm card as it stands now. False when Slack did not take it."""
         ...
 
 

@@ -14,7 +14,7 @@ from bot.domain.approval import ApprovalNeed, approval_need
 from bot.domain.commands import RebootCommand
 from bot.domain.dry_run import DryRunAnswer, find_refused
 from bot.domain.errors import EcsError, RoleNotAssumable
-from bot.domain.model import InstanceRef, RequestState, Role, Verdict
+from bot.domain.model import InstanceRef, RequestSource, RequestState, Role, Verdict
 from bot.domain.policy import (
     Decision,
     Denial,
@@ -74,6 +74,11 @@ class PreviewAsked:
     command_text: str = ""
     retry_of: str | None = None
     request_id: str | None = None
+    # What opened it (docs/PRODUCT.md §7): a command, an alarm card's button, a Retry, …
+    source: RequestSource = RequestSource.COMMAND
+    # Post the preview in this thread (a message shortcut's message) instead of as a
+    # message of its own.
+    thread_ts: str | None = None
 
 
 def early_check(ctx: Context, asked: PreviewAsked) -> Decision:
@@ -208,6 +213,8 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
         approvals_needed=need.count,
         retry_of=asked.retry_of,
         selectors=tuple(str(selector) for selector in asked.command.selectors),
+        source=asked.source,
+        thread_ts=asked.thread_ts,
     )
     with ctx.uow() as uow:
         uow.requests.add(request)
@@ -310,7 +317,7 @@ def resolve_selectors(
 
     One filtered ``DescribeInstances`` per account and region (all pages); the listed
     instances carry everything the preview needs, so they are not described again. An
-    account whose role cannot be assumed matches nothing there (and is logged).
+    account whose role cannot be assumed matches nothing there, and the answer says so.
     """
     wanted = InstanceFilter.of(asked.command.selectors)
     typed = tuple(str(selector) for selector in asked.command.selectors)
@@ -318,6 +325,7 @@ def resolve_selectors(
     first_name = wanted.names[0] if wanted.names else None
     matched: dict[InstanceRef, InstanceInfo] = {}
     per_region: list[tuple[str, int]] = []
+    unreachable: dict[str, str] = {}
     capped: list[str] = []
     places = [
         (account, region, region if account == DEFAULT_ACCOUNT else f"{account}:{region}")
@@ -333,6 +341,7 @@ def resolve_selectors(
             except RoleNotAssumable as refusal:
                 log.warning("account %s unreachable: %s", account, refusal)
                 per_region.append((label, 0))
+                unreachable.setdefault(account, refusal.code)
                 continue
             if page.capped:
                 capped.append(label)
@@ -343,7 +352,9 @@ def resolve_selectors(
     else:
         per_region = [(label, 0) for _, _, label in places]
     extra = [ref for ref in asked.command.instances if ref not in matched]
-    selection = Selection(typed, tuple(per_region), ids_given=len(extra))
+    selection = Selection(
+        typed, tuple(per_region), ids_given=len(extra), unreachable=tuple(unreachable.items())
+    )
     if capped:
         return MatchCapped(selection, tuple(capped), TAG_FILTER_LIMIT)
     if not matched and not extra:

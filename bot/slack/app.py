@@ -21,6 +21,7 @@ from bot import metrics
 from bot.services.context import Context
 from bot.slack.jobs import Jobs
 from bot.slack.listeners import register
+from bot.slack.surfaces import Forms, register_surfaces
 
 log = logging.getLogger(__name__)
 
@@ -91,5 +92,8 @@ def build_app(
         process_before_response=True,
         logger=logging.getLogger("bot.slack.bolt"),
     )
-    register(app, ctx, jobs)
+    # The form's private_metadata is sealed with a key only this bot holds.
+    forms = Forms(ctx, jobs, key=token.encode())
+    register(app, ctx, jobs, forms)
+    register_surfaces(app, forms)
     return app

@@ -3,12 +3,14 @@ the reboot) to the worker pool. Every answer the person sees is built elsewhere.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App
+from slack_sdk import WebClient
 
 from bot.domain.errors import StoreUnavailable
 from bot.domain.model import Role
@@ -24,6 +26,7 @@ from bot.domain.parser import (
 )
 from bot.domain.policy import Binding, Principal, Target, check_channel, check_role
 from bot.logs import request_context
+from bot.services import alarms as alarms_service
 from bot.services import approval as approval_service
 from bot.services import clicks
 from bot.services import confirm as confirm_service
@@ -33,8 +36,9 @@ from bot.services import roles as roles_service
 from bot.services import rollout as rollout_service
 from bot.services.answers import ClickNotRecorded
 from bot.services.context import Context
-from bot.slack import blocks
+from bot.slack import blocks, cards
 from bot.slack.jobs import Jobs
+from bot.slack.surfaces import Forms
 from bot.slack.text import denied_text, help_text, problems_text, role_change_text, roles_text
 
 log = logging.getLogger(__name__)
@@ -42,25 +46,35 @@ log = logging.getLogger(__name__)
 Handler = Callable[..., None]
 
 
-def register(app: App, ctx: Context, jobs: Jobs) -> None:
-    """Attach the slash command and the two buttons to ``app``."""
+def register(app: App, ctx: Context, jobs: Jobs, forms: Forms) -> None:
+    """Attach the slash command and the buttons to ``app``."""
     # Any command name: workspaces may install the app as /ecs-reboot-staging and so on.
-    app.command(re.compile(r"^/.+"))(_on_command(ctx, jobs))
-    app.action(blocks.ACTION_CONFIRM)(_on_click(ctx, jobs, confirm_service.confirm))
-    app.action(blocks.ACTION_CANCEL)(_on_click(ctx, jobs, confirm_service.cancel))
-    app.action(blocks.ACTION_PAUSE)(_on_click(ctx, jobs, rollout_service.pause))
-    app.action(blocks.ACTION_RESUME)(_on_click(ctx, jobs, rollout_service.resume))
-    app.action(blocks.ACTION_ABORT)(_on_click(ctx, jobs, rollout_service.abort))
-    app.action(blocks.ACTION_APPROVE)(_on_click(ctx, jobs, approval_service.approve))
-    app.action(blocks.ACTION_REJECT)(_on_click(ctx, jobs, approval_service.reject))
-    app.action(blocks.ACTION_RETRY)(_on_click(ctx, jobs, retry_service.retry))
+    app.command(re.compile(r"^/.+"))(_on_command(ctx, jobs, forms))
+    app.action(blocks.ACTION_CONFIRM)(_on_click(ctx, jobs, forms, confirm_service.confirm))
+    app.action(blocks.ACTION_CANCEL)(_on_click(ctx, jobs, forms, confirm_service.cancel))
+    app.action(blocks.ACTION_PAUSE)(_on_click(ctx, jobs, forms, rollout_service.pause))
+    app.action(blocks.ACTION_RESUME)(_on_click(ctx, jobs, forms, rollout_service.resume))
+    app.action(blocks.ACTION_ABORT)(_on_click(ctx, jobs, forms, rollout_service.abort))
+    app.action(blocks.ACTION_APPROVE)(_on_click(ctx, jobs, forms, approval_service.approve))
+    app.action(blocks.ACTION_REJECT)(_on_click(ctx, jobs, forms, approval_service.reject))
+    app.action(blocks.ACTION_RETRY)(_on_click(ctx, jobs, forms, retry_service.retry))
+    app.action(cards.ACTION_ALARM_REBOOT)(
+        _on_click(ctx, jobs, forms, alarms_service.reboot_from_card)
+    )
 
 
-def _on_command(ctx: Context, jobs: Jobs) -> Handler:
-    def on_command(ack: Ack, command: dict[str, Any]) -> None:
+def _on_command(ctx: Context, jobs: Jobs, forms: Forms) -> Handler:
+    def on_command(ack: Ack, command: dict[str, Any], client: WebClient) -> None:
         user = str(command.get("user_id", ""))
         channel = str(command.get("channel_id", ""))
         text = str(command.get("text", ""))
+        if not text.strip() and command.get("trigger_id"):
+            # No arguments: the reboot form (docs/PRODUCT.md §5.14), in this channel.
+            forms.open_later(
+                client, trigger_id=str(command["trigger_id"]), user=user, channel=channel
+            )
+            ack()
+            return
         try:
             reply, work = answer_command(ctx, user=user, channel=channel, text=text)
         except StoreUnavailable as error:
@@ -110,6 +124,7 @@ def answer_command(
             region=parsed.region or "",
             tag_key=parsed.tag_key or "",
             tag_value=parsed.tag_value or "",
+            account=parsed.account or "",
         )
         change = roles_service.change_from_slack(
             ctx, user=user, binding=binding, revoke_it=isinstance(parsed, RevokeCommand)
@@ -157,10 +172,14 @@ def _status(ctx: Context, *, user: str, channel: str, request_id: str) -> str:
 def _on_click(
     ctx: Context,
     jobs: Jobs,
+    forms: Forms,
     use_case: Callable[[Context, clicks.Click], clicks.Later],
 ) -> Handler:
-    def on_click(ack: Ack, body: dict[str, Any]) -> None:
+    def on_click(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         click = click_from_body(body)
+        from_home = click is not None and not click.channel
+        if click is not None and from_home:
+            click = _in_requests_channel(ctx, click)
         if click is None:
             log.warning("ignored a malformed block_actions payload")
             ack()
@@ -173,11 +192,38 @@ def _on_click(
         except StoreUnavailable as error:
             log.error("click not handled: %s", error)
             later = _tell_unavailable(ctx, click, error)
+        if from_home:
+            later = _then_home(later, forms, client, click.user)
         jobs.submit(later, channel=click.channel, user=click.user, request_id=click.request_id)
         # An empty ack: the message itself is updated by the worker.
         ack()
 
     return on_click
+
+
+def _then_home(
+    work: Callable[[], object], forms: Forms, client: WebClient, user: str
+) -> Callable[[], object]:
+    """A click in App Home: the home is drawn again once the click has done its work."""
+
+    def work_then_home() -> object:
+        try:
+            return work()
+        finally:
+            forms.publish_home_later(client, user)
+
+    return work_then_home
+
+
+def _in_requests_channel(ctx: Context, click: clicks.Click) -> clicks.Click | None:
+    """A click from App Home (no channel): the one of the request's channel, since the
+    rules are those of a click on the request's message; None for an unknown request."""
+    try:
+        with ctx.uow() as uow:
+            request = uow.requests.get(click.request_id)
+    except StoreUnavailable:
+        return None
+    return None if request is None else dataclasses.replace(click, channel=request.channel)
 
 
 def _tell_unavailable(
@@ -194,7 +240,11 @@ def click_from_body(body: dict[str, Any]) -> clicks.Click | None:
     try:
         action = body["actions"][0]
         user = str(body["user"]["id"])
-        channel = str((body.get("channel") or {}).get("id") or body["container"]["channel_id"])
+        container = body.get("container") or {}
+        if container.get("type") == "view":
+            channel = ""  # App Home: the caller finds the request's channel
+        else:
+            channel = str((body.get("channel") or {}).get("id") or container["channel_id"])
         value = str(action["value"])
     except (KeyError, IndexError, TypeError):
         return None

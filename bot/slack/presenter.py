@@ -15,9 +15,10 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot import metrics
+from bot.domain.alarms import AlarmCard
 from bot.domain.request import PlannedInstance, RebootRequest
 from bot.services.answers import Answer, PreviewNote
-from bot.slack import blocks, text
+from bot.slack import blocks, cards, text
 from bot.slack.blocks import Message
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ class SlackPresenter:
             can_execute=can_execute,
             note=text.preview_note_text(note) if note is not None else None,
         )
-        ts = self._post(request.channel, message)
+        ts = self._post(request.channel, message, thread_ts=request.thread_ts)
         if ts is None:
             self._post_ephemeral(
                 request.channel,
@@ -68,35 +69,45 @@ class SlackPresenter:
         if not request.message_ts:
             return True  # no message to redraw (the preview was never posted)
         message = blocks.request_message(request, can_execute=False)
+        return self._update(request.channel, request.message_ts, message, what=request.id)
+
+    def _update(self, channel: str, ts: str, message: Message, *, what: str) -> bool:
         metrics.SLACK_CALLS.labels(method="chat.update").inc()
         try:
             self._client.chat_update(
-                channel=request.channel,
-                ts=request.message_ts,
-                text=message.text,
-                blocks=message.block_dicts(),
+                channel=channel, ts=ts, text=message.text, blocks=message.block_dicts()
             )
         except (SlackApiError, SlackClientError) as error:
-            log.error("chat.update of request %s failed: %s", request.id, _reason(error))
+            log.error("chat.update of %s failed: %s", what, _reason(error))
             return False
         return True
 
+    def post_alarm_card(self, card: AlarmCard) -> str | None:
+        return self._post(card.channel, cards.alarm_card(card))
+
+    def refresh_alarm_card(self, card: AlarmCard) -> bool:
+        if not card.message_ts:
+            return True
+        return self._update(
+            card.channel, card.message_ts, cards.alarm_card(card), what=f"alarm card {card.id}"
+        )
+
     def reply_execution(self, request: RebootRequest) -> None:
-        if request.message_ts:
+        if request.thread_root:
             self._post(
-                request.channel, blocks.execution_reply(request), thread_ts=request.message_ts
+                request.channel, blocks.execution_reply(request), thread_ts=request.thread_root
             )
 
     def reply_progress(self, request: RebootRequest, changed: Sequence[PlannedInstance]) -> None:
-        if request.message_ts:
+        if request.thread_root:
             message = blocks.progress_reply(request, changed)
-            self._post(request.channel, message, thread_ts=request.message_ts)
+            self._post(request.channel, message, thread_ts=request.thread_root)
 
     def reply_summary(self, request: RebootRequest) -> bool:
         if not request.message_ts:
             return True  # no thread to reply in (the preview was never posted)
         message = blocks.summary_reply(request)
-        return self._post(request.channel, message, thread_ts=request.message_ts) is not None
+        return self._post(request.channel, message, thread_ts=request.thread_root) is not None
 
     def notify_started(self, request: RebootRequest) -> str | None:
         if not self._notify_channel:

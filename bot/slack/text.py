@@ -41,6 +41,7 @@ from bot.services.answers import (
     LookupFailed,
     MatchCapped,
     NoMatch,
+    NoSuchCard,
     NoSuchRequest,
     NotAwaitingApproval,
     NothingToReboot,
@@ -138,7 +139,7 @@ def answer_text(answer: Answer) -> str:
                 f":mag: {_selectors(selection)} matched no instance in "
                 f"{', '.join(region for region, _ in selection.per_region)}{why}. "
                 "Nothing was previewed; check the tag or name (tags and names are "
-                "case-sensitive)."
+                "case-sensitive)." + _unreachable_text(selection)
             )
         case TooManyMatched(selection, count, limit):
             return (
@@ -158,6 +159,9 @@ def answer_text(answer: Answer) -> str:
             # The value came from the click payload: never echo it as mrkdwn.
             shown = request_id.replace("`", "'").replace("<", "‹").replace(">", "›")[:64]
             return f"No request `{shown}` exists."
+        case NoSuchCard(card_id):
+            shown = card_id.replace("`", "'").replace("<", "‹").replace(">", "›")[:64]
+            return f"No card `{shown}` exists; nothing was previewed."
         case OtherChannel():
             return "That button belongs to a request in another channel."
         case RequestExpired(request_id, confirm_ttl):
@@ -287,6 +291,17 @@ def _code_safe(text: str) -> str:
     return text.replace("`", "'")[:MAX_SELECTOR_TEXT]
 
 
+def _unreachable_text(selection: Selection) -> str:
+    """Accounts a selector could not search: their role could not be assumed (§5.13)."""
+    if not selection.unreachable:
+        return ""
+    listed = ", ".join(f"`{account}` ({code})" for account, code in selection.unreachable)
+    return (
+        f" Not searched: account {listed}, whose role could not be assumed; "
+        "check ECSBOT_ACCOUNTS and the role's trust policy."
+    )
+
+
 def selection_text(selection: Selection) -> str:
     """``tag:app=web → 37 in cn-hangzhou, 4 in cn-shanghai``, with the ids given besides."""
     if not selection.matched:
@@ -294,14 +309,14 @@ def selection_text(selection: Selection) -> str:
         text = f":warning: {_selectors(selection)} matched no instance in {searched}"
         if selection.ids_given:
             text += f"; previewing the {selection.ids_given} named by id"
-        return text
+        return text + _unreachable_text(selection)
     regions = ", ".join(f"{count} in {region}" for region, count in selection.per_region)
     text = f"{_selectors(selection)} → {regions}"
     if len(selection.per_region) > 1:
         text += f" ({selection.matched} in all)"
     if selection.ids_given:
         text += f", plus {selection.ids_given} named by id"
-    return text
+    return text + _unreachable_text(selection)
 
 
 # --- roles -----------------------------------------------------------------------------
@@ -330,10 +345,14 @@ def role_change_sentence(change: RoleChange, shown: str) -> str:
     )
 
 
-def role_change_text(change: RoleChange | Denied) -> str:
+def role_change_text(change: RoleChange | Denied | AccountProblem) -> str:
     """The reply to ``/ecs-reboot grant|revoke``."""
     if isinstance(change, Denied):
         return denied_text(change.denial)
+    if isinstance(change, AccountProblem):
+        unknown = ", ".join(f"`{_code_safe(name)}`" for name in change.unknown)
+        known = ", ".join(f"`{name}`" for name in change.known)
+        return f":x: No account {unknown} here (known: {known}). Nothing was granted."
     return role_change_sentence(change, binding_text(change.binding))
 
 

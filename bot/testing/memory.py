@@ -37,6 +37,7 @@ from typing import Any
 
 from bot.db.repositories import AuditEntry, BindingRecord
 from bot.domain.accounts import DEFAULT_ACCOUNT
+from bot.domain.alarms import AlarmCard, CardState
 from bot.domain.errors import EcsError
 from bot.domain.model import InstanceOutcome, RequestState
 from bot.domain.policy import Binding
@@ -98,9 +99,17 @@ class _Tables:
     requests: dict[str, StoredRequest] = field(default_factory=dict)
     bindings: dict[BindingKey, BindingRecord] = field(default_factory=dict)
     audit: list[AuditEntry] = field(default_factory=list)
+    alarm_cards: dict[str, AlarmCard] = field(default_factory=dict)
+    deliveries: dict[str, str | None] = field(default_factory=dict)
 
     def copy(self) -> _Tables:
-        return _Tables(dict(self.requests), dict(self.bindings), list(self.audit))
+        return _Tables(
+            dict(self.requests),
+            dict(self.bindings),
+            list(self.audit),
+            dict(self.alarm_cards),
+            dict(self.deliveries),
+        )
 
 
 class MemoryDatabase:
@@ -207,6 +216,10 @@ class MemoryDatabase:
                     self._tables.bindings[key] = work.bindings[key]
                 else:
                     self._tables.bindings.pop(key, None)
+            for card_id in changes.alarm_cards:
+                self._tables.alarm_cards[card_id] = work.alarm_cards[card_id]
+            for trans_id in changes.deliveries:
+                self._tables.deliveries[trans_id] = work.deliveries[trans_id]
             for entry in work.audit[changes.audit_from :]:
                 self._tables.audit.append(
                     dataclasses.replace(entry, id=len(self._tables.audit) + 1)
@@ -221,6 +234,8 @@ class _Changes:
     requests: dict[str, None] = field(default_factory=dict)
     bindings: dict[BindingKey, None] = field(default_factory=dict)
     audit_from: int = 0
+    alarm_cards: set[str] = field(default_factory=set)
+    deliveries: set[str] = field(default_factory=set)
 
 
 class _Rows:
@@ -619,6 +634,80 @@ class MemoryAuditLog:
         return entries[-limit:]
 
 
+class MemoryAlarmStore:
+    """``AlarmStore`` on one unit of work's copy of the tables."""
+
+    def __init__(self, tables: _Tables, changes: _Changes) -> None:
+        self._tables = tables
+        self._changes = changes
+
+    def first_delivery(self, trans_id: str, *, now: datetime) -> bool:
+        if trans_id in self._tables.deliveries:
+            return False
+        self._tables.deliveries[trans_id] = None
+        self._changes.deliveries.add(trans_id)
+        return True
+
+    def link_delivery(self, trans_id: str, card_id: str) -> None:
+        if trans_id in self._tables.deliveries:
+            self._tables.deliveries[trans_id] = card_id
+            self._changes.deliveries.add(trans_id)
+
+    def open_card(self, rule: str, instance_id: str) -> AlarmCard | None:
+        for card in self._tables.alarm_cards.values():
+            if (card.rule, card.instance_id, card.state) == (rule, instance_id, CardState.OPEN):
+                return card
+        return None
+
+    def get(self, card_id: str) -> AlarmCard | None:
+        return self._tables.alarm_cards.get(card_id)
+
+    def add(self, card: AlarmCard) -> bool:
+        if card.state is CardState.OPEN and self.open_card(card.rule, card.instance_id):
+            return False
+        self._tables.alarm_cards[card.id] = card
+        self._changes.alarm_cards.add(card.id)
+        return True
+
+    def save(self, card: AlarmCard) -> bool:
+        if card.id not in self._tables.alarm_cards:
+            return False
+        self._tables.alarm_cards[card.id] = card
+        self._changes.alarm_cards.add(card.id)
+        return True
+
+    def claim_post(self, card_id: str) -> bool:
+        card = self._tables.alarm_cards.get(card_id)
+        if card is None or card.message_ts is not None:
+            return False
+        return self.save(dataclasses.replace(card, message_ts=""))
+
+    def release_post(self, card_id: str) -> None:
+        card = self._tables.alarm_cards.get(card_id)
+        if card is not None and card.message_ts == "":
+            self.save(dataclasses.replace(card, message_ts=None))
+
+    def set_shown(
+        self,
+        card_id: str,
+        *,
+        message_ts: str | None = None,
+        instance_name: str | None = None,
+        instance_status: str | None = None,
+    ) -> None:
+        card = self._tables.alarm_cards.get(card_id)
+        if card is None:
+            return
+        self.save(
+            dataclasses.replace(
+                card,
+                message_ts=message_ts or card.message_ts,
+                instance_name=instance_name or card.instance_name,
+                instance_status=instance_status or card.instance_status,
+            )
+        )
+
+
 class MemoryUnitOfWork:
     """``UnitOfWork``: nothing reaches the :class:`MemoryDatabase` until ``commit``; the
     rows it wrote stay locked until then (or until it ends)."""
@@ -627,6 +716,7 @@ class MemoryUnitOfWork:
     leases: MemoryRequestStore
     roles: MemoryRoleStore
     audit: MemoryAuditLog
+    alarms: MemoryAlarmStore
 
     def __init__(self, db: MemoryDatabase) -> None:
         self._db = db
@@ -650,7 +740,7 @@ class MemoryUnitOfWork:
     ) -> None:
         self._work = None
         self._db._unlock_all(self)
-        del self.requests, self.leases, self.roles, self.audit
+        del self.requests, self.leases, self.roles, self.audit, self.alarms
 
     def commit(self) -> None:
         if self._work is None:
@@ -669,6 +759,7 @@ class MemoryUnitOfWork:
         self.requests = self.leases = MemoryRequestStore(rows)
         self.roles = MemoryRoleStore(rows)
         self.audit = MemoryAuditLog(work)
+        self.alarms = MemoryAlarmStore(work, self._changes)
 
 
 # --- ECS -------------------------------------------------------------------------------------
@@ -947,6 +1038,14 @@ class FakePresenter:
 
     def tell(self, channel: str, user: str, answer: Answer) -> None:
         self.calls.append(PresenterCall("tell", channel=channel, user=user, said=answer))
+
+    def post_alarm_card(self, card: AlarmCard) -> str | None:
+        self.calls.append(PresenterCall("post_alarm_card", channel=card.channel, said=card))
+        return self._ts()
+
+    def refresh_alarm_card(self, card: AlarmCard) -> bool:
+        self.calls.append(PresenterCall("refresh_alarm_card", channel=card.channel, said=card))
+        return not self.slack_down
 
 
 class FakeGroups:

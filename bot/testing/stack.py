@@ -24,14 +24,14 @@ from typing import Any
 
 import httpx
 
-from bot.bootstrap import Bot, build_bot
+from bot.bootstrap import Bot, build_bot, web_app
 from bot.db.engine import make_session_factory
 from bot.db.repositories.audit import AuditEntry
 from bot.db.unit_of_work import UnitOfWork
 from bot.domain.model import RequestState, Role
 from bot.domain.policy import Binding
 from bot.domain.request import RebootRequest
-from bot.server import HttpServer, WebApp, database_answers
+from bot.server import HttpServer
 from bot.services import roles as roles_service
 from bot.services.context import Context
 from bot.services.poller import PollReport, poll_once
@@ -303,15 +303,7 @@ def running_bot(
             offline_settings(values), clock=manual.now, migrate=True, job_workers=job_workers
         )
         try:
-            server = HttpServer(
-                WebApp(
-                    bot.app,
-                    signing_secret=bot.signing_secret,
-                    health=lambda: database_answers(bot.engine),
-                ),
-                host="127.0.0.1",
-                port=0,
-            )
+            server = HttpServer(web_app(bot), host="127.0.0.1", port=0)
             server.start()
             try:
                 with SlackRequestSender(

@@ -740,3 +740,28 @@ def test_python_dash_m_bot_without_a_command_prints_usage(tmp_path: Path) -> Non
     assert finished.returncode == 2
     for command in ("serve", "socket", "poller", "migrate", "simulator", "roles", "history"):
         assert command in finished.stdout
+
+
+@pytest.mark.parametrize("mode", ["http", "socket"])
+def test_manifest_enables_the_form_shortcuts_and_app_home(cli: Cli, mode: str) -> None:
+    args = ("--socket",) if mode == "socket" else ("--url", "https://bot.example.com")
+    manifest = _manifest(cli, *args)
+
+    shortcuts = {s["callback_id"]: s for s in manifest["features"]["shortcuts"]}
+    assert shortcuts["reboot_open"]["type"] == "global"
+    assert shortcuts["reboot_from_message"]["type"] == "message"
+    for shortcut in shortcuts.values():
+        # Slack's manifest schema: a name of at most 24 characters, a description of 150.
+        assert 0 < len(shortcut["name"]) <= 24
+        assert 0 < len(shortcut["description"]) <= 150
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+    assert manifest["settings"]["event_subscriptions"]["bot_events"] == ["app_home_opened"]
+    assert "commands" in manifest["oauth_config"]["scopes"]["bot"]  # shortcuts need it
+    interactivity = manifest["settings"]["interactivity"]
+    if mode == "http":
+        events = "https://bot.example.com/slack/events"
+        assert interactivity["message_menu_options_url"] == events
+        assert manifest["settings"]["event_subscriptions"]["request_url"] == events
+    else:
+        assert "message_menu_options_url" not in interactivity
+        assert "request_url" not in manifest["settings"]["event_subscriptions"]

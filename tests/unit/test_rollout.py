@@ -208,3 +208,17 @@ def test_a_wave_refused_whole_is_still_the_wave_under_way() -> None:
     assert refused(through) == []
     assert not wave_in_flight(through)
     assert next_wave(through) == [instances[1]]
+
+
+def test_waves_share_out_each_accounts_zone_on_its_own() -> None:
+    # Three of prod's instances and one of staging's in the same zone: as one group the
+    # second wave would take prod's next two; as two groups it takes one of each.
+    refs = [
+        (InstanceRef("cn-hangzhou", f"i-bp1{a}{n:07d}0", account), "cn-hangzhou-h")
+        for a, account, count in ((0, "prod", 3), (1, "staging", 1))
+        for n in range(count)
+    ]
+    rollout = Rollout(waves=3, canary=1, batch=2, max_errors=0)
+    waves = plan_waves(refs, rollout)
+    second = [ref.account for ref, _ in refs if waves[ref] == 2]
+    assert sorted(second) == ["prod", "staging"]

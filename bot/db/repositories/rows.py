@@ -18,7 +18,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, Table, bindparam, select
 
 from bot.db.tables import ApprovalRow, RebootInstanceRow, RebootRequestRow
-from bot.domain.model import InstanceOutcome, InstanceRef, RequestState, Verdict
+from bot.domain.model import InstanceOutcome, InstanceRef, RequestSource, RequestState, Verdict
 from bot.domain.request import Approval, PlannedInstance, RebootRequest
 from bot.services.ports import InstanceUpdate, RequestUpdate
 
@@ -132,6 +132,7 @@ REQUEST_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Reque
 _REQUEST_CODECS: Mapping[str, Codec] = {
     "state": (_value, RequestState),
     "selectors": (list, tuple),
+    "source": (_value, RequestSource),
 }
 
 
@@ -144,6 +145,7 @@ def request_from_row(
     fields = dict(zip(REQUEST_COLUMNS, values, strict=True))
     fields["state"] = RequestState(fields["state"])
     fields["selectors"] = tuple(fields["selectors"] or ())
+    fields["source"] = RequestSource(fields["source"])
     return RebootRequest(instances=instances, approvals=approvals, **fields)
 
 

@@ -29,6 +29,7 @@ from bot.domain.parser.flags import (
     reading_problems,
 )
 from bot.domain.parser.options import (
+    ACCOUNT,
     ALL_AT_ONCE,
     BATCH,
     CANARY,
@@ -135,9 +136,11 @@ def _binding_command(
     tag_key, tag_value = options.get(TAG) or (None, None)
     regions = options.get(REGION) or ()
     region = regions[0] if regions else None
+    accounts = options.get(ACCOUNT) or ()
+    account = accounts[0] if accounts else None
     if keyword is Keyword.GRANT:
-        return GrantCommand(subject, role, region, tag_key, tag_value)
-    return RevokeCommand(subject, role, region, tag_key, tag_value)
+        return GrantCommand(subject, role, region, tag_key, tag_value, account)
+    return RevokeCommand(subject, role, region, tag_key, tag_value, account)
 
 
 def _read_subject(text: str, problems: list[str]) -> str:
@@ -217,6 +220,7 @@ def _reboot_command(
         selectors=parsed.selectors,
         regions=regions,
         search_regions=search_regions,
+        accounts=options.get(ACCOUNT) or (),
     )
 
 
