@@ -110,7 +110,7 @@ class RebootRequestRow(Base):
     rollout_max_errors: Mapped[int | None] = mapped_column(Integer)
     # Pause once this wave is over (--pause-after-canary); cleared by the pause.
     pause_after_wave: Mapped[int | None] = mapped_column(Integer)
-    # Set when no further wave may be sent ("max_errors", "abort").
+    # Set when no further wave may be sent (bot.domain.model.StopReason).
     stop_reason: Mapped[str | None] = mapped_column(String(_STATE))
     stopped_by: Mapped[str | None] = mapped_column(String(_SLACK_ID))
     paused_by: Mapped[str | None] = mapped_column(String(_SLACK_ID))
@@ -192,6 +192,9 @@ class RebootInstanceRow(Base):
     reboot_resent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # When the first call was first refused before reaching ECS (it is tried again).
     unsent_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # What happened to its reboot (bot.domain.model.Happened); null: nothing yet, or a
+    # row from before migration 0011, whose ``message`` holds the words of its time.
+    happened: Mapped[str | None] = mapped_column(String(32))
 
     request: Mapped[RebootRequestRow] = relationship(back_populates="instances")
 

@@ -10,6 +10,7 @@ The words for all of this live in ``bot.slack.text``; here are only values.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -168,6 +169,20 @@ def share_out(
     return [(group, count) for group, count in counts.items() if count]
 
 
+def plan_rollout(
+    instances: tuple[PlannedInstance, ...], flags: RolloutFlags, defaults: RolloutDefaults
+) -> tuple[tuple[PlannedInstance, ...], Rollout]:
+    """The rollout for the instances that will reboot, and each instance with its wave
+    (the others stay in wave 1: they end ``skipped`` when the first wave is sent)."""
+    to_reboot = [i for i in instances if i.will_reboot]
+    rollout = resolve(len(to_reboot), flags, defaults)
+    waves = plan_waves([(i.ref, i.zone) for i in to_reboot], rollout)
+    return (
+        tuple(dataclasses.replace(i, wave=waves.get(i.ref, 1)) for i in instances),
+        rollout,
+    )
+
+
 # --- where a rollout stands -----------------------------------------------------------
 
 _IN_FLIGHT = (InstanceOutcome.PENDING, InstanceOutcome.REBOOTING)
@@ -194,7 +209,7 @@ def wave_in_flight(instances: Sequence[PlannedInstance]) -> bool:
 
 def next_wave(instances: Sequence[PlannedInstance]) -> list[PlannedInstance]:
     """The instances of the first wave not sent yet (empty when every wave was sent). A
-    call refused before it reached ECS is tried again on its own (``refused``): its wave
+    call refused before it reached ECS is tried again on its own (``throttled_unsent``): its wave
     is under way."""
     unsent = [
         i
@@ -210,9 +225,9 @@ def next_wave(instances: Sequence[PlannedInstance]) -> list[PlannedInstance]:
     return [i for i in unsent if i.wave == first]
 
 
-def refused(instances: Iterable[PlannedInstance]) -> list[PlannedInstance]:
+def throttled_unsent(instances: Iterable[PlannedInstance]) -> list[PlannedInstance]:
     """Instances whose first call ECS refused before it reached it (throttled, or the
-    connection refused): waiting to be tried again."""
+    connection refused): never sent, waiting to be tried again."""
     return [
         i
         for i in instances

@@ -19,6 +19,7 @@ from bot.domain.model import InstanceOutcome, RequestState, Role
 from bot.services.history import history_rows
 from bot.services.ports import RequestUpdate
 from bot.slack.blocks import ACTION_CONFIRM
+from bot.slack.outcomes import instance_message
 from tests.e2e.harness import OPERATOR, REGION, Harness, running_bot, text_of
 
 # Far below ECSBOT_REBOOT_TIMEOUT (600 s): "resolved within seconds".
@@ -211,7 +212,11 @@ def test_both_answers_lost_with_nothing_done_reboots_once_with_a_third_call(
     for instance_id in ids:
         _, second, third = _real_call_moments(h, instance_id)
         assert third - second >= timedelta(seconds=BOUND)
-    [row] = [r for r in history_rows(h.bot.ctx.uow, limit=5) if r["id"] == request_id]
+    [row] = [
+        r
+        for r in history_rows(h.bot.ctx.uow, limit=5, message=instance_message)
+        if r["id"] == request_id
+    ]
     history = {i["instance_id"]: i for i in row["instances"]}
     assert {i: history[i]["reboot_calls"] for i in ids} == {i: 3 for i in ids}
     assert h.audit_actions(request_id).count("resend") == 2

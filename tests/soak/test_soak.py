@@ -57,6 +57,7 @@ from bot.domain.request import RebootRequest
 from bot.simulator import Simulator
 from bot.simulator.faults import Faults, Mode, Plan
 from bot.slack.blocks import ACTION_CONFIRM
+from bot.slack.outcomes import outcome_sentence as said
 from bot.testing.serve import ServeDidNotStart, read_listening_url, start_serve
 from bot.testing.settings import offline_env
 from bot.testing.slack_api import FakeSlackApi, Message, RecordedCall
@@ -984,7 +985,7 @@ def _check(
     for request in failed[:5]:
         detail += f"\n  failed: {request.id}: " + "; ".join(
             f"{i.ref.instance_id} {i.outcome.value} after {i.reboot_calls} call(s), rebooted "
-            f"{sim.fleet.reboot_count(i.ref.region, i.ref.instance_id)}x: {i.message}"
+            f"{sim.fleet.reboot_count(i.ref.region, i.ref.instance_id)}x: {said(i)}"
             for i in request.instances
             if i.outcome is not InstanceOutcome.SUCCEEDED
         )

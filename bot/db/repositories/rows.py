@@ -18,7 +18,16 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, Table, bindparam, select
 
 from bot.db.tables import ApprovalRow, RebootInstanceRow, RebootRequestRow
-from bot.domain.model import InstanceOutcome, InstanceRef, RequestSource, RequestState, Verdict
+from bot.domain.model import (
+    AgentFinding,
+    Happened,
+    InstanceOutcome,
+    InstanceRef,
+    RequestSource,
+    RequestState,
+    StopReason,
+    Verdict,
+)
 from bot.domain.request import Approval, PlannedInstance, RebootRequest
 from bot.services.ports import InstanceUpdate, RequestUpdate
 
@@ -32,6 +41,8 @@ Codec = tuple[Callable[[Any], Any], Callable[[Any], Any]]
 # Enum lookups by value, a dict away: three per instance row, 10,000 rows a tick.
 _VERDICTS = {verdict.value: verdict for verdict in Verdict}
 _OUTCOMES = {outcome.value: outcome for outcome in InstanceOutcome}
+_HAPPENED = {happened.value: happened for happened in Happened}
+_AGENT = {finding.value: finding for finding in AgentFinding}
 
 
 # An enum member's stored value (a C call: four per instance written).
@@ -44,6 +55,18 @@ def _optional_value(member: Enum | None) -> Any:
 
 def _optional_outcome(value: str | None) -> InstanceOutcome | None:
     return None if value is None else _OUTCOMES[value]
+
+
+def _optional_happened(value: str | None) -> Happened | None:
+    return None if value is None else _HAPPENED[value]
+
+
+def _optional_agent(value: str | None) -> AgentFinding | None:
+    return None if value is None else _AGENT[value]
+
+
+def _optional_stop(value: str | None) -> StopReason | None:
+    return None if value is None else StopReason(value)
 
 
 def rowcount(result: object) -> int:
@@ -72,6 +95,8 @@ _INSTANCE_CODECS: Mapping[str, Codec] = {
     "tags": (dict, dict),
     "outcome": (_value, _OUTCOMES.__getitem__),
     "reported_outcome": (_optional_value, _optional_outcome),
+    "happened": (_optional_value, _optional_happened),
+    "agent": (_optional_value, _optional_agent),
 }
 _DECODE_AT = tuple(
     (index, _INSTANCE_CODECS[name][1])
@@ -132,6 +157,7 @@ REQUEST_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Reque
 _REQUEST_CODECS: Mapping[str, Codec] = {
     "state": (_value, RequestState),
     "selectors": (list, tuple),
+    "stop_reason": (_optional_value, _optional_stop),
     "source": (_value, RequestSource),
 }
 
@@ -145,6 +171,7 @@ def request_from_row(
     fields = dict(zip(REQUEST_COLUMNS, values, strict=True))
     fields["state"] = RequestState(fields["state"])
     fields["selectors"] = tuple(fields["selectors"] or ())
+    fields["stop_reason"] = _optional_stop(fields["stop_reason"])
     fields["source"] = RequestSource(fields["source"])
     return RebootRequest(instances=instances, approvals=approvals, **fields)
 
