@@ -56,6 +56,7 @@ def flow_config(settings: Settings) -> FlowConfig:
     return FlowConfig(
         confirm_ttl=settings.confirm_ttl,
         reboot_timeout=settings.reboot_timeout,
+        inflight_bound=settings.inflight_bound,
         poll_interval=settings.poll_interval,
         max_instances=settings.max_instances,
         default_region=settings.default_region,
@@ -237,13 +238,6 @@ class Bot(Runtime):
         """What ``serve``'s gate verifies Slack's requests with."""
         secret = self.settings.slack_signing_secret
         return secret.get_secret_value() if secret else ""
-
-    def poller(self) -> Poller:
-        # Beside the HTTP front, the poller lets the acks being answered go first too
-        # (docs/decisions/0010), between one request's step and the next.
-        return Poller(
-            self.ctx, interval=self.settings.poll_interval, between_steps=self.jobs.gate.wait_quiet
-        )
 
     def close(self) -> None:
         self.jobs.wait_idle(timeout=30)

@@ -34,6 +34,7 @@ from bot.logs import configure_logging
 from bot.services import roles as roles_service
 from bot.services.history import history_rows, history_table
 from bot.settings import Settings, SettingsError, load_settings
+from bot.slack.outcomes import instance_message
 from bot.slack.text import role_change_sentence
 
 log = logging.getLogger("bot.cli")
@@ -372,6 +373,7 @@ def _history(settings: Settings, args: argparse.Namespace) -> int:
             state=RequestState(args.state) if args.state else None,
             user=args.user,
             since=args.since,
+            message=instance_message,
         )
     finally:
         engine.dispose()

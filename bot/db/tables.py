@@ -110,7 +110,7 @@ class RebootRequestRow(Base):
     rollout_max_errors: Mapped[int | None] = mapped_column(Integer)
     # Pause once this wave is over (--pause-after-canary); cleared by the pause.
     pause_after_wave: Mapped[int | None] = mapped_column(Integer)
-    # Set when no further wave may be sent ("max_errors", "abort").
+    # Set when no further wave may be sent (bot.domain.model.StopReason).
     stop_reason: Mapped[str | None] = mapped_column(String(_STATE))
     stopped_by: Mapped[str | None] = mapped_column(String(_SLACK_ID))
     paused_by: Mapped[str | None] = mapped_column(String(_SLACK_ID))
@@ -184,13 +184,17 @@ class RebootInstanceRow(Base):
     wave: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     # The health gate's finding (§5.9): "online", "absent", or null (no gate).
     agent: Mapped[str | None] = mapped_column(String(_STATE))
-    # Real reboot calls recorded as sent, each BEFORE its call: at most two per instance
-    # (the second only after a lost answer, docs/decisions/0003).
+    # Real reboot calls recorded as sent, each BEFORE its call: the second only after a
+    # lost answer, any further one only past ECSBOT_INFLIGHT_BOUND (docs/decisions/0003).
     reboot_calls: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    # When the second call was recorded; the reboot timeout counts from it.
+    # When the latest call after the first was recorded (once its answer was lost: when
+    # the client gave up on it); the reboot timeout and the in-flight bound count from it.
     reboot_resent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # When the first call was first refused before reaching ECS (it is tried again).
     unsent_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # What happened to its reboot (bot.domain.model.Happened); null: nothing yet, or a
+    # row from before migration 0011, whose ``message`` holds the words of its time.
+    happened: Mapped[str | None] = mapped_column(String(32))
 
     request: Mapped[RebootRequestRow] = relationship(back_populates="instances")
 

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.domain.accounts import DEFAULT_ACCOUNT, command_accounts
+from bot.domain.ecs_values import InstanceInfo
 from bot.domain.errors import EcsError
 from bot.services.context import Context
-from bot.services.ports import InstanceInfo
 
 MAX_OPTIONS = 100  # Slack shows at most 100 options
 MAX_QUERY = 64

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -20,7 +19,7 @@ from bot.services.catch_up import catch_up
 from bot.services.context import Context
 from bot.services.execution import advance
 from bot.services.expiry import expire_due
-from bot.services.lease import LEASE_SECONDS, LeaseKeeper, release
+from bot.services.lease import LEASE_SECONDS, LeaseKeeper, release, release_or_owe, settle_owed
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +41,7 @@ class PollReport:
 
 
 def poll_once(
-    ctx: Context,
-    now: datetime,
-    *,
-    workers: int = 1,
-    stopping: threading.Event | None = None,
-    between_steps: Callable[[], object] | None = None,
+    ctx: Context, now: datetime, *, workers: int = 1, stopping: threading.Event | None = None
 ) -> PollReport:
     """Expire stale previews, post what finished requests still owe Slack (a redraw, an
     end notification it did not take), then advance each due ``executing`` request once.
@@ -61,16 +55,16 @@ def poll_once(
 
     Once ``stopping`` is set (SIGTERM) no further request is claimed, and the one in
     hand is given back due now, so another replica takes it on its next tick.
-    ``between_steps`` runs before each request's step (``serve`` lets the acks being
-    answered go first there: docs/decisions/0010).
     """
+    # Leases a step cut short by the database could not give back: due at once.
+    settle_owed(ctx)
     expired = expire_due(ctx, now)
     owed = catch_up(ctx, now)
     tally = _Tally()
     if workers <= 1:
-        _work(ctx, ctx.owner, now, tally, stopping, between_steps)
+        _work(ctx, ctx.owner, now, tally, stopping)
     else:
-        _work_side_by_side(ctx, now, tally, workers, stopping, between_steps)
+        _work_side_by_side(ctx, now, tally, workers, stopping)
     return PollReport(
         expired=expired,
         advanced=tally.advanced,
@@ -107,61 +101,34 @@ class _Tally:
 
 
 def _work(
-    ctx: Context,
-    owner: str,
-    now: datetime,
-    tally: _Tally,
-    stopping: threading.Event | None,
-    between_steps: Callable[[], object] | None = None,
+    ctx: Context, owner: str, now: datetime, tally: _Tally, stopping: threading.Event | None
 ) -> None:
     """One worker: claim the next due request, advance it, give it back; until none is
-    due, the tick is full or the process is stopping. Giving one back and claiming the
-    next are one unit of work (one commit a request, not two)."""
+    due, the tick is full or the process is stopping."""
     with LeaseKeeper(ctx, owner) as keeper:
-        request_id = _claim_next(ctx, owner, now) if _may_claim(tally, stopping) else None
-        while request_id is not None:
+        while not tally.full() and not (stopping is not None and stopping.is_set()):
+            request_id = _claim_next(ctx, owner, now)
+            if request_id is None:
+                return
             if not tally.take(request_id):
                 # Due again within the same tick (its step set no later poll time):
                 # leave it for the next tick rather than spin on it.
                 release(ctx, request_id, owner, None)
                 return
             keeper.hold(request_id)
-            if between_steps is not None:
-                between_steps()
-            next_poll_at: datetime | None = now + timedelta(seconds=ctx.config.poll_interval)
-            ok = stepped = False
-            try:
-                ok, next_poll_at = _advance_one(ctx, request_id, now)
-                stepped = True
-            finally:
-                if stopping is not None and stopping.is_set():
-                    # Shutting down: hand it back due now, not after this step's wait, so
-                    # the replica that takes over polls it on its very next tick.
-                    next_poll_at = ctx.clock()
-                tally.record(request_id, ok=ok)
-                # Nothing new is claimed on the way out of an interrupted step.
-                claim = stepped and _may_claim(tally, stopping)
-                request_id = _hand_back(ctx, owner, request_id, next_poll_at, now, claim=claim)
-                keeper.hold(request_id)
-
-
-def _may_claim(tally: _Tally, stopping: threading.Event | None) -> bool:
-    return not tally.full() and not (stopping is not None and stopping.is_set())
+            ok = _advance_one(ctx, owner, request_id, now, stopping)
+            keeper.hold(None)
+            tally.record(request_id, ok=ok)
 
 
 def _work_side_by_side(
-    ctx: Context,
-    now: datetime,
-    tally: _Tally,
-    workers: int,
-    stopping: threading.Event | None,
-    between_steps: Callable[[], object] | None,
+    ctx: Context, now: datetime, tally: _Tally, workers: int, stopping: threading.Event | None
 ) -> None:
     errors: list[BaseException] = []
 
     def work(owner: str) -> None:
         try:
-            _work(ctx, owner, now, tally, stopping, between_steps)
+            _work(ctx, owner, now, tally, stopping)
         except BaseException as error:  # handed to the tick's caller below
             errors.append(error)
 
@@ -186,51 +153,40 @@ def _claim_next(ctx: Context, owner: str, now: datetime) -> str | None:
     return claimed[0] if claimed else None
 
 
-def _hand_back(
+def _advance_one(
     ctx: Context,
     owner: str,
     request_id: str,
-    next_poll_at: datetime | None,
     now: datetime,
-    *,
-    claim: bool,
-) -> str | None:
-    """Give ``owner``'s lease on ``request_id`` back with its next poll time and, with
-    ``claim``, claim the next due request, in one unit of work; the id claimed, if any."""
-    with ctx.uow() as uow:
-        uow.leases.release(request_id, owner, next_poll_at=next_poll_at)
-        claimed = uow.leases.claim_due(owner, now, LEASE_SECONDS, 1) if claim else []
-        uow.commit()
-    return claimed[0] if claimed else None
-
-
-def _advance_one(ctx: Context, request_id: str, now: datetime) -> tuple[bool, datetime | None]:
-    """One step for one leased request: (whether it went well, when to poll it next). A
-    step that failed is logged, and the request is due again after one poll interval."""
+    stopping: threading.Event | None = None,
+) -> bool:
+    """One step for one leased request, the lease given back after it. False when the
+    step failed (logged; the request is due again after one poll interval)."""
     # A broken request must not be retried in a tight loop, nor stop the others.
+    next_poll_at: datetime | None = now + timedelta(seconds=ctx.config.poll_interval)
+    ok = False
     try:
         with request_context(request_id):
-            return True, advance(ctx, request_id, now=now).next_poll_at
+            next_poll_at = advance(ctx, request_id, now=now).next_poll_at
+        ok = True
     except Exception:
         log.exception("advancing request %s failed", request_id)
-        return False, now + timedelta(seconds=ctx.config.poll_interval)
+    finally:
+        if stopping is not None and stopping.is_set():
+            # Shutting down: hand it back due now, not after this step's wait, so the
+            # replica that takes over polls it on its very next tick.
+            next_poll_at = ctx.clock()
+        release_or_owe(ctx, request_id, owner, next_poll_at)
+    return ok
 
 
 class Poller:
     """Runs ``poll_once`` every ``interval`` seconds in a thread until stopped."""
 
-    def __init__(
-        self,
-        ctx: Context,
-        *,
-        interval: float,
-        workers: int = WORKERS,
-        between_steps: Callable[[], object] | None = None,
-    ) -> None:
+    def __init__(self, ctx: Context, *, interval: float, workers: int = WORKERS) -> None:
         self._ctx = ctx
         self._interval = interval
         self._workers = workers
-        self._between_steps = between_steps
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -238,11 +194,7 @@ class Poller:
         started = time.perf_counter()
         try:
             report = poll_once(
-                self._ctx,
-                self._ctx.clock(),
-                workers=self._workers,
-                stopping=self._stop,
-                between_steps=self._between_steps,
+                self._ctx, self._ctx.clock(), workers=self._workers, stopping=self._stop
             )
             metrics.POLLER_REQUESTS.set(len(report.advanced))
             return report

@@ -8,106 +8,33 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from types import TracebackType
 from typing import Any, Final, Protocol
 
-from bot.domain import dry_run
 from bot.domain.accounts import DEFAULT_ACCOUNT
 from bot.domain.alarms import AlarmCard
-from bot.domain.errors import EcsError
-from bot.domain.model import InstanceOutcome, RequestState, Verdict
+from bot.domain.ecs_values import (
+    AgentStatus,
+    DryRunBatch,
+    FoundInstances,
+    InstanceInfo,
+    RebootResult,
+)
+from bot.domain.model import (
+    AgentFinding,
+    Happened,
+    InstanceOutcome,
+    RequestState,
+    RolloutEvent,
+    StopReason,
+    Verdict,
+)
 from bot.domain.policy import Binding
 from bot.domain.request import PlannedInstance, RebootRequest
 from bot.services.answers import Answer, PreviewNote
-
-RUNNING = "Running"
-# The ECS API takes at most this many instance ids in one call.
-MAX_IDS_PER_CALL = dry_run.MAX_IDS_PER_CALL
-
-
-@dataclass(frozen=True)
-class InstanceInfo:
-    """One instance as ``DescribeInstances`` reports it."""
-
-    instance_id: str
-    region: str
-    name: str
-    status: str
-    zone: str | None = None
-    tags: Mapping[str, str] = field(default_factory=dict)
-    start_time: datetime | None = None
-    operation_locks: tuple[str, ...] = ()
-
-
-# DescribeInstances with a tag filter lists at most this many instances (no NextToken
-# beyond them; docs/ECS-API.md): a match that reaches it may be cut short.
-TAG_FILTER_LIMIT = 1000
-
-
-@dataclass(frozen=True)
-class FoundInstances:
-    """What a filtered ``DescribeInstances`` listed in one region, every page of it."""
-
-    region: str
-    instances: tuple[InstanceInfo, ...]
-    total_count: int  # the API's TotalCount
-    tag_filtered: bool = False
-
-    @property
-    def capped(self) -> bool:
-        """True when ECS may have left matches out (a tag filter's 1,000 limit)."""
-        return self.tag_filtered and max(self.total_count, len(self.instances)) >= (
-            TAG_FILTER_LIMIT
-        )
-
-
-@dataclass(frozen=True)
-class DryRunBatch:
-    """The verdict of one DryRun ``RebootInstances`` call (``AllTogether``, ≤100 ids)."""
-
-    region: str
-    instance_ids: tuple[str, ...]
-    error: EcsError | None  # None: the dry run passed (DRYRUN.SUCCESS / DryRunOperation)
-    # Whether ``error`` can come from one instance alone (a lock, arrears, a RAM policy
-    # on that instance), so that a half of the batch may pass; else it is the call's.
-    per_instance: bool = False
-
-    @property
-    def passed(self) -> bool:
-        return self.error is None
-
-
-@dataclass(frozen=True)
-class RebootResult:
-    """One instance's answer from a real ``RebootInstances`` call (``SuccessFirst``)."""
-
-    instance_id: str
-    region: str
-    ok: bool
-    code: str  # "200" on success, else the API's code
-    message: str
-    explanation: str  # the catalogue's sentence ("" on success)
-    request_id: str | None = None
-    current_status: str | None = None
-    previous_status: str | None = None
-
-
-# DescribeCloudAssistantStatus takes at most this many instance ids in one call.
-MAX_AGENT_IDS_PER_CALL = 50
-
-
-@dataclass(frozen=True)
-class AgentStatus:
-    """One instance's Cloud Assistant agent as ``DescribeCloudAssistantStatus`` reports
-    it: ``installed`` False when the instance has no agent at all."""
-
-    instance_id: str
-    online: bool
-    installed: bool
-    last_heartbeat: datetime | None = None
 
 
 class EcsGateway(Protocol):
@@ -164,7 +91,8 @@ class EcsGateway(Protocol):
         """ONE real call with ``BatchOptimization=SuccessFirst`` for at most
         ``MAX_IDS_PER_CALL`` ids (callers batch, so they can record the moment before
         each call is sent). Throttling is retried (the call was refused); after a timeout
-        or 5xx the call is never re-sent: ``EcsOutcomeUnknown`` is raised instead."""
+        or 5xx the client does not repeat it: ``EcsOutcomeUnknown`` is raised instead and
+        the caller decides."""
         ...
 
     def describe_agents(
@@ -216,7 +144,7 @@ class RequestUpdate:
     message_redraw_due: bool | Keep = KEEP
     notify_end_due: bool | Keep = KEEP
     pause_after_wave: int | Keep | None = KEEP
-    stop_reason: str | Keep | None = KEEP
+    stop_reason: StopReason | Keep | None = KEEP
     stopped_by: str | Keep | None = KEEP
     paused_by: str | Keep | None = KEEP
     approval_expires_at: datetime | Keep | None = KEEP
@@ -258,10 +186,11 @@ class InstanceUpdate:
     finished_at: datetime | Keep | None = KEEP
     reported_outcome: InstanceOutcome | Keep | None = KEEP
     wave: int | Keep = KEEP
-    agent: str | Keep | None = KEEP
+    agent: AgentFinding | Keep | None = KEEP
     reboot_calls: int | Keep = KEEP
     reboot_resent_at: datetime | Keep | None = KEEP
     unsent_since: datetime | Keep | None = KEEP
+    happened: Happened | Keep | None = KEEP
 
     def changes(self) -> dict[str, Any]:
         """The fields to write, by name."""
@@ -532,9 +461,9 @@ class Presenter(Protocol):
         it; True also when there is no notify channel."""
         ...
 
-    def notify_rollout(self, request: RebootRequest, event: str) -> bool:
-        """Tell the notify channel a rollout was ``"paused"``, ``"resumed"`` or
-        ``"aborted"``. False when Slack did not take it."""
+    def notify_rollout(self, request: RebootRequest, event: RolloutEvent) -> bool:
+        """Tell the notify channel a rollout was paused, resumed or aborted. False when
+        Slack did not take it."""
         ...
 
     def notify_awaiting_approval(

@@ -36,7 +36,7 @@ from bot.services import roles as roles_service
 from bot.services import rollout as rollout_service
 from bot.services.answers import ClickNotRecorded
 from bot.services.context import Context
-from bot.slack import blocks, cards
+from bot.slack import blocks, cards, replies
 from bot.slack.jobs import Jobs
 from bot.slack.surfaces import Forms
 from bot.slack.text import denied_text, help_text, problems_text, role_change_text, roles_text
@@ -166,7 +166,7 @@ def _status(ctx: Context, *, user: str, channel: str, request_id: str) -> str:
     may_view = check_role(principal, Role.VIEWER, targets)
     if may_view.denial is not None:
         return denied_text(may_view.denial)
-    return blocks.status_text(request, permalink=request.permalink)
+    return replies.status_text(request, permalink=request.permalink)
 
 
 def _on_click(

@@ -16,9 +16,10 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot import metrics
 from bot.domain.alarms import AlarmCard
+from bot.domain.model import RolloutEvent
 from bot.domain.request import PlannedInstance, RebootRequest
 from bot.services.answers import Answer, PreviewNote
-from bot.slack import blocks, cards, text
+from bot.slack import blocks, cards, replies, text
 from bot.slack.blocks import Message
 
 log = logging.getLogger(__name__)
@@ -95,36 +96,36 @@ class SlackPresenter:
     def reply_execution(self, request: RebootRequest) -> None:
         if request.thread_root:
             self._post(
-                request.channel, blocks.execution_reply(request), thread_ts=request.thread_root
+                request.channel, replies.execution_reply(request), thread_ts=request.thread_root
             )
 
     def reply_progress(self, request: RebootRequest, changed: Sequence[PlannedInstance]) -> None:
         if request.thread_root:
-            message = blocks.progress_reply(request, changed)
+            message = replies.progress_reply(request, changed)
             self._post(request.channel, message, thread_ts=request.thread_root)
 
     def reply_summary(self, request: RebootRequest) -> bool:
         if not request.message_ts:
             return True  # no thread to reply in (the preview was never posted)
-        message = blocks.summary_reply(request)
+        message = replies.summary_reply(request)
         return self._post(request.channel, message, thread_ts=request.thread_root) is not None
 
     def notify_started(self, request: RebootRequest) -> str | None:
         if not self._notify_channel:
             return None
-        message = blocks.notify_started(request, self._permalink(request))
+        message = replies.notify_started(request, self._permalink(request))
         return self._post(self._notify_channel, message)
 
     def notify_finished(self, request: RebootRequest) -> bool:
         if not self._notify_channel:
             return True
-        message = blocks.notify_finished(request, self._permalink(request))
+        message = replies.notify_finished(request, self._permalink(request))
         return self._post(self._notify_channel, message) is not None
 
-    def notify_rollout(self, request: RebootRequest, event: str) -> bool:
+    def notify_rollout(self, request: RebootRequest, event: RolloutEvent) -> bool:
         if not self._notify_channel:
             return True
-        message = blocks.notify_rollout(request, event, self._permalink(request))
+        message = replies.notify_rollout(request, event, self._permalink(request))
         return self._post(self._notify_channel, message) is not None
 
     def notify_awaiting_approval(
@@ -132,7 +133,9 @@ class SlackPresenter:
     ) -> str | None:
         if not self._notify_channel:
             return None
-        message = blocks.notify_awaiting_approval(request, self._permalink(request), approver_group)
+        message = replies.notify_awaiting_approval(
+            request, self._permalink(request), approver_group
+        )
         return self._post(self._notify_channel, message)
 
     def _permalink(self, request: RebootRequest) -> str | None:

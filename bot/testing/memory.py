@@ -38,14 +38,7 @@ from typing import Any
 from bot.db.repositories import AuditEntry, BindingRecord
 from bot.domain.accounts import DEFAULT_ACCOUNT
 from bot.domain.alarms import AlarmCard, CardState
-from bot.domain.errors import EcsError
-from bot.domain.model import InstanceOutcome, RequestState
-from bot.domain.policy import Binding
-from bot.domain.request import Approval, PlannedInstance, RebootRequest, may_follow
-from bot.domain.selectors import InstanceFilter
-from bot.services.answers import Answer, PreviewNote
-from bot.services.context import Context, FlowConfig
-from bot.services.ports import (
+from bot.domain.ecs_values import (
     MAX_AGENT_IDS_PER_CALL,
     MAX_IDS_PER_CALL,
     RUNNING,
@@ -54,10 +47,17 @@ from bot.services.ports import (
     DryRunBatch,
     FoundInstances,
     InstanceInfo,
-    Lease,
     RebootResult,
-    RequestUpdate,
 )
+from bot.domain.errors import EcsError
+from bot.domain.model import InstanceOutcome, RequestState, RolloutEvent
+from bot.domain.policy import Binding
+from bot.domain.request import Approval, PlannedInstance, RebootRequest, may_follow
+from bot.domain.selectors import InstanceFilter
+from bot.ecs import catalogue
+from bot.services.answers import Answer, PreviewNote
+from bot.services.context import Context, FlowConfig
+from bot.services.ports import Lease, RequestUpdate
 from bot.simulator.clock import ManualClock
 
 # --- persistence ---------------------------------------------------------------------------
@@ -959,6 +959,7 @@ def _refusal(instance_id: str, region: str, code: str, message: str) -> RebootRe
         message=message,
         explanation=message,
         request_id=None,
+        kind=catalogue.kind_of(code),
     )
 
 
@@ -1029,7 +1030,7 @@ class FakePresenter:
         self.calls.append(PresenterCall("notify_finished", request))
         return not self.slack_down
 
-    def notify_rollout(self, request: RebootRequest, event: str) -> bool:
+    def notify_rollout(self, request: RebootRequest, event: RolloutEvent) -> bool:
         self.calls.append(PresenterCall("notify_rollout", request, said=event))
         return not self.slack_down
 

@@ -19,7 +19,11 @@ The server also plays `response_url` (any POST to `/response/<name>`), so Bolt's
 Two kinds of hooks: tests read what happened (`calls`, `wait_for`, `message`, `posted`,
 `thread`) and inject faults (`rate_limit`, `fail`, `fail_channel`, `latency`, `down`);
 the console passes `on_event` and is told of each message as it arrives (`Posted`,
-`Updated`, `Ephemeral`), which is how its transcript shows them live.
+`Updated`, `Ephemeral`, `ViewShown`), which is how its transcript shows them live.
+
+Why one long file (about 800 lines): the fake is one server whose every Web API method
+reads and writes the same messages, views and faults under one lock; split across
+modules its methods would only reach into each other's state.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ import pytest
 from bot.domain.model import InstanceOutcome, RequestState, Role, Verdict
 from bot.services.history import request_json
 from bot.slack.blocks import ACTION_CONFIRM
+from bot.slack.outcomes import instance_message
 from tests.e2e.harness import ADMIN, OPERATOR, Harness, running_bot
 
 HZ = "cn-hangzhou"
@@ -84,7 +85,7 @@ def test_a_reboot_in_the_default_account_is_signed_for_requester_and_confirmer(
     ]
     assert {c[3] for c in calls if c[0] != "RebootInstances"} == {"ecs-reboot-bot"}
     assert {c[2] for c in calls} == {"prod"}
-    row = request_json(final)
+    row = request_json(final, message=instance_message)
     assert row["accounts"] == ["prod"]
     assert {i["account"] for i in row["instances"]} == {"prod"}
     json.dumps(row)
@@ -158,7 +159,7 @@ def test_account_flag_reboots_only_that_accounts_instance_with_its_role(
     assert h.sim.fleet_of("prod").reboot_counts(HZ) == {}
     reboots = [c for c in _ecs_calls(h) if c[0] == "RebootInstances" and not c[1]]
     assert reboots == [("RebootInstances", False, "staging", f"slack-{CONFIRMER}")]
-    assert request_json(h.request(request_id))["accounts"] == ["staging"]
+    assert request_json(h.request(request_id), message=instance_message)["accounts"] == ["staging"]
 
 
 def test_an_unknown_account_and_bare_ids_over_two_accounts_are_input_errors(

@@ -334,7 +334,7 @@ def test_with_two_accounts_the_form_asks_which_and_searches_and_reboots_there(
         assert staging[0] in {o["value"] for o in options}
         assert not {o["value"] for o in options} & set(h.sim.fleet_of("prod").ids(REGION))
 
-        values = {
+        values: dict[str, dict[str, Any]] = {
             "account": {
                 "account": {"type": "static_select", "selected_option": {"value": "staging"}}
             },

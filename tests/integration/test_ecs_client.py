@@ -14,8 +14,9 @@ import pytest
 
 from bot.domain.errors import EcsError, EcsOutcomeUnknown, EcsTransientError
 from bot.ecs import catalogue
-from bot.ecs.client import EcsClient, RetryPolicy, SignatureVersion
+from bot.ecs.client import EcsClient, SignatureVersion
 from bot.ecs.credentials import StaticCredentialsProvider
+from bot.ecs.wire import RetryPolicy
 from bot.simulator import ManualClock, Simulator
 
 HZ = "cn-hangzhou"

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import pytest
 
+from bot.domain.ecs_values import RUNNING
 from bot.domain.model import InstanceOutcome, RequestState, Verdict
 from bot.domain.request import RebootRequest
 from bot.services.answers import AlreadyDecided, Denied
 from bot.services.confirm import cancel, confirm
 from bot.services.poller import poll_once
-from bot.services.ports import RUNNING, RequestUpdate
+from bot.services.ports import RequestUpdate
 from bot.services.rollout import abort
 from bot.testing.memory import MemoryBot
 from tests.unit.flows import (

@@ -23,7 +23,16 @@ from sqlalchemy.types import NullType
 
 from bot.db.tables import ApprovalRow, RebootInstanceRow, RebootRequestRow
 from bot.db.types import UtcDateTime, utc_from_stored
-from bot.domain.model import InstanceOutcome, InstanceRef, RequestSource, RequestState, Verdict
+from bot.domain.model import (
+    AgentFinding,
+    Happened,
+    InstanceOutcome,
+    InstanceRef,
+    RequestSource,
+    RequestState,
+    StopReason,
+    Verdict,
+)
 from bot.domain.request import Approval, PlannedInstance, RebootRequest
 from bot.services.ports import InstanceUpdate, RequestUpdate
 
@@ -37,6 +46,8 @@ Codec = tuple[Callable[[Any], Any], Callable[[Any], Any]]
 # Enum lookups by value, a dict away: three per instance row, 10,000 rows a tick.
 _VERDICTS = {verdict.value: verdict for verdict in Verdict}
 _OUTCOMES = {outcome.value: outcome for outcome in InstanceOutcome}
+_HAPPENED = {happened.value: happened for happened in Happened}
+_AGENT = {finding.value: finding for finding in AgentFinding}
 
 
 # An enum member's stored value (a C call: four per instance written).
@@ -49,6 +60,18 @@ def _optional_value(member: Enum | None) -> Any:
 
 def _optional_outcome(value: str | None) -> InstanceOutcome | None:
     return None if value is None else _OUTCOMES[value]
+
+
+def _optional_happened(value: str | None) -> Happened | None:
+    return None if value is None else _HAPPENED[value]
+
+
+def _optional_agent(value: str | None) -> AgentFinding | None:
+    return None if value is None else _AGENT[value]
+
+
+def _optional_stop(value: str | None) -> StopReason | None:
+    return None if value is None else StopReason(value)
 
 
 def rowcount(result: object) -> int:
@@ -77,6 +100,8 @@ _INSTANCE_CODECS: Mapping[str, Codec] = {
     "tags": (dict, dict),
     "outcome": (_value, _OUTCOMES.__getitem__),
     "reported_outcome": (_optional_value, _optional_outcome),
+    "happened": (_optional_value, _optional_happened),
+    "agent": (_optional_value, _optional_agent),
 }
 _DECODE_AT = tuple(
     (index, _INSTANCE_CODECS[name][1])
@@ -226,6 +251,7 @@ REQUEST_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Reque
 _REQUEST_CODECS: Mapping[str, Codec] = {
     "state": (_value, RequestState),
     "selectors": (list, tuple),
+    "stop_reason": (_optional_value, _optional_stop),
     "source": (_value, RequestSource),
 }
 
@@ -239,6 +265,7 @@ def request_from_row(
     fields = dict(zip(REQUEST_COLUMNS, values, strict=True))
     fields["state"] = RequestState(fields["state"])
     fields["selectors"] = tuple(fields["selectors"] or ())
+    fields["stop_reason"] = _optional_stop(fields["stop_reason"])
     fields["source"] = RequestSource(fields["source"])
     return RebootRequest(instances=instances, approvals=approvals, **fields)
 

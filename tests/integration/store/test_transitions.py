@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.domain.model import RequestState
+from bot.domain.model import RequestState, StopReason
 from bot.services.ports import RequestUpdate
 from tests.integration.store.support import (
     T0,
@@ -101,7 +101,7 @@ def test_set_fields_while_in_decides_on_the_state_as_it_is_now(store: StoreFacto
         uow.requests.transition("r1", RequestState.EXECUTING, RequestState.SUCCEEDED)
 
     def abort(uow: Any) -> bool:
-        stop = RequestUpdate(stop_reason="abort", stopped_by="U200")
+        stop = RequestUpdate(stop_reason=StopReason.ABORT, stopped_by="U200")
         done: bool = uow.requests.set_fields("r1", stop, while_in=RequestState.EXECUTING)
         return done
 
@@ -119,7 +119,7 @@ def test_an_unstopped_final_move_decides_on_the_stop_as_it_is_now(store: StoreFa
     add(store, make_request("r1", state=RequestState.EXECUTING))
 
     def abort(uow: Any) -> None:
-        stop = RequestUpdate(stop_reason="abort", stopped_by="U200")
+        stop = RequestUpdate(stop_reason=StopReason.ABORT, stopped_by="U200")
         uow.requests.set_fields("r1", stop, while_in=RequestState.EXECUTING)
 
     def finish(uow: Any) -> bool:
@@ -164,7 +164,7 @@ def test_set_fields_while_in_writes_only_in_that_state(store: StoreFactory) -> N
         make_request("running", state=RequestState.EXECUTING),
         make_request("done", state=RequestState.SUCCEEDED),
     )
-    stop = RequestUpdate(stop_reason="abort", stopped_by="U200")
+    stop = RequestUpdate(stop_reason=StopReason.ABORT, stopped_by="U200")
     with store() as uow:
         assert uow.requests.set_fields("running", stop, while_in=RequestState.EXECUTING)
         assert not uow.requests.set_fields("done", stop, while_in=RequestState.EXECUTING)
