@@ -20,7 +20,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from bot import metrics
 from bot.cloudmonitor import CloudMonitorHook
-from bot.db.engine import make_engine, make_session_factory
+from bot.db.engine import make_engine
 from bot.db.migrate import current_revision, head_revision, is_sqlite, upgrade_to_head
 from bot.db.unit_of_work import UnitOfWork
 from bot.domain.accounts import DEFAULT_ACCOUNT
@@ -61,6 +61,7 @@ def flow_config(settings: Settings) -> FlowConfig:
     return FlowConfig(
         confirm_ttl=settings.confirm_ttl,
         reboot_timeout=settings.reboot_timeout,
+        inflight_bound=settings.inflight_bound,
         poll_interval=settings.poll_interval,
         max_instances=settings.max_instances,
         default_region=settings.default_region,
@@ -121,8 +122,7 @@ def prepare_database(settings: Settings, *, migrate: bool = False) -> Engine:
 
 
 def unit_of_work_factory(engine: Engine) -> Callable[[], UnitOfWork]:
-    sessions = make_session_factory(engine)
-    return lambda: UnitOfWork(sessions)
+    return lambda: UnitOfWork(engine)
 
 
 def build_context(
@@ -147,10 +147,9 @@ def build_context(
 
 def _pending_events(engine: Engine) -> Callable[[Sequence[InstanceRef]], list[PlatformEvent]]:
     """The pending platform reboot events of instances, for the preview's note."""
-    sessions = make_session_factory(engine)
 
     def pending(refs: Sequence[InstanceRef]) -> list[PlatformEvent]:
-        with UnitOfWork(sessions) as uow:
+        with UnitOfWork(engine) as uow:
             found = uow.events.pending_for_instances((r.region, r.instance_id) for r in refs)
         accounts = {(r.region, r.instance_id): r.account for r in refs}
         return [
@@ -293,9 +292,8 @@ def build_event_watch(
 ) -> EventWatch | None:
     if config is None:
         return None
-    sessions = make_session_factory(engine)
     return EventWatch(
-        uow=lambda: UnitOfWork(sessions),
+        uow=unit_of_work_factory(engine),
         source=ecs,
         presenter=SlackEventPresenter(client, notify_channel=settings.notify_channel),
         config=config,
@@ -388,4 +386,5 @@ def web_app(bot: Bot) -> WebApp:
         signing_secret=bot.signing_secret,
         health=lambda: database_answers(bot.engine),
         cloudmonitor=bot.cloudmonitor,
+        gate=bot.jobs.gate,
     )

@@ -202,10 +202,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         # while the requests and the step in hand are finished here.
         if poller is not None:
             poller.stop_soon()
-        # waitress's loop stops cleanly on KeyboardInterrupt (it stops listening and
-        # lets its threads finish the requests in flight); closing its socket from the
-        # handler instead makes the blocked select() fail with EBADF.
-        _interrupt()
+        # Stop listening; the answers in flight are finished and written first
+        # (HttpServer.serve_forever), then serve_forever returns.
+        server.stop_soon()
 
     stop = _on_signal(on_signal)
     log.info("serving Slack on %s/slack/events", server.url)
@@ -230,10 +229,6 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         bot.close()
         log.info("shut down in %.1f s", time.monotonic() - started)
     return 0
-
-
-def _interrupt() -> None:
-    raise KeyboardInterrupt
 
 
 def _socket(settings: Settings, args: argparse.Namespace) -> int:

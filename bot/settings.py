@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     confirm_ttl: int = Field(default=300, alias="ECSBOT_CONFIRM_TTL", gt=0)
     poll_interval: float = Field(default=2.0, alias="ECSBOT_POLL_INTERVAL", gt=0)
     reboot_timeout: int = Field(default=600, alias="ECSBOT_REBOOT_TIMEOUT", gt=0)
+    # Seconds after which a reboot call whose answer was lost can no longer take effect:
+    # a further call waits for it (docs/PRODUCT.md §5.4, docs/decisions/0003).
+    inflight_bound: float = Field(default=60.0, alias="ECSBOT_INFLIGHT_BOUND", gt=0)
     max_instances: int = Field(default=500, alias="ECSBOT_MAX_INSTANCES", gt=0)
     log_format: Literal["text", "json"] = Field(default="text", alias="ECSBOT_LOG_FORMAT")
     require_reason: bool = Field(default=False, alias="ECSBOT_REQUIRE_REASON")

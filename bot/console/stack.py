@@ -30,6 +30,10 @@ POLL_INTERVAL = 0.5
 # Long enough for any simulated reboot at speed 1 (about 5 s), short enough that a
 # stuck instance ends the demo in a minute rather than ten.
 REBOOT_TIMEOUT = 60
+# The simulator applies a call it accepts at once (unless told to hold one back), so a
+# call whose answer was lost can no longer act after a few seconds: a further call
+# (docs/PRODUCT.md §5.4) then fits in the demo's timeout.
+INFLIGHT_BOUND = 10.0
 # The simulator's defaults: a reboot spends 2 s stopping and 3 s starting.
 STOP_SECONDS, START_SECONDS = 2.0, 3.0
 STOPPED_NAME = "batch-01"
@@ -56,6 +60,7 @@ def console_overrides(
         "ECSBOT_NOTIFY_CHANNEL": NOTIFY_ID,
         "ECSBOT_POLL_INTERVAL": str(POLL_INTERVAL),
         "ECSBOT_REBOOT_TIMEOUT": str(max(10, round(REBOOT_TIMEOUT / speed))),
+        "ECSBOT_INFLIGHT_BOUND": str(max(1.0, INFLIGHT_BOUND / speed)),
         # Four eyes on force reboots, so the demo can show an approval.
         "ECSBOT_APPROVALS_FOR_FORCE": "true",
         # CloudMonitor's alarm cards land in #ops, where the console's person sits.

@@ -184,10 +184,11 @@ class RebootInstanceRow(Base):
     wave: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     # The health gate's finding (§5.9): "online", "absent", or null (no gate).
     agent: Mapped[str | None] = mapped_column(String(_STATE))
-    # Real reboot calls recorded as sent, each BEFORE its call (a call after the first
-    # only after a lost answer, as docs/decisions/0003 allows).
+    # Real reboot calls recorded as sent, each BEFORE its call: the second only after a
+    # lost answer, any further one only past ECSBOT_INFLIGHT_BOUND (docs/decisions/0003).
     reboot_calls: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    # When the second call was recorded; the reboot timeout counts from it.
+    # When the latest call after the first was recorded (once its answer was lost: when
+    # the client gave up on it); the reboot timeout and the in-flight bound count from it.
     reboot_resent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # When the first call was first refused before reaching ECS (it is tried again).
     unsent_since: Mapped[datetime | None] = mapped_column(UtcDateTime)

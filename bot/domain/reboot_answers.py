@@ -4,9 +4,10 @@ instance of the call becomes. Pure, on plain values.
 A call ends in one of four ways (:data:`CallAnswer`): ECS answered, one result per
 instance (``SuccessFirst``); the answer was lost, so the call may or may not have acted;
 ECS refused the call before it reached it (throttled, or the connection refused), so
-nothing was sent; or ECS refused the whole call. The first call and a call sent again
-after a lost answer read these differently (:func:`after_first_call`,
-:func:`after_call_again`).
+nothing was sent; or ECS refused the whole call. The first call, the call sent again at
+once after a lost answer, and a further call past the in-flight bound read these
+differently (:func:`after_first_call`, :func:`after_call_again`,
+:func:`after_further_call`).
 """
 
 from __future__ import annotations
@@ -93,7 +94,14 @@ def after_call_again(
                 for old, new in zip(instances, apply_results(instances, results, now), strict=True)
             ]
         case AnswerLost(error):
-            return [_watched_after(i, Happened.RESENT_LOST, error) for i in instances]
+            # ECS may have taken the call in at any moment until the client gave up on
+            # it (``now``): the in-flight bound counts from then (lost_answer.call_again).
+            return [
+                dataclasses.replace(
+                    _watched_after(i, Happened.RESENT_LOST, error), reboot_resent_at=now
+                )
+                for i in instances
+            ]
         case NotSent():
             # This call never reached ECS, so it does not count; the next step tries again.
             return [
@@ -102,6 +110,47 @@ def after_call_again(
             ]
         case CallRefused(error):
             return [_watched_after(i, Happened.RESENT_REFUSED, error) for i in instances]
+
+
+def after_further_call(
+    before: Sequence[PlannedInstance],
+    instances: Sequence[PlannedInstance],
+    answer: CallAnswer,
+    now: datetime,
+) -> list[PlannedInstance]:
+    """Each instance after the answer to a further call (the third or later), made once
+    no earlier call could still act (docs/decisions/0003): ``before`` as they were before
+    the call was recorded, ``instances`` as recorded. Nothing earlier can act any more,
+    so a refusal is final, unlike the second call's."""
+    match answer:
+        case Answered(results):
+            kinds = {result.instance_id: result.kind for result in results}
+            updated = []
+            for old, new in zip(instances, apply_results(instances, results, now), strict=True):
+                kind = kinds.get(old.ref.instance_id)
+                if new.outcome is InstanceOutcome.FAILED and kind is not ErrorKind.NOT_RUNNING:
+                    updated.append(new)  # refused, and nothing earlier can act: final
+                else:
+                    updated.append(_after_answer_again(old, new, kind))
+            return updated
+        case AnswerLost(error):
+            return [
+                dataclasses.replace(
+                    _watched_after(i, Happened.RESENT_LOST, error), reboot_resent_at=now
+                )
+                for i in instances
+            ]
+        case NotSent():
+            # Never reached ECS: the count and the latest call's moment go back, so the
+            # bound still counts from the call that did go out; the next step tries again.
+            return [
+                dataclasses.replace(
+                    i, reboot_calls=old.reboot_calls, reboot_resent_at=old.reboot_resent_at
+                )
+                for old, i in zip(before, instances, strict=True)
+            ]
+        case CallRefused(error):
+            return [refused(i, error, now) for i in instances]
 
 
 def _after_answer_again(

@@ -101,13 +101,15 @@ class PlannedInstance:
     wave: int = 1
     # With ECSBOT_HEALTH_CHECK=cloud-assistant (§5.9): what the gate found of its agent.
     agent: AgentFinding | None = None
-    # Real reboot calls recorded as sent (each written BEFORE its call); a call after the
-    # first goes out only after a lost answer, as bot.domain.lost_answer allows.
+    # Real reboot calls recorded as sent (each written BEFORE its call): the second only
+    # after a lost answer, further ones only once no earlier call can act
+    # (bot.domain.lost_answer).
     reboot_calls: int = 0
-    # When the second call was recorded (None: one call). The completion rule still
-    # counts from ``reboot_sent_at`` (a restart after the first call is this request's
-    # reboot); ECSBOT_REBOOT_TIMEOUT counts from the latest call, so a second call sent
-    # late still gets the whole timeout.
+    # When the latest call after the first was recorded (None: one call), moved to when
+    # the client gave up on it once its answer was lost (ECS may have taken it in until
+    # then). The completion rule still counts from ``reboot_sent_at`` (a restart after
+    # the first call is this request's reboot); ECSBOT_REBOOT_TIMEOUT and the in-flight
+    # bound count from the latest call, so a call sent late still gets the whole timeout.
     reboot_resent_at: datetime | None = None
     # When ECS first refused this instance's first call before it reached ECS (throttled,
     # or the connection refused, beyond the client's retries). Nothing was sent, so the

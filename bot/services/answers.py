@@ -136,6 +136,15 @@ class ClickNotRecorded:
 
 
 @dataclass(frozen=True)
+class StartInterrupted:
+    """The database stopped answering while a confirmed request's reboot was starting:
+    the click was recorded, and the poller goes on once the database answers (the
+    calls already counted are resolved, never blindly sent again)."""
+
+    request: RebootRequest
+
+
+@dataclass(frozen=True)
 class JobFailed:
     """Slow work after an ack failed: ``error`` when the bot knows why, None when the
     failure was unexpected (the details are in the log)."""
@@ -205,6 +214,7 @@ Answer: TypeAlias = (
     | NotRunning
     | NothingToReboot
     | ClickNotRecorded
+    | StartInterrupted
     | JobFailed
     | AlreadyApproved
     | ApprovalRecorded

@@ -10,7 +10,8 @@ left half-done by a crash resumes exactly where it stopped:
 * an instance whose call was sent but whose answer was lost (a timeout, a 5xx, a crash
   before the answer was recorded) stays ``pending`` and is resolved at once, in the same
   step (``bot.services.lost_answers``): described, then watched when a call acted, or
-  sent the call again only as docs/decisions/0003 allows. ``reboot_calls`` is committed
+  sent the call again only as docs/decisions/0003 allows (a further call once none can
+  still act: past ECSBOT_INFLIGHT_BOUND, with doubling gaps). ``reboot_calls`` is committed
   before each call, so that rule holds across crashes, lost leases and replicas;
 * the instances being rebooted are watched until back or timed out
   (``bot.services.watching``), and the thread told (``bot.services.reporting``).
@@ -29,7 +30,12 @@ from bot.domain.model import RequestState
 from bot.domain.request import RebootRequest
 from bot.domain.rollout import next_wave, sent_wave, throttled_unsent, wave_in_flight
 from bot.services.context import Context
-from bot.services.lost_answers import lost, resolve_lost_answers
+from bot.services.lost_answers import (
+    call_again_when_safe,
+    further_call_due,
+    lost,
+    resolve_lost_answers,
+)
 from bot.services.ports import RequestUpdate
 from bot.services.reporting import finish, report
 from bot.services.watching import watch
@@ -78,6 +84,8 @@ def advance(
         # lost answer of its calls is resolved at once too.
         request = between_waves(ctx, request, now)
         request = resolve_lost_answers(ctx, request, ctx.clock())
+        # Instances whose every call lost its answer, past the in-flight bound.
+        request = call_again_when_safe(ctx, request)
     request = report(ctx, request, now)
     if all(i.outcome.is_final for i in request.instances):
         finished = finish(ctx, request)
@@ -116,4 +124,9 @@ def _next_poll_at(
     # plain interval, not a slow poll later.
     if lost(request):
         return min(at, now + timedelta(seconds=ctx.config.poll_interval))
+    # A further call is made at the first look once it is due, not a slow poll later.
+    due = [d for i in request.instances if (d := further_call_due(ctx, i)) is not None]
+    if due:
+        # Past due (its look failed): again at the plain interval.
+        return min(at, max(min(due), now + timedelta(seconds=ctx.config.poll_interval)))
     return at

@@ -61,6 +61,8 @@ def request_json(request: RebootRequest, *, message: MessageOf) -> dict[str, Any
                 "code": i.code if i.code is not None else i.verdict_code,
                 "message": message(request, i),
                 "wave": i.wave,
+                # Real (not DryRun) reboot calls it was sent, each counted before it went out.
+                "reboot_calls": i.reboot_calls,
             }
             for i in request.instances
         ],

@@ -20,7 +20,7 @@ from bot.services.context import Context
 from bot.services.event_watch import EventWatch
 from bot.services.execution import advance
 from bot.services.expiry import expire_due
-from bot.services.lease import LEASE_SECONDS, LeaseKeeper, release
+from bot.services.lease import LEASE_SECONDS, LeaseKeeper, release, release_or_owe, settle_owed
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,8 @@ def poll_once(
     Once ``stopping`` is set (SIGTERM) no further request is claimed, and the one in
     hand is given back due now, so another replica takes it on its next tick.
     """
+    # Leases a step cut short by the database could not give back: due at once.
+    settle_owed(ctx)
     expired = expire_due(ctx, now)
     owed = catch_up(ctx, now)
     tally = _Tally()
@@ -177,7 +179,7 @@ def _advance_one(
             # Shutting down: hand it back due now, not after this step's wait, so the
             # replica that takes over polls it on its very next tick.
             next_poll_at = ctx.clock()
-        release(ctx, request_id, owner, next_poll_at)
+        release_or_owe(ctx, request_id, owner, next_poll_at)
     return ok
 
 

@@ -225,9 +225,13 @@ class RequestStore(Protocol):
         changes: RequestUpdate | None = None,
         *,
         lease: Lease | None = None,
+        unstopped: bool = False,
     ) -> bool:
         """One conditional update (writing ``changes`` and taking ``lease`` with it);
-        True only for the caller that moved the request."""
+        True only for the caller that moved the request. With ``unstopped``, only while
+        no stop (``stop_reason``) is recorded, in the same statement: a request's end
+        decided on a snapshot without a stop must not overwrite an Abort that came in
+        meanwhile."""
         ...
 
     def set_fields(

@@ -100,6 +100,10 @@ def finish(ctx: Context, request: RebootRequest) -> RebootRequest | None:
             [RequestState.EXECUTING, RequestState.PAUSED],
             final,
             RequestUpdate(finished_at=now, notify_end_due=notify),
+            # Decided without a stop: only while none is recorded. An Abort that won
+            # meanwhile makes the next step end the request aborted, never succeeded
+            # with a stop on it.
+            unstopped=request.stop_reason is None,
         )
         if won:
             uow.audit.append(

@@ -52,6 +52,7 @@ from bot.services.answers import (
     PreviewNote,
     RequestExpired,
     Selection,
+    StartInterrupted,
     TooManyMatched,
 )
 from bot.services.roles import RoleChange, RolesView
@@ -225,6 +226,12 @@ def answer_text(answer: Answer) -> str:
             return (
                 f"Retry was clicked already on request `{request_id}`: it opened request "
                 f"`{retry_id}`. Nothing new was opened."
+            )
+        case StartInterrupted(request):
+            return (
+                f":warning: Request `{request.id}` is confirmed, but the bot's database stopped "
+                "answering while its reboot was starting. It goes on by itself as soon as the "
+                "database answers; no instance is sent a reboot twice. No need to click again."
             )
         case JobFailed(None):
             return (

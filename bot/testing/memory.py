@@ -316,6 +316,7 @@ class MemoryRequestStore:
         changes: RequestUpdate | None = None,
         *,
         lease: Lease | None = None,
+        unstopped: bool = False,
     ) -> bool:
         sources = [from_states] if isinstance(from_states, RequestState) else list(from_states)
         if not sources:
@@ -325,6 +326,8 @@ class MemoryRequestStore:
                 raise ValueError(f"a request cannot move from {source} to {to_state}")
         stored = self._rows.request_for_write(request_id)
         if stored is None or stored.request.state not in sources:
+            return False
+        if unstopped and stored.request.stop_reason is not None:
             return False
         stored = self._updated(stored, changes or RequestUpdate())
         request = dataclasses.replace(stored.request, state=to_state)

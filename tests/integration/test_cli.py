@@ -449,9 +449,17 @@ def test_history_json_is_one_array_newest_first_in_the_documented_schema(
         assert isinstance(row["force"], bool)
         assert datetime.fromisoformat(row["created_at"]).tzinfo is not None
         for instance in row["instances"]:
-            assert {"instance_id", "account", "region", "outcome", "code", "message"} <= set(
-                instance
-            )
+            assert {
+                "instance_id",
+                "account",
+                "region",
+                "outcome",
+                "code",
+                "message",
+                "wave",
+                "reboot_calls",
+            } <= set(instance)
+            assert isinstance(instance["reboot_calls"], int)
 
     newest, middle, oldest = rows
     assert newest["state"] == "previewed"

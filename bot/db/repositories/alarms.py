@@ -8,9 +8,9 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
 
 from bot.db.repositories.rows import rowcount
+from bot.db.repositories.source import ConnectionSource
 from bot.db.tables import AlarmCardRow, AlarmDeliveryRow
 from bot.domain.alarms import AlarmCard, CardState
 
@@ -24,7 +24,7 @@ _SELECT_CARD = select(*(_CARDS.c[name] for name in _CARD_COLUMNS))
 class AlarmRepository:
     """Alarm cards: at most one open per rule and instance (a partial unique index)."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: ConnectionSource) -> None:
         self._session = session
 
     def first_delivery(self, trans_id: str, *, now: datetime) -> bool:

@@ -14,10 +14,10 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Connection, Row, Table, and_, insert, or_, select, update
-from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.db.repositories.rows import REQUESTS, rowcount
+from bot.db.repositories.source import ConnectionSource
 from bot.db.tables import EventCardRow, EventWatchRow, PlatformEventRow, RequestEventRow
 from bot.domain.events import FINAL_STATES, EventCard, EventState, KnownEvent, PlatformEvent
 
@@ -32,7 +32,7 @@ _FINAL = [state.value for state in FINAL_STATES]
 class EventRepository:
     """What the bot knows of the platform's events, and who makes the next pass."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: ConnectionSource) -> None:
         self._session = session
 
     # --- the watch's lease ------------------------------------------------------------

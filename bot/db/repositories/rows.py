@@ -11,13 +11,18 @@ from __future__ import annotations
 
 import dataclasses
 import operator
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from enum import Enum
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, bindparam, select
+import orjson
+from sqlalchemy import Boolean, CursorResult, Table, Text, bindparam, select
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.sql.expression import type_coerce
+from sqlalchemy.types import NullType
 
 from bot.db.tables import ApprovalRow, RebootInstanceRow, RebootRequestRow
+from bot.db.types import UtcDateTime, utc_from_stored
 from bot.domain.model import (
     AgentFinding,
     Happened,
@@ -118,6 +123,95 @@ def instance_from_row(values: Sequence[Any]) -> PlannedInstance:
     return PlannedInstance(InstanceRef(*values[:key]), *rest)
 
 
+# --- reading instance rows as stored, decoded once --------------------------------------
+#
+# The poller reads every in-flight request every tick, and most of its rows are the same
+# as the tick before (10,000 rows a tick, of which a handful changed). A snapshot is a
+# pure function of the row as stored, so the rows are read undecoded (text, numbers:
+# hashable) and each distinct row is decoded once, then found by its stored values.
+# Nothing can be stale: a row that changed is a different key.
+
+
+def _raw_column(name: str) -> Any:
+    column = INSTANCES.c[name]
+    if isinstance(column.type, UtcDateTime | Boolean) or name in _INSTANCE_CODECS:
+        if name == "tags":
+            # JSON as its text on both dialects (psycopg would hand back a dict).
+            return sql_cast(column, Text).label(name)
+        return type_coerce(column, NullType()).label(name)
+    return column
+
+
+def _raw_decoder(name: str) -> Callable[[Any], Any] | None:
+    column_type = INSTANCES.c[name].type
+    if name == "tags":
+        return _tags_from_text
+    if name in _INSTANCE_CODECS:
+        return _INSTANCE_CODECS[name][1]
+    if isinstance(column_type, UtcDateTime):
+        return utc_from_stored
+    if isinstance(column_type, Boolean):
+        return _bool_from_stored
+    return None
+
+
+def _tags_from_text(value: str | None) -> dict[str, str]:
+    return dict(orjson.loads(value) or {}) if value else {}
+
+
+def _bool_from_stored(value: Any) -> bool:
+    return bool(value)
+
+
+_RAW_DECODE_AT = tuple(
+    (index, decode)
+    for index, name in enumerate(INSTANCE_COLUMNS[len(INSTANCE_KEY) :])
+    if (decode := _raw_decoder(name)) is not None
+)
+
+
+class _DecodedRows:
+    """Snapshots by their stored row, in two generations: a lookup finds this
+    generation's or the last one's (and keeps it); when this one is full it becomes the
+    last, and the one before is dropped. Bounded by twice ``size`` entries; rows not read
+    for two generations are forgotten. Threads may share it: a lost race costs one decode,
+    never a wrong snapshot (the key is the whole row)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._current: dict[Hashable, PlannedInstance] = {}
+        self._previous: dict[Hashable, PlannedInstance] = {}
+
+    def get(self, values: tuple[Any, ...]) -> PlannedInstance:
+        found = self._current.get(values)
+        if found is None:
+            found = self._previous.get(values)
+            if found is None:
+                found = _decode_stored(values)
+            if len(self._current) >= self._size:
+                self._previous, self._current = self._current, {}
+            self._current[values] = found
+        return found
+
+
+def _decode_stored(values: tuple[Any, ...]) -> PlannedInstance:
+    key = len(INSTANCE_KEY)
+    rest = list(values[key:])
+    for index, decode in _RAW_DECODE_AT:
+        rest[index] = decode(rest[index])
+    return PlannedInstance(InstanceRef(*values[:key]), *rest)
+
+
+# 10,000 instances in flight fit in one generation.
+_DECODED = _DecodedRows(12_000)
+
+
+def instance_from_stored(values: Sequence[Any]) -> PlannedInstance:
+    """The snapshot from the stored values of :data:`INSTANCE_COLUMNS` as
+    :data:`SELECT_STORED_INSTANCES` reads them."""
+    return _DECODED.get(tuple(values))
+
+
 def instance_values(instance: PlannedInstance) -> dict[str, Any]:
     """The :data:`INSTANCE_FIELDS` columns from a snapshot."""
     values = dict(zip(INSTANCE_FIELDS, _read_fields(instance), strict=True))
@@ -198,12 +292,14 @@ def _encoded(values: dict[str, Any], codecs: Mapping[str, Codec]) -> dict[str, A
 
 SELECT_REQUEST = select(*(REQUESTS.c[name] for name in REQUEST_COLUMNS))
 SELECT_INSTANCES = select(*(INSTANCES.c[name] for name in INSTANCE_COLUMNS))
+# The same columns as stored, for ``instance_from_stored``.
+SELECT_STORED_INSTANCES = select(*(_raw_column(name) for name in INSTANCE_COLUMNS))
 
 # One request and its instances, by ``:request_id``.
 GET_REQUEST = SELECT_REQUEST.where(REQUESTS.c.id == bindparam("request_id"))
-GET_INSTANCES = SELECT_INSTANCES.where(INSTANCES.c.request_id == bindparam("request_id")).order_by(
-    INSTANCES.c.position
-)
+GET_INSTANCES = SELECT_STORED_INSTANCES.where(
+    INSTANCES.c.request_id == bindparam("request_id")
+).order_by(INSTANCES.c.position)
 
 # The approvals of requests (``:request_ids``), oldest first; ``user`` and ``at`` are
 # ``Approval``'s fields.
