@@ -96,7 +96,7 @@ def build_app(
         logger=logging.getLogger("bot.slack.bolt"),
     )
     # The form's private_metadata is sealed with a key only this bot holds.
-    forms = Forms(ctx, jobs, key=token.encode())
+    forms = Forms(ctx, jobs, key=token.encode(), events=events)
     # First: ``/ecs-reboot events`` is answered there, everything else falls through.
     register_events(app, ctx, jobs, forms, events)
     register(app, ctx, jobs, forms)

@@ -60,9 +60,19 @@ def register_events(
     if watch is None:
         return
     on = watch
+
+    def cards_channel(_: Context, card_id: str) -> str | None:
+        with on.uow() as uow:
+            card = uow.events.card(card_id)
+        return None if card is None else card.channel
+
     app.action(ACTION_EVENT_REBOOT)(
         listeners._on_click(
-            ctx, jobs, forms, lambda c, click: event_reboot.reboot_from_card(c, on, click)
+            ctx,
+            jobs,
+            forms,
+            lambda c, click: event_reboot.reboot_from_card(c, on, click),
+            home_channel=cards_channel,
         )
     )
 

@@ -169,17 +169,25 @@ def _status(ctx: Context, *, user: str, channel: str, request_id: str) -> str:
     return replies.status_text(request, permalink=request.permalink)
 
 
+HomeChannel = Callable[[Context, str], str | None]
+"""The channel a button's value belongs to (a request's, a card's), for a click made in
+App Home, which has none; None when the value names nothing."""
+
+
 def _on_click(
     ctx: Context,
     jobs: Jobs,
     forms: Forms,
     use_case: Callable[[Context, clicks.Click], clicks.Later],
+    home_channel: HomeChannel | None = None,
 ) -> Handler:
+    channel_of = home_channel or _requests_channel
+
     def on_click(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         click = click_from_body(body)
         from_home = click is not None and not click.channel
         if click is not None and from_home:
-            click = _in_requests_channel(ctx, click)
+            click = _in_channel_of(ctx, click, channel_of)
         if click is None:
             log.warning("ignored a malformed block_actions payload")
             ack()
@@ -215,15 +223,22 @@ def _then_home(
     return work_then_home
 
 
-def _in_requests_channel(ctx: Context, click: clicks.Click) -> clicks.Click | None:
-    """A click from App Home (no channel): the one of the request's channel, since the
-    rules are those of a click on the request's message; None for an unknown request."""
+def _in_channel_of(
+    ctx: Context, click: clicks.Click, channel_of: HomeChannel
+) -> clicks.Click | None:
+    """A click from App Home (no channel) as one in the channel of what it acts on, since
+    the rules are those of a click on that message; None when the value names nothing."""
     try:
-        with ctx.uow() as uow:
-            request = uow.requests.get(click.request_id)
+        channel = channel_of(ctx, click.request_id)
     except StoreUnavailable:
         return None
-    return None if request is None else dataclasses.replace(click, channel=request.channel)
+    return None if channel is None else dataclasses.replace(click, channel=channel)
+
+
+def _requests_channel(ctx: Context, request_id: str) -> str | None:
+    with ctx.uow() as uow:
+        request = uow.requests.get(request_id)
+    return None if request is None else request.channel
 
 
 def _tell_unavailable(

@@ -15,7 +15,7 @@ import hmac
 import json
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -24,12 +24,14 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.domain import form
 from bot.domain.errors import StoreUnavailable
+from bot.domain.events import KnownEvent
 from bot.domain.model import RequestSource, Role
 from bot.domain.parser import CommandError, RebootCommand, parse_command
 from bot.domain.policy import check_channel
 from bot.services import home as home_service
 from bot.services import preview as preview_service
 from bot.services.context import Context
+from bot.services.event_watch import EventWatch
 from bot.services.instance_search import InstanceSearch
 from bot.slack.jobs import Jobs
 from bot.slack.text import denied_text
@@ -58,10 +60,13 @@ _TIMED_OUT = (
 class Forms:
     """The form and App Home for one bot: holds the sealing key and the search cache."""
 
-    def __init__(self, ctx: Context, jobs: Jobs, *, key: bytes) -> None:
+    def __init__(
+        self, ctx: Context, jobs: Jobs, *, key: bytes, events: EventWatch | None = None
+    ) -> None:
         self._ctx = ctx
         self._jobs = jobs
         self._key = key
+        self._events = events
         self.search = InstanceSearch(ctx)
 
     # --- opening ---------------------------------------------------------------------
@@ -202,9 +207,15 @@ class Forms:
 
     # --- App Home ---------------------------------------------------------------------
 
+    def _pending_events(self) -> Sequence[KnownEvent]:
+        if self._events is None:
+            return ()
+        with self._events.uow() as uow:
+            return uow.events.pending()
+
     def publish_home_later(self, client: WebClient, user: str) -> None:
         def publish() -> None:
-            home = home_service.home_of(self._ctx, user)
+            home = home_service.home_of(self._ctx, user, self._pending_events)
             try:
                 client.views_publish(user_id=user, view=home_view(home))
             except (SlackApiError, SlackClientError) as error:

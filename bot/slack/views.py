@@ -7,6 +7,7 @@ a view, 3000 characters a section, 150 characters an input's initial value hint.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -28,9 +29,11 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.domain import form
+from bot.domain.events import KnownEvent
 from bot.domain.request import RebootRequest
 from bot.services.home import Home
 from bot.slack.blocks import ACTION_APPROVE, ACTION_REJECT, code, escape, slack_date
+from bot.slack.event_cards import ACTION_EVENT_REBOOT, event_line
 
 CALLBACK_FORM = "reboot_form"
 SHORTCUT_OPEN = "reboot_open"
@@ -196,8 +199,36 @@ def home_view(home: Home) -> View:
         SectionBlock(text=MarkdownTextObject(text=_request_line(r)))
         for r in home.mine_finished[:_HOME_LIST]
     ]
+    if home.platform_events and home.now is not None:
+        blocks += _platform_events(home, home.now)
     blocks += [DividerBlock(), SectionBlock(text=MarkdownTextObject(text=_roles_text(home)))]
     return View(type="home", blocks=blocks[:MAX_VIEW_BLOCKS])
+
+
+def _platform_events(home: Home, now: datetime) -> list[Block]:
+    """Pending platform reboots, one section per card with its **Reboot now**."""
+    blocks: list[Block] = [
+        DividerBlock(),
+        SectionBlock(text=MarkdownTextObject(text="*Platform maintenance reboots pending*")),
+    ]
+    by_card: dict[str, list[KnownEvent]] = {}
+    for known in home.platform_events:
+        by_card.setdefault(known.card_id or "", []).append(known)
+    for card_id, events in list(by_card.items())[:_HOME_LIST]:
+        lines = "\n".join(event_line(known, now) for known in events)[:_MAX_SECTION]
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=lines)))
+        if card_id:
+            blocks.append(
+                ActionsBlock(
+                    block_id=f"home_event_{card_id}",
+                    elements=[
+                        ButtonElement(
+                            text="Reboot now", action_id=ACTION_EVENT_REBOOT, value=card_id
+                        )
+                    ],
+                )
+            )
+    return blocks
 
 
 def _context(text: str) -> ContextBlock:

@@ -425,3 +425,44 @@ def test_every_account_is_watched_and_reboot_now_acts_in_the_cards_account(
         states = {e.event_id: e.state for e in h.sim.member_events["prod"].all()}
         assert states == {prod_event: "Avoided"}
         assert {e.state for e in h.sim.member_events["staging"].all()} == {"Scheduled"}
+
+
+def test_app_home_lists_pending_events_and_its_reboot_now_previews_them(h: Harness) -> None:
+    from urllib.parse import urlencode
+
+    from bot.domain.model import RequestSource
+    from bot.testing.slack_requests import block_action_body
+    from bot.testing.slack_surfaces import home_opened_event, post_event
+
+    event_ids = schedule(h, 2)
+    h.watch()
+    post_event(h.sender, home_opened_event(OPERATOR), h.bot.signing_secret)
+    post_event(h.sender, home_opened_event(STRANGER), h.bot.signing_secret)
+    h.settle()
+    home = h.slack.homes[OPERATOR]
+    shown = json.dumps(home["blocks"], ensure_ascii=False)
+    assert "Platform maintenance reboots pending" in shown
+    assert all(event_id in shown for event_id in event_ids)
+    [button] = [
+        e
+        for b in home["blocks"]
+        if b.get("type") == "actions"
+        for e in b["elements"]
+        if e["action_id"] == ACTION_EVENT_REBOOT
+    ]
+    # Someone with no role on those instances is shown none of them.
+    assert "Platform maintenance reboots pending" not in json.dumps(h.slack.homes[STRANGER])
+
+    body = block_action_body(
+        ACTION_EVENT_REBOOT, button["value"], user_id=OPERATOR, channel_id="", message_ts=""
+    )
+    payload = json.loads(httpx.QueryParams(body.decode())["payload"])
+    del payload["channel"], payload["message"]
+    payload["container"] = {"type": "view", "view_id": home["id"]}
+    h.sender.post(urlencode({"payload": json.dumps(payload)}).encode())
+    h.settle()
+    request_id, _ = h.last_preview()
+    request = h.request(request_id)
+    assert request.source is RequestSource.EVENT
+    assert request.channel == CHANNEL
+    assert len(request.instances) == 2
