@@ -47,9 +47,7 @@ def upgrade() -> None:
         sa.Column("stuck_noted", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.PrimaryKeyConstraint("event_id", name=op.f("pk_platform_events")),
     )
-    op.create_index(
-        op.f("ix_platform_events_instance_id"), "platform_events", ["instance_id"]
-    )
+    op.create_index(op.f("ix_platform_events_instance_id"), "platform_events", ["instance_id"])
     op.create_index(op.f("ix_platform_events_state"), "platform_events", ["state"])
     op.create_index(op.f("ix_platform_events_card_id"), "platform_events", ["card_id"])
     op.create_table(

@@ -83,7 +83,9 @@ def test_state_words_and_the_button_only_while_something_is_scheduled() -> None:
     assert "canceled by Alibaba Cloud" in shown
     assert "not visible to the bot" in shown
     actions = [b for b in message.block_dicts() if b["type"] == "actions"]
-    assert [e["action_id"] for e in actions[0]["elements"]] == [ACTION_EVENT_REBOOT]  # type: ignore[index]
+    elements = actions[0]["elements"]
+    assert isinstance(elements, list)
+    assert [e["action_id"] for e in elements] == [ACTION_EVENT_REBOOT]
     ended = card_message(card(events[:3]), NOW)
     assert not [b for b in ended.block_dicts() if b["type"] == "actions"]
     assert "Every event of this card has ended" in json.dumps(ended.block_dicts())
