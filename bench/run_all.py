@@ -18,7 +18,7 @@ from pathlib import Path
 from bench.common import RESULT_PREFIX
 
 SCRIPTS = (
-    ("ack_latency", 180),
+    ("ack_latency", 360),
     ("ecs_calls", 120),
     ("slack_messages", 180),
     ("poller_scale", 300),
@@ -27,6 +27,8 @@ SCRIPTS = (
     ("rolling", 180),
 )
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+# The machine-readable ratios the scripts print (``FIGURE name value``), in run order.
+FIGURES: list[str] = []
 REPO_ROOT = RESULTS.parents[1]
 
 
@@ -41,8 +43,12 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+FIGURE_PREFIX = "FIGURE "
+
+
 def run(script: str, timeout: int) -> tuple[list[list[str]], str, float]:
-    """(result rows, status, seconds) of one script."""
+    """(result rows, status, seconds) of one script; its ``FIGURE`` lines go to
+    ``FIGURES``."""
     started = time.monotonic()
     try:
         done = subprocess.run(  # noqa: S603 - our own interpreter and modules
@@ -66,6 +72,8 @@ def run(script: str, timeout: int) -> tuple[list[list[str]], str, float]:
         if line.startswith(RESULT_PREFIX):
             rows.append(line.removeprefix(RESULT_PREFIX).split("\t"))
         else:
+            if line.startswith(FIGURE_PREFIX):
+                FIGURES.append(line)
             print(line)
     return rows, status, time.monotonic() - started
 
@@ -98,6 +106,12 @@ def main() -> int:
         "the machine is shared and noisy.\n\n"
         + "\n".join(machine)
         + "\n\n"
+        + "Ratios against each floor measured in the same run (targets: "
+        + "`ack_p99_vs_bare_bolt` ≤ 1.5, `click_ack_p99_vs_bare_bolt` ≤ 2, "
+        + "`poll_tick_cpu_vs_floor` ≤ 3; the p50 ratios beside them):\n\n"
+        + "```\n"
+        + "\n".join(FIGURES)
+        + "\n```\n\n"
         + "\n".join(table)
         + "\n",
         encoding="utf-8",

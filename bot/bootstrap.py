@@ -8,7 +8,7 @@ only the edges swapped.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -19,10 +19,14 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from bot import metrics
-from bot.db.engine import make_engine, make_session_factory
+from bot.cloudmonitor import CloudMonitorHook
+from bot.db.engine import make_engine
 from bot.db.migrate import current_revision, head_revision, is_sqlite, upgrade_to_head
 from bot.db.unit_of_work import UnitOfWork
+from bot.domain.accounts import DEFAULT_ACCOUNT
 from bot.domain.approval import ApprovalRules
+from bot.domain.events import EventState, PlatformEvent
+from bot.domain.model import InstanceRef
 from bot.domain.rollout import RolloutDefaults, Size, parse_size
 from bot.domain.schedule import ScheduleLimits, ScheduleTimes
 from bot.ecs.account_credentials import AccountCredentials
@@ -35,11 +39,14 @@ from bot.ecs.credentials import (
     StsTarget,
     credentials_chain,
 )
+from bot.server import WebApp, database_answers
 from bot.services.context import Context, FlowConfig
+from bot.services.event_watch import EventConfig, EventWatch
 from bot.services.poller import Poller
 from bot.services.ports import EcsGateway
 from bot.settings import Settings, SettingsError
 from bot.slack.app import build_app, make_web_client
+from bot.slack.event_cards import SlackEventPresenter
 from bot.slack.groups import CachedGroupDirectory
 from bot.slack.jobs import Jobs
 from bot.slack.presenter import SlackPresenter
@@ -55,6 +62,7 @@ def flow_config(settings: Settings) -> FlowConfig:
     return FlowConfig(
         confirm_ttl=settings.confirm_ttl,
         reboot_timeout=settings.reboot_timeout,
+        inflight_bound=settings.inflight_bound,
         poll_interval=settings.poll_interval,
         max_instances=settings.max_instances,
         default_region=settings.default_region,
@@ -88,6 +96,7 @@ def flow_config(settings: Settings) -> FlowConfig:
         windows=settings.windows,
         accounts=settings.account_names,
         default_account=settings.default_account,
+        account_roles=dict(settings.accounts),
     )
 
 
@@ -122,8 +131,7 @@ def prepare_database(settings: Settings, *, migrate: bool = False) -> Engine:
 
 
 def unit_of_work_factory(engine: Engine) -> Callable[[], UnitOfWork]:
-    sessions = make_session_factory(engine)
-    return lambda: UnitOfWork(sessions)
+    return lambda: UnitOfWork(engine)
 
 
 def build_context(
@@ -142,7 +150,25 @@ def build_context(
         groups=CachedGroupDirectory(client),
         clock=clock,
         config=flow_config(settings),
+        pending_events=_pending_events(engine) if settings.events else None,
     )
+
+
+def _pending_events(engine: Engine) -> Callable[[Sequence[InstanceRef]], list[PlatformEvent]]:
+    """The pending platform reboot events of instances, for the preview's note."""
+
+    def pending(refs: Sequence[InstanceRef]) -> list[PlatformEvent]:
+        with UnitOfWork(engine) as uow:
+            found = uow.events.pending_for_instances((r.region, r.instance_id) for r in refs)
+        accounts = {(r.region, r.instance_id): r.account for r in refs}
+        return [
+            k.event
+            for k in found
+            if k.event.state is EventState.SCHEDULED
+            and accounts.get((k.event.region, k.event.instance_id)) == k.event.account
+        ]
+
+    return pending
 
 
 def chain_settings(settings: Settings) -> ChainSettings:
@@ -201,9 +227,11 @@ class Runtime:
     ctx: Context
     ecs: EcsClient
     web_client: WebClient
+    # The platform event watch (§5.11); None unless ECSBOT_EVENTS=true.
+    event_watch: EventWatch | None
 
     def poller(self) -> Poller:
-        return Poller(self.ctx, interval=self.settings.poll_interval)
+        return Poller(self.ctx, interval=self.settings.poll_interval, watch=self.event_watch)
 
     def close(self) -> None:
         self.ecs.close()
@@ -220,13 +248,67 @@ def build_runtime(
 ) -> Runtime:
     settings.require("SLACK_BOT_TOKEN")
     assert settings.slack_bot_token is not None
+    # Checked before anything starts, like every other setting.
+    events = event_config(settings) if settings.events else None
     engine = prepare_database(settings, migrate=migrate)
     client = web_client or make_web_client(
         settings.slack_bot_token.get_secret_value(), settings.slack_api_url
     )
     ecs = make_ecs_client(settings, clock=clock, transport=ecs_transport)
     ctx = build_context(settings, engine, client, ecs, clock=clock)
-    return Runtime(settings=settings, engine=engine, ctx=ctx, ecs=ecs, web_client=client)
+    watch = build_event_watch(settings, events, ctx, engine, client, ecs)
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        ctx=ctx,
+        ecs=ecs,
+        web_client=client,
+        event_watch=watch,
+    )
+
+
+def event_config(settings: Settings) -> EventConfig:
+    """``ECSBOT_EVENTS*`` checked and as plain values (only with ECSBOT_EVENTS=true)."""
+    if not settings.watched_regions:
+        raise SettingsError(
+            "ECSBOT_EVENT_REGIONS is required with ECSBOT_EVENTS=true (or set "
+            "ECSBOT_DEFAULT_REGION)"
+        )
+    channel = settings.events_channel_or_notify
+    if channel is None:
+        raise SettingsError(
+            "ECSBOT_EVENTS_CHANNEL is required with ECSBOT_EVENTS=true (or set "
+            "ECSBOT_NOTIFY_CHANNEL)"
+        )
+    return EventConfig(
+        regions=settings.watched_regions,
+        channel=channel,
+        interval=settings.events_interval,
+        remind=float(settings.events_remind),
+        # Every account (§5.13); each read is signed with the role assumed there.
+        accounts=tuple(name for name, _ in settings.accounts) or (DEFAULT_ACCOUNT,),
+        window=settings.events_window,
+    )
+
+
+def build_event_watch(
+    settings: Settings,
+    config: EventConfig | None,
+    ctx: Context,
+    engine: Engine,
+    client: WebClient,
+    ecs: EcsClient,
+) -> EventWatch | None:
+    if config is None:
+        return None
+    return EventWatch(
+        uow=unit_of_work_factory(engine),
+        source=ecs,
+        presenter=SlackEventPresenter(client, notify_channel=settings.notify_channel),
+        config=config,
+        owner=ctx.owner,
+        clock=ctx.clock,
+    )
 
 
 @dataclass
@@ -236,6 +318,8 @@ class Bot(Runtime):
 
     jobs: Jobs
     app: App
+    # CloudMonitor's callback (docs/PRODUCT.md §5.12); None when ECSBOT_ALERT_TOKEN is unset.
+    cloudmonitor: CloudMonitorHook | None = None
 
     @property
     def signing_secret(self) -> str:
@@ -274,6 +358,7 @@ def build_bot(
         signing_secret=signing_secret.get_secret_value() if signing_secret else None,
         ctx=runtime.ctx,
         jobs=jobs,
+        events=runtime.event_watch,
     )
     return Bot(
         settings=settings,
@@ -281,6 +366,34 @@ def build_bot(
         ctx=runtime.ctx,
         ecs=runtime.ecs,
         web_client=runtime.web_client,
+        event_watch=runtime.event_watch,
         jobs=jobs,
         app=app,
+        cloudmonitor=_cloudmonitor_hook(settings, runtime.ctx, jobs),
+    )
+
+
+def _cloudmonitor_hook(settings: Settings, ctx: Context, jobs: Jobs) -> CloudMonitorHook | None:
+    if settings.alert_token is None:
+        return None
+    channel = settings.alarm_channel
+    if channel is None:
+        raise SettingsError(
+            "ECSBOT_ALERT_TOKEN is set but neither ECSBOT_ALERTS_CHANNEL nor "
+            "ECSBOT_NOTIFY_CHANNEL says where alarm cards go"
+        )
+    return CloudMonitorHook(
+        ctx, jobs, token=settings.alert_token.get_secret_value(), channel=channel
+    )
+
+
+def web_app(bot: Bot) -> WebApp:
+    """``serve``'s WSGI app for ``bot``: Slack, the health check, metrics and the
+    CloudMonitor callback."""
+    return WebApp(
+        bot.app,
+        signing_secret=bot.signing_secret,
+        health=lambda: database_answers(bot.engine),
+        cloudmonitor=bot.cloudmonitor,
+        gate=bot.jobs.gate,
     )

@@ -23,6 +23,7 @@ from bot.bootstrap import (
     prepare_database,
     unit_of_work_factory,
     utc_now,
+    web_app,
 )
 from bot.db.migrate import upgrade_to_head
 from bot.domain.accounts import ACCOUNT_NAME
@@ -31,8 +32,10 @@ from bot.domain.model import RequestState, Role
 from bot.domain.policy import Binding
 from bot.logs import configure_logging
 from bot.services import roles as roles_service
+from bot.services.event_history import event_rows, events_table, with_events
 from bot.services.history import history_rows, history_table
 from bot.settings import Settings, SettingsError, load_settings
+from bot.slack.outcomes import instance_message
 from bot.slack.text import role_change_sentence
 
 log = logging.getLogger("bot.cli")
@@ -149,6 +152,12 @@ def _parser() -> argparse.ArgumentParser:
     history.add_argument("--since", type=_since, help="e.g. 2h, 3d or an ISO 8601 time")
     history.set_defaults(run=_history)
 
+    events = commands.add_parser(
+        "events", help="the platform maintenance events the bot knows (docs/PRODUCT.md §5.11)"
+    )
+    events.add_argument("--json", action="store_true", help="one JSON array")
+    events.set_defaults(run=_events)
+
     manifest = commands.add_parser("manifest", help="print the Slack app manifest (YAML)")
     manifest.add_argument("--url", default="https://example.com", help="public base URL")
     manifest.add_argument("--socket", action="store_true", help="Socket Mode (no URLs)")
@@ -180,20 +189,12 @@ def _since(text: str) -> datetime:
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from bot import metrics
     from bot.db.stats import state_and_outcome_counts
-    from bot.server import HttpServer, WebApp, database_answers
+    from bot.server import HttpServer
 
     bot = build_bot(settings, migrate=args.migrate)
     metrics.register_database_collector(lambda: state_and_outcome_counts(bot.engine))
     port = args.port if args.port is not None else settings.port
-    server = HttpServer(
-        WebApp(
-            bot.app,
-            signing_secret=bot.signing_secret,
-            health=lambda: database_answers(bot.engine),
-        ),
-        host=args.host,
-        port=port,
-    )
+    server = HttpServer(web_app(bot), host=args.host, port=port)
     poller = None if args.no_poller else bot.poller()
 
     def on_signal() -> None:
@@ -201,10 +202,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         # while the requests and the step in hand are finished here.
         if poller is not None:
             poller.stop_soon()
-        # waitress's loop stops cleanly on KeyboardInterrupt (it stops listening and
-        # lets its threads finish the requests in flight); closing its socket from the
-        # handler instead makes the blocked select() fail with EBADF.
-        _interrupt()
+        # Stop listening; the answers in flight are finished and written first
+        # (HttpServer.serve_forever), then serve_forever returns.
+        server.stop_soon()
 
     stop = _on_signal(on_signal)
     log.info("serving Slack on %s/slack/events", server.url)
@@ -229,10 +229,6 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         bot.close()
         log.info("shut down in %.1f s", time.monotonic() - started)
     return 0
-
-
-def _interrupt() -> None:
-    raise KeyboardInterrupt
 
 
 def _socket(settings: Settings, args: argparse.Namespace) -> int:
@@ -384,13 +380,25 @@ def _history(settings: Settings, args: argparse.Namespace) -> int:
             state=RequestState(args.state) if args.state else None,
             user=args.user,
             since=args.since,
+            message=instance_message,
         )
+        rows = with_events(unit_of_work_factory(engine), rows)
     finally:
         engine.dispose()
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
         print(history_table(rows))
+    return 0
+
+
+def _events(settings: Settings, args: argparse.Namespace) -> int:
+    engine = prepare_database(settings)
+    try:
+        rows = event_rows(unit_of_work_factory(engine))
+    finally:
+        engine.dispose()
+    print(json.dumps(rows, indent=2) if args.json else events_table(rows))
     return 0
 
 

@@ -21,6 +21,11 @@ ACK_SECONDS = Histogram(
     "Time from a Slack request's arrival to its acknowledgement",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 3.0),
 )
+EVENTS = Gauge(
+    "ecsbot_platform_events",
+    "Platform maintenance events the bot knows: pending, avoided, executed by the platform",
+    ["state"],
+)
 POLLER_REQUESTS = Gauge("ecsbot_poller_requests", "Requests advanced by this process's last tick")
 
 

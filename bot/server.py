@@ -1,5 +1,6 @@
 """HTTP mode: a WSGI app (Slack on ``POST /slack/events``, ``GET /healthz``,
-``GET /metrics``) served by waitress, a production-grade multi-threaded server.
+``GET /metrics``, CloudMonitor on ``POST /hooks/cloudmonitor/<token>``) served by
+waitress, a production-grade multi-threaded server.
 
 Why waitress rather than gunicorn: it runs in-process (the poller shares the process,
 as docs/PRODUCT.md §2 asks), is pure Python, and can be started on a random port in tests.
@@ -13,16 +14,21 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from http import HTTPStatus
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_bolt import App
 from slack_bolt.request import BoltRequest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
+from waitress import wasyncore
+from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer, create_server
 
-from bot import metrics
+from bot import cloudmonitor, metrics
+from bot.cloudmonitor import CloudMonitorHook
+from bot.domain.alarms import MAX_BODY_BYTES as MAX_ALARM_BYTES
+from bot.priority import AckGate
 from bot.slack import gate
 
 if TYPE_CHECKING:
@@ -48,10 +54,21 @@ def database_answers(engine: Engine) -> bool:
 class WebApp:
     """Routes the three paths; everything else is 404."""
 
-    def __init__(self, app: App, *, signing_secret: str, health: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        app: App,
+        *,
+        signing_secret: str,
+        health: Callable[[], bool],
+        cloudmonitor: CloudMonitorHook | None = None,
+        gate: AckGate | None = None,
+    ) -> None:
         self._app = app
         self._signing_secret = signing_secret
         self._health = health
+        self._cloudmonitor = cloudmonitor
+        # The after-ack work waits while Slack requests are being answered (acks first).
+        self._gate = gate or AckGate()
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -70,12 +87,31 @@ class WebApp:
                 )
             started = time.perf_counter()
             try:
-                return self._slack(environ, start_response)
+                with self._gate.answering():
+                    return self._slack(environ, start_response)
             finally:
                 # Bolt answers once the listener acked (the slow work runs after), so
                 # this is the time Slack waits for us.
                 metrics.ACK_SECONDS.observe(time.perf_counter() - started)
+        if path.startswith(cloudmonitor.PATH_PREFIX) and method == "POST":
+            return self._alarm(path.removeprefix(cloudmonitor.PATH_PREFIX), environ, start_response)
         return _reply(start_response, "404 Not Found", "text/plain", b"Not Found\n")
+
+    def _alarm(
+        self, token: str, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> list[bytes]:
+        hook = self._cloudmonitor
+        # No hook, a wrong token: the same 404 as any unknown path, nothing read.
+        if hook is None or not token or not hook.authentic(token):
+            return _reply(start_response, "404 Not Found", "text/plain", b"Not Found\n")
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        if length > MAX_ALARM_BYTES:
+            answer = cloudmonitor.HookAnswer(413, "body over 64 KiB")
+        else:
+            body = environ["wsgi.input"].read(length) if length else b""
+            answer = hook.handle(token, body, str(environ.get("CONTENT_TYPE") or ""))
+        status = f"{answer.status} {HTTPStatus(answer.status).phrase}"
+        return _reply(start_response, status, "text/plain", f"{answer.text}\n".encode())
 
     def _slack(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
         length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -115,6 +151,10 @@ class WebApp:
         return [payload]
 
 
+# How long the loop waits in select() before it looks at the stop flag again.
+_LOOP_SECONDS = 0.5
+
+
 def _refuse(start_response: StartResponse, refusal: gate.Refusal) -> list[bytes]:
     log.info("refused a Slack request: %s", refusal.reason)
     status = f"{refusal.status} {HTTPStatus(refusal.status).phrase}"
@@ -132,7 +172,15 @@ class HttpServer:
     """waitress on ``host:port`` (port 0 picks a free one), started in a thread or run
     in the foreground."""
 
-    def __init__(self, wsgi_app: WebApp, *, host: str, port: int, threads: int = 16) -> None:
+    def __init__(
+        self,
+        wsgi_app: WebApp,
+        *,
+        host: str,
+        port: int,
+        threads: int = 16,
+        answer_grace: float = 10.0,
+    ) -> None:
         server = create_server(
             wsgi_app, host=host, port=port, threads=threads, ident="ecs-reboot-bot"
         )
@@ -141,6 +189,8 @@ class HttpServer:
         self._server = server
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
+        self._draining = threading.Event()
+        self._answer_grace = answer_grace
 
     @property
     def url(self) -> str:
@@ -148,7 +198,47 @@ class HttpServer:
         return f"http://{host}:{port}"
 
     def serve_forever(self) -> None:
-        self._server.run()
+        """Serve until :meth:`stop_soon`; then accept nothing more, finish and write every
+        answer in flight (up to ``answer_grace`` seconds), and return.
+
+        Why not waitress's own ``run``: on a KeyboardInterrupt it stops its loop and
+        gives its threads 5 s, so an answer still being computed, or computed but not yet
+        written by the loop, was dropped."""
+        server = self._server
+        use_poll = server.adj.asyncore_use_poll
+        while not self._draining.is_set():
+            wasyncore.loop(timeout=_LOOP_SECONDS, map=self._map(), use_poll=use_poll, count=1)
+        # The listening socket is no longer read: new connections wait in the backlog
+        # and are refused when it closes; the connections in hand are served.
+        server.accepting = False
+        deadline = time.monotonic() + self._answer_grace
+        while self._in_flight() and time.monotonic() < deadline:
+            wasyncore.loop(timeout=_LOOP_SECONDS, map=self._map(), use_poll=use_poll, count=1)
+        if self._in_flight():
+            log.warning("answers still in flight after %.0f s: dropped", self._answer_grace)
+        server.task_dispatcher.shutdown(timeout=1)
+        for channel in list(self._map().values()):
+            if isinstance(channel, HTTPChannel):
+                channel.close()  # idle keep-alive connections
+
+    def stop_soon(self) -> None:
+        """Ask :meth:`serve_forever` to drain and return (safe from a signal handler)."""
+        self._draining.set()
+        self._server.pull_trigger()  # wakes the loop's select() at once
+
+    def _map(self) -> dict[int, Any]:
+        # waitress's socket map (not in its type stubs): the connections it serves.
+        return cast(dict[int, Any], self._server._map)  # type: ignore[attr-defined]
+
+    def _in_flight(self) -> bool:
+        dispatcher = self._server.task_dispatcher
+        if dispatcher.active_count or dispatcher.queue:
+            return True
+        return any(
+            channel.requests or channel.total_outbufs_len
+            for channel in list(self._map().values())
+            if isinstance(channel, HTTPChannel)
+        )
 
     def start(self) -> str:
         self._thread = threading.Thread(

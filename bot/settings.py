@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     confirm_ttl: int = Field(default=300, alias="ECSBOT_CONFIRM_TTL", gt=0)
     poll_interval: float = Field(default=2.0, alias="ECSBOT_POLL_INTERVAL", gt=0)
     reboot_timeout: int = Field(default=600, alias="ECSBOT_REBOOT_TIMEOUT", gt=0)
+    # Seconds after which a reboot call whose answer was lost can no longer take effect:
+    # a further call waits for it (docs/PRODUCT.md §5.4, docs/decisions/0003).
+    inflight_bound: float = Field(default=60.0, alias="ECSBOT_INFLIGHT_BOUND", gt=0)
     max_instances: int = Field(default=500, alias="ECSBOT_MAX_INSTANCES", gt=0)
     log_format: Literal["text", "json"] = Field(default="text", alias="ECSBOT_LOG_FORMAT")
     require_reason: bool = Field(default=False, alias="ECSBOT_REQUIRE_REASON")
@@ -156,6 +159,10 @@ class Settings(BaseSettings):
         assert not isinstance(parsed, WindowsProblem)
         return parsed
 
+    # CloudMonitor alarms (docs/PRODUCT.md §5.12): the secret path segment of the
+    # callback URL (unset: the endpoint answers 404), and where cards go.
+    alert_token: SecretStr | None = Field(default=None, alias="ECSBOT_ALERT_TOKEN")
+    alerts_channel: str | None = Field(default=None, alias="ECSBOT_ALERTS_CHANNEL")
     # Several accounts (docs/PRODUCT.md §5.13). Declared in this order: the two name
     # lists are checked against ECSBOT_ACCOUNTS, which pydantic validates first.
     accounts: Annotated[tuple[tuple[str, str], ...], NoDecode] = Field(
@@ -163,6 +170,13 @@ class Settings(BaseSettings):
     )
     default_account: str | None = Field(default=None, alias="ECSBOT_DEFAULT_ACCOUNT")
     approvals_for_accounts: CommaList = Field(default=(), alias="ECSBOT_APPROVALS_FOR_ACCOUNTS")
+    # Alibaba Cloud's scheduled maintenance reboots (docs/PRODUCT.md §5.11).
+    events: bool = Field(default=False, alias="ECSBOT_EVENTS")
+    events_channel: str | None = Field(default=None, alias="ECSBOT_EVENTS_CHANNEL")
+    events_interval: float = Field(default=300.0, alias="ECSBOT_EVENTS_INTERVAL", gt=0)
+    event_regions: CommaList = Field(default=(), alias="ECSBOT_EVENT_REGIONS")
+    events_remind: int = Field(default=21600, alias="ECSBOT_EVENTS_REMIND", ge=0)
+    events_window: str | None = Field(default=None, alias="ECSBOT_EVENTS_WINDOW")
 
     port: int = Field(default=3000, alias="PORT", ge=0, le=65535)
 
@@ -219,7 +233,37 @@ class Settings(BaseSettings):
             raise ValueError("not a count of 0 or more or a percentage such as 10%")
         return value.strip()
 
-    @field_validator("admins", "allowed_channels", "approvals_for_tags", mode="before")
+    @field_validator("event_regions")
+    @classmethod
+    def _event_regions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for position, region in enumerate(value, start=1):
+            if not _REGION_RE.match(region):
+                raise ValueError(f"entry {position} is not a region id such as cn-hangzhou")
+        return tuple(dict.fromkeys(value))
+
+    @field_validator("events_window")
+    @classmethod
+    def _events_window(cls, value: str | None) -> str | None:
+        # Which windows exist is ECSBOT_WINDOWS' business (§5.10); here only the name.
+        if value is not None and value.strip() == "":
+            return None
+        return value.strip() if value is not None else None
+
+    @property
+    def events_channel_or_notify(self) -> str | None:
+        """Where event cards go: ``ECSBOT_EVENTS_CHANNEL``, else the notify channel."""
+        return self.events_channel or self.notify_channel
+
+    @property
+    def watched_regions(self) -> tuple[str, ...]:
+        """``ECSBOT_EVENT_REGIONS``, else the default region alone."""
+        if self.event_regions:
+            return self.event_regions
+        return (self.default_region,) if self.default_region else ()
+
+    @field_validator(
+        "admins", "allowed_channels", "approvals_for_tags", "event_regions", mode="before"
+    )
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         return _split_commas(value)
@@ -265,7 +309,22 @@ class Settings(BaseSettings):
         pairs = (tag.partition("=") for tag in self.approvals_for_tags)
         return tuple((key.strip(), value.strip()) for key, _, value in pairs)
 
-    @field_validator("notify_channel")
+    @field_validator("alert_token")
+    @classmethod
+    def _alert_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or value.get_secret_value() == "":
+            return None
+        # It is a path segment, and the only thing between the internet and a card.
+        if not re.fullmatch(r"[A-Za-z0-9_-]{16,128}", value.get_secret_value()):
+            raise ValueError("must be 16 to 128 letters, digits, '-' or '_'")
+        return value
+
+    @property
+    def alarm_channel(self) -> str | None:
+        """Where alarm cards go: ``ECSBOT_ALERTS_CHANNEL``, else the notify channel."""
+        return self.alerts_channel or self.notify_channel
+
+    @field_validator("notify_channel", "alerts_channel", "events_channel")
     @classmethod
     def _notify_channel(cls, value: str | None) -> str | None:
         if value is not None and value.strip() == "":

@@ -4,6 +4,13 @@
 click confirm|cancel|approve|reject|retry|pause|resume|abort [ID]  press a button of
                          the latest request (or of request ID); retry is on the summary
 never-returns ID         the simulator: this instance never comes back from a reboot
+alarm [ok] ID [VALUE]    CloudMonitor: an alarm (or its recovery) on this instance
+form                     /ecs-reboot with no arguments: the reboot form
+shortcut TEXT            a message saying TEXT, and "Reboot from this message" on it
+submit FIELD=VALUE …     submit the open form (fields left out keep what they show)
+home                     your App Home
+platform-event ID [SECONDS]  the simulator: Alibaba Cloud schedules a maintenance reboot
+                         of this instance, SECONDS from now (default a day)
 as USER                  play another Slack user
 instances                the simulator's instances and their status now
 wait                     until every request in flight has finished
@@ -14,6 +21,7 @@ help, quit | exit        this text; leave
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -30,6 +38,15 @@ Type what you would type in Slack, and click buttons by name:
   click pause | resume | abort a running rollout's buttons, the same way
   click retry                  the Retry button of a finished request's summary
   never-returns i-…            the simulator: this instance will never come back from a reboot
+  alarm i-… [VALUE]            CloudMonitor calls the bot: a CPU alarm on i-… (a card with Reboot…)
+  alarm ok i-…                 …and its recovery; `click reboot` presses the latest card's button
+  form                         the reboot form (what /ecs-reboot with no arguments opens)
+  shortcut TEXT                post TEXT as a message and use "Reboot from this message" on it
+  submit targets=… reason="…"  submit the open form (also instances=i-…,i-… force=yes
+                               rollout="--batch 2" region=… channel=C…); blank keeps a field
+  home                         your App Home: approvals waiting for you, your requests, roles
+  platform-event i-… [SECONDS] the simulator: Alibaba Cloud schedules its own reboot of it
+  click reboot-now             the Reboot now button of the latest platform event card
   as U0SOMEONE                 play another Slack user (you start as an admin)
   instances                    the simulator's instances and their status now
   wait                         until every request in flight has finished (live updates meanwhile)
@@ -37,10 +54,27 @@ Type what you would type in Slack, and click buttons by name:
   help                         this text
   quit | exit                  leave (Ctrl-D and Ctrl-C too)
 {request} stands for the latest request's id, e.g. /ecs-reboot status {request};
-{web} for the twelve web instances in two zones, to try a rolling reboot."""
+{web} for the twelve web instances in two zones, to try a rolling reboot; {staging1} …
+for the instances of the second account (`/ecs-reboot --account staging {staging1}`)."""
+
+# What `submit` may fill in: the form's fields (bot.domain.form).
+FORM_FIELDS = ("targets", "instances", "region", "reason", "rollout", "force", "channel")
 
 # The buttons the console clicks by name.
-BUTTONS = ("confirm", "cancel", "approve", "reject", "retry", "pause", "resume", "abort")
+BUTTONS = (
+    "confirm",
+    "cancel",
+    "approve",
+    "reject",
+    "retry",
+    "pause",
+    "resume",
+    "abort",
+    "reboot",
+    "reboot-now",
+)
+# A platform event is scheduled this far ahead unless the line says otherwise.
+DEFAULT_EVENT_SECONDS = 86400.0
 
 
 @dataclass(frozen=True)
@@ -83,6 +117,48 @@ class NeverReturns:
 
 
 @dataclass(frozen=True)
+class PlatformEvent:
+    """The simulator schedules a ``SystemMaintenance.Reboot`` of ``instance_id``."""
+
+    instance_id: str
+    seconds: float = DEFAULT_EVENT_SECONDS
+
+
+@dataclass(frozen=True)
+class RaiseAlarm:
+    """CloudMonitor calls the bot: an ``ALERT`` (or, with ``recovered``, an ``OK``) of
+    the console's CPU alarm on ``instance_id``."""
+
+    instance_id: str
+    value: str = "97.5"
+    recovered: bool = False
+
+
+@dataclass(frozen=True)
+class OpenForm:
+    pass
+
+
+@dataclass(frozen=True)
+class UseShortcut:
+    """Post ``text`` as a person's message, then the message shortcut on it."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class SubmitForm:
+    """Submit the open form with these fields changed (by block id)."""
+
+    fields: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class ShowHome:
+    pass
+
+
+@dataclass(frozen=True)
 class Help:
     pass
 
@@ -119,6 +195,12 @@ ConsoleCommand = (
     | Wait
     | Sleep
     | NeverReturns
+    | RaiseAlarm
+    | OpenForm
+    | UseShortcut
+    | SubmitForm
+    | ShowHome
+    | PlatformEvent
     | Help
     | Quit
     | Comment
@@ -161,6 +243,19 @@ def parse_line(line: str) -> ConsoleCommand:
         if len(args) != 1 or not args[0].startswith("i-"):
             return Invalid("Name one instance: never-returns i-…")
         return NeverReturns(args[0])
+    if word == "alarm":
+        return _alarm(args)
+    if word == "form" and not args:
+        return OpenForm()
+    if word == "home" and not args:
+        return ShowHome()
+    if word == "shortcut":
+        text = stripped.partition(" ")[2].strip()
+        return UseShortcut(text) if text else Invalid("Say the message: shortcut TEXT")
+    if word == "submit":
+        return _submit(stripped.partition(" ")[2])
+    if word == "platform-event":
+        return _platform_event(args)
     if word in ("reboot", "ecs-reboot", "status"):
         return Invalid(f"Commands go to the bot as in Slack: /ecs-reboot {stripped}")
     return Invalid(f"Unknown command {stripped[:40]!r}. Type help for what the console knows.")
@@ -170,9 +265,46 @@ def _click(args: list[str]) -> ConsoleCommand:
     if not args or args[0].lower() not in BUTTONS or len(args) > 2:
         return Invalid(
             "Click a button by name: click confirm, cancel, approve, reject, retry, pause, "
-            "resume or abort [REQUEST_ID]"
+            "resume or abort [REQUEST_ID]; click reboot for the latest alarm card, "
+            "click reboot-now for the latest platform event card"
         )
     return Click(args[0].lower(), args[1] if len(args) == 2 else None)
+
+
+def _alarm(args: list[str]) -> ConsoleCommand:
+    recovered = bool(args) and args[0].lower() == "ok"
+    rest = args[1:] if recovered else args
+    if not 1 <= len(rest) <= 2 or not rest[0].startswith("i-"):
+        return Invalid("Name one instance: alarm i-… [VALUE], or alarm ok i-…")
+    value = rest[1] if len(rest) == 2 else ("40" if recovered else "97.5")
+    return RaiseAlarm(rest[0], value, recovered)
+
+
+def _submit(rest: str) -> ConsoleCommand:
+    try:
+        words = shlex.split(rest)
+    except ValueError as error:
+        return Invalid(f"submit: {error}")
+    fields: dict[str, str] = {}
+    for word in words:
+        name, equals, value = word.partition("=")
+        if not equals or name not in FORM_FIELDS:
+            return Invalid(f"submit takes FIELD=VALUE with FIELD one of {', '.join(FORM_FIELDS)}")
+        fields[name] = value
+    return SubmitForm(fields)
+
+
+def _platform_event(args: list[str]) -> ConsoleCommand:
+    hint = "Name one instance and, if you like, seconds ahead: platform-event i-… [SECONDS]"
+    if not 1 <= len(args) <= 2 or not args[0].startswith("i-"):
+        return Invalid(hint)
+    try:
+        seconds = float(args[1]) if len(args) == 2 else DEFAULT_EVENT_SECONDS
+    except ValueError:
+        return Invalid(hint)
+    if not 0 < seconds <= 30 * 86400:
+        return Invalid(hint)
+    return PlatformEvent(args[0], seconds)
 
 
 def _sleep(args: list[str]) -> ConsoleCommand:
@@ -204,10 +336,16 @@ __all__ = [
     "Help",
     "Instances",
     "Invalid",
+    "OpenForm",
+    "PlatformEvent",
     "PlayAs",
     "Quit",
+    "RaiseAlarm",
+    "ShowHome",
     "Slash",
     "Sleep",
+    "SubmitForm",
+    "UseShortcut",
     "Wait",
     "is_user_id",
     "parse_line",

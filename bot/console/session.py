@@ -6,11 +6,14 @@ bot says comes back through the terminal Slack and is printed by :class:`SlackVi
 
 from __future__ import annotations
 
+import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from bot.console.commands import (
     HELP,
@@ -22,10 +25,16 @@ from bot.console.commands import (
     Instances,
     Invalid,
     NeverReturns,
+    OpenForm,
+    PlatformEvent,
     PlayAs,
     Quit,
+    RaiseAlarm,
+    ShowHome,
     Slash,
     Sleep,
+    SubmitForm,
+    UseShortcut,
     Wait,
 )
 from bot.console.render import indent, wrap
@@ -34,6 +43,7 @@ from bot.console.transcript import WIDTH, Transcript, describe, describe_ack
 from bot.domain.model import RequestState
 from bot.domain.request import RebootRequest
 from bot.domain.rollout import wave_in_flight
+from bot.simulator import ApiError
 from bot.slack.blocks import (
     ACTION_ABORT,
     ACTION_APPROVE,
@@ -46,8 +56,17 @@ from bot.slack.blocks import (
     ROLLOUT_BLOCK_ID,
     request_message,
 )
+from bot.slack.cards import ACTION_ALARM_REBOOT
+from bot.slack.event_cards import ACTION_EVENT_REBOOT
+from bot.slack.views import SHORTCUT_FROM_MESSAGE
 from bot.testing.slack_api import Event, Message, Updated
 from bot.testing.slack_requests import click_body, dispatch, slash_command_body
+from bot.testing.slack_surfaces import (
+    dispatch_answer,
+    home_opened_event,
+    message_shortcut_body,
+    view_submission_body,
+)
 
 ACTIONS = {
     "confirm": ACTION_CONFIRM,
@@ -58,6 +77,7 @@ ACTIONS = {
     "approve": ACTION_APPROVE,
     "reject": ACTION_REJECT,
     "retry": ACTION_RETRY,
+    "reboot": ACTION_ALARM_REBOOT,
 }
 # How long a command's follow-up work (a preview, a confirm) may take before the
 # prompt comes back anyway; the messages still print when they arrive.
@@ -88,6 +108,19 @@ class SlackView:
         self.transcript.show(describe(event, me=self.user, channels=CHANNELS, parent=parent))
 
 
+def _element_state(field: str, typed: str) -> dict[str, Any]:
+    """What Slack puts in a submitted view's state for a field, from console text."""
+    if field == "instances":
+        picked = [{"value": part.strip()} for part in typed.split(",") if part.strip()]
+        return {"type": "multi_external_select", "selected_options": picked}
+    if field == "force":
+        ticked = [{"value": "force"}] if typed.lower() in ("yes", "y", "true", "force") else []
+        return {"type": "checkboxes", "selected_options": ticked}
+    if field == "channel":
+        return {"type": "conversations_select", "selected_conversation": typed or None}
+    return {"type": "plain_text_input", "value": typed or None}
+
+
 class Session:
     """Runs console commands; ``ask`` answers a confirm dialog (a question → yes/no)."""
 
@@ -108,6 +141,7 @@ class Session:
         self.wait_timeout = wait_timeout
         self.channel = Channel(CHANNEL_ID, CHANNEL_NAME)
         self.complete = True  # False once a `wait` gave up: scripts then exit non-zero
+        self._alarms_sent = 0
         self._final_seen: dict[str, float] = {}
 
     @property
@@ -119,13 +153,16 @@ class Session:
         return f"{self.user} #{self.channel.name}> "
 
     def placeholders(self) -> dict[str, str]:
-        """``{id1}`` … (the running instances), ``{stopped}``, ``{request}`` (the latest)."""
-        running = [i for i in self.stack.sim.fleet.ids(REGION) if i != self.stack.stopped_instance]
+        """``{id1}`` … (the running instances), ``{stopped}``, ``{request}`` (the latest),
+        ``{staging1}`` … (the instances of the second account)."""
+        running = [i for i in self.stack.fleet.ids(REGION) if i != self.stack.stopped_instance]
         values = {f"id{n}": instance for n, instance in enumerate(running, start=1)}
         values["stopped"] = self.stack.stopped_instance
         values["web"] = " ".join(self.stack.rolling_instances)
         for n, instance in enumerate(self.stack.rolling_instances, start=1):
             values[f"web{n}"] = instance
+        for n, instance in enumerate(self.stack.staging_fleet.ids(REGION), start=1):
+            values[f"staging{n}"] = instance
         latest = self._latest_request()
         if latest is not None:
             values["request"] = latest.id
@@ -161,22 +198,154 @@ class Session:
             threading.Event().wait(command.seconds)
         elif isinstance(command, NeverReturns):
             self._never_returns(command.instance_id)
+        elif isinstance(command, RaiseAlarm):
+            self._alarm(command)
+        elif isinstance(command, OpenForm):
+            self._slash(Slash("/ecs-reboot", ""))
+        elif isinstance(command, UseShortcut):
+            self._shortcut(command.text)
+        elif isinstance(command, SubmitForm):
+            self._submit(command.fields)
+        elif isinstance(command, ShowHome):
+            self._home()
+        elif isinstance(command, PlatformEvent):
+            self._platform_event(command)
         return True
 
     def instances_text(self) -> str:
-        fleet = self.stack.sim.fleet
-        lines = [f"Instances in the simulator ({REGION}):"]
-        for view in fleet.page(REGION, 0, fleet.count(REGION)):
-            lines.append(f"  {view.instance_id}  {view.name:<10} {view.status:<9} {view.zone}")
+        lines = [f"Instances in the simulator ({REGION}), account prod (the default):"]
+        for fleet in (self.stack.fleet, self.stack.staging_fleet):
+            if fleet is self.stack.staging_fleet:
+                lines.append("… and in account staging (`--account staging`):")
+            for view in fleet.page(REGION, 0, fleet.count(REGION)):
+                lines.append(f"  {view.instance_id}  {view.name:<10} {view.status:<9} {view.zone}")
         return "\n".join(lines)
 
     def _never_returns(self, instance_id: str) -> None:
         try:
-            self.stack.sim.fleet.update(REGION, instance_id, never_returns=True)
+            self.stack.fleet.update(REGION, instance_id, never_returns=True)
         except KeyError:
             self.transcript.say(f"? The simulator holds no instance {instance_id} in {REGION}.")
             return
         self.transcript.say(f"(simulator: {instance_id} will never come back from a reboot)")
+
+    def _alarm(self, command: RaiseAlarm) -> None:
+        """What CloudMonitor would POST: the same form, through the same hook."""
+        hook = self.stack.bot.cloudmonitor
+        if hook is None:
+            self.transcript.say("? CloudMonitor alarms are off (no ECSBOT_ALERT_TOKEN).")
+            return
+        self._alarms_sent += 1
+        form = {
+            "alertName": "cpu-high",
+            "alertState": "OK" if command.recovered else "ALERT",
+            "curValue": command.value,
+            "dimensions": json.dumps({"instanceId": command.instance_id}),
+            "expression": "$Average>90",
+            "metricName": "CPUUtilization",
+            "metricProject": "acs_ecs_dashboard",
+            "regionId": REGION,
+            "transId": f"console-{self._alarms_sent}-{time.time_ns()}",
+        }
+        state = "recovered" if command.recovered else f"CPUUtilization = {command.value}"
+        self.transcript.say(
+            f"(CloudMonitor calls the bot: cpu-high on {command.instance_id}, {state})"
+        )
+        with self.transcript.holding():
+            answer = hook.handle(
+                self.stack.alert_token,
+                urlencode(form).encode(),
+                "application/x-www-form-urlencoded",
+            )
+            if answer.status != 200:
+                self.transcript.say(f"! CloudMonitor got {answer.status}: {answer.text}")
+        self.stack.bot.jobs.wait_idle(timeout=SETTLE_SECONDS)
+
+    def _shortcut(self, text: str) -> None:
+        message = self.stack.slack.post_as_user(self.channel.id, text, user="U0COLLEAGUE")
+        self._send(
+            message_shortcut_body(
+                SHORTCUT_FROM_MESSAGE,
+                user_id=self.user,
+                channel_id=self.channel.id,
+                message=message.to_slack(),
+            )
+        )
+
+    def _submit(self, changes: Mapping[str, str]) -> None:
+        """Submit the latest form as a person would: what it shows, with ``changes``."""
+        views = list(self.stack.slack.views.values())
+        if not views:
+            self.transcript.say("? No form is open: type form, or shortcut TEXT, first.")
+            return
+        view = views[-1]
+        values: dict[str, dict[str, Any]] = {}
+        for block in view.get("blocks") or []:
+            if block.get("type") != "input":
+                continue
+            name = str(block.get("block_id"))
+            element = block.get("element") or {}
+            typed = changes.get(name, element.get("initial_value") or "")
+            values[name] = {name: _element_state(name, str(typed))}
+        with self.transcript.holding():
+            answer = dispatch_answer(
+                self.stack.bot.app,
+                view_submission_body(view, values, user_id=self.user),
+                self.stack.signing_secret,
+            )
+            errors = answer.get("errors") if answer.get("response_action") == "errors" else None
+            if isinstance(errors, dict):
+                lines = [f"  {field}: {problem}" for field, problem in errors.items()]
+                self.transcript.say(
+                    "The form stays open; Slack shows beside the fields:\n" + "\n".join(lines)
+                )
+            else:
+                self.transcript.say("(the form closes)")
+        if not self.stack.bot.jobs.wait_idle(timeout=SETTLE_SECONDS):
+            self.transcript.say("(the bot is still working on it; its messages will follow)")
+
+    def _home(self) -> None:
+        with self.transcript.holding():
+            dispatch_answer(
+                self.stack.bot.app,
+                json.dumps(home_opened_event(self.user)).encode(),
+                self.stack.signing_secret,
+                content_type="application/json",
+            )
+        self.stack.bot.jobs.wait_idle(timeout=SETTLE_SECONDS)
+
+    def _platform_event(self, command: PlatformEvent) -> None:
+        sim = self.stack.sim
+        not_before = sim.clock() + timedelta(seconds=command.seconds)
+        try:
+            events = sim.events_of_instance(REGION, command.instance_id)
+            (event_id,) = events.create(REGION, [command.instance_id], not_before=not_before)
+        except ApiError as error:
+            self.transcript.say(f"? The simulator refused: {error.message}")
+            return
+        when = not_before.strftime("%H:%M:%S UTC")
+        self.transcript.say(
+            f"(simulator: Alibaba Cloud schedules SystemMaintenance.Reboot of "
+            f"{command.instance_id}, not before {when}: event {event_id})"
+        )
+        # The bot's next look for events finds it; wait for its card, as a person would.
+        deadline = time.monotonic() + SETTLE_SECONDS
+        while time.monotonic() < deadline and self._card_of(event_id) is None:
+            self.stack.slack.wait_for_change(timeout=0.5)
+
+    def _card_of(self, event_id: str) -> Message | None:
+        for message in reversed(self.stack.slack.messages()):
+            if event_id in message.text or event_id in str(message.blocks):
+                return message
+        return None
+
+    def _latest_card(self) -> tuple[Message, str, dict[str, Any]] | None:
+        for message in reversed(self.stack.slack.messages()):
+            for block_id, button in message.buttons():
+                if button.get("action_id") == ACTION_EVENT_REBOOT:
+                    return message, block_id, button
+        self.transcript.say("? No platform event card shows Reboot now.")
+        return None
 
     def _slash(self, command: Slash) -> None:
         body = slash_command_body(
@@ -227,7 +396,11 @@ class Session:
 
     def _button(self, command: Click) -> tuple[Message, str, dict[str, Any]] | None:
         """The message and button a click presses, or None after saying why not."""
+        if command.action == "reboot-now":
+            return self._latest_card()
         action_id = ACTIONS[command.action]
+        if action_id == ACTION_ALARM_REBOOT:
+            return self._card_button()
         if command.request_id is None:
             request = self._latest_request()
             if request is None:
@@ -272,6 +445,15 @@ class Session:
         }
         rollout = command.action in ("pause", "resume", "abort")
         return message, ROLLOUT_BLOCK_ID if rollout else "reboot_actions", stale
+
+    def _card_button(self) -> tuple[Message, str, dict[str, Any]] | None:
+        """The **Reboot…** button of the latest alarm card still showing one."""
+        for message in reversed(self.stack.slack.messages()):
+            for block_id, button in message.buttons():
+                if button.get("action_id") == ACTION_ALARM_REBOOT:
+                    return message, block_id, button
+        self.transcript.say("? No alarm card shows a Reboot button: try alarm i-… first.")
+        return None
 
     def _accept(self, dialog: dict[str, Any]) -> bool:
         def text(key: str) -> str:

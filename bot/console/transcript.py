@@ -15,7 +15,7 @@ from typing import TextIO
 
 from bot.console.render import indent, message_lines, mrkdwn_to_text, wrap
 from bot.slack.blocks import ACTION_CANCEL, ACTION_CONFIRM
-from bot.testing.slack_api import Ephemeral, Event, Message, Posted, Updated
+from bot.testing.slack_api import Ephemeral, Event, Message, Posted, Updated, ViewShown
 
 # What to type for each of the bot's buttons.
 CLICK_WORDS: Mapping[str, str] = {ACTION_CONFIRM: "confirm", ACTION_CANCEL: "cancel"}
@@ -61,6 +61,8 @@ def describe(
         who = "only you see this" if event.user == me else f"only @{event.user} sees this"
         lines = message_lines(event.text, event.blocks, channels)
         return _block(f"{_label(event.channel, channels)} ({who})", lines, "    ", width)
+    if isinstance(event, ViewShown):
+        return _describe_view(event, channels, width)
     message = event.message
     lines = message_lines(message.text, message.blocks, channels) + _click_hint(message)
     where = _label(message.channel, channels)
@@ -73,6 +75,27 @@ def describe(
     if isinstance(event, Updated):
         return _block(f"{where} › msg {message.number} (message updated)", lines, "    ", width)
     return _block(f"{where} › msg {message.number}", lines, "    ", width)
+
+
+def _describe_view(event: ViewShown, channels: Mapping[str, str], width: int) -> str:
+    """A modal as its fields (label: what it holds), App Home as its sections."""
+    view = event.view
+    if event.kind == "home":
+        sections = message_lines("", list(view.get("blocks") or []), channels)
+        return _block(f"App Home of @{event.user}", sections, "    ", width)
+    title = view.get("title")
+    heading = title.get("text", "") if isinstance(title, dict) else ""
+    lines: list[str] = []
+    for block in view.get("blocks") or []:
+        if block.get("type") == "input":
+            label = block.get("label", {}).get("text", "")
+            element = block.get("element") or {}
+            shown = element.get("initial_value") or ""
+            optional = " (optional)" if block.get("optional") else ""
+            lines.append(f"[{block.get('block_id')}] {label}{optional}: {shown}".rstrip())
+        else:
+            lines += message_lines("", [block], channels)
+    return _block(f"Form: {heading}", lines, "    ", width)
 
 
 def describe_ack(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+import sqlite3
+import threading
+from typing import Any, Self
 
 import orjson
 from sqlalchemy import Engine, create_engine, event
@@ -10,9 +12,15 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from bot.priority import urgent
+
 # How long a SQLite writer waits for another writer before failing with "database is
 # locked"; the poller and the Slack handlers write from different threads.
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# Connections per engine (see make_engine).
+SQLITE_POOL_SIZE = 40
+POSTGRES_POOL_SIZE = 12
+POSTGRES_POOL_OVERFLOW = 28
 
 
 def is_sqlite(url: str) -> bool:
@@ -33,10 +41,130 @@ def make_engine(url: str) -> Engine:
     # orjson, already here for the ECS answers: a fifth of the stdlib's cost a row.
     json_codec = {"json_serializer": _json_text, "json_deserializer": orjson.loads}
     if is_sqlite(url):
-        engine = create_engine(url, connect_args={"check_same_thread": False}, **json_codec)
+        connect_args = {"check_same_thread": False, "factory": _serialized_writes()}
+        engine = create_engine(
+            url,
+            connect_args=connect_args,
+            # A SQLite connection is a file handle: keep one for every thread that may
+            # want one at once, so a burst never opens (and PRAGMAs) connections.
+            pool_size=SQLITE_POOL_SIZE,
+            max_overflow=SQLITE_POOL_SIZE,
+            **json_codec,
+        )
         event.listen(engine, "connect", _configure_sqlite_connection)
         return engine
-    return create_engine(url, pool_pre_ping=True, **json_codec)
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        # The HTTP threads (16), the job pool (16) and the poller's workers (4) may all
+        # hold a connection at once: kept ones for a busy moment's usual need, more
+        # opened (and closed) beyond it, rather than acks waiting for a free one.
+        pool_size=POSTGRES_POOL_SIZE,
+        max_overflow=POSTGRES_POOL_OVERFLOW,
+        **json_codec,
+    )
+
+
+# --- SQLite: one writer at a time, queued in the process ------------------------------------
+#
+# SQLite lets one transaction write at a time; a second writer is told "busy", and
+# SQLite's busy handler sleeps (1, 2, 5, 10, 15, 20, 25 ms, …) before it tries again,
+# however soon the first one commits. With twenty clicks recorded at once, each ack
+# waited out those sleeps. The writers of one process therefore queue on a lock of
+# their own, taken at a transaction's first write and given back once it has
+# committed or rolled back: the next writer starts the moment the last one is done.
+# Other processes (a second bot on the same file, the CLI) still meet SQLite's busy
+# handler, as before; so does a writer that waited for the lock as long as SQLite would
+# have (it goes on without it).
+
+_WRITES = ("insert", "update", "delete", "replace")
+
+
+class _WriteQueue:
+    """The write lock of one database, which a thread answering a Slack request
+    (``bot.priority.urgent``) gets before the others waiting for it."""
+
+    def __init__(self) -> None:
+        self._free = threading.Condition()
+        self._held = False
+        self._urgent_waiting = 0
+
+    def acquire(self, timeout: float) -> bool:
+        with self._free:
+            if urgent():
+                self._urgent_waiting += 1
+                try:
+                    got = self._free.wait_for(lambda: not self._held, timeout=timeout)
+                finally:
+                    self._urgent_waiting -= 1
+            else:
+                got = self._free.wait_for(
+                    lambda: not self._held and not self._urgent_waiting, timeout=timeout
+                )
+            if got:
+                self._held = True
+            return got
+
+    def release(self) -> None:
+        with self._free:
+            self._held = False
+            self._free.notify_all()
+
+
+def _serialized_writes() -> type[sqlite3.Connection]:
+    """A ``sqlite3.Connection`` class whose connections share one write lock (one class
+    per engine, so two databases never wait for each other)."""
+    lock = _WriteQueue()
+    wait = SQLITE_BUSY_TIMEOUT_MS / 1000
+
+    class _WriteCursor(sqlite3.Cursor):
+        def execute(self, sql: str, parameters: Any = (), /) -> Self:
+            _before(self.connection, sql)
+            return super().execute(sql, parameters)
+
+        def executemany(self, sql: str, parameters: Any, /) -> Self:
+            _before(self.connection, sql)
+            return super().executemany(sql, parameters)
+
+    class _Connection(sqlite3.Connection):
+        _holds_write_lock = False
+
+        def cursor(self, factory: Any = _WriteCursor) -> Any:
+            return super().cursor(factory)
+
+        def take_write_lock(self) -> None:
+            if not self._holds_write_lock:
+                self._holds_write_lock = lock.acquire(wait)
+
+        def commit(self) -> None:
+            try:
+                super().commit()
+            finally:
+                self._give_back()
+
+        def rollback(self) -> None:
+            try:
+                super().rollback()
+            finally:
+                self._give_back()
+
+        def close(self) -> None:
+            try:
+                super().close()
+            finally:
+                self._give_back()
+
+        def _give_back(self) -> None:
+            if self._holds_write_lock:
+                self._holds_write_lock = False
+                lock.release()
+
+    return _Connection
+
+
+def _before(connection: Any, sql: str) -> None:
+    if sql.lstrip()[:7].lower().startswith(_WRITES):
+        connection.take_write_lock()
 
 
 def _json_text(value: Any) -> str:

@@ -20,6 +20,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -109,7 +110,7 @@ class RebootRequestRow(Base):
     rollout_max_errors: Mapped[int | None] = mapped_column(Integer)
     # Pause once this wave is over (--pause-after-canary); cleared by the pause.
     pause_after_wave: Mapped[int | None] = mapped_column(Integer)
-    # Set when no further wave may be sent ("max_errors", "abort").
+    # Set when no further wave may be sent (bot.domain.model.StopReason).
     stop_reason: Mapped[str | None] = mapped_column(String(_STATE))
     stopped_by: Mapped[str | None] = mapped_column(String(_SLACK_ID))
     paused_by: Mapped[str | None] = mapped_column(String(_SLACK_ID))
@@ -129,6 +130,10 @@ class RebootRequestRow(Base):
     scheduled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     reminded_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     window_reopens_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # What opened it (docs/PRODUCT.md §7 ``source``): a command, a Retry, an alarm card, …
+    source: Mapped[str] = mapped_column(String(_STATE), default="command", server_default="command")
+    # The thread the preview was posted in (a message shortcut), else null.
+    thread_ts: Mapped[str | None] = mapped_column(String(32))
 
     instances: Mapped[list[RebootInstanceRow]] = relationship(
         back_populates="request",
@@ -185,13 +190,17 @@ class RebootInstanceRow(Base):
     wave: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     # The health gate's finding (§5.9): "online", "absent", or null (no gate).
     agent: Mapped[str | None] = mapped_column(String(_STATE))
-    # Real reboot calls recorded as sent, each BEFORE its call: at most two per instance
-    # (the second only after a lost answer, docs/decisions/0003).
+    # Real reboot calls recorded as sent, each BEFORE its call: the second only after a
+    # lost answer, any further one only past ECSBOT_INFLIGHT_BOUND (docs/decisions/0003).
     reboot_calls: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    # When the second call was recorded; the reboot timeout counts from it.
+    # When the latest call after the first was recorded (once its answer was lost: when
+    # the client gave up on it); the reboot timeout and the in-flight bound count from it.
     reboot_resent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # When the first call was first refused before reaching ECS (it is tried again).
     unsent_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # What happened to its reboot (bot.domain.model.Happened); null: nothing yet, or a
+    # row from before migration 0011, whose ``message`` holds the words of its time.
+    happened: Mapped[str | None] = mapped_column(String(32))
 
     request: Mapped[RebootRequestRow] = relationship(back_populates="instances")
 
@@ -245,15 +254,143 @@ class AuditLogRow(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default=text("'{}'"))
 
 
+class PlatformEventRow(Base):
+    """A platform maintenance event the watch announced (docs/PRODUCT.md §5.11), with
+    its state as ECS last reported it. Keyed by ECS's event id: a second replica or a
+    restarted process finds it here and never announces it again."""
+
+    __tablename__ = "platform_events"
+
+    event_id: Mapped[str] = mapped_column(String(_INSTANCE_ID), primary_key=True)
+    account: Mapped[str] = mapped_column(String(_REGION), default="default")
+    region: Mapped[str] = mapped_column(String(_REGION))
+    instance_id: Mapped[str] = mapped_column(String(_INSTANCE_ID), index=True)
+    # None: the bot could not see the instance when it announced the event.
+    instance_name: Mapped[str | None] = mapped_column(String(_NAME))
+    # Comma-separated OperationLocks reasons then; null when it had none.
+    instance_locks: Mapped[str | None] = mapped_column(String(_NAME))
+    event_type: Mapped[str] = mapped_column(String(_TAG))
+    state: Mapped[str] = mapped_column(String(_STATE), index=True)
+    not_before: Mapped[datetime] = mapped_column(UtcDateTime)
+    published_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    card_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    reminded: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # When the bot's own reboot of the instance was back, and how many passes saw the
+    # event still Scheduled after that (said once in the card's thread at two).
+    back_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    passes_since_back: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    stuck_noted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class EventCardRow(Base):
+    """One card: the new events of one pass, account and region, in one channel."""
+
+    __tablename__ = "event_cards"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account: Mapped[str] = mapped_column(String(_REGION), default="default")
+    region: Mapped[str] = mapped_column(String(_REGION))
+    channel: Mapped[str] = mapped_column(String(_SLACK_ID))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Null until Slack took the card; a card still without one is posted again.
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    # Set when a line changed and the message does not show it yet.
+    redraw_due: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false(), index=True
+    )
+
+
+class RequestEventRow(Base):
+    """A request opened from a card's **Reboot now**, and the events it reboots for."""
+
+    __tablename__ = "request_events"
+
+    request_id: Mapped[str] = mapped_column(
+        ForeignKey("reboot_requests.id", ondelete="CASCADE"), primary_key=True
+    )
+    event_id: Mapped[str] = mapped_column(String(_INSTANCE_ID), primary_key=True, index=True)
+
+
+class EventWatchRow(Base):
+    """The watch's own lease and schedule: one pass at a time across replicas."""
+
+    __tablename__ = "event_watch"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(_NAME))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    next_pass_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_pass_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class AlarmCardRow(Base):
+    """The card of one CloudMonitor alarm rule on one instance (docs/PRODUCT.md §5.12).
+
+    At most one card per rule and instance is open: a repeat updates it, an ``OK``
+    marks it recovered, and the next ``ALERT`` opens a new card. The partial unique
+    index makes two replicas receiving the first ``ALERT`` at once make one card.
+    """
+
+    __tablename__ = "alarm_cards"
+    __table_args__ = (
+        Index(
+            "uq_alarm_cards_open",
+            "rule",
+            "instance_id",
+            unique=True,
+            sqlite_where=text("state = 'open'"),
+            postgresql_where=text("state = 'open'"),
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    rule: Mapped[str] = mapped_column(String(_NAME))
+    alert_name: Mapped[str] = mapped_column(String(_NAME))
+    metric_name: Mapped[str] = mapped_column(String(_NAME))
+    instance_id: Mapped[str] = mapped_column(String(_INSTANCE_ID))
+    region: Mapped[str] = mapped_column(String(_REGION))
+    channel: Mapped[str] = mapped_column(String(_SLACK_ID))
+    state: Mapped[str] = mapped_column(String(_STATE))
+    count: Mapped[int] = mapped_column(Integer)
+    last_value: Mapped[str] = mapped_column(String(_NAME))
+    first_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expression: Mapped[str] = mapped_column(Text, default="", server_default="")
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    instance_name: Mapped[str | None] = mapped_column(String(_NAME))
+    instance_status: Mapped[str | None] = mapped_column(String(_STATE))
+    recovered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    account: Mapped[str] = mapped_column(String(_NAME), default="", server_default="")
+
+
+class AlarmDeliveryRow(Base):
+    """Each ``transId`` seen once: a callback CloudMonitor sends again (it retries up to
+    three times) finds its id here and changes nothing."""
+
+    __tablename__ = "alarm_deliveries"
+
+    trans_id: Mapped[str] = mapped_column(String(_NAME), primary_key=True)
+    card_id: Mapped[str | None] = mapped_column(String(32))
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 metadata = Base.metadata
 
 __all__ = [
     "NAMING_CONVENTION",
+    "AlarmCardRow",
+    "AlarmDeliveryRow",
     "ApprovalRow",
     "AuditLogRow",
     "Base",
+    "EventCardRow",
+    "EventWatchRow",
+    "PlatformEventRow",
     "RebootInstanceRow",
     "RebootRequestRow",
+    "RequestEventRow",
     "RoleBindingRow",
     "metadata",
 ]

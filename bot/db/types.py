@@ -53,6 +53,12 @@ class UtcDateTime(TypeDecorator[datetime]):
         return _as_utc(value)
 
 
+def utc_from_stored(value: Any) -> datetime | None:
+    """A ``UtcDateTime`` column's value as the driver hands it back, read without the
+    type's own processing (SQLite's text or PostgreSQL's datetime): aware UTC."""
+    return _utc_from_sqlite_text(value)
+
+
 def _utc_from_sqlite_text(value: Any) -> datetime | None:
     """Text as SQLAlchemy's SQLite ``DATETIME`` stores it (``2026-12-02 12:00:00.000000``,
     the UTC wall clock, see ``process_bind_param``) as an aware UTC datetime."""
@@ -75,4 +81,4 @@ def _as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-__all__ = ["UtcDateTime"]
+__all__ = ["UtcDateTime", "utc_from_stored"]

@@ -5,11 +5,14 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db.repositories import (
+    AlarmRepository,
     AuditRepository,
+    EventRepository,
     LeaseRepository,
     RequestRepository,
     RoleRepository,
@@ -38,20 +41,28 @@ class UnitOfWork:
     leases: LeaseRepository
     roles: RoleRepository
     audit: AuditRepository
+    alarms: AlarmRepository
+    events: EventRepository
 
-    def __init__(self, session_factory: sessionmaker[Session]) -> None:
-        self._session_factory = session_factory
-        self._session: Session | None = None
+    def __init__(self, database: Engine | sessionmaker[Session]) -> None:
+        # A bare connection, not an ORM Session: the repositories speak Core only
+        # (docs/decisions/0006), and a Session's bookkeeping cost more CPU than the
+        # statements of a short unit (every ack and every poller step runs a few).
+        engine = database if isinstance(database, Engine) else database.kw["bind"]
+        self._engine: Engine = engine
+        self._session: _UnitConnection | None = None
 
     def __enter__(self) -> Self:
         if self._session is not None:
             raise RuntimeError("this UnitOfWork is already in use; make a new one")
-        session = self._session_factory()
+        session = _UnitConnection(self._engine)
         self._session = session
         self.requests = RequestRepository(session)
         self.leases = LeaseRepository(session)
         self.roles = RoleRepository(session)
         self.audit = AuditRepository(session)
+        self.alarms = AlarmRepository(session)
+        self.events = EventRepository(session)
         return self
 
     def __exit__(
@@ -64,7 +75,7 @@ class UnitOfWork:
         self._session = None
         # Repositories kept past the block would act on a closed session: drop them
         # so misuse fails loudly (AttributeError) instead.
-        del self.requests, self.leases, self.roles, self.audit
+        del self.requests, self.leases, self.roles, self.audit, self.alarms, self.events
         try:
             # After a commit this is a no-op; otherwise it undoes everything.
             session.rollback()
@@ -92,10 +103,37 @@ class UnitOfWork:
         """Undo this unit's uncommitted writes (leaving the block does it too)."""
         self._current().rollback()
 
-    def _current(self) -> Session:
+    def _current(self) -> _UnitConnection:
         if self._session is None:
             raise RuntimeError("use the UnitOfWork inside a `with` block")
         return self._session
+
+
+class _UnitConnection:
+    """The unit's one connection, taken from the pool at its first statement (a unit that
+    never reaches the database holds none); its transaction begins there too."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._connection: Connection | None = None
+
+    def connection(self) -> Connection:
+        if self._connection is None:
+            self._connection = self._engine.connect()
+        return self._connection
+
+    def commit(self) -> None:
+        if self._connection is not None:
+            self._connection.commit()
+
+    def rollback(self) -> None:
+        if self._connection is not None:
+            self._connection.rollback()
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
 
 
 __all__ = ["UnitOfWork"]

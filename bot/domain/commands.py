@@ -46,6 +46,7 @@ class RoleBindingCommand:
     region: str | None = None
     tag_key: str | None = None
     tag_value: str | None = None
+    account: str | None = None
 
 
 @dataclass(frozen=True)
@@ -77,8 +78,8 @@ class RebootCommand:
     selectors: tuple[Selector, ...] = ()
     regions: tuple[str, ...] = ()
     search_regions: tuple[str, ...] = ()
-    # The accounts named (``--account NAME[,NAME…]``, §5.13; the parser does not read
-    # the flag yet). Empty: ECSBOT_DEFAULT_ACCOUNT, or the one account there is. The ids
+    # The accounts named (``--account NAME[,NAME…]``, §5.13). Empty:
+    # ECSBOT_DEFAULT_ACCOUNT, or the one account there is. The ids
     # belong to the one account this settles on; selectors search every account × region.
     accounts: tuple[str, ...] = ()
     # ``--at``, ``--in`` or ``--window`` (§5.10) as read, not yet on the clock (the

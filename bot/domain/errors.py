@@ -5,13 +5,34 @@ layer turns these into a reply that says what to do.
     ├── EcsError                  the ECS API refused or failed a call (code, RequestId)
     │   ├── EcsTransientError     throttling, 5xx, connection faults that outlived retries
     │   │   └── StsUnavailable    STS throttled or failed assuming an account's role
-    │   ├── EcsOutcomeUnknown     a real reboot call whose answer was lost (not re-sent)
+    │   ├── EcsOutcomeUnknown     a real reboot call whose answer was lost (effect unknown)
     │   └── RoleNotAssumable      STS refused an account's role (its code); nothing sent
     ├── CredentialsError          no usable Alibaba Cloud credentials (STS's code, if any)
     └── StoreUnavailable          the database did not answer
 """
 
 from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorKind(StrEnum):
+    """What an ECS error means to the bot, whatever its code and words. The ECS adapter's
+    catalogue gives every code one; the use cases switch on it, never on a code."""
+
+    DRY_RUN_PASSED = "dry_run_passed"  # not an error: a DryRun that would succeed
+    DENIED = "denied"  # the bot's RAM identity may not act (on this instance)
+    NOT_RUNNING = "not_running"  # the instance is in a state that cannot be rebooted
+    LOCKED = "locked"  # ECS holds a lock on the instance (security, arrears)
+    NOT_FOUND = "not_found"  # no such instance (that the bot may see)
+    BUSY = "busy"  # another operation on the instance is in progress
+    ACCOUNT = "account"  # the account or the instance needs a person (balance, KMS, disk)
+    THROTTLED = "throttled"  # refused before anything happened: safe to send again
+    UNAVAILABLE = "unavailable"  # an internal error or a service briefly unavailable
+    CREDENTIALS = "credentials"  # the bot's signature, key or token
+    SETUP = "setup"  # the region, the endpoint or the call's shape (a bot bug)
+    CONNECTION = "connection"  # no answer, or not an ECS answer
+    UNKNOWN = "unknown"  # a code the catalogue does not know
 
 
 class BotError(Exception):
@@ -21,8 +42,9 @@ class BotError(Exception):
 class EcsError(BotError):
     """An error answer (or failure) of the ECS OpenAPI.
 
-    ``explanation`` is the catalogue's sentence a person can act on; ``code`` and
-    ``request_id`` are what Alibaba Cloud support asks for.
+    ``explanation`` is the catalogue's sentence a person can act on and ``kind`` what the
+    code means to the bot (both given by the adapter); ``code`` and ``request_id`` are
+    what Alibaba Cloud support asks for.
     """
 
     def __init__(
@@ -33,9 +55,11 @@ class EcsError(BotError):
         explanation: str,
         request_id: str | None = None,
         http_status: int | None = None,
+        kind: ErrorKind = ErrorKind.UNKNOWN,
     ) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
+        self.kind = kind
         self.message = message
         self.explanation = explanation
         self.request_id = request_id
@@ -55,7 +79,8 @@ class EcsTransientError(EcsError):
 
 class EcsOutcomeUnknown(EcsError):
     """A non-dry ``RebootInstances`` call timed out or got a 5xx: the reboot may or may
-    not have happened, so it was not re-sent. Look at the instances before deciding."""
+    not have happened. The client never repeats such a call by itself; the use case
+    looks at the instances and decides (docs/decisions/0003)."""
 
 
 class RoleNotAssumable(EcsError):
@@ -66,7 +91,7 @@ class RoleNotAssumable(EcsError):
     accounts go on."""
 
     def __init__(self, account: str, code: str, message: str, *, explanation: str) -> None:
-        super().__init__(code, message, explanation=explanation)
+        super().__init__(code, message, explanation=explanation, kind=ErrorKind.DENIED)
         self.account = account
 
 
@@ -75,7 +100,7 @@ class StsUnavailable(EcsTransientError):
     was sent to ECS, and the same call may succeed later."""
 
     def __init__(self, account: str, code: str, message: str, *, explanation: str) -> None:
-        super().__init__(code, message, explanation=explanation)
+        super().__init__(code, message, explanation=explanation, kind=ErrorKind.UNAVAILABLE)
         self.account = account
 
 

@@ -64,6 +64,82 @@ class InstanceOutcome(StrEnum):
         return self not in (InstanceOutcome.PENDING, InstanceOutcome.REBOOTING)
 
 
+class StopReason(StrEnum):
+    """Why a rollout sends no further wave (``stop_reason``, in ``history --json``)."""
+
+    MAX_ERRORS = "max_errors"  # more instances failed than ``--max-errors`` tolerates
+    ABORT = "abort"  # someone clicked Abort
+
+
+class AgentFinding(StrEnum):
+    """What the health gate (docs/PRODUCT.md §5.9) found of an instance's Cloud Assistant
+    agent once it was Running again."""
+
+    ONLINE = "online"  # reported online after the reboot call
+    ABSENT = "absent"  # no agent: back on Running alone
+
+
+class RolloutEvent(StrEnum):
+    """What the notify channel is told of a rollout between its start and its end."""
+
+    PAUSED = "paused"
+    RESUMED = "resumed"
+    ABORTED = "aborted"
+
+
+class Happened(StrEnum):
+    """What happened to one instance's reboot, as a value (with the API ``code`` beside it
+    on the instance): the instance's outcome says where it stands, this says why.
+    ``bot.slack.outcomes`` puts it into words; the core writes none. Stored
+    (``reboot_instances.happened``); null on instances nothing happened to yet, and on
+    rows recorded before this existed, whose ``message`` holds the words of the time.
+    """
+
+    # The first call's answer.
+    ACCEPTED = "accepted"  # ECS accepted the reboot
+    REFUSED = "refused"  # ECS refused it, or the whole call failed (``code``)
+    NOT_IN_ANSWER = "not_in_answer"  # the answer did not mention the instance
+    NOT_SENT = "not_sent"  # refused before it reached ECS (throttled): tried again
+    NEVER_SENT = "never_sent"  # refused so until ECSBOT_REBOOT_TIMEOUT: nothing was sent
+    # A lost answer (docs/decisions/0003): the instance is looked at.
+    ANSWER_LOST = "answer_lost"  # a call's answer was lost: being resolved
+    LOST_RESTARTED = "lost_restarted"  # it had restarted: a call rebooted it
+    LOST_UNPROVEN = "lost_unproven"  # Running, StartTime cannot tell: watched
+    LOST_UNLISTED = "lost_unlisted"  # ECS no longer lists it: watched
+    LOST_NO_CALL_LEFT = "lost_no_call_left"  # no further call may go out now: watched
+    RESENT_ACCEPTED = "resent_accepted"  # had not restarted: sent again, accepted
+    RESENT_LOST = "resent_lost"  # sent again, and that answer was lost too: watched
+    RESENT_REFUSED = "resent_refused"  # sent again, ECS refused it (``code``): watched
+    # Sent again, refused as no longer Running: an earlier call had started it.
+    RESENT_ALREADY_REBOOTING = "resent_already_rebooting"
+    # Coming back (the completion rule, the health gate).
+    BACK = "back"
+    BACK_AGENT_ONLINE = "back_agent_online"
+    BACK_NO_AGENT = "back_no_agent"  # no Cloud Assistant agent: judged on Running alone
+    WAITING_FOR_AGENT = "waiting_for_agent"  # Running again, agent not online yet
+    AGENT_SILENT = "agent_silent"  # Running again, agent not online within the timeout
+    NOT_BACK = "not_back"  # not back within the timeout (``status``: last seen)
+    NOT_BACK_UNLISTED = "not_back_unlisted"  # ... and no longer listed by ECS
+    # ... while its account could not be reached (its role, §5.13; ``code``, ``message``)
+    NOT_BACK_UNREACHABLE = "not_back_unreachable"
+    # A rollout that stopped before this instance's wave.
+    ROLLOUT_ABORTED = "rollout_aborted"
+    ROLLOUT_MAX_ERRORS = "rollout_max_errors"
+
+    @property
+    def lost_answer(self) -> bool:
+        """A lost answer and what became of it."""
+        return self in _LOST
+
+    @property
+    def sent_again(self) -> bool:
+        """The call went out again after a lost answer."""
+        return self.value.startswith("resent_")
+
+
+_LOST = frozenset(h for h in Happened if h.value.startswith(("answer_lost", "lost_", "resent_")))
+
+
 # The outcomes a Retry button offers to try again (docs/PRODUCT.md §6.2). Read by value so that
 # ``aborted`` (rolling reboots) counts as soon as the outcome exists.
 RETRYABLE_OUTCOMES = frozenset(
@@ -84,6 +160,17 @@ class Verdict(StrEnum):
     # The DryRun refused the instance for another reason (security lock, arrears, …);
     # the instance's code and message say which.
     REFUSED = "refused"
+
+
+class RequestSource(StrEnum):
+    """Where a request came from (docs/PRODUCT.md §7 ``source``)."""
+
+    COMMAND = "command"
+    FORM = "form"
+    MESSAGE = "message"
+    EVENT = "event"
+    ALARM = "alarm"
+    RETRY = "retry"
 
 
 class Role(StrEnum):

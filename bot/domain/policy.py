@@ -191,7 +191,18 @@ def check_role(principal: Principal, needed: Role, targets: Sequence[Target]) ->
     """Every target must be covered by a binding of at least ``needed``."""
     if not principal.has_any_role:
         return Decision.deny(NoRole(needed), uncovered=targets)
-    uncovered = [t for t in targets if not _covers(principal.role_for(t), needed)]
+    # Decided once per account, region and tags: a command's fifty ids in one region are one
+    # question (this runs before the ack).
+    covered: dict[tuple[str, str, tuple[tuple[str, str], ...] | None], bool] = {}
+    uncovered = []
+    for target in targets:
+        tags = None if target.tags is None else tuple(sorted(target.tags.items()))
+        key = (target.account, target.region, tags)
+        verdict = covered.get(key)
+        if verdict is None:
+            verdict = covered[key] = _covers(principal.role_for(target), needed)
+        if not verdict:
+            uncovered.append(target)
     if not uncovered:
         return Decision.allow()
     return Decision.deny(RoleMissing(needed, tuple(uncovered)), uncovered=uncovered)

@@ -8,15 +8,20 @@ functions that take ``now``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.domain.model import (
     RETRYABLE_OUTCOMES,
+    AgentFinding,
+    Happened,
     InstanceOutcome,
     InstanceRef,
+    RequestSource,
     RequestState,
+    StopReason,
     Verdict,
 )
 
@@ -87,7 +92,11 @@ class PlannedInstance:
     verdict_code: str | None = None
     verdict_message: str | None = None
     outcome: InstanceOutcome = InstanceOutcome.PENDING
+    # The API code of the latest answer about it ("200" accepted, else ECS's code).
     code: str | None = None
+    # The ECS adapter's sentence for ``code`` (with its RequestId), never the bot's own
+    # words: those come from ``happened``. On rows recorded before ``happened`` existed,
+    # the whole sentence as it was written then.
     message: str | None = None
     api_request_id: str | None = None
     start_time_before: datetime | None = None
@@ -98,21 +107,24 @@ class PlannedInstance:
     reported_outcome: InstanceOutcome | None = None
     # The rollout wave this instance reboots in, 1-based (docs/PRODUCT.md §5.8).
     wave: int = 1
-    # With ECSBOT_HEALTH_CHECK=cloud-assistant (§5.9): "online" once the agent reported
-    # after the reboot, "absent" when the instance has no agent (back on Running alone).
-    agent: str | None = None
-    # Real reboot calls recorded as sent (each written BEFORE its call): at most two, the
-    # second only after a lost answer (bot.domain.lost_answer).
+    # With ECSBOT_HEALTH_CHECK=cloud-assistant (§5.9): what the gate found of its agent.
+    agent: AgentFinding | None = None
+    # Real reboot calls recorded as sent (each written BEFORE its call): the second only
+    # after a lost answer, further ones only once no earlier call can act
+    # (bot.domain.lost_answer).
     reboot_calls: int = 0
-    # When the second call was recorded (None: one call). The completion rule still
-    # counts from ``reboot_sent_at`` (a restart after the first call is this request's
-    # reboot); ECSBOT_REBOOT_TIMEOUT counts from the latest call, so a second call sent
-    # late still gets the whole timeout.
+    # When the latest call after the first was recorded (None: one call), moved to when
+    # the client gave up on it once its answer was lost (ECS may have taken it in until
+    # then). The completion rule still counts from ``reboot_sent_at`` (a restart after
+    # the first call is this request's reboot); ECSBOT_REBOOT_TIMEOUT and the in-flight
+    # bound count from the latest call, so a call sent late still gets the whole timeout.
     reboot_resent_at: datetime | None = None
     # When ECS first refused this instance's first call before it reached ECS (throttled,
     # or the connection refused, beyond the client's retries). Nothing was sent, so the
     # call is tried again each poll, until ECSBOT_REBOOT_TIMEOUT has passed since then.
     unsent_since: datetime | None = None
+    # What happened to its reboot (None: nothing yet), rendered by ``bot.slack.outcomes``.
+    happened: Happened | None = None
 
     @property
     def will_reboot(self) -> bool:
@@ -160,8 +172,8 @@ class RebootRequest:
     rollout_max_errors: int | None = None
     # Pause once this wave is over (1 with ``--pause-after-canary``); cleared by the pause.
     pause_after_wave: int | None = None
-    # Why no further wave is sent: "max_errors" or "abort"; None while it goes on.
-    stop_reason: str | None = None
+    # Why no further wave is sent; None while it goes on.
+    stop_reason: StopReason | None = None
     stopped_by: str | None = None  # who clicked Abort
     paused_by: str | None = None  # who clicked Pause (None: paused after the canary)
     # Why the person asks (``--reason``), shown to approvers and kept in the history.
@@ -191,6 +203,16 @@ class RebootRequest:
     # A rollout paused because its window closed resumes by itself at this opening; a
     # person's Pause clears it (then only Resume goes on).
     window_reopens_at: datetime | None = None
+    # What opened the request: a slash command, a Retry, an alarm card, …
+    source: RequestSource = RequestSource.COMMAND
+    # The thread the preview was posted in (from a message's shortcut), or None for a
+    # message of its own whose thread then holds the replies.
+    thread_ts: str | None = None
+
+    @property
+    def thread_root(self) -> str | None:
+        """Where the request's replies go: the thread it was posted in, else its own."""
+        return self.thread_ts or self.message_ts
 
     @property
     def regions(self) -> tuple[str, ...]:
@@ -204,6 +226,15 @@ class RebootRequest:
     @property
     def to_reboot(self) -> tuple[PlannedInstance, ...]:
         return tuple(i for i in self.instances if i.will_reboot)
+
+    def with_instances(self, updated: Iterable[PlannedInstance]) -> RebootRequest:
+        """This request with ``updated`` in place of its instances of the same ref."""
+        by_ref = {i.ref: i for i in updated}
+        if not by_ref:
+            return self
+        return dataclasses.replace(
+            self, instances=tuple(by_ref.get(i.ref, i) for i in self.instances)
+        )
 
     def is_expired(self, now: datetime) -> bool:
         if self.state is RequestState.AWAITING_APPROVAL:

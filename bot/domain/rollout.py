@@ -10,6 +10,7 @@ The words for all of this live in ``bot.slack.text``; here are only values.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -117,7 +118,9 @@ def wave_sizes(total: int, canary: int, batch: int) -> list[int]:
     return sizes or [0]
 
 
-Group = tuple[str, str | None]  # (region, zone)
+# (account, region, zone): an account's capacity in a zone is its own (§5.13), so two
+# accounts' instances in one zone are shared out as two groups.
+Group = tuple[str, str, str | None]
 
 
 def plan_waves(
@@ -125,7 +128,7 @@ def plan_waves(
 ) -> dict[InstanceRef, int]:
     """Each instance's wave (1-based), from ``(ref, zone)`` in the order given.
 
-    Each wave takes from every (region, zone) what its share of the wave is, counted on
+    Each wave takes from every (account, region, zone) what its share of the wave is, counted on
     what each still has to reboot, rounded down, and the wave's remaining places go
     one each to the groups with the largest remainders: so a wave never takes more
     than a group's share rounded up, and the last wave takes all that is left.
@@ -134,7 +137,7 @@ def plan_waves(
         return {ref: 1 for ref, _zone in instances}
     groups: dict[Group, list[InstanceRef]] = {}
     for ref, zone in instances:
-        groups.setdefault((ref.region, zone), []).append(ref)
+        groups.setdefault((ref.account, ref.region, zone), []).append(ref)
     remaining = {group: list(refs) for group, refs in groups.items()}
     order = {group: index for index, group in enumerate(groups)}
     waves: dict[InstanceRef, int] = {}
@@ -166,6 +169,20 @@ def share_out(
     return [(group, count) for group, count in counts.items() if count]
 
 
+def plan_rollout(
+    instances: tuple[PlannedInstance, ...], flags: RolloutFlags, defaults: RolloutDefaults
+) -> tuple[tuple[PlannedInstance, ...], Rollout]:
+    """The rollout for the instances that will reboot, and each instance with its wave
+    (the others stay in wave 1: they end ``skipped`` when the first wave is sent)."""
+    to_reboot = [i for i in instances if i.will_reboot]
+    rollout = resolve(len(to_reboot), flags, defaults)
+    waves = plan_waves([(i.ref, i.zone) for i in to_reboot], rollout)
+    return (
+        tuple(dataclasses.replace(i, wave=waves.get(i.ref, 1)) for i in instances),
+        rollout,
+    )
+
+
 # --- where a rollout stands -----------------------------------------------------------
 
 _IN_FLIGHT = (InstanceOutcome.PENDING, InstanceOutcome.REBOOTING)
@@ -192,7 +209,7 @@ def wave_in_flight(instances: Sequence[PlannedInstance]) -> bool:
 
 def next_wave(instances: Sequence[PlannedInstance]) -> list[PlannedInstance]:
     """The instances of the first wave not sent yet (empty when every wave was sent). A
-    call refused before it reached ECS is tried again on its own (``refused``): its wave
+    call refused before it reached ECS is tried again on its own (``throttled_unsent``): its wave
     is under way."""
     unsent = [
         i
@@ -208,9 +225,9 @@ def next_wave(instances: Sequence[PlannedInstance]) -> list[PlannedInstance]:
     return [i for i in unsent if i.wave == first]
 
 
-def refused(instances: Iterable[PlannedInstance]) -> list[PlannedInstance]:
+def throttled_unsent(instances: Iterable[PlannedInstance]) -> list[PlannedInstance]:
     """Instances whose first call ECS refused before it reached it (throttled, or the
-    connection refused): waiting to be tried again."""
+    connection refused): never sent, waiting to be tried again."""
     return [
         i
         for i in instances

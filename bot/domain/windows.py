@@ -8,7 +8,7 @@ zone. Each of its days it opens once; a window that closes at or before it opens
 (``22:00-02:00``) crosses midnight, and its day is the day it opens. Every moment is
 returned in UTC.
 
-Daylight saving time, in words (docs/decisions/0010-windows-and-dst.md):
+Daylight saving time, in words (docs/decisions/0013-windows-and-dst.md):
 
 Every opening and closing is *the first moment the wall clock reads that time or
 later* on its date, so:

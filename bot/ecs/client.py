@@ -16,21 +16,28 @@ retries"):
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import os
 import random as _random
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Final, Literal
 
 import httpx
-import orjson
 
+from bot.domain.ecs_values import (
+    MAX_AGENT_IDS_PER_CALL,
+    MAX_IDS_PER_CALL,
+    AgentStatus,
+    DryRunBatch,
+    FoundInstances,
+    InstanceInfo,
+    RebootResult,
+)
 from bot.domain.errors import (
     CredentialsError,
     EcsError,
@@ -39,6 +46,7 @@ from bot.domain.errors import (
     RoleNotAssumable,
     StsUnavailable,
 )
+from bot.domain.events import MAX_EVENT_IDS_PER_CALL, EventState, PlatformEvent
 from bot.ecs import catalogue, signing
 from bot.ecs.account_credentials import (
     DEFAULT_ACCOUNT,
@@ -48,14 +56,24 @@ from bot.ecs.account_credentials import (
 )
 from bot.ecs.credentials import Credentials, CredentialsProvider
 from bot.ecs.sender import Origin, Sender
-from bot.services.ports import (
-    MAX_AGENT_IDS_PER_CALL,
-    MAX_IDS_PER_CALL,
-    AgentStatus,
-    DryRunBatch,
-    FoundInstances,
-    InstanceInfo,
-    RebootResult,
+from bot.ecs.wire import (
+    Answer,
+    Params,
+    RequestMaybeSent,
+    RequestNotSent,
+    RetryPolicy,
+    api_timestamp,
+    as_int,
+    decode,
+    error_from_answer,
+    id_batches,
+    indexed,
+    list_at,
+    parse_instance,
+    parse_reboot_results,
+    parse_start_time,
+    reboot_params,
+    transient_from_fault,
 )
 
 logger = logging.getLogger(__name__)
@@ -64,7 +82,6 @@ API_VERSION: Final = "2014-05-26"
 DEFAULT_ENDPOINT: Final = "https://ecs.{region}.aliyuncs.com"
 
 SignatureVersion = Literal["v3", "v1"]
-Params = dict[str, str]
 Clock = Callable[[], datetime]
 OnCall = Callable[[str, str, str | None, float], None]
 """``on_call(action, region, code_or_none, seconds)``: called once per HTTP attempt;
@@ -86,82 +103,6 @@ class _Signer:
 
 
 _READS = _Signer()
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Bounded exponential backoff with full jitter (seconds).
-
-    ``max_attempts`` counts the first try. Throttling waits longer than other faults:
-    ECS throttles per minute, so hammering it sooner only burns attempts.
-    """
-
-    max_attempts: int = 4
-    throttling_base: float = 0.5
-    error_base: float = 0.1
-    cap: float = 20.0
-
-    def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
-
-    def delay(
-        self,
-        retry: int,
-        *,
-        throttled: bool,
-        random: Callable[[], float],
-        retry_after: float | None = None,
-    ) -> float:
-        """Seconds to wait before retry number ``retry`` (1 = the first retry).
-
-        A positive server hint (``x-acs-retry-after``) wins over the computed backoff,
-        still capped, because the server knows when its window reopens.
-        """
-        if retry_after is not None and retry_after > 0:
-            return min(retry_after, self.cap)
-        base = self.throttling_base if throttled else self.error_base
-        return random() * min(self.cap, base * 2.0 ** (retry - 1))
-
-
-@dataclass(frozen=True)
-class _Answer:
-    """One HTTP answer, decoded."""
-
-    status: int
-    body: dict[str, Any]
-    retry_after: float | None
-
-    @property
-    def code(self) -> str | None:
-        if 200 <= self.status < 300:
-            return None
-        return str(self.body.get("Code") or catalogue.CLIENT_UNEXPECTED_RESPONSE)
-
-    @property
-    def message(self) -> str:
-        return str(self.body.get("Message") or "")
-
-    @property
-    def request_id(self) -> str | None:
-        value = self.body.get("RequestId")
-        return str(value) if value else None
-
-
-class _NotSent(Exception):
-    """The request never left: connecting failed. Safe to send again, even a reboot."""
-
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.code = code
-
-
-class _MaybeSent(Exception):
-    """The request may have reached ECS, but no answer came back."""
-
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.code = code
 
 
 class EcsClient:
@@ -242,7 +183,7 @@ class EcsClient:
         ``MaxResults``/``NextToken``."""
         signer = _Signer(account)
         found: list[InstanceInfo] = []
-        for batch in _batches(instance_ids):
+        for batch in id_batches(instance_ids):
             next_token = ""
             while True:
                 params: Params = {
@@ -253,8 +194,8 @@ class EcsClient:
                 if next_token:
                     params["NextToken"] = next_token
                 body = self._call_idempotent("DescribeInstances", region, params, signer)
-                for item in _list_at(body, "Instances", "Instance"):
-                    found.append(_parse_instance(item, region))
+                for item in list_at(body, "Instances", "Instance"):
+                    found.append(parse_instance(item, region))
                 next_token = str(body.get("NextToken") or "")
                 if not next_token:
                     break
@@ -269,11 +210,11 @@ class EcsClient:
         ids = tuple(instance_ids)
         for start in range(0, len(ids), MAX_AGENT_IDS_PER_CALL):
             batch = ids[start : start + MAX_AGENT_IDS_PER_CALL]
-            params: Params = {"RegionId": region, **_indexed("InstanceId", batch)}
+            params: Params = {"RegionId": region, **indexed("InstanceId", batch)}
             body = self._call_idempotent(
                 "DescribeCloudAssistantStatus", region, params, _Signer(account)
             )
-            for item in _list_at(
+            for item in list_at(
                 body, "InstanceCloudAssistantStatusSet", "InstanceCloudAssistantStatus"
             ):
                 heartbeat = item.get("LastHeartbeatTime")
@@ -313,9 +254,9 @@ class EcsClient:
             if next_token:
                 params["NextToken"] = next_token
             body = self._call_idempotent("DescribeInstances", region, params, _Signer(account))
-            for item in _list_at(body, "Instances", "Instance"):
-                found.append(_parse_instance(item, region))
-            total = max(total, _int(body.get("TotalCount")))
+            for item in list_at(body, "Instances", "Instance"):
+                found.append(parse_instance(item, region))
+            total = max(total, as_int(body.get("TotalCount")))
             next_token = str(body.get("NextToken") or "")
             if not next_token:
                 break
@@ -335,8 +276,8 @@ class EcsClient:
         raised; transient failures that outlive the retries raise ``EcsTransientError``."""
         verdicts: list[DryRunBatch] = []
         signer = _Signer(account, session_name_for(acting_user))
-        for batch in _batches(instance_ids):
-            params = _reboot_params(region, batch, force=force, dry_run=True)
+        for batch in id_batches(instance_ids):
+            params = reboot_params(region, batch, force=force, dry_run=True)
             try:
                 self._call_idempotent("RebootInstances", region, params, signer)
             except EcsTransientError:
@@ -362,6 +303,7 @@ class EcsClient:
                 "RebootInstances with DryRun=true answered 2xx",
                 explanation=catalogue.explain(catalogue.CLIENT_UNEXPECTED_RESPONSE),
                 http_status=200,
+                kind=catalogue.kind_of(catalogue.CLIENT_UNEXPECTED_RESPONSE),
             )
         return verdicts
 
@@ -385,10 +327,56 @@ class EcsClient:
             raise ValueError(
                 f"reboot takes at most {MAX_IDS_PER_CALL} ids per call, got {len(ids)}"
             )
-        params = _reboot_params(region, ids, force=force, dry_run=False)
+        params = reboot_params(region, ids, force=force, dry_run=False)
         signer = _Signer(account, session_name_for(acting_user))
         body = self._call_once("RebootInstances", region, params, signer)
-        return _parse_reboot_results(body, region, ids)
+        return parse_reboot_results(body, region, ids)
+
+    def describe_events(
+        self,
+        region: str,
+        *,
+        states: Sequence[str] = (),
+        types: Sequence[str] = (),
+        event_ids: Sequence[str] = (),
+        account: str = DEFAULT_ACCOUNT,
+    ) -> list[PlatformEvent]:
+        """``DescribeInstanceHistoryEvents``, every page (``PageSize`` 100; the API's
+        default is 10). ``states`` (``InstanceEventCycleStatus.N``): without them ECS
+        answers the finished events only. ``event_ids``: only those, ≤100 a call,
+        batched here. Events of a state or type the bot does not know are skipped."""
+        base: Params = {"RegionId": region, "PageSize": str(MAX_EVENT_IDS_PER_CALL)}
+        base.update(indexed("InstanceEventCycleStatus", states))
+        base.update(indexed("InstanceEventType", types))
+        ids = tuple(event_ids)
+        batches = (
+            [
+                ids[i : i + MAX_EVENT_IDS_PER_CALL]
+                for i in range(0, len(ids), MAX_EVENT_IDS_PER_CALL)
+            ]
+            if ids
+            else [()]
+        )
+        signer = _Signer(account)
+        found: dict[str, PlatformEvent] = {}
+        for batch in batches:
+            page = 1
+            while True:
+                params = {**base, **indexed("EventId", batch), "PageNumber": str(page)}
+                body = self._call_idempotent(
+                    "DescribeInstanceHistoryEvents", region, params, signer
+                )
+                items = list_at(body, "InstanceSystemEventSet", "InstanceSystemEventType")
+                for item in items:
+                    event = _parse_event(item, region, account)
+                    if event is not None:
+                        # Keyed by id: an event that moved across a page boundary
+                        # between two calls is kept once.
+                        found[event.event_id] = event
+                if not items or page * MAX_EVENT_IDS_PER_CALL >= as_int(body.get("TotalCount")):
+                    break
+                page += 1
+        return list(found.values())
 
     # --- calls and retries ------------------------------------------------------------
 
@@ -401,9 +389,9 @@ class EcsClient:
             last = attempt == attempts
             try:
                 answer = self._attempt(action, region, params, signer)
-            except (_NotSent, _MaybeSent) as fault:
+            except (RequestNotSent, RequestMaybeSent) as fault:
                 if last:
-                    raise _transient_from_fault(action, fault) from None
+                    raise transient_from_fault(action, fault) from None
                 self._back_off(attempt, throttled=False, retry_after=None)
                 continue
             if answer.code is None:
@@ -415,7 +403,7 @@ class EcsClient:
                     retry_after=answer.retry_after,
                 )
                 continue
-            raise _error_from_answer(answer)
+            raise error_from_answer(answer)
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
     def _call_once(
@@ -428,22 +416,23 @@ class EcsClient:
             last = attempt == attempts
             try:
                 answer = self._attempt(action, region, params, signer)
-            except _NotSent as fault:
+            except RequestNotSent as fault:
                 if last:
-                    raise _transient_from_fault(action, fault) from None
+                    raise transient_from_fault(action, fault) from None
                 self._back_off(attempt, throttled=False, retry_after=None)
                 continue
-            except _MaybeSent as fault:
+            except RequestMaybeSent as fault:
                 raise EcsOutcomeUnknown(
                     fault.code,
                     f"{action} was sent but no answer came back ({fault})",
                     explanation=catalogue.OUTCOME_UNKNOWN,
+                    kind=catalogue.kind_of(fault.code),
                 ) from None
             if answer.code is None:
                 return answer.body
             if catalogue.is_throttling(answer.code):
                 if last:
-                    raise _error_from_answer(answer)
+                    raise error_from_answer(answer)
                 self._back_off(attempt, throttled=True, retry_after=answer.retry_after)
                 continue
             if catalogue.is_transient(answer.code, answer.status):
@@ -453,8 +442,9 @@ class EcsClient:
                     explanation=catalogue.OUTCOME_UNKNOWN,
                     request_id=answer.request_id,
                     http_status=answer.status,
+                    kind=catalogue.kind_of(answer.code),
                 )
-            raise _error_from_answer(answer)
+            raise error_from_answer(answer)
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
     def _back_off(self, attempt: int, *, throttled: bool, retry_after: float | None) -> None:
@@ -464,7 +454,7 @@ class EcsClient:
             )
         )
 
-    def _attempt(self, action: str, region: str, params: Params, signer: _Signer) -> _Answer:
+    def _attempt(self, action: str, region: str, params: Params, signer: _Signer) -> Answer:
         """Sign and send one request; report it to ``on_call``. Each attempt asks for
         credentials again, so a retry after a long backoff is never signed with a token
         that expired in the meantime."""
@@ -478,14 +468,14 @@ class EcsClient:
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 # Nothing reached the server: no connection was ever made for this one.
                 code = catalogue.CLIENT_CONNECTION_FAILED
-                raise _NotSent(code, type(exc).__name__) from None
+                raise RequestNotSent(code, type(exc).__name__) from None
             except httpx.TimeoutException as exc:
                 code = catalogue.CLIENT_TIMEOUT
-                raise _MaybeSent(code, type(exc).__name__) from None
+                raise RequestMaybeSent(code, type(exc).__name__) from None
             except httpx.TransportError as exc:
                 code = catalogue.CLIENT_CONNECTION_LOST
-                raise _MaybeSent(code, type(exc).__name__) from None
-            answer = _decode(response)
+                raise RequestMaybeSent(code, type(exc).__name__) from None
+            answer = decode(response)
             code = answer.code
             return answer
         finally:
@@ -508,7 +498,7 @@ class EcsClient:
     ) -> tuple[str, dict[str, str]]:
         """The encoded query and the headers of one signed request."""
         credentials = self._credentials_for(signer)
-        timestamp = _timestamp(self._clock())
+        timestamp = api_timestamp(self._clock())
         # 128 random bits as 32 hex digits, what uuid4().hex carried, without the UUID.
         nonce = os.urandom(16).hex()
         headers = {"host": host}
@@ -578,230 +568,42 @@ class EcsClient:
         return origin
 
 
-# --- request helpers --------------------------------------------------------------------
+# --- platform events ----------------------------------------------------------------
 
 
-def _timestamp(moment: datetime) -> str:
-    """``yyyy-MM-ddTHH:mm:ssZ`` in UTC, as both signature versions want it."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _batches(ids: Sequence[str]) -> Iterator[tuple[str, ...]]:
-    items = tuple(ids)
-    for start in range(0, len(items), MAX_IDS_PER_CALL):
-        yield items[start : start + MAX_IDS_PER_CALL]
-
-
-def _indexed(name: str, values: Sequence[str]) -> Params:
-    """RPC lists: ``Name.1``, ``Name.2``, …"""
-    return {f"{name}.{index}": value for index, value in enumerate(values, start=1)}
-
-
-def _flag(value: bool) -> str:
-    return "true" if value else "false"
-
-
-def _reboot_params(region: str, ids: Sequence[str], *, force: bool, dry_run: bool) -> Params:
-    return {
-        "RegionId": region,
-        "DryRun": _flag(dry_run),
-        "ForceReboot": _flag(force),
-        # A dry run with SuccessFirst always says DRYRUN.SUCCESS (the API page), so only
-        # AllTogether gives a real verdict; the real call is per instance.
-        "BatchOptimization": "AllTogether" if dry_run else "SuccessFirst",
-        **_indexed("InstanceId", ids),
-    }
-
-
-# --- answer helpers ---------------------------------------------------------------------
-
-
-def _decode(response: httpx.Response) -> _Answer:
-    retry_after = _retry_after_seconds(response.headers.get("x-acs-retry-after"))
+def _parse_event(item: Mapping[str, Any], region: str, account: str) -> PlatformEvent | None:
+    """One ``InstanceSystemEventType``; None for a state the bot does not know or a
+    missing deadline (nothing to act on)."""
+    status = item.get("EventCycleStatus")
+    kind = item.get("EventType")
+    state_name = status.get("Name") if isinstance(status, Mapping) else None
+    type_name = kind.get("Name") if isinstance(kind, Mapping) else None
+    not_before = _event_time(item.get("NotBefore"))
     try:
-        # orjson: a 50-instance answer decodes in a third of the stdlib's time. ECS sends
-        # UTF-8 JSON; anything orjson refuses is "not a JSON object" below, as before.
-        body = orjson.loads(response.content)
-    except orjson.JSONDecodeError:
-        body = None
-    if not isinstance(body, dict):
-        # A proxy's HTML error page or a truncated body: keep the status so that a 5xx
-        # is still treated as transient.
-        return _Answer(
-            status=response.status_code if response.status_code >= 300 else 502,
-            body={
-                "Code": catalogue.CLIENT_UNEXPECTED_RESPONSE,
-                "Message": f"HTTP {response.status_code} with a body that is not a JSON object",
-            },
-            retry_after=retry_after,
-        )
-    return _Answer(response.status_code, body, retry_after)
-
-
-def _retry_after_seconds(raw: str | None) -> float | None:
-    # The official SDK reads x-acs-retry-after as whole milliseconds; only a positive
-    # value is a usable hint.
-    if not raw:
-        return None
-    try:
-        millis = int(raw.strip())
+        state = EventState(str(state_name))
     except ValueError:
         return None
-    return millis / 1000 if millis > 0 else None
-
-
-def _error_from_answer(answer: _Answer) -> EcsError:
-    code = answer.code or catalogue.CLIENT_UNEXPECTED_RESPONSE
-    kind = EcsTransientError if catalogue.is_transient(code, answer.status) else EcsError
-    return kind(
-        code,
-        answer.message,
-        explanation=catalogue.explain(code, answer.message),
-        request_id=answer.request_id,
-        http_status=answer.status,
+    if not type_name or not_before is None:
+        return None
+    return PlatformEvent(
+        event_id=str(item.get("EventId")),
+        account=account,
+        region=region,
+        instance_id=str(item.get("InstanceId") or ""),
+        event_type=str(type_name),
+        state=state,
+        not_before=not_before,
+        published_at=_event_time(item.get("EventPublishTime")),
+        finished_at=_event_time(item.get("EventFinishTime")),
     )
 
 
-def _transient_from_fault(action: str, fault: _NotSent | _MaybeSent) -> EcsTransientError:
-    return EcsTransientError(
-        fault.code,
-        f"{action}: {fault}",
-        explanation=catalogue.explain(fault.code),
-    )
-
-
-def _list_at(body: Mapping[str, Any], outer: str, inner: str) -> list[dict[str, Any]]:
-    """``body[outer][inner]`` as a list of objects; ECS wraps every list this way."""
-    wrapper = body.get(outer)
-    items = wrapper.get(inner) if isinstance(wrapper, dict) else None
-    if not items or not isinstance(items, list):
-        return []
-    # JSON objects decode to dict: checking for dict rather than the Mapping ABC keeps
-    # this cheap for the thousands of nested objects a poll reads.
-    return [item for item in items if isinstance(item, dict)]
-
-
-def parse_start_time(value: object) -> datetime | None:
-    """``StartTime`` as an aware UTC datetime. ECS documents ``yyyy-MM-ddTHH:mmZ``; some
-    answers carry seconds, so both are accepted. None when absent or unreadable."""
+def _event_time(value: object) -> datetime | None:
+    """``yyyy-MM-ddTHH:mm:ssZ`` (or with minutes only, or an offset) as aware UTC."""
     if not isinstance(value, str) or not value:
         return None
-    return _start_time(value)
-
-
-# An instance keeps its StartTime from poll to poll, so most lookups are hits; datetimes
-# are immutable, so sharing one is safe. Bounded: a fleet of thousands fits.
-@functools.lru_cache(maxsize=8192)
-def _start_time(value: str) -> datetime | None:
-    fast = _fast_start_time(value)
-    if fast is not None:
-        return fast
-    for pattern in ("%Y-%m-%dT%H:%MZ", "%Y-%m-%dT%H:%M:%SZ"):
-        try:
-            return datetime.strptime(value, pattern).replace(tzinfo=UTC)
-        except ValueError:
-            continue
-    return None
-
-
-def _fast_start_time(value: str) -> datetime | None:
-    """The two documented shapes with plain digits, without ``strptime``; None sends
-    anything else to the slow, strict path, which decides."""
-    if len(value) == 17 and value[16] == "Z":  # yyyy-MM-ddTHH:mmZ
-        second = "00"
-    elif len(value) == 20 and value[19] == "Z" and value[16] == ":":  # …:ssZ
-        second = value[17:19]
-    else:
-        return None
-    if value[4] != "-" or value[7] != "-" or value[10] != "T" or value[13] != ":":
-        return None
-    parts = (value[0:4], value[5:7], value[8:10], value[11:13], value[14:16], second)
-    if not all(part.isascii() and part.isdigit() for part in parts):
-        return None
     try:
-        year, month, day, hour, minute, sec = (int(part) for part in parts)
-        return datetime(year, month, day, hour, minute, sec, tzinfo=UTC)
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-
-
-def _parse_instance(item: Mapping[str, Any], region: str) -> InstanceInfo:
-    zone = item.get("ZoneId")
-    return InstanceInfo(
-        instance_id=str(item.get("InstanceId")),
-        region=str(item.get("RegionId") or region),
-        name=str(item.get("InstanceName") or ""),
-        status=str(item.get("Status") or ""),
-        zone=str(zone) if zone else None,
-        tags=_tags(item),
-        start_time=parse_start_time(item.get("StartTime")),
-        operation_locks=_operation_locks(item),
-    )
-
-
-def _tags(item: Mapping[str, Any]) -> dict[str, str]:
-    return {
-        str(key): str(tag.get("TagValue") or "")
-        for tag in _list_at(item, "Tags", "Tag")
-        if (key := tag.get("TagKey"))
-    }
-
-
-def _operation_locks(item: Mapping[str, Any]) -> tuple[str, ...]:
-    return tuple(
-        str(reason)
-        for lock in _list_at(item, "OperationLocks", "LockReason")
-        if (reason := lock.get("LockReason"))
-    )
-
-
-def _parse_reboot_results(
-    body: Mapping[str, Any], region: str, ids: Sequence[str]
-) -> list[RebootResult]:
-    request_id = str(body["RequestId"]) if body.get("RequestId") else None
-    by_id: dict[str, RebootResult] = {}
-    for item in _list_at(body, "InstanceResponses", "InstanceResponse"):
-        instance_id = str(item.get("InstanceId"))
-        # Documented as a string, sampled as the number 200: compare as text.
-        code = str(item.get("Code", "")).strip()
-        message = str(item.get("Message") or "")
-        ok = code == "200"
-        by_id[instance_id] = RebootResult(
-            instance_id=instance_id,
-            region=region,
-            ok=ok,
-            code=code,
-            message=message,
-            explanation="" if ok else catalogue.explain(code, message),
-            request_id=request_id,
-            current_status=_optional_str(item.get("CurrentStatus")),
-            previous_status=_optional_str(item.get("PreviousStatus")),
-        )
-    results: list[RebootResult] = []
-    for instance_id in ids:
-        result = by_id.get(instance_id)
-        if result is None:
-            # The call was accepted but says nothing of this instance: we cannot tell
-            # whether it reboots, so say so instead of guessing.
-            result = RebootResult(
-                instance_id=instance_id,
-                region=region,
-                ok=False,
-                code=catalogue.CLIENT_NO_INSTANCE_RESULT,
-                message="The answer held no result for this instance.",
-                explanation=catalogue.explain(catalogue.CLIENT_NO_INSTANCE_RESULT),
-                request_id=request_id,
-            )
-        results.append(result)
-    return results
-
-
-def _int(value: object) -> int:
-    try:
-        return int(str(value))
-    except ValueError:
-        return 0
-
-
-def _optional_str(value: object) -> str | None:
-    return str(value) if value not in (None, "") else None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -12,6 +12,7 @@ from typing import TypeAlias
 from bot.domain.accounts import AccountProblem
 from bot.domain.approval import ApprovalNeed
 from bot.domain.errors import BotError, EcsError, StoreUnavailable
+from bot.domain.events import PlatformEvent
 from bot.domain.model import InstanceRef
 from bot.domain.policy import Denial
 from bot.domain.request import RebootRequest
@@ -42,6 +43,8 @@ class Selection:
     selectors: tuple[str, ...]
     per_region: tuple[tuple[str, int], ...]
     ids_given: int = 0
+    # Accounts not searched because their role could not be assumed: (account, STS code).
+    unreachable: tuple[tuple[str, str], ...] = ()
 
     @property
     def matched(self) -> int:
@@ -85,6 +88,14 @@ class NoSuchRequest:
 
 
 @dataclass(frozen=True)
+class NoSuchCard:
+    """A card's button named a card the bot does not hold (``card_id`` as the click
+    carried it: not to be trusted as markup)."""
+
+    card_id: str
+
+
+@dataclass(frozen=True)
 class OtherChannel:
     """The clicked button belongs to a request in another channel."""
 
@@ -123,6 +134,15 @@ class ClickNotRecorded:
     """The database did not answer while a click was being decided: nothing was done."""
 
     error: StoreUnavailable
+
+
+@dataclass(frozen=True)
+class StartInterrupted:
+    """The database stopped answering while a confirmed request's reboot was starting:
+    the click was recorded, and the poller goes on once the database answers (the
+    calls already counted are resolved, never blindly sent again)."""
+
+    request: RebootRequest
 
 
 @dataclass(frozen=True)
@@ -181,6 +201,13 @@ class CannotSchedule:
     problem: WhenProblem
 
 
+@dataclass(frozen=True)
+class CardEventsEnded:
+    """A **Reboot now** on a card whose events have all ended (or are executing)."""
+
+    card_id: str
+
+
 Answer: TypeAlias = (
     Denied
     | CannotSchedule
@@ -190,18 +217,21 @@ Answer: TypeAlias = (
     | TooManyMatched
     | MatchCapped
     | NoSuchRequest
+    | NoSuchCard
     | OtherChannel
     | RequestExpired
     | AlreadyDecided
     | NotRunning
     | NothingToReboot
     | ClickNotRecorded
+    | StartInterrupted
     | JobFailed
     | AlreadyApproved
     | ApprovalRecorded
     | NotAwaitingApproval
     | NothingToRetry
     | AlreadyRetried
+    | CardEventsEnded
 )
 """Everything ``Presenter.tell`` may be asked to say to one person."""
 
@@ -219,3 +249,6 @@ class PreviewNote:
     # Which approval rules apply (the count is the request's ``approvals_needed``).
     approval: ApprovalNeed | None = None
     selection: Selection | None = None
+    # Pending platform reboot events of instances this preview reboots (§5.11): the
+    # reboot avoids them.
+    avoids: tuple[PlatformEvent, ...] = ()

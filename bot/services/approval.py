@@ -117,7 +117,7 @@ def approve(ctx: Context, click: Click) -> Later:
 
         def tell_and_execute() -> bool:
             telling(ctx, click, ApprovalRecorded(executing, started=True))()
-            return start_execution(ctx, executing, lease_owner)
+            return start_execution(ctx, executing, lease_owner, click)
 
         return tell_and_execute
     waiting = latest

@@ -15,11 +15,12 @@ import dataclasses
 import logging
 from datetime import datetime, timedelta
 
+from bot.domain.errors import StoreUnavailable
 from bot.domain.model import RequestState, Role
 from bot.domain.policy import check_may_act_on
 from bot.domain.request import RebootRequest
 from bot.domain.schedule import ScheduleEvent, ScheduleEventKind
-from bot.services.answers import AlreadyDecided, NothingToReboot
+from bot.services.answers import AlreadyDecided, NothingToReboot, StartInterrupted
 from bot.services.clicks import (
     Click,
     Later,
@@ -30,7 +31,7 @@ from bot.services.clicks import (
 )
 from bot.services.context import Context
 from bot.services.execution import advance
-from bot.services.lease import LEASE_SECONDS, LeaseKeeper, release, renew
+from bot.services.lease import LEASE_SECONDS, LeaseKeeper, release_or_owe, renew
 from bot.services.ports import Lease, RequestUpdate
 from bot.services.scheduled import first_look
 
@@ -115,7 +116,7 @@ def confirm(ctx: Context, click: Click) -> Later:
     executing = dataclasses.replace(
         request, state=RequestState.EXECUTING, confirmed_by=click.user, confirmed_at=now
     )
-    return lambda: start_execution(ctx, executing, lease_owner)
+    return lambda: start_execution(ctx, executing, lease_owner, click)
 
 
 def _await_approval(ctx: Context, click: Click, request: RebootRequest, now: datetime) -> Later:
@@ -212,23 +213,32 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def start_execution(ctx: Context, request: RebootRequest, lease_owner: str) -> bool:
+def start_execution(ctx: Context, request: RebootRequest, lease_owner: str, click: Click) -> bool:
     """After the ack: buttons gone at once (who and when), then the reboot calls, under
-    the lease the confirming click took."""
+    the lease the confirming (or approving) ``click`` took. Should the database stop
+    answering meanwhile, the person is told that the request goes on by itself."""
     with LeaseKeeper(ctx, lease_owner) as keeper:
         keeper.hold(request.id)
-        if not renew(ctx, request.id, lease_owner):
-            # This work waited longer than the lease (a long queue, a stalled process):
-            # a poller has taken the request over, sends the calls and draws progress.
-            log.warning("request %s was taken over before its calls were sent", request.id)
-            return True
-        ctx.presenter.refresh_request(request)
         next_poll_at = None
         try:
+            if not renew(ctx, request.id, lease_owner):
+                # This work waited longer than the lease (a long queue, a stalled
+                # process): a poller has taken the request over, sends the calls and
+                # draws progress. (Giving back a lease no longer ours changes nothing.)
+                log.warning("request %s was taken over before its calls were sent", request.id)
+                return True
+            ctx.presenter.refresh_request(request)
             next_poll_at = advance(ctx, request.id, observe_instances=False).next_poll_at
+        except StoreUnavailable as error:
+            # The click is recorded (executing) and the calls sent are counted: the
+            # poller takes it from there. "Nothing was changed" would be untrue.
+            log.warning("request %s: start cut short: %s", request.id, error)
+            ctx.presenter.tell(click.channel, click.user, StartInterrupted(request))
         finally:
             keeper.hold(None)
-            release(ctx, request.id, lease_owner, next_poll_at)
+            # With the database away the lease is owed, and the poller gives it back
+            # as soon as the database answers, instead of it running out 30 s later.
+            release_or_owe(ctx, request.id, lease_owner, next_poll_at)
     return True
 
 

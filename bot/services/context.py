@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bot.domain.accounts import DEFAULT_ACCOUNT
 from bot.domain.approval import ApprovalRules
+from bot.domain.events import PlatformEvent
+from bot.domain.model import InstanceRef
 from bot.domain.policy import Principal
 from bot.domain.rollout import RolloutDefaults
 from bot.domain.schedule import ScheduleLimits, ScheduleTimes
@@ -30,6 +33,8 @@ class FlowConfig:
 
     confirm_ttl: int = 300
     reboot_timeout: int = 600
+    # ECSBOT_INFLIGHT_BOUND: a lost call can no longer act this long after it was sent.
+    inflight_bound: float = 60.0
     poll_interval: float = 2.0
     max_instances: int = 500
     default_region: str | None = None
@@ -53,6 +58,39 @@ class FlowConfig:
     # ECSBOT_ACCOUNTS' names (or "default") and ECSBOT_DEFAULT_ACCOUNT (§5.13).
     accounts: tuple[str, ...] = (DEFAULT_ACCOUNT,)
     default_account: str | None = None
+    # name → role ARN of ECSBOT_ACCOUNTS (empty for one account): an alarm's owner uid
+    # names its account by it.
+    account_roles: Mapping[str, str] = field(default_factory=dict)
+
+
+class OwedReleases:
+    """Leases this process could not give back because the database did not answer.
+
+    A step cut short by the database going away cannot release its lease either; left
+    alone, the request would wait out the whole lease (30 s) after the database is back
+    before any worker, this process's own included, could claim it. The worker owes the
+    release instead, and the next poller tick gives it back, due at once, before it
+    claims anything (``bot.services.lease.settle_owed``), so rollouts go on as soon as
+    the database does. Nothing of this process still works on an owed request: the
+    step that held it is over.
+    """
+
+    def __init__(self) -> None:
+        self._owed: dict[str, str] = {}  # request id -> lease owner
+        self._lock = threading.Lock()
+
+    def owe(self, request_id: str, owner: str) -> None:
+        with self._lock:
+            self._owed[request_id] = owner
+
+    def owed(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self._owed)
+
+    def paid(self, request_id: str, owner: str) -> None:
+        with self._lock:
+            if self._owed.get(request_id) == owner:
+                del self._owed[request_id]
 
 
 def new_request_id() -> str:
@@ -69,10 +107,15 @@ class Context:
     clock: Clock
     config: FlowConfig = field(default_factory=FlowConfig)
     new_id: Callable[[], str] = new_request_id
+    # With the platform event watch (§5.11): the pending reboot events of instances, so
+    # a preview can say that its reboot avoids them. None: the watch is off.
+    pending_events: Callable[[Sequence[InstanceRef]], Sequence[PlatformEvent]] | None = None
     # Who holds leases on requests: unique per process, so replicas tell theirs apart.
     owner: str = field(
         default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
     )
+    # Shared by this process's workers: leases the database was away to take back.
+    owed_releases: OwedReleases = field(default_factory=OwedReleases)
 
     def principal(self, uow: UnitOfWork, user_id: str) -> Principal:
         """The person with every binding that applies to them now (docs/PRODUCT.md §5.2: read from

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from bot.domain.model import RequestState
-from bot.domain.request import RebootRequest
+from bot.domain.request import PlannedInstance, RebootRequest
 from bot.services.ports import UnitOfWorkFactory
+
+# An instance's ``message`` in words: what happened to it, else its preview verdict. The
+# words are the renderer's (``bot.slack.outcomes.instance_message``); the core has none.
+MessageOf = Callable[[RebootRequest, PlannedInstance], str | None]
 
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def request_json(request: RebootRequest) -> dict[str, Any]:
+def request_json(request: RebootRequest, *, message: MessageOf) -> dict[str, Any]:
     """One request as ``history --json`` prints it. Field names are public interface."""
     return {
         "id": request.id,
@@ -36,7 +41,7 @@ def request_json(request: RebootRequest) -> dict[str, Any]:
             "batch": request.rollout_batch,
             "max_errors": request.rollout_max_errors,
         },
-        "stop_reason": request.stop_reason,
+        "stop_reason": request.stop_reason.value if request.stop_reason else None,
         "reason": request.reason,
         "approvals": [{"user": a.user, "at": _iso(a.at)} for a in request.approvals],
         "approvals_needed": request.approvals_needed,
@@ -46,6 +51,7 @@ def request_json(request: RebootRequest) -> dict[str, Any]:
         "selectors": list(request.selectors),
         "scheduled_for": _iso(request.scheduled_for),
         "window": request.window,
+        "source": request.source.value,
         "instances": [
             {
                 "instance_id": i.ref.instance_id,
@@ -55,8 +61,10 @@ def request_json(request: RebootRequest) -> dict[str, Any]:
                 "verdict": i.verdict.value,
                 "outcome": i.outcome.value,
                 "code": i.code if i.code is not None else i.verdict_code,
-                "message": i.message if i.message is not None else i.verdict_message,
+                "message": message(request, i),
                 "wave": i.wave,
+                # Real (not DryRun) reboot calls it was sent, each counted before it went out.
+                "reboot_calls": i.reboot_calls,
             }
             for i in request.instances
         ],
@@ -70,11 +78,12 @@ def history_rows(
     state: RequestState | None = None,
     user: str | None = None,
     since: datetime | None = None,
+    message: MessageOf,
 ) -> list[dict[str, Any]]:
     """Newest first."""
     with uow_factory() as uow:
         requests = uow.requests.list_recent(limit, state=state, user=user, since=since)
-    return [request_json(request) for request in requests]
+    return [request_json(request, message=message) for request in requests]
 
 
 def history_table(rows: list[dict[str, Any]]) -> str:

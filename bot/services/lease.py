@@ -14,6 +14,7 @@ import threading
 from datetime import datetime
 from types import TracebackType
 
+from bot.domain.errors import StoreUnavailable
 from bot.services.context import Context
 
 log = logging.getLogger(__name__)
@@ -92,3 +93,27 @@ def release(ctx: Context, request_id: str, owner: str, next_poll_at: datetime | 
     with ctx.uow() as uow:
         uow.leases.release(request_id, owner, next_poll_at=next_poll_at)
         uow.commit()
+
+
+def settle_owed(ctx: Context) -> list[str]:
+    """Give back, due now, every lease this process owes (``Context.owed_releases``);
+    the ids given back. Raises StoreUnavailable, keeping what is still owed, while the
+    database is away. Called first in each poller tick."""
+    settled = []
+    for request_id, owner in ctx.owed_releases.owed().items():
+        release(ctx, request_id, owner, ctx.clock())
+        ctx.owed_releases.paid(request_id, owner)
+        settled.append(request_id)
+    return settled
+
+
+def release_or_owe(
+    ctx: Context, request_id: str, owner: str, next_poll_at: datetime | None
+) -> None:
+    """:func:`release`, or, while the database is away, a debt the next poller tick
+    pays (:func:`settle_owed`)."""
+    try:
+        release(ctx, request_id, owner, next_poll_at)
+    except StoreUnavailable as error:
+        log.warning("lease on request %s not given back yet: %s", request_id, error)
+        ctx.owed_releases.owe(request_id, owner)

@@ -17,15 +17,18 @@ from bot import metrics
 from bot.logs import request_context
 from bot.services.catch_up import catch_up
 from bot.services.context import Context
+from bot.services.event_watch import EventWatch
 from bot.services.execution import advance
 from bot.services.expiry import expire_due
-from bot.services.lease import LEASE_SECONDS, LeaseKeeper, release
+from bot.services.lease import LEASE_SECONDS, LeaseKeeper, release, release_or_owe, settle_owed
 
 log = logging.getLogger(__name__)
 
 # At most this many requests per tick and poller, so one tick stays bounded; the rest
 # are due still and go first next tick (or to another replica).
 MAX_REQUESTS_PER_TICK = 500
+# How often a running poller asks whether a platform event pass is due.
+WATCH_ASK_SECONDS = 5.0
 # Requests advanced side by side in a running poller: their time is mostly spent
 # waiting on ECS and Slack, and one slow request must not stall the rest.
 WORKERS = 4
@@ -56,6 +59,8 @@ def poll_once(
     Once ``stopping`` is set (SIGTERM) no further request is claimed, and the one in
     hand is given back due now, so another replica takes it on its next tick.
     """
+    # Leases a step cut short by the database could not give back: due at once.
+    settle_owed(ctx)
     expired = expire_due(ctx, now)
     owed = catch_up(ctx, now)
     tally = _Tally()
@@ -174,15 +179,26 @@ def _advance_one(
             # Shutting down: hand it back due now, not after this step's wait, so the
             # replica that takes over polls it on its very next tick.
             next_poll_at = ctx.clock()
-        release(ctx, request_id, owner, next_poll_at)
+        release_or_owe(ctx, request_id, owner, next_poll_at)
     return ok
 
 
 class Poller:
     """Runs ``poll_once`` every ``interval`` seconds in a thread until stopped."""
 
-    def __init__(self, ctx: Context, *, interval: float, workers: int = WORKERS) -> None:
+    def __init__(
+        self,
+        ctx: Context,
+        *,
+        interval: float,
+        workers: int = WORKERS,
+        watch: EventWatch | None = None,
+    ) -> None:
         self._ctx = ctx
+        # The platform event watch (§5.11): a thread of its own, so that a slow or
+        # throttled DescribeInstanceHistoryEvents never holds up the requests' polls.
+        self._watch = watch
+        self._watch_thread: threading.Thread | None = None
         self._interval = interval
         self._workers = workers
         self._stop = threading.Event()
@@ -211,6 +227,23 @@ class Poller:
     def start(self) -> None:
         self._thread = threading.Thread(target=self.run, name="ecsbot-poller", daemon=True)
         self._thread.start()
+        if self._watch is not None:
+            self._watch_thread = threading.Thread(
+                target=self._run_watch, name="ecsbot-events", daemon=True
+            )
+            self._watch_thread.start()
+
+    def _run_watch(self) -> None:
+        """A pass whenever one is due (the watch's lease and ``next_pass_at`` decide);
+        asking costs one conditional UPDATE, so it is asked every few seconds."""
+        assert self._watch is not None
+        every = min(self._watch.config.interval, WATCH_ASK_SECONDS)
+        while not self._stop.is_set():
+            try:
+                self._watch.tick()
+            except Exception:
+                log.exception("the platform event watch failed; trying again in %.1f s", every)
+            self._stop.wait(every)
 
     def stop_soon(self) -> None:
         """Ask the loop to stop after the current tick (safe from a signal handler)."""
@@ -222,6 +255,8 @@ class Poller:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=timeout)
+        if self._watch_thread is not None:
+            self._watch_thread.join(timeout=timeout)
 
     @property
     def busy(self) -> bool:

@@ -8,106 +8,34 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from types import TracebackType
 from typing import Any, Final, Protocol
 
-from bot.domain import dry_run
 from bot.domain.accounts import DEFAULT_ACCOUNT
-from bot.domain.errors import EcsError
-from bot.domain.model import InstanceOutcome, RequestState, Verdict
+from bot.domain.alarms import AlarmCard
+from bot.domain.ecs_values import (
+    AgentStatus,
+    DryRunBatch,
+    FoundInstances,
+    InstanceInfo,
+    RebootResult,
+)
+from bot.domain.model import (
+    AgentFinding,
+    Happened,
+    InstanceOutcome,
+    RequestState,
+    RolloutEvent,
+    StopReason,
+    Verdict,
+)
 from bot.domain.policy import Binding
 from bot.domain.request import PlannedInstance, RebootRequest
 from bot.domain.schedule import ScheduleEvent
 from bot.services.answers import Answer, PreviewNote
-
-RUNNING = "Running"
-# The ECS API takes at most this many instance ids in one call.
-MAX_IDS_PER_CALL = dry_run.MAX_IDS_PER_CALL
-
-
-@dataclass(frozen=True)
-class InstanceInfo:
-    """One instance as ``DescribeInstances`` reports it."""
-
-    instance_id: str
-    region: str
-    name: str
-    status: str
-    zone: str | None = None
-    tags: Mapping[str, str] = field(default_factory=dict)
-    start_time: datetime | None = None
-    operation_locks: tuple[str, ...] = ()
-
-
-# DescribeInstances with a tag filter lists at most this many instances (no NextToken
-# beyond them; docs/ECS-API.md): a match that reaches it may be cut short.
-TAG_FILTER_LIMIT = 1000
-
-
-@dataclass(frozen=True)
-class FoundInstances:
-    """What a filtered ``DescribeInstances`` listed in one region, every page of it."""
-
-    region: str
-    instances: tuple[InstanceInfo, ...]
-    total_count: int  # the API's TotalCount
-    tag_filtered: bool = False
-
-    @property
-    def capped(self) -> bool:
-        """True when ECS may have left matches out (a tag filter's 1,000 limit)."""
-        return self.tag_filtered and max(self.total_count, len(self.instances)) >= (
-            TAG_FILTER_LIMIT
-        )
-
-
-@dataclass(frozen=True)
-class DryRunBatch:
-    """The verdict of one DryRun ``RebootInstances`` call (``AllTogether``, ≤100 ids)."""
-
-    region: str
-    instance_ids: tuple[str, ...]
-    error: EcsError | None  # None: the dry run passed (DRYRUN.SUCCESS / DryRunOperation)
-    # Whether ``error`` can come from one instance alone (a lock, arrears, a RAM policy
-    # on that instance), so that a half of the batch may pass; else it is the call's.
-    per_instance: bool = False
-
-    @property
-    def passed(self) -> bool:
-        return self.error is None
-
-
-@dataclass(frozen=True)
-class RebootResult:
-    """One instance's answer from a real ``RebootInstances`` call (``SuccessFirst``)."""
-
-    instance_id: str
-    region: str
-    ok: bool
-    code: str  # "200" on success, else the API's code
-    message: str
-    explanation: str  # the catalogue's sentence ("" on success)
-    request_id: str | None = None
-    current_status: str | None = None
-    previous_status: str | None = None
-
-
-# DescribeCloudAssistantStatus takes at most this many instance ids in one call.
-MAX_AGENT_IDS_PER_CALL = 50
-
-
-@dataclass(frozen=True)
-class AgentStatus:
-    """One instance's Cloud Assistant agent as ``DescribeCloudAssistantStatus`` reports
-    it: ``installed`` False when the instance has no agent at all."""
-
-    instance_id: str
-    online: bool
-    installed: bool
-    last_heartbeat: datetime | None = None
 
 
 class EcsGateway(Protocol):
@@ -164,7 +92,8 @@ class EcsGateway(Protocol):
         """ONE real call with ``BatchOptimization=SuccessFirst`` for at most
         ``MAX_IDS_PER_CALL`` ids (callers batch, so they can record the moment before
         each call is sent). Throttling is retried (the call was refused); after a timeout
-        or 5xx the call is never re-sent: ``EcsOutcomeUnknown`` is raised instead."""
+        or 5xx the client does not repeat it: ``EcsOutcomeUnknown`` is raised instead and
+        the caller decides."""
         ...
 
     def describe_agents(
@@ -216,7 +145,7 @@ class RequestUpdate:
     message_redraw_due: bool | Keep = KEEP
     notify_end_due: bool | Keep = KEEP
     pause_after_wave: int | Keep | None = KEEP
-    stop_reason: str | Keep | None = KEEP
+    stop_reason: StopReason | Keep | None = KEEP
     stopped_by: str | Keep | None = KEEP
     paused_by: str | Keep | None = KEEP
     approval_expires_at: datetime | Keep | None = KEEP
@@ -262,10 +191,11 @@ class InstanceUpdate:
     finished_at: datetime | Keep | None = KEEP
     reported_outcome: InstanceOutcome | Keep | None = KEEP
     wave: int | Keep = KEEP
-    agent: str | Keep | None = KEEP
+    agent: AgentFinding | Keep | None = KEEP
     reboot_calls: int | Keep = KEEP
     reboot_resent_at: datetime | Keep | None = KEEP
     unsent_since: datetime | Keep | None = KEEP
+    happened: Happened | Keep | None = KEEP
 
     def changes(self) -> dict[str, Any]:
         """The fields to write, by name."""
@@ -300,9 +230,13 @@ class RequestStore(Protocol):
         changes: RequestUpdate | None = None,
         *,
         lease: Lease | None = None,
+        unstopped: bool = False,
     ) -> bool:
         """One conditional update (writing ``changes`` and taking ``lease`` with it);
-        True only for the caller that moved the request."""
+        True only for the caller that moved the request. With ``unstopped``, only while
+        no stop (``stop_reason``) is recorded, in the same statement: a request's end
+        decided on a snapshot without a stop must not overwrite an Abort that came in
+        meanwhile."""
         ...
 
     def set_fields(
@@ -415,6 +349,45 @@ class AuditLog(Protocol):
     ) -> None: ...
 
 
+class AlarmStore(Protocol):
+    """CloudMonitor alarm cards (docs/PRODUCT.md §5.12)."""
+
+    def first_delivery(self, trans_id: str, *, now: datetime) -> bool:
+        """Record a callback's ``transId``; False when it was seen before."""
+        ...
+
+    def link_delivery(self, trans_id: str, card_id: str) -> None: ...
+
+    def open_card(self, rule: str, instance_id: str) -> AlarmCard | None:
+        """The open card of this rule and instance, if any."""
+        ...
+
+    def get(self, card_id: str) -> AlarmCard | None: ...
+
+    def add(self, card: AlarmCard) -> bool:
+        """Insert a new card; False when its rule and instance have an open card."""
+        ...
+
+    def save(self, card: AlarmCard) -> bool: ...
+
+    def claim_post(self, card_id: str) -> bool:
+        """Take the card's first posting; False when another drawing took it."""
+        ...
+
+    def release_post(self, card_id: str) -> None:
+        """Give a failed first posting back, for the next drawing."""
+        ...
+
+    def set_shown(
+        self,
+        card_id: str,
+        *,
+        message_ts: str | None = None,
+        instance_name: str | None = None,
+        instance_status: str | None = None,
+    ) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction; nothing is durable until ``commit``."""
 
@@ -429,6 +402,9 @@ class UnitOfWork(Protocol):
 
     @property
     def audit(self) -> AuditLog: ...
+
+    @property
+    def alarms(self) -> AlarmStore: ...
 
     def __enter__(self) -> UnitOfWork: ...
 
@@ -490,9 +466,9 @@ class Presenter(Protocol):
         it; True also when there is no notify channel."""
         ...
 
-    def notify_rollout(self, request: RebootRequest, event: str) -> bool:
-        """Tell the notify channel a rollout was ``"paused"``, ``"resumed"`` or
-        ``"aborted"``. False when Slack did not take it."""
+    def notify_rollout(self, request: RebootRequest, event: RolloutEvent) -> bool:
+        """Tell the notify channel a rollout was paused, resumed or aborted. False when
+        Slack did not take it."""
         ...
 
     def announce_schedule(self, request: RebootRequest, event: ScheduleEvent) -> bool:
@@ -510,6 +486,14 @@ class Presenter(Protocol):
 
     def tell(self, channel: str, user: str, answer: Answer) -> None:
         """An ephemeral reply only ``user`` sees, in the adapter's words."""
+        ...
+
+    def post_alarm_card(self, card: AlarmCard) -> str | None:
+        """Post a CloudMonitor alarm's card in its channel; returns its ts."""
+        ...
+
+    def refresh_alarm_card(self, card: AlarmCard) -> bool:
+        """Redraw an alarm card as it stands now. False when Slack did not take it."""
         ...
 
 

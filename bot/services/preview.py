@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.domain.accounts import DEFAULT_ACCOUNT, AccountProblem, command_accounts
 from bot.domain.approval import ApprovalNeed, approval_need
 from bot.domain.commands import RebootCommand
-from bot.domain.dry_run import DryRunAnswer, find_refused
+from bot.domain.ecs_values import RUNNING, TAG_FILTER_LIMIT, DryRunBatch, InstanceInfo
 from bot.domain.errors import EcsError, RoleNotAssumable
-from bot.domain.model import InstanceRef, RequestState, Role, Verdict
+from bot.domain.model import InstanceRef, RequestSource, RequestState, Role
 from bot.domain.policy import (
     Decision,
     Denial,
@@ -26,9 +25,12 @@ from bot.domain.policy import (
 )
 from bot.domain.policy import role_needed_to_reboot as needed_role
 from bot.domain.request import PlannedInstance, RebootRequest, expiry
-from bot.domain.rollout import Rollout, RolloutDefaults, RolloutFlags, plan_waves, resolve
+from bot.domain.rollout import (
+    plan_rollout,
+)
 from bot.domain.schedule import Schedule, WhenProblem, resolve_when
 from bot.domain.selectors import InstanceFilter
+from bot.domain.verdicts import plan_instances
 from bot.services.answers import (
     CannotSchedule,
     Denied,
@@ -40,28 +42,10 @@ from bot.services.answers import (
     TooManyMatched,
 )
 from bot.services.context import Context
-from bot.services.ports import (
-    MAX_IDS_PER_CALL,
-    RUNNING,
-    TAG_FILTER_LIMIT,
-    DryRunBatch,
-    InstanceInfo,
-    RequestUpdate,
-)
+from bot.services.lookups import describe_reachable, dry_run_all
+from bot.services.ports import RequestUpdate
 
 log = logging.getLogger(__name__)
-
-# Codes that mean the bot's own cloud identity may not act (RAM), as opposed to the
-# instance being in the wrong state: the preview shows these as "denied".
-_DENIED_CODES = frozenset({"Forbidden.RAM", "Forbidden", "NoPermission", "Forbidden.NoPermission"})
-
-# The code ECS refuses a reboot with, per OperationLocks reason (docs/ECS-API.md): a
-# locked instance's verdict carries it, as if it had been dry-run alone.
-LOCK_CODES = {
-    "security": "InstanceLockedForSecurity",
-    "financial": "InstanceExpiredOrInArrears",
-    "dedicatedhostfinancial": "InstanceExpiredOrInArrears",
-}
 
 
 @dataclass(frozen=True)
@@ -76,6 +60,11 @@ class PreviewAsked:
     command_text: str = ""
     retry_of: str | None = None
     request_id: str | None = None
+    # What opened it (docs/PRODUCT.md §7): a command, an alarm card's button, a Retry, …
+    source: RequestSource = RequestSource.COMMAND
+    # Post the preview in this thread (a message shortcut's message) instead of as a
+    # message of its own.
+    thread_ts: str | None = None
 
 
 def early_check(ctx: Context, asked: PreviewAsked) -> Decision:
@@ -216,6 +205,8 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
         selectors=tuple(str(selector) for selector in asked.command.selectors),
         scheduled_for=schedule.start if schedule else None,
         window=schedule.window if schedule else None,
+        source=asked.source,
+        thread_ts=asked.thread_ts,
     )
     with ctx.uow() as uow:
         uow.requests.add(request)
@@ -239,6 +230,7 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
         uow.commit()
 
     note = _note(asked, may_execute, duplicates, selection, need)
+    note = _with_avoided_events(ctx, note, asked.user, request.to_reboot)
     ts = ctx.presenter.publish_request(request, can_execute=may_execute.allowed, note=note)
     if ts:
         # Recorded at once (the permalink is one more Slack call away).
@@ -253,18 +245,16 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
     return request
 
 
-def plan_rollout(
-    instances: tuple[PlannedInstance, ...], flags: RolloutFlags, defaults: RolloutDefaults
-) -> tuple[tuple[PlannedInstance, ...], Rollout]:
-    """The rollout for the instances that will reboot, and each instance with its wave
-    (the others stay in wave 1: they end ``skipped`` when the first wave is sent). Pure."""
-    to_reboot = [i for i in instances if i.will_reboot]
-    rollout = resolve(len(to_reboot), flags, defaults)
-    waves = plan_waves([(i.ref, i.zone) for i in to_reboot], rollout)
-    return (
-        tuple(dataclasses.replace(i, wave=waves.get(i.ref, 1)) for i in instances),
-        rollout,
-    )
+def _with_avoided_events(
+    ctx: Context, note: PreviewNote | None, user: str, to_reboot: Sequence[PlannedInstance]
+) -> PreviewNote | None:
+    """The note, saying which platform reboot events this reboot avoids (§5.11)."""
+    if ctx.pending_events is None or not to_reboot:
+        return note
+    events = tuple(ctx.pending_events([i.ref for i in to_reboot]))
+    if not events:
+        return note
+    return dataclasses.replace(note or PreviewNote(user), avoids=events)
 
 
 def _note(
@@ -334,7 +324,7 @@ def resolve_selectors(
 
     One filtered ``DescribeInstances`` per account and region (all pages); the listed
     instances carry everything the preview needs, so they are not described again. An
-    account whose role cannot be assumed matches nothing there (and is logged).
+    account whose role cannot be assumed matches nothing there, and the answer says so.
     """
     wanted = InstanceFilter.of(asked.command.selectors)
     typed = tuple(str(selector) for selector in asked.command.selectors)
@@ -342,6 +332,7 @@ def resolve_selectors(
     first_name = wanted.names[0] if wanted.names else None
     matched: dict[InstanceRef, InstanceInfo] = {}
     per_region: list[tuple[str, int]] = []
+    unreachable: dict[str, str] = {}
     capped: list[str] = []
     places = [
         (account, region, region if account == DEFAULT_ACCOUNT else f"{account}:{region}")
@@ -357,6 +348,7 @@ def resolve_selectors(
             except RoleNotAssumable as refusal:
                 log.warning("account %s unreachable: %s", account, refusal)
                 per_region.append((label, 0))
+                unreachable.setdefault(account, refusal.code)
                 continue
             if page.capped:
                 capped.append(label)
@@ -367,7 +359,9 @@ def resolve_selectors(
     else:
         per_region = [(label, 0) for _, _, label in places]
     extra = [ref for ref in asked.command.instances if ref not in matched]
-    selection = Selection(typed, tuple(per_region), ids_given=len(extra))
+    selection = Selection(
+        typed, tuple(per_region), ids_given=len(extra), unreachable=tuple(unreachable.items())
+    )
     if capped:
         return MatchCapped(selection, tuple(capped), TAG_FILTER_LIMIT)
     if not matched and not extra:
@@ -403,149 +397,3 @@ def denial_detail(denial: Denial) -> dict[str, object]:
     if isinstance(denial, RoleMissing):
         detail["uncovered"] = [f"{t.region}/{t.instance_id}" for t in denial.uncovered]
     return detail
-
-
-def by_region(refs: Iterable[InstanceRef]) -> dict[str, list[str]]:
-    """Instance ids grouped by region, in the order given (accounts not told apart)."""
-    grouped: dict[str, list[str]] = defaultdict(list)
-    for ref in refs:
-        grouped[ref.region].append(ref.instance_id)
-    return dict(grouped)
-
-
-def by_place(refs: Iterable[InstanceRef]) -> dict[tuple[str, str], list[str]]:
-    """Instance ids grouped by (account, region), in the order given: one ECS call
-    reaches one region of one account (§5.13)."""
-    grouped: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for ref in refs:
-        grouped[(ref.account, ref.region)].append(ref.instance_id)
-    return dict(grouped)
-
-
-def batches(ids: Sequence[str], size: int = MAX_IDS_PER_CALL) -> list[Sequence[str]]:
-    return [ids[start : start + size] for start in range(0, len(ids), size)]
-
-
-def describe_all(ctx: Context, refs: Sequence[InstanceRef]) -> dict[InstanceRef, InstanceInfo]:
-    """DescribeInstances for every account and region (the gateway batches ≤100 ids a
-    call). Instances of an account whose role cannot be assumed are simply not found."""
-    return describe_reachable(ctx, refs)[0]
-
-
-def describe_reachable(
-    ctx: Context, refs: Sequence[InstanceRef]
-) -> tuple[dict[InstanceRef, InstanceInfo], dict[InstanceRef, RoleNotAssumable]]:
-    """What ``describe_all`` finds, and the instances of the accounts whose role could
-    not be assumed with STS's refusal: those are denied while the others go on (§5.13)."""
-    found: dict[InstanceRef, InstanceInfo] = {}
-    unreachable: dict[InstanceRef, RoleNotAssumable] = {}
-    for (account, region), ids in by_place(refs).items():
-        try:
-            infos = ctx.ecs.describe_instances(region, ids, account=account)
-        except RoleNotAssumable as refusal:
-            log.warning("account %s unreachable: %s", account, refusal)
-            unreachable.update({InstanceRef(region, i, account): refusal for i in ids})
-            continue
-        for info in infos:
-            found[InstanceRef(region, info.instance_id, account)] = info
-    return found, unreachable
-
-
-def dry_run_all(
-    ctx: Context, refs: Sequence[InstanceRef], *, force: bool, acting_user: str | None = None
-) -> dict[InstanceRef, DryRunBatch]:
-    """Each instance's DryRun verdict: the passing call that covered it, or the call
-    in which it alone was refused (refused batches are halved until each refused
-    instance stands alone: ``bot.domain.dry_run``). The DryRun goes out on behalf of
-    ``acting_user``, the requester (§5.13: the role session is named for them)."""
-    verdicts: dict[InstanceRef, DryRunBatch] = {}
-    for (account, region), ids in by_place(refs).items():
-
-        def one_call(
-            batch: Sequence[str], region: str = region, account: str = account
-        ) -> DryRunAnswer[DryRunBatch]:
-            [answer] = ctx.ecs.dry_run_reboot(
-                region, batch, force=force, account=account, acting_user=acting_user
-            )
-            return DryRunAnswer(answer if answer.error else None, answer.per_instance)
-
-        refused = find_refused(ids, one_call)
-        passed = DryRunBatch(region, tuple(ids), None)
-        for instance_id in ids:
-            verdicts[InstanceRef(region, instance_id, account)] = refused.get(instance_id, passed)
-    return verdicts
-
-
-def plan_instances(
-    refs: Sequence[InstanceRef],
-    found: Mapping[InstanceRef, InstanceInfo],
-    dry_runs: Mapping[InstanceRef, DryRunBatch],
-) -> tuple[PlannedInstance, ...]:
-    """Each instance's verdict, in the order the person gave them. Pure."""
-    planned = []
-    for position, ref in enumerate(refs):
-        info = found.get(ref)
-        refusal = dry_runs[ref].error if ref in dry_runs else None
-        if info is None and isinstance(refusal, RoleNotAssumable):
-            # Its account's role could not be assumed: nothing could be looked up.
-            planned.append(
-                PlannedInstance(
-                    ref=ref,
-                    position=position,
-                    verdict=Verdict.DENIED,
-                    verdict_code=refusal.code,
-                    verdict_message=refusal.describe(),
-                )
-            )
-            continue
-        if info is None:
-            planned.append(
-                PlannedInstance(
-                    ref=ref,
-                    position=position,
-                    verdict=Verdict.NOT_FOUND,
-                    verdict_message="No such instance in this region (or the bot may not see it).",
-                )
-            )
-            continue
-        verdict, code, message = _verdict(info, dry_runs.get(ref))
-        planned.append(
-            PlannedInstance(
-                ref=ref,
-                position=position,
-                verdict=verdict,
-                name=info.name,
-                status=info.status,
-                zone=info.zone,
-                tags=dict(info.tags),
-                verdict_code=code,
-                verdict_message=message,
-                start_time_before=info.start_time,
-            )
-        )
-    return tuple(planned)
-
-
-def _verdict(
-    info: InstanceInfo, dry_run: DryRunBatch | None
-) -> tuple[Verdict, str | None, str | None]:
-    if info.status != RUNNING:
-        return Verdict.NOT_RUNNING, None, f"The instance is {info.status}, not Running."
-    if info.operation_locks:
-        reasons = ", ".join(info.operation_locks)
-        code = next((LOCK_CODES[r] for r in info.operation_locks if r in LOCK_CODES), None)
-        return Verdict.LOCKED, code, f"ECS holds an operation lock on it ({reasons})."
-    if dry_run is None:
-        return Verdict.REFUSED, None, "The dry run did not cover this instance."
-    if dry_run.error is None:
-        return Verdict.WILL_REBOOT, None, None
-    error = dry_run.error
-    # A role that cannot be assumed denies its account's instances, with STS's code
-    # (§5.13); the other accounts' instances go on.
-    if isinstance(error, RoleNotAssumable):
-        return Verdict.DENIED, error.code, error.describe()
-    if error.code in _DENIED_CODES or error.code.startswith("Forbidden"):
-        return Verdict.DENIED, error.code, error.describe()
-    if error.code == "IncorrectInstanceStatus":
-        return Verdict.NOT_RUNNING, error.code, error.describe()
-    return Verdict.REFUSED, error.code, error.describe()

@@ -9,6 +9,7 @@ that failed, timed out or were aborted.
 from __future__ import annotations
 
 from bot.domain.commands import RebootCommand
+from bot.domain.model import RequestSource
 from bot.domain.policy import check_may_act_on
 from bot.domain.request import RebootRequest
 from bot.services import preview as preview_service
@@ -62,6 +63,7 @@ def retry(ctx: Context, click: Click) -> Later:
         command_text=request.command_text,
         retry_of=request.id,
         request_id=retry_id,
+        source=RequestSource.RETRY,
     )
 
     def preview_retry() -> bool:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from bot.domain.accounts import AccountProblem
 from bot.domain.policy import Binding, check_manage_roles
 from bot.services.answers import Denied
 from bot.services.context import Context
@@ -76,13 +77,17 @@ def _audit(uow: UnitOfWork, action: str, binding: Binding, *, actor: str, now: d
 
 def change_from_slack(
     ctx: Context, *, user: str, binding: Binding, revoke_it: bool
-) -> RoleChange | Denied:
-    """``/ecs-reboot grant|revoke``: only an unscoped admin may change roles."""
+) -> RoleChange | Denied | AccountProblem:
+    """``/ecs-reboot grant|revoke``: only an unscoped admin may change roles; a grant
+    names a configured account (a revoke may clean up after one was removed)."""
     with ctx.uow() as uow:
         principal = ctx.principal(uow, user)
     decision = check_manage_roles(principal)
     if decision.denial is not None:
         return Denied(decision.denial)
+    known = ctx.config.accounts
+    if binding.account and not revoke_it and binding.account not in known:
+        return AccountProblem(known, (binding.account,))
     if revoke_it:
         return revoke(ctx.uow, binding, actor=user, now=ctx.clock())
     return grant(ctx.uow, binding, actor=user, now=ctx.clock())

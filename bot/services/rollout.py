@@ -10,7 +10,7 @@ in flight is over. What runs after the ack is only the redraw and the notificati
 
 from __future__ import annotations
 
-from bot.domain.model import RequestState
+from bot.domain.model import RequestState, RolloutEvent, StopReason
 from bot.domain.policy import check_may_act_on
 from bot.domain.request import RebootRequest
 from bot.services.answers import NoSuchRequest, NotRunning, OtherChannel
@@ -30,7 +30,7 @@ def _authorized(ctx: Context, click: Click) -> RebootRequest | Later:
     return if_allowed(ctx, click, request, principal, check=check_may_act_on)
 
 
-def _done(ctx: Context, request_id: str, event: str) -> Later:
+def _done(ctx: Context, request_id: str, event: RolloutEvent) -> Later:
     def redraw_and_notify() -> bool:
         with ctx.uow() as uow:
             latest = uow.requests.get(request_id)
@@ -64,7 +64,7 @@ def pause(ctx: Context, click: Click) -> Later:
         # A person's pause waits for a person's Resume, never for a window.
         RequestUpdate(paused_by=click.user, pause_after_wave=None, window_reopens_at=None),
         action="pause",
-        event="paused",
+        event=RolloutEvent.PAUSED,
     )
 
 
@@ -91,7 +91,7 @@ def _hold_through_window(ctx: Context, click: Click) -> Later:
         uow.commit()
     if not won:
         return _not_running(ctx, click, "pause")
-    return _done(ctx, request.id, "paused")
+    return _done(ctx, request.id, RolloutEvent.PAUSED)
 
 
 def resume(ctx: Context, click: Click) -> Later:
@@ -105,7 +105,7 @@ def resume(ctx: Context, click: Click) -> Later:
         # Outside its window the poller pauses it again until the window reopens.
         RequestUpdate(pause_after_wave=None, next_poll_at=ctx.clock(), window_reopens_at=None),
         action="resume",
-        event="resumed",
+        event=RolloutEvent.RESUMED,
     )
 
 
@@ -117,7 +117,7 @@ def _move(
     changes: RequestUpdate,
     *,
     action: str,
-    event: str,
+    event: RolloutEvent,
 ) -> Later:
     """One authorized click that moves a rollout ``from_state`` → ``to_state`` in one
     conditional update with its audit line; any other state gets "not running"."""
@@ -144,7 +144,7 @@ def abort(ctx: Context, click: Click) -> Later:
     if not isinstance(request, RebootRequest):
         return request
     now = ctx.clock()
-    stop = RequestUpdate(stop_reason="abort", stopped_by=click.user, next_poll_at=now)
+    stop = RequestUpdate(stop_reason=StopReason.ABORT, stopped_by=click.user, next_poll_at=now)
     with ctx.uow() as uow:
         won = False
         if request.stop_reason is None and request.state is RequestState.PAUSED:
@@ -161,7 +161,7 @@ def abort(ctx: Context, click: Click) -> Later:
             uow.commit()
     if not won:
         return _not_running(ctx, click, "abort")
-    return _done(ctx, request.id, "aborted")
+    return _done(ctx, request.id, RolloutEvent.ABORTED)
 
 
 def _not_running(ctx: Context, click: Click, action: str) -> Later:

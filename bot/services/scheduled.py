@@ -23,6 +23,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.domain.ecs_values import RUNNING
 from bot.domain.errors import EcsError
 from bot.domain.model import RequestState
 from bot.domain.policy import Target, check_may_act_on
@@ -35,11 +36,12 @@ from bot.domain.schedule import (
     next_look,
     scheduled_step,
 )
+from bot.domain.verdicts import plan_instances
 from bot.domain.windows import Window, current, next_opening
 from bot.services.catch_up import redraw
 from bot.services.context import Context
-from bot.services.ports import RUNNING, RequestUpdate
-from bot.services.preview import describe_all, dry_run_all, plan_instances
+from bot.services.lookups import describe_all, dry_run_all
+from bot.services.ports import RequestUpdate
 
 log = logging.getLogger(__name__)
 

@@ -1,19 +1,22 @@
 """The bundled ECS simulator: a real HTTP server on loopback that speaks the ECS
 OpenAPI (``RebootInstances``, ``DescribeInstances`` with ``InstanceIds`` / ``Tag.N`` /
 ``InstanceName`` filters and ``OperationLocks``, ``DescribeInstanceStatus``,
-``DescribeCloudAssistantStatus``) and STS 2015-04-01 (``AssumeRole``,
+``DescribeCloudAssistantStatus``, and the system events:
+``DescribeInstanceHistoryEvents``, ``CreateSimulatedSystemEvents``,
+``CancelSimulatedSystemEvents``) and STS 2015-04-01 (``AssumeRole``,
 ``AssumeRoleWithOIDC``, whose temporary keys the ECS side then accepts), checks
 signatures and plays instance state changes (docs/PRODUCT.md §8). It can hold several
 accounts, each seen only through the role assumed in it (§5.13).
 
 Modules, one job each: ``fleet`` (instances, locks, agents and their state machine),
 ``api`` (the ECS instance actions and their errors), ``assistant``
-(``DescribeCloudAssistantStatus``), ``sts`` (STS and its temporary keys), ``accounts``
-(member accounts and their roles), ``auth`` (signature and security-token checks),
-``faults`` (fault injection: throttling, errors, lost answers before and after the
-effect, reboots still in flight), ``calls`` (the call record), ``server`` (HTTP
-plumbing), ``admin`` (``/_sim/`` routes), ``simulator`` (wiring), ``cli``
-(``ecs-reboot-bot simulator``).
+(``DescribeCloudAssistantStatus``), ``events`` (system events, their state machine and
+actions; ``events_admin`` their ``/_sim/events`` routes), ``sts`` (STS and its temporary
+keys), ``accounts`` (member accounts and their roles), ``auth`` (signature and
+security-token checks), ``faults`` (fault injection: throttling, errors, lost answers
+before and after the effect, reboots still in flight), ``calls`` (the call record),
+``server`` (HTTP plumbing), ``admin`` (``/_sim/`` routes), ``simulator`` (wiring),
+``cli`` (``ecs-reboot-bot simulator``).
 """
 
 from bot.simulator.calls import Call, CallLog

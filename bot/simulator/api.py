@@ -101,6 +101,10 @@ class EcsApi:
             ),
         }
 
+    def add_actions(self, actions: Mapping[str, Callable[[str, Params], Body]]) -> None:
+        """Serve more actions (``events.py``'s), each given the region and the params."""
+        self._actions.update(actions)
+
     def call(self, action: str, params: Params, *, reboot_delay: float = 0.0) -> Body:
         """Answer one call. ``reboot_delay`` > 0 holds a reboot "in flight" that long."""
         handler = self._actions.get(action)

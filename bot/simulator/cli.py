@@ -8,7 +8,9 @@ once, so a parent process can read it and go: ``endpoint``, ``access_key_id``,
 "in_arrears": [...], "ram_denied": [...]}: distinct instances of the first region, in
 fleet order). With ``--accounts prod,staging``: ``accounts`` (name → ``account_id``,
 ``role_arn``, ``instances``) and ``home_account_id`` (the account of the printed key
-pair, whose role sessions may assume each member's role).
+pair, whose role sessions may assume each member's role), and with ``--events N``,
+``events`` (the system events scheduled on the first region's first N instances,
+``--events-in`` seconds from now).
 """
 
 from __future__ import annotations
@@ -58,6 +60,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds after Running until Cloud Assistant reports again (default 2)",
     )
     parser.add_argument(
+        "--events",
+        type=_non_negative,
+        default=0,
+        help="SystemMaintenance.Reboot events scheduled on the first instances (first region)",
+    )
+    parser.add_argument(
+        "--events-in",
+        type=float,
+        default=86400.0,
+        help="seconds from now to the events' NotBefore (default 86400)",
+    )
+    parser.add_argument(
         "--accounts",
         default="",
         help="comma-separated member accounts (e.g. prod,staging), each with its own "
@@ -93,6 +107,11 @@ def main(argv: list[str] | None = None) -> int:
             )
         except ValueError as error:
             build_parser().error(str(error))
+    if args.events:
+        try:
+            simulator.schedule_events(args.events, in_seconds=args.events_in)
+        except ValueError as error:
+            build_parser().error(str(error))
     try:
         simulator.start(args.host, args.port)
     except OSError as error:
@@ -125,6 +144,12 @@ def _print_human(info: dict[str, object]) -> None:
         print(f"  {region}: {len(ids)} instances")
         for instance_id in ids:
             print(f"    {instance_id}")
+    events = info.get("events") or []
+    assert isinstance(events, list)
+    for event in events:
+        assert isinstance(event, dict)
+        print(f"  event {event['event_id']}: {event['type']} on {event['instance_id']}", end="")
+        print(f" not before {event['not_before']}")
     special = info.get("special")
     if isinstance(special, dict):
         for kind, ids in special.items():

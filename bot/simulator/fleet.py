@@ -12,6 +12,9 @@ whether RAM denies reboots of it (``ram_denied``), and its Cloud Assistant agent
 or not (about 10 % are not, by seed), offline from the moment a reboot starts until
 ``agent_seconds`` after the instance is ``Running`` again; while online its last
 heartbeat is "now". An instance that never comes back never heartbeats again.
+
+Why one file of about 550 lines: the instance table, its two tag indexes and the state
+derived from the clock change together; every method keeps the indexes in step.
 """
 
 from __future__ import annotations
@@ -163,6 +166,8 @@ class Fleet:
         self._seed = f"{seed}/{namespace}" if namespace else str(seed)
         self._lock = threading.RLock()
         self._regions: dict[str, _Region] = {}
+        # Told of every reboot through the API: (region, ids, moment of the call).
+        self.reboot_listeners: list[Callable[[str, list[str], datetime], None]] = []
         for region in regions:
             self.add_region(region)
 
@@ -433,18 +438,30 @@ class Fleet:
     # --- the reboot -----------------------------------------------------------------
 
     def reboot(
-        self, region: str, instance_ids: list[str], *, delay: float = 0.0
+        self,
+        region: str,
+        instance_ids: list[str],
+        *,
+        delay: float = 0.0,
+        at: datetime | None = None,
+        platform: bool = False,
     ) -> list[tuple[str, str, str]]:
         """Start rebooting each instance; ``(id, previous, current)`` status per id.
 
         The caller has checked that each one exists and is ``Running``. With ``delay``
         the reboot is "still in flight": the instance stays ``Running`` for ``delay``
         seconds and only then starts stopping (the count goes up at once).
+
+        ``platform``: the platform's own maintenance reboot (``events.py``), started at
+        ``at`` (its ``NotBefore``, possibly past): not counted in ``reboots`` (the
+        API's reboots) and not told to ``reboot_listeners``, which hear of every API
+        reboot (after the fleet's lock is released) to avoid the instance's events.
         """
         if delay < 0:
             raise ValueError("delay must not be negative")
         with self._lock:
             now = self.clock()
+            start = (at if at is not None else now) + timedelta(seconds=delay)
             result = []
             for instance_id in instance_ids:
                 instance = self._find(region, instance_id)
@@ -452,11 +469,15 @@ class Fleet:
                     raise KeyError(f"{region}/{instance_id}")
                 previous = self._status(instance, now)
                 self._agent(instance, now, previous)  # a last heartbeat before going down
-                instance.reboot_started = now + timedelta(seconds=delay)
+                instance.reboot_started = start
                 instance.agent_back = None
-                instance.reboots += 1
+                if not platform:
+                    instance.reboots += 1
                 result.append((instance_id, previous, self._status(instance, now)))
-            return result
+        if not platform:
+            for listener in list(self.reboot_listeners):
+                listener(region, list(instance_ids), now)
+        return result
 
     # --- internals ------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable
+from datetime import timedelta
 from types import TracebackType
 from typing import Any
 
@@ -24,6 +25,8 @@ from bot.simulator.auth import Authenticator, Caller
 from bot.simulator.calls import Call, CallLog
 from bot.simulator.clock import Clock, utc_now
 from bot.simulator.errors import ApiError, missing_parameter
+from bot.simulator.events import SystemEvents, event_json
+from bot.simulator.events_admin import EventAdminRoutes
 from bot.simulator.faults import Faults
 from bot.simulator.fleet import Fleet
 from bot.simulator.server import HttpRequest, Reply, SimulatorHTTPServer
@@ -100,6 +103,16 @@ class Simulator:
                 fleet.populate(region, instances_per_region)
             self.members[name] = Account(name, member_account_id(name), fleet, EcsApi(fleet))
         self._by_uid = {a.account_id: a for a in (self.home, *self.members.values())}
+        # The platform's system events (events.py), per account: three more actions, a
+        # state machine driven by the same clock, and their own admin routes.
+        self.events = SystemEvents(self.fleet, self.clock, seed=seed)
+        self.api.add_actions(self.events.actions())
+        self.member_events: dict[str, SystemEvents] = {}
+        for name, member in self.members.items():
+            member_events = SystemEvents(member.fleet, self.clock, seed=f"{seed}/{name}")
+            member.api.add_actions(member_events.actions())
+            self.member_events[name] = member_events
+        self.event_admin = EventAdminRoutes({HOME: self.events, **self.member_events}, self.clock)
         self.sts = StsService(
             self.clock,
             role_arns=(*sts_role_arns, *(m.role_arn for m in self.members.values())),
@@ -132,7 +145,7 @@ class Simulator:
         """Serve in a daemon thread; returns the endpoint ``http://HOST:PORT``."""
         if self._server is not None:
             raise RuntimeError("the simulator is already running")
-        server = SimulatorHTTPServer((host, port), self.handle_rpc, self.admin)
+        server = SimulatorHTTPServer((host, port), self.handle_rpc, self._admin)
         thread = threading.Thread(
             target=server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -218,6 +231,9 @@ class Simulator:
         }
         if self.special:
             info["special"] = {kind: list(ids) for kind, ids in self.special.items()}
+        events = self.events.all()
+        if events:
+            info["events"] = [event_json(view) for view in events]
         if self.members:
             info["home_account_id"] = self.home.account_id
             info["accounts"] = {
@@ -231,6 +247,26 @@ class Simulator:
                 for name, member in self.members.items()
             }
         return info
+
+    def schedule_events(
+        self,
+        count: int,
+        *,
+        in_seconds: float = 86400.0,
+        event_type: str = "SystemMaintenance.Reboot",
+        region: str | None = None,
+    ) -> list[str]:
+        """Schedule ``event_type`` on the first ``count`` instances of ``region``
+        (default the first), ``in_seconds`` from now; returns the event ids."""
+        target = region or self.fleet.regions[0]
+        ids = self.fleet.ids(target)
+        if count > len(ids):
+            raise ValueError(f"{count} events asked for, {target} holds {len(ids)} instances")
+        when = self.clock() + timedelta(seconds=in_seconds)
+        try:
+            return self.events.create(target, ids[:count], event_type, when)
+        except ApiError as error:
+            raise ValueError(error.message) from None
 
     def mark_special(
         self,
@@ -269,6 +305,28 @@ class Simulator:
             fleet.update(target, instance_id, ram_denied=True)
         self.special = chosen
         return chosen
+
+    def events_of_instance(self, region: str, instance_id: str) -> SystemEvents:
+        """The system events of the account holding the instance (home if none does:
+        creating the event then refuses the unknown instance as the API would)."""
+        for name, member_events in self.member_events.items():
+            if self.members[name].fleet.get(region, instance_id) is not None:
+                return member_events
+        return self.events
+
+    def settle_events(self) -> None:
+        """Play what the platform has done by now, in every account."""
+        self.events.settle()
+        for member_events in self.member_events.values():
+            member_events.settle()
+
+    def _admin(self, request: HttpRequest) -> Reply:
+        """``/_sim/``: what the platform has done by now is played first, so the
+        instances and events read there are as an API call would see them."""
+        self.settle_events()
+        if self.event_admin.handles(request.path):
+            return self.event_admin(request)
+        return self.admin(request)
 
     # --- one ECS API request ------------------------------------------------------------
 
@@ -329,6 +387,7 @@ class Simulator:
             if version == STS_VERSION:
                 body = self.sts.call(action, params, acting.account_id if caller else None)
             else:  # raises before changing anything
+                self.settle_events()  # the platform's reboots due by now happen first
                 body = acting.api.call(action, params, reboot_delay=delay)
             applied = _applied(body)
             if fault is not None and in_flight:

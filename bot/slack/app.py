@@ -19,8 +19,11 @@ from slack_sdk.http_retry.state import RetryState
 
 from bot import metrics
 from bot.services.context import Context
+from bot.services.event_watch import EventWatch
+from bot.slack.event_listeners import register_events
 from bot.slack.jobs import Jobs
 from bot.slack.listeners import register
+from bot.slack.surfaces import Forms, register_surfaces
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +69,7 @@ def build_app(
     signing_secret: str | None,
     ctx: Context,
     jobs: Jobs,
+    events: EventWatch | None = None,
 ) -> App:
     """The Bolt ``App`` with every listener registered.
 
@@ -91,5 +95,10 @@ def build_app(
         process_before_response=True,
         logger=logging.getLogger("bot.slack.bolt"),
     )
-    register(app, ctx, jobs)
+    # The form's private_metadata is sealed with a key only this bot holds.
+    forms = Forms(ctx, jobs, key=token.encode(), events=events)
+    # First: ``/ecs-reboot events`` is answered there, everything else falls through.
+    register_events(app, ctx, jobs, forms, events)
+    register(app, ctx, jobs, forms)
+    register_surfaces(app, forms)
     return app

@@ -29,10 +29,16 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.domain.accounts import DEFAULT_ACCOUNT
-from bot.domain.model import RETRYABLE_OUTCOMES, InstanceOutcome, RequestState, Verdict
+from bot.domain.model import (
+    InstanceOutcome,
+    RequestState,
+    StopReason,
+    Verdict,
+)
 from bot.domain.request import PlannedInstance, RebootRequest
 from bot.domain.rollout import errors, sent_wave
 from bot.domain.schedule import duration_words
+from bot.slack.outcomes import outcome_sentence
 
 ACTION_CONFIRM = "reboot_confirm"
 ACTION_CANCEL = "reboot_cancel"
@@ -76,7 +82,7 @@ _OUTCOME_TEXT = {
 # Outcomes added by other features are drawn by their value until they get an emoji.
 _OUTCOME_FALLBACK = ":grey_question: "
 
-_STATE_TEXT = {
+STATE_TEXT = {
     RequestState.PREVIEWED: "waiting for confirmation",
     RequestState.AWAITING_APPROVAL: ":raised_hand: waiting for approval",
     RequestState.SCHEDULED: ":calendar: scheduled",
@@ -130,15 +136,15 @@ def slack_date(moment: datetime) -> str:
     return f"<!date^{epoch}^{{date_short_pretty}} {{time}}|{fallback}>"
 
 
-def _mode(force: bool) -> str:
+def mode_text(force: bool) -> str:
     return ":rotating_light: *force* (power cycle)" if force else "normal"
 
 
-def _plural(count: int, word: str) -> str:
+def plural(count: int, word: str) -> str:
     return f"{count} {word}" + ("" if count == 1 else "s")
 
 
-def _chunk_lines(lines: Iterable[str], limit: int = MAX_SECTION_CHARS) -> list[str]:
+def chunk_lines(lines: Iterable[str], limit: int = MAX_SECTION_CHARS) -> list[str]:
     chunks: list[str] = []
     current = ""
     for line in lines:
@@ -174,9 +180,11 @@ def instance_line(instance: PlannedInstance, *, with_outcome: bool) -> str:
     region = f" _{escape(where)}_"
     status = f" · {escape(instance.status)}" if instance.status else ""
     if with_outcome and instance.outcome is not InstanceOutcome.PENDING:
-        detail = _outcome_text(instance.outcome)
-        if instance.outcome is InstanceOutcome.FAILED and instance.message:
-            detail += f": {escape(instance.message)}"
+        detail = outcome_text(instance.outcome)
+        # Only a failure's words: other outcomes speak for themselves on this line.
+        sentence = outcome_sentence(instance)
+        if instance.outcome is InstanceOutcome.FAILED and sentence:
+            detail += f": {escape(sentence)}"
     else:
         detail = _verdict_detail(instance)
     return f"• `{instance.ref.instance_id}`{name}{region}{status} · {detail}"
@@ -197,7 +205,7 @@ def grouped_instance_lines(request: RebootRequest, *, with_outcome: bool) -> lis
     return lines
 
 
-def _outcome_text(outcome: InstanceOutcome) -> str:
+def outcome_text(outcome: InstanceOutcome) -> str:
     return _OUTCOME_TEXT.get(outcome) or _OUTCOME_FALLBACK + outcome.value.replace("_", " ")
 
 
@@ -240,7 +248,7 @@ def approvals_line(request: RebootRequest) -> str | None:
     if request.state is RequestState.PREVIEWED:
         return (
             f":raised_hand: *Approval needed:* after you confirm, "
-            f"{_plural(request.approvals_needed, 'other person')} with the role to confirm "
+            f"{plural(request.approvals_needed, 'other person')} with the role to confirm "
             "it must approve before anything reboots."
         )
     if request.state is RequestState.AWAITING_APPROVAL and request.approval_expires_at:
@@ -274,13 +282,13 @@ def request_message(
     confirmed or cancelled, live progress and the final state."""
     total = len(request.instances)
     verb = "Force reboot" if request.force else "Reboot"
-    header = HeaderBlock(text=PlainTextObject(text=f"{verb} {_plural(total, 'instance')}?"[:150]))
+    header = HeaderBlock(text=PlainTextObject(text=f"{verb} {plural(total, 'instance')}?"[:150]))
     if request.state is not RequestState.PREVIEWED:
-        header = HeaderBlock(text=PlainTextObject(text=f"{verb} of {_plural(total, 'instance')}"))
+        header = HeaderBlock(text=PlainTextObject(text=f"{verb} of {plural(total, 'instance')}"))
     facts = SectionBlock(
         fields=[
             MarkdownTextObject(text=f"*Requested by*\n{mention(request.requester)}"),
-            MarkdownTextObject(text=f"*Mode*\n{_mode(request.force)}"),
+            MarkdownTextObject(text=f"*Mode*\n{mode_text(request.force)}"),
             MarkdownTextObject(text=f"*Region(s)*\n{escape(', '.join(request.regions))}"),
             MarkdownTextObject(text=f"*Request*\n`{request.id}`"),
         ]
@@ -301,7 +309,7 @@ def request_message(
 
     with_outcome = request.state is not RequestState.PREVIEWED
     lines = grouped_instance_lines(request, with_outcome=with_outcome)
-    chunks = _chunk_lines(lines)
+    chunks = chunk_lines(lines)
     room = MAX_BLOCKS - _RESERVED_BLOCKS
     shown, rest = chunks[:room], chunks[room:]
     if total > 10:
@@ -328,7 +336,7 @@ def request_message(
     if request.state is RequestState.SCHEDULED:
         blocks.append(
             ActionsBlock(
-                block_id=ACTIONS_BLOCK_ID, elements=[_button("Cancel", ACTION_CANCEL, request)]
+                block_id=ACTIONS_BLOCK_ID, elements=[button("Cancel", ACTION_CANCEL, request)]
             )
         )
     if request.state is RequestState.PREVIEWED:
@@ -341,8 +349,8 @@ def request_message(
     elif request.state.is_running and request.rollout_waves > 1 and request.stop_reason is None:
         blocks.append(_rollout_buttons(request))
 
-    text = f"{verb} of {_plural(total, 'instance')} requested by {mention(request.requester)}: "
-    text += _status_text(request)
+    text = f"{verb} of {plural(total, 'instance')} requested by {mention(request.requester)}: "
+    text += status_words(request)
     overflow = tuple(
         Message(
             text="Instances (continued)", blocks=(SectionBlock(text=MarkdownTextObject(text=c)),)
@@ -352,9 +360,9 @@ def request_message(
     return Message(text=text, blocks=tuple(blocks), overflow=overflow)
 
 
-def _status_text(request: RebootRequest) -> str:
+def status_words(request: RebootRequest) -> str:
     back, attempted = request.progress()
-    state = _STATE_TEXT[request.state]
+    state = STATE_TEXT[request.state]
     if request.state is RequestState.PREVIEWED:
         return f"{state} (expires {slack_date(request.expires_at)})"
     if request.state is RequestState.AWAITING_APPROVAL:
@@ -395,23 +403,23 @@ def rollout_plan_text(request: RebootRequest) -> str | None:
     if tolerated == 0:
         plan += "; stops after the first failure"
     else:
-        plan += f"; stops after more than {_plural(tolerated, 'failure')}"
+        plan += f"; stops after more than {plural(tolerated, 'failure')}"
     if request.pause_after_wave == 1:
         plan += "; pauses after the canary until resumed"
     return plan
 
 
-def _rollout_line(request: RebootRequest) -> str | None:
+def rollout_line(request: RebootRequest) -> str | None:
     """Who paused or stopped the rollout, and what happens next."""
-    if request.stop_reason == "abort":
+    if request.stop_reason is StopReason.ABORT:
         who = f" by {mention(request.stopped_by)}" if request.stopped_by else ""
         if request.state.is_running:
             return f":octagonal_sign: Aborted{who}: no new wave; the wave in flight finishes."
         return f":octagonal_sign: Aborted{who}."
-    if request.stop_reason == "max_errors":
+    if request.stop_reason is StopReason.MAX_ERRORS:
         failed = errors(request.instances)
         return (
-            f":octagonal_sign: Stopped: {_plural(failed, 'instance')} failed or timed out, "
+            f":octagonal_sign: Stopped: {plural(failed, 'instance')} failed or timed out, "
             f"more than the {request.rollout_max_errors} tolerated; no new wave."
         )
     if request.state is RequestState.PAUSED and request.window_reopens_at is not None:
@@ -425,7 +433,7 @@ def _rollout_line(request: RebootRequest) -> str | None:
     return None
 
 
-def _button(
+def button(
     label: str,
     action_id: str,
     request: RebootRequest,
@@ -458,18 +466,18 @@ def _are_you_sure(title: str, question: str, *, yes: str, no: str) -> ConfirmObj
 
 def _rollout_buttons(request: RebootRequest) -> ActionsBlock:
     if request.state is RequestState.PAUSED and request.window_reopens_at is None:
-        toggle = _button("Resume", ACTION_RESUME, request, style="primary")
+        toggle = button("Resume", ACTION_RESUME, request, style="primary")
     else:
-        toggle = _button("Pause", ACTION_PAUSE, request)
+        toggle = button("Pause", ACTION_PAUSE, request)
     left = sum(1 for i in request.instances if i.will_reboot and i.reboot_sent_at is None)
-    abort = _button(
+    abort = button(
         "Abort",
         ACTION_ABORT,
         request,
         style="danger",
         confirm=_are_you_sure(
             "Abort the rollout?",
-            f"No new wave is sent: {_plural(left, 'instance')} will not be rebooted. "
+            f"No new wave is sent: {plural(left, 'instance')} will not be rebooted. "
             "The wave in flight finishes.",
             yes="Abort",
             no="Keep going",
@@ -479,7 +487,7 @@ def _rollout_buttons(request: RebootRequest) -> ActionsBlock:
 
 
 def _status_block(request: RebootRequest, *, permalink: str | None) -> Block:
-    parts = [f"*Status:* {_status_text(request)}"]
+    parts = [f"*Status:* {status_words(request)}"]
     if request.confirmed_by and request.confirmed_at:
         parts.append(
             f"Confirmed by {mention(request.confirmed_by)} {slack_date(request.confirmed_at)}"
@@ -490,7 +498,7 @@ def _status_block(request: RebootRequest, *, permalink: str | None) -> Block:
         )
     if request.state is RequestState.EXPIRED:
         parts.append(f"Expired {slack_date(request.approval_expires_at or request.expires_at)}")
-    rollout = _rollout_line(request)
+    rollout = rollout_line(request)
     if rollout:
         parts.append(rollout)
     if request.finished_at and request.state.is_final and request.confirmed_by:
@@ -503,22 +511,22 @@ def _status_block(request: RebootRequest, *, permalink: str | None) -> Block:
 def _buttons(request: RebootRequest) -> ActionsBlock:
     count = len(request.to_reboot)
     if request.force:
-        confirm = _button(
+        confirm = button(
             f"Force reboot {count}",
             ACTION_CONFIRM,
             request,
             style="danger",
             confirm=_are_you_sure(
                 "Force reboot?",
-                f"Power-cycle {_plural(count, 'instance')} {_when(request)}? Data not yet "
+                f"Power-cycle {plural(count, 'instance')} {_when(request)}? Data not yet "
                 "written to disk will be lost. This cannot be undone.",
                 yes="Force reboot",
                 no="Keep running",
             ),
         )
     else:
-        confirm = _button(f"Reboot {count}", ACTION_CONFIRM, request, style="primary")
-    cancel = _button("Cancel", ACTION_CANCEL, request)
+        confirm = button(f"Reboot {count}", ACTION_CONFIRM, request, style="primary")
+    cancel = button("Cancel", ACTION_CANCEL, request)
     return ActionsBlock(block_id=ACTIONS_BLOCK_ID, elements=[confirm, cancel])
 
 
@@ -529,307 +537,12 @@ def _when(request: RebootRequest) -> str:
 
 
 def _approval_buttons(request: RebootRequest) -> ActionsBlock:
-    approve = _button(
+    approve = button(
         "Approve", ACTION_APPROVE, request, style="danger" if request.force else "primary"
     )
-    reject = _button("Reject", ACTION_REJECT, request)
-    cancel = _button("Cancel", ACTION_CANCEL, request)
+    reject = button("Reject", ACTION_REJECT, request)
+    cancel = button("Cancel", ACTION_CANCEL, request)
     return ActionsBlock(block_id=ACTIONS_BLOCK_ID, elements=[approve, reject, cancel])
 
 
 # --- thread replies ------------------------------------------------------------------------
-
-
-def execution_reply(request: RebootRequest) -> Message:
-    """The first thread reply after a confirm: each instance's API result."""
-    planned = [i for i in request.instances if i.will_reboot]
-    # A rollout's later waves are not sent yet: listed when they go out, not here.
-    sent = [
-        i
-        for i in planned
-        if i.reboot_sent_at is not None or i.outcome is not InstanceOutcome.PENDING
-    ]
-    waiting = len(planned) - len(sent)
-    accepted = [i for i in sent if _api_accepted(i)]
-    lines = []
-    for instance in sent:
-        if _api_accepted(instance) and instance.reboot_calls > 1:
-            result = (
-                ":arrows_counterclockwise: answer lost; the instance had not restarted; "
-                "sent once more: reboot accepted"
-            )
-        elif _api_accepted(instance):
-            result = ":arrows_counterclockwise: reboot accepted"
-        elif instance.outcome is InstanceOutcome.FAILED:
-            result = f":x: {escape(instance.message or 'failed')}"
-        else:
-            # Sent, but the answer was lost: resolved (docs/decisions/0003), not failed.
-            result = f":grey_question: {_lost_answer(instance)}"
-        name = f" {code(instance.name)}" if instance.name else ""
-        lines.append(f"• `{instance.ref.instance_id}`{name} · {result}")
-    skipped = len(request.instances) - len(planned)
-    head = (
-        f"{mention(request.confirmed_by)} confirmed. RebootInstances accepted "
-        f"{len(accepted)}/{len(sent)}"
-    )
-    if waiting:
-        head += f" (wave 1 of {request.rollout_waves}; {waiting} more in the next waves)"
-    if skipped:
-        head += f"; {skipped} skipped (see the preview)"
-    head += ". I will post here as they come back."
-    chunks = _chunk_lines(lines)
-    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=head))]
-    room = MAX_BLOCKS - 1
-    blocks.extend(SectionBlock(text=MarkdownTextObject(text=c)) for c in chunks[:room])
-    overflow = tuple(
-        Message(text="Results (continued)", blocks=(SectionBlock(text=MarkdownTextObject(text=c)),))
-        for c in chunks[room:]
-    )
-    return Message(text=head, blocks=tuple(blocks), overflow=overflow)
-
-
-def _lost_answer(instance: PlannedInstance) -> str:
-    """What became of an instance whose reboot call's answer was lost."""
-    if instance.outcome is InstanceOutcome.PENDING:
-        return "answer lost; checking whether the instance restarted"
-    if instance.reboot_calls > 1:
-        return (
-            "answer lost; the instance had not restarted; sent once more, no answer: not sent again"
-        )
-    if instance.seen_leaving_running:
-        return "answer lost; the instance had restarted, so that call rebooted it: not sent again"
-    return "answer lost; not sent again; watching whether the instance restarts"
-
-
-def _api_accepted(instance: PlannedInstance) -> bool:
-    """The API answered and accepted the reboot, whatever happened since: the first reply
-    may be posted late (after a restart), when the instance is already back."""
-    return instance.reboot_acked_at is not None and instance.outcome is not InstanceOutcome.FAILED
-
-
-def status_text(request: RebootRequest, *, permalink: str | None = None) -> str:
-    """``/ecs-reboot status ID``: a compact text summary (ephemeral)."""
-    lines = [
-        f"*Request `{request.id}`* · {_mode(request.force)} · {escape(', '.join(request.regions))}",
-        f"Requested by {mention(request.requester)} {slack_date(request.created_at)} · "
-        f"status: {_status_text(request)}",
-    ]
-    if request.confirmed_by and request.confirmed_at:
-        lines.append(
-            f"Confirmed by {mention(request.confirmed_by)} {slack_date(request.confirmed_at)}"
-        )
-    if request.cancelled_by:
-        lines.append(f"Cancelled by {mention(request.cancelled_by)}")
-    lines.extend(line for line in (reason_line(request), approvals_line(request)) if line)
-    if request.retry_of:
-        lines.append(f"Retries the failed instances of `{request.retry_of}`")
-    if permalink:
-        lines.append(f"Thread: {permalink}")
-    with_outcome = request.state is not RequestState.PREVIEWED
-    lines.extend(instance_line(i, with_outcome=with_outcome) for i in request.instances[:40])
-    if len(request.instances) > 40:
-        lines.append(f"…and {len(request.instances) - 40} more")
-    return "\n".join(lines)
-
-
-def _duration(start: datetime | None, end: datetime | None) -> str:
-    if start is None or end is None:
-        return "?"
-    seconds = max(0, int((end - start).total_seconds()))
-    minutes, seconds = divmod(seconds, 60)
-    return f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"
-
-
-def progress_reply(request: RebootRequest, changed: Sequence[PlannedInstance]) -> Message:
-    """One thread reply for all the changes of one poll."""
-    back, attempted = request.progress()
-    lines = []
-    for instance in changed:
-        detail = _outcome_text(instance.outcome)
-        if instance.outcome is InstanceOutcome.SUCCEEDED:
-            detail += f" after {_duration(instance.reboot_sent_at, instance.finished_at)}"
-        elif instance.message and instance.outcome.is_final:
-            detail += f": {escape(instance.message)}"
-        name = f" {code(instance.name)}" if instance.name else ""
-        lines.append(f"• `{instance.ref.instance_id}`{name} · {detail}")
-    head = f"*{back}/{attempted} back*"
-    if request.rollout_waves > 1:
-        head = f"*wave {max(1, sent_wave(request.instances))}/{request.rollout_waves}* · {head}"
-    chunks = _chunk_lines(lines)
-    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=head))]
-    blocks.extend(SectionBlock(text=MarkdownTextObject(text=c)) for c in chunks[: MAX_BLOCKS - 1])
-    overflow = tuple(
-        Message(
-            text="Progress (continued)", blocks=(SectionBlock(text=MarkdownTextObject(text=c)),)
-        )
-        for c in chunks[MAX_BLOCKS - 1 :]
-    )
-    return Message(text=f"{back}/{attempted} back", blocks=tuple(blocks), overflow=overflow)
-
-
-def summary_reply(request: RebootRequest) -> Message:
-    """The final reply: the outcome, how long it took, and every failure in words."""
-    back, attempted = request.progress()
-    counts: dict[InstanceOutcome, int] = {}
-    for instance in request.instances:
-        counts[instance.outcome] = counts.get(instance.outcome, 0) + 1
-    tally = ", ".join(
-        f"{count} {outcome.value.replace('_', ' ')}" for outcome, count in counts.items()
-    )
-    took = _duration(request.confirmed_at, request.finished_at)
-    head = (
-        f"*Done: {_STATE_TEXT[request.state]}* · {back}/{attempted} back in {took} ({tally}). "
-        f"Requested by {mention(request.requester)}, confirmed by {mention(request.confirmed_by)}"
-        f"{_approved_by(request)}."
-    )
-    durations = [
-        (i.finished_at - i.reboot_sent_at).total_seconds()
-        for i in request.instances
-        if i.outcome is InstanceOutcome.SUCCEEDED and i.finished_at and i.reboot_sent_at
-    ]
-    if durations:
-        durations.sort()
-        head += (
-            f" Time to come back: median {int(durations[len(durations) // 2])}s, "
-            f"slowest {int(durations[-1])}s."
-        )
-    problems = [
-        instance_line(i, with_outcome=True)
-        + (
-            f" — {escape(i.message)}"
-            if i.message and i.outcome is not InstanceOutcome.FAILED
-            else ""
-        )
-        for i in request.instances
-        if i.outcome in RETRYABLE_OUTCOMES
-    ]
-    no_agent = sum(1 for i in request.instances if i.agent == "absent")
-    if no_agent:
-        head += (
-            f"\n:information_source: {_plural(no_agent, 'instance')} without the Cloud "
-            "Assistant agent counted as back on Running alone."
-        )
-    stopped = _rollout_line(request)
-    if stopped and request.state is RequestState.ABORTED:
-        head += f"\n{stopped}"
-    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=head))]
-    chunks = _chunk_lines(problems)
-    room = MAX_BLOCKS - 2  # the head, and the Retry button
-    blocks.extend(SectionBlock(text=MarkdownTextObject(text=c)) for c in chunks[:room])
-    retryable = request.retryable
-    if retryable:
-        blocks.append(
-            ActionsBlock(
-                block_id="reboot_retry_actions",
-                elements=[
-                    _button(
-                        f"Retry the {_plural(len(retryable), 'failed one')}", ACTION_RETRY, request
-                    )
-                ],
-            )
-        )
-    overflow = tuple(
-        Message(
-            text="Failures (continued)", blocks=(SectionBlock(text=MarkdownTextObject(text=c)),)
-        )
-        for c in chunks[room:]
-    )
-    return Message(
-        text=f"Done: {request.state.value}, {back}/{attempted} back",
-        blocks=tuple(blocks),
-        overflow=overflow,
-    )
-
-
-def _approved_by(request: RebootRequest) -> str:
-    if not request.approvals:
-        return ""
-    return ", approved by " + ", ".join(mention(a.user) for a in request.approvals)
-
-
-def _reason_suffix(request: RebootRequest) -> str:
-    return f" Reason: {escape(request.reason)}" if request.reason else ""
-
-
-def notify_awaiting_approval(
-    request: RebootRequest, permalink: str | None, approver_group: str | None
-) -> Message:
-    """The notify channel's call for approvers (docs/PRODUCT.md §6.1)."""
-    verb = "Force reboot" if request.force else "Reboot"
-    count = len(request.to_reboot)
-    link = f" · <{permalink}|approve or reject>" if permalink else ""
-    group = f"<!subteam^{approver_group}> " if approver_group else ""
-    wait = (
-        f", until {slack_date(request.approval_expires_at)}" if request.approval_expires_at else ""
-    )
-    text = (
-        f":raised_hand: {group}{verb} of {_plural(count, 'instance')} in "
-        f"{escape(', '.join(request.regions))} needs "
-        f"{_plural(request.approvals_needed, 'approval')}{wait}: requested by "
-        f"{mention(request.requester)} in <#{request.channel}> (request `{request.id}`)."
-        f"{_reason_suffix(request)}{link}"
-    )
-    return Message(text=text, blocks=(SectionBlock(text=MarkdownTextObject(text=text)),))
-
-
-def _where(request: RebootRequest) -> str:
-    """Its regions, and its accounts once any is not ``default`` (§5.13)."""
-    regions = escape(", ".join(request.regions))
-    if request.accounts == (DEFAULT_ACCOUNT,):
-        return regions
-    return f"{regions} of account {escape(', '.join(request.accounts))}"
-
-
-def notify_started(request: RebootRequest, permalink: str | None) -> Message:
-    verb = "Force reboot" if request.force else "Reboot"
-    count = len(request.to_reboot)
-    link = f" · <{permalink}|thread>" if permalink else ""
-    text = (
-        f":arrows_counterclockwise: {verb} of {_plural(count, 'instance')} in "
-        f"{_where(request)} started: requested by {mention(request.requester)}, "
-        f"confirmed by {mention(request.confirmed_by)}{_approved_by(request)} in "
-        f"<#{request.channel}> (request `{request.id}`).{_reason_suffix(request)}{link}"
-    )
-    plan = rollout_plan_text(request)
-    if plan:
-        text += f"\nRollout: {plan}."
-    return Message(text=text, blocks=(SectionBlock(text=MarkdownTextObject(text=text)),))
-
-
-def notify_rollout(request: RebootRequest, event: str, permalink: str | None) -> Message:
-    """A rollout paused, resumed or aborted, for the notify channel."""
-    link = f" · <{permalink}|thread>" if permalink else ""
-    back, attempted = request.progress()
-    where = (
-        f"after wave {max(1, sent_wave(request.instances))}/{request.rollout_waves}, "
-        f"{back}/{attempted} back"
-    )
-    if event == "paused":
-        who = f" by {mention(request.paused_by)}" if request.paused_by else " after the canary"
-        head = f":double_vertical_bar: Rollout `{request.id}` paused{who} ({where})"
-    elif event == "resumed":
-        head = f":arrow_forward: Rollout `{request.id}` resumed ({where})"
-    else:
-        who = f" by {mention(request.stopped_by)}" if request.stopped_by else ""
-        head = f":octagonal_sign: Rollout `{request.id}` aborted{who} ({where}): no new wave"
-    text = f"{head}. Requested by {mention(request.requester)}{link}"
-    return Message(text=text, blocks=(SectionBlock(text=MarkdownTextObject(text=text)),))
-
-
-def notify_finished(request: RebootRequest, permalink: str | None) -> Message:
-    verb = "Force reboot" if request.force else "Reboot"
-    back, attempted = request.progress()
-    link = f" · <{permalink}|thread>" if permalink else ""
-    failed = [
-        i
-        for i in request.instances
-        if i.outcome in (InstanceOutcome.FAILED, InstanceOutcome.TIMED_OUT)
-    ]
-    text = (
-        f"{_STATE_TEXT[request.state]}: {verb.lower()} of {_plural(attempted, 'instance')} in "
-        f"{_where(request)} (request `{request.id}`): {back}/{attempted} back"
-        f"{f', {len(failed)} failed or timed out' if failed else ''}. Requested by "
-        f"{mention(request.requester)}, confirmed by {mention(request.confirmed_by)}"
-        f"{_approved_by(request)}.{_reason_suffix(request)}{link}"
-    )
-    return Message(text=text, blocks=(SectionBlock(text=MarkdownTextObject(text=text)),))

@@ -14,6 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 from bot.domain.errors import BotError
 from bot.logs import request_context
+from bot.priority import AckGate
 from bot.services.answers import JobFailed
 from bot.services.ports import Presenter
 
@@ -24,6 +25,8 @@ class Jobs:
     def __init__(self, presenter: Presenter, *, workers: int = 16) -> None:
         self._presenter = presenter
         self.workers = workers
+        # The HTTP front (bot.server.WebApp) counts its acks here; jobs yield to them.
+        self.gate = AckGate()
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ecsbot-job")
         self._pending: set[Future[None]] = set()
         self._lock = threading.Lock()
@@ -48,6 +51,7 @@ class Jobs:
     def _run(
         self, work: Callable[[], object], channel: str, user: str, request_id: str | None
     ) -> None:
+        self.gate.wait_quiet()
         try:
             with request_context(request_id):
                 work()

@@ -3,12 +3,14 @@ the reboot) to the worker pool. Every answer the person sees is built elsewhere.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App
+from slack_sdk import WebClient
 
 from bot.domain.errors import StoreUnavailable
 from bot.domain.model import Role
@@ -26,6 +28,7 @@ from bot.domain.parser import (
 from bot.domain.policy import Binding, Principal, Target, check_channel, check_role
 from bot.domain.schedule import When, WhenProblem, resolve_when
 from bot.logs import request_context
+from bot.services import alarms as alarms_service
 from bot.services import approval as approval_service
 from bot.services import clicks
 from bot.services import confirm as confirm_service
@@ -36,8 +39,9 @@ from bot.services import rollout as rollout_service
 from bot.services import scheduled as scheduled_service
 from bot.services.answers import ClickNotRecorded
 from bot.services.context import Context
-from bot.slack import blocks
+from bot.slack import blocks, cards, replies
 from bot.slack.jobs import Jobs
+from bot.slack.surfaces import Forms
 from bot.slack.text import (
     denied_text,
     help_text,
@@ -52,25 +56,35 @@ log = logging.getLogger(__name__)
 Handler = Callable[..., None]
 
 
-def register(app: App, ctx: Context, jobs: Jobs) -> None:
-    """Attach the slash command and the two buttons to ``app``."""
+def register(app: App, ctx: Context, jobs: Jobs, forms: Forms) -> None:
+    """Attach the slash command and the buttons to ``app``."""
     # Any command name: workspaces may install the app as /ecs-reboot-staging and so on.
-    app.command(re.compile(r"^/.+"))(_on_command(ctx, jobs))
-    app.action(blocks.ACTION_CONFIRM)(_on_click(ctx, jobs, confirm_service.confirm))
-    app.action(blocks.ACTION_CANCEL)(_on_click(ctx, jobs, confirm_service.cancel))
-    app.action(blocks.ACTION_PAUSE)(_on_click(ctx, jobs, rollout_service.pause))
-    app.action(blocks.ACTION_RESUME)(_on_click(ctx, jobs, rollout_service.resume))
-    app.action(blocks.ACTION_ABORT)(_on_click(ctx, jobs, rollout_service.abort))
-    app.action(blocks.ACTION_APPROVE)(_on_click(ctx, jobs, approval_service.approve))
-    app.action(blocks.ACTION_REJECT)(_on_click(ctx, jobs, approval_service.reject))
-    app.action(blocks.ACTION_RETRY)(_on_click(ctx, jobs, retry_service.retry))
+    app.command(re.compile(r"^/.+"))(_on_command(ctx, jobs, forms))
+    app.action(blocks.ACTION_CONFIRM)(_on_click(ctx, jobs, forms, confirm_service.confirm))
+    app.action(blocks.ACTION_CANCEL)(_on_click(ctx, jobs, forms, confirm_service.cancel))
+    app.action(blocks.ACTION_PAUSE)(_on_click(ctx, jobs, forms, rollout_service.pause))
+    app.action(blocks.ACTION_RESUME)(_on_click(ctx, jobs, forms, rollout_service.resume))
+    app.action(blocks.ACTION_ABORT)(_on_click(ctx, jobs, forms, rollout_service.abort))
+    app.action(blocks.ACTION_APPROVE)(_on_click(ctx, jobs, forms, approval_service.approve))
+    app.action(blocks.ACTION_REJECT)(_on_click(ctx, jobs, forms, approval_service.reject))
+    app.action(blocks.ACTION_RETRY)(_on_click(ctx, jobs, forms, retry_service.retry))
+    app.action(cards.ACTION_ALARM_REBOOT)(
+        _on_click(ctx, jobs, forms, alarms_service.reboot_from_card)
+    )
 
 
-def _on_command(ctx: Context, jobs: Jobs) -> Handler:
-    def on_command(ack: Ack, command: dict[str, Any]) -> None:
+def _on_command(ctx: Context, jobs: Jobs, forms: Forms) -> Handler:
+    def on_command(ack: Ack, command: dict[str, Any], client: WebClient) -> None:
         user = str(command.get("user_id", ""))
         channel = str(command.get("channel_id", ""))
         text = str(command.get("text", ""))
+        if not text.strip() and command.get("trigger_id"):
+            # No arguments: the reboot form (docs/PRODUCT.md §5.14), in this channel.
+            forms.open_later(
+                client, trigger_id=str(command["trigger_id"]), user=user, channel=channel
+            )
+            ack()
+            return
         try:
             reply, work = answer_command(ctx, user=user, channel=channel, text=text)
         except StoreUnavailable as error:
@@ -136,6 +150,7 @@ def answer_command(
             region=parsed.region or "",
             tag_key=parsed.tag_key or "",
             tag_value=parsed.tag_value or "",
+            account=parsed.account or "",
         )
         change = roles_service.change_from_slack(
             ctx, user=user, binding=binding, revoke_it=isinstance(parsed, RevokeCommand)
@@ -177,16 +192,28 @@ def _status(ctx: Context, *, user: str, channel: str, request_id: str) -> str:
     may_view = check_role(principal, Role.VIEWER, targets)
     if may_view.denial is not None:
         return denied_text(may_view.denial)
-    return blocks.status_text(request, permalink=request.permalink)
+    return replies.status_text(request, permalink=request.permalink)
+
+
+HomeChannel = Callable[[Context, str], str | None]
+"""The channel a button's value belongs to (a request's, a card's), for a click made in
+App Home, which has none; None when the value names nothing."""
 
 
 def _on_click(
     ctx: Context,
     jobs: Jobs,
+    forms: Forms,
     use_case: Callable[[Context, clicks.Click], clicks.Later],
+    home_channel: HomeChannel | None = None,
 ) -> Handler:
-    def on_click(ack: Ack, body: dict[str, Any]) -> None:
+    channel_of = home_channel or _requests_channel
+
+    def on_click(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         click = click_from_body(body)
+        from_home = click is not None and not click.channel
+        if click is not None and from_home:
+            click = _in_channel_of(ctx, click, channel_of)
         if click is None:
             log.warning("ignored a malformed block_actions payload")
             ack()
@@ -199,11 +226,45 @@ def _on_click(
         except StoreUnavailable as error:
             log.error("click not handled: %s", error)
             later = _tell_unavailable(ctx, click, error)
+        if from_home:
+            later = _then_home(later, forms, client, click.user)
         jobs.submit(later, channel=click.channel, user=click.user, request_id=click.request_id)
         # An empty ack: the message itself is updated by the worker.
         ack()
 
     return on_click
+
+
+def _then_home(
+    work: Callable[[], object], forms: Forms, client: WebClient, user: str
+) -> Callable[[], object]:
+    """A click in App Home: the home is drawn again once the click has done its work."""
+
+    def work_then_home() -> object:
+        try:
+            return work()
+        finally:
+            forms.publish_home_later(client, user)
+
+    return work_then_home
+
+
+def _in_channel_of(
+    ctx: Context, click: clicks.Click, channel_of: HomeChannel
+) -> clicks.Click | None:
+    """A click from App Home (no channel) as one in the channel of what it acts on, since
+    the rules are those of a click on that message; None when the value names nothing."""
+    try:
+        channel = channel_of(ctx, click.request_id)
+    except StoreUnavailable:
+        return None
+    return None if channel is None else dataclasses.replace(click, channel=channel)
+
+
+def _requests_channel(ctx: Context, request_id: str) -> str | None:
+    with ctx.uow() as uow:
+        request = uow.requests.get(request_id)
+    return None if request is None else request.channel
 
 
 def _tell_unavailable(
@@ -220,7 +281,11 @@ def click_from_body(body: dict[str, Any]) -> clicks.Click | None:
     try:
         action = body["actions"][0]
         user = str(body["user"]["id"])
-        channel = str((body.get("channel") or {}).get("id") or body["container"]["channel_id"])
+        container = body.get("container") or {}
+        if container.get("type") == "view":
+            channel = ""  # App Home: the caller finds the request's channel
+        else:
+            channel = str((body.get("channel") or {}).get("id") or container["channel_id"])
         value = str(action["value"])
     except (KeyError, IndexError, TypeError):
         return None

@@ -16,10 +16,12 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.models.blocks import MarkdownTextObject, SectionBlock
 
 from bot import metrics
+from bot.domain.alarms import AlarmCard
+from bot.domain.model import RolloutEvent
 from bot.domain.request import PlannedInstance, RebootRequest
 from bot.domain.schedule import ScheduleEvent, ScheduleEventKind
 from bot.services.answers import Answer, PreviewNote
-from bot.slack import blocks, text
+from bot.slack import blocks, cards, replies, text
 from bot.slack.blocks import Message
 
 _THREAD_ONLY = frozenset(
@@ -65,7 +67,7 @@ class SlackPresenter:
             can_execute=can_execute,
             note=text.preview_note_text(note) if note is not None else None,
         )
-        ts = self._post(request.channel, message)
+        ts = self._post(request.channel, message, thread_ts=request.thread_ts)
         if ts is None:
             self._post_ephemeral(
                 request.channel,
@@ -79,52 +81,62 @@ class SlackPresenter:
         if not request.message_ts:
             return True  # no message to redraw (the preview was never posted)
         message = blocks.request_message(request, can_execute=False)
+        return self._update(request.channel, request.message_ts, message, what=request.id)
+
+    def _update(self, channel: str, ts: str, message: Message, *, what: str) -> bool:
         metrics.SLACK_CALLS.labels(method="chat.update").inc()
         try:
             self._client.chat_update(
-                channel=request.channel,
-                ts=request.message_ts,
-                text=message.text,
-                blocks=message.block_dicts(),
+                channel=channel, ts=ts, text=message.text, blocks=message.block_dicts()
             )
         except (SlackApiError, SlackClientError) as error:
-            log.error("chat.update of request %s failed: %s", request.id, _reason(error))
+            log.error("chat.update of %s failed: %s", what, _reason(error))
             return False
         return True
 
+    def post_alarm_card(self, card: AlarmCard) -> str | None:
+        return self._post(card.channel, cards.alarm_card(card))
+
+    def refresh_alarm_card(self, card: AlarmCard) -> bool:
+        if not card.message_ts:
+            return True
+        return self._update(
+            card.channel, card.message_ts, cards.alarm_card(card), what=f"alarm card {card.id}"
+        )
+
     def reply_execution(self, request: RebootRequest) -> None:
-        if request.message_ts:
+        if request.thread_root:
             self._post(
-                request.channel, blocks.execution_reply(request), thread_ts=request.message_ts
+                request.channel, replies.execution_reply(request), thread_ts=request.thread_root
             )
 
     def reply_progress(self, request: RebootRequest, changed: Sequence[PlannedInstance]) -> None:
-        if request.message_ts:
-            message = blocks.progress_reply(request, changed)
-            self._post(request.channel, message, thread_ts=request.message_ts)
+        if request.thread_root:
+            message = replies.progress_reply(request, changed)
+            self._post(request.channel, message, thread_ts=request.thread_root)
 
     def reply_summary(self, request: RebootRequest) -> bool:
         if not request.message_ts:
             return True  # no thread to reply in (the preview was never posted)
-        message = blocks.summary_reply(request)
-        return self._post(request.channel, message, thread_ts=request.message_ts) is not None
+        message = replies.summary_reply(request)
+        return self._post(request.channel, message, thread_ts=request.thread_root) is not None
 
     def notify_started(self, request: RebootRequest) -> str | None:
         if not self._notify_channel:
             return None
-        message = blocks.notify_started(request, self._permalink(request))
+        message = replies.notify_started(request, self._permalink(request))
         return self._post(self._notify_channel, message)
 
     def notify_finished(self, request: RebootRequest) -> bool:
         if not self._notify_channel:
             return True
-        message = blocks.notify_finished(request, self._permalink(request))
+        message = replies.notify_finished(request, self._permalink(request))
         return self._post(self._notify_channel, message) is not None
 
-    def notify_rollout(self, request: RebootRequest, event: str) -> bool:
+    def notify_rollout(self, request: RebootRequest, event: RolloutEvent) -> bool:
         if not self._notify_channel:
             return True
-        message = blocks.notify_rollout(request, event, self._permalink(request))
+        message = replies.notify_rollout(request, event, self._permalink(request))
         return self._post(self._notify_channel, message) is not None
 
     def announce_schedule(self, request: RebootRequest, event: ScheduleEvent) -> bool:
@@ -149,7 +161,9 @@ class SlackPresenter:
     ) -> str | None:
         if not self._notify_channel:
             return None
-        message = blocks.notify_awaiting_approval(request, self._permalink(request), approver_group)
+        message = replies.notify_awaiting_approval(
+            request, self._permalink(request), approver_group
+        )
         return self._post(self._notify_channel, message)
 
     def _permalink(self, request: RebootRequest) -> str | None:

@@ -38,12 +38,14 @@ from bot.services.answers import (
     Answer,
     ApprovalRecorded,
     CannotSchedule,
+    CardEventsEnded,
     ClickNotRecorded,
     Denied,
     JobFailed,
     LookupFailed,
     MatchCapped,
     NoMatch,
+    NoSuchCard,
     NoSuchRequest,
     NotAwaitingApproval,
     NothingToReboot,
@@ -53,6 +55,7 @@ from bot.services.answers import (
     PreviewNote,
     RequestExpired,
     Selection,
+    StartInterrupted,
     TooManyMatched,
 )
 from bot.services.roles import RoleChange, RolesView
@@ -270,7 +273,7 @@ def answer_text(answer: Answer) -> str:
                 f":mag: {_selectors(selection)} matched no instance in "
                 f"{', '.join(region for region, _ in selection.per_region)}{why}. "
                 "Nothing was previewed; check the tag or name (tags and names are "
-                "case-sensitive)."
+                "case-sensitive)." + _unreachable_text(selection)
             )
         case TooManyMatched(selection, count, limit):
             return (
@@ -290,6 +293,9 @@ def answer_text(answer: Answer) -> str:
             # The value came from the click payload: never echo it as mrkdwn.
             shown = request_id.replace("`", "'").replace("<", "‹").replace(">", "›")[:64]
             return f"No request `{shown}` exists."
+        case NoSuchCard(card_id):
+            shown = card_id.replace("`", "'").replace("<", "‹").replace(">", "›")[:64]
+            return f"No card `{shown}` exists; nothing was previewed."
         case OtherChannel():
             return "That button belongs to a request in another channel."
         case RequestExpired(request_id, confirm_ttl):
@@ -348,10 +354,22 @@ def answer_text(answer: Answer) -> str:
             if not request.state.is_final:
                 return f"Request `{request.id}` has not finished yet; nothing to retry."
             return f"Request `{request.id}` has no failed instance to retry."
+        case CardEventsEnded():
+            return (
+                ":white_check_mark: Every event of this card has ended (or the platform is "
+                "rebooting the instance now): there is nothing left to reboot for it. "
+                "Nothing was recorded."
+            )
         case AlreadyRetried(request_id, retry_id):
             return (
                 f"Retry was clicked already on request `{request_id}`: it opened request "
                 f"`{retry_id}`. Nothing new was opened."
+            )
+        case StartInterrupted(request):
+            return (
+                f":warning: Request `{request.id}` is confirmed, but the bot's database stopped "
+                "answering while its reboot was starting. It goes on by itself as soon as the "
+                "database answers; no instance is sent a reboot twice. No need to click again."
             )
         case JobFailed(None):
             return (
@@ -390,6 +408,13 @@ def preview_note_text(note: PreviewNote) -> str | None:
         parts.append(f"Retries the failed instances of request `{note.retry_of}`.")
     if note.approval is not None:
         parts.append(f"Approval applies because {approval_triggers_text(note.approval)}.")
+    for event in note.avoids[:20]:
+        parts.append(
+            f":calendar: `{event.instance_id}`: platform reboot scheduled for "
+            f"{slack_date(event.not_before)} ({event.event_type}); this reboot avoids it."
+        )
+    if len(note.avoids) > 20:
+        parts.append(f"…and {len(note.avoids) - 20} more platform reboots it avoids.")
     return " ".join(parts) or None
 
 
@@ -419,6 +444,17 @@ def _code_safe(text: str) -> str:
     return text.replace("`", "'")[:MAX_SELECTOR_TEXT]
 
 
+def _unreachable_text(selection: Selection) -> str:
+    """Accounts a selector could not search: their role could not be assumed (§5.13)."""
+    if not selection.unreachable:
+        return ""
+    listed = ", ".join(f"`{account}` ({code})" for account, code in selection.unreachable)
+    return (
+        f" Not searched: account {listed}, whose role could not be assumed; "
+        "check ECSBOT_ACCOUNTS and the role's trust policy."
+    )
+
+
 def selection_text(selection: Selection) -> str:
     """``tag:app=web → 37 in cn-hangzhou, 4 in cn-shanghai``, with the ids given besides."""
     if not selection.matched:
@@ -426,14 +462,14 @@ def selection_text(selection: Selection) -> str:
         text = f":warning: {_selectors(selection)} matched no instance in {searched}"
         if selection.ids_given:
             text += f"; previewing the {selection.ids_given} named by id"
-        return text
+        return text + _unreachable_text(selection)
     regions = ", ".join(f"{count} in {region}" for region, count in selection.per_region)
     text = f"{_selectors(selection)} → {regions}"
     if len(selection.per_region) > 1:
         text += f" ({selection.matched} in all)"
     if selection.ids_given:
         text += f", plus {selection.ids_given} named by id"
-    return text
+    return text + _unreachable_text(selection)
 
 
 # --- roles -----------------------------------------------------------------------------
@@ -462,10 +498,14 @@ def role_change_sentence(change: RoleChange, shown: str) -> str:
     )
 
 
-def role_change_text(change: RoleChange | Denied) -> str:
+def role_change_text(change: RoleChange | Denied | AccountProblem) -> str:
     """The reply to ``/ecs-reboot grant|revoke``."""
     if isinstance(change, Denied):
         return denied_text(change.denial)
+    if isinstance(change, AccountProblem):
+        unknown = ", ".join(f"`{_code_safe(name)}`" for name in change.unknown)
+        known = ", ".join(f"`{name}`" for name in change.known)
+        return f":x: No account {unknown} here (known: {known}). Nothing was granted."
     return role_change_sentence(change, binding_text(change.binding))
 
 
@@ -595,6 +635,8 @@ def help_text(
             "• `/ecs-reboot status REQUEST_ID`: where a request stands.",
             "• `/ecs-reboot roles`: who holds which role.",
             "• `/ecs-reboot scheduled`: the scheduled reboots and the maintenance windows.",
+            "• `/ecs-reboot events`: Alibaba Cloud's pending maintenance reboots, when the "
+            "bot watches them.",
             f"• {binding_usage(Keyword.GRANT)}: give a role (admins only); {scopes} "
             "limit it to those instances.",
             f"• {binding_usage(Keyword.REVOKE)}: take it back.",

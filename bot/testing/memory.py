@@ -37,15 +37,8 @@ from typing import Any
 
 from bot.db.repositories import AuditEntry, BindingRecord
 from bot.domain.accounts import DEFAULT_ACCOUNT
-from bot.domain.errors import EcsError
-from bot.domain.model import InstanceOutcome, RequestState
-from bot.domain.policy import Binding
-from bot.domain.request import Approval, PlannedInstance, RebootRequest, may_follow
-from bot.domain.schedule import ScheduleEvent
-from bot.domain.selectors import InstanceFilter
-from bot.services.answers import Answer, PreviewNote
-from bot.services.context import Context, FlowConfig
-from bot.services.ports import (
+from bot.domain.alarms import AlarmCard, CardState
+from bot.domain.ecs_values import (
     MAX_AGENT_IDS_PER_CALL,
     MAX_IDS_PER_CALL,
     RUNNING,
@@ -54,10 +47,18 @@ from bot.services.ports import (
     DryRunBatch,
     FoundInstances,
     InstanceInfo,
-    Lease,
     RebootResult,
-    RequestUpdate,
 )
+from bot.domain.errors import EcsError
+from bot.domain.model import InstanceOutcome, RequestState, RolloutEvent
+from bot.domain.policy import Binding
+from bot.domain.request import Approval, PlannedInstance, RebootRequest, may_follow
+from bot.domain.schedule import ScheduleEvent
+from bot.domain.selectors import InstanceFilter
+from bot.ecs import catalogue
+from bot.services.answers import Answer, PreviewNote
+from bot.services.context import Context, FlowConfig
+from bot.services.ports import Lease, RequestUpdate
 from bot.simulator.clock import ManualClock
 
 # --- persistence ---------------------------------------------------------------------------
@@ -99,9 +100,17 @@ class _Tables:
     requests: dict[str, StoredRequest] = field(default_factory=dict)
     bindings: dict[BindingKey, BindingRecord] = field(default_factory=dict)
     audit: list[AuditEntry] = field(default_factory=list)
+    alarm_cards: dict[str, AlarmCard] = field(default_factory=dict)
+    deliveries: dict[str, str | None] = field(default_factory=dict)
 
     def copy(self) -> _Tables:
-        return _Tables(dict(self.requests), dict(self.bindings), list(self.audit))
+        return _Tables(
+            dict(self.requests),
+            dict(self.bindings),
+            list(self.audit),
+            dict(self.alarm_cards),
+            dict(self.deliveries),
+        )
 
 
 class MemoryDatabase:
@@ -208,6 +217,10 @@ class MemoryDatabase:
                     self._tables.bindings[key] = work.bindings[key]
                 else:
                     self._tables.bindings.pop(key, None)
+            for card_id in changes.alarm_cards:
+                self._tables.alarm_cards[card_id] = work.alarm_cards[card_id]
+            for trans_id in changes.deliveries:
+                self._tables.deliveries[trans_id] = work.deliveries[trans_id]
             for entry in work.audit[changes.audit_from :]:
                 self._tables.audit.append(
                     dataclasses.replace(entry, id=len(self._tables.audit) + 1)
@@ -222,6 +235,8 @@ class _Changes:
     requests: dict[str, None] = field(default_factory=dict)
     bindings: dict[BindingKey, None] = field(default_factory=dict)
     audit_from: int = 0
+    alarm_cards: set[str] = field(default_factory=set)
+    deliveries: set[str] = field(default_factory=set)
 
 
 class _Rows:
@@ -302,6 +317,7 @@ class MemoryRequestStore:
         changes: RequestUpdate | None = None,
         *,
         lease: Lease | None = None,
+        unstopped: bool = False,
     ) -> bool:
         sources = [from_states] if isinstance(from_states, RequestState) else list(from_states)
         if not sources:
@@ -311,6 +327,8 @@ class MemoryRequestStore:
                 raise ValueError(f"a request cannot move from {source} to {to_state}")
         stored = self._rows.request_for_write(request_id)
         if stored is None or stored.request.state not in sources:
+            return False
+        if unstopped and stored.request.stop_reason is not None:
             return False
         stored = self._updated(stored, changes or RequestUpdate())
         request = dataclasses.replace(stored.request, state=to_state)
@@ -624,6 +642,80 @@ class MemoryAuditLog:
         return entries[-limit:]
 
 
+class MemoryAlarmStore:
+    """``AlarmStore`` on one unit of work's copy of the tables."""
+
+    def __init__(self, tables: _Tables, changes: _Changes) -> None:
+        self._tables = tables
+        self._changes = changes
+
+    def first_delivery(self, trans_id: str, *, now: datetime) -> bool:
+        if trans_id in self._tables.deliveries:
+            return False
+        self._tables.deliveries[trans_id] = None
+        self._changes.deliveries.add(trans_id)
+        return True
+
+    def link_delivery(self, trans_id: str, card_id: str) -> None:
+        if trans_id in self._tables.deliveries:
+            self._tables.deliveries[trans_id] = card_id
+            self._changes.deliveries.add(trans_id)
+
+    def open_card(self, rule: str, instance_id: str) -> AlarmCard | None:
+        for card in self._tables.alarm_cards.values():
+            if (card.rule, card.instance_id, card.state) == (rule, instance_id, CardState.OPEN):
+                return card
+        return None
+
+    def get(self, card_id: str) -> AlarmCard | None:
+        return self._tables.alarm_cards.get(card_id)
+
+    def add(self, card: AlarmCard) -> bool:
+        if card.state is CardState.OPEN and self.open_card(card.rule, card.instance_id):
+            return False
+        self._tables.alarm_cards[card.id] = card
+        self._changes.alarm_cards.add(card.id)
+        return True
+
+    def save(self, card: AlarmCard) -> bool:
+        if card.id not in self._tables.alarm_cards:
+            return False
+        self._tables.alarm_cards[card.id] = card
+        self._changes.alarm_cards.add(card.id)
+        return True
+
+    def claim_post(self, card_id: str) -> bool:
+        card = self._tables.alarm_cards.get(card_id)
+        if card is None or card.message_ts is not None:
+            return False
+        return self.save(dataclasses.replace(card, message_ts=""))
+
+    def release_post(self, card_id: str) -> None:
+        card = self._tables.alarm_cards.get(card_id)
+        if card is not None and card.message_ts == "":
+            self.save(dataclasses.replace(card, message_ts=None))
+
+    def set_shown(
+        self,
+        card_id: str,
+        *,
+        message_ts: str | None = None,
+        instance_name: str | None = None,
+        instance_status: str | None = None,
+    ) -> None:
+        card = self._tables.alarm_cards.get(card_id)
+        if card is None:
+            return
+        self.save(
+            dataclasses.replace(
+                card,
+                message_ts=message_ts or card.message_ts,
+                instance_name=instance_name or card.instance_name,
+                instance_status=instance_status or card.instance_status,
+            )
+        )
+
+
 class MemoryUnitOfWork:
     """``UnitOfWork``: nothing reaches the :class:`MemoryDatabase` until ``commit``; the
     rows it wrote stay locked until then (or until it ends)."""
@@ -632,6 +724,7 @@ class MemoryUnitOfWork:
     leases: MemoryRequestStore
     roles: MemoryRoleStore
     audit: MemoryAuditLog
+    alarms: MemoryAlarmStore
 
     def __init__(self, db: MemoryDatabase) -> None:
         self._db = db
@@ -655,7 +748,7 @@ class MemoryUnitOfWork:
     ) -> None:
         self._work = None
         self._db._unlock_all(self)
-        del self.requests, self.leases, self.roles, self.audit
+        del self.requests, self.leases, self.roles, self.audit, self.alarms
 
     def commit(self) -> None:
         if self._work is None:
@@ -674,6 +767,7 @@ class MemoryUnitOfWork:
         self.requests = self.leases = MemoryRequestStore(rows)
         self.roles = MemoryRoleStore(rows)
         self.audit = MemoryAuditLog(work)
+        self.alarms = MemoryAlarmStore(work, self._changes)
 
 
 # --- ECS -------------------------------------------------------------------------------------
@@ -870,6 +964,7 @@ def _refusal(instance_id: str, region: str, code: str, message: str) -> RebootRe
         message=message,
         explanation=message,
         request_id=None,
+        kind=catalogue.kind_of(code),
     )
 
 
@@ -940,7 +1035,7 @@ class FakePresenter:
         self.calls.append(PresenterCall("notify_finished", request))
         return not self.slack_down
 
-    def notify_rollout(self, request: RebootRequest, event: str) -> bool:
+    def notify_rollout(self, request: RebootRequest, event: RolloutEvent) -> bool:
         self.calls.append(PresenterCall("notify_rollout", request, said=event))
         return not self.slack_down
 
@@ -956,6 +1051,14 @@ class FakePresenter:
 
     def tell(self, channel: str, user: str, answer: Answer) -> None:
         self.calls.append(PresenterCall("tell", channel=channel, user=user, said=answer))
+
+    def post_alarm_card(self, card: AlarmCard) -> str | None:
+        self.calls.append(PresenterCall("post_alarm_card", channel=card.channel, said=card))
+        return self._ts()
+
+    def refresh_alarm_card(self, card: AlarmCard) -> bool:
+        self.calls.append(PresenterCall("refresh_alarm_card", channel=card.channel, said=card))
+        return not self.slack_down
 
 
 class FakeGroups:

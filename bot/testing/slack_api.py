@@ -19,7 +19,11 @@ The server also plays `response_url` (any POST to `/response/<name>`), so Bolt's
 Two kinds of hooks: tests read what happened (`calls`, `wait_for`, `message`, `posted`,
 `thread`) and inject faults (`rate_limit`, `fail`, `fail_channel`, `latency`, `down`);
 the console passes `on_event` and is told of each message as it arrives (`Posted`,
-`Updated`, `Ephemeral`), which is how its transcript shows them live.
+`Updated`, `Ephemeral`, `ViewShown`), which is how its transcript shows them live.
+
+Why one long file (about 800 lines): the fake is one server whose every Web API method
+reads and writes the same messages, views and faults under one lock; split across
+modules its methods would only reach into each other's state.
 """
 
 from __future__ import annotations
@@ -49,7 +53,9 @@ WORKSPACE_URL = f"https://{TEAM_DOMAIN}.slack.com/"
 _FIRST_TS_MICROS = 1_700_000_000_000_100
 _TS_STEP_MICROS = 100
 # slack-sdk sends these as JSON strings inside form bodies, as lists in JSON bodies.
-_STRUCTURED_FIELDS = ("blocks", "attachments", "metadata")
+_STRUCTURED_FIELDS = ("blocks", "attachments", "metadata", "view")
+# Slack's trigger_id is good for one views.open within three seconds of the interaction.
+TRIGGER_TTL_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,7 @@ class Message:
     number: int = 0
     user: str = BOT_USER_ID
     edits: int = 0
+    attachments: list[dict[str, Any]] = field(default_factory=list)
 
     def buttons(self) -> list[tuple[str, dict[str, Any]]]:
         """Every button with the block id of its actions block, in display order."""
@@ -109,6 +116,10 @@ class Message:
         }
         if self.thread_ts:
             shown["thread_ts"] = self.thread_ts
+        if self.attachments:
+            shown["attachments"] = self.attachments
+        if self.user != BOT_USER_ID:
+            del shown["bot_id"]
         return shown
 
 
@@ -137,7 +148,18 @@ class Ephemeral:
     blocks: list[dict[str, Any]] = field(default_factory=list)
 
 
-Event = Posted | Updated | Ephemeral
+@dataclass(frozen=True)
+class ViewShown:
+    """A modal opened or updated (``views.open``/``views.update``), or a user's App Home
+    published (``views.publish``): ``kind`` is ``modal`` or ``home``."""
+
+    kind: str
+    view_id: str
+    view: dict[str, Any]
+    user: str | None = None
+
+
+Event = Posted | Updated | Ephemeral | ViewShown
 """What `on_event` is told about, in the order the fake answered the calls."""
 
 
@@ -198,7 +220,15 @@ class FakeSlackApi:
             "users.info": self._users_info,
             "usergroups.users.list": self._usergroups_users_list,
             "conversations.info": self._conversations_info,
+            "views.open": self._views_open,
+            "views.update": self._views_update,
+            "views.publish": self._views_publish,
         }
+        # Modals by view id, and each user's published App Home.
+        self.views: dict[str, dict[str, Any]] = {}
+        self.homes: dict[str, dict[str, Any]] = {}
+        self._used_triggers: set[str] = set()
+        self._next_view = 1
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -337,6 +367,8 @@ class FakeSlackApi:
             self._faults = _Faults()
             self.usergroups = {}
             self.users = {}
+            self.views = {}
+            self.homes = {}
 
     # --- fault injection -------------------------------------------------------------
 
@@ -514,6 +546,90 @@ class FakeSlackApi:
         self._report(Ephemeral(channel, user, text, list(params.get("blocks") or [])))
         return _ok(message_ts=self._new_ts())
 
+    def post_as_user(
+        self,
+        channel: str,
+        text: str,
+        *,
+        user: str = "U0HUMAN",
+        attachments: list[dict[str, Any]] | None = None,
+    ) -> Message:
+        """A message a person (or another app) posted: what a message shortcut is used
+        on. It is not an API call of the bot's, so it is not recorded as one."""
+        ts = self._new_ts()
+        with self._lock:
+            self._top_level += 1
+            message = Message(
+                channel=channel,
+                ts=ts,
+                text=text,
+                blocks=[],
+                number=self._top_level,
+                user=user,
+                attachments=list(attachments or []),
+            )
+            self._messages[(channel, ts)] = message
+            self._order.append((channel, ts))
+        self._report(Posted(message))
+        return message
+
+    def _views_open(self, params: dict[str, Any]) -> _Answer:
+        trigger = str(params.get("trigger_id") or "")
+        view = params.get("view")
+        if not isinstance(view, dict) or view.get("type") != "modal":
+            return _Answer(HTTPStatus.OK, _error("invalid_arguments"))
+        problem = self._trigger_problem(trigger)
+        if problem:
+            return _Answer(HTTPStatus.OK, _error(problem))
+        with self._lock:
+            view_id = f"V{self._next_view:08d}"
+            self._next_view += 1
+            shown = {**view, "id": view_id, "state": {"values": {}}}
+            self.views[view_id] = shown
+        self._report(ViewShown("modal", view_id, shown))
+        return _ok(view=shown)
+
+    def _trigger_problem(self, trigger: str) -> str | None:
+        """Slack's error for a trigger_id that is unusable: malformed, used, or older
+        than three seconds (its first part is the moment of the interaction)."""
+        issued, _, rest = trigger.partition(".")
+        if not issued.isdigit() or not rest:
+            return "invalid_trigger_id"
+        with self._lock:
+            if trigger in self._used_triggers:
+                return "exchanged_trigger_id"
+            if time.time() - int(issued) > TRIGGER_TTL_SECONDS + 1:
+                return "expired_trigger_id"
+            self._used_triggers.add(trigger)
+        return None
+
+    def _views_update(self, params: dict[str, Any]) -> _Answer:
+        view_id = str(params.get("view_id") or "")
+        view = params.get("view")
+        with self._lock:
+            if view_id not in self.views or not isinstance(view, dict):
+                return _Answer(HTTPStatus.OK, _error("not_found"))
+            shown = {**view, "id": view_id, "state": {"values": {}}}
+            self.views[view_id] = shown
+        self._report(ViewShown("modal", view_id, shown))
+        return _ok(view=shown)
+
+    def _views_publish(self, params: dict[str, Any]) -> _Answer:
+        user = str(params.get("user_id") or "")
+        view = params.get("view")
+        if not user:
+            return _Answer(HTTPStatus.OK, _error("user_not_found"))
+        if not isinstance(view, dict) or view.get("type") != "home":
+            return _Answer(HTTPStatus.OK, _error("invalid_arguments"))
+        if len(view.get("blocks") or []) > 100:
+            return _Answer(HTTPStatus.OK, _error("invalid_arguments"))
+        with self._lock:
+            view_id = str(self.homes.get(user, {}).get("id") or f"VH{len(self.homes) + 1:07d}")
+            shown = {**view, "id": view_id}
+            self.homes[user] = shown
+        self._report(ViewShown("home", view_id, shown, user=user))
+        return _ok(view=shown)
+
     def _report(self, event: Event) -> None:
         if self._on_event is not None:
             self._on_event(event)
@@ -672,5 +788,6 @@ __all__ = [
     "Posted",
     "RecordedCall",
     "Updated",
+    "ViewShown",
     "parse_body",
 ]

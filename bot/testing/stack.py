@@ -24,16 +24,17 @@ from typing import Any
 
 import httpx
 
-from bot.bootstrap import Bot, build_bot
+from bot.bootstrap import Bot, build_bot, web_app
 from bot.db.engine import make_session_factory
 from bot.db.repositories.audit import AuditEntry
 from bot.db.unit_of_work import UnitOfWork
 from bot.domain.model import RequestState, Role
 from bot.domain.policy import Binding
 from bot.domain.request import RebootRequest
-from bot.server import HttpServer, WebApp, database_answers
+from bot.server import HttpServer
 from bot.services import roles as roles_service
 from bot.services.context import Context
+from bot.services.event_watch import WatchReport, watch_once
 from bot.services.poller import PollReport, poll_once
 from bot.simulator import ManualClock, Simulator
 from bot.slack.blocks import ACTION_CONFIRM
@@ -129,6 +130,12 @@ class Harness:
         """One poller step at the bot's clock (the simulator's manual clock), as this
         bot's poller or as ``ctx`` (a replica: the same bot under another lease owner)."""
         return poll_once(ctx or self.bot.ctx, self.clock.now())
+
+    def watch(self) -> WatchReport:
+        """One pass of the platform event watch at the bot's clock (ECSBOT_EVENTS=true)."""
+        if self.bot.event_watch is None:
+            raise AssertionError("the bot runs without the event watch: set ECSBOT_EVENTS")
+        return watch_once(self.bot.event_watch, self.clock.now())
 
     def confirmed(self, count: int = 1, *, skip: int = 0) -> str:
         """A request for ``count`` instances (after the first ``skip``), previewed and
@@ -303,15 +310,7 @@ def running_bot(
             offline_settings(values), clock=manual.now, migrate=True, job_workers=job_workers
         )
         try:
-            server = HttpServer(
-                WebApp(
-                    bot.app,
-                    signing_secret=bot.signing_secret,
-                    health=lambda: database_answers(bot.engine),
-                ),
-                host="127.0.0.1",
-                port=0,
-            )
+            server = HttpServer(web_app(bot), host="127.0.0.1", port=0)
             server.start()
             try:
                 with SlackRequestSender(

@@ -4,8 +4,7 @@ role when first needed; the DryRun goes out as the requester's role session and 
 reboot as the confirmer's, which the simulator records per call (the audit trail
 ActionTrail would show).
 
-``--account`` is not in the command parser yet: these tests reach an account through
-``ECSBOT_DEFAULT_ACCOUNT``, which the parser's flag will override."""
+A command names its accounts with ``--account``; without it, ``ECSBOT_DEFAULT_ACCOUNT``."""
 
 from __future__ import annotations
 
@@ -17,6 +16,7 @@ import pytest
 from bot.domain.model import InstanceOutcome, RequestState, Role, Verdict
 from bot.services.history import request_json
 from bot.slack.blocks import ACTION_CONFIRM
+from bot.slack.outcomes import instance_message
 from tests.e2e.harness import ADMIN, OPERATOR, Harness, running_bot
 
 HZ = "cn-hangzhou"
@@ -85,7 +85,7 @@ def test_a_reboot_in_the_default_account_is_signed_for_requester_and_confirmer(
     ]
     assert {c[3] for c in calls if c[0] != "RebootInstances"} == {"ecs-reboot-bot"}
     assert {c[2] for c in calls} == {"prod"}
-    row = request_json(final)
+    row = request_json(final, message=instance_message)
     assert row["accounts"] == ["prod"]
     assert {i["account"] for i in row["instances"]} == {"prod"}
     json.dumps(row)
@@ -141,3 +141,80 @@ def test_an_operator_bound_to_staging_is_denied_for_prod(prod_default: Harness) 
     assert "prod · cn-hangzhou" in answer
     assert h.previews() == []
     assert [c for c in h.sim.calls.all() if c.action == "RebootInstances"] == []
+
+
+def test_account_flag_reboots_only_that_accounts_instance_with_its_role(
+    prod_default: Harness,
+) -> None:
+    h = prod_default
+    target = h.sim.fleet_of("staging").ids(HZ)[0]
+    h.command(f"--account staging {target}", user=OPERATOR)
+    h.settle()
+    request_id, _ = h.last_preview()
+    assert [i.ref.account for i in h.request(request_id).instances] == ["staging"]
+    h.click(ACTION_CONFIRM, request_id, user=CONFIRMER)
+    h.settle()
+    h.run_until_final(request_id)
+    assert h.sim.fleet_of("staging").reboot_counts(HZ) == {target: 1}
+    assert h.sim.fleet_of("prod").reboot_counts(HZ) == {}
+    reboots = [c for c in _ecs_calls(h) if c[0] == "RebootInstances" and not c[1]]
+    assert reboots == [("RebootInstances", False, "staging", f"slack-{CONFIRMER}")]
+    assert request_json(h.request(request_id), message=instance_message)["accounts"] == ["staging"]
+
+
+def test_an_unknown_account_and_bare_ids_over_two_accounts_are_input_errors(
+    prod_default: Harness,
+) -> None:
+    h = prod_default
+    target = h.sim.fleet_of("prod").ids(HZ)[0]
+    h.command(f"--account nope {target}")
+    h.command(f"--account prod,staging {target}")
+    malformed = h.command(f"--account Prod! {target}").json()["text"]
+    h.settle()
+    # Two answers of jobs that may run side by side: told apart by what they say.
+    answers = h.ephemerals(OPERATOR)
+    assert len(answers) == 2
+    [unknown] = [answer for answer in answers if "`nope`" in answer]
+    [bare] = [answer for answer in answers if answer != unknown]
+    assert "`nope`" in unknown
+    assert "`prod`, `staging`" in unknown
+    assert "one account" in bare
+    assert "not an account name" in malformed
+    assert h.sim.calls.all() == []
+    assert h.previews() == []
+
+
+def test_a_selector_over_both_accounts_previews_both_grouped(prod_default: Harness) -> None:
+    h = prod_default
+    h.command("--account prod,staging tag:app=web")
+    h.settle()
+    request_id, preview = h.last_preview()
+    accounts = {i.ref.account for i in h.request(request_id).instances}
+    assert accounts == {"prod", "staging"}
+    shown = json.dumps(preview.blocks, ensure_ascii=False)
+    assert "prod · cn-hangzhou" in shown
+    assert "staging · cn-hangzhou" in shown
+    assert shown.index("prod · cn-hangzhou") < shown.index("staging · cn-hangzhou")
+
+
+def test_grant_takes_an_account_and_refuses_an_unknown_one(prod_default: Harness) -> None:
+    h = prod_default
+    answer = h.command("grant <@U0STAGER> operator --account staging", user=ADMIN)
+    assert "operator" in answer.json()["text"]
+    with h.bot.ctx.uow() as uow:
+        [binding] = uow.roles.bindings_for(["U0STAGER"])
+    assert binding.account == "staging"
+    refused = h.command("grant <@U0OTHER> operator --account nope", user=ADMIN).json()["text"]
+    assert "No account `nope`" in refused
+    with h.bot.ctx.uow() as uow:
+        assert uow.roles.bindings_for(["U0OTHER"]) == []
+
+
+def test_a_selector_tells_which_account_it_could_not_search(prod_default: Harness) -> None:
+    h = prod_default
+    h.sim.sts.remove_role(h.sim.role_arn("staging"))
+    h.command("--account prod,staging tag:app=web")
+    h.settle()
+    _, preview = h.last_preview()
+    shown = json.dumps(preview.blocks, ensure_ascii=False)
+    assert "Not searched: account `staging` (EntityNotExist.Role)" in shown

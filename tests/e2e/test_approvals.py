@@ -18,6 +18,7 @@ from bot.slack.blocks import (
     ACTION_REJECT,
     ACTION_RETRY,
 )
+from bot.slack.outcomes import instance_message
 from tests.e2e.harness import (
     ADMIN,
     CHANNEL,
@@ -153,7 +154,7 @@ def test_quorum_of_two_with_concurrent_clicks_starts_exactly_once(approvals_bot:
         1,
     ]
     assert request.state is RequestState.SUCCEEDED
-    history = history_rows(h.bot.ctx.uow, limit=20)
+    history = history_rows(h.bot.ctx.uow, limit=20, message=instance_message)
     [row] = [r for r in history if r["id"] == request_id]
     assert sorted(a["user"] for a in row["approvals"]) == [SECOND, THIRD]
     assert row["reason"] == "kernel patch"

@@ -23,6 +23,7 @@ from bot.console.commands import (
     Click,
     Comment,
     Invalid,
+    PlatformEvent,
     PlayAs,
     Slash,
     Sleep,
@@ -83,8 +84,12 @@ def test_the_demo_plays_the_whole_flow(private_tempdir: Path) -> None:
     preview = _after(flow, "#ops › msg 1\n")
     preview = preview[: preview.index("click confirm")]
     for instance in running:
-        assert re.search(rf"`{instance}` `\S+` cn-hangzhou · Running · ● will reboot", preview)
-    assert f"`{stopped}` `batch-01` cn-hangzhou · Stopped · ○ not Running (Stopped)" in preview
+        assert re.search(
+            rf"`{instance}` `\S+` prod · cn-hangzhou · Running · ● will reboot", preview
+        )
+    assert (
+        f"`{stopped}` `batch-01` prod · cn-hangzhou · Stopped · ○ not Running (Stopped)" in preview
+    )
     assert "[ Reboot 3 ] (primary)  [ Cancel ]" in preview
 
     # The click, the thread, the summary and the notifications.
@@ -99,7 +104,7 @@ def test_the_demo_plays_the_whole_flow(private_tempdir: Path) -> None:
     # Then by tag: the preview says what the selector matched, the click reboots those.
     by_tag = _after(flow, "U0DEMO #ops> /ecs-reboot tag:app=pay")
     assert "Looking up `tag:app=pay` in cn-hangzhou…" in by_tag
-    assert "`tag:app=pay` → 3 in cn-hangzhou." in by_tag
+    assert "`tag:app=pay` → 3 in prod:cn-hangzhou." in by_tag
     assert "[ Reboot 3 ] (primary)  [ Cancel ]" in by_tag
     assert "3/3 back" in _after(by_tag, "click confirm")
     assert re.search(r"#ops-notify › msg \d+\n +↻ Reboot of 3 instances in cn-hangzhou", flow)
@@ -123,6 +128,22 @@ def test_the_demo_plays_the_whole_flow(private_tempdir: Path) -> None:
     started = _after(listing, "U0DEMO #ops> wait").split("U0DEMO #ops>")[1]
     assert "RebootInstances accepted 1/1" in started
     assert "1/1 back" in started
+
+    # A reboot in the second account: the preview names it, and it comes back.
+    staging = _after(transcript, "U0DEMO #ops> /ecs-reboot --account staging")
+    assert "staging · cn-hangzhou" in staging
+    assert "1/1 back" in _after(staging, "click confirm")
+    assert "of account staging" in staging
+
+    # A CloudMonitor alarm: one card, updated by the repeat; its Reboot… previews with
+    # the alarm as the reason and reboots on confirm; recovery takes the button away.
+    alarm = _after(transcript, "(CloudMonitor calls the bot: cpu-high on")
+    assert alarm.count("CloudMonitor alarm `cpu-high`") >= 2
+    assert "Fired 2 times" in alarm
+    reboot = _after(alarm, "U0DEMO #ops> click reboot")
+    assert "Reason: CloudMonitor: cpu-high (CPUUtilization = 99.1)" in reboot
+    assert "1/1 back" in _after(reboot, "click confirm")
+    assert "CloudMonitor alarm `cpu-high` — recovered" in _after(reboot, "alarm ok")
 
     assert transcript.rstrip().endswith("Stopping the bot, the simulator and the terminal Slack…")
     assert list(private_tempdir.iterdir()) == [], "the throw-away database was left behind"
@@ -226,6 +247,9 @@ def test_the_command_line_demo_exits_zero_with_the_summary() -> None:
         ("as U0SOMEONE", PlayAs("U0SOMEONE")),
         ("wait", Wait()),
         ("sleep 1.5", Sleep(1.5)),
+        ("click reboot-now", Click("reboot-now")),
+        ("platform-event i-abc 600", PlatformEvent("i-abc", 600.0)),
+        ("platform-event i-abc", PlatformEvent("i-abc")),
     ],
 )
 def test_console_lines_parse(line: str, command: object) -> None:
@@ -237,7 +261,7 @@ def test_console_lines_parse(line: str, command: object) -> None:
     [
         "/",
         "click",
-        "click reboot",
+        "click explode",
         "click confirm a b",
         "as",
         "as bob",
@@ -245,6 +269,10 @@ def test_console_lines_parse(line: str, command: object) -> None:
         "sleep -1",
         "sleep nan",
         "hello",
+        "platform-event",
+        "platform-event web-01",
+        "platform-event i-abc soon",
+        "platform-event i-abc 0",
     ],
 )
 def test_console_lines_that_make_no_sense_get_a_hint(line: str) -> None:
@@ -273,6 +301,21 @@ def test_the_demo_rolls_twelve_web_instances_out_with_a_pause(private_tempdir: P
     assert "Done: ✔ succeeded · 12/12 back" in resumed
 
 
+def test_the_demo_shows_a_platform_event_card_and_reboot_now_avoiding_it(
+    private_tempdir: Path,
+) -> None:
+    code, transcript = _run()
+    assert code == 0, transcript
+    scene = _after(transcript, "U0DEMO #ops> platform-event")
+    assert "(simulator: Alibaba Cloud schedules SystemMaintenance.Reboot of" in scene
+    assert "== Alibaba Cloud scheduled 1 maintenance reboot in cn-hangzhou (prod) ==" in scene
+    clicked = _after(scene, "U0DEMO #ops> click reboot-now")
+    assert "Reason: Alibaba Cloud SystemMaintenance.Reboot e-" in clicked
+    done = _after(clicked, "U0DEMO #ops> click confirm")
+    assert "avoided by request" in " ".join(done.split())
+    assert "Every event of this card has ended." in done
+
+
 def test_the_max_errors_scene_stops_when_the_canary_never_comes_back() -> None:
     out = io.StringIO()
     code = run_console(
@@ -284,3 +327,36 @@ def test_the_max_errors_scene_stops_when_the_canary_never_comes_back() -> None:
     summary = " ".join(_after(transcript, "Done: ■ aborted").split())
     assert "(1 timed out, 11 aborted)" in summary
     assert "more than the 0 tolerated; no new wave" in summary
+
+
+def test_the_console_plays_the_form_the_message_shortcut_and_app_home() -> None:
+    script = "\n".join(
+        [
+            "form",
+            "submit",
+            "submit targets=i-bad",
+            "shortcut please reboot {id1}",
+            'submit reason="asked in chat"',
+            "click confirm",
+            "wait",
+            "home",
+        ]
+    )
+
+    code, transcript = _run(script)
+
+    assert code == 0, transcript
+    assert "Form: Reboot ECS instances" in transcript
+    assert "[instances] Instances (optional):" in transcript
+    empty = _after(transcript, "U0DEMO #ops> submit\n")
+    assert "targets: Pick instances above" in empty
+    assert "targets: i-bad is not a valid instance id" in transcript
+    shortcut = _after(transcript, "U0DEMO #ops> shortcut please reboot")
+    assert "[targets] Or paste ids, console lines, selectors (optional): i-" in shortcut
+    preview = _after(shortcut, "(the form closes)")
+    assert "↳ [thread of msg" in preview
+    assert "Reason: asked in chat" in preview
+    assert "1/1 back" in preview
+    home = _after(transcript, "App Home of @U0DEMO")
+    assert "Your last requests" in home
+    assert "admin everywhere" in home

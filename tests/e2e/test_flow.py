@@ -13,8 +13,9 @@ import pytest
 
 from bot.cli import main as cli_main
 from bot.domain.model import InstanceOutcome, RequestState, Role, Verdict
-from bot.ecs.client import RetryPolicy
+from bot.ecs.wire import RetryPolicy
 from bot.slack.blocks import ACTION_CANCEL, ACTION_CONFIRM
+from bot.slack.outcomes import outcome_sentence
 from tests.e2e.harness import (
     ADMIN,
     CHANNEL,
@@ -287,7 +288,7 @@ def test_a_reboot_call_throttled_beyond_the_retries_is_sent_at_the_next_poll(
     waiting = h.request(request_id).instances
     assert [i.outcome for i in waiting] == [InstanceOutcome.PENDING] * 2
     assert all(i.reboot_sent_at is None and i.reboot_calls == 0 for i in waiting)
-    assert "nothing was sent: trying again at the next poll" in str(waiting[0].message)
+    assert "nothing was sent: trying again at the next poll" in str(outcome_sentence(waiting[0]))
     assert not [c for c in h.sim.calls.of("RebootInstances", dry_run=False) if c.applied]
 
     h.run_until_final(request_id, limit=60)
@@ -318,7 +319,7 @@ def test_a_reboot_call_throttled_for_the_whole_timeout_ends_failed_never_sent(
     assert h.request(request_id).state is RequestState.FAILED
     assert instance.outcome is InstanceOutcome.FAILED
     assert instance.code == "Throttling.User"
-    assert "never sent" in str(instance.message)
+    assert "never sent" in str(outcome_sentence(instance))
     assert h.sim.fleet.reboot_count(REGION, ids[0]) == 0
 
 

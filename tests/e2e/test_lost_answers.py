@@ -1,21 +1,26 @@
 """A lost answer is resolved, not waited out (docs/PRODUCT.md §5.4, docs/decisions/0003): a real
 ``RebootInstances`` call whose answer is lost is followed by a look at the instances, and
-those that did not restart are sent the call once more, never more than two calls per
-instance and request. Signed Slack requests over HTTP, the simulator's faults behind,
-the poller driven on the manual clock."""
+those that did not restart are sent the call once more; when that answer is lost too, a
+further call goes out only once no earlier call can act (ECSBOT_INFLIGHT_BOUND), with
+doubling gaps, and never to an instance seen leaving Running. Signed Slack requests over
+HTTP, the simulator's faults behind, the poller driven on the manual clock."""
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections import Counter
-from datetime import timedelta
+from collections.abc import Iterator
+from datetime import datetime, timedelta
 
 import pytest
 
-from bot.domain.model import InstanceOutcome, RequestState
+from bot.domain.model import InstanceOutcome, RequestState, Role
+from bot.services.history import history_rows
 from bot.services.ports import RequestUpdate
 from bot.slack.blocks import ACTION_CONFIRM
-from tests.e2e.harness import OPERATOR, REGION, Harness, text_of
+from bot.slack.outcomes import instance_message
+from tests.e2e.harness import OPERATOR, REGION, Harness, running_bot, text_of
 
 # Far below ECSBOT_REBOOT_TIMEOUT (600 s): "resolved within seconds".
 QUICK = 30
@@ -167,19 +172,125 @@ def test_a_call_still_in_flight_at_the_look_costs_at_most_one_extra_reboot(
     assert [i.reboot_calls for i in final.instances] == [2, 2]
 
 
-def test_a_second_lost_answer_is_watched_never_a_third_call(harness: Harness) -> None:
-    h = harness
+# Short times for the further calls: fractions allowed (the clock is moved by hand).
+BOUND = 2.5
+
+
+@pytest.fixture
+def bounded(migrated_url: str) -> Iterator[Harness]:
+    """The bot with ECSBOT_INFLIGHT_BOUND at BOUND seconds, the timeout at its default."""
+    with running_bot(migrated_url, env={"ECSBOT_INFLIGHT_BOUND": str(BOUND)}) as h:
+        h.grant(OPERATOR, Role.OPERATOR)
+        yield h
+
+
+def _real_call_moments(h: Harness, instance_id: str) -> list[datetime]:
+    return [c.at for c in h.sim.calls.of("RebootInstances", dry_run=False) if instance_id in c.ids]
+
+
+def test_both_answers_lost_with_nothing_done_reboots_once_with_a_third_call(
+    bounded: Harness,
+) -> None:
+    """§5.4: a lost answer never fails a reboot by itself. The third call goes out once the
+    instance is seen Running with its old StartTime at least the bound after the second."""
+    h = bounded
     request_id, ids = previewed(h, 2)
-    # Both answers lost, neither call applied: the instances never restart.
     h.sim.faults.fail("RebootInstances", code="InternalError", times=2)
+    started = h.clock.now()
     _confirm(h, request_id)
-    h.run_until_final(request_id, step=30.0, limit=40)
+    assert _real_calls(h) == {i: 2 for i in ids}
+    assert [i.reboot_calls for i in h.request(request_id).instances] == [2, 2]
+
+    h.run_until_final(request_id, step=0.5, limit=120)
 
     final = h.request(request_id)
+    assert final.state is RequestState.SUCCEEDED
+    assert [h.sim.fleet.reboot_count(REGION, i) for i in ids] == [1, 1]
+    assert _real_calls(h) == {i: 3 for i in ids}
+    assert [i.reboot_calls for i in final.instances] == [3, 3]
+    assert (h.clock.now() - started).total_seconds() <= h.bot.settings.reboot_timeout
+    for instance_id in ids:
+        _, second, third = _real_call_moments(h, instance_id)
+        assert third - second >= timedelta(seconds=BOUND)
+    [row] = [
+        r
+        for r in history_rows(h.bot.ctx.uow, limit=5, message=instance_message)
+        if r["id"] == request_id
+    ]
+    history = {i["instance_id"]: i for i in row["instances"]}
+    assert {i: history[i]["reboot_calls"] for i in ids} == {i: 3 for i in ids}
+    assert h.audit_actions(request_id).count("resend") == 2
+
+
+def test_every_answer_lost_gets_calls_with_doubling_gaps_until_one_acts(bounded: Harness) -> None:
+    h = bounded
+    request_id, ids = previewed(h, 1)
+    h.sim.faults.fail("RebootInstances", code="ServiceUnavailable", times=4)
+    _confirm(h, request_id)
+    h.run_until_final(request_id, step=0.5, limit=240)
+
+    final = h.request(request_id)
+    assert final.state is RequestState.SUCCEEDED
+    assert h.sim.fleet.reboot_count(REGION, ids[0]) == 1
+    moments = _real_call_moments(h, ids[0])
+    assert len(moments) == 5
+    assert final.instances[0].reboot_calls == 5
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(moments[1:])]
+    assert [g >= BOUND * 2**k for k, g in enumerate(gaps)] == [True, True, True]
+
+
+def test_an_answer_lost_after_the_effect_of_the_second_call_is_never_sent_again(
+    bounded: Harness,
+) -> None:
+    """The second call acted, then its answer was lost: the instance is seen leaving
+    Running, so no further call goes out, however long it is watched."""
+    h = bounded
+    request_id, ids = previewed(h, 2)
+    h.sim.faults.fail("RebootInstances", code="InternalError", times=1)
+    h.sim.faults.timeout_after_apply("RebootInstances", times=1, mode="drop")
+    _confirm(h, request_id)
+    h.run_until_final(request_id, step=0.5, limit=120)
+    for _ in range(20):  # well past the bound and the gaps
+        h.clock.advance(BOUND)
+        h.tick()
+
+    final = h.request(request_id)
+    assert final.state is RequestState.SUCCEEDED
     assert _real_calls(h) == {i: 2 for i in ids}
-    assert [h.sim.fleet.reboot_count(REGION, i) for i in ids] == [0, 0]
-    assert {i.outcome for i in final.instances} == {InstanceOutcome.TIMED_OUT}
-    assert final.state is RequestState.FAILED
+    assert [h.sim.fleet.reboot_count(REGION, i) for i in ids] == [1, 1]
+    assert [i.reboot_calls for i in final.instances] == [2, 2]
+
+
+def test_no_further_call_while_the_instance_is_not_running(bounded: Harness) -> None:
+    """Both answers lost, and the instance stopped meanwhile (by someone else): it was
+    seen leaving Running, so it never gets a further call; the timeout ends it."""
+    h = bounded
+    request_id, ids = previewed(h, 1)
+    h.sim.faults.fail("RebootInstances", code="InternalError", times=2)
+    _confirm(h, request_id)
+    h.sim.fleet.update(REGION, ids[0], status="Stopped")
+    h.run_until_final(request_id, step=5.0, limit=200)
+
+    final = h.request(request_id)
+    assert _real_calls(h) == {ids[0]: 2}
+    assert final.instances[0].outcome is InstanceOutcome.TIMED_OUT
+    assert final.instances[0].reboot_calls == 2
+
+
+def test_a_refused_further_call_fails_the_instance_with_ecs_reason(bounded: Harness) -> None:
+    """Past the bound nothing earlier can act, so a refusal of the further call is final."""
+    h = bounded
+    request_id, ids = previewed(h, 1)
+    h.sim.faults.fail("RebootInstances", code="InternalError", times=2)
+    _confirm(h, request_id)
+    h.sim.fleet.update(REGION, ids[0], locks=("security",))
+    h.run_until_final(request_id, step=0.5, limit=120)
+
+    final = h.request(request_id)
+    assert final.instances[0].outcome is InstanceOutcome.FAILED
+    assert final.instances[0].reboot_calls == 3
+    assert h.sim.fleet.reboot_count(REGION, ids[0]) == 0
+    assert final.instances[0].code == "InstanceLockedForSecurity"
 
 
 def crashed_after_recording(h: Harness, request_id: str, *, calls: int) -> None:
@@ -217,15 +328,24 @@ def test_a_crash_between_recording_the_call_and_its_answer_is_resolved(harness: 
     assert [i.reboot_calls for i in final.instances] == [2, 2]
 
 
-def test_a_crash_after_recording_the_second_call_sends_no_third(harness: Harness) -> None:
+def test_a_crash_after_recording_the_second_call_sends_a_third_only_past_the_bound(
+    harness: Harness,
+) -> None:
+    """Two calls recorded, no answer (the process died): the successor watches, and once
+    the default bound (60 s) is over and the instance is still Running since before the
+    first call, the third call goes out, counted first."""
     h = harness
-    request_id, _ = previewed(h, 1)
+    request_id, ids = previewed(h, 1)
     crashed_after_recording(h, request_id, calls=2)
-    h.run_until_final(request_id, step=30.0, limit=40)
+    recorded = h.clock.now()
+    h.run_until_final(request_id, step=5.0, limit=40)
 
     final = h.request(request_id)
-    assert h.sim.calls.count("RebootInstances", dry_run=False) == 0
-    assert final.instances[0].outcome is InstanceOutcome.TIMED_OUT
+    (third,) = h.sim.calls.of("RebootInstances", dry_run=False)
+    assert third.at - recorded >= timedelta(seconds=60)
+    assert final.state is RequestState.SUCCEEDED
+    assert final.instances[0].reboot_calls == 3
+    assert h.sim.fleet.reboot_count(REGION, ids[0]) == 1
 
 
 def test_a_second_call_sent_late_is_given_the_whole_timeout(harness: Harness) -> None:

@@ -297,15 +297,22 @@ def test_a_forged_value_is_not_echoed_as_a_mention(harness: Harness) -> None:
 
 
 @pytest.mark.parametrize("text", ["", "   ", "\n\t"])
-def test_a_command_with_no_text_gets_the_help(harness: Harness, text: str) -> None:
+def test_a_command_with_no_text_opens_the_form(harness: Harness, text: str) -> None:
     h = harness
     response = h.command(text)
     assert response.status_code == 200
+    h.settle()
+    assert [v["callback_id"] for v in h.slack.views.values()] == ["reboot_form"]
+    # Nothing is previewed, dry-run or rebooted by opening a form.
+    assert h.sim.calls.count("RebootInstances") == 0
+    assert h.previews() == []
+    _assert_still_serving(h)
+
+
+def test_help_is_still_the_help(harness: Harness) -> None:
+    response = harness.command("help")
     assert "/ecs-reboot" in response.json()["text"]
     assert "TARGETS" in response.json()["text"]
-    h.settle()
-    assert len(h.sim.calls) == 0
-    _assert_still_serving(h)
 
 
 def test_a_command_with_no_user_is_refused(harness: Harness) -> None:

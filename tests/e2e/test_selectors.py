@@ -12,6 +12,7 @@ import pytest
 from bot.domain.model import InstanceOutcome, RequestState, Role
 from bot.services.history import request_json
 from bot.slack.blocks import ACTION_CONFIRM
+from bot.slack.outcomes import instance_message
 from tests.e2e.harness import OPERATOR, Harness, Message, buttons, running_bot
 
 HZ, SH = "cn-hangzhou", "cn-shanghai"
@@ -80,7 +81,10 @@ def test_a_tag_selector_across_two_regions_previews_and_reboots_exactly_its_matc
         for instance_id in h.sim.fleet.ids(region):
             expected = 1 if instance_id in pay_hz + pay_sh else 0
             assert h.sim.fleet.reboot_count(region, instance_id) == expected
-    assert request_json(final)["selectors"] == ["tag:app=pay", "tag:env=prod"]
+    assert request_json(final, message=instance_message)["selectors"] == [
+        "tag:app=pay",
+        "tag:env=prod",
+    ]
 
 
 def test_a_name_wildcard_with_ids_and_a_duplicate(harness: Harness) -> None:

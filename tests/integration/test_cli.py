@@ -449,9 +449,17 @@ def test_history_json_is_one_array_newest_first_in_the_documented_schema(
         assert isinstance(row["force"], bool)
         assert datetime.fromisoformat(row["created_at"]).tzinfo is not None
         for instance in row["instances"]:
-            assert {"instance_id", "account", "region", "outcome", "code", "message"} <= set(
-                instance
-            )
+            assert {
+                "instance_id",
+                "account",
+                "region",
+                "outcome",
+                "code",
+                "message",
+                "wave",
+                "reboot_calls",
+            } <= set(instance)
+            assert isinstance(instance["reboot_calls"], int)
 
     newest, middle, oldest = rows
     assert newest["state"] == "previewed"
@@ -650,6 +658,24 @@ STAGING_ROLE = "acs:ram::6543210987654321:role/ecs-reboot-bot"
         (("history",), {"ECSBOT_MAX_INSTANCES": "lots"}, "ECSBOT_MAX_INSTANCES"),
         (("history",), {"SLACK_API_URL": "slack.com/api"}, "SLACK_API_URL"),
         (("history",), {"ECSBOT_ECS_ENDPOINT": "ecs.aliyuncs.com"}, "ECSBOT_ECS_ENDPOINT"),
+        (("history",), {"ECSBOT_EVENT_REGIONS": "Hangzhou"}, "ECSBOT_EVENT_REGIONS"),
+        (("history",), {"ECSBOT_EVENTS_INTERVAL": "0"}, "ECSBOT_EVENTS_INTERVAL"),
+        (("history",), {"ECSBOT_EVENTS_CHANNEL": "#ops"}, "ECSBOT_EVENTS_CHANNEL"),
+        (
+            ("serve",),
+            {"ECSBOT_EVENTS": "true", "ECSBOT_DEFAULT_REGION": "", "ECSBOT_EVENT_REGIONS": ""},
+            "ECSBOT_EVENT_REGIONS",
+        ),
+        (
+            ("serve",),
+            {
+                "ECSBOT_EVENTS": "true",
+                "ECSBOT_EVENT_REGIONS": "cn-hangzhou",
+                "ECSBOT_NOTIFY_CHANNEL": "",
+                "ECSBOT_EVENTS_CHANNEL": "",
+            },
+            "ECSBOT_EVENTS_CHANNEL",
+        ),
         (("serve",), {"PORT": "99999"}, "PORT"),
         (("serve",), {"SLACK_SIGNING_SECRET": None}, "SLACK_SIGNING_SECRET"),
         (("serve",), {"SLACK_SIGNING_SECRET": ""}, "SLACK_SIGNING_SECRET"),
@@ -732,3 +758,28 @@ def test_python_dash_m_bot_without_a_command_prints_usage(tmp_path: Path) -> Non
     assert finished.returncode == 2
     for command in ("serve", "socket", "poller", "migrate", "simulator", "roles", "history"):
         assert command in finished.stdout
+
+
+@pytest.mark.parametrize("mode", ["http", "socket"])
+def test_manifest_enables_the_form_shortcuts_and_app_home(cli: Cli, mode: str) -> None:
+    args = ("--socket",) if mode == "socket" else ("--url", "https://bot.example.com")
+    manifest = _manifest(cli, *args)
+
+    shortcuts = {s["callback_id"]: s for s in manifest["features"]["shortcuts"]}
+    assert shortcuts["reboot_open"]["type"] == "global"
+    assert shortcuts["reboot_from_message"]["type"] == "message"
+    for shortcut in shortcuts.values():
+        # Slack's manifest schema: a name of at most 24 characters, a description of 150.
+        assert 0 < len(shortcut["name"]) <= 24
+        assert 0 < len(shortcut["description"]) <= 150
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+    assert manifest["settings"]["event_subscriptions"]["bot_events"] == ["app_home_opened"]
+    assert "commands" in manifest["oauth_config"]["scopes"]["bot"]  # shortcuts need it
+    interactivity = manifest["settings"]["interactivity"]
+    if mode == "http":
+        events = "https://bot.example.com/slack/events"
+        assert interactivity["message_menu_options_url"] == events
+        assert manifest["settings"]["event_subscriptions"]["request_url"] == events
+    else:
+        assert "message_menu_options_url" not in interactivity
+        assert "request_url" not in manifest["settings"]["event_subscriptions"]

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 
 from bot.domain.errors import EcsError, EcsOutcomeUnknown, EcsTransientError
+from bot.domain.events import REBOOT_EVENT_TYPES, EventState
 from bot.ecs import catalogue
-from bot.ecs.client import EcsClient, RetryPolicy, SignatureVersion
+from bot.ecs.client import EcsClient, SignatureVersion
 from bot.ecs.credentials import StaticCredentialsProvider
+from bot.ecs.wire import RetryPolicy
 from bot.simulator import ManualClock, Simulator
 
 HZ = "cn-hangzhou"
@@ -442,3 +445,68 @@ def test_describe_gives_up_after_four_attempts(sim: Simulator, make_client: Clie
     assert info.value.explanation == catalogue.explain("InternalError")
     assert sim.calls.count("DescribeInstances") == 4
     assert bot.sleeps == [0.1, 0.2, 0.4]
+
+
+# --- platform events: DescribeInstanceHistoryEvents -------------------------------------------
+
+WATCHED = ("Scheduled", "Executing")
+
+
+def schedule(sim: Simulator, clock: ManualClock, count: int) -> list[str]:
+    """``count`` reboot events over the region's instances, deadlines a minute apart."""
+    ids = sim.fleet.ids(HZ)
+    made: list[str] = []
+    for n in range(count):
+        not_before = clock() + timedelta(hours=2, minutes=n)
+        made += sim.events.create(HZ, [ids[n % len(ids)]], not_before=not_before)
+    return made
+
+
+def test_every_page_of_pending_events_as_domain_values(
+    sim: Simulator, clock: ManualClock, make_client: ClientFactory
+) -> None:
+    made = schedule(sim, clock, 230)
+    bot = make_client()
+    events = bot.client.describe_events(HZ, states=WATCHED, types=REBOOT_EVENT_TYPES)
+    assert sorted(e.event_id for e in events) == sorted(made)
+    calls = sim.calls.of("DescribeInstanceHistoryEvents")
+    assert [c.params["PageNumber"] for c in calls] == ["1", "2", "3"]
+    assert {c.params["PageSize"] for c in calls} == {"100"}
+    first = next(e for e in events if e.event_id == made[0])
+    assert first.state is EventState.SCHEDULED
+    assert first.account == "default"
+    assert first.region == HZ
+    assert first.not_before == (clock() + timedelta(hours=2)).replace(microsecond=0)
+    assert first.event_type == "SystemMaintenance.Reboot"
+    assert first.instance_id == sim.fleet.ids(HZ)[0]
+
+
+def test_by_event_id_100_a_call_finished_ones_only(
+    sim: Simulator, clock: ManualClock, make_client: ClientFactory
+) -> None:
+    made = schedule(sim, clock, 150)
+    sim.events.cancel(HZ, made[:100])
+    sim.events.cancel(HZ, made[100:120])
+    bot = make_client()
+    sim.calls.clear()
+    events = bot.client.describe_events(HZ, event_ids=made)
+    # Without a status the API answers finished events only: the 30 still Scheduled
+    # are not there.
+    assert sorted(e.event_id for e in events) == sorted(made[:120])
+    assert {e.state for e in events} == {EventState.CANCELED}
+    assert all(e.finished_at is not None for e in events)
+    calls = sim.calls.of("DescribeInstanceHistoryEvents")
+    assert [sum(k.startswith("EventId.") for k in c.params) for c in calls] == [100, 50]
+
+
+def test_throttling_is_retried_and_then_raised(
+    sim: Simulator, clock: ManualClock, make_client: ClientFactory
+) -> None:
+    schedule(sim, clock, 3)
+    bot = make_client()
+    sim.faults.throttle("DescribeInstanceHistoryEvents", times=2)
+    assert len(bot.client.describe_events(HZ, states=WATCHED)) == 3
+    assert len(bot.sleeps) == 2
+    sim.faults.throttle("DescribeInstanceHistoryEvents", times=10)
+    with pytest.raises(EcsTransientError):
+        bot.client.describe_events(HZ, states=WATCHED)

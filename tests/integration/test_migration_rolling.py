@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from bot.db.migrate import check_models_match
 from bot.domain.model import InstanceOutcome, RequestState
 from bot.services.history import request_json
+from bot.slack.outcomes import instance_message
 from tests.fixtures_db import OldInsert, upgraded_from
 
 # The head this branch's migration follows; the one constant to change when re-chained.
@@ -37,7 +38,7 @@ def test_upgrade_from_the_previous_head_keeps_old_requests_as_one_wave(
     assert old is not None
     assert old.state is RequestState.SUCCEEDED
     assert old.instances[0].outcome is InstanceOutcome.SUCCEEDED
-    row = request_json(old)
+    row = request_json(old, message=instance_message)
     assert row["rollout"] == {"waves": 1, "canary": None, "batch": None, "max_errors": None}
     assert [i["wave"] for i in row["instances"]] == [1]
     assert old.stop_reason is None

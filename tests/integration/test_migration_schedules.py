@@ -1,4 +1,4 @@
-"""Migration 0010 (scheduled reboots and windows) upgrades a database at the previous
+"""Migration 0013 (scheduled reboots and windows) upgrades a database at the previous
 head, on SQLite and PostgreSQL: an executing request reads back with no schedule and no
 window, so it goes on now, any time of day; and a scheduled one round-trips."""
 
@@ -13,7 +13,7 @@ from bot.services.ports import RequestUpdate
 from tests.fixtures_db import OldInsert, upgraded_from
 
 # The head this migration follows; the one constant to change when re-chained.
-PREVIOUS_HEAD = "0009"
+PREVIOUS_HEAD = "0012"
 T0 = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.domain.commands import RebootCommand
+from bot.domain.ecs_values import RUNNING
 from bot.domain.model import InstanceRef, Role
 from bot.domain.policy import Binding
 from bot.domain.request import RebootRequest
@@ -14,7 +15,6 @@ from bot.services.clicks import Click
 from bot.services.confirm import confirm
 from bot.services.context import FlowConfig
 from bot.services.poller import PollReport, poll_once
-from bot.services.ports import RUNNING
 from bot.services.preview import PreviewAsked, preview
 from bot.testing.memory import MemoryBot, memory_bot
 

@@ -16,17 +16,12 @@ from hypothesis import strategies as st
 
 from bot.domain.model import InstanceOutcome, InstanceRef, RequestState, Verdict
 from bot.domain.request import PlannedInstance, RebootRequest
-from bot.slack.blocks import (
-    ACTION_CANCEL,
-    ACTION_CONFIRM,
-    Message,
-    code,
-    escape,
+from bot.slack.blocks import ACTION_CANCEL, ACTION_CONFIRM, Message, code, escape, request_message
+from bot.slack.replies import (
     execution_reply,
     notify_finished,
     notify_started,
     progress_reply,
-    request_message,
     status_text,
     summary_reply,
 )

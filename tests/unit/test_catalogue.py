@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import pytest
 
+from bot.domain.errors import ErrorKind
 from bot.ecs import catalogue
 
 # Every code of the RebootInstances page's error table (docs/ECS-API.md).
@@ -43,6 +47,7 @@ OTHER_CODES = (
     "Forbidden.RAM",
     "NoPermission",
     "Forbidden",
+    "Forbidden.NoPermission",
     "InvalidRegionId.NotFound",
     "InvalidOperation.NotSupportedEndpoint",
 )
@@ -127,3 +132,77 @@ def test_is_dry_run_pass(code: str | None, expected: bool) -> None:
 )
 def test_is_transient(code: str, status: int | None, expected: bool) -> None:
     assert catalogue.is_transient(code, status) is expected
+
+
+# The codes the client gives to failures that carry none, and the codes a lock means.
+CLIENT_CODES = (
+    catalogue.CLIENT_CONNECTION_FAILED,
+    catalogue.CLIENT_CONNECTION_LOST,
+    catalogue.CLIENT_TIMEOUT,
+    catalogue.CLIENT_UNEXPECTED_RESPONSE,
+    catalogue.CLIENT_NO_INSTANCE_RESULT,
+)
+
+
+@pytest.mark.parametrize(
+    "code", PAGE_TABLE_CODES + OTHER_CODES + CLIENT_CODES + tuple(catalogue.LOCK_CODES.values())
+)
+def test_every_code_the_bot_can_meet_has_a_row_with_a_sentence_and_a_kind(code: str) -> None:
+    row = catalogue.TABLE[code]
+    assert row.sentence.endswith(".")
+    assert any(word in row.sentence.lower() for word in _ACTION_WORDS), row.sentence
+    assert row.kind is not ErrorKind.UNKNOWN
+
+
+@pytest.mark.parametrize(
+    ("code", "kind"),
+    [
+        ("Forbidden.RAM", ErrorKind.DENIED),
+        ("Forbidden.NoPermission", ErrorKind.DENIED),
+        ("NoPermission", ErrorKind.DENIED),
+        ("Forbidden.Whatever", ErrorKind.DENIED),
+        ("IncorrectInstanceStatus", ErrorKind.NOT_RUNNING),
+        ("InstanceLockedForSecurity", ErrorKind.LOCKED),
+        ("InstanceExpiredOrInArrears", ErrorKind.LOCKED),
+        ("Throttling.Concurrency", ErrorKind.THROTTLED),
+        ("DRYRUN.SUCCESS", ErrorKind.DRY_RUN_PASSED),
+        ("Some.NewCode", ErrorKind.UNKNOWN),
+    ],
+)
+def test_the_kind_of_a_code(code: str, kind: ErrorKind) -> None:
+    assert catalogue.kind_of(code) is kind
+
+
+def test_per_instance_refusals_are_the_instance_kinds() -> None:
+    # Halving a refused DryRun batch only helps when one instance alone can cause it.
+    instance_kinds = {
+        ErrorKind.DENIED,
+        ErrorKind.NOT_RUNNING,
+        ErrorKind.LOCKED,
+        ErrorKind.NOT_FOUND,
+        ErrorKind.BUSY,
+        ErrorKind.ACCOUNT,
+        ErrorKind.CONNECTION,
+    }
+    for code, row in catalogue.TABLE.items():
+        if row.per_instance:
+            assert row.kind in instance_kinds, code
+    assert catalogue.names_one_instance("InvalidParameter.KMSKeyId.Other")
+    assert not catalogue.names_one_instance("Forbidden.Whatever")
+
+
+def test_a_lock_reason_names_the_code_ecs_would_refuse_with() -> None:
+    assert catalogue.lock_code(["recycling", "security"]) == "InstanceLockedForSecurity"
+    assert catalogue.lock_code(["financial"]) == "InstanceExpiredOrInArrears"
+    assert catalogue.lock_code(["recycling"]) is None
+
+
+def test_no_use_case_or_domain_rule_names_an_ecs_code() -> None:
+    # They switch on the kind (ErrorKind); what a code means is the table's alone.
+    root = Path(__file__).resolve().parents[2] / "bot"
+    codes = set(catalogue.TABLE)
+    for folder in ("services", "domain"):
+        for path in sorted((root / folder).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                    assert node.value not in codes, f"{path.name} names {node.value}"

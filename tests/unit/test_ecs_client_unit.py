@@ -15,8 +15,9 @@ import pytest
 
 from bot.domain.errors import EcsError, EcsOutcomeUnknown, EcsTransientError
 from bot.ecs import catalogue, signing
-from bot.ecs.client import EcsClient, RetryPolicy
+from bot.ecs.client import EcsClient
 from bot.ecs.credentials import StaticCredentialsProvider
+from bot.ecs.wire import RetryPolicy
 from bot.services.ports import EcsGateway
 
 AK = "LTAI5tUnitTestKey"

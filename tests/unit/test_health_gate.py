@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime, timedelta
 
+from bot.domain.completion import gate_on_agent
+from bot.domain.ecs_values import AgentStatus
 from bot.domain.model import (
     InstanceOutcome,
     InstanceRef,
@@ -14,8 +16,7 @@ from bot.domain.model import (
     final_request_state,
 )
 from bot.domain.request import PlannedInstance
-from bot.services.ports import AgentStatus
-from bot.services.progress import gate_on_agent
+from bot.slack.outcomes import outcome_sentence
 
 SENT = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 BACK = dataclasses.replace(
@@ -52,7 +53,7 @@ def test_an_agent_offline_waits_until_the_timeout() -> None:
     later = SENT + timedelta(seconds=600)
     after = gate_on_agent(BACK, _agent(False, None), now=later, timeout_seconds=600)
     assert after.outcome is InstanceOutcome.TIMED_OUT
-    assert "Cloud Assistant agent did not report online" in (after.message or "")
+    assert "Cloud Assistant agent did not report online" in (outcome_sentence(after) or "")
 
 
 def test_no_agent_counts_as_back_on_running_alone() -> None:

@@ -838,3 +838,10 @@ def test_never_crashes_with_selector_pieces(text: str, piece: str) -> None:
         if isinstance(result, RebootCommand):
             assert result.instances or result.selectors
         command(joined, region=None, limit=0)
+
+
+def test_a_name_selector_close_to_a_keyword_is_a_selector() -> None:
+    # Hypothesis found `name:DULED` read as a mistyped `scheduled`.
+    parsed = parse_command("name:DULED", default_region="cn-hangzhou", max_instances=500)
+    assert isinstance(parsed, RebootCommand)
+    assert [str(s) for s in parsed.selectors] == ["name:DULED"]

@@ -9,10 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.domain.ecs_values import MAX_IDS_PER_CALL, DryRunBatch, InstanceInfo, batches, by_region
 from bot.domain.errors import EcsError
 from bot.domain.model import InstanceRef, Verdict
-from bot.services.ports import MAX_IDS_PER_CALL, DryRunBatch, InstanceInfo
-from bot.services.preview import batches, by_region, plan_instances
+from bot.domain.verdicts import plan_instances
+from bot.ecs import catalogue
 
 HZ = "cn-hangzhou"
 SH = "cn-shanghai"
@@ -49,6 +50,7 @@ def refused(
         explanation=f"What to do about {code}.",
         request_id=request_id,
         http_status=403,
+        kind=catalogue.kind_of(code),
     )
     batch = DryRunBatch(refs[0].region, tuple(r.instance_id for r in refs), error=error)
     return dict.fromkeys(refs, batch)

@@ -4,12 +4,12 @@ what is asked of ECS, what is recorded, and what the person is told, as values."
 from __future__ import annotations
 
 from bot.domain.commands import RebootCommand
+from bot.domain.ecs_values import TAG_FILTER_LIMIT
 from bot.domain.model import InstanceRef, Role
 from bot.domain.policy import Binding
 from bot.domain.selectors import NameSelector, TagSelector
 from bot.services.answers import MatchCapped, NoMatch, PreviewNote, Selection, TooManyMatched
 from bot.services.context import FlowConfig
-from bot.services.ports import TAG_FILTER_LIMIT
 from bot.services.preview import PreviewAsked, preview
 from bot.slack.text import answer_text, help_text, preview_note_text
 from bot.testing.memory import MemoryBot, memory_bot

@@ -11,12 +11,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.domain.completion import next_delay, observe
+from bot.domain.ecs_values import InstanceInfo, RebootResult
 from bot.domain.lost_answer import restarted
 from bot.domain.model import InstanceOutcome, InstanceRef, RequestState, Verdict
+from bot.domain.reboot_answers import apply_results
 from bot.domain.request import PlannedInstance, RebootRequest
-from bot.services.execution import apply_results, report_gap
-from bot.services.ports import InstanceInfo, RebootResult
-from bot.services.progress import next_delay, observe
+from bot.services.reporting import report_gap
+from bot.slack.outcomes import outcome_sentence
 
 HZ = "cn-hangzhou"
 ID = "i-bp1abcd00001"
@@ -81,7 +83,7 @@ def test_seen_leaving_running_then_running_again_is_back() -> None:
     assert instance.outcome is InstanceOutcome.SUCCEEDED
     assert instance.status == "Running"
     assert instance.finished_at == at(20)
-    assert instance.message
+    assert outcome_sentence(instance)
 
 
 def test_running_with_a_start_time_after_the_call_is_back() -> None:
@@ -114,9 +116,9 @@ def test_not_back_after_the_timeout_is_timed_out_with_a_message() -> None:
     instance = look(rebooting(), seen("Running"), TIMEOUT)
     assert instance.outcome is InstanceOutcome.TIMED_OUT
     assert instance.finished_at == at(TIMEOUT)
-    assert instance.message is not None
-    assert str(TIMEOUT) in instance.message
-    assert "Running" in instance.message
+    assert outcome_sentence(instance) is not None
+    assert str(TIMEOUT) in str(outcome_sentence(instance))
+    assert "Running" in str(outcome_sentence(instance))
 
 
 def test_a_second_call_restarts_the_timeout_not_the_completion_rule() -> None:
@@ -155,8 +157,8 @@ def test_stuck_while_stopped_times_out_naming_the_last_status() -> None:
     instance = look(rebooting(), seen("Stopped"), TIMEOUT + 5)
     assert instance.outcome is InstanceOutcome.TIMED_OUT
     assert instance.seen_leaving_running
-    assert instance.message is not None
-    assert "Stopped" in instance.message
+    assert outcome_sentence(instance) is not None
+    assert "Stopped" in str(outcome_sentence(instance))
 
 
 def test_instance_no_longer_listed_waits_then_times_out() -> None:
@@ -164,8 +166,8 @@ def test_instance_no_longer_listed_waits_then_times_out() -> None:
     assert instance.outcome is InstanceOutcome.REBOOTING
     instance = look(instance, None, TIMEOUT)
     assert instance.outcome is InstanceOutcome.TIMED_OUT
-    assert instance.message is not None
-    assert "no longer listed" in instance.message
+    assert outcome_sentence(instance) is not None
+    assert "no longer listed" in str(outcome_sentence(instance))
 
 
 def test_back_at_the_deadline_counts_as_back() -> None:
@@ -309,7 +311,7 @@ def test_refusal_without_explanation_falls_back_to_the_api_message() -> None:
 def test_instance_missing_from_the_answer_fails() -> None:
     updated = apply_results([pending(1), pending(2)], [result(2)], at(1))
     assert [i.outcome for i in updated] == [InstanceOutcome.FAILED, InstanceOutcome.REBOOTING]
-    assert updated[0].message
+    assert outcome_sentence(updated[0])
 
 
 def test_results_are_matched_by_id_and_keep_the_instances_order() -> None:

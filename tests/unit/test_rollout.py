@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.domain.ecs_values import batches, by_region
 from bot.domain.model import InstanceOutcome, InstanceRef, Verdict
 from bot.domain.parser import CommandError, RebootCommand, parse_command
 from bot.domain.request import PlannedInstance
@@ -21,12 +22,11 @@ from bot.domain.rollout import (
     next_wave,
     parse_size,
     plan_waves,
-    refused,
     resolve,
     sent_wave,
+    throttled_unsent,
     wave_in_flight,
 )
-from bot.services.preview import batches, by_region
 
 DEFAULTS = RolloutDefaults()
 
@@ -190,7 +190,7 @@ def test_a_refused_call_keeps_its_wave_in_flight_and_the_next_wave_waiting() -> 
     throttled = _planned(1, 1, unsent_since=T0)
     later = _planned(2, 2)
     instances = [sent, throttled, later]
-    assert refused(instances) == [throttled]
+    assert throttled_unsent(instances) == [throttled]
     assert sent_wave(instances) == 1
     assert wave_in_flight(instances)
     assert next_wave(instances) == [later]  # sent only once wave 1 is over
@@ -205,6 +205,20 @@ def test_a_wave_refused_whole_is_still_the_wave_under_way() -> None:
         instances[0], reboot_sent_at=T0, reboot_calls=1, outcome=InstanceOutcome.SUCCEEDED
     )
     through = [back, instances[1]]
-    assert refused(through) == []
+    assert throttled_unsent(through) == []
     assert not wave_in_flight(through)
     assert next_wave(through) == [instances[1]]
+
+
+def test_waves_share_out_each_accounts_zone_on_its_own() -> None:
+    # Three of prod's instances and one of staging's in the same zone: as one group the
+    # second wave would take prod's next two; as two groups it takes one of each.
+    refs = [
+        (InstanceRef("cn-hangzhou", f"i-bp1{a}{n:07d}0", account), "cn-hangzhou-h")
+        for a, account, count in ((0, "prod", 3), (1, "staging", 1))
+        for n in range(count)
+    ]
+    rollout = Rollout(waves=3, canary=1, batch=2, max_errors=0)
+    waves = plan_waves(refs, rollout)
+    second = [ref.account for ref, _ in refs if waves[ref] == 2]
+    assert sorted(second) == ["prod", "staging"]

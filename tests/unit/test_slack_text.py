@@ -32,6 +32,7 @@ from bot.services.answers import (
     OtherChannel,
     PreviewNote,
     RequestExpired,
+    StartInterrupted,
 )
 from bot.services.roles import RoleChange, RolesView
 from bot.slack.text import (
@@ -164,6 +165,12 @@ def test_an_unknown_request_id_from_a_click_is_never_echoed_as_markup() -> None:
         (
             ClickNotRecorded(StoreUnavailable("The database did not answer.")),
             ":x: The database did not answer. Nothing was done; click again later.",
+        ),
+        (
+            StartInterrupted(request(state=RequestState.EXECUTING)),
+            ":warning: Request `01HXYZREQUEST` is confirmed, but the bot's database stopped "
+            "answering while its reboot was starting. It goes on by itself as soon as the "
+            "database answers; no instance is sent a reboot twice. No need to click again.",
         ),
         (
             JobFailed(StoreUnavailable("The database did not answer.")),

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import pytest
 
+from bot.domain.ecs_values import RUNNING
 from bot.domain.model import InstanceOutcome, RequestState, Verdict
+from bot.domain.request import RebootRequest
 from bot.services.answers import AlreadyDecided, Denied
 from bot.services.confirm import cancel, confirm
 from bot.services.poller import poll_once
-from bot.services.ports import RUNNING, RequestUpdate
+from bot.services.ports import RequestUpdate
+from bot.services.rollout import abort
 from bot.testing.memory import MemoryBot
 from tests.unit.flows import (
     ADMIN,
@@ -193,3 +196,38 @@ def test_a_lease_held_by_one_owner_is_not_claimed_by_another(bot: MemoryBot) -> 
     assert poll_once(bot.ctx, now).advanced == []
     later = bot.clock.advance(30)
     assert poll_once(bot.ctx, later).advanced == [request.id]
+
+
+def test_an_abort_racing_the_finish_never_leaves_a_stop_on_a_succeeded_request(
+    bot: MemoryBot,
+) -> None:
+    """The Abort lands between the poller's read (no stop) and its final move: the move
+    must not win over it, or the request would end ``succeeded`` with a stop recorded."""
+    request = confirmed(bot)
+    bot.clock.advance(5)
+    poll_once(bot.ctx, bot.clock())  # seen Stopping: left Running
+    for instance_id in ("i-1", "i-2"):
+        bot.ecs.set_status(REGION, instance_id, RUNNING)
+    presenter = bot.presenter
+    summary = type(presenter).reply_summary
+    aborted: list[bool] = []
+
+    def abort_first(request_now: RebootRequest) -> bool:
+        # The summary is posted just before the final move: the Abort click comes in now.
+        if not aborted:
+            aborted.append(True)
+            abort(bot.ctx, click(request, REQUESTER))()
+        return summary(presenter, request_now)
+
+    presenter.reply_summary = abort_first  # type: ignore[method-assign,assignment]
+    bot.clock.advance(30)
+    poll_once(bot.ctx, bot.clock())
+    bot.clock.advance(30)
+    poll_once(bot.ctx, bot.clock())
+
+    final = bot.db.request(request.id)
+    assert aborted == [True]
+    assert final.state.is_final
+    assert not (final.state is RequestState.SUCCEEDED and final.stop_reason is not None)
+    assert final.state is RequestState.ABORTED
+    assert bot.db.actions(request.id).count("outcome") == 1

@@ -1,6 +1,7 @@
 """Faults through the use cases on the in-memory fakes: a reboot answer lost (the call
-sent once more only when the instance did not restart), a first call throttled (tried
-again at the next poll), a summary Slack did not take (posted by a later tick). The e2e
+sent once more only when the instance did not restart; both lost: a third call past the
+in-flight bound), a first call throttled (tried again at the next poll), a summary Slack
+did not take (posted by a later tick). The e2e
 tests (tests/e2e/test_lost_answers.py, test_poller.py) drive the same through HTTP."""
 
 from __future__ import annotations
@@ -50,6 +51,28 @@ def test_a_lost_answer_of_a_call_that_rebooted_is_never_sent_again(bot: MemoryBo
     assert rebooted(bot) == [("i-1", "i-2")]
     assert {i.reboot_calls for i in final.instances} == {1}
     assert final.state is RequestState.SUCCEEDED
+
+
+def test_both_answers_lost_get_a_third_call_only_past_the_in_flight_bound(bot: MemoryBot) -> None:
+    """§5.4: a lost answer never fails a reboot by itself. The default bound is 60 s."""
+    bot.ecs.fail_next_reboot(REGION, lost_answer(), rebooted=False)
+    bot.ecs.fail_next_reboot(REGION, lost_answer(), rebooted=False)
+    request = confirmed(bot)
+    assert len(rebooted(bot)) == 2
+
+    poll_after(bot, 30)
+    poll_after(bot, 29)
+    assert len(rebooted(bot)) == 2  # within the bound: nothing
+    poll_after(bot, 2)
+
+    assert len(rebooted(bot)) == 3
+    sent = bot.db.request(request.id)
+    assert {i.reboot_calls for i in sent.instances} == {3}
+    assert {i.outcome for i in sent.instances} == {InstanceOutcome.REBOOTING}
+    back(bot, "i-1", "i-2")
+    poll_after(bot, 5)
+    assert bot.db.request(request.id).state is RequestState.SUCCEEDED
+    assert len(rebooted(bot)) == 3
 
 
 def test_a_throttled_first_call_waits_for_the_next_poll_then_is_sent(bot: MemoryBot) -> None:

@@ -20,10 +20,14 @@ clock: ``now`` is passed in.
 * ``leases``: who advances which executing request (``LeaseRepository``)
 * ``roles``: role bindings (``RoleRepository``)
 * ``audit``: the audit trail (``AuditRepository``)
+* ``alarms``: CloudMonitor alarm cards (``AlarmRepository``)
+* ``events``: platform events, their cards and the watch's lease (``EventRepository``)
 * ``rows``: the row shapes, one column list per table
 """
 
+from bot.db.repositories.alarms import AlarmRepository
 from bot.db.repositories.audit import AuditEntry, AuditRepository
+from bot.db.repositories.events import EventRepository
 from bot.db.repositories.leases import LeaseRepository
 from bot.db.repositories.requests import RequestRepository
 from bot.db.repositories.roles import BindingRecord, RoleRepository
@@ -32,9 +36,11 @@ from bot.db.repositories.rows import INSTANCE_FIELDS, REQUEST_FIELDS
 __all__ = [
     "INSTANCE_FIELDS",
     "REQUEST_FIELDS",
+    "AlarmRepository",
     "AuditEntry",
     "AuditRepository",
     "BindingRecord",
+    "EventRepository",
     "LeaseRepository",
     "RequestRepository",
     "RoleRepository",

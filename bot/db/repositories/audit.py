@@ -9,8 +9,8 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, insert, select
-from sqlalchemy.orm import Session
 
+from bot.db.repositories.source import ConnectionSource
 from bot.db.tables import AuditLogRow
 
 _AUDIT = cast(Table, AuditLogRow.__table__)
@@ -28,10 +28,14 @@ class AuditEntry:
     detail: Mapping[str, Any]
 
 
+# Built once: a click appends its line before the ack.
+_APPEND = insert(_AUDIT)
+
+
 class AuditRepository:
     """The append-only audit trail: there is deliberately no update or delete."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: ConnectionSource) -> None:
         self._session = session
 
     def append(
@@ -45,13 +49,14 @@ class AuditRepository:
         """Record one event. ``actor`` is a Slack user id, ``cli:<os user>`` or
         ``system``; ``detail`` must be JSON-serialisable."""
         self._connection().execute(
-            insert(_AUDIT).values(
-                at=at,
-                actor=actor,
-                action=action,
-                request_id=request_id,
-                detail=dict(detail or {}),
-            )
+            _APPEND,
+            {
+                "at": at,
+                "actor": actor,
+                "action": action,
+                "request_id": request_id,
+                "detail": dict(detail or {}),
+            },
         )
 
     def list(self, request_id: str | None = None, limit: int = 100) -> builtins.list[AuditEntry]:

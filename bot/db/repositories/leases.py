@@ -15,10 +15,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, or_, select, update
-from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.db.repositories.rows import REQUESTS, rowcount
+from bot.db.repositories.source import ConnectionSource
 from bot.domain.model import RequestState
 
 
@@ -26,7 +26,7 @@ class LeaseRepository:
     """Who advances which ``executing`` request: one holder at a time, and a lease that
     runs out, so a dead worker's request is taken over."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: ConnectionSource) -> None:
         self._session = session
 
     def claim_due(

@@ -11,7 +11,6 @@ from typing import Any
 from sqlalchemy import Column, Connection, and_, bindparam, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
 
 from bot.db.repositories.rows import (
     APPROVALS,
@@ -20,9 +19,9 @@ from bot.db.repositories.rows import (
     INSTANCES,
     REQUESTS,
     SELECT_APPROVALS,
-    SELECT_INSTANCES,
     SELECT_REQUEST,
-    instance_from_row,
+    SELECT_STORED_INSTANCES,
+    instance_from_stored,
     instance_row,
     instance_update_values,
     instance_values,
@@ -31,6 +30,7 @@ from bot.db.repositories.rows import (
     request_update_values,
     rowcount,
 )
+from bot.db.repositories.source import ConnectionSource
 from bot.domain.model import InstanceOutcome, InstanceRef, RequestState
 from bot.domain.request import Approval, PlannedInstance, RebootRequest, may_follow
 from bot.services.ports import InstanceUpdate, Lease, RequestUpdate
@@ -39,7 +39,7 @@ from bot.services.ports import InstanceUpdate, Lease, RequestUpdate
 class RequestRepository:
     """Reboot requests and their instances (the leases on them: ``LeaseRepository``)."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: ConnectionSource) -> None:
         self._session = session
 
     def add(self, request: RebootRequest) -> None:
@@ -55,6 +55,11 @@ class RequestRepository:
                 insert(INSTANCES),
                 [instance_row(request.id, instance) for instance in request.instances],
             )
+            # Read back as stored, so the rows are decoded here (a preview, after its
+            # ack) rather than by the first click on it, before its ack
+            # (rows.instance_from_stored).
+            for values in connection.execute(GET_INSTANCES, {"request_id": request.id}):
+                instance_from_stored(values)
 
     def get(self, request_id: str) -> RebootRequest | None:
         """The request with its instances in the order the user gave, or None."""
@@ -65,7 +70,9 @@ class RequestRepository:
         if row is None:
             return None
         rows = connection.execute(GET_INSTANCES, {"request_id": request_id})
-        instances = tuple(instance_from_row(values) for values in rows)
+        # Rows as stored, each distinct row decoded once (rows.instance_from_stored):
+        # from one tick to the next, most rows of a request in flight are unchanged.
+        instances = tuple(map(instance_from_stored, rows))
         # Approvals exist only where a rule asked for them: most requests, and the
         # poller's every tick, skip the statement.
         approvals = (
@@ -106,11 +113,11 @@ class RequestRepository:
             return []
         instances: dict[str, builtins.list[PlannedInstance]] = {row.id: [] for row in rows}
         for values in connection.execute(
-            SELECT_INSTANCES.add_columns(INSTANCES.c.request_id)
+            SELECT_STORED_INSTANCES.add_columns(INSTANCES.c.request_id)
             .where(INSTANCES.c.request_id.in_(builtins.list(instances)))
             .order_by(INSTANCES.c.request_id, INSTANCES.c.position)
         ):
-            instances[values[-1]].append(instance_from_row(values[:-1]))
+            instances[values[-1]].append(instance_from_stored(values[:-1]))
         approvals = self._approvals(builtins.list(instances))
         return [
             request_from_row(row, tuple(instances[row.id]), approvals.get(row.id, ()))
@@ -125,8 +132,10 @@ class RequestRepository:
         changes: RequestUpdate | None = None,
         *,
         lease: Lease | None = None,
+        unstopped: bool = False,
     ) -> bool:
-        """Move the request to ``to_state`` if it is still in one of ``from_states``,
+        """Move the request to ``to_state`` if it is still in one of ``from_states``
+        (and, with ``unstopped``, no stop is recorded: see ``RequestStore.transition``),
         writing ``changes`` and taking ``lease`` in the same statement (the worker that
         wins ``previewed → executing`` holds the request while it sends the calls).
 
@@ -151,13 +160,12 @@ class RequestRepository:
             values.update(
                 lease_owner=None, lease_expires_at=None, next_poll_at=None, message_redraw_due=True
             )
+        statement = _transition_statement(
+            tuple(source.value for source in sources), tuple(sorted(values)), unstopped
+        )
         result = self._connection().execute(
-            update(REQUESTS)
-            .where(
-                REQUESTS.c.id == request_id,
-                REQUESTS.c.state.in_([source.value for source in sources]),
-            )
-            .values(version=REQUESTS.c.version + 1, **values)
+            statement,
+            {"match_request_id": request_id, **{f"new_{k}": v for k, v in values.items()}},
         )
         return rowcount(result) == 1
 
@@ -370,13 +378,16 @@ class RequestRepository:
         while_in: RequestState | None = None,
         **values: Any,
     ) -> bool:
-        condition = [REQUESTS.c.id == request_id]
-        if owner is not None:
-            condition.append(REQUESTS.c.lease_owner == owner)
-        if while_in is not None:
-            condition.append(REQUESTS.c.state == while_in.value)
+        statement = _bump_statement(
+            owner is not None, None if while_in is None else while_in.value, tuple(sorted(values))
+        )
         result = self._connection().execute(
-            update(REQUESTS).where(*condition).values(version=REQUESTS.c.version + 1, **values)
+            statement,
+            {
+                "match_request_id": request_id,
+                "match_owner": owner,
+                **{f"new_{k}": v for k, v in values.items()},
+            },
         )
         return rowcount(result) == 1
 
@@ -396,4 +407,44 @@ def _update_instances_statement(names: tuple[str, ...]) -> Any:
             INSTANCES.c.instance_id == bindparam("match_instance_id"),
         )
         .values({name: bindparam(f"new_{name}") for name in names})
+    )
+
+
+# The request-row updates, built once per shape (the states, the fields written): a
+# click's conditional move runs before its ack, and building an UPDATE cost more than
+# running it.
+
+
+@functools.cache
+def _transition_statement(sources: tuple[str, ...], names: tuple[str, ...], unstopped: bool) -> Any:
+    condition = [
+        REQUESTS.c.id == bindparam("match_request_id"),
+        REQUESTS.c.state.in_(sources),
+    ]
+    if unstopped:
+        condition.append(REQUESTS.c.stop_reason.is_(None))
+    return (
+        update(REQUESTS)
+        .where(*condition)
+        .values(
+            version=REQUESTS.c.version + 1,
+            **{name: bindparam(f"new_{name}") for name in names},
+        )
+    )
+
+
+@functools.cache
+def _bump_statement(by_owner: bool, while_in: str | None, names: tuple[str, ...]) -> Any:
+    condition = [REQUESTS.c.id == bindparam("match_request_id")]
+    if by_owner:
+        condition.append(REQUESTS.c.lease_owner == bindparam("match_owner"))
+    if while_in is not None:
+        condition.append(REQUESTS.c.state == while_in)
+    return (
+        update(REQUESTS)
+        .where(*condition)
+        .values(
+            version=REQUESTS.c.version + 1,
+            **{name: bindparam(f"new_{name}") for name in names},
+        )
     )

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Row, Table, delete, select
+from sqlalchemy import Connection, Row, Table, bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
 
 from bot.db.repositories.rows import rowcount
+from bot.db.repositories.source import ConnectionSource
 from bot.db.tables import RoleBindingRow
 from bot.domain.model import Role
 from bot.domain.policy import Binding
@@ -36,7 +36,7 @@ class RoleRepository:
     """Role bindings. Read at every authorization decision, so a grant or revoke
     takes effect at once (docs/PRODUCT.md §5.2)."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: ConnectionSource) -> None:
         self._session = session
 
     def grant(self, binding: Binding, *, by: str, now: datetime) -> bool:
@@ -78,23 +78,13 @@ class RoleRepository:
         """Every binding held by any of ``subjects`` (a user and their user groups)."""
         if not subjects:
             return []
-        rows = self._connection().execute(
-            select(_BINDINGS)
-            .where(_BINDINGS.c.subject.in_(builtins.list(subjects)))
-            .order_by(_BINDINGS.c.id)
-        )
+        rows = self._connection().execute(_BINDINGS_FOR, {"subjects": builtins.list(subjects)})
         return [_to_binding(row) for row in rows]
 
     def group_subjects(self) -> builtins.list[str]:
         """User group ids (``S…``) holding any binding: the groups whose membership an
         authorization decision has to look up."""
-        rows = self._connection().execute(
-            select(_BINDINGS.c.subject)
-            .where(_BINDINGS.c.subject.startswith("S"))
-            .distinct()
-            .order_by(_BINDINGS.c.subject)
-        )
-        return builtins.list(rows.scalars())
+        return builtins.list(self._connection().execute(_GROUP_SUBJECTS).scalars())
 
     def list_all(self) -> builtins.list[Binding]:
         """Every binding, by subject then role and scope (``roles list``)."""
@@ -112,6 +102,21 @@ class RoleRepository:
 
     def _connection(self) -> Connection:
         return self._session.connection()
+
+
+# Built once: both run before the ack of every command and click that needs a role, and
+# building a statement costs more than running it on SQLite.
+_BINDINGS_FOR = (
+    select(_BINDINGS)
+    .where(_BINDINGS.c.subject.in_(bindparam("subjects", expanding=True)))
+    .order_by(_BINDINGS.c.id)
+)
+_GROUP_SUBJECTS = (
+    select(_BINDINGS.c.subject)
+    .where(_BINDINGS.c.subject.startswith("S"))
+    .distinct()
+    .order_by(_BINDINGS.c.subject)
+)
 
 
 def _binding_key(binding: Binding) -> dict[str, str]:

@@ -30,6 +30,7 @@ from bot.domain.parser.flags import (
     reading_problems,
 )
 from bot.domain.parser.options import (
+    ACCOUNT,
     ALL_AT_ONCE,
     AT,
     BATCH,
@@ -60,6 +61,7 @@ from bot.domain.parser.words import (
 )
 from bot.domain.rollout import RolloutFlags
 from bot.domain.schedule import When, WhenProblem
+from bot.domain.selectors import is_selector_word
 
 _KEYWORDS = tuple(keyword.value for keyword in Keyword if keyword is not Keyword.REBOOT)
 _USER_MENTION = re.compile(r"<@(?P<id>[UW][A-Z0-9]+)(?:\|[^>]*)?>")
@@ -153,9 +155,11 @@ def _binding_command(
     tag_key, tag_value = options.get(TAG) or (None, None)
     regions = options.get(REGION) or ()
     region = regions[0] if regions else None
+    accounts = options.get(ACCOUNT) or ()
+    account = accounts[0] if accounts else None
     if keyword is Keyword.GRANT:
-        return GrantCommand(subject, role, region, tag_key, tag_value)
-    return RevokeCommand(subject, role, region, tag_key, tag_value)
+        return GrantCommand(subject, role, region, tag_key, tag_value, account)
+    return RevokeCommand(subject, role, region, tag_key, tag_value, account)
 
 
 def _read_subject(text: str, problems: list[str]) -> str:
@@ -236,14 +240,18 @@ def _reboot_command(
         regions=regions,
         search_regions=search_regions,
         when=options.get(AT) or options.get(IN) or options.get(WINDOW),
+        accounts=options.get(ACCOUNT) or (),
     )
 
 
 def _looks_like_mistyped_keyword(first: Word, operands: list[Word]) -> bool:
     # Only a word that would be an error anyway gets the hint: a console line whose
     # first column is a host called `helper` is still a console line.
-    if ID_ATTEMPT.fullmatch(first.text) or any(
-        is_valid_id_word(word.text) for word in operands if word.line == first.line
+    # A selector (`name:duled`) is a target, however close it looks to a keyword.
+    if (
+        ID_ATTEMPT.fullmatch(first.text)
+        or is_selector_word(first.text)
+        or any(is_valid_id_word(word.text) for word in operands if word.line == first.line)
     ):
         return False
     return bool(difflib.get_close_matches(first.text.lower(), _KEYWORDS, n=1))

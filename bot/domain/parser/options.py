@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from typing import Any, Generic, TypeVar
 
+from bot.domain.accounts import ACCOUNT_NAME
 from bot.domain.parser.words import REGION_EXAMPLES, REGION_ID_PATTERN, quote
 from bot.domain.rollout import Size, parse_size
 from bot.domain.schedule import (
@@ -142,6 +143,20 @@ def read_regions(value: str) -> Reading[tuple[str, ...]]:
     return Reading(tuple(region for region in regions if region), tuple(problems))
 
 
+def read_accounts(value: str) -> Reading[tuple[str, ...]]:
+    """``NAME[,NAME…]``: each an account name's shape; whether it is configured is
+    settled with the settings (``bot.domain.accounts.command_accounts``)."""
+    names = tuple(dict.fromkeys(name for name in value.split(",") if name))
+    bad = [name for name in names if not ACCOUNT_NAME.fullmatch(name)]
+    if not names:
+        return Reading(None, (f"{quote(value)} names no account: write `--account prod`.",))
+    problems = tuple(
+        f"{quote(name)} is not an account name (lower-case letters, digits and `-`)."
+        for name in bad
+    )
+    return Reading(tuple(name for name in names if name not in bad), problems)
+
+
 def read_tag(text: str) -> Reading[tuple[str, str]]:
     key, equals, value = text.partition("=")
     if not equals or not key:
@@ -217,6 +232,18 @@ WHEN = Family(
 )
 
 HELP: Option[bool] = Option("--help", EVERY_COMMAND, "this text", aliases=("-h",))
+ACCOUNT: Option[tuple[str, ...]] = Option(
+    "--account",
+    REBOOT_ONLY | BINDINGS,
+    "the accounts to act in (ECSBOT_ACCOUNTS; default ECSBOT_DEFAULT_ACCOUNT). Selectors "
+    "look in every account listed; ids belong to one",
+    kind=Kind.LIST,
+    read=read_accounts,
+    metavar="NAME[,NAME…]",
+    expects="a value, e.g. `--account prod`",
+    once=True,
+    single_for=BINDINGS,
+)
 REGION: Option[tuple[str, ...]] = Option(
     "--region",
     REBOOT_ONLY | BINDINGS,
@@ -333,6 +360,7 @@ WINDOW: Option[InWindow] = Option(
 # The order is the order of the usage line and of the help.
 OPTIONS: tuple[Option[Any], ...] = (
     HELP,
+    ACCOUNT,
     REGION,
     FORCE,
     REASON,

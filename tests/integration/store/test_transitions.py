@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.domain.model import RequestState
+from bot.domain.model import RequestState, StopReason
 from bot.services.ports import RequestUpdate
 from tests.integration.store.support import (
     T0,
@@ -101,7 +101,7 @@ def test_set_fields_while_in_decides_on_the_state_as_it_is_now(store: StoreFacto
         uow.requests.transition("r1", RequestState.EXECUTING, RequestState.SUCCEEDED)
 
     def abort(uow: Any) -> bool:
-        stop = RequestUpdate(stop_reason="abort", stopped_by="U200")
+        stop = RequestUpdate(stop_reason=StopReason.ABORT, stopped_by="U200")
         done: bool = uow.requests.set_fields("r1", stop, while_in=RequestState.EXECUTING)
         return done
 
@@ -110,6 +110,34 @@ def test_set_fields_while_in_decides_on_the_state_as_it_is_now(store: StoreFacto
         request = uow.requests.get("r1")
     assert request is not None
     assert (request.state, request.stop_reason) == (RequestState.SUCCEEDED, None)
+
+
+def test_an_unstopped_final_move_decides_on_the_stop_as_it_is_now(store: StoreFactory) -> None:
+    """The other side of the race: the poller read an executing request without a stop
+    and decided it succeeded; an Abort committed before its final move. The move
+    (``unstopped``) must lose, or the request would end succeeded with a stop on it."""
+    add(store, make_request("r1", state=RequestState.EXECUTING))
+
+    def abort(uow: Any) -> None:
+        stop = RequestUpdate(stop_reason=StopReason.ABORT, stopped_by="U200")
+        uow.requests.set_fields("r1", stop, while_in=RequestState.EXECUTING)
+
+    def finish(uow: Any) -> bool:
+        done: bool = uow.requests.transition(
+            "r1", RequestState.EXECUTING, RequestState.SUCCEEDED, unstopped=True
+        )
+        return done
+
+    assert after_another_commits(store, lambda uow: uow.requests.get("r1"), abort, finish) is False
+    with store() as uow:
+        request = uow.requests.get("r1")
+        assert request is not None
+        assert (request.state, request.stop_reason) == (RequestState.EXECUTING, "abort")
+        # With the stop read, the move to aborted goes through.
+        assert uow.requests.transition(
+            "r1", RequestState.EXECUTING, RequestState.ABORTED, unstopped=False
+        )
+        uow.commit()
 
 
 def test_transition_refuses_moves_the_state_machine_forbids(store: StoreFactory) -> None:
@@ -136,7 +164,7 @@ def test_set_fields_while_in_writes_only_in_that_state(store: StoreFactory) -> N
         make_request("running", state=RequestState.EXECUTING),
         make_request("done", state=RequestState.SUCCEEDED),
     )
-    stop = RequestUpdate(stop_reason="abort", stopped_by="U200")
+    stop = RequestUpdate(stop_reason=StopReason.ABORT, stopped_by="U200")
     with store() as uow:
         assert uow.requests.set_fields("running", stop, while_in=RequestState.EXECUTING)
         assert not uow.requests.set_fields("done", stop, while_in=RequestState.EXECUTING)

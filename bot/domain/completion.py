@@ -13,10 +13,10 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime, timedelta
 
+from bot.domain.ecs_values import RUNNING, AgentStatus, InstanceInfo
 from bot.domain.lost_answer import restarted
-from bot.domain.model import InstanceOutcome
+from bot.domain.model import AgentFinding, Happened, InstanceOutcome
 from bot.domain.request import PlannedInstance
-from bot.services.ports import RUNNING, AgentStatus, InstanceInfo
 
 
 def _latest_call(instance: PlannedInstance) -> datetime:
@@ -57,17 +57,16 @@ def observe(
                 status=seen.status,
                 seen_leaving_running=left,
                 outcome=InstanceOutcome.SUCCEEDED,
-                message="Back to Running.",
+                happened=Happened.BACK,
                 finished_at=now,
             )
     if now - _latest_call(instance) >= timedelta(seconds=timeout_seconds):
-        last = f"last seen {status}" if seen is not None else "no longer listed by ECS"
         return dataclasses.replace(
             instance,
             status=status,
             seen_leaving_running=left,
             outcome=InstanceOutcome.TIMED_OUT,
-            message=f"Not back after {timeout_seconds} s ({last}).",
+            happened=Happened.NOT_BACK if seen is not None else Happened.NOT_BACK_UNLISTED,
             finished_at=now,
         )
     if status == instance.status and left == instance.seen_leaving_running:
@@ -86,7 +85,7 @@ def gate_on_agent(
 ) -> PlannedInstance:
     """The health gate of docs/PRODUCT.md §5.9 on an instance :func:`observe` just found back:
     back only once its Cloud Assistant agent is online with a heartbeat after the reboot
-    call; without an agent, back on ``Running`` alone (``agent="absent"``). Until then
+    call; without an agent, back on ``Running`` alone (``AgentFinding.ABSENT``). Until then
     it stays ``rebooting`` (seen leaving, so the next look at it asks again), and
     ``timeout_seconds`` still bounds the wait."""
     if instance.outcome is not InstanceOutcome.SUCCEEDED or instance.reboot_sent_at is None:
@@ -94,8 +93,8 @@ def gate_on_agent(
     if agent is None or not agent.installed:
         return dataclasses.replace(
             instance,
-            agent="absent",
-            message="Back to Running (no Cloud Assistant agent: judged on Running alone).",
+            agent=AgentFinding.ABSENT,
+            happened=Happened.BACK_NO_AGENT,
         )
     if (
         agent.online
@@ -103,22 +102,19 @@ def gate_on_agent(
         and agent.last_heartbeat > instance.reboot_sent_at
     ):
         return dataclasses.replace(
-            instance, agent="online", message="Back to Running, Cloud Assistant agent online."
+            instance, agent=AgentFinding.ONLINE, happened=Happened.BACK_AGENT_ONLINE
         )
     if now - _latest_call(instance) >= timedelta(seconds=timeout_seconds):
         return dataclasses.replace(
             instance,
             outcome=InstanceOutcome.TIMED_OUT,
-            message=(
-                f"Running again, but its Cloud Assistant agent did not report online within "
-                f"{timeout_seconds} s."
-            ),
+            happened=Happened.AGENT_SILENT,
         )
     return dataclasses.replace(
         instance,
         outcome=InstanceOutcome.REBOOTING,
         finished_at=None,
-        message="Running again; waiting for its Cloud Assistant agent to report online.",
+        happened=Happened.WAITING_FOR_AGENT,
     )
 
 

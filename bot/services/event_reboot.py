@@ -1,0 +1,65 @@
+"""**Reboot now** on a platform event card (docs/PRODUCT.md §5.11): a preview requested
+by whoever clicked, under every rule of a slash command, for exactly the card's
+instances whose event is still ``Scheduled``, with the reason naming the events.
+
+Decided before the ack on the database alone, like every click: the card is read, a
+card whose events all ended is answered so (ephemeral, nothing recorded), and the
+channel and role checks a slash command gets before its ack are made. The preview
+itself (ECS, the DryRun, the full authorization with tags) runs after the ack, and the
+request it records is linked to the events, so the card and ``history`` name it.
+"""
+
+from __future__ import annotations
+
+from bot.domain.commands import RebootCommand
+from bot.domain.events import reboot_reason, rebootable
+from bot.domain.model import InstanceRef, RequestSource
+from bot.services import preview as preview_service
+from bot.services.answers import CardEventsEnded, Denied, NoSuchCard, OtherChannel
+from bot.services.clicks import Click, Later, telling
+from bot.services.context import Context
+from bot.services.event_watch import EventWatch
+
+COMMAND_TEXT = "(Reboot now on a platform event card)"
+
+
+def reboot_from_card(ctx: Context, watch: EventWatch, click: Click) -> Later:
+    """``event_reboot``: ``click.request_id`` holds the card's id (the button's value)."""
+    card_id = click.request_id
+    with watch.uow() as uow:
+        card = uow.events.card(card_id)
+    if card is None:
+        return telling(ctx, click, NoSuchCard(card_id))
+    if card.channel != click.channel:
+        return telling(ctx, click, OtherChannel())
+    chosen = rebootable(card.events)
+    if not chosen:
+        return telling(ctx, click, CardEventsEnded(card_id))
+    command = RebootCommand(
+        tuple(InstanceRef(k.event.region, k.event.instance_id, k.event.account) for k in chosen),
+        reason=reboot_reason([k.event for k in chosen]),
+        accounts=(card.account,),  # a card is one account's
+    )
+    asked = preview_service.PreviewAsked(
+        click.user,
+        card.channel,
+        command,
+        command_text=COMMAND_TEXT,
+        request_id=ctx.new_id(),
+        source=RequestSource.EVENT,
+    )
+    decision = preview_service.early_check(ctx, asked)
+    if decision.denial is not None:
+        return telling(ctx, click, Denied(decision.denial))
+    event_ids = [k.event_id for k in chosen]
+
+    def preview_for_events() -> bool:
+        opened = preview_service.preview(ctx, asked)
+        if opened is None:
+            return False
+        with watch.uow() as uow:
+            uow.events.link(opened.id, event_ids)
+            uow.commit()
+        return True
+
+    return preview_for_events

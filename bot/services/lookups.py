@@ -1,0 +1,67 @@
+"""Looking instances up in ECS for a use case: describing them (per account and region;
+an account whose role cannot be assumed is told apart, §5.13), and dry-running their
+reboot with the refused ones found by halving (``bot.domain.dry_run``). Shared by the
+preview and by execution, which describes the instances it watches."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from bot.domain.dry_run import DryRunAnswer, find_refused
+from bot.domain.ecs_values import DryRunBatch, InstanceInfo, by_place
+from bot.domain.errors import RoleNotAssumable
+from bot.domain.model import InstanceRef
+from bot.services.context import Context
+
+log = logging.getLogger(__name__)
+
+
+def describe_all(ctx: Context, refs: Sequence[InstanceRef]) -> dict[InstanceRef, InstanceInfo]:
+    """DescribeInstances for every account and region (the gateway batches ≤100 ids a
+    call). Instances of an account whose role cannot be assumed are simply not found."""
+    return describe_reachable(ctx, refs)[0]
+
+
+def describe_reachable(
+    ctx: Context, refs: Sequence[InstanceRef]
+) -> tuple[dict[InstanceRef, InstanceInfo], dict[InstanceRef, RoleNotAssumable]]:
+    """What ``describe_all`` finds, and the instances of the accounts whose role could
+    not be assumed with STS's refusal: those are denied while the others go on (§5.13)."""
+    found: dict[InstanceRef, InstanceInfo] = {}
+    unreachable: dict[InstanceRef, RoleNotAssumable] = {}
+    for (account, region), ids in by_place(refs).items():
+        try:
+            infos = ctx.ecs.describe_instances(region, ids, account=account)
+        except RoleNotAssumable as refusal:
+            log.warning("account %s unreachable: %s", account, refusal)
+            unreachable.update({InstanceRef(region, i, account): refusal for i in ids})
+            continue
+        for info in infos:
+            found[InstanceRef(region, info.instance_id, account)] = info
+    return found, unreachable
+
+
+def dry_run_all(
+    ctx: Context, refs: Sequence[InstanceRef], *, force: bool, acting_user: str | None = None
+) -> dict[InstanceRef, DryRunBatch]:
+    """Each instance's DryRun verdict: the passing call that covered it, or the call
+    in which it alone was refused (refused batches are halved until each refused
+    instance stands alone: ``bot.domain.dry_run``). The DryRun goes out on behalf of
+    ``acting_user``, the requester (§5.13: the role session is named for them)."""
+    verdicts: dict[InstanceRef, DryRunBatch] = {}
+    for (account, region), ids in by_place(refs).items():
+
+        def one_call(
+            batch: Sequence[str], region: str = region, account: str = account
+        ) -> DryRunAnswer[DryRunBatch]:
+            [answer] = ctx.ecs.dry_run_reboot(
+                region, batch, force=force, account=account, acting_user=acting_user
+            )
+            return DryRunAnswer(answer if answer.error else None, answer.per_instance)
+
+        refused = find_refused(ids, one_call)
+        passed = DryRunBatch(region, tuple(ids), None)
+        for instance_id in ids:
+            verdicts[InstanceRef(region, instance_id, account)] = refused.get(instance_id, passed)
+    return verdicts
