@@ -5,7 +5,8 @@ would refuse. Pure: field values in, text and field names out.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 # The form's fields, by the block id each input has in the modal.
@@ -17,6 +18,10 @@ FIELD_TARGETS = "targets"
 FIELD_FORCE = "force"
 FIELD_REASON = "reason"
 FIELD_ROLLOUT = "rollout"
+FIELD_WHEN = "when"
+
+# "in 90m", "90m", "1h30m": a delay; anything else that is not a window's name: --at.
+_DELAY = re.compile(r"(?:in\s+)?((?:\d+[smhd])+)", re.IGNORECASE)
 
 EMPTY_FORM = "Pick instances above, or paste ids, console lines or selectors here."
 
@@ -35,14 +40,32 @@ class FormFields:
     force: bool = False
     reason: str = ""
     rollout: str = ""
+    # When (docs/PRODUCT.md §5.10): blank for now, a time (`02:00`, `2026-12-24T02:00`),
+    # a delay (`3h`, `in 90m`) or a window's name.
+    when: str = ""
 
     @property
     def empty(self) -> bool:
         return not self.instances and not self.targets.strip()
 
 
-def command_text(fields: FormFields) -> str:
-    """The ``/ecs-reboot`` text that says what the form says."""
+def when_flag(when: str, windows: Collection[str] = ()) -> str:
+    """The WHEN flag the form's "when" field means: ``--window`` for a window's name,
+    ``--in`` for a delay, else ``--at`` (whose reader says what is wrong with it)."""
+    text = " ".join(when.split())
+    if not text:
+        return ""
+    if text in windows:
+        return f"--window {text}"
+    delay = _DELAY.fullmatch(text)
+    if delay:
+        return f"--in {delay.group(1).lower()}"
+    return f"--at {text.replace(' ', 'T', 1) if text[:4].isdigit() else text}"
+
+
+def command_text(fields: FormFields, windows: Collection[str] = ()) -> str:
+    """The ``/ecs-reboot`` text that says what the form says (``windows``: the names of
+    ECSBOT_WINDOWS, so the "when" field can name one)."""
     parts: list[str] = []
     if fields.account.strip():
         parts.append(f"--account {fields.account.strip()}")
@@ -55,6 +78,9 @@ def command_text(fields: FormFields) -> str:
         parts.append(f"--reason {_quoted(reason)}")
     if fields.rollout.strip():
         parts.append(" ".join(fields.rollout.split()))
+    when = when_flag(fields.when, windows)
+    if when:
+        parts.append(when)
     parts.extend(fields.instances)
     text = " ".join(parts)
     # Targets last, on lines of their own: console lines keep their shape.
@@ -81,6 +107,12 @@ def problem_fields(problems: Sequence[str], fields: FormFields) -> Mapping[str, 
 def _field_of(problem: str, fields: FormFields) -> str:
     if "--reason" in problem or "reason" in problem.lower().split():
         return FIELD_REASON
+    if fields.when.strip() and any(flag in problem for flag in ("--at", "--in", "--window")):
+        return FIELD_WHEN
+    if fields.when.strip() and any(
+        word in problem.lower() for word in ("schedule", "window", "too soon", "ahead")
+    ):
+        return FIELD_WHEN
     if "--account" in problem or "account" in problem.lower():
         return FIELD_ACCOUNT if fields.account.strip() else FIELD_TARGETS
     if "--region" in problem or (fields.region.strip() and fields.region.strip() in problem):

@@ -33,7 +33,10 @@ from bot.domain.schedule import (
     ScheduledStep,
     ScheduleEvent,
     ScheduleEventKind,
+    When,
+    WhenProblem,
     next_look,
+    resolve_when,
     scheduled_step,
 )
 from bot.domain.verdicts import plan_instances
@@ -323,3 +326,17 @@ __all__ = [
     "scheduled_view",
     "step_scheduled",
 ]
+
+
+def when_problem(ctx: Context, when: When) -> WhenProblem | None:
+    """A WHEN's problem on the clock now (too soon, too far, an unknown window), so the
+    parser reports it with every other problem (the command's and the form's); the
+    preview places it again."""
+    placed = resolve_when(
+        when,
+        now=ctx.clock(),
+        tz=ctx.config.timezone,
+        windows=ctx.config.windows,
+        limits=ctx.config.schedule_limits,
+    )
+    return placed if isinstance(placed, WhenProblem) else None

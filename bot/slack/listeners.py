@@ -26,7 +26,6 @@ from bot.domain.parser import (
     parse_command,
 )
 from bot.domain.policy import Binding, Principal, Target, check_channel, check_role
-from bot.domain.schedule import When, WhenProblem, resolve_when
 from bot.logs import request_context
 from bot.services import alarms as alarms_service
 from bot.services import approval as approval_service
@@ -98,19 +97,6 @@ def _on_command(ctx: Context, jobs: Jobs, forms: Forms) -> Handler:
     return on_command
 
 
-def _place_when(ctx: Context, when: When) -> WhenProblem | None:
-    """A WHEN's problem on the clock now (too soon, too far, an unknown window), so the
-    parser reports it with every other problem; the preview places it again."""
-    placed = resolve_when(
-        when,
-        now=ctx.clock(),
-        tz=ctx.config.timezone,
-        windows=ctx.config.windows,
-        limits=ctx.config.schedule_limits,
-    )
-    return placed if isinstance(placed, WhenProblem) else None
-
-
 def answer_command(
     ctx: Context, *, user: str, channel: str, text: str
 ) -> tuple[str, Callable[[], object] | None]:
@@ -121,7 +107,7 @@ def answer_command(
         default_region=ctx.config.default_region,
         max_instances=ctx.config.max_instances,
         require_reason=ctx.config.require_reason,
-        place_when=lambda when: _place_when(ctx, when),
+        place_when=lambda when: scheduled_service.when_problem(ctx, when),
     )
     if isinstance(parsed, CommandError):
         return problems_text(parsed), None

@@ -30,6 +30,7 @@ from bot.domain.parser import CommandError, RebootCommand, parse_command
 from bot.domain.policy import check_channel
 from bot.services import home as home_service
 from bot.services import preview as preview_service
+from bot.services import scheduled as scheduled_service
 from bot.services.context import Context
 from bot.services.event_watch import EventWatch
 from bot.services.instance_search import InstanceSearch
@@ -131,6 +132,7 @@ class Forms:
             may_force=may_force,
             reason_required=self._ctx.config.require_reason,
             accounts=tuple(self._ctx.config.accounts),
+            windows=tuple(self._ctx.config.windows),
             default_account=self._ctx.config.default_account,
         )
 
@@ -171,15 +173,18 @@ class Forms:
             force=bool(values.get(form.FIELD_FORCE)),
             reason=str(values.get(form.FIELD_REASON) or ""),
             rollout=str(values.get(form.FIELD_ROLLOUT) or ""),
+            when=str(values.get(form.FIELD_WHEN) or ""),
         )
         if fields.empty:
             return {form.FIELD_TARGETS: form.EMPTY_FORM}, None
         config = self._ctx.config
+        text = form.command_text(fields, tuple(config.windows))
         parsed = parse_command(
-            form.command_text(fields),
+            text,
             default_region=config.default_region,
             max_instances=config.max_instances,
             require_reason=config.require_reason,
+            place_when=lambda when: scheduled_service.when_problem(self._ctx, when),
         )
         if isinstance(parsed, CommandError):
             return dict(form.problem_fields(parsed.problems, fields)), None
@@ -196,7 +201,7 @@ class Forms:
             user=user,
             channel=channel,
             command=parsed,
-            command_text=form.command_text(fields),
+            command_text=text,
             source=source,
             thread_ts=str(where["thread_ts"]) if where.get("thread_ts") else None,
         )

@@ -6,6 +6,7 @@ a view, 3000 characters a section, 150 characters an input's initial value hint.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -54,6 +55,8 @@ class FormSeed:
     channel: str | None = None
     # With several accounts, the form asks which (the default one picked).
     accounts: tuple[str, ...] = ()
+    # The names of ECSBOT_WINDOWS, offered in the "when" field's hint.
+    windows: tuple[str, ...] = ()
     default_account: str | None = None
     region: str = ""
     targets: str = ""
@@ -145,6 +148,13 @@ def reboot_form(seed: FormSeed) -> View:
             element=PlainTextInputElement(action_id=form.FIELD_REASON, max_length=500),
         ),
         InputBlock(
+            block_id=form.FIELD_WHEN,
+            label="When",
+            optional=True,
+            hint=_when_hint(seed.windows),
+            element=PlainTextInputElement(action_id=form.FIELD_WHEN),
+        ),
+        InputBlock(
             block_id=form.FIELD_ROLLOUT,
             label="Rollout",
             optional=True,
@@ -229,6 +239,13 @@ def _platform_events(home: Home, now: datetime) -> list[Block]:
                 )
             )
     return blocks
+
+
+def _when_hint(windows: Sequence[str]) -> str:
+    hint = "Blank: now. Or a time (02:00, 2026-12-24T02:00), a delay (3h, in 90m)"
+    if windows:
+        hint += ", or a window: " + ", ".join(windows[:5])
+    return hint[:150]
 
 
 def _context(text: str) -> ContextBlock:

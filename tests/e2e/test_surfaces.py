@@ -349,3 +349,28 @@ def test_with_two_accounts_the_form_asks_which_and_searches_and_reboots_there(
         h.settle()
         request_id, _ = h.last_preview()
         assert [i.ref.account for i in h.request(request_id).instances] == ["staging"]
+
+
+def test_the_forms_when_schedules_and_a_start_too_soon_is_shown_beside_it(
+    harness: Harness,
+) -> None:
+    h = harness
+    h.command("")
+    h.settle()
+    view = the_form(h)
+    target = h.sim.fleet.ids(REGION)[4]
+    too_soon = submit(h, view, instances=[target], when="in 5s").json()
+    assert too_soon["response_action"] == "errors"
+    assert list(too_soon["errors"]) == [form.FIELD_WHEN]
+    assert requests_recorded(h) == 0
+
+    assert submit(h, view, instances=[target], when="in 5m").text in ("", "{}")
+    h.settle()
+    request_id, _ = h.last_preview()
+    request = h.request(request_id)
+    assert request.scheduled_for is not None
+    assert abs((request.scheduled_for - request.created_at).total_seconds() - 300) < 5
+    h.click(ACTION_CONFIRM, request_id)
+    h.settle()
+    assert h.request(request_id).state is RequestState.SCHEDULED
+    assert h.sim.fleet.reboot_count(REGION, target) == 0
