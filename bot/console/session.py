@@ -2,6 +2,10 @@
 
 Slash commands and clicks go to the Bolt app as signed Slack requests; everything the
 bot says comes back through the terminal Slack and is printed by :class:`SlackView`.
+
+Why one file of about 530 lines: every console command ends in the same transcript
+and the same offline stack; one class keeps what the person is (user, channel) and
+what they last saw in step.
 """
 
 from __future__ import annotations

@@ -2,6 +2,9 @@
 
 Adapters (``bot.ecs``, ``bot.db``, ``bot.slack``) implement these; the services and
 their tests depend only on this module.
+
+Why one file of about 500 lines: every port the use cases depend on, side by side, so
+an adapter or a fake can be checked against all of them in one read.
 """
 
 from __future__ import annotations

@@ -7,6 +7,11 @@ constants. Functions here are pure: they take snapshots and plain values and ret
 Slack's limits (docs/SLACK-API.md): 50 blocks a message, 3000 characters a
 section. Long instance lists are split into several sections, and what does not fit
 goes into thread replies (``overflow``), so nothing is ever cut silently.
+
+Why one file of about 550 lines: the request message in each of its states is one
+layout, and its parts (instance lines, status, rollout and approval buttons) are drawn
+together; thread replies and notifications are in ``replies.py``, cards in
+``cards.py`` and ``event_cards.py``.
 """
 
 from __future__ import annotations

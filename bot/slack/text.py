@@ -4,6 +4,11 @@ changes, the help. Pure: values in, text out.
 The domain and the use cases hand over values (``bot.domain.policy.Denial``,
 ``bot.services.answers.Answer``, ``bot.services.roles.RoleChange``); the look of those
 values is decided here, next to ``bot.slack.blocks`` which draws the request messages.
+
+Why one file of about 650 lines: it holds the words of every value a use case answers
+with, section by section (denials, schedules, answers, roles, help), so the bot speaks
+with one voice and a reviewer finds every sentence in one place; the sections share
+its small helpers (code spans, mentions, dates).
 """
 
 from __future__ import annotations
