@@ -12,8 +12,6 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
@@ -25,7 +23,6 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot import metrics
 from bot.domain.events import (
     CARD_LINES,
     Countdown,
@@ -37,6 +34,7 @@ from bot.domain.events import (
 )
 from bot.services.event_watch import EventNote
 from bot.slack.blocks import MAX_SECTION_CHARS, Message, code, escape, slack_date
+from bot.slack.presenter import SlackPresenter
 
 log = logging.getLogger(__name__)
 
@@ -180,12 +178,9 @@ def _chunks(lines: Sequence[str]) -> list[str]:
     return chunks
 
 
-class SlackEventPresenter:
-    """``EventPresenter`` over the Slack Web API."""
-
-    def __init__(self, client: WebClient, *, notify_channel: str | None = None) -> None:
-        self._client = client
-        self._notify_channel = notify_channel
+class SlackEventPresenter(SlackPresenter):
+    """``EventPresenter`` over the Slack Web API (posting and redrawing as the request
+    messages are: logged and swallowed, the card stays owed)."""
 
     def post_card(self, card: EventCard, now: datetime) -> str | None:
         return self._post(card.channel, card_message(card, now))
@@ -193,19 +188,9 @@ class SlackEventPresenter:
     def redraw_card(self, card: EventCard, now: datetime) -> bool:
         if card.message_ts is None:
             return False
-        message = card_message(card, now)
-        metrics.SLACK_CALLS.labels(method="chat.update").inc()
-        try:
-            self._client.chat_update(
-                channel=card.channel,
-                ts=card.message_ts,
-                text=message.text,
-                blocks=message.block_dicts(),
-            )
-        except (SlackApiError, SlackClientError) as error:
-            log.error("chat.update of event card %s failed: %s", card.id, error)
-            return False
-        return True
+        return self._update(
+            card.channel, card.message_ts, card_message(card, now), what=f"event card {card.id}"
+        )
 
     def note(self, card: EventCard, note: EventNote, now: datetime) -> bool:
         text = note_text(note, now)
@@ -215,19 +200,3 @@ class SlackEventPresenter:
         if note.kind == "reminder" and self._notify_channel:
             ok = self._post(self._notify_channel, Message(text=text)) is not None and ok
         return ok
-
-    def _post(self, channel: str, message: Message, *, thread_ts: str | None = None) -> str | None:
-        metrics.SLACK_CALLS.labels(method="chat.postMessage").inc()
-        try:
-            response = self._client.chat_postMessage(
-                channel=channel,
-                text=message.text,
-                blocks=message.block_dicts() or None,
-                thread_ts=thread_ts,
-                unfurl_links=False,
-            )
-        except (SlackApiError, SlackClientError) as error:
-            log.error("chat.postMessage to %s failed: %s", channel, error)
-            return None
-        ts = response.get("ts")
-        return str(ts) if ts else None
