@@ -27,7 +27,7 @@ from bot.services.context import Context
 from bot.services.ports import RequestUpdate, UnitOfWork
 from bot.services.reboot_sender import call_reboot
 from bot.services.window_gate import held_for_window, reopen_if_due
-from bot.services.writes import save_instances
+from bot.services.writes import move_by_itself, save_instances
 
 
 def between_waves(ctx: Context, request: RebootRequest, now: datetime) -> RebootRequest:
@@ -111,25 +111,16 @@ def _abort_unsent(ctx: Context, request: RebootRequest, now: datetime) -> Reboot
 
 def _pause_after_wave(ctx: Context, request: RebootRequest, now: datetime) -> RebootRequest:
     """``--pause-after-canary``: the first wave is back, wait for a person."""
-    with ctx.uow() as uow:
-        won = uow.requests.transition(
-            request.id,
-            [RequestState.EXECUTING],
-            RequestState.PAUSED,
-            RequestUpdate(pause_after_wave=None, paused_by=None),
-        )
-        if won:
-            uow.audit.append(
-                at=now,
-                actor="system",
-                action="pause",
-                request_id=request.id,
-                detail={"after_wave": sent_wave(request.instances)},
-            )
-        uow.commit()
-        latest = uow.requests.get(request.id)
-    if latest is None:
-        return request
+    latest, won = move_by_itself(
+        ctx,
+        request,
+        (RequestState.EXECUTING, RequestState.PAUSED),
+        RequestUpdate(pause_after_wave=None, paused_by=None),
+        now=now,
+        actor="system",
+        action="pause",
+        detail={"after_wave": sent_wave(request.instances)},
+    )
     if won:
         ctx.presenter.refresh_request(latest)
         if ctx.config.notify_channel:

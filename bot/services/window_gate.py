@@ -14,6 +14,7 @@ from bot.domain.windows import is_open
 from bot.services.context import Context
 from bot.services.ports import RequestUpdate
 from bot.services.scheduled import SCHEDULER
+from bot.services.writes import move_by_itself
 
 
 def reopen_if_due(ctx: Context, request: RebootRequest, now: datetime) -> RebootRequest:
@@ -24,25 +25,16 @@ def reopen_if_due(ctx: Context, request: RebootRequest, now: datetime) -> Reboot
     window = ctx.config.windows.get(request.window or "")
     if now < request.window_reopens_at or (window is not None and not is_open(window, now)):
         return request
-    with ctx.uow() as uow:
-        won = uow.requests.transition(
-            request.id,
-            [RequestState.PAUSED],
-            RequestState.EXECUTING,
-            RequestUpdate(window_reopens_at=None),
-        )
-        if won:
-            uow.audit.append(
-                at=now,
-                actor=SCHEDULER,
-                action="resume",
-                request_id=request.id,
-                detail={"why": "window_open"},
-            )
-        uow.commit()
-        latest = uow.requests.get(request.id)
-    if latest is None:
-        return request
+    latest, won = move_by_itself(
+        ctx,
+        request,
+        (RequestState.PAUSED, RequestState.EXECUTING),
+        RequestUpdate(window_reopens_at=None),
+        now=now,
+        actor=SCHEDULER,
+        action="resume",
+        detail={"why": "window_open"},
+    )
     if won:
         ctx.presenter.refresh_request(latest)
         ctx.presenter.announce_schedule(latest, ScheduleEvent(ScheduleEventKind.WINDOW_REOPENED))
@@ -63,25 +55,16 @@ def held_for_window(ctx: Context, request: RebootRequest, now: datetime) -> Rebo
 def _pause_for_window(
     ctx: Context, request: RebootRequest, now: datetime, reopens: datetime
 ) -> RebootRequest:
-    with ctx.uow() as uow:
-        won = uow.requests.transition(
-            request.id,
-            [RequestState.EXECUTING],
-            RequestState.PAUSED,
-            RequestUpdate(paused_by=None, window_reopens_at=reopens),
-        )
-        if won:
-            uow.audit.append(
-                at=now,
-                actor=SCHEDULER,
-                action="pause",
-                request_id=request.id,
-                detail={"why": "window_closed", "reopens": reopens.isoformat()},
-            )
-        uow.commit()
-        latest = uow.requests.get(request.id)
-    if latest is None:
-        return request
+    latest, won = move_by_itself(
+        ctx,
+        request,
+        (RequestState.EXECUTING, RequestState.PAUSED),
+        RequestUpdate(paused_by=None, window_reopens_at=reopens),
+        now=now,
+        actor=SCHEDULER,
+        action="pause",
+        detail={"why": "window_closed", "reopens": reopens.isoformat()},
+    )
     if won:
         ctx.presenter.refresh_request(latest)
         ctx.presenter.announce_schedule(
