@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from bot.domain.errors import StoreUnavailable
@@ -67,6 +68,39 @@ def _authorized_click(
     )
 
 
+def _confirmed(
+    ctx: Context,
+    click: Click,
+    request: RebootRequest,
+    to: RequestState,
+    changes: RequestUpdate,
+    *,
+    now: datetime,
+    detail: Mapping[str, object] | None = None,
+    lease: Lease | None = None,
+) -> bool:
+    """The confirm's one conditional update (``previewed → to``) with its audit line, so
+    double clicks, Slack retries and replicas decide it once: whether this click won."""
+    with ctx.uow() as uow:
+        won = uow.requests.transition(
+            request.id, [RequestState.PREVIEWED], to, changes, lease=lease
+        )
+        if won:
+            uow.audit.append(
+                at=now,
+                actor=click.user,
+                action="confirm",
+                request_id=request.id,
+                detail={
+                    "force": request.force,
+                    "instances": len(request.to_reboot),
+                    **(detail or {}),
+                },
+            )
+        uow.commit()
+    return won
+
+
 def _lost_the_race(ctx: Context, click: Click, request: RebootRequest) -> Later:
     with ctx.uow() as uow:
         latest = uow.requests.get(request.id)
@@ -93,23 +127,15 @@ def confirm(ctx: Context, click: Click) -> Later:
     # should this process die before sending them, the lease runs out and a poller
     # sends them instead.
     lease_owner = f"{ctx.owner}/confirm/{request.id}"
-    with ctx.uow() as uow:
-        won = uow.requests.transition(
-            request.id,
-            [RequestState.PREVIEWED],
-            RequestState.EXECUTING,
-            RequestUpdate(confirmed_by=click.user, confirmed_at=now),
-            lease=Lease(lease_owner, now + timedelta(seconds=LEASE_SECONDS)),
-        )
-        if won:
-            uow.audit.append(
-                at=now,
-                actor=click.user,
-                action="confirm",
-                request_id=request.id,
-                detail={"force": request.force, "instances": len(request.to_reboot)},
-            )
-        uow.commit()
+    won = _confirmed(
+        ctx,
+        click,
+        request,
+        RequestState.EXECUTING,
+        RequestUpdate(confirmed_by=click.user, confirmed_at=now),
+        now=now,
+        lease=Lease(lease_owner, now + timedelta(seconds=LEASE_SECONDS)),
+    )
     if not won:
         return _lost_the_race(ctx, click, request)
 
@@ -128,24 +154,15 @@ def _await_approval(ctx: Context, click: Click, request: RebootRequest, now: dat
         confirmed_at=now,
         approval_expires_at=now + timedelta(seconds=ctx.config.approval_ttl),
     )
-    with ctx.uow() as uow:
-        won = uow.requests.transition(
-            request.id, [RequestState.PREVIEWED], RequestState.AWAITING_APPROVAL, changes
-        )
-        if won:
-            uow.audit.append(
-                at=now,
-                actor=click.user,
-                action="confirm",
-                request_id=request.id,
-                detail={
-                    "force": request.force,
-                    "instances": len(request.to_reboot),
-                    "approvals_needed": request.approvals_needed,
-                    "reason": request.reason,
-                },
-            )
-        uow.commit()
+    won = _confirmed(
+        ctx,
+        click,
+        request,
+        RequestState.AWAITING_APPROVAL,
+        changes,
+        now=now,
+        detail={"approvals_needed": request.approvals_needed, "reason": request.reason},
+    )
     if not won:
         return _lost_the_race(ctx, click, request)
     waiting = dataclasses.replace(changes.applied_to(request), state=RequestState.AWAITING_APPROVAL)
@@ -162,24 +179,15 @@ def _schedule(ctx: Context, click: Click, request: RebootRequest, now: datetime)
     """The confirm of a request with a WHEN (docs/PRODUCT.md §5.10): ``previewed →
     scheduled`` in one conditional update like any confirm; the poller starts it."""
     changes = schedule_changes(ctx, request, now, confirmed_by=click.user)
-    with ctx.uow() as uow:
-        won = uow.requests.transition(
-            request.id, [RequestState.PREVIEWED], RequestState.SCHEDULED, changes
-        )
-        if won:
-            uow.audit.append(
-                at=now,
-                actor=click.user,
-                action="confirm",
-                request_id=request.id,
-                detail={
-                    "force": request.force,
-                    "instances": len(request.to_reboot),
-                    "scheduled_for": _iso(request.scheduled_for),
-                    "window": request.window,
-                },
-            )
-        uow.commit()
+    won = _confirmed(
+        ctx,
+        click,
+        request,
+        RequestState.SCHEDULED,
+        changes,
+        now=now,
+        detail={"scheduled_for": _iso(request.scheduled_for), "window": request.window},
+    )
     if not won:
         return _lost_the_race(ctx, click, request)
     scheduled = dataclasses.replace(changes.applied_to(request), state=RequestState.SCHEDULED)
