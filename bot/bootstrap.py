@@ -280,6 +280,13 @@ def event_config(settings: Settings) -> EventConfig:
             "ECSBOT_EVENTS_CHANNEL is required with ECSBOT_EVENTS=true (or set "
             "ECSBOT_NOTIFY_CHANNEL)"
         )
+    window = settings.events_window
+    if window is not None and window.lower() not in settings.windows:
+        known = ", ".join(sorted(settings.windows)) or "none is set"
+        raise SettingsError(
+            f"ECSBOT_EVENTS_WINDOW={window} names no window of ECSBOT_WINDOWS (the windows: "
+            f"{known})"
+        )
     return EventConfig(
         regions=settings.watched_regions,
         channel=channel,
@@ -287,7 +294,7 @@ def event_config(settings: Settings) -> EventConfig:
         remind=float(settings.events_remind),
         # Every account (§5.13); each read is signed with the role assumed there.
         accounts=tuple(name for name, _ in settings.accounts) or (DEFAULT_ACCOUNT,),
-        window=settings.events_window,
+        window=None if window is None else window.lower(),
     )
 
 
@@ -304,7 +311,11 @@ def build_event_watch(
     return EventWatch(
         uow=unit_of_work_factory(engine),
         source=ecs,
-        presenter=SlackEventPresenter(client, notify_channel=settings.notify_channel),
+        presenter=SlackEventPresenter(
+            client,
+            notify_channel=settings.notify_channel,
+            window=None if config.window is None else settings.windows[config.window],
+        ),
         config=config,
         owner=ctx.owner,
         clock=ctx.clock,

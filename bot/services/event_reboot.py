@@ -1,6 +1,8 @@
 """**Reboot now** on a platform event card (docs/PRODUCT.md §5.11): a preview requested
 by whoever clicked, under every rule of a slash command, for exactly the card's
 instances whose event is still ``Scheduled``, with the reason naming the events.
+**Reboot in window NAME** (``event_schedule``) is the same preview with the command's
+WHEN the ``ECSBOT_EVENTS_WINDOW`` (``--window NAME``), so the confirm schedules it.
 
 Decided before the ack on the database alone, like every click: the card is read, a
 card whose events all ended is answered so (ephemeral, nothing recorded), and the
@@ -14,17 +16,31 @@ from __future__ import annotations
 from bot.domain.commands import RebootCommand
 from bot.domain.events import reboot_reason, rebootable
 from bot.domain.model import InstanceRef, RequestSource
+from bot.domain.schedule import InWindow, WhenProblem
 from bot.services import preview as preview_service
-from bot.services.answers import CardEventsEnded, Denied, NoSuchCard, OtherChannel
+from bot.services.answers import CannotSchedule, CardEventsEnded, Denied, NoSuchCard, OtherChannel
 from bot.services.clicks import Click, Later, telling
 from bot.services.context import Context
 from bot.services.event_watch import EventWatch
 
 COMMAND_TEXT = "(Reboot now on a platform event card)"
+SCHEDULE_COMMAND_TEXT = "(Reboot in window {window} on a platform event card)"
 
 
-def reboot_from_card(ctx: Context, watch: EventWatch, click: Click) -> Later:
-    """``event_reboot``: ``click.request_id`` holds the card's id (the button's value)."""
+def schedule_from_card(ctx: Context, watch: EventWatch, click: Click) -> Later:
+    """``event_schedule``: as ``event_reboot``, scheduled for the events window's next
+    opening (resolved by the preview, as a typed ``--window`` is)."""
+    window = watch.config.window
+    if window is None:  # a card drawn before ECSBOT_EVENTS_WINDOW was unset
+        return telling(ctx, click, CannotSchedule(WhenProblem("ECSBOT_EVENTS_WINDOW is not set.")))
+    return reboot_from_card(ctx, watch, click, window=window)
+
+
+def reboot_from_card(
+    ctx: Context, watch: EventWatch, click: Click, *, window: str | None = None
+) -> Later:
+    """``event_reboot``: ``click.request_id`` holds the card's id (the button's value);
+    with ``window``, the command runs in that window."""
     card_id = click.request_id
     with watch.uow() as uow:
         card = uow.events.card(card_id)
@@ -39,12 +55,15 @@ def reboot_from_card(ctx: Context, watch: EventWatch, click: Click) -> Later:
         tuple(InstanceRef(k.event.region, k.event.instance_id, k.event.account) for k in chosen),
         reason=reboot_reason([k.event for k in chosen]),
         accounts=(card.account,),  # a card is one account's
+        when=None if window is None else InWindow(window),
     )
     asked = preview_service.PreviewAsked(
         click.user,
         card.channel,
         command,
-        command_text=COMMAND_TEXT,
+        command_text=COMMAND_TEXT
+        if window is None
+        else SCHEDULE_COMMAND_TEXT.format(window=window),
         request_id=ctx.new_id(),
         source=RequestSource.EVENT,
     )

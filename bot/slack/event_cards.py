@@ -12,6 +12,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
+from slack_sdk import WebClient
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
@@ -31,7 +32,9 @@ from bot.domain.events import (
     KnownEvent,
     countdown,
     rebootable,
+    window_offer,
 )
+from bot.domain.windows import Window, next_opening
 from bot.services.event_watch import EventNote
 from bot.slack.blocks import MAX_SECTION_CHARS, Message, code, escape, slack_date
 from bot.slack.presenter import SlackPresenter
@@ -97,9 +100,11 @@ def event_line(known: KnownEvent, now: datetime) -> str:
     )
 
 
-def card_message(card: EventCard, now: datetime) -> Message:
+def card_message(card: EventCard, now: datetime, window: Window | None = None) -> Message:
     """The card: every event (soonest first; the soonest ``CARD_LINES``, then a count),
-    and **Reboot now** while any is still ``Scheduled``."""
+    and **Reboot now** while any is still ``Scheduled``; with ``window`` (the
+    ``ECSBOT_EVENTS_WINDOW``) opening before the earliest deadline, also **Reboot in
+    window NAME**."""
     count = len(card.events)
     noun = "reboot" if count == 1 else "reboots"
     title = f"Alibaba Cloud scheduled {count} maintenance {noun} in {card.region}"
@@ -121,19 +126,24 @@ def card_message(card: EventCard, now: datetime) -> Message:
         )
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=" ".join(notes))]))
     if rebootable(card.events):
-        blocks.append(
-            ActionsBlock(
-                block_id=EVENT_ACTIONS_BLOCK_ID,
-                elements=[
-                    ButtonElement(
-                        text=PlainTextObject(text="Reboot now"),
-                        action_id=ACTION_EVENT_REBOOT,
-                        value=card.id,
-                        style="primary",
-                    )
-                ],
+        actions = [
+            ButtonElement(
+                text=PlainTextObject(text="Reboot now"),
+                action_id=ACTION_EVENT_REBOOT,
+                value=card.id,
+                style="primary",
             )
-        )
+        ]
+        opening = None if window is None else next_opening(window, now)
+        if window is not None and window_offer(opening, [k.event for k in card.events], now):
+            actions.append(
+                ButtonElement(
+                    text=PlainTextObject(text=f"Reboot in window {window.name}"[:75]),
+                    action_id=ACTION_EVENT_SCHEDULE,
+                    value=card.id,
+                )
+            )
+        blocks.append(ActionsBlock(block_id=EVENT_ACTIONS_BLOCK_ID, elements=actions))
     return Message(text=title, blocks=tuple(blocks))
 
 
@@ -180,16 +190,26 @@ def _chunks(lines: Sequence[str]) -> list[str]:
 
 class SlackEventPresenter(SlackPresenter):
     """``EventPresenter`` over the Slack Web API (posting and redrawing as the request
-    messages are: logged and swallowed, the card stays owed)."""
+    messages are: logged and swallowed, the card stays owed). ``window``: the
+    ``ECSBOT_EVENTS_WINDOW``, for **Reboot in window**."""
+
+    def __init__(
+        self, client: WebClient, *, notify_channel: str | None = None, window: Window | None = None
+    ) -> None:
+        super().__init__(client, notify_channel=notify_channel)
+        self._window = window
 
     def post_card(self, card: EventCard, now: datetime) -> str | None:
-        return self._post(card.channel, card_message(card, now))
+        return self._post(card.channel, card_message(card, now, self._window))
 
     def redraw_card(self, card: EventCard, now: datetime) -> bool:
         if card.message_ts is None:
             return False
         return self._update(
-            card.channel, card.message_ts, card_message(card, now), what=f"event card {card.id}"
+            card.channel,
+            card.message_ts,
+            card_message(card, now, self._window),
+            what=f"event card {card.id}",
         )
 
     def note(self, card: EventCard, note: EventNote, now: datetime) -> bool:

@@ -1,5 +1,6 @@
 """Listeners of the platform event watch (docs/PRODUCT.md §5.11): ``/ecs-reboot events``
-(the pending events, ephemeral) and the cards' **Reboot now** (``event_reboot``).
+(the pending events, ephemeral) and the cards' **Reboot now** (``event_reboot``) and
+**Reboot in window NAME** (``event_schedule``).
 
 Registered before the general command listener, so ``events`` is answered here and
 every other command text still reaches the parser.
@@ -20,7 +21,11 @@ from bot.services import event_reboot
 from bot.services.context import Context
 from bot.services.event_watch import EventWatch
 from bot.slack import listeners
-from bot.slack.event_cards import ACTION_EVENT_REBOOT, pending_events_text
+from bot.slack.event_cards import (
+    ACTION_EVENT_REBOOT,
+    ACTION_EVENT_SCHEDULE,
+    pending_events_text,
+)
 from bot.slack.jobs import Jobs
 from bot.slack.surfaces import Forms
 from bot.slack.text import denied_text
@@ -72,6 +77,15 @@ def register_events(
             jobs,
             forms,
             lambda c, click: event_reboot.reboot_from_card(c, on, click),
+            home_channel=cards_channel,
+        )
+    )
+    app.action(ACTION_EVENT_SCHEDULE)(
+        listeners._on_click(
+            ctx,
+            jobs,
+            forms,
+            lambda c, click: event_reboot.schedule_from_card(c, on, click),
             home_channel=cards_channel,
         )
     )

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
 from bot.cli import main as cli_main
 from bot.domain.model import RequestState, Role
+from bot.settings import SettingsError
 from bot.slack.blocks import ACTION_CONFIRM
-from bot.slack.event_cards import ACTION_EVENT_REBOOT
+from bot.slack.event_cards import ACTION_EVENT_REBOOT, ACTION_EVENT_SCHEDULE
 from tests.e2e.harness import (
     CHANNEL,
     NOTIFY,
@@ -466,3 +467,53 @@ def test_app_home_lists_pending_events_and_its_reboot_now_previews_them(h: Harne
     assert request.source is RequestSource.EVENT
     assert request.channel == CHANNEL
     assert len(request.instances) == 2
+
+
+def test_reboot_in_window_previews_the_card_for_the_windows_next_opening(
+    migrated_url: str,
+) -> None:
+    # A Monday, 01:00 UTC: the "night" window opens at 02:00, the events come 27 h later.
+    start = datetime(2026, 12, 7, 1, 0, tzinfo=UTC)
+    env = {
+        **EVENTS_ENV,
+        "ECSBOT_WINDOWS": "night=daily 02:00-04:00",
+        "ECSBOT_EVENTS_WINDOW": "night",
+    }
+    with running_bot(migrated_url, instances=4, env=env, start=start) as h:
+        h.grant(OPERATOR, Role.OPERATOR)
+        event_ids = schedule(h, 2)
+        instances = h.sim.fleet.ids(REGION)[:2]
+        h.watch()
+        (card,) = cards(h)
+        reboot_now, in_window = buttons(card.blocks)
+        assert reboot_now["action_id"] == ACTION_EVENT_REBOOT
+        assert in_window["action_id"] == ACTION_EVENT_SCHEDULE
+        assert in_window["value"] == reboot_now["value"]
+        assert "Reboot in window night" in json.dumps(in_window)
+
+        assert (
+            h.click(ACTION_EVENT_SCHEDULE, str(in_window["value"]), user=OPERATOR).status_code
+            == 200
+        )
+        h.settle()
+        request_id, preview = h.last_preview()
+        request = h.request(request_id)
+        opening = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)
+        assert "2026-12-07 02:00 UTC" in text_of(preview)
+        assert (request.scheduled_for, request.window) == (opening, "night")
+        assert sorted(i.ref.instance_id for i in request.instances) == sorted(instances)
+        assert request.reason is not None
+        assert all(e in request.reason for e in event_ids)
+        h.click(ACTION_CONFIRM, request_id, user=OPERATOR)
+        h.settle()
+        assert h.request(request_id).state is RequestState.SCHEDULED
+        assert h.sim.fleet.reboot_counts(REGION) == {}
+
+
+def test_an_events_window_that_names_no_window_stops_the_start(migrated_url: str) -> None:
+    env = {**EVENTS_ENV, "ECSBOT_WINDOWS": "night=daily 02:00-04:00", "ECSBOT_EVENTS_WINDOW": "day"}
+    with (
+        pytest.raises(SettingsError, match="ECSBOT_EVENTS_WINDOW=day names no window"),
+        running_bot(migrated_url, env=env),
+    ):
+        pass

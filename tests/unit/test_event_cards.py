@@ -1,6 +1,7 @@
 """Platform event cards as Slack shows them (bot/slack/event_cards.py): countdown words,
-state words, the 40-line limit with "and N more", Slack's block and text limits, and the
-Reboot now button only while an event is still Scheduled."""
+state words, the 40-line limit with "and N more", Slack's block and text limits, the
+Reboot now button only while an event is still Scheduled, and Reboot in window only when
+the events window opens before the earliest deadline."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.domain.events import Countdown, EventCard, EventState, KnownEvent, PlatformEvent
+from bot.domain.windows import Window, WindowsProblem, parse_windows
 from bot.slack.blocks import MAX_BLOCKS, MAX_SECTION_CHARS
 from bot.slack.event_cards import (
     ACTION_EVENT_REBOOT,
+    ACTION_EVENT_SCHEDULE,
     card_message,
     countdown_text,
     pending_events_text,
@@ -96,3 +99,37 @@ def test_the_events_list() -> None:
     listed = pending_events_text([known(1), known(2)], NOW)
     assert "(2)" in listed
     assert "web-01" in listed
+
+
+def _window(text: str) -> Window:
+    windows = parse_windows(text, default_tz="UTC")
+    assert not isinstance(windows, WindowsProblem)
+    (window,) = windows.values()
+    return window
+
+
+def _buttons(events: list[KnownEvent], window: Window | None) -> list[tuple[str, str, str]]:
+    message = card_message(card(events), NOW, window)
+    actions = [b for b in message.block_dicts() if b["type"] == "actions"]
+    if not actions:
+        return []
+    elements = actions[0]["elements"]
+    assert isinstance(elements, list)
+    return [(e["action_id"], e["value"], e["text"]["text"]) for e in elements]
+
+
+def test_reboot_in_window_is_offered_only_when_the_window_opens_before_the_deadline() -> None:
+    events = [known(1), known(2)]  # not before NOW + 27 h, on 2026-12-07 15:01 UTC
+    reboot_now = (ACTION_EVENT_REBOOT, "c1", "Reboot now")
+    # Opens today at 14:00 UTC, before the deadline: both buttons, the value the card's id.
+    night = _window("night=daily 14:00-16:00")
+    assert _buttons(events, night) == [
+        reboot_now,
+        (ACTION_EVENT_SCHEDULE, "c1", "Reboot in window night"),
+    ]
+    # 2026-12-06 is a Sunday: the next opening (12-13) comes after the deadline.
+    assert _buttons(events, _window("sunday=Sun 00:00-02:00")) == [reboot_now]
+    # No events window set.
+    assert _buttons(events, None) == [reboot_now]
+    # Only events still Scheduled count, and none left: no buttons at all.
+    assert _buttons([known(1, state=EventState.EXECUTED)], night) == []
