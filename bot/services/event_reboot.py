@@ -13,10 +13,12 @@ request it records is linked to the events, so the card and ``history`` name it.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from bot.domain.commands import RebootCommand
 from bot.domain.events import reboot_reason, rebootable
 from bot.domain.model import InstanceRef, RequestSource
-from bot.domain.schedule import InWindow, WhenProblem
+from bot.domain.schedule import InWindow, WhenProblem, resolve_when
 from bot.services import preview as preview_service
 from bot.services.answers import CannotSchedule, CardEventsEnded, Denied, NoSuchCard, OtherChannel
 from bot.services.clicks import Click, Later, telling
@@ -36,6 +38,27 @@ def schedule_from_card(ctx: Context, watch: EventWatch, click: Click) -> Later:
     return reboot_from_card(ctx, watch, click, window=window)
 
 
+def _opens_too_late(ctx: Context, window: str, deadline: datetime) -> WhenProblem | None:
+    """Why the window cannot avoid the platform's reboot now (its next opening is at or
+    after the earliest ``NotBefore``: a card drawn earlier may still offer it), or None."""
+    config = ctx.config
+    placed = resolve_when(
+        InWindow(window),
+        now=ctx.clock(),
+        tz=config.timezone,
+        windows=config.windows,
+        limits=config.schedule_limits,
+    )
+    if isinstance(placed, WhenProblem):
+        return placed
+    if placed.start >= deadline:
+        return WhenProblem(
+            f"Window {window} next opens at {placed.start:%Y-%m-%d %H:%M} UTC, after the "
+            f"platform's reboot at {deadline:%Y-%m-%d %H:%M} UTC: use Reboot now instead."
+        )
+    return None
+
+
 def reboot_from_card(
     ctx: Context, watch: EventWatch, click: Click, *, window: str | None = None
 ) -> Later:
@@ -51,6 +74,10 @@ def reboot_from_card(
     chosen = rebootable(card.events)
     if not chosen:
         return telling(ctx, click, CardEventsEnded(card_id))
+    if window is not None:
+        late = _opens_too_late(ctx, window, min(k.event.not_before for k in chosen))
+        if late is not None:
+            return telling(ctx, click, CannotSchedule(late))
     command = RebootCommand(
         tuple(InstanceRef(k.event.region, k.event.instance_id, k.event.account) for k in chosen),
         reason=reboot_reason([k.event for k in chosen]),

@@ -509,6 +509,15 @@ def test_reboot_in_window_previews_the_card_for_the_windows_next_opening(
         assert h.request(request_id).state is RequestState.SCHEDULED
         assert h.sim.fleet.reboot_counts(REGION) == {}
 
+        # A day later the card still offers the window, whose next opening is now after
+        # the platform's reboot: the click says so and records nothing.
+        h.clock.advance(26 * 3600)
+        before = len(h.previews())
+        h.click(ACTION_EVENT_SCHEDULE, str(in_window["value"]), user=OPERATOR)
+        h.settle()
+        assert len(h.previews()) == before
+        assert any("after the platform's reboot" in t for t in h.ephemerals(OPERATOR))
+
 
 def test_an_events_window_that_names_no_window_stops_the_start(migrated_url: str) -> None:
     env = {**EVENTS_ENV, "ECSBOT_WINDOWS": "night=daily 02:00-04:00", "ECSBOT_EVENTS_WINDOW": "day"}
