@@ -26,7 +26,8 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 from bot.domain.accounts import DEFAULT_ACCOUNT
-from bot.domain.errors import CredentialsError
+from bot.domain.errors import CredentialsError, RoleNotAssumable, StsUnavailable
+from bot.ecs import catalogue
 from bot.ecs.credentials import (
     DEFAULT_SESSION_NAME,
     Credentials,
@@ -35,7 +36,7 @@ from bot.ecs.credentials import (
     StsTarget,
 )
 
-__all__ = ["DEFAULT_ACCOUNT", "AccountCredentials", "session_name_for"]
+__all__ = ["DEFAULT_ACCOUNT", "AccountCredentials", "credentials_for_call", "session_name_for"]
 
 READ_SESSION = DEFAULT_SESSION_NAME  # "ecs-reboot-bot"
 ACCOUNT_NOT_CONFIGURED = "AccountNotConfigured"
@@ -131,3 +132,22 @@ class AccountCredentials:
         with self._lock:
             provider = self._sessions.get((account, session_name))
         return provider.expires_at if provider is not None else None
+
+
+def credentials_for_call(
+    credentials: AccountCredentials, account: str, session_name: str
+) -> Credentials:
+    """The credentials to sign one ``EcsClient`` call in ``account`` as ``session_name``;
+    an account's role that cannot be assumed becomes an ``EcsError`` for that call
+    (nothing was sent), so a preview shows its instances denied with STS's code and a
+    reboot fails them, as for any refusal."""
+    try:
+        return credentials.get(account, session_name)
+    except CredentialsError as error:
+        if error.account is None:
+            raise  # the bot's own identity: no account-scoped verdict to give
+        code = error.code or catalogue.CLIENT_UNEXPECTED_RESPONSE
+        explanation = f"The bot could not act in account {error.account}: {error} Nothing was sent."
+        if catalogue.is_transient(code, None) or code == catalogue.CLIENT_CONNECTION_FAILED:
+            raise StsUnavailable(error.account, code, str(error), explanation=explanation) from None
+        raise RoleNotAssumable(error.account, code, str(error), explanation=explanation) from None

@@ -21,7 +21,7 @@ import logging
 import os
 import random as _random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
@@ -39,22 +39,21 @@ from bot.domain.ecs_values import (
     RebootResult,
 )
 from bot.domain.errors import (
-    CredentialsError,
     EcsError,
     EcsOutcomeUnknown,
     EcsTransientError,
     RoleNotAssumable,
-    StsUnavailable,
 )
-from bot.domain.events import MAX_EVENT_IDS_PER_CALL, EventState, PlatformEvent
-from bot.ecs import catalogue, signing
+from bot.domain.events import PlatformEvent
+from bot.ecs import catalogue, platform_events, signing
 from bot.ecs.account_credentials import (
     DEFAULT_ACCOUNT,
     READ_SESSION,
     AccountCredentials,
+    credentials_for_call,
     session_name_for,
 )
-from bot.ecs.credentials import Credentials, CredentialsProvider
+from bot.ecs.credentials import CredentialsProvider
 from bot.ecs.sender import Origin, Sender
 from bot.ecs.wire import (
     Answer,
@@ -345,38 +344,14 @@ class EcsClient:
         default is 10). ``states`` (``InstanceEventCycleStatus.N``): without them ECS
         answers the finished events only. ``event_ids``: only those, ≤100 a call,
         batched here. Events of a state or type the bot does not know are skipped."""
-        base: Params = {"RegionId": region, "PageSize": str(MAX_EVENT_IDS_PER_CALL)}
-        base.update(indexed("InstanceEventCycleStatus", states))
-        base.update(indexed("InstanceEventType", types))
-        ids = tuple(event_ids)
-        batches = (
-            [
-                ids[i : i + MAX_EVENT_IDS_PER_CALL]
-                for i in range(0, len(ids), MAX_EVENT_IDS_PER_CALL)
-            ]
-            if ids
-            else [()]
-        )
         signer = _Signer(account)
-        found: dict[str, PlatformEvent] = {}
-        for batch in batches:
-            page = 1
-            while True:
-                params = {**base, **indexed("EventId", batch), "PageNumber": str(page)}
-                body = self._call_idempotent(
-                    "DescribeInstanceHistoryEvents", region, params, signer
-                )
-                items = list_at(body, "InstanceSystemEventSet", "InstanceSystemEventType")
-                for item in items:
-                    event = _parse_event(item, region, account)
-                    if event is not None:
-                        # Keyed by id: an event that moved across a page boundary
-                        # between two calls is kept once.
-                        found[event.event_id] = event
-                if not items or page * MAX_EVENT_IDS_PER_CALL >= as_int(body.get("TotalCount")):
-                    break
-                page += 1
-        return list(found.values())
+
+        def call(params: Params) -> dict[str, Any]:
+            return self._call_idempotent("DescribeInstanceHistoryEvents", region, params, signer)
+
+        return platform_events.read_events(
+            call, region, account, states=states, types=types, event_ids=event_ids
+        )
 
     # --- calls and retries ------------------------------------------------------------
 
@@ -497,67 +472,20 @@ class EcsClient:
         self, action: str, host: str, params: Params, signer: _Signer = _READS
     ) -> tuple[str, dict[str, str]]:
         """The encoded query and the headers of one signed request."""
-        credentials = self._credentials_for(signer)
+        credentials = credentials_for_call(self._credentials, signer.account, signer.session_name)
         timestamp = api_timestamp(self._clock())
         # 128 random bits as 32 hex digits, what uuid4().hex carried, without the UUID.
         nonce = os.urandom(16).hex()
-        headers = {"host": host}
-        if self._signature_version == "v1":
-            query = {
-                **params,
-                "Action": action,
-                "Version": API_VERSION,
-                "Format": "JSON",
-                "AccessKeyId": credentials.access_key_id,
-                "SignatureMethod": "HMAC-SHA1",
-                "SignatureVersion": "1.0",
-                "SignatureNonce": nonce,
-                "Timestamp": timestamp,
-            }
-            if credentials.security_token:
-                query["SecurityToken"] = credentials.security_token
-            query["Signature"] = signing.v1_signature("POST", query, credentials.access_key_secret)
-            # Built by canonical_query, the bytes on the wire are the bytes signed (httpx
-            # would encode some characters differently).
-            return signing.canonical_query(query), headers
-        encoded_query = signing.canonical_query(params)
-        headers["x-acs-action"] = action
-        headers["x-acs-version"] = API_VERSION
-        headers["x-acs-date"] = timestamp
-        headers["x-acs-signature-nonce"] = nonce
-        headers["x-acs-content-sha256"] = signing.EMPTY_BODY_SHA256
-        if credentials.security_token:
-            headers["x-acs-security-token"] = credentials.security_token
-        headers["authorization"] = signing.v3_authorization_encoded(
-            credentials.access_key_id,
-            credentials.access_key_secret,
-            "POST",
-            "/",
-            encoded_query,
-            headers,
+        return signing.signed_request(
+            action,
+            host,
+            params,
+            credentials,
+            api_version=API_VERSION,
+            timestamp=timestamp,
+            nonce=nonce,
+            scheme=self._signature_version,
         )
-        return encoded_query, headers
-
-    def _credentials_for(self, signer: _Signer) -> Credentials:
-        """The credentials of ``signer``; an account's role that cannot be assumed
-        becomes an ``EcsError`` for that call (nothing was sent), so a preview shows its
-        instances denied with STS's code and a reboot fails them, as for any refusal."""
-        try:
-            return self._credentials.get(signer.account, signer.session_name)
-        except CredentialsError as error:
-            if error.account is None:
-                raise  # the bot's own identity: no account-scoped verdict to give
-            code = error.code or catalogue.CLIENT_UNEXPECTED_RESPONSE
-            explanation = (
-                f"The bot could not act in account {error.account}: {error} Nothing was sent."
-            )
-            if catalogue.is_transient(code, None) or code == catalogue.CLIENT_CONNECTION_FAILED:
-                raise StsUnavailable(
-                    error.account, code, str(error), explanation=explanation
-                ) from None
-            raise RoleNotAssumable(
-                error.account, code, str(error), explanation=explanation
-            ) from None
 
     def _origin(self, region: str) -> Origin:
         # Once per region: httpx parses a URL character by character.
@@ -566,44 +494,3 @@ class EcsClient:
             origin = self._sender.origin(self._endpoint.replace("{region}", region))
             self._origins[region] = origin
         return origin
-
-
-# --- platform events ----------------------------------------------------------------
-
-
-def _parse_event(item: Mapping[str, Any], region: str, account: str) -> PlatformEvent | None:
-    """One ``InstanceSystemEventType``; None for a state the bot does not know or a
-    missing deadline (nothing to act on)."""
-    status = item.get("EventCycleStatus")
-    kind = item.get("EventType")
-    state_name = status.get("Name") if isinstance(status, Mapping) else None
-    type_name = kind.get("Name") if isinstance(kind, Mapping) else None
-    not_before = _event_time(item.get("NotBefore"))
-    try:
-        state = EventState(str(state_name))
-    except ValueError:
-        return None
-    if not type_name or not_before is None:
-        return None
-    return PlatformEvent(
-        event_id=str(item.get("EventId")),
-        account=account,
-        region=region,
-        instance_id=str(item.get("InstanceId") or ""),
-        event_type=str(type_name),
-        state=state,
-        not_before=not_before,
-        published_at=_event_time(item.get("EventPublishTime")),
-        finished_at=_event_time(item.get("EventFinishTime")),
-    )
-
-
-def _event_time(value: object) -> datetime | None:
-    """``yyyy-MM-ddTHH:mm:ssZ`` (or with minutes only, or an offset) as aware UTC."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -14,6 +14,10 @@ import hashlib
 import hmac
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from bot.ecs.credential_types import Credentials
 
 V3_ALGORITHM = "ACS3-HMAC-SHA256"
 EMPTY_BODY_SHA256 = hashlib.sha256(b"").hexdigest()
@@ -198,3 +202,57 @@ def v1_signature(method: str, params: Mapping[str, str], secret: str) -> str:
 
 def constant_time_equal(left: str, right: str) -> bool:
     return hmac.compare_digest(left.encode("utf-8"), right.encode("utf-8"))
+
+
+# --- one request, as the client sends it ----------------------------------------------
+
+
+def signed_request(
+    action: str,
+    host: str,
+    params: Mapping[str, str],
+    credentials: Credentials,
+    *,
+    api_version: str,
+    timestamp: str,
+    nonce: str,
+    scheme: Literal["v3", "v1"],
+) -> tuple[str, dict[str, str]]:
+    """The encoded query and the headers of one ``POST /`` of ``action``, signed with
+    ``credentials`` by ``scheme`` (what ``EcsClient`` sends)."""
+    headers = {"host": host}
+    if scheme == "v1":
+        query = {
+            **params,
+            "Action": action,
+            "Version": api_version,
+            "Format": "JSON",
+            "AccessKeyId": credentials.access_key_id,
+            "SignatureMethod": "HMAC-SHA1",
+            "SignatureVersion": "1.0",
+            "SignatureNonce": nonce,
+            "Timestamp": timestamp,
+        }
+        if credentials.security_token:
+            query["SecurityToken"] = credentials.security_token
+        query["Signature"] = v1_signature("POST", query, credentials.access_key_secret)
+        # Built by canonical_query, the bytes on the wire are the bytes signed (httpx
+        # would encode some characters differently).
+        return canonical_query(query), headers
+    encoded_query = canonical_query(params)
+    headers["x-acs-action"] = action
+    headers["x-acs-version"] = api_version
+    headers["x-acs-date"] = timestamp
+    headers["x-acs-signature-nonce"] = nonce
+    headers["x-acs-content-sha256"] = EMPTY_BODY_SHA256
+    if credentials.security_token:
+        headers["x-acs-security-token"] = credentials.security_token
+    headers["authorization"] = v3_authorization_encoded(
+        credentials.access_key_id,
+        credentials.access_key_secret,
+        "POST",
+        "/",
+        encoded_query,
+        headers,
+    )
+    return encoded_query, headers

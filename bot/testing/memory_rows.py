@@ -1,0 +1,128 @@
+"""The in-memory database's tables, as each unit of work copies them, and the row
+locks its writes take (:class:`_Rows`): what the stores of
+:mod:`bot.testing.memory_stores` read and write through.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from bot.db.repositories import AuditEntry, BindingRecord
+from bot.domain.alarms import AlarmCard
+from bot.domain.policy import Binding
+from bot.domain.request import RebootRequest
+
+if TYPE_CHECKING:
+    from bot.testing.memory_database import MemoryDatabase, MemoryUnitOfWork
+
+
+@dataclass(frozen=True)
+class StoredRequest:
+    """A request as the fake stores it: the snapshot and the poller's bookkeeping."""
+
+    request: RebootRequest
+    next_poll_at: datetime | None = None
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+    version: int = 0
+
+
+BindingKey = tuple[str, str, str, str, str, str]
+# A locked row: ("request", id) or ("binding", key).
+RowKey = tuple[str, object]
+
+# How long a write waits for a row another unit of work holds: far more than any unit
+# takes in a test, so reaching it means a unit was left open, not a slow one.
+LOCK_WAIT_SECONDS = 10.0
+
+
+def _key(binding: Binding) -> BindingKey:
+    return (
+        binding.subject,
+        binding.role.value,
+        binding.region,
+        binding.tag_key,
+        binding.tag_value,
+        binding.account,
+    )
+
+
+@dataclass
+class _Tables:
+    requests: dict[str, StoredRequest] = field(default_factory=dict)
+    bindings: dict[BindingKey, BindingRecord] = field(default_factory=dict)
+    audit: list[AuditEntry] = field(default_factory=list)
+    alarm_cards: dict[str, AlarmCard] = field(default_factory=dict)
+    deliveries: dict[str, str | None] = field(default_factory=dict)
+
+    def copy(self) -> _Tables:
+        return _Tables(
+            dict(self.requests),
+            dict(self.bindings),
+            list(self.audit),
+            dict(self.alarm_cards),
+            dict(self.deliveries),
+        )
+
+
+@dataclass
+class _Changes:
+    # Dicts, not sets: rows are written back in the order they were first written, as
+    # a database numbers its inserts (``bindings_for`` lists in that order).
+    requests: dict[str, None] = field(default_factory=dict)
+    bindings: dict[BindingKey, None] = field(default_factory=dict)
+    audit_from: int = 0
+    alarm_cards: set[str] = field(default_factory=set)
+    deliveries: set[str] = field(default_factory=set)
+
+
+class _Rows:
+    """One unit of work's copy of the tables, and the row locks its writes take."""
+
+    def __init__(
+        self, db: MemoryDatabase, unit: MemoryUnitOfWork, tables: _Tables, changes: _Changes
+    ) -> None:
+        self.db = db
+        self.unit = unit
+        self.tables = tables
+        self.changes = changes
+
+    def request_for_write(self, request_id: str, *, wait: bool = True) -> StoredRequest | None:
+        """The request's row, locked for this unit, as it reads now: this unit's own
+        version once it holds the lock, else the latest committed one (an ``UPDATE``
+        re-reads the row it locked). None when it does not exist (or, without ``wait``,
+        another unit holds it)."""
+        key: RowKey = ("request", request_id)
+        if self.db._holds(key, self.unit):
+            return self.tables.requests.get(request_id)
+        if not self.db._lock_row(key, self.unit, wait=wait):
+            return None
+        latest = self.db._latest_request(request_id)
+        if latest is None:
+            self.tables.requests.pop(request_id, None)
+        else:
+            self.tables.requests[request_id] = latest
+        return latest
+
+    def latest_request(self, request_id: str) -> StoredRequest | None:
+        """The row as a statement would find it, without locking it."""
+        if self.db._holds(("request", request_id), self.unit):
+            return self.tables.requests.get(request_id)
+        return self.db._latest_request(request_id)
+
+    def request_ids(self) -> set[str]:
+        return self.db._request_ids() | set(self.tables.requests)
+
+    def binding_for_write(self, key: BindingKey) -> BindingRecord | None:
+        row: RowKey = ("binding", key)
+        if self.db._holds(row, self.unit):
+            return self.tables.bindings.get(key)
+        self.db._lock_row(row, self.unit, wait=True)
+        latest = self.db._latest_binding(key)
+        if latest is None:
+            self.tables.bindings.pop(key, None)
+        else:
+            self.tables.bindings[key] = latest
+        return latest
