@@ -117,3 +117,29 @@ def release_or_owe(
     except StoreUnavailable as error:
         log.warning("lease on request %s not given back yet: %s", request_id, error)
         ctx.owed_releases.owe(request_id, owner)
+
+
+def hand_over(
+    ctx: Context,
+    owner: str,
+    now: datetime,
+    done: tuple[str, datetime | None] | None,
+    *,
+    claim: bool = True,
+) -> str | None:
+    """Give back the lease on the request just stepped (``done``: its id and next poll
+    time, as :func:`release`) and claim the next due request, in one transaction: a
+    poller tick pays one commit per request instead of two. Returns the id claimed, or
+    None (none due, or ``claim`` False). While the database is away the release becomes
+    a debt (:func:`release_or_owe`) and ``StoreUnavailable`` is raised."""
+    try:
+        with ctx.uow() as uow:
+            if done is not None:
+                uow.leases.release(done[0], owner, next_poll_at=done[1])
+            claimed = uow.leases.claim_due(owner, now, LEASE_SECONDS, 1) if claim else []
+            uow.commit()
+    except StoreUnavailable:
+        if done is not None:
+            ctx.owed_releases.owe(done[0], owner)
+        raise
+    return claimed[0] if claimed else None
