@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime, timedelta
 
-from bot.domain.ecs_values import RUNNING, AgentStatus, InstanceInfo
+from bot.domain.ecs_values import RUNNING, AgentStatus, InstanceStatus
 from bot.domain.lost_answer import restarted
 from bot.domain.model import AgentFinding, Happened, InstanceOutcome
 from bot.domain.request import PlannedInstance
@@ -28,7 +28,7 @@ def _latest_call(instance: PlannedInstance) -> datetime:
 
 def observe(
     instance: PlannedInstance,
-    seen: InstanceInfo | None,
+    seen: InstanceStatus | None,
     *,
     now: datetime,
     timeout_seconds: int,

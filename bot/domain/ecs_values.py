@@ -34,6 +34,16 @@ class InstanceInfo:
     lock_code: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class InstanceStatus:
+    """What a poll looks at of an instance ``DescribeInstances`` lists: its status and
+    ``StartTime`` (the completion rule needs no more, and a poll reads thousands)."""
+
+    instance_id: str
+    status: str
+    start_time: datetime | None = None
+
+
 # DescribeInstances with a tag filter lists at most this many instances (no NextToken
 # beyond them; docs/ECS-API.md): a match that reaches it may be cut short.
 TAG_FILTER_LIMIT = 1000

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import orjson
 
-from bot.domain.ecs_values import MAX_IDS_PER_CALL, InstanceInfo, RebootResult
+from bot.domain.ecs_values import MAX_IDS_PER_CALL, InstanceInfo, InstanceStatus, RebootResult
 from bot.domain.errors import EcsError, EcsTransientError
 from bot.ecs import catalogue
 
@@ -319,6 +319,15 @@ def parse_instance(item: Mapping[str, Any], region: str) -> InstanceInfo:
         start_time=parse_start_time(item.get("StartTime")),
         operation_locks=(locks := _operation_locks(item)),
         lock_code=catalogue.lock_code(locks) if locks else None,
+    )
+
+
+def parse_status(item: Mapping[str, Any], region: str) -> InstanceStatus:
+    """Only what a poll reads of an entry: a seventh of :func:`parse_instance`'s cost."""
+    return InstanceStatus(
+        str(item.get("InstanceId")),
+        str(item.get("Status") or ""),
+        parse_start_time(item.get("StartTime")),
     )
 
 

@@ -6,15 +6,18 @@ preview and by execution, which describes the instances it watches."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from bot.domain.dry_run import DryRunAnswer, find_refused
-from bot.domain.ecs_values import DryRunBatch, InstanceInfo, by_place
+from bot.domain.ecs_values import DryRunBatch, InstanceInfo, InstanceStatus, by_place
 from bot.domain.errors import RoleNotAssumable
 from bot.domain.model import InstanceRef
 from bot.services.context import Context
 
 log = logging.getLogger(__name__)
+
+_Seen = TypeVar("_Seen", InstanceInfo, InstanceStatus)
 
 
 def describe_all(ctx: Context, refs: Sequence[InstanceRef]) -> dict[InstanceRef, InstanceInfo]:
@@ -28,11 +31,25 @@ def describe_reachable(
 ) -> tuple[dict[InstanceRef, InstanceInfo], dict[InstanceRef, RoleNotAssumable]]:
     """What ``describe_all`` finds, and the instances of the accounts whose role could
     not be assumed with STS's refusal: those are denied while the others go on (§5.13)."""
-    found: dict[InstanceRef, InstanceInfo] = {}
+    return _reachable(ctx.ecs.describe_instances, refs)
+
+
+def statuses_reachable(
+    ctx: Context, refs: Sequence[InstanceRef]
+) -> tuple[dict[InstanceRef, InstanceStatus], dict[InstanceRef, RoleNotAssumable]]:
+    """:func:`describe_reachable` reading only each instance's status and StartTime:
+    the poll's look."""
+    return _reachable(ctx.ecs.describe_statuses, refs)
+
+
+def _reachable(
+    describe: Callable[..., list[_Seen]], refs: Sequence[InstanceRef]
+) -> tuple[dict[InstanceRef, _Seen], dict[InstanceRef, RoleNotAssumable]]:
+    found: dict[InstanceRef, _Seen] = {}
     unreachable: dict[InstanceRef, RoleNotAssumable] = {}
     for (account, region), ids in by_place(refs).items():
         try:
-            infos = ctx.ecs.describe_instances(region, ids, account=account)
+            infos = describe(region, ids, account=account)
         except RoleNotAssumable as refusal:
             log.warning("account %s unreachable: %s", account, refusal)
             unreachable.update({InstanceRef(region, i, account): refusal for i in ids})

@@ -24,6 +24,7 @@ from bot.domain.ecs_values import (
     DryRunBatch,
     FoundInstances,
     InstanceInfo,
+    InstanceStatus,
     RebootResult,
 )
 from bot.domain.model import (
@@ -55,6 +56,13 @@ class EcsGateway(Protocol):
         self, region: str, instance_ids: Sequence[str], *, account: str = DEFAULT_ACCOUNT
     ) -> list[InstanceInfo]:
         """Instances that exist (and that the caller may see); missing ids are absent."""
+        ...
+
+    def describe_statuses(
+        self, region: str, instance_ids: Sequence[str], *, account: str = DEFAULT_ACCOUNT
+    ) -> list[InstanceStatus]:
+        """What :meth:`describe_instances` finds, only the status and ``StartTime`` of
+        each: the poll's look (the same calls; thousands of instances, read cheaply)."""
         ...
 
     def find_instances(

@@ -14,7 +14,7 @@ from bot.domain.errors import EcsTransientError, RoleNotAssumable
 from bot.domain.model import Happened, InstanceOutcome, InstanceRef
 from bot.domain.request import PlannedInstance, RebootRequest
 from bot.services.context import Context
-from bot.services.lookups import describe_reachable
+from bot.services.lookups import statuses_reachable
 from bot.services.writes import save_instances
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ def watch(ctx: Context, request: RebootRequest, now: datetime) -> tuple[RebootRe
     if not watching:
         return request, False
     try:
-        seen, unreachable = describe_reachable(ctx, [i.ref for i in watching])
+        seen, unreachable = statuses_reachable(ctx, [i.ref for i in watching])
     except EcsTransientError as error:
         # Throttling slows the poller down, it never stops it: try again next tick.
         log.warning("poll of request %s deferred: %s", request.id, error)
