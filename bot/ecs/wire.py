@@ -272,8 +272,10 @@ def parse_start_time(value: object) -> datetime | None:
 
 
 # An instance keeps its StartTime from poll to poll, so most lookups are hits; datetimes
-# are immutable, so sharing one is safe. Bounded: a fleet of thousands fits.
-@functools.lru_cache(maxsize=8192)
+# are immutable, so sharing one is safe. Bounded, and large enough for the 10,000
+# instances in flight a poller is sized for: polled in the same order tick after tick, a
+# fleet one larger than the cache would miss every time.
+@functools.lru_cache(maxsize=16_384)
 def _start_time(value: str) -> datetime | None:
     fast = _fast_start_time(value)
     if fast is not None:

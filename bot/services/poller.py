@@ -20,7 +20,7 @@ from bot.services.context import Context
 from bot.services.event_watch import EventWatch
 from bot.services.execution import advance
 from bot.services.expiry import expire_due
-from bot.services.lease import LeaseKeeper, hand_over, release_or_owe, settle_owed
+from bot.services.lease import Claimed, LeaseKeeper, hand_over, release_or_owe, settle_owed
 
 log = logging.getLogger(__name__)
 
@@ -108,16 +108,18 @@ def _work(
 ) -> None:
     """One worker: claim the next due request, advance it, give it back; until none is
     due, the tick is full or the process is stopping. Each request is given back in the
-    same transaction that claims the next (``lease.hand_over``)."""
+    transaction that claims the next (``lease.hand_over``)."""
     done: tuple[str, datetime | None] | None = None
+    candidates: list[str] = []
     with LeaseKeeper(ctx, owner) as keeper:
         try:
             while True:
-                more = not tally.full() and not (stopping is not None and stopping.is_set())
-                request_id = hand_over(ctx, owner, now, done, claim=more)
+                more = not tally.full() and not _stopping(stopping)
+                claimed = hand_over(ctx, owner, now, done, candidates if more else None)
                 done = None
-                if request_id is None:
+                if claimed is None:
                     return
+                request_id = claimed.request_id
                 if not tally.take(request_id):
                     # Due again within the same tick (its step set no later poll time):
                     # leave it for the next tick rather than spin on it.
@@ -126,14 +128,18 @@ def _work(
                 keeper.hold(request_id)
                 # Should the step not return (an interrupt), it is given back all the same.
                 done = (request_id, now + timedelta(seconds=ctx.config.poll_interval))
-                ok, next_poll_at = _advance_one(ctx, request_id, now, stopping)
-                keeper.hold(None)
+                ok, next_poll_at = _advance_one(ctx, claimed, now, stopping)
+                keeper.hold()
                 done = (request_id, next_poll_at)
                 tally.record(request_id, ok=ok)
         finally:
             if done is not None:
                 # Leaving (none due, a stop, or an error): give back the one in hand.
                 release_or_owe(ctx, done[0], owner, done[1])
+
+
+def _stopping(stopping: threading.Event | None) -> bool:
+    return stopping is not None and stopping.is_set()
 
 
 def _work_side_by_side(
@@ -163,7 +169,7 @@ def _work_side_by_side(
 
 def _advance_one(
     ctx: Context,
-    request_id: str,
+    claimed: Claimed,
     now: datetime,
     stopping: threading.Event | None = None,
 ) -> tuple[bool, datetime | None]:
@@ -174,12 +180,13 @@ def _advance_one(
     next_poll_at: datetime | None = now + timedelta(seconds=ctx.config.poll_interval)
     ok = False
     try:
-        with request_context(request_id):
-            next_poll_at = advance(ctx, request_id, now=now).next_poll_at
+        with request_context(claimed.request_id):
+            step = advance(ctx, claimed.request_id, now=now, loaded=claimed.request)
+            next_poll_at = step.next_poll_at
         ok = True
     except Exception:
-        log.exception("advancing request %s failed", request_id)
-    if stopping is not None and stopping.is_set():
+        log.exception("advancing request %s failed", claimed.request_id)
+    if _stopping(stopping):
         # Shutting down: hand it back due now, not after this step's wait, so the
         # replica that takes over polls it on its very next tick.
         next_poll_at = ctx.clock()

@@ -325,6 +325,16 @@ class LeaseStore(Protocol):
         expired; two owners never hold the same request."""
         ...
 
+    def peek_due(self, owner: str, now: datetime, limit: int) -> list[str]:
+        """Up to ``limit`` requests ``claim_due`` would lease to ``owner``, in its order,
+        leasing none."""
+        ...
+
+    def claim(self, request_id: str, owner: str, now: datetime, lease_seconds: float) -> bool:
+        """Lease this request to ``owner`` if it is still due and free (as ``claim_due``
+        would); False when not."""
+        ...
+
     def release(self, request_id: str, owner: str, *, next_poll_at: datetime | None = None) -> bool:
         """Give the lease back (and set the next poll time in the same statement)."""
         ...
