@@ -3,6 +3,10 @@ same headers in the same order, the same timeouts; only the per-call work differ
 
 from __future__ import annotations
 
+import http.client
+import ssl
+from typing import Any
+
 import httpx
 import pytest
 
@@ -101,3 +105,94 @@ def test_post_after_close_raises() -> None:
     with pytest.raises(RuntimeError, match=CLOSED_MESSAGE):
         sender.post(origin, QUERY, HEADERS)
     assert recorder.requests == []
+
+
+# --- which path: the standard library's for what httpx would reach directly -----------
+
+
+def test_an_injected_transport_keeps_every_call_on_httpx() -> None:
+    transport = httpx.MockTransport(Recorder())
+    sender = Sender(transport=transport, timeout=TIMEOUT)
+    for base in ("http://127.0.0.1:9100", "https://ecs.cn-hangzhou.aliyuncs.com"):
+        origin = sender.origin(base)
+        assert origin.pool is None
+        assert origin.transport is transport
+    sender.close()
+
+
+@pytest.mark.parametrize(
+    ("variable", "base"),
+    [
+        ("HTTPS_PROXY", "https://ecs.cn-hangzhou.aliyuncs.com"),
+        ("HTTP_PROXY", "http://ecs.cn-hangzhou.aliyuncs.com"),
+        ("ALL_PROXY", "https://ecs.cn-hangzhou.aliyuncs.com"),
+        ("https_proxy", "https://ecs.cn-hangzhou.aliyuncs.com"),
+    ],
+)
+def test_a_proxy_from_the_environment_keeps_httpx(
+    monkeypatch: pytest.MonkeyPatch, variable: str, base: str
+) -> None:
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    monkeypatch.setenv(variable, "http://proxy.internal:3128")
+    sender = Sender(transport=None, timeout=TIMEOUT)
+    origin = sender.origin(base)
+    assert origin.pool is None
+    assert isinstance(origin.transport, httpx.HTTPTransport)
+    sender.close()
+
+
+def test_no_proxy_for_the_endpoint_takes_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "aliyuncs.com")
+    sender = Sender(transport=None, timeout=TIMEOUT)
+    assert sender.origin("https://ecs.cn-hangzhou.aliyuncs.com").pool is not None
+    assert sender.origin("https://example.org").pool is None
+    sender.close()
+
+
+def test_without_a_proxy_plain_origins_take_the_fast_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    sender = Sender(transport=None, timeout=TIMEOUT)
+    plain = sender.origin("http://127.0.0.1:9100/ignored")
+    assert plain.pool is not None
+    assert (plain.pool.scheme, plain.pool.host, plain.pool.port) == ("http", "127.0.0.1", 9100)
+    assert plain.pool.ssl_context is None
+    assert isinstance(plain.pool.new_connection(), http.client.HTTPConnection)
+    sender.close()
+
+
+def test_https_uses_the_ssl_context_httpx_would(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    made: list[ssl.SSLContext] = []
+    real = httpx.create_ssl_context
+
+    def recording(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        made.append(real(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(httpx, "create_ssl_context", recording)
+    sender = Sender(transport=None, timeout=TIMEOUT)
+    origin = sender.origin("https://ecs.cn-hangzhou.aliyuncs.com")
+    assert origin.pool is not None
+    assert (origin.pool.host, origin.pool.port) == ("ecs.cn-hangzhou.aliyuncs.com", 443)
+    [context] = made
+    assert origin.pool.ssl_context is context
+    assert context.verify_mode == ssl.CERT_REQUIRED
+    assert context.check_hostname
+    connection = origin.pool.new_connection()
+    assert isinstance(connection, http.client.HTTPSConnection)
+    assert connection._context is context  # type: ignore[attr-defined]
+    assert (connection.host, connection.port, connection.timeout) == (
+        "ecs.cn-hangzhou.aliyuncs.com",
+        443,
+        5.0,
+    )
+    sender.close()
