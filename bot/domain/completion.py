@@ -48,7 +48,15 @@ def observe(
     status = instance.status
     if seen is not None:
         status = seen.status
-        if seen.status != RUNNING:
+        if status != RUNNING:
+            if (
+                left
+                and status == instance.status
+                and now - _latest_call(instance) < _seconds(timeout_seconds)
+            ):
+                # The common case of a poll, first: still away from Running as last
+                # seen, within the timeout. The same object back, nothing changed.
+                return instance
             left = True
         # With the call's answer lost (none recorded), §5.4's other proof too: a
         # StartTime later than the preview's, which catches a reboot quick enough to
