@@ -214,13 +214,14 @@ def next_wave(instances: Sequence[PlannedInstance]) -> list[PlannedInstance]:
     """The instances of the first wave not sent yet (empty when every wave was sent). A
     call refused before it reached ECS is tried again on its own (``throttled_unsent``): its wave
     is under way."""
+    # Cheapest test first: the poller asks this of every request in flight, each step.
     unsent = [
         i
         for i in instances
-        if i.will_reboot
-        and i.outcome is InstanceOutcome.PENDING
+        if i.outcome is InstanceOutcome.PENDING
         and i.reboot_sent_at is None
         and i.unsent_since is None
+        and i.will_reboot
     ]
     if not unsent:
         return []

@@ -24,12 +24,13 @@ log = logging.getLogger(__name__)
 
 
 def _unreported(request: RebootRequest) -> list[PlannedInstance]:
+    # Cheapest test first: asked of every request in flight, each poller step.
     return [
         i
         for i in request.instances
-        if i.will_reboot
+        if i.outcome is not i.reported_outcome
         and i.outcome is not InstanceOutcome.PENDING
-        and i.outcome != i.reported_outcome
+        and i.will_reboot
     ]
 
 
