@@ -13,7 +13,7 @@ from bot.domain.accounts import DEFAULT_ACCOUNT
 from bot.domain.approval import ApprovalRules
 from bot.domain.events import PlatformEvent
 from bot.domain.model import InstanceRef
-from bot.domain.policy import Principal
+from bot.domain.policy import Binding, Principal
 from bot.domain.rollout import RolloutDefaults
 from bot.domain.schedule import ScheduleLimits, ScheduleTimes
 from bot.domain.windows import Window
@@ -120,12 +120,21 @@ class Context:
     def principal(self, uow: UnitOfWork, user_id: str) -> Principal:
         """The person with every binding that applies to them now (docs/PRODUCT.md §5.2: read from
         the database at each decision; only group membership is cached, by the adapter)."""
-        subjects = [user_id]
-        for group in uow.roles.group_subjects():
-            if user_id in self.groups.members(group):
-                subjects.append(group)
+        member: dict[str, bool] = {}
+
+        def holds(binding: Binding) -> bool:
+            subject = binding.subject
+            if subject == user_id:
+                return True
+            if subject not in member:  # a user group: asked once per decision
+                member[subject] = user_id in self.groups.members(subject)
+            return member[subject]
+
+        # One statement (before the ack of every command and click): the user's
+        # bindings and every group's, of which those of the user's groups are kept.
+        candidates = uow.roles.bindings_with_groups(user_id)
         return Principal(
             user_id=user_id,
-            bindings=tuple(uow.roles.bindings_for(subjects)),
+            bindings=tuple(binding for binding in candidates if holds(binding)),
             bootstrap_admin=user_id in self.config.admins,
         )

@@ -307,6 +307,11 @@ def _in_account(command: RebootCommand, accounts: tuple[str, ...]) -> RebootComm
     if not command.instances and not command.duplicates:
         return command
     account = accounts[0]
+    refs = command.instances + command.duplicates
+    if all(ref.account == account for ref in refs):
+        # The usual case (one account, the parser's default): nothing to copy. On the
+        # ack path, fifty ``dataclasses.replace`` calls cost more than the role check.
+        return command
     return dataclasses.replace(
         command,
         instances=tuple(dataclasses.replace(r, account=account) for r in command.instances),
