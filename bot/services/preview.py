@@ -242,6 +242,9 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
             with ctx.uow() as uow:
                 uow.requests.set_fields(request.id, RequestUpdate(permalink=link))
                 uow.commit()
+        # Its message is known now: a confirm click on it is checked against this
+        # (bot.services.confirm), not against the instance rows read back.
+        ctx.previewed.remember(dataclasses.replace(request, message_ts=ts, permalink=link))
     return request
 
 
