@@ -261,3 +261,6 @@ class HttpServer:
         self._server.close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        # The worker threads too: without this each stopped server left its 16 threads
+        # waiting for tasks for good (thousands over a test run).
+        self._server.task_dispatcher.shutdown(timeout=1)

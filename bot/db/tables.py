@@ -102,7 +102,12 @@ class RebootRequestRow(Base):
     # One poller at a time; a dead poller's lease simply runs out.
     lease_owner: Mapped[str | None] = mapped_column(String(_NAME))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Bumped by every write of the request's own fields (not by the leases, which
+    # change every poll); with ``instances_token`` the key of the instances a process
+    # read already (docs/decisions/0015).
     version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Set anew, at random, by every write of the request's instance rows (migration 0014).
+    instances_token: Mapped[str] = mapped_column(String(32), default="", server_default="")
     # The rollout (docs/PRODUCT.md §5.8), fixed at preview; one wave for all at once.
     rollout_waves: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     rollout_canary: Mapped[int | None] = mapped_column(Integer)

@@ -11,9 +11,10 @@ the safe side.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from datetime import datetime, timedelta
 
-from bot.domain.ecs_values import RUNNING, AgentStatus, InstanceInfo
+from bot.domain.ecs_values import RUNNING, AgentStatus, InstanceStatus
 from bot.domain.lost_answer import restarted
 from bot.domain.model import AgentFinding, Happened, InstanceOutcome
 from bot.domain.request import PlannedInstance
@@ -26,9 +27,15 @@ def _latest_call(instance: PlannedInstance) -> datetime:
     return instance.reboot_resent_at or instance.reboot_sent_at
 
 
+@functools.cache
+def _seconds(seconds: int) -> timedelta:
+    # Made once per value: building a timedelta cost more than the rest of an unchanged look.
+    return timedelta(seconds=seconds)
+
+
 def observe(
     instance: PlannedInstance,
-    seen: InstanceInfo | None,
+    seen: InstanceStatus | None,
     *,
     now: datetime,
     timeout_seconds: int,
@@ -60,7 +67,7 @@ def observe(
                 happened=Happened.BACK,
                 finished_at=now,
             )
-    if now - _latest_call(instance) >= timedelta(seconds=timeout_seconds):
+    if now - _latest_call(instance) >= _seconds(timeout_seconds):
         return dataclasses.replace(
             instance,
             status=status,

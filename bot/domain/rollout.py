@@ -191,14 +191,17 @@ _ERRORS = (InstanceOutcome.FAILED, InstanceOutcome.TIMED_OUT)
 
 def sent_wave(instances: Iterable[PlannedInstance]) -> int:
     """The last wave a reboot was sent to, or tried (0 before the first)."""
-    return max(
-        (
-            i.wave
-            for i in instances
-            if i.will_reboot and (i.reboot_sent_at is not None or i.unsent_since is not None)
-        ),
-        default=0,
-    )
+    # A loop that looks at an instance only when its wave is later than the last found:
+    # the poller asks this several times a step of every request in flight.
+    last = 0
+    for i in instances:
+        if (
+            i.wave > last
+            and i.will_reboot
+            and (i.reboot_sent_at is not None or i.unsent_since is not None)
+        ):
+            last = i.wave
+    return last
 
 
 def wave_in_flight(instances: Sequence[PlannedInstance]) -> bool:

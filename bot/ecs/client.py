@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar
 
 import httpx
 
@@ -36,6 +36,7 @@ from bot.domain.ecs_values import (
     DryRunBatch,
     FoundInstances,
     InstanceInfo,
+    InstanceStatus,
     RebootResult,
 )
 from bot.domain.errors import (
@@ -71,11 +72,15 @@ from bot.ecs.wire import (
     parse_instance,
     parse_reboot_results,
     parse_start_time,
+    parse_status,
     reboot_params,
     transient_from_fault,
 )
 
 logger = logging.getLogger(__name__)
+
+# What a describe reads of each instance: all of it, or what a poll needs.
+_Described = TypeVar("_Described", InstanceInfo, InstanceStatus)
 
 API_VERSION: Final = "2014-05-26"
 DEFAULT_ENDPOINT: Final = "https://ecs.{region}.aliyuncs.com"
@@ -180,8 +185,24 @@ class EcsClient:
         """Instances among ``instance_ids`` that exist and that the caller may see, in the
         API's order; missing ids are simply absent. ≤100 ids per call, paged by
         ``MaxResults``/``NextToken``."""
+        return self._describe(region, instance_ids, account, parse_instance)
+
+    def describe_statuses(
+        self, region: str, instance_ids: Sequence[str], *, account: str = DEFAULT_ACCOUNT
+    ) -> list[InstanceStatus]:
+        """The same calls as :meth:`describe_instances`, reading only each instance's
+        status and ``StartTime``."""
+        return self._describe(region, instance_ids, account, parse_status)
+
+    def _describe(
+        self,
+        region: str,
+        instance_ids: Sequence[str],
+        account: str,
+        parse: Callable[[dict[str, Any], str], _Described],
+    ) -> list[_Described]:
         signer = _Signer(account)
-        found: list[InstanceInfo] = []
+        found: list[_Described] = []
         for batch in id_batches(instance_ids):
             next_token = ""
             while True:
@@ -194,7 +215,7 @@ class EcsClient:
                     params["NextToken"] = next_token
                 body = self._call_idempotent("DescribeInstances", region, params, signer)
                 for item in list_at(body, "Instances", "Instance"):
-                    found.append(parse_instance(item, region))
+                    found.append(parse(item, region))
                 next_token = str(body.get("NextToken") or "")
                 if not next_token:
                     break

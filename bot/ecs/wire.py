@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import orjson
 
-from bot.domain.ecs_values import MAX_IDS_PER_CALL, InstanceInfo, RebootResult
+from bot.domain.ecs_values import MAX_IDS_PER_CALL, InstanceInfo, InstanceStatus, RebootResult
 from bot.domain.errors import EcsError, EcsTransientError
 from bot.ecs import catalogue
 
@@ -272,8 +272,10 @@ def parse_start_time(value: object) -> datetime | None:
 
 
 # An instance keeps its StartTime from poll to poll, so most lookups are hits; datetimes
-# are immutable, so sharing one is safe. Bounded: a fleet of thousands fits.
-@functools.lru_cache(maxsize=8192)
+# are immutable, so sharing one is safe. Bounded, and large enough for the 10,000
+# instances in flight a poller is sized for: polled in the same order tick after tick, a
+# fleet one larger than the cache would miss every time.
+@functools.lru_cache(maxsize=16_384)
 def _start_time(value: str) -> datetime | None:
     fast = _fast_start_time(value)
     if fast is not None:
@@ -319,6 +321,15 @@ def parse_instance(item: Mapping[str, Any], region: str) -> InstanceInfo:
         start_time=parse_start_time(item.get("StartTime")),
         operation_locks=(locks := _operation_locks(item)),
         lock_code=catalogue.lock_code(locks) if locks else None,
+    )
+
+
+def parse_status(item: Mapping[str, Any], region: str) -> InstanceStatus:
+    """Only what a poll reads of an entry: a seventh of :func:`parse_instance`'s cost."""
+    return InstanceStatus(
+        str(item.get("InstanceId")),
+        str(item.get("Status") or ""),
+        parse_start_time(item.get("StartTime")),
     )
 
 

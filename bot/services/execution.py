@@ -62,11 +62,13 @@ def advance(
     *,
     now: datetime | None = None,
     observe_instances: bool = True,
+    loaded: RebootRequest | None = None,
 ) -> Step:
     """One step for one ``executing`` (or ``paused``) request; for a ``scheduled`` one,
     its reminder or its start (``bot.services.scheduled``), and after a start its
-    first wave at once."""
-    request = load(ctx, request_id)
+    first wave at once. ``loaded``: the request as read under the lease just taken (the
+    poller reads it in the claiming transaction), else it is read here."""
+    request = loaded if loaded is not None else load(ctx, request_id)
     if request is not None and request.state is RequestState.SCHEDULED:
         now = now or ctx.clock()
         waited = step_scheduled(ctx, request, now)

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 
 from bot.domain.errors import StoreUnavailable
+from bot.domain.request import RebootRequest
 from bot.services.context import Context
+from bot.services.ports import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -28,16 +31,16 @@ RENEW_EVERY_SECONDS = LEASE_SECONDS / 4
 class LeaseKeeper:
     """Renews the lease of the request a worker is holding, from a thread of its own.
 
-    Use as a context manager around a worker's loop; :meth:`hold` names the request
-    being worked on (``None`` between requests). The worker still releases the lease
-    itself; the keeper only keeps it from running out meanwhile.
+    Use as a context manager around a worker's loop; :meth:`hold` names the requests
+    the worker holds (none between them). The worker still releases the leases itself;
+    the keeper only keeps them from running out meanwhile.
     """
 
     def __init__(self, ctx: Context, owner: str, *, every: float = RENEW_EVERY_SECONDS) -> None:
         self._ctx = ctx
         self._owner = owner
         self._every = every
-        self._held: str | None = None
+        self._held: tuple[str, ...] = ()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -57,17 +60,16 @@ class LeaseKeeper:
         if self._thread is not None:
             self._thread.join(timeout=10)
 
-    def hold(self, request_id: str | None) -> None:
+    def hold(self, *request_ids: str) -> None:
         with self._lock:
-            self._held = request_id
+            self._held = request_ids
 
     def renew(self) -> bool:
-        """Extend the held lease now; False when nothing is held or the lease is lost."""
+        """Extend the held leases now; False when nothing is held or a lease is lost."""
         with self._lock:
-            request_id = self._held
-        if request_id is None:
-            return False
-        return renew(self._ctx, request_id, self._owner)
+            held = self._held
+        renewed = [renew(self._ctx, request_id, self._owner) for request_id in held]
+        return bool(renewed) and all(renewed)
 
     def _run(self) -> None:
         while not self._stop.wait(self._every):
@@ -117,3 +119,61 @@ def release_or_owe(
     except StoreUnavailable as error:
         log.warning("lease on request %s not given back yet: %s", request_id, error)
         ctx.owed_releases.owe(request_id, owner)
+
+
+def hand_over(
+    ctx: Context,
+    owner: str,
+    now: datetime,
+    done: tuple[str, datetime | None] | None,
+    candidates: list[str] | None,
+) -> Claimed | None:
+    """Give back the lease on the request just stepped (``done``: its id and next poll
+    time, as :func:`release`), then claim the next due request and read it, all in one
+    transaction: one per request stepped, besides the step's own writes.
+
+    ``candidates``: due requests peeked earlier (``LeaseStore.peek_due``), tried in turn
+    and consumed; a few more are peeked when they run out. Claiming a known id is a
+    primary-key update, where picking the most overdue request sorts every due one.
+    None: claim nothing (stopping, or the tick is full). Returns what was claimed, or
+    None. While the database is away the release becomes a debt (:func:`release_or_owe`)
+    and ``StoreUnavailable`` is raised."""
+    try:
+        with ctx.uow() as uow:
+            if done is not None:
+                uow.leases.release(done[0], owner, next_poll_at=done[1])
+            claimed = _claim_next(uow, owner, now, candidates)
+            uow.commit()
+    except StoreUnavailable:
+        if done is not None:
+            ctx.owed_releases.owe(done[0], owner)
+        raise
+    return claimed
+
+
+# Due requests peeked at once for a worker to claim one by one.
+PEEK = 8
+
+
+def _claim_next(
+    uow: UnitOfWork, owner: str, now: datetime, candidates: list[str] | None
+) -> Claimed | None:
+    if candidates is None:
+        return None
+    if not candidates:
+        candidates.extend(uow.leases.peek_due(owner, now, PEEK))
+    while candidates:
+        request_id = candidates.pop(0)
+        # A candidate another worker took, or stepped already, is passed over.
+        if uow.leases.claim(request_id, owner, now, LEASE_SECONDS):
+            return Claimed(request_id, uow.requests.get(request_id))
+    return None
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A request a worker now holds, as read in the transaction that claimed it (None if
+    it is gone)."""
+
+    request_id: str
+    request: RebootRequest | None

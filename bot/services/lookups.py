@@ -6,15 +6,20 @@ preview and by execution, which describes the instances it watches."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from bot.domain.dry_run import DryRunAnswer, find_refused
-from bot.domain.ecs_values import DryRunBatch, InstanceInfo, by_place
+from bot.domain.ecs_values import DryRunBatch, InstanceInfo, InstanceStatus, by_place
 from bot.domain.errors import RoleNotAssumable
 from bot.domain.model import InstanceRef
 from bot.services.context import Context
 
 log = logging.getLogger(__name__)
+
+_Seen = TypeVar("_Seen", InstanceInfo, InstanceStatus)
+# Where an ECS call reaches: (account, region).
+Place = tuple[str, str]
 
 
 def describe_all(ctx: Context, refs: Sequence[InstanceRef]) -> dict[InstanceRef, InstanceInfo]:
@@ -30,15 +35,38 @@ def describe_reachable(
     not be assumed with STS's refusal: those are denied while the others go on (§5.13)."""
     found: dict[InstanceRef, InstanceInfo] = {}
     unreachable: dict[InstanceRef, RoleNotAssumable] = {}
-    for (account, region), ids in by_place(refs).items():
+    seen, refused = _by_place(ctx.ecs.describe_instances, refs)
+    for (account, region), infos in seen.items():
+        for instance_id, info in infos.items():
+            found[InstanceRef(region, instance_id, account)] = info
+    for ref in refs:
+        if (refusal := refused.get((ref.account, ref.region))) is not None:
+            unreachable[ref] = refusal
+    return found, unreachable
+
+
+def statuses_by_place(
+    ctx: Context, refs: Sequence[InstanceRef]
+) -> tuple[dict[Place, dict[str, InstanceStatus]], dict[Place, RoleNotAssumable]]:
+    """The poll's look: each instance's status and StartTime, by (account, region) and
+    instance id (no ``InstanceRef`` made or hashed for 10,000 instances a tick), and the
+    places whose account's role could not be assumed, with STS's refusal (§5.13)."""
+    return _by_place(ctx.ecs.describe_statuses, refs)
+
+
+def _by_place(
+    describe: Callable[..., list[_Seen]], refs: Sequence[InstanceRef]
+) -> tuple[dict[Place, dict[str, _Seen]], dict[Place, RoleNotAssumable]]:
+    found: dict[Place, dict[str, _Seen]] = {}
+    unreachable: dict[Place, RoleNotAssumable] = {}
+    for place, ids in by_place(refs).items():
         try:
-            infos = ctx.ecs.describe_instances(region, ids, account=account)
+            infos = describe(place[1], ids, account=place[0])
         except RoleNotAssumable as refusal:
-            log.warning("account %s unreachable: %s", account, refusal)
-            unreachable.update({InstanceRef(region, i, account): refusal for i in ids})
+            log.warning("account %s unreachable: %s", place[0], refusal)
+            unreachable[place] = refusal
             continue
-        for info in infos:
-            found[InstanceRef(region, info.instance_id, account)] = info
+        found[place] = {info.instance_id: info for info in infos}
     return found, unreachable
 
 

@@ -20,7 +20,7 @@ from bot.services.context import Context
 from bot.services.event_watch import EventWatch
 from bot.services.execution import advance
 from bot.services.expiry import expire_due
-from bot.services.lease import LEASE_SECONDS, LeaseKeeper, release, release_or_owe, settle_owed
+from bot.services.lease import Claimed, LeaseKeeper, hand_over, release_or_owe, settle_owed
 
 log = logging.getLogger(__name__)
 
@@ -107,21 +107,39 @@ def _work(
     ctx: Context, owner: str, now: datetime, tally: _Tally, stopping: threading.Event | None
 ) -> None:
     """One worker: claim the next due request, advance it, give it back; until none is
-    due, the tick is full or the process is stopping."""
+    due, the tick is full or the process is stopping. Each request is given back in the
+    transaction that claims the next (``lease.hand_over``)."""
+    done: tuple[str, datetime | None] | None = None
+    candidates: list[str] = []
     with LeaseKeeper(ctx, owner) as keeper:
-        while not tally.full() and not (stopping is not None and stopping.is_set()):
-            request_id = _claim_next(ctx, owner, now)
-            if request_id is None:
-                return
-            if not tally.take(request_id):
-                # Due again within the same tick (its step set no later poll time):
-                # leave it for the next tick rather than spin on it.
-                release(ctx, request_id, owner, None)
-                return
-            keeper.hold(request_id)
-            ok = _advance_one(ctx, owner, request_id, now, stopping)
-            keeper.hold(None)
-            tally.record(request_id, ok=ok)
+        try:
+            while True:
+                more = not tally.full() and not _stopping(stopping)
+                claimed = hand_over(ctx, owner, now, done, candidates if more else None)
+                done = None
+                if claimed is None:
+                    return
+                request_id = claimed.request_id
+                if not tally.take(request_id):
+                    # Due again within the same tick (its step set no later poll time):
+                    # leave it for the next tick rather than spin on it.
+                    done = (request_id, None)
+                    return
+                keeper.hold(request_id)
+                # Should the step not return (an interrupt), it is given back all the same.
+                done = (request_id, now + timedelta(seconds=ctx.config.poll_interval))
+                ok, next_poll_at = _advance_one(ctx, claimed, now, stopping)
+                keeper.hold()
+                done = (request_id, next_poll_at)
+                tally.record(request_id, ok=ok)
+        finally:
+            if done is not None:
+                # Leaving (none due, a stop, or an error): give back the one in hand.
+                release_or_owe(ctx, done[0], owner, done[1])
+
+
+def _stopping(stopping: threading.Event | None) -> bool:
+    return stopping is not None and stopping.is_set()
 
 
 def _work_side_by_side(
@@ -149,38 +167,30 @@ def _work_side_by_side(
         raise errors[0]
 
 
-def _claim_next(ctx: Context, owner: str, now: datetime) -> str | None:
-    with ctx.uow() as uow:
-        claimed = uow.leases.claim_due(owner, now, LEASE_SECONDS, 1)
-        uow.commit()
-    return claimed[0] if claimed else None
-
-
 def _advance_one(
     ctx: Context,
-    owner: str,
-    request_id: str,
+    claimed: Claimed,
     now: datetime,
     stopping: threading.Event | None = None,
-) -> bool:
-    """One step for one leased request, the lease given back after it. False when the
-    step failed (logged; the request is due again after one poll interval)."""
+) -> tuple[bool, datetime | None]:
+    """One step for one leased request: whether it went well (a failed step is logged,
+    and the request is due again after one poll interval), and when the request is next
+    due, for the release."""
     # A broken request must not be retried in a tight loop, nor stop the others.
     next_poll_at: datetime | None = now + timedelta(seconds=ctx.config.poll_interval)
     ok = False
     try:
-        with request_context(request_id):
-            next_poll_at = advance(ctx, request_id, now=now).next_poll_at
+        with request_context(claimed.request_id):
+            step = advance(ctx, claimed.request_id, now=now, loaded=claimed.request)
+            next_poll_at = step.next_poll_at
         ok = True
     except Exception:
-        log.exception("advancing request %s failed", request_id)
-    finally:
-        if stopping is not None and stopping.is_set():
-            # Shutting down: hand it back due now, not after this step's wait, so the
-            # replica that takes over polls it on its very next tick.
-            next_poll_at = ctx.clock()
-        release_or_owe(ctx, request_id, owner, next_poll_at)
-    return ok
+        log.exception("advancing request %s failed", claimed.request_id)
+    if _stopping(stopping):
+        # Shutting down: hand it back due now, not after this step's wait, so the
+        # replica that takes over polls it on its very next tick.
+        next_poll_at = ctx.clock()
+    return ok, next_poll_at
 
 
 class Poller:

@@ -24,6 +24,7 @@ from bot.domain.ecs_values import (
     DryRunBatch,
     FoundInstances,
     InstanceInfo,
+    InstanceStatus,
     RebootResult,
 )
 from bot.domain.model import (
@@ -55,6 +56,13 @@ class EcsGateway(Protocol):
         self, region: str, instance_ids: Sequence[str], *, account: str = DEFAULT_ACCOUNT
     ) -> list[InstanceInfo]:
         """Instances that exist (and that the caller may see); missing ids are absent."""
+        ...
+
+    def describe_statuses(
+        self, region: str, instance_ids: Sequence[str], *, account: str = DEFAULT_ACCOUNT
+    ) -> list[InstanceStatus]:
+        """What :meth:`describe_instances` finds, only the status and ``StartTime`` of
+        each: the poll's look (the same calls; thousands of instances, read cheaply)."""
         ...
 
     def find_instances(
@@ -315,6 +323,16 @@ class LeaseStore(Protocol):
     def claim_due(self, owner: str, now: datetime, lease_seconds: float, limit: int) -> list[str]:
         """Lease ``executing`` requests that are due for a poll and whose lease is free or
         expired; two owners never hold the same request."""
+        ...
+
+    def peek_due(self, owner: str, now: datetime, limit: int) -> list[str]:
+        """Up to ``limit`` requests ``claim_due`` would lease to ``owner``, in its order,
+        leasing none."""
+        ...
+
+    def claim(self, request_id: str, owner: str, now: datetime, lease_seconds: float) -> bool:
+        """Lease this request to ``owner`` if it is still due and free (as ``claim_due``
+        would); False when not."""
         ...
 
     def release(self, request_id: str, owner: str, *, next_poll_at: datetime | None = None) -> bool:

@@ -9,12 +9,12 @@ import logging
 from datetime import datetime
 
 from bot.domain.completion import gate_on_agent, observe
-from bot.domain.ecs_values import AgentStatus, by_place
+from bot.domain.ecs_values import AgentStatus, InstanceStatus, by_place
 from bot.domain.errors import EcsTransientError, RoleNotAssumable
 from bot.domain.model import Happened, InstanceOutcome, InstanceRef
 from bot.domain.request import PlannedInstance, RebootRequest
 from bot.services.context import Context
-from bot.services.lookups import describe_reachable
+from bot.services.lookups import statuses_by_place
 from bot.services.writes import save_instances
 
 log = logging.getLogger(__name__)
@@ -26,18 +26,19 @@ def watch(ctx: Context, request: RebootRequest, now: datetime) -> tuple[RebootRe
     if not watching:
         return request, False
     try:
-        seen, unreachable = describe_reachable(ctx, [i.ref for i in watching])
+        seen, unreachable = statuses_by_place(ctx, [i.ref for i in watching])
     except EcsTransientError as error:
         # Throttling slows the poller down, it never stops it: try again next tick.
         log.warning("poll of request %s deferred: %s", request.id, error)
         return request, False
-    updated = [
-        _unreachable_said(
-            observe(i, seen.get(i.ref), now=now, timeout_seconds=ctx.config.reboot_timeout),
-            unreachable.get(i.ref),
-        )
-        for i in watching
-    ]
+    timeout = ctx.config.reboot_timeout
+    nothing: dict[str, InstanceStatus] = {}
+    updated = []
+    for instance in watching:
+        place = (instance.ref.account, instance.ref.region)
+        looked = seen.get(place, nothing).get(instance.ref.instance_id)
+        observed = observe(instance, looked, now=now, timeout_seconds=timeout)
+        updated.append(_unreachable_said(observed, unreachable.get(place)))
     if ctx.config.health_check_agent:
         updated = _gate_on_agents(ctx, updated, now)
     changed = [new for old, new in zip(watching, updated, strict=True) if new is not old]

@@ -17,6 +17,7 @@ from bot.domain.ecs_values import (
     DryRunBatch,
     FoundInstances,
     InstanceInfo,
+    InstanceStatus,
     RebootResult,
 )
 from bot.domain.errors import EcsError
@@ -106,6 +107,15 @@ class FakeEcs:
     ) -> list[InstanceInfo]:
         self.calls.append(EcsCall("describe_instances", region, tuple(instance_ids)))
         return [self.instances[(region, i)] for i in instance_ids if (region, i) in self.instances]
+
+    def describe_statuses(
+        self, region: str, instance_ids: Sequence[str], *, account: str = DEFAULT_ACCOUNT
+    ) -> list[InstanceStatus]:
+        # The same DescribeInstances call, read less of: recorded as one.
+        return [
+            InstanceStatus(info.instance_id, info.status, info.start_time)
+            for info in self.describe_instances(region, instance_ids, account=account)
+        ]
 
     def describe_agents(
         self, region: str, instance_ids: Sequence[str], *, account: str = DEFAULT_ACCOUNT

@@ -22,6 +22,20 @@ from bot.services.ports import Lease, RequestUpdate
 from bot.testing.memory_rows import StoredRequest, _Changes, _key, _Rows, _Tables
 
 
+def _claimable(stored: StoredRequest, owner: str, now: datetime) -> bool:
+    """The claim conditions of ``LeaseRepository``: running (or scheduled, at its
+    reminder and start, §5.10), free or ours or expired, and due."""
+    return (
+        (stored.request.state.is_running or stored.request.state is RequestState.SCHEDULED)
+        and (
+            stored.lease_owner is None
+            or stored.lease_owner == owner
+            or (stored.lease_expires_at is not None and stored.lease_expires_at <= now)
+        )
+        and (stored.next_poll_at is None or stored.next_poll_at <= now)
+    )
+
+
 class MemoryRequestStore:
     """``RequestStore`` and ``LeaseStore`` on one unit of work's copy of the tables."""
 
@@ -200,26 +214,20 @@ class MemoryRequestStore:
     def claim_due(
         self, owner: str, now: datetime, lease_seconds: float, limit: int = 10
     ) -> list[str]:
-        def claimable(stored: StoredRequest | None) -> bool:
-            return (
-                stored is not None
-                # Scheduled requests too, at their reminder and their start (§5.10).
-                and (
-                    stored.request.state.is_running
-                    or stored.request.state is RequestState.SCHEDULED
-                )
-                and (
-                    stored.lease_owner is None
-                    or stored.lease_owner == owner
-                    or (stored.lease_expires_at is not None and stored.lease_expires_at <= now)
-                )
-                and (stored.next_poll_at is None or stored.next_poll_at <= now)
-            )
+        claimed: list[str] = []
+        for request_id in self.peek_due(owner, now, limit=len(self._tables.requests)):
+            if len(claimed) == limit:
+                break
+            # SKIP LOCKED: a row another unit is writing is passed over, not waited for.
+            if self._claim(request_id, owner, now, lease_seconds, wait=False):
+                claimed.append(request_id)
+        return claimed
 
+    def peek_due(self, owner: str, now: datetime, limit: int) -> list[str]:
         candidates = [
             stored
             for stored in map(self._rows.latest_request, self._rows.request_ids())
-            if stored is not None and claimable(stored)
+            if stored is not None and _claimable(stored, owner, now)
         ]
         # Most overdue first; never-polled requests before all (as the real claim).
         candidates.sort(
@@ -230,18 +238,20 @@ class MemoryRequestStore:
                 s.request.id,
             )
         )
+        return [stored.request.id for stored in candidates[:limit]]
+
+    def claim(self, request_id: str, owner: str, now: datetime, lease_seconds: float) -> bool:
+        return self._claim(request_id, owner, now, lease_seconds, wait=True)
+
+    def _claim(
+        self, request_id: str, owner: str, now: datetime, lease_seconds: float, *, wait: bool
+    ) -> bool:
+        stored = self._rows.request_for_write(request_id, wait=wait)
+        if stored is None or not _claimable(stored, owner, now):
+            return False
         expires = now + timedelta(seconds=lease_seconds)
-        claimed: list[str] = []
-        for candidate in candidates:
-            if len(claimed) == limit:
-                break
-            # SKIP LOCKED: a row another unit is writing is passed over, not waited for.
-            stored = self._rows.request_for_write(candidate.request.id, wait=False)
-            if stored is None or not claimable(stored):
-                continue
-            self._put(dataclasses.replace(stored, lease_owner=owner, lease_expires_at=expires))
-            claimed.append(stored.request.id)
-        return claimed
+        self._put(dataclasses.replace(stored, lease_owner=owner, lease_expires_at=expires))
+        return True
 
     def renew_lease(self, request_id: str, owner: str, now: datetime, lease_seconds: float) -> bool:
         stored = self._held(request_id, owner)

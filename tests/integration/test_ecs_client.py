@@ -196,6 +196,25 @@ def test_describe_instances_batches_250_ids(sim: Simulator, make_client: ClientF
     assert info.region == HZ
 
 
+def test_describe_statuses_reads_the_same_calls_for_status_and_start_time(
+    sim: Simulator, make_client: ClientFactory
+) -> None:
+    wanted = grow(sim, HZ, 150)
+    sim.fleet.update(HZ, wanted[120], status="Stopping")
+    client = make_client().client
+    full = client.describe_instances(HZ, [*wanted, "i-bp1doesnotexist00"])
+    sim.calls.clear()
+
+    statuses = client.describe_statuses(HZ, [*wanted, "i-bp1doesnotexist00"])
+
+    assert [(s.instance_id, s.status, s.start_time) for s in statuses] == [
+        (i.instance_id, i.status, i.start_time) for i in full
+    ]
+    assert statuses[120].status == "Stopping"
+    assert all(s.start_time is not None for s in statuses)
+    assert [len(call.ids) for call in sim.calls.of("DescribeInstances")] == [100, 51]
+
+
 def test_describe_instances_leaves_out_missing_and_reports_locks(
     sim: Simulator, make_client: ClientFactory
 ) -> None:

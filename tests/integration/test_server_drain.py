@@ -54,3 +54,25 @@ def test_an_answer_in_flight_at_the_stop_is_written_before_the_server_returns() 
     except httpx.HTTPError:
         refused = None
     assert refused is None
+
+
+def _fast_app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "3")])
+    return [b"ok\n"]
+
+
+def test_a_stopped_server_leaves_no_worker_thread_behind() -> None:
+    before = set(threading.enumerate())
+    server = HttpServer(_fast_app, host="127.0.0.1", port=0, threads=4)  # type: ignore[arg-type]
+    url = server.start()
+    assert httpx.get(f"{url}/healthz", timeout=5).text == "ok\n"
+    workers = [
+        t for t in threading.enumerate() if t not in before and t.name.startswith("waitress-")
+    ]
+    assert len(workers) == 4
+
+    server.stop()
+
+    for worker in workers:
+        worker.join(timeout=5)
+    assert [t.name for t in workers if t.is_alive()] == []

@@ -348,10 +348,15 @@ class DatabaseRestart:
     never_resumed: list[str] = field(default_factory=list)
 
 
+def _mark(poll_at: object, owner: object, expires: object) -> str:
+    return f"{poll_at}|{owner}|{expires}"
+
+
 class DatabaseChaos:
     """Restarts the soak's own PostgreSQL server and checks what the bot does meanwhile:
     ``/healthz``, a command and a click while it is down, and how soon the poller goes
-    on once it answers (from the requests' ``version``, which every claim bumps)."""
+    on once it answers (from the requests' lease and next poll, which every claim and
+    release changes)."""
 
     def __init__(
         self, server: PrivatePostgres, db: Engine, slack: FakeSlackApi, planned: list[Planned]
@@ -376,24 +381,25 @@ class DatabaseChaos:
         self.server.restarts += 1
         self._watch_resumption(before, time.time(), record)
 
-    def _in_flight(self, serve_pid: int | None) -> dict[str, tuple[int, float]]:
-        """Running requests: their version and when they are next due (epoch): their
+    def _in_flight(self, serve_pid: int | None) -> dict[str, tuple[str, float]]:
+        """Running requests: their lease mark (``_marks``) and when they are next due
+        (epoch): their
         next poll, or the end of a lease a SIGKILLed process left (no restart of the
         database changes that wait)."""
         with self.db.connect() as connection:
             rows = connection.execute(
                 text(
-                    "SELECT id, version, next_poll_at, lease_owner, lease_expires_at "
+                    "SELECT id, next_poll_at, lease_owner, lease_expires_at "
                     "FROM reboot_requests WHERE state IN ('executing', 'paused')"
                 )
             ).all()
         in_flight = {}
-        for request_id, version, poll_at, owner, expires in rows:
+        for request_id, poll_at, owner, expires in rows:
             due = poll_at.timestamp() if poll_at is not None else 0.0
             # Owners are "host:pid:suffix[/worker]" (bot.services.context.Context.owner).
             if owner and expires is not None and str(owner).split(":")[1] != str(serve_pid):
                 due = max(due, expires.timestamp())
-            in_flight[str(request_id)] = (int(version), due)
+            in_flight[str(request_id)] = (_mark(poll_at, owner, expires), due)
         return in_flight
 
     def _probe(self, url: str, record: DatabaseRestart) -> None:
@@ -426,7 +432,7 @@ class DatabaseChaos:
             record.health_codes.append(httpx.get(f"{url}/healthz", timeout=10).status_code)
 
     def _watch_resumption(
-        self, before: dict[str, tuple[int, float]], up_at: float, record: DatabaseRestart
+        self, before: dict[str, tuple[str, float]], up_at: float, record: DatabaseRestart
     ) -> None:
         """Watch every request that was running until each due one was claimed again."""
         due = {
@@ -440,12 +446,12 @@ class DatabaseChaos:
         deadline = up_at + DB_ALL_RESUMED_WITHIN + 5.0
         while len(resumed) < len(due) and time.time() < deadline:
             try:
-                now_versions = self._versions(list(due))
+                now_marks = self._marks(list(due))
             except OperationalError:
-                now_versions = {}
+                now_marks = {}
             seen = time.time()
-            for request_id, version in now_versions.items():
-                if request_id not in resumed and version != before[request_id][0]:
+            for request_id, mark in now_marks.items():
+                if request_id not in resumed and mark != before[request_id][0]:
                     resumed[request_id] = seen
             time.sleep(0.02)
         if resumed:
@@ -453,15 +459,18 @@ class DatabaseChaos:
             record.all_resumed_after = max(resumed[r] - due[r] for r in resumed)
         record.never_resumed = sorted(set(due) - set(resumed))
 
-    def _versions(self, request_ids: list[str]) -> dict[str, int]:
+    def _marks(self, request_ids: list[str]) -> dict[str, str]:
+        """Each request's lease mark: a claim sets a new lease end, a release clears it
+        and sets the next poll, so the mark changes whenever the request was taken."""
         with self.db.connect() as connection:
             rows = connection.execute(
-                text("SELECT id, version FROM reboot_requests WHERE id IN :ids").bindparams(
-                    bindparam("ids", expanding=True)
-                ),
+                text(
+                    "SELECT id, next_poll_at, lease_owner, lease_expires_at "
+                    "FROM reboot_requests WHERE id IN :ids"
+                ).bindparams(bindparam("ids", expanding=True)),
                 {"ids": request_ids},
             ).all()
-        return {str(row[0]): int(row[1]) for row in rows}
+        return {str(row[0]): _mark(*row[1:]) for row in rows}
 
     def problems(self) -> list[str]:
         problems = []

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.domain.completion import next_delay, observe
-from bot.domain.ecs_values import InstanceInfo, RebootResult
+from bot.domain.ecs_values import InstanceStatus, RebootResult
 from bot.domain.lost_answer import restarted
 from bot.domain.model import InstanceOutcome, InstanceRef, RequestState, Verdict
 from bot.domain.reboot_answers import apply_results
@@ -42,17 +42,15 @@ def rebooting(**fields: Any) -> PlannedInstance:
     return dataclasses.replace(instance, **fields)
 
 
-def seen(status: str, start_time: datetime | None = BOOTED_LONG_AGO) -> InstanceInfo:
-    return InstanceInfo(
-        instance_id=ID, region=HZ, name="web-1", status=status, start_time=start_time
-    )
+def seen(status: str, start_time: datetime | None = BOOTED_LONG_AGO) -> InstanceStatus:
+    return InstanceStatus(instance_id=ID, status=status, start_time=start_time)
 
 
 def at(seconds: float) -> datetime:
     return SENT + timedelta(seconds=seconds)
 
 
-def look(instance: PlannedInstance, info: InstanceInfo | None, seconds: float) -> PlannedInstance:
+def look(instance: PlannedInstance, info: InstanceStatus | None, seconds: float) -> PlannedInstance:
     return observe(instance, info, now=at(seconds), timeout_seconds=TIMEOUT)
 
 

@@ -58,6 +58,26 @@ class LeaseRepository:
         # RETURNING promises no order; callers (and logs) get the claim order.
         return builtins.list(connection.execute(statements.in_claim_order, {"ids": won}).scalars())
 
+    def peek_due(self, owner: str, now: datetime, limit: int) -> builtins.list[str]:
+        """Up to ``limit`` requests :meth:`claim_due` would lease to ``owner`` now, in the
+        same order, leasing none: candidates for :meth:`claim`, which decides."""
+        return builtins.list(
+            self._connection()
+            .execute(_peek_statement(limit), {"owner": owner, "now": now})
+            .scalars()
+        )
+
+    def claim(self, request_id: str, owner: str, now: datetime, lease_seconds: float) -> bool:
+        """Lease ``request_id`` to ``owner`` if it is still due and free (the conditions
+        of :meth:`claim_due`); False when not (another worker took it, or it moved on)."""
+        values = {
+            "request_id": request_id,
+            "owner": owner,
+            "now": now,
+            "expires": now + timedelta(seconds=lease_seconds),
+        }
+        return rowcount(self._connection().execute(_CLAIM_ONE, values)) == 1
+
     def renew_lease(self, request_id: str, owner: str, now: datetime, lease_seconds: float) -> bool:
         """Extend ``owner``'s lease; False when it no longer holds it."""
         result = self._connection().execute(
@@ -103,8 +123,12 @@ def _claimable() -> ColumnElement[bool]:
     # Paused rollouts too: the wave in flight when it was paused is still watched. And
     # scheduled requests, at their reminder and their start (next_poll_at): the lease
     # keeps a second replica off while one checks and starts it.
-    running = row.state.in_(
-        [RequestState.EXECUTING.value, RequestState.PAUSED.value, RequestState.SCHEDULED.value]
+    # Equalities rather than IN (…): a list of values becomes an "expanding" parameter
+    # SQLAlchemy renders anew at every execution, twice per claim, hundreds a tick.
+    running = or_(
+        row.state == RequestState.EXECUTING.value,
+        row.state == RequestState.PAUSED.value,
+        row.state == RequestState.SCHEDULED.value,
     )
     return and_(running, free, due)
 
@@ -137,7 +161,6 @@ def _claim_statements(dialect: str, limit: int) -> _ClaimStatements:
         .values(
             lease_owner=bindparam("owner"),
             lease_expires_at=bindparam("expires"),
-            version=row.version + 1,
         )
         .returning(row.id)
     )
@@ -147,20 +170,25 @@ def _claim_statements(dialect: str, limit: int) -> _ClaimStatements:
     return _ClaimStatements(lock, claim, in_claim_order)
 
 
+@functools.cache
+def _peek_statement(limit: int) -> Any:
+    return select(REQUESTS.c.id).where(_claimable()).order_by(*_CLAIM_ORDER).limit(limit)
+
+
+# One request by its id, on the claim conditions: a primary-key update, no sort.
+_CLAIM_ONE = (
+    update(REQUESTS)
+    .where(REQUESTS.c.id == bindparam("request_id"), _claimable())
+    .values(lease_owner=bindparam("owner"), lease_expires_at=bindparam("expires"))
+)
+
+
 def _held_by_owner() -> ColumnElement[bool]:
     return and_(
         REQUESTS.c.id == bindparam("request_id"), REQUESTS.c.lease_owner == bindparam("owner")
     )
 
 
-_RENEW = (
-    update(REQUESTS)
-    .where(_held_by_owner())
-    .values(lease_expires_at=bindparam("expires"), version=REQUESTS.c.version + 1)
-)
-_RELEASE = (
-    update(REQUESTS)
-    .where(_held_by_owner())
-    .values(lease_owner=None, lease_expires_at=None, version=REQUESTS.c.version + 1)
-)
+_RENEW = update(REQUESTS).where(_held_by_owner()).values(lease_expires_at=bindparam("expires"))
+_RELEASE = update(REQUESTS).where(_held_by_owner()).values(lease_owner=None, lease_expires_at=None)
 _RELEASE_UNTIL = _RELEASE.values(next_poll_at=bindparam("poll_at"))

@@ -12,6 +12,7 @@ from sqlalchemy import Column, Connection, and_, bindparam, insert, or_, select,
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from bot.db.repositories.memo import TwoGenerations
 from bot.db.repositories.rows import (
     APPROVALS,
     GET_INSTANCES,
@@ -25,6 +26,7 @@ from bot.db.repositories.rows import (
     instance_row,
     instance_update_values,
     instance_values,
+    new_instances_token,
     request_from_row,
     request_row,
     request_update_values,
@@ -34,6 +36,12 @@ from bot.db.repositories.source import ConnectionSource
 from bot.domain.model import InstanceOutcome, InstanceRef, RequestState
 from bot.domain.request import Approval, PlannedInstance, RebootRequest, may_follow
 from bot.services.ports import InstanceUpdate, Lease, RequestUpdate
+
+# Each request's instances as last read, by the request's ``version`` and
+# ``instances_token`` (docs/decisions/0015); a few ticks' worth of requests in flight.
+_INSTANCES_READ: TwoGenerations[tuple[str, int, str], tuple[PlannedInstance, ...]] = TwoGenerations(
+    2_000
+)
 
 
 class RequestRepository:
@@ -49,17 +57,19 @@ class RequestRepository:
         """
         # The instances in one executemany: a preview stores up to 500 of them.
         connection = self._connection()
-        connection.execute(insert(REQUESTS), request_row(request))
+        row = request_row(request)
+        connection.execute(insert(REQUESTS), row)
         if request.instances:
             connection.execute(
                 insert(INSTANCES),
                 [instance_row(request.id, instance) for instance in request.instances],
             )
-            # Read back as stored, so the rows are decoded here (a preview, after its
-            # ack) rather than by the first click on it, before its ack
-            # (rows.instance_from_stored).
-            for values in connection.execute(GET_INSTANCES, {"request_id": request.id}):
-                instance_from_stored(values)
+        # Read back as stored, so the rows are decoded here (a preview, after its ack)
+        # rather than by the first click on it, before its ack (rows.instance_from_stored).
+        instances = tuple(
+            map(instance_from_stored, connection.execute(GET_INSTANCES, {"request_id": request.id}))
+        )
+        _INSTANCES_READ.put((request.id, row["version"], row["instances_token"]), instances)
 
     def get(self, request_id: str) -> RebootRequest | None:
         """The request with its instances in the order the user gave, or None."""
@@ -69,16 +79,25 @@ class RequestRepository:
         row = connection.execute(GET_REQUEST, {"request_id": request_id}).one_or_none()
         if row is None:
             return None
-        rows = connection.execute(GET_INSTANCES, {"request_id": request_id})
-        # Rows as stored, each distinct row decoded once (rows.instance_from_stored):
-        # from one tick to the next, most rows of a request in flight are unchanged.
-        instances = tuple(map(instance_from_stored, rows))
+        *values, version, token = row
+        # The instance rows are read again only once they changed (docs/decisions/0015):
+        # from one tick to the next, most requests in flight are unchanged.
+        # A row from before migration 0014 has no token until its instances are first
+        # written: it is read every time, as its key could be another database's.
+        key = (request_id, version, token)
+        instances = _INSTANCES_READ.get(key) if token else None
+        if instances is None:
+            rows = connection.execute(GET_INSTANCES, {"request_id": request_id})
+            # Rows as stored, each distinct row decoded once (rows.instance_from_stored).
+            instances = tuple(map(instance_from_stored, rows))
+            if token:
+                _INSTANCES_READ.put(key, instances)
         # Approvals exist only where a rule asked for them: most requests, and the
         # poller's every tick, skip the statement.
         approvals = (
             self._approvals([request_id]).get(request_id, ()) if row.approvals_needed else ()
         )
-        return request_from_row(row, instances, approvals)
+        return request_from_row(values, instances, approvals)
 
     def _approvals(self, request_ids: builtins.list[str]) -> dict[str, tuple[Approval, ...]]:
         found: dict[str, builtins.list[Approval]] = {}
@@ -226,7 +245,8 @@ class RequestRepository:
         """Every instance of the request still ``pending`` and never sent ends
         ``skipped`` (cancelled, expired, or its verdict was not "will reboot"). One sent
         whose answer was lost stays ``pending`` until it is resolved."""
-        self._connection().execute(
+        connection = self._connection()
+        skipped = connection.execute(
             update(INSTANCES)
             .where(
                 INSTANCES.c.request_id == request_id,
@@ -235,6 +255,12 @@ class RequestRepository:
             )
             .values(outcome=InstanceOutcome.SKIPPED.value)
         )
+        if rowcount(skipped):
+            connection.execute(
+                update(REQUESTS)
+                .where(REQUESTS.c.id == request_id)
+                .values(version=REQUESTS.c.version + 1, instances_token=new_instances_token())
+            )
 
     def expire_due(self, now: datetime) -> builtins.list[str]:
         """Move every ``previewed`` request whose buttons expired (``expires_at`` not
@@ -347,7 +373,7 @@ class RequestRepository:
     def _write_instances(
         self, request_id: str, changes: Mapping[InstanceRef, Mapping[str, Any]], owner: str | None
     ) -> bool:
-        if not self._bump(request_id, owner):
+        if not self._bump(request_id, owner, instances_token=new_instances_token()):
             return False
         # One statement per set of fields changed, run for every instance at once
         # (executemany): a confirm saves 100 instances several times, and building an

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import operator
-from collections.abc import Callable, Hashable, Mapping, Sequence
+import secrets
+from collections.abc import Callable, Mapping, Sequence
 from enum import Enum
 from typing import Any, cast
 
@@ -21,6 +22,7 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.sql.expression import type_coerce
 from sqlalchemy.types import NullType
 
+from bot.db.repositories.memo import TwoGenerations
 from bot.db.tables import ApprovalRow, RebootInstanceRow, RebootRequestRow
 from bot.db.types import UtcDateTime, utc_from_stored
 from bot.domain.model import (
@@ -170,30 +172,6 @@ _RAW_DECODE_AT = tuple(
 )
 
 
-class _DecodedRows:
-    """Snapshots by their stored row, in two generations: a lookup finds this
-    generation's or the last one's (and keeps it); when this one is full it becomes the
-    last, and the one before is dropped. Bounded by twice ``size`` entries; rows not read
-    for two generations are forgotten. Threads may share it: a lost race costs one decode,
-    never a wrong snapshot (the key is the whole row)."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._current: dict[Hashable, PlannedInstance] = {}
-        self._previous: dict[Hashable, PlannedInstance] = {}
-
-    def get(self, values: tuple[Any, ...]) -> PlannedInstance:
-        found = self._current.get(values)
-        if found is None:
-            found = self._previous.get(values)
-            if found is None:
-                found = _decode_stored(values)
-            if len(self._current) >= self._size:
-                self._previous, self._current = self._current, {}
-            self._current[values] = found
-        return found
-
-
 def _decode_stored(values: tuple[Any, ...]) -> PlannedInstance:
     key = len(INSTANCE_KEY)
     rest = list(values[key:])
@@ -202,14 +180,20 @@ def _decode_stored(values: tuple[Any, ...]) -> PlannedInstance:
     return PlannedInstance(InstanceRef(*values[:key]), *rest)
 
 
-# 10,000 instances in flight fit in one generation.
-_DECODED = _DecodedRows(12_000)
+# Snapshots by their stored row (the whole row is the key: docs/decisions/0011); 10,000
+# instances in flight fit in one generation.
+_DECODED: TwoGenerations[tuple[Any, ...], PlannedInstance] = TwoGenerations(12_000)
 
 
 def instance_from_stored(values: Sequence[Any]) -> PlannedInstance:
     """The snapshot from the stored values of :data:`INSTANCE_COLUMNS` as
     :data:`SELECT_STORED_INSTANCES` reads them."""
-    return _DECODED.get(tuple(values))
+    key = tuple(values)
+    found = _DECODED.get(key)
+    if found is None:
+        found = _decode_stored(key)
+        _DECODED.put(key, found)
+    return found
 
 
 def instance_values(instance: PlannedInstance) -> dict[str, Any]:
@@ -273,7 +257,17 @@ def request_from_row(
 def request_row(request: RebootRequest) -> dict[str, Any]:
     """Every column of a new request row."""
     values = {name: getattr(request, name) for name in REQUEST_COLUMNS}
-    return {**_encoded(values, _REQUEST_CODECS), "version": 0}
+    return {
+        **_encoded(values, _REQUEST_CODECS),
+        "version": 0,
+        "instances_token": new_instances_token(),
+    }
+
+
+def new_instances_token() -> str:
+    """A fresh ``instances_token``: random, so that a token a rolled-back write set is
+    never set again by another (docs/decisions/0015)."""
+    return secrets.token_hex(8)
 
 
 def request_update_values(update: RequestUpdate) -> dict[str, Any]:
@@ -295,8 +289,11 @@ SELECT_INSTANCES = select(*(INSTANCES.c[name] for name in INSTANCE_COLUMNS))
 # The same columns as stored, for ``instance_from_stored``.
 SELECT_STORED_INSTANCES = select(*(_raw_column(name) for name in INSTANCE_COLUMNS))
 
-# One request and its instances, by ``:request_id``.
-GET_REQUEST = SELECT_REQUEST.where(REQUESTS.c.id == bindparam("request_id"))
+# One request and its instances, by ``:request_id``; the request's row ends with the key
+# of its instances as read (``version``, ``instances_token``: docs/decisions/0015).
+GET_REQUEST = SELECT_REQUEST.add_columns(REQUESTS.c.version, REQUESTS.c.instances_token).where(
+    REQUESTS.c.id == bindparam("request_id")
+)
 GET_INSTANCES = SELECT_STORED_INSTANCES.where(
     INSTANCES.c.request_id == bindparam("request_id")
 ).order_by(INSTANCES.c.position)

@@ -30,7 +30,7 @@ from tests.integration.store.support import (
 TABLES = {"reboot_requests", "reboot_instances", "role_bindings", "audit_log", "approvals"}
 
 
-HEAD = "0013"  # the newest migration
+HEAD = "0014"  # the newest migration
 
 
 def test_upgrade_creates_every_table_on_an_empty_database(database_url: str) -> None:

@@ -38,9 +38,8 @@ def test_the_column_lists_cover_the_tables_and_the_update_values() -> None:
     instance_table = {c.name for c in RebootInstanceRow.__table__.columns}
     request_table = {c.name for c in RebootRequestRow.__table__.columns}
     assert {*INSTANCE_COLUMNS, "id", "request_id"} == instance_table
-    assert {*REQUEST_COLUMNS, "next_poll_at", "lease_owner", "lease_expires_at", "version"} == (
-        request_table
-    )
+    bookkeeping = {"next_poll_at", "lease_owner", "lease_expires_at", "version", "instances_token"}
+    assert {*REQUEST_COLUMNS, *bookkeeping} == request_table
     assert [f.name for f in dataclasses.fields(InstanceUpdate)] == list(INSTANCE_FIELDS)
     assert set(REQUEST_FIELDS) <= request_table - {"state", "lease_owner", "lease_expires_at"}
 

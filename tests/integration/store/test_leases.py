@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from datetime import timedelta
-from typing import Any
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+import pytest
 
 from bot.domain.model import RequestState
 from bot.domain.request import RebootRequest
@@ -20,6 +23,28 @@ from tests.integration.store.support import (
     run_concurrently,
 )
 
+ClaimFn = Callable[..., list[str]]
+
+
+def _claim_due(
+    uow: Any, owner: str, now: datetime, lease_seconds: float, limit: int = 10
+) -> list[str]:
+    return list(uow.leases.claim_due(owner, now, lease_seconds, limit))
+
+
+def _peek_and_claim(
+    uow: Any, owner: str, now: datetime, lease_seconds: float, limit: int = 10
+) -> list[str]:
+    """What a poller worker does (``lease.hand_over``): peek due ids, claim each."""
+    peeked = uow.leases.peek_due(owner, now, limit)
+    return [r for r in peeked if uow.leases.claim(r, owner, now, lease_seconds)]
+
+
+@pytest.fixture(params=[_claim_due, _peek_and_claim], ids=["claim_due", "peek_and_claim"])
+def claim(request: pytest.FixtureRequest) -> ClaimFn:
+    """The two ways of claiming keep the same promises, one after the other."""
+    return cast(ClaimFn, request.param)
+
 
 def _executing(*ids: str) -> list[RebootRequest]:
     return [
@@ -28,16 +53,16 @@ def _executing(*ids: str) -> list[RebootRequest]:
     ]
 
 
-def test_two_owners_never_claim_the_same_request(store: StoreFactory) -> None:
+def test_two_owners_never_claim_the_same_request(store: StoreFactory, claim: ClaimFn) -> None:
     add(store, *_executing("a", "b", "c"), make_request("p"))
     now = T0 + timedelta(minutes=1)
 
     with store() as uow:
-        first = uow.leases.claim_due("poller-1", now, lease_seconds=30, limit=2)
+        first = claim(uow, "poller-1", now, lease_seconds=30, limit=2)
         uow.commit()
     with store() as uow:
-        second = uow.leases.claim_due("poller-2", now, lease_seconds=30, limit=10)
-        third = uow.leases.claim_due("poller-3", now, lease_seconds=30, limit=10)
+        second = claim(uow, "poller-2", now, lease_seconds=30, limit=10)
+        third = claim(uow, "poller-3", now, lease_seconds=30, limit=10)
         uow.commit()
 
     assert first == ["a", "b"]
@@ -64,32 +89,31 @@ def test_concurrent_pollers_split_the_work(store: StoreFactory) -> None:
     assert sorted(claimed) == ids
 
 
-def test_a_claim_decides_on_the_lease_as_it_is_now(store: StoreFactory) -> None:
+def test_a_claim_decides_on_the_lease_as_it_is_now(store: StoreFactory, claim: ClaimFn) -> None:
     add(store, *_executing("a"))
     now = T0 + timedelta(minutes=1)
 
-    def claim(owner: str) -> Any:
-        return lambda uow: uow.leases.claim_due(owner, now, 30, limit=10)
+    def by(owner: str) -> Any:
+        return lambda uow: claim(uow, owner, now, 30, limit=10)
 
     assert (
-        after_another_commits(store, lambda uow: uow.requests.get("a"), claim("one"), claim("two"))
-        == []
+        after_another_commits(store, lambda uow: uow.requests.get("a"), by("one"), by("two")) == []
     )
 
 
 def test_an_expired_lease_is_taken_over_and_fences_the_old_owner(
-    store: StoreFactory,
+    store: StoreFactory, claim: ClaimFn
 ) -> None:
     add(store, *_executing("a"))
     now = T0 + timedelta(minutes=1)
     [instance] = _executing("a")[0].instances
 
     with store() as uow:
-        assert uow.leases.claim_due("dead", now, lease_seconds=30) == ["a"]
+        assert claim(uow, "dead", now, lease_seconds=30) == ["a"]
         uow.commit()
     with store() as uow:
-        assert uow.leases.claim_due("alive", now + timedelta(seconds=29), 30) == []
-        assert uow.leases.claim_due("alive", now + timedelta(seconds=30), 30) == ["a"]
+        assert claim(uow, "alive", now + timedelta(seconds=29), 30) == []
+        assert claim(uow, "alive", now + timedelta(seconds=30), 30) == ["a"]
         uow.commit()
 
     stopped = dataclasses.replace(instance, status="Stopped")
@@ -110,49 +134,53 @@ def test_an_expired_lease_is_taken_over_and_fences_the_old_owner(
     assert loaded.progress_text is None
 
 
-def test_release_lets_another_poller_claim_at_once(store: StoreFactory) -> None:
+def test_release_lets_another_poller_claim_at_once(store: StoreFactory, claim: ClaimFn) -> None:
     add(store, *_executing("a"))
     now = T0 + timedelta(minutes=1)
     with store() as uow:
-        assert uow.leases.claim_due("one", now, 30) == ["a"]
+        assert claim(uow, "one", now, 30) == ["a"]
         assert uow.leases.release("a", "one")
-        assert uow.leases.claim_due("two", now, 30) == ["a"]
+        assert claim(uow, "two", now, 30) == ["a"]
         uow.commit()
 
 
-def test_claim_due_respects_next_poll_at_and_state(store: StoreFactory) -> None:
+def test_a_claim_respects_next_poll_at_and_state(store: StoreFactory, claim: ClaimFn) -> None:
     add(store, *_executing("a", "b"), make_request("p"))
     now = T0 + timedelta(days=5)
     with store() as uow:
         assert uow.requests.set_fields("a", RequestUpdate(next_poll_at=now + timedelta(seconds=2)))
-        assert uow.leases.claim_due("one", now, 30) == ["b"]
-        assert uow.leases.claim_due("two", now + timedelta(seconds=2), 30) == ["a"]
+        assert claim(uow, "one", now, 30) == ["b"]
+        assert claim(uow, "two", now + timedelta(seconds=2), 30) == ["a"]
         uow.commit()
 
 
-def test_claim_due_renews_a_lease_the_owner_already_holds(store: StoreFactory) -> None:
+def test_claim_due_renews_a_lease_the_owner_already_holds(
+    store: StoreFactory, claim: ClaimFn
+) -> None:
     add(store, *_executing("a"))
     now = T0 + timedelta(minutes=1)
     with store() as uow:
-        assert uow.leases.claim_due("one", now, 30) == ["a"]
-        assert uow.leases.claim_due("one", now + timedelta(seconds=1), 30) == ["a"]
+        assert claim(uow, "one", now, 30) == ["a"]
+        assert claim(uow, "one", now + timedelta(seconds=1), 30) == ["a"]
         uow.commit()
 
 
-def test_finishing_a_request_drops_its_lease(store: StoreFactory) -> None:
+def test_finishing_a_request_drops_its_lease(store: StoreFactory, claim: ClaimFn) -> None:
     add(store, *_executing("a"))
     now = T0 + timedelta(minutes=1)
     with store() as uow:
-        assert uow.leases.claim_due("one", now, 30) == ["a"]
+        assert claim(uow, "one", now, 30) == ["a"]
         assert uow.requests.transition(
             "a", RequestState.EXECUTING, RequestState.SUCCEEDED, RequestUpdate(finished_at=now)
         )
         assert not uow.leases.release("a", "one")
-        assert uow.leases.claim_due("two", now, 30) == []
+        assert claim(uow, "two", now, 30) == []
         uow.commit()
 
 
-def test_a_transition_takes_its_lease_in_the_same_write(store: StoreFactory) -> None:
+def test_a_transition_takes_its_lease_in_the_same_write(
+    store: StoreFactory, claim: ClaimFn
+) -> None:
     """The confirm worker's lease comes with its ``previewed → executing`` move: no
     poller claims the request between the two."""
     add(store, make_request("r1"))
@@ -166,8 +194,37 @@ def test_a_transition_takes_its_lease_in_the_same_write(store: StoreFactory) -> 
         )
         uow.commit()
     with store() as uow:
-        assert uow.leases.claim_due("poller", T0 + timedelta(seconds=29), 30) == []
+        assert claim(uow, "poller", T0 + timedelta(seconds=29), 30) == []
         assert uow.leases.renew_lease("r1", "worker", T0 + timedelta(seconds=29), 30)
-        assert uow.leases.claim_due("poller", T0 + timedelta(seconds=58), 30) == []
-        assert uow.leases.claim_due("poller", T0 + timedelta(seconds=59), 30) == ["r1"]
+        assert claim(uow, "poller", T0 + timedelta(seconds=58), 30) == []
+        assert claim(uow, "poller", T0 + timedelta(seconds=59), 30) == ["r1"]
         uow.commit()
+
+
+def test_one_claim_by_id_wins_among_racing_workers(store: StoreFactory) -> None:
+    add(store, *_executing("a"))
+    now = T0 + timedelta(minutes=1)
+
+    def race() -> bool:
+        with store() as uow:
+            won = uow.leases.claim("a", f"poller-{threading.get_ident()}", now, 30)
+            uow.commit()
+            return won
+
+    assert sorted(run_concurrently(4, race)) == [False, False, False, True]
+
+
+def test_peek_due_leases_nothing_and_lists_the_claim_order(store: StoreFactory) -> None:
+    add(store, *_executing("a", "b", "c"), make_request("p"))
+    now = T0 + timedelta(days=5)
+    with store() as uow:
+        assert uow.requests.set_fields("a", RequestUpdate(next_poll_at=now - timedelta(seconds=1)))
+        assert uow.leases.claim("c", "other", now, 30)
+        uow.commit()
+    with store() as uow:
+        # Never polled first, then the most overdue; a request someone holds is not due.
+        assert uow.leases.peek_due("one", now, 10) == ["b", "a"]
+        assert uow.leases.peek_due("one", now, 1) == ["b"]
+        assert uow.leases.peek_due("other", now, 10) == ["b", "c", "a"]
+    with store() as uow:
+        assert uow.leases.claim("b", "one", now, 30)
