@@ -105,6 +105,18 @@ def if_allowed(
     return request
 
 
+def adopting_message(ctx: Context, click: Click, request: RebootRequest) -> RebootRequest:
+    """``request``, with the clicked message recorded as its own when it has none."""
+    if request.message_ts is None and click.message_ts:
+        # The process died between posting the preview and recording its ts; Slack's
+        # signed click names the message, so adopt it and every update can follow.
+        with ctx.uow() as uow:
+            uow.requests.set_fields(request.id, RequestUpdate(message_ts=click.message_ts))
+            uow.commit()
+        request = dataclasses.replace(request, message_ts=click.message_ts)
+    return request
+
+
 def load_for_click(
     ctx: Context,
     click: Click,
@@ -121,13 +133,7 @@ def load_for_click(
         return telling(ctx, click, NoSuchRequest(click.request_id))
     if request.channel != click.channel:
         return telling(ctx, click, OtherChannel())
-    if request.message_ts is None and click.message_ts:
-        # The process died between posting the preview and recording its ts; Slack's
-        # signed click names the message, so adopt it and every update can follow.
-        with ctx.uow() as uow:
-            uow.requests.set_fields(request.id, RequestUpdate(message_ts=click.message_ts))
-            uow.commit()
-        request = dataclasses.replace(request, message_ts=click.message_ts)
+    request = adopting_message(ctx, click, request)
     if request.is_expired(now) and request.state in states:
         expired = expire_in_database(ctx, request.id, now, actor=click.user)
         waited_for_approval = request.state is RequestState.AWAITING_APPROVAL

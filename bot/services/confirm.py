@@ -25,6 +25,7 @@ from bot.services.answers import AlreadyDecided, NothingToReboot, StartInterrupt
 from bot.services.clicks import (
     Click,
     Later,
+    adopting_message,
     if_allowed,
     load_for_click,
     redrawing,
@@ -111,6 +112,9 @@ def confirm(ctx: Context, click: Click) -> Later:
     """Decide a click on ``reboot_confirm`` now, on the database alone; return the rest
     (the redrawn message, the reboot calls) to run after the ack."""
     now = ctx.clock()
+    previewed = _confirm_previewed(ctx, click, now)
+    if previewed is not None:
+        return previewed
     request = _authorized_click(ctx, click, now, cancelling=False)
     if not isinstance(request, RebootRequest):
         return request
@@ -121,6 +125,42 @@ def confirm(ctx: Context, click: Click) -> Later:
     if request.scheduled_for is not None:
         return _schedule(ctx, click, request, now)
 
+    return _execute(ctx, click, request, now)
+
+
+def _confirm_previewed(ctx: Context, click: Click, now: datetime) -> Later | None:
+    """The usual confirm, of a request this process previewed (``ctx.previewed``): the
+    same checks on the request as recorded, so that no instance row is read before the
+    ack, then the same conditional update, which decides whether it is still
+    ``previewed``. None for every other case (another process's preview, an expired
+    one, a crash-window message, nothing to reboot, an approval or a schedule to wait
+    for, a denial): the database path decides those, its answers unchanged."""
+    request = ctx.previewed.get(click.request_id)
+    if (
+        request is None
+        or request.channel != click.channel
+        or request.is_expired(now)
+        or (request.message_ts is None and click.message_ts)
+        or not request.to_reboot
+        or request.approvals_needed > 0
+        or request.scheduled_for is not None
+    ):
+        return None
+    with ctx.uow() as uow:
+        principal = ctx.principal(uow, click.user)
+    if not isinstance(
+        if_allowed(ctx, click, request, principal, check=check_may_act_on), RebootRequest
+    ):
+        return None
+    return _execute(ctx, click, request, now, read_back=True)
+
+
+def _execute(
+    ctx: Context, click: Click, request: RebootRequest, now: datetime, *, read_back: bool = False
+) -> Later:
+    """``previewed → executing`` for this click, and the reboot calls to send after the
+    ack (the request read back first when ``read_back``: the checks were made on it as
+    previewed)."""
     # The one conditional update that makes double clicks, Slack retries and several
     # replicas execute a request exactly once. The lease gets an owner of its own (not
     # this process's poller's), so the poller keeps off while the calls are being sent;
@@ -136,13 +176,27 @@ def confirm(ctx: Context, click: Click) -> Later:
         now=now,
         lease=Lease(lease_owner, now + timedelta(seconds=LEASE_SECONDS)),
     )
+    ctx.previewed.forget(request.id)  # decided, either way
     if not won:
         return _lost_the_race(ctx, click, request)
 
     executing = dataclasses.replace(
         request, state=RequestState.EXECUTING, confirmed_by=click.user, confirmed_at=now
     )
-    return lambda: start_execution(ctx, executing, lease_owner, click)
+    if not read_back:
+        return lambda: start_execution(ctx, executing, lease_owner, click)
+
+    def read_back_and_start() -> bool:
+        try:
+            with ctx.uow() as uow:
+                stored = uow.requests.get(request.id)
+            # As the database says: a message ts lost meanwhile is the clicked one.
+            started = executing if stored is None else adopting_message(ctx, click, stored)
+        except StoreUnavailable:
+            started = executing  # start_execution tells what the database being away means
+        return start_execution(ctx, started, lease_owner, click)
+
+    return read_back_and_start
 
 
 def _await_approval(ctx: Context, click: Click, request: RebootRequest, now: datetime) -> Later:
@@ -269,6 +323,7 @@ def cancel(ctx: Context, click: Click) -> Later:
             uow.audit.append(at=now, actor=click.user, action="cancel", request_id=request.id)
         uow.commit()
         latest = uow.requests.get(request.id)
+    ctx.previewed.forget(request.id)
     if not won or latest is None:
         return _lost_the_race(ctx, click, request)
     return redrawing(ctx, latest)

@@ -13,7 +13,8 @@ from bot.domain.accounts import DEFAULT_ACCOUNT
 from bot.domain.approval import ApprovalRules
 from bot.domain.events import PlatformEvent
 from bot.domain.model import InstanceRef
-from bot.domain.policy import Principal
+from bot.domain.policy import Binding, Principal
+from bot.domain.request import RebootRequest
 from bot.domain.rollout import RolloutDefaults
 from bot.domain.schedule import ScheduleLimits, ScheduleTimes
 from bot.domain.windows import Window
@@ -93,6 +94,40 @@ class OwedReleases:
                 del self._owed[request_id]
 
 
+class PreviewedRequests:
+    """The requests this process previewed, as recorded, until a click decides them:
+    what a confirm click checks before its ack without reading the request's instance
+    rows back (docs/decisions/0010).
+
+    Only what a preview fixes is read from here (requester, channel, expiry, mode, the
+    instances and their verdicts, the approval and schedule rules); whether the request
+    is still ``previewed`` is decided by the conditional update, as on any click, and
+    everything drawn after the ack is read from the database. A request another process
+    previewed, or one this process forgot (a restart, more than :data:`MOST` at once),
+    is read from the database as before.
+    """
+
+    MOST = 1000
+
+    def __init__(self) -> None:
+        self._requests: dict[str, RebootRequest] = {}
+        self._lock = threading.Lock()
+
+    def remember(self, request: RebootRequest) -> None:
+        with self._lock:
+            self._requests[request.id] = request
+            while len(self._requests) > self.MOST:
+                del self._requests[next(iter(self._requests))]  # the oldest
+
+    def get(self, request_id: str) -> RebootRequest | None:
+        with self._lock:
+            return self._requests.get(request_id)
+
+    def forget(self, request_id: str) -> None:
+        with self._lock:
+            self._requests.pop(request_id, None)
+
+
 def new_request_id() -> str:
     """Short enough to type in ``/ecs-reboot status``, random enough not to guess."""
     return secrets.token_hex(6)
@@ -116,16 +151,27 @@ class Context:
     )
     # Shared by this process's workers: leases the database was away to take back.
     owed_releases: OwedReleases = field(default_factory=OwedReleases)
+    # The previews this process recorded, for the checks of a confirm before its ack.
+    previewed: PreviewedRequests = field(default_factory=PreviewedRequests)
 
     def principal(self, uow: UnitOfWork, user_id: str) -> Principal:
         """The person with every binding that applies to them now (docs/PRODUCT.md §5.2: read from
         the database at each decision; only group membership is cached, by the adapter)."""
-        subjects = [user_id]
-        for group in uow.roles.group_subjects():
-            if user_id in self.groups.members(group):
-                subjects.append(group)
+        member: dict[str, bool] = {}
+
+        def holds(binding: Binding) -> bool:
+            subject = binding.subject
+            if subject == user_id:
+                return True
+            if subject not in member:  # a user group: asked once per decision
+                member[subject] = user_id in self.groups.members(subject)
+            return member[subject]
+
+        # One statement (before the ack of every command and click): the user's
+        # bindings and every group's, of which those of the user's groups are kept.
+        candidates = uow.roles.bindings_with_groups(user_id)
         return Principal(
             user_id=user_id,
-            bindings=tuple(uow.roles.bindings_for(subjects)),
+            bindings=tuple(binding for binding in candidates if holds(binding)),
             bootstrap_admin=user_id in self.config.admins,
         )

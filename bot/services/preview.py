@@ -242,6 +242,9 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
             with ctx.uow() as uow:
                 uow.requests.set_fields(request.id, RequestUpdate(permalink=link))
                 uow.commit()
+        # Its message is known now: a confirm click on it is checked against this
+        # (bot.services.confirm), not against the instance rows read back.
+        ctx.previewed.remember(dataclasses.replace(request, message_ts=ts, permalink=link))
     return request
 
 
@@ -307,6 +310,11 @@ def _in_account(command: RebootCommand, accounts: tuple[str, ...]) -> RebootComm
     if not command.instances and not command.duplicates:
         return command
     account = accounts[0]
+    refs = command.instances + command.duplicates
+    if all(ref.account == account for ref in refs):
+        # The usual case (one account, the parser's default): nothing to copy. On the
+        # ack path, fifty ``dataclasses.replace`` calls cost more than the role check.
+        return command
     return dataclasses.replace(
         command,
         instances=tuple(dataclasses.replace(r, account=account) for r in command.instances),

@@ -3,13 +3,17 @@ milliseconds each, asserting on what the stores hold and what ECS and Slack were
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from bot.domain.ecs_values import RUNNING
-from bot.domain.model import InstanceOutcome, RequestState, Verdict
+from bot.domain.model import InstanceOutcome, RequestState, Role, Verdict
+from bot.domain.policy import Binding
 from bot.domain.request import RebootRequest
 from bot.services.answers import AlreadyDecided, Denied
 from bot.services.confirm import cancel, confirm
+from bot.services.context import Context, PreviewedRequests
 from bot.services.poller import poll_once
 from bot.services.ports import RequestUpdate
 from bot.services.rollout import abort
@@ -24,6 +28,7 @@ from tests.unit.flows import (
     confirmed,
     make_bot,
     previewed,
+    rebooted,
 )
 
 
@@ -231,3 +236,52 @@ def test_an_abort_racing_the_finish_never_leaves_a_stop_on_a_succeeded_request(
     assert not (final.state is RequestState.SUCCEEDED and final.stop_reason is not None)
     assert final.state is RequestState.ABORTED
     assert bot.db.actions(request.id).count("outcome") == 1
+
+
+# A confirm of a request this process previewed is checked against the request as
+# previewed (ctx.previewed, docs/decisions/0010); what happened to it since, here or
+# in another process, is still what decides.
+
+
+def _replica(bot: MemoryBot) -> Context:
+    """The same bot as another process: its own lease owner, no previews of its own."""
+    return dataclasses.replace(bot.ctx, owner="replica", previewed=PreviewedRequests())
+
+
+def test_a_confirm_after_another_process_cancelled_is_told_it_was_decided(
+    bot: MemoryBot,
+) -> None:
+    request = previewed(bot)
+    assert cancel(_replica(bot), click(request, REQUESTER))() is True
+
+    assert confirm(bot.ctx, click(request, REQUESTER))() is False
+
+    assert bot.db.request(request.id).state is RequestState.CANCELLED
+    assert bot.ecs.calls_of("reboot") == []
+    [told] = bot.presenter.of("tell")
+    assert isinstance(told.said, AlreadyDecided)
+
+
+def test_a_confirm_after_the_role_was_revoked_is_denied(bot: MemoryBot) -> None:
+    request = previewed(bot)
+    with bot.ctx.uow() as uow:
+        assert uow.roles.revoke(Binding(REQUESTER, Role.OPERATOR))
+        uow.commit()
+
+    assert confirm(bot.ctx, click(request, REQUESTER))() is False
+
+    assert bot.db.request(request.id).state is RequestState.PREVIEWED
+    assert bot.ecs.calls_of("reboot") == []
+    [told] = bot.presenter.of("tell")
+    assert isinstance(told.said, Denied)
+
+
+def test_a_request_previewed_by_another_process_is_confirmed_the_same(bot: MemoryBot) -> None:
+    request = previewed(bot)
+
+    assert confirm(_replica(bot), click(request, REQUESTER))() is True
+
+    stored = bot.db.request(request.id)
+    assert stored.state is RequestState.EXECUTING
+    assert stored.confirmed_by == REQUESTER
+    assert rebooted(bot) == [("i-1", "i-2")]

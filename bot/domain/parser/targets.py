@@ -3,6 +3,7 @@ selectors, read from words (docs/PRODUCT.md §4)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -51,6 +52,14 @@ class InstanceListParse:
     @property
     def ok(self) -> bool:
         return not self.errors
+
+
+# A word that is a valid id, ``REGION/`` or ``REGION:`` prefix or not: what
+# ``_read_line`` accepts through ``ID_ATTEMPT``, ``INSTANCE_ID_PATTERN`` and
+# ``REGION_ID_PATTERN`` (neither can start with ``tag:`` or ``name:``).
+_VALID_ID_WORD = re.compile(
+    rf"(?:(?P<region>{REGION_ID_PATTERN.pattern})[/:])?(?P<id>{INSTANCE_ID_PATTERN.pattern})"
+)
 
 
 @dataclass(frozen=True)
@@ -163,8 +172,15 @@ def _read_line(line: list[Word], reading: _LineReading) -> None:
     columns (names, statuses, IPs, zones) are ignored, but a ``tag:``/``name:`` word is
     a selector there too. Bad ids, bad region prefixes and malformed selectors are
     errors wherever they stand."""
-    console_line = any(is_valid_id_word(word.text) for word in line)
-    for word in line:
+    valid = [_VALID_ID_WORD.fullmatch(word.text) for word in line]
+    console_line = any(valid) or any(is_valid_id_word(word.text) for word in line)
+    for word, valid_id in zip(line, valid, strict=True):
+        if valid_id is not None:
+            # The usual word, a well-formed id with or without a well-formed region:
+            # one regex instead of the four checks below (same reading).
+            reading.attempts += 1
+            reading.ids.append(_NamedId(valid_id["id"], valid_id["region"]))
+            continue
         if is_selector_word(word.text):
             _read_selector_word(word.text, reading)
             continue

@@ -28,6 +28,8 @@ _WORD = re.compile(r"<[^<>]*>|[^\s,;()\[\]{}<>\"'`“”‘’]+")
 # Chat clients turn a typed `--force` into `—force`; read it as the user meant it.
 _SMART_DASHES = re.compile(r"^[—–]+(?=[A-Za-z])")
 _OPTION = re.compile(r"--?[A-Za-z]")
+# What an option (or a smart-dashed one) starts with; any other word is taken as is.
+_DASHES = frozenset("-—–")
 # An attempt at an instance id, with the region prefix if any. The prefix ends at the
 # last `/` or `:` before `i-`, so an ARN's `…:instance/i-…` is read as a bad region.
 ID_ATTEMPT = re.compile(r"(?:(?P<region>.+)[/:])?(?P<id>i-.*)", re.DOTALL)
@@ -48,9 +50,14 @@ def split_words(text: str, *, list_options: Collection[str]) -> list[Word]:
         matches = list(_WORD.finditer(line))
         position = 0
         while position < len(matches):
-            word = _SMART_DASHES.sub("--", matches[position].group())
-            end = matches[position].end()
+            word = matches[position].group()
             position += 1
+            if word[0] not in _DASHES:
+                # Neither an option nor a list option's name: the usual word (an id).
+                words.append(Word(word, number))
+                continue
+            word = _SMART_DASHES.sub("--", word)
+            end = matches[position - 1].end()
             glue = _list_start(word, matches, position, list_options)
             if glue is not None:
                 # The list is put back together gaps and all (`a,,b` must stay visible

@@ -97,3 +97,19 @@ def test_bindings_for_covers_the_user_and_their_groups(store: StoreFactory) -> N
     assert bindings == [viewer, group_dev]
     assert nobody == []
     assert groups == ["S1", "S2"]
+
+
+def test_bindings_with_groups_reads_the_user_and_every_group_in_grant_order(
+    store: StoreFactory,
+) -> None:
+    group_ops = Binding("S2", Role.OPERATOR)
+    viewer = Binding("U1", Role.VIEWER)
+    group_dev = Binding("S1", Role.OPERATOR, tag_key="env", tag_value="dev")
+    with store() as uow:
+        for binding in (group_ops, Binding("U2", Role.ADMIN), viewer, group_dev):
+            uow.roles.grant(binding, by="U9", now=T0)
+        uow.commit()
+
+    with store() as uow:
+        assert uow.roles.bindings_with_groups("U1") == [group_ops, viewer, group_dev]
+        assert uow.roles.bindings_with_groups("U3") == [group_ops, group_dev]
