@@ -115,6 +115,12 @@ class PreviewedRequests:
 
     def remember(self, request: RebootRequest) -> None:
         with self._lock:
+            # Previews whose buttons expired before this one was made are no use to a
+            # click: drop them, so unclicked 500-instance previews do not pile up.
+            for stale in [
+                r.id for r in self._requests.values() if r.expires_at <= request.created_at
+            ]:
+                del self._requests[stale]
             self._requests[request.id] = request
             while len(self._requests) > self.MOST:
                 del self._requests[next(iter(self._requests))]  # the oldest
