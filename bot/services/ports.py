@@ -332,7 +332,8 @@ class LeaseStore(Protocol):
 
     def claim(self, request_id: str, owner: str, now: datetime, lease_seconds: float) -> bool:
         """Lease this request to ``owner`` if it is still due and free (as ``claim_due``
-        would); False when not."""
+        would); False when not, or when another unit is writing its row right now (passed
+        over, not waited for)."""
         ...
 
     def release(self, request_id: str, owner: str, *, next_poll_at: datetime | None = None) -> bool:

@@ -241,7 +241,8 @@ class MemoryRequestStore:
         return [stored.request.id for stored in candidates[:limit]]
 
     def claim(self, request_id: str, owner: str, now: datetime, lease_seconds: float) -> bool:
-        return self._claim(request_id, owner, now, lease_seconds, wait=True)
+        # SKIP LOCKED: a row another unit is writing is passed over, not waited for.
+        return self._claim(request_id, owner, now, lease_seconds, wait=False)
 
     def _claim(
         self, request_id: str, owner: str, now: datetime, lease_seconds: float, *, wait: bool

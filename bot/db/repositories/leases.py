@@ -76,7 +76,8 @@ class LeaseRepository:
             "now": now,
             "expires": now + timedelta(seconds=lease_seconds),
         }
-        return rowcount(self._connection().execute(_CLAIM_ONE, values)) == 1
+        connection = self._connection()
+        return rowcount(connection.execute(_claim_one(connection.dialect.name), values)) == 1
 
     def renew_lease(self, request_id: str, owner: str, now: datetime, lease_seconds: float) -> bool:
         """Extend ``owner``'s lease; False when it no longer holds it."""
@@ -175,12 +176,24 @@ def _peek_statement(limit: int) -> Any:
     return select(REQUESTS.c.id).where(_claimable()).order_by(*_CLAIM_ORDER).limit(limit)
 
 
-# One request by its id, on the claim conditions: a primary-key update, no sort.
-_CLAIM_ONE = (
-    update(REQUESTS)
-    .where(REQUESTS.c.id == bindparam("request_id"), _claimable())
-    .values(lease_owner=bindparam("owner"), lease_expires_at=bindparam("expires"))
-)
+@functools.cache
+def _claim_one(dialect: str) -> Any:
+    """One request by its id, on the claim conditions: a primary-key update, no sort.
+
+    On PostgreSQL the row is locked with SKIP LOCKED first, in the same statement: a row
+    another poller (or a click) is writing right now is passed over, not waited for, as
+    in ``claim_due``. SQLite has no row locks (its write lock serialises claimers)."""
+    row = REQUESTS.c
+    where = [row.id == bindparam("request_id"), _claimable()]
+    if dialect == "postgresql":
+        locked = select(row.id).where(*where).with_for_update(skip_locked=True)
+        # The conditions again in the update, on the row as it is now.
+        where = [row.id.in_(locked.scalar_subquery()), _claimable()]
+    return (
+        update(REQUESTS)
+        .where(*where)
+        .values(lease_owner=bindparam("owner"), lease_expires_at=bindparam("expires"))
+    )
 
 
 def _held_by_owner() -> ColumnElement[bool]:

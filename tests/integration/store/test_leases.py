@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -228,3 +229,38 @@ def test_peek_due_leases_nothing_and_lists_the_claim_order(store: StoreFactory) 
         assert uow.leases.peek_due("other", now, 10) == ["b", "c", "a"]
     with store() as uow:
         assert uow.leases.claim("b", "one", now, 30)
+
+
+def test_a_claim_by_id_passes_over_a_row_another_unit_is_writing(
+    store: StoreFactory, request: pytest.FixtureRequest
+) -> None:
+    """SKIP LOCKED, as claim_due: a poller does not queue behind a click's (or another
+    poller's) transaction. SQLite has no row locks: its one writer at a time is the
+    database's own lock, which every writer waits for."""
+    if "sqlite" in request.node.callspec.id:
+        pytest.skip("SQLite locks the database, not rows")
+    add(store, *_executing("a"))
+    now = T0 + timedelta(minutes=1)
+    writing, done = threading.Event(), threading.Event()
+
+    def hold_the_row() -> None:
+        with store() as uow:
+            uow.requests.set_fields("a", RequestUpdate(progress_text="busy"))
+            writing.set()
+            done.wait(10)
+            uow.commit()
+
+    holder = threading.Thread(target=hold_the_row)
+    holder.start()
+    try:
+        assert writing.wait(10)
+        started = time.monotonic()
+        with store() as uow:
+            assert not uow.leases.claim("a", "poller", now, 30)
+            uow.commit()
+        assert time.monotonic() - started < 2
+    finally:
+        done.set()
+        holder.join(10)
+    with store() as uow:
+        assert uow.leases.claim("a", "poller", now, 30)
