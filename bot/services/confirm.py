@@ -297,7 +297,7 @@ def start_execution(ctx: Context, request: RebootRequest, lease_owner: str, clic
             log.warning("request %s: start cut short: %s", request.id, error)
             ctx.presenter.tell(click.channel, click.user, StartInterrupted(request))
         finally:
-            keeper.hold()
+            keeper.hold(None)
             # With the database away the lease is owed, and the poller gives it back
             # as soon as the database answers, instead of it running out 30 s later.
             release_or_owe(ctx, request.id, lease_owner, next_poll_at)

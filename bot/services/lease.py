@@ -31,16 +31,16 @@ RENEW_EVERY_SECONDS = LEASE_SECONDS / 4
 class LeaseKeeper:
     """Renews the lease of the request a worker is holding, from a thread of its own.
 
-    Use as a context manager around a worker's loop; :meth:`hold` names the requests
-    the worker holds (none between them). The worker still releases the leases itself;
-    the keeper only keeps them from running out meanwhile.
+    Use as a context manager around a worker's loop; :meth:`hold` names the request
+    being worked on (``None`` between requests). The worker still releases the lease
+    itself; the keeper only keeps it from running out meanwhile.
     """
 
     def __init__(self, ctx: Context, owner: str, *, every: float = RENEW_EVERY_SECONDS) -> None:
         self._ctx = ctx
         self._owner = owner
         self._every = every
-        self._held: tuple[str, ...] = ()
+        self._held: str | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -60,16 +60,17 @@ class LeaseKeeper:
         if self._thread is not None:
             self._thread.join(timeout=10)
 
-    def hold(self, *request_ids: str) -> None:
+    def hold(self, request_id: str | None) -> None:
         with self._lock:
-            self._held = request_ids
+            self._held = request_id
 
     def renew(self) -> bool:
-        """Extend the held leases now; False when nothing is held or a lease is lost."""
+        """Extend the held lease now; False when nothing is held or the lease is lost."""
         with self._lock:
-            held = self._held
-        renewed = [renew(self._ctx, request_id, self._owner) for request_id in held]
-        return bool(renewed) and all(renewed)
+            request_id = self._held
+        if request_id is None:
+            return False
+        return renew(self._ctx, request_id, self._owner)
 
     def _run(self) -> None:
         while not self._stop.wait(self._every):

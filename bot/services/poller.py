@@ -129,7 +129,7 @@ def _work(
                 # Should the step not return (an interrupt), it is given back all the same.
                 done = (request_id, now + timedelta(seconds=ctx.config.poll_interval))
                 ok, next_poll_at = _advance_one(ctx, claimed, now, stopping)
-                keeper.hold()
+                keeper.hold(None)
                 done = (request_id, next_poll_at)
                 tally.record(request_id, ok=ok)
         finally:
