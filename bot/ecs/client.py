@@ -72,12 +72,17 @@ from bot.ecs.wire import (
     parse_instance,
     parse_reboot_results,
     parse_start_time,
-    parse_status,
+    parse_statuses,
     reboot_params,
     transient_from_fault,
 )
 
 logger = logging.getLogger(__name__)
+
+
+def _parse_instances(body: dict[str, Any], region: str) -> list[InstanceInfo]:
+    return [parse_instance(item, region) for item in list_at(body, "Instances", "Instance")]
+
 
 # What a describe reads of each instance: all of it, or what a poll needs.
 _Described = TypeVar("_Described", InstanceInfo, InstanceStatus)
@@ -185,21 +190,21 @@ class EcsClient:
         """Instances among ``instance_ids`` that exist and that the caller may see, in the
         API's order; missing ids are simply absent. ≤100 ids per call, paged by
         ``MaxResults``/``NextToken``."""
-        return self._describe(region, instance_ids, account, parse_instance)
+        return self._describe(region, instance_ids, account, _parse_instances)
 
     def describe_statuses(
         self, region: str, instance_ids: Sequence[str], *, account: str = DEFAULT_ACCOUNT
     ) -> list[InstanceStatus]:
         """The same calls as :meth:`describe_instances`, reading only each instance's
         status and ``StartTime``."""
-        return self._describe(region, instance_ids, account, parse_status)
+        return self._describe(region, instance_ids, account, parse_statuses)
 
     def _describe(
         self,
         region: str,
         instance_ids: Sequence[str],
         account: str,
-        parse: Callable[[dict[str, Any], str], _Described],
+        parse: Callable[[dict[str, Any], str], list[_Described]],
     ) -> list[_Described]:
         signer = _Signer(account)
         found: list[_Described] = []
@@ -214,8 +219,7 @@ class EcsClient:
                 if next_token:
                     params["NextToken"] = next_token
                 body = self._call_idempotent("DescribeInstances", region, params, signer)
-                for item in list_at(body, "Instances", "Instance"):
-                    found.append(parse(item, region))
+                found.extend(parse(body, region))
                 next_token = str(body.get("NextToken") or "")
                 if not next_token:
                     break

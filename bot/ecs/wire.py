@@ -324,13 +324,27 @@ def parse_instance(item: Mapping[str, Any], region: str) -> InstanceInfo:
     )
 
 
-def parse_status(item: Mapping[str, Any], region: str) -> InstanceStatus:
-    """Only what a poll reads of an entry: a seventh of :func:`parse_instance`'s cost."""
-    return InstanceStatus(
-        str(item.get("InstanceId")),
-        str(item.get("Status") or ""),
-        parse_start_time(item.get("StartTime")),
-    )
+def parse_statuses(body: Mapping[str, Any], region: str) -> list[InstanceStatus]:
+    """Only what a poll reads of each entry a DescribeInstances answer lists (id, status,
+    ``StartTime`` as :func:`parse_start_time` reads it): a seventh of
+    :func:`parse_instance`'s cost. One loop with no call per entry, and the tuples made
+    without ``InstanceStatus.__new__``'s Python frame: a poll reads 10,000 entries a
+    tick, and those calls cost more than the reading."""
+    new = tuple.__new__
+    start_time = _start_time
+    return [
+        new(
+            InstanceStatus,
+            (
+                str(item.get("InstanceId")),
+                str(item.get("Status") or ""),
+                start_time(text)
+                if isinstance(text := item.get("StartTime"), str) and text
+                else None,
+            ),
+        )
+        for item in list_at(body, "Instances", "Instance")
+    ]
 
 
 def _tags(item: Mapping[str, Any]) -> dict[str, str]:
