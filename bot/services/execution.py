@@ -35,6 +35,7 @@ from bot.services.lost_answers import (
     further_call_due,
     lost,
     resolve_lost_answers,
+    unanswered,
 )
 from bot.services.ports import RequestUpdate
 from bot.services.reporting import finish, report
@@ -143,7 +144,7 @@ def _next_poll_at(
     if lost(request):
         return min(at, now + timedelta(seconds=ctx.config.poll_interval))
     # A further call is made at the first look once it is due, not a slow poll later.
-    due = [d for i in request.instances if (d := further_call_due(ctx, i)) is not None]
+    due = [d for i in unanswered(request) if (d := further_call_due(ctx, i)) is not None]
     if due:
         # Past due (its look failed): again at the plain interval.
         return min(at, max(min(due), now + timedelta(seconds=ctx.config.poll_interval)))
