@@ -22,7 +22,7 @@ from bot import metrics
 from bot.cloudmonitor import CloudMonitorHook
 from bot.db.engine import make_engine
 from bot.db.migrate import current_revision, head_revision, is_sqlite, upgrade_to_head
-from bot.db.unit_of_work import UnitOfWork
+from bot.db.unit_of_work import UnitOfWork, UnitOfWorkMaker
 from bot.domain.accounts import DEFAULT_ACCOUNT
 from bot.domain.approval import ApprovalRules
 from bot.domain.events import EventState, PlatformEvent
@@ -130,8 +130,11 @@ def prepare_database(settings: Settings, *, migrate: bool = False) -> Engine:
     return engine
 
 
-def unit_of_work_factory(engine: Engine) -> Callable[[], UnitOfWork]:
-    return lambda: UnitOfWork(engine)
+def unit_of_work_factory(engine: Engine) -> UnitOfWorkMaker:
+    def make(*, durable: bool = True) -> UnitOfWork:
+        return UnitOfWork(engine, durable=durable)
+
+    return make
 
 
 def build_context(

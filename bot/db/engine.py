@@ -79,6 +79,15 @@ def make_engine(url: str) -> Engine:
 
 _WRITES = ("insert", "update", "delete", "replace")
 
+# PRAGMA synchronous levels (WAL mode). FULL: a commit returns once it is on disk, so a
+# reboot call recorded before it goes out is still recorded after a power loss
+# (docs/decisions/0003). NORMAL: a commit is written to the log but not synced; a power
+# loss (not a crash of the process) may undo it and every later unsynced one, never an
+# earlier synced one, and never corrupts. Units of work whose loss is harmless (a
+# poller's lease hand-over) ask for it: docs/decisions/0017.
+SYNC_DURABLE = "FULL"
+SYNC_DEFERRED = "NORMAL"
+
 
 class _WriteQueue:
     """The write lock of one database, which a thread answering a Slack request
@@ -128,6 +137,7 @@ def _serialized_writes() -> type[sqlite3.Connection]:
 
     class _Connection(sqlite3.Connection):
         _holds_write_lock = False
+        _sync_deferred = False
 
         def cursor(self, factory: Any = _WriteCursor) -> Any:
             return super().cursor(factory)
@@ -135,6 +145,19 @@ def _serialized_writes() -> type[sqlite3.Connection]:
         def take_write_lock(self) -> None:
             if not self._holds_write_lock:
                 self._holds_write_lock = lock.acquire(wait)
+
+        def sync_next_transaction(self, *, durable: bool) -> None:
+            """Whether the next transaction's commit waits for the disk: a durable one
+            does (``SYNC_DURABLE``), a deferred one does not (``SYNC_DEFERRED``,
+            docs/decisions/0017). Deferring lasts one transaction; after it (commit,
+            rollback or a failed restore retried here) commits wait again. Only
+            between transactions: SQLite refuses the change inside one."""
+            if durable == (not self._sync_deferred):
+                return
+            if self.in_transaction:
+                raise RuntimeError("the sync level is set before a transaction's first statement")
+            self.execute(f"PRAGMA synchronous={SYNC_DURABLE if durable else SYNC_DEFERRED}")
+            self._sync_deferred = not durable
 
         def commit(self) -> None:
             try:
@@ -149,15 +172,22 @@ def _serialized_writes() -> type[sqlite3.Connection]:
                 self._give_back()
 
         def close(self) -> None:
+            # A closed connection keeps no setting to restore.
+            self._sync_deferred = False
             try:
                 super().close()
             finally:
                 self._give_back()
 
         def _give_back(self) -> None:
-            if self._holds_write_lock:
-                self._holds_write_lock = False
-                lock.release()
+            try:
+                # Should this fail, the flag stays set and the next unit restores it
+                # before its first statement.
+                self.sync_next_transaction(durable=True)
+            finally:
+                if self._holds_write_lock:
+                    self._holds_write_lock = False
+                    lock.release()
 
     return _Connection
 
@@ -180,6 +210,8 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: ConnectionPoolE
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
+        # Said, not assumed: a build of SQLite may default WAL databases to NORMAL.
+        cursor.execute(f"PRAGMA synchronous={SYNC_DURABLE}")
     finally:
         cursor.close()
 
@@ -193,4 +225,11 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
-__all__ = ["SQLITE_BUSY_TIMEOUT_MS", "is_sqlite", "make_engine", "make_session_factory"]
+__all__ = [
+    "SQLITE_BUSY_TIMEOUT_MS",
+    "SYNC_DEFERRED",
+    "SYNC_DURABLE",
+    "is_sqlite",
+    "make_engine",
+    "make_session_factory",
+]

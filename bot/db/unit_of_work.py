@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Self
+from typing import Protocol, Self
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -31,7 +31,9 @@ class UnitOfWork:
             uow.commit()
 
     Nothing is durable until :meth:`commit`; leaving the block without it (an
-    exception, an early return) rolls everything back. Repositories never commit, so
+    exception, an early return) rolls everything back. ``durable=False``: on SQLite the
+    commit does not wait for the disk, for units whose loss in a power cut is harmless
+    (docs/decisions/0017). Repositories never commit, so
     a use case's writes land together or not at all. ``requests``, ``leases``,
     ``roles`` and ``audit`` exist only inside the block. One unit of work per use case
     and thread; they are cheap (a pooled connection).
@@ -44,18 +46,19 @@ class UnitOfWork:
     alarms: AlarmRepository
     events: EventRepository
 
-    def __init__(self, database: Engine | sessionmaker[Session]) -> None:
+    def __init__(self, database: Engine | sessionmaker[Session], *, durable: bool = True) -> None:
         # A bare connection, not an ORM Session: the repositories speak Core only
         # (docs/decisions/0006), and a Session's bookkeeping cost more CPU than the
         # statements of a short unit (every ack and every poller step runs a few).
         engine = database if isinstance(database, Engine) else database.kw["bind"]
         self._engine: Engine = engine
+        self._durable = durable
         self._session: _UnitConnection | None = None
 
     def __enter__(self) -> Self:
         if self._session is not None:
             raise RuntimeError("this UnitOfWork is already in use; make a new one")
-        session = _UnitConnection(self._engine)
+        session = _UnitConnection(self._engine, self._durable)
         self._session = session
         self.requests = RequestRepository(session)
         self.leases = LeaseRepository(session)
@@ -113,13 +116,20 @@ class _UnitConnection:
     """The unit's one connection, taken from the pool at its first statement (a unit that
     never reaches the database holds none); its transaction begins there too."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, durable: bool) -> None:
         self._engine = engine
+        self._durable = durable
         self._connection: Connection | None = None
 
     def connection(self) -> Connection:
         if self._connection is None:
-            self._connection = self._engine.connect()
+            connection = self._engine.connect()
+            # SQLite's connections (bot.db.engine) sync each commit, or not; a PostgreSQL
+            # unit is always durable (docs/decisions/0017).
+            sync = getattr(connection.connection.dbapi_connection, "sync_next_transaction", None)
+            if sync is not None:
+                sync(durable=self._durable)
+            self._connection = connection
         return self._connection
 
     def commit(self) -> None:
@@ -136,4 +146,11 @@ class _UnitConnection:
             self._connection = None
 
 
-__all__ = ["UnitOfWork"]
+class UnitOfWorkMaker(Protocol):
+    """What ``bootstrap.unit_of_work_factory`` gives: a ``ports.UnitOfWorkFactory`` whose
+    units are these (with the event and alarm repositories the ports leave out)."""
+
+    def __call__(self, *, durable: bool = True) -> UnitOfWork: ...
+
+
+__all__ = ["UnitOfWork", "UnitOfWorkMaker"]

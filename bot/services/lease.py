@@ -84,7 +84,7 @@ class LeaseKeeper:
 def renew(ctx: Context, request_id: str, owner: str) -> bool:
     """Extend ``owner``'s lease on ``request_id`` by :data:`LEASE_SECONDS` from now;
     False when ``owner`` no longer holds it (it ran out and another worker took it)."""
-    with ctx.uow() as uow:
+    with ctx.uow(durable=False) as uow:
         held = uow.leases.renew_lease(request_id, owner, ctx.clock(), LEASE_SECONDS)
         uow.commit()
     return held
@@ -93,7 +93,7 @@ def renew(ctx: Context, request_id: str, owner: str) -> bool:
 def release(ctx: Context, request_id: str, owner: str, next_poll_at: datetime | None) -> None:
     """Give ``owner``'s lease back, setting when the next poll is due (unchanged when
     None) in the same statement."""
-    with ctx.uow() as uow:
+    with ctx.uow(durable=False) as uow:
         uow.leases.release(request_id, owner, next_poll_at=next_poll_at)
         uow.commit()
 
@@ -140,7 +140,7 @@ def hand_over(
     None. While the database is away the release becomes a debt (:func:`release_or_owe`)
     and ``StoreUnavailable`` is raised."""
     try:
-        with ctx.uow() as uow:
+        with ctx.uow(durable=False) as uow:
             if done is not None:
                 uow.leases.release(done[0], owner, next_poll_at=done[1])
             claimed = _claim_next(uow, owner, now, candidates)

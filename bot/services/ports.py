@@ -446,7 +446,14 @@ class UnitOfWork(Protocol):
     def commit(self) -> None: ...
 
 
-UnitOfWorkFactory = Callable[[], UnitOfWork]
+class UnitOfWorkFactory(Protocol):
+    """Makes a unit of work. ``durable=False``: its commit need not survive a power cut
+    (the database may skip waiting for the disk, docs/decisions/0017); only for units
+    whose loss is harmless, such as a poller's lease hand-over."""
+
+    def __call__(self, *, durable: bool = True) -> UnitOfWork: ...
+
+
 Clock = Callable[[], datetime]
 
 

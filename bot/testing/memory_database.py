@@ -47,8 +47,9 @@ class MemoryDatabase:
         self._holders: dict[RowKey, MemoryUnitOfWork] = {}
         self.commits = 0
 
-    def uow(self) -> MemoryUnitOfWork:
-        """A new unit of work (a ``UnitOfWorkFactory``: pass ``db.uow``)."""
+    def uow(self, *, durable: bool = True) -> MemoryUnitOfWork:
+        """A new unit of work (a ``UnitOfWorkFactory``: pass ``db.uow``); nothing here
+        is on disk, so ``durable`` changes nothing."""
         return MemoryUnitOfWork(self)
 
     # What tests read and seed, outside any unit of work.
