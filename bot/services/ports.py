@@ -350,16 +350,10 @@ class RoleStore(Protocol):
 
     def revoke(self, binding: Binding) -> bool: ...
 
-    def bindings_for(self, subjects: Sequence[str]) -> list[Binding]: ...
-
-    def group_subjects(self) -> list[str]:
-        """User group ids (``S…``) that hold any binding."""
-        ...
-
     def bindings_with_groups(self, user_id: str) -> list[Binding]:
-        """The bindings of ``user_id`` and of every user group (``S…``), in the order
-        :meth:`bindings_for` lists them: one read for an authorization decision, which
-        keeps the groups the user is a member of."""
+        """The bindings of ``user_id`` and of every user group (``S…``), in the order they
+        were granted: one read for an authorization decision, which keeps the groups the
+        user is a member of."""
         ...
 
     def list_all(self) -> list[Binding]: ...

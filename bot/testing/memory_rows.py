@@ -70,7 +70,7 @@ class _Tables:
 @dataclass
 class _Changes:
     # Dicts, not sets: rows are written back in the order they were first written, as
-    # a database numbers its inserts (``bindings_for`` lists in that order).
+    # a database numbers its inserts (``bindings_with_groups`` lists in that order).
     requests: dict[str, None] = field(default_factory=dict)
     bindings: dict[BindingKey, None] = field(default_factory=dict)
     audit_from: int = 0

@@ -340,22 +340,12 @@ class MemoryRoleStore:
         self._rows.changes.bindings[key] = None
         return True
 
-    def bindings_for(self, subjects: Collection[str]) -> list[Binding]:
-        return [
-            record.binding
-            for record in self._tables.bindings.values()
-            if record.binding.subject in subjects
-        ]
-
     def bindings_with_groups(self, user_id: str) -> list[Binding]:
         return [
             record.binding
             for record in self._tables.bindings.values()
             if record.binding.subject == user_id or record.binding.subject.startswith("S")
         ]
-
-    def group_subjects(self) -> list[str]:
-        return sorted({key[0] for key in self._tables.bindings if key[0].startswith("S")})
 
     def list_all(self) -> list[Binding]:
         return [record.binding for record in self.list_records()]

@@ -202,12 +202,12 @@ def test_grant_takes_an_account_and_refuses_an_unknown_one(prod_default: Harness
     answer = h.command("grant <@U0STAGER> operator --account staging", user=ADMIN)
     assert "operator" in answer.json()["text"]
     with h.bot.ctx.uow() as uow:
-        [binding] = uow.roles.bindings_for(["U0STAGER"])
+        [binding] = uow.roles.bindings_with_groups("U0STAGER")
     assert binding.account == "staging"
     refused = h.command("grant <@U0OTHER> operator --account nope", user=ADMIN).json()["text"]
     assert "No account `nope`" in refused
     with h.bot.ctx.uow() as uow:
-        assert uow.roles.bindings_for(["U0OTHER"]) == []
+        assert uow.roles.bindings_with_groups("U0OTHER") == []
 
 
 def test_a_selector_tells_which_account_it_could_not_search(prod_default: Harness) -> None:

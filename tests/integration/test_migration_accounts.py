@@ -55,5 +55,5 @@ def test_upgrade_keeps_bindings_for_every_account_and_scopes_new_ones(database_u
             assert not uow.roles.grant(Binding("U1", Role.OPERATOR, account="prod"), by="t", now=T0)
             uow.commit()
         with upgraded() as uow:
-            assert {b.account for b in uow.roles.bindings_for(["U1"])} == {"", "prod"}
+            assert {b.account for b in uow.roles.bindings_with_groups("U1")} == {"", "prod"}
     assert check_models_match(database_url) == []

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -74,24 +73,12 @@ class RoleRepository:
         )
         return rowcount(result) > 0
 
-    def bindings_for(self, subjects: Collection[str]) -> builtins.list[Binding]:
-        """Every binding held by any of ``subjects`` (a user and their user groups)."""
-        if not subjects:
-            return []
-        rows = self._connection().execute(_BINDINGS_FOR, {"subjects": builtins.list(subjects)})
-        return [_to_binding(row) for row in rows]
-
     def bindings_with_groups(self, user_id: str) -> builtins.list[Binding]:
-        """The bindings of ``user_id`` and of every user group (``S…``), by id as
-        :meth:`bindings_for` lists them: an authorization decision in one statement
-        (it runs before the ack of every command and click)."""
+        """The bindings of ``user_id`` and of every user group (``S…``), by id (the order
+        they were granted): an authorization decision in one statement (it runs before
+        the ack of every command and click)."""
         rows = self._connection().execute(_BINDINGS_WITH_GROUPS, {"user_id": user_id})
         return [_to_binding(row) for row in rows]
-
-    def group_subjects(self) -> builtins.list[str]:
-        """User group ids (``S…``) holding any binding: the groups whose membership an
-        authorization decision has to look up."""
-        return builtins.list(self._connection().execute(_GROUP_SUBJECTS).scalars())
 
     def list_all(self) -> builtins.list[Binding]:
         """Every binding, by subject then role and scope (``roles list``)."""
@@ -111,21 +98,13 @@ class RoleRepository:
         return self._session.connection()
 
 
-# Built once: both run before the ack of every command and click that needs a role, and
+# Built once: it runs before the ack of every command and click that needs a role, and
 # building a statement costs more than running it on SQLite.
-_BINDINGS_FOR = (
-    select(_BINDINGS)
-    .where(_BINDINGS.c.subject.in_(bindparam("subjects", expanding=True)))
-    .order_by(_BINDINGS.c.id)
-)
 _IS_GROUP = _BINDINGS.c.subject.startswith("S")
 _BINDINGS_WITH_GROUPS = (
     select(_BINDINGS)
     .where((_BINDINGS.c.subject == bindparam("user_id")) | _IS_GROUP)
     .order_by(_BINDINGS.c.id)
-)
-_GROUP_SUBJECTS = (
-    select(_BINDINGS.c.subject).where(_IS_GROUP).distinct().order_by(_BINDINGS.c.subject)
 )
 
 

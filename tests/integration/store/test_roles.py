@@ -59,7 +59,7 @@ def test_a_grant_decides_on_the_bindings_as_they_are_now(store: StoreFactory) ->
 
     assert (
         after_another_commits(
-            store, lambda uow: uow.roles.bindings_for(["U1"]), grant("U8"), grant("U9")
+            store, lambda uow: uow.roles.bindings_with_groups("U1"), grant("U8"), grant("U9")
         )
         is False
     )
@@ -76,27 +76,9 @@ def test_revoke_removes_exactly_one_binding(store: StoreFactory) -> None:
         uow.roles.grant(admin_hangzhou, by="U9", now=T0)
         assert uow.roles.revoke(admin)
         assert not uow.roles.revoke(admin)
-        remaining = uow.roles.bindings_for(["U1"])
+        remaining = uow.roles.bindings_with_groups("U1")
         uow.commit()
     assert remaining == [admin_hangzhou]
-
-
-def test_bindings_for_covers_the_user_and_their_groups(store: StoreFactory) -> None:
-    viewer = Binding("U1", Role.VIEWER)
-    group_dev = Binding("S1", Role.OPERATOR, tag_key="env", tag_value="dev")
-    with store() as uow:
-        for binding in (viewer, group_dev, Binding("U2", Role.ADMIN), Binding("S2", Role.VIEWER)):
-            uow.roles.grant(binding, by="U9", now=T0)
-        uow.commit()
-
-    with store() as uow:
-        bindings = uow.roles.bindings_for(["U1", "S1"])
-        nobody = uow.roles.bindings_for([])
-        groups = uow.roles.group_subjects()
-
-    assert bindings == [viewer, group_dev]
-    assert nobody == []
-    assert groups == ["S1", "S2"]
 
 
 def test_bindings_with_groups_reads_the_user_and_every_group_in_grant_order(
