@@ -149,9 +149,10 @@ def _serialized_writes() -> type[sqlite3.Connection]:
         def sync_next_transaction(self, *, durable: bool) -> None:
             """Whether the next transaction's commit waits for the disk: a durable one
             does (``SYNC_DURABLE``), a deferred one does not (``SYNC_DEFERRED``,
-            docs/decisions/0017). Deferring lasts one transaction; after it (commit,
-            rollback or a failed restore retried here) commits wait again. Only
-            between transactions: SQLite refuses the change inside one."""
+            docs/decisions/0017). Deferring lasts one transaction: its commit, rollback or
+            close restores durability, and a restore that failed there is made here, by
+            the next unit. Only between transactions: SQLite refuses the change inside
+            one."""
             if durable == (not self._sync_deferred):
                 return
             if self.in_transaction:
@@ -181,9 +182,15 @@ def _serialized_writes() -> type[sqlite3.Connection]:
 
         def _give_back(self) -> None:
             try:
-                # Should this fail, the flag stays set and the next unit restores it
-                # before its first statement.
-                self.sync_next_transaction(durable=True)
+                # Never inside a transaction (a commit that failed: its rollback comes
+                # here next), and never raising over the error being handled: should
+                # this fail, the flag stays set and the next unit restores it before
+                # its first statement.
+                if self._sync_deferred and not self.in_transaction:
+                    self.execute(f"PRAGMA synchronous={SYNC_DURABLE}")
+                    self._sync_deferred = False
+            except sqlite3.Error:
+                pass
             finally:
                 if self._holds_write_lock:
                     self._holds_write_lock = False

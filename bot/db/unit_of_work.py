@@ -31,12 +31,13 @@ class UnitOfWork:
             uow.commit()
 
     Nothing is durable until :meth:`commit`; leaving the block without it (an
-    exception, an early return) rolls everything back. ``durable=False``: on SQLite the
-    commit does not wait for the disk, for units whose loss in a power cut is harmless
-    (docs/decisions/0017). Repositories never commit, so
-    a use case's writes land together or not at all. ``requests``, ``leases``,
-    ``roles`` and ``audit`` exist only inside the block. One unit of work per use case
-    and thread; they are cheap (a pooled connection).
+    exception, an early return) rolls everything back. Repositories never commit, so a
+    use case's writes land together or not at all. ``requests``, ``leases``, ``roles``
+    and ``audit`` exist only inside the block. One unit of work per use case and thread;
+    they are cheap (a pooled connection).
+
+    ``durable=False``: on SQLite the commit does not wait for the disk; only for units
+    whose loss in a power cut is harmless (docs/decisions/0017).
     """
 
     requests: RequestRepository

@@ -127,3 +127,21 @@ def _lease_only(statement: str) -> bool:
     return (
         head.startswith("UPDATE reboot_requests SET") and "lease_" in head and "state" not in head
     )
+
+
+def test_a_restore_that_failed_is_made_by_the_next_unit(engine: Engine) -> None:
+    """Restoring after a deferred unit never raises over the error being handled; the
+    next unit on that connection restores durability before its first statement."""
+    with UnitOfWork(engine, durable=False) as uow:
+        raw = _raw(uow)
+        uow.leases.release("r1", "nobody")  # the driver has begun: no restore possible
+        raw._give_back()  # what a failed commit's cleanup does, mid-transaction
+        assert _level(raw) == NORMAL
+        uow.commit()
+    assert _level(raw) == FULL
+    # Deferred, and left so (as if the restore after its transaction had failed):
+    raw.sync_next_transaction(durable=False)
+    assert _level(raw) == NORMAL
+    # What the next unit on it does before its first statement.
+    raw.sync_next_transaction(durable=True)
+    assert _level(raw) == FULL
