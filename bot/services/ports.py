@@ -320,20 +320,18 @@ class RequestStore(Protocol):
 class LeaseStore(Protocol):
     """The leases workers hold on ``executing`` requests while they advance them."""
 
-    def claim_due(self, owner: str, now: datetime, lease_seconds: float, limit: int) -> list[str]:
-        """Lease ``executing`` requests that are due for a poll and whose lease is free or
-        expired; two owners never hold the same request."""
-        ...
-
     def peek_due(self, owner: str, now: datetime, limit: int) -> list[str]:
-        """Up to ``limit`` requests ``claim_due`` would lease to ``owner``, in its order,
-        leasing none."""
+        """Up to ``limit`` requests ``owner`` may claim now, leasing none: running
+        (``executing``, ``paused``, ``scheduled``), due for a poll (``next_poll_at`` unset
+        or past) and free (no lease, an expired one, or one ``owner`` holds); never-polled
+        first, then the most overdue. Candidates for :meth:`claim`, which decides."""
         ...
 
     def claim(self, request_id: str, owner: str, now: datetime, lease_seconds: float) -> bool:
-        """Lease this request to ``owner`` if it is still due and free (as ``claim_due``
-        would); False when not, or when another unit is writing its row right now (passed
-        over, not waited for)."""
+        """Lease this request to ``owner`` for ``lease_seconds`` if it is still running,
+        due and free (as :meth:`peek_due` says); False when not, or when another unit is
+        writing its row right now (passed over, not waited for). Two owners never hold the
+        same request."""
         ...
 
     def release(self, request_id: str, owner: str, *, next_poll_at: datetime | None = None) -> bool:

@@ -211,18 +211,6 @@ class MemoryRequestStore:
 
     # LeaseStore
 
-    def claim_due(
-        self, owner: str, now: datetime, lease_seconds: float, limit: int = 10
-    ) -> list[str]:
-        claimed: list[str] = []
-        for request_id in self.peek_due(owner, now, limit=len(self._tables.requests)):
-            if len(claimed) == limit:
-                break
-            # SKIP LOCKED: a row another unit is writing is passed over, not waited for.
-            if self._claim(request_id, owner, now, lease_seconds, wait=False):
-                claimed.append(request_id)
-        return claimed
-
     def peek_due(self, owner: str, now: datetime, limit: int) -> list[str]:
         candidates = [
             stored
@@ -242,12 +230,7 @@ class MemoryRequestStore:
 
     def claim(self, request_id: str, owner: str, now: datetime, lease_seconds: float) -> bool:
         # SKIP LOCKED: a row another unit is writing is passed over, not waited for.
-        return self._claim(request_id, owner, now, lease_seconds, wait=False)
-
-    def _claim(
-        self, request_id: str, owner: str, now: datetime, lease_seconds: float, *, wait: bool
-    ) -> bool:
-        stored = self._rows.request_for_write(request_id, wait=wait)
+        stored = self._rows.request_for_write(request_id, wait=False)
         if stored is None or not _claimable(stored, owner, now):
             return False
         expires = now + timedelta(seconds=lease_seconds)

@@ -193,7 +193,7 @@ def _claimed_by(h: Harness, owner: str, request_id: str) -> Context:
     h.clock.advance(5)
     worker = dataclasses.replace(h.bot.ctx, owner=owner)
     with worker.uow() as uow:
-        assert uow.leases.claim_due(owner, h.clock.now(), LEASE_SECONDS, 1) == [request_id]
+        assert uow.leases.claim(request_id, owner, h.clock.now(), LEASE_SECONDS)
         uow.commit()
     return worker
 

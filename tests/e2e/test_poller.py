@@ -165,7 +165,8 @@ def test_a_dead_pollers_lease_is_taken_over(harness: Harness) -> None:
     dead = dataclasses.replace(h.bot.ctx, owner="dead-poller")
     h.clock.advance(3)
     with dead.uow() as uow:
-        assert uow.leases.claim_due(dead.owner, h.clock.now(), 60, 10) == [request_id]
+        assert uow.leases.peek_due(dead.owner, h.clock.now(), 10) == [request_id]
+        assert uow.leases.claim(request_id, dead.owner, h.clock.now(), 60)
         uow.commit()
     # The dead poller never releases: the live one keeps off until the lease expires.
     assert h.tick().advanced == []

@@ -189,10 +189,12 @@ def test_a_lease_held_by_one_owner_is_not_claimed_by_another(bot: MemoryBot) -> 
     now = bot.clock.advance(5)
 
     with bot.db.uow() as uow:
-        assert uow.leases.claim_due("one", now, 30, 10) == [request.id]
+        assert uow.leases.peek_due("one", now, 10) == [request.id]
+        assert uow.leases.claim(request.id, "one", now, 30)
         uow.commit()
     with bot.db.uow() as uow:
-        assert uow.leases.claim_due("two", now, 30, 10) == []
+        assert uow.leases.peek_due("two", now, 10) == []
+        assert not uow.leases.claim(request.id, "two", now, 30)
         assert not uow.requests.set_fields(
             request.id, RequestUpdate(progress_text="x"), owner="two"
         )

@@ -11,7 +11,7 @@ by the position the user gave), :class:`~bot.domain.policy.Binding` (or
 in as :class:`~bot.services.ports.RequestUpdate` and ``InstanceUpdate``. Nothing
 outside ``bot.db`` can therefore lazily load, mutate or accidentally flush a row.
 
-Writes that decide who acts (``transition``, ``claim_due``, ``expire_due``, ``grant``)
+Writes that decide who acts (``transition``, ``claim``, ``expire_due``, ``grant``)
 are conditional statements whose result says who won, so they are race-free across
 threads, processes and replicas at the default isolation level. No method reads the
 clock: ``now`` is passed in.

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import builtins
 import functools
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,38 +28,12 @@ class LeaseRepository:
     def __init__(self, session: ConnectionSource) -> None:
         self._session = session
 
-    def claim_due(
-        self, owner: str, now: datetime, lease_seconds: float, limit: int = 10
-    ) -> builtins.list[str]:
-        """Lease up to ``limit`` executing requests that are due for a poll to ``owner``.
+    def peek_due(self, owner: str, now: datetime, limit: int) -> builtins.list[str]:
+        """Up to ``limit`` requests ``owner`` may claim now, never-polled first, then the
+        most overdue, leasing none: candidates for :meth:`claim`, which decides.
 
         Due: ``next_poll_at`` is unset or not after ``now``; free: no lease, an expired
-        lease (its poller died), or a lease ``owner`` already holds. Returns the ids
-        this owner now holds, oldest poll time first; two owners never get the same id.
-        """
-        connection = self._connection()
-        statements = _claim_statements(connection.dialect.name, limit)
-        values: dict[str, Any] = {
-            "owner": owner,
-            "now": now,
-            "expires": now + timedelta(seconds=lease_seconds),
-        }
-        if statements.lock is not None:
-            # PostgreSQL: lock the candidates, passing over rows another poller is
-            # claiming right now, so concurrent pollers split the work instead of queueing.
-            ids = builtins.list(connection.execute(statements.lock, values).scalars())
-            if not ids:
-                return []
-            values["ids"] = ids
-        won = builtins.list(connection.execute(statements.claim, values).scalars())
-        if len(won) <= 1:
-            return won
-        # RETURNING promises no order; callers (and logs) get the claim order.
-        return builtins.list(connection.execute(statements.in_claim_order, {"ids": won}).scalars())
-
-    def peek_due(self, owner: str, now: datetime, limit: int) -> builtins.list[str]:
-        """Up to ``limit`` requests :meth:`claim_due` would lease to ``owner`` now, in the
-        same order, leasing none: candidates for :meth:`claim`, which decides."""
+        lease (its poller died), or a lease ``owner`` already holds."""
         return builtins.list(
             self._connection()
             .execute(_peek_statement(limit), {"owner": owner, "now": now})
@@ -68,8 +41,9 @@ class LeaseRepository:
         )
 
     def claim(self, request_id: str, owner: str, now: datetime, lease_seconds: float) -> bool:
-        """Lease ``request_id`` to ``owner`` if it is still due and free (the conditions
-        of :meth:`claim_due`); False when not (another worker took it, or it moved on)."""
+        """Lease ``request_id`` to ``owner`` if it is still running, due and free (the
+        conditions of :meth:`peek_due`); False when not (another worker took it, or it
+        moved on). Two owners never hold the same request."""
         values = {
             "request_id": request_id,
             "owner": owner,
@@ -106,13 +80,6 @@ class LeaseRepository:
         return self._session.connection()
 
 
-@dataclass(frozen=True)
-class _ClaimStatements:
-    lock: Any  # PostgreSQL only: SELECT … FOR UPDATE SKIP LOCKED
-    claim: Any  # UPDATE … RETURNING id
-    in_claim_order: Any
-
-
 def _claimable() -> ColumnElement[bool]:
     row = REQUESTS.c
     free = or_(
@@ -143,35 +110,6 @@ _CLAIM_ORDER = (
 
 
 @functools.cache
-def _claim_statements(dialect: str, limit: int) -> _ClaimStatements:
-    row = REQUESTS.c
-    candidates = select(row.id).where(_claimable()).order_by(*_CLAIM_ORDER).limit(limit)
-    if dialect == "postgresql":
-        lock = candidates.with_for_update(skip_locked=True)
-        where = row.id.in_(bindparam("ids", expanding=True))
-    else:
-        # SQLite: one statement, which holds the database's write lock from its first
-        # read, so the next poller only sees what is still unclaimed.
-        lock = None
-        where = row.id.in_(candidates.scalar_subquery())
-    claim = (
-        update(REQUESTS)
-        # The claim conditions again: cheap, and they make the statement correct on its
-        # own whatever isolation the database runs at.
-        .where(where, _claimable())
-        .values(
-            lease_owner=bindparam("owner"),
-            lease_expires_at=bindparam("expires"),
-        )
-        .returning(row.id)
-    )
-    in_claim_order = (
-        select(row.id).where(row.id.in_(bindparam("ids", expanding=True))).order_by(*_CLAIM_ORDER)
-    )
-    return _ClaimStatements(lock, claim, in_claim_order)
-
-
-@functools.cache
 def _peek_statement(limit: int) -> Any:
     return select(REQUESTS.c.id).where(_claimable()).order_by(*_CLAIM_ORDER).limit(limit)
 
@@ -181,8 +119,8 @@ def _claim_one(dialect: str) -> Any:
     """One request by its id, on the claim conditions: a primary-key update, no sort.
 
     On PostgreSQL the row is locked with SKIP LOCKED first, in the same statement: a row
-    another poller (or a click) is writing right now is passed over, not waited for, as
-    in ``claim_due``. SQLite has no row locks (its write lock serialises claimers)."""
+    another poller (or a click) is writing right now is passed over, not waited for.
+    SQLite has no row locks (its write lock serialises claimers)."""
     row = REQUESTS.c
     where = [row.id == bindparam("request_id"), _claimable()]
     if dialect == "postgresql":

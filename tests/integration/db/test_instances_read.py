@@ -66,7 +66,7 @@ def test_an_unchanged_request_is_read_without_its_instance_rows_even_across_leas
 ) -> None:
     first, _ = db.get()
     with db.uow() as uow:
-        assert uow.leases.claim_due("poller", T0, 30.0, 1) == ["r1"]
+        assert uow.leases.claim("r1", "poller", T0, 30.0)
         uow.commit()
     with db.uow() as uow:
         assert uow.leases.renew_lease("r1", "poller", T0, 30.0)

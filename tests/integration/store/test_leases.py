@@ -6,9 +6,8 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
@@ -24,27 +23,11 @@ from tests.integration.store.support import (
     run_concurrently,
 )
 
-ClaimFn = Callable[..., list[str]]
 
-
-def _claim_due(
-    uow: Any, owner: str, now: datetime, lease_seconds: float, limit: int = 10
-) -> list[str]:
-    return list(uow.leases.claim_due(owner, now, lease_seconds, limit))
-
-
-def _peek_and_claim(
-    uow: Any, owner: str, now: datetime, lease_seconds: float, limit: int = 10
-) -> list[str]:
+def claim(uow: Any, owner: str, now: datetime, lease_seconds: float, limit: int = 10) -> list[str]:
     """What a poller worker does (``lease.hand_over``): peek due ids, claim each."""
     peeked = uow.leases.peek_due(owner, now, limit)
     return [r for r in peeked if uow.leases.claim(r, owner, now, lease_seconds)]
-
-
-@pytest.fixture(params=[_claim_due, _peek_and_claim], ids=["claim_due", "peek_and_claim"])
-def claim(request: pytest.FixtureRequest) -> ClaimFn:
-    """The two ways of claiming keep the same promises, one after the other."""
-    return cast(ClaimFn, request.param)
 
 
 def _executing(*ids: str) -> list[RebootRequest]:
@@ -54,7 +37,7 @@ def _executing(*ids: str) -> list[RebootRequest]:
     ]
 
 
-def test_two_owners_never_claim_the_same_request(store: StoreFactory, claim: ClaimFn) -> None:
+def test_two_owners_never_claim_the_same_request(store: StoreFactory) -> None:
     add(store, *_executing("a", "b", "c"), make_request("p"))
     now = T0 + timedelta(minutes=1)
 
@@ -77,20 +60,29 @@ def test_concurrent_pollers_split_the_work(store: StoreFactory) -> None:
     now = T0 + timedelta(days=30)
 
     def poll() -> list[str]:
-        with store() as uow:
-            owner = f"poller-{threading.get_ident()}"
-            claimed = uow.leases.claim_due(owner, now, lease_seconds=30, limit=5)
-            uow.commit()
-            return claimed
+        owner = f"poller-{threading.get_ident()}"
+        stepped: list[str] = []
+        # As a poller's worker: claim a few, "step" each and give it back due tomorrow,
+        # until a round wins nothing.
+        while True:
+            with store() as uow:
+                claimed = claim(uow, owner, now, lease_seconds=30, limit=5)
+                for request_id in claimed:
+                    assert uow.leases.release(request_id, owner, next_poll_at=tomorrow)
+                uow.commit()
+            if not claimed:
+                return stepped
+            stepped.extend(claimed)
 
+    tomorrow = now + timedelta(days=1)
     claims = run_concurrently(4, poll)
 
-    claimed = [request_id for claim in claims for request_id in claim]
-    # Nobody holds a request twice, and four pollers of five cover all twelve.
-    assert sorted(claimed) == ids
+    stepped = [request_id for one_poller in claims for request_id in one_poller]
+    # Nobody stepped a request another stepped, and the four pollers covered all twelve.
+    assert sorted(stepped) == ids
 
 
-def test_a_claim_decides_on_the_lease_as_it_is_now(store: StoreFactory, claim: ClaimFn) -> None:
+def test_a_claim_decides_on_the_lease_as_it_is_now(store: StoreFactory) -> None:
     add(store, *_executing("a"))
     now = T0 + timedelta(minutes=1)
 
@@ -102,9 +94,7 @@ def test_a_claim_decides_on_the_lease_as_it_is_now(store: StoreFactory, claim: C
     )
 
 
-def test_an_expired_lease_is_taken_over_and_fences_the_old_owner(
-    store: StoreFactory, claim: ClaimFn
-) -> None:
+def test_an_expired_lease_is_taken_over_and_fences_the_old_owner(store: StoreFactory) -> None:
     add(store, *_executing("a"))
     now = T0 + timedelta(minutes=1)
     [instance] = _executing("a")[0].instances
@@ -135,7 +125,7 @@ def test_an_expired_lease_is_taken_over_and_fences_the_old_owner(
     assert loaded.progress_text is None
 
 
-def test_release_lets_another_poller_claim_at_once(store: StoreFactory, claim: ClaimFn) -> None:
+def test_release_lets_another_poller_claim_at_once(store: StoreFactory) -> None:
     add(store, *_executing("a"))
     now = T0 + timedelta(minutes=1)
     with store() as uow:
@@ -145,7 +135,7 @@ def test_release_lets_another_poller_claim_at_once(store: StoreFactory, claim: C
         uow.commit()
 
 
-def test_a_claim_respects_next_poll_at_and_state(store: StoreFactory, claim: ClaimFn) -> None:
+def test_a_claim_respects_next_poll_at_and_state(store: StoreFactory) -> None:
     add(store, *_executing("a", "b"), make_request("p"))
     now = T0 + timedelta(days=5)
     with store() as uow:
@@ -155,9 +145,7 @@ def test_a_claim_respects_next_poll_at_and_state(store: StoreFactory, claim: Cla
         uow.commit()
 
 
-def test_claim_due_renews_a_lease_the_owner_already_holds(
-    store: StoreFactory, claim: ClaimFn
-) -> None:
+def test_a_claim_renews_a_lease_the_owner_already_holds(store: StoreFactory) -> None:
     add(store, *_executing("a"))
     now = T0 + timedelta(minutes=1)
     with store() as uow:
@@ -166,7 +154,7 @@ def test_claim_due_renews_a_lease_the_owner_already_holds(
         uow.commit()
 
 
-def test_finishing_a_request_drops_its_lease(store: StoreFactory, claim: ClaimFn) -> None:
+def test_finishing_a_request_drops_its_lease(store: StoreFactory) -> None:
     add(store, *_executing("a"))
     now = T0 + timedelta(minutes=1)
     with store() as uow:
@@ -179,9 +167,7 @@ def test_finishing_a_request_drops_its_lease(store: StoreFactory, claim: ClaimFn
         uow.commit()
 
 
-def test_a_transition_takes_its_lease_in_the_same_write(
-    store: StoreFactory, claim: ClaimFn
-) -> None:
+def test_a_transition_takes_its_lease_in_the_same_write(store: StoreFactory) -> None:
     """The confirm worker's lease comes with its ``previewed → executing`` move: no
     poller claims the request between the two."""
     add(store, make_request("r1"))
@@ -234,7 +220,7 @@ def test_peek_due_leases_nothing_and_lists_the_claim_order(store: StoreFactory) 
 def test_a_claim_by_id_passes_over_a_row_another_unit_is_writing(
     store: StoreFactory, request: pytest.FixtureRequest
 ) -> None:
-    """SKIP LOCKED, as claim_due: a poller does not queue behind a click's (or another
+    """SKIP LOCKED: a poller does not queue behind a click's (or another
     poller's) transaction. SQLite has no row locks: its one writer at a time is the
     database's own lock, which every writer waits for."""
     if "sqlite" in request.node.callspec.id:
