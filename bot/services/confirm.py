@@ -55,6 +55,13 @@ def _authorized_click(
     )
     if not isinstance(request, RebootRequest):
         return request
+    return _allowed(ctx, click, request, cancelling=cancelling)
+
+
+def _allowed(
+    ctx: Context, click: Click, request: RebootRequest, *, cancelling: bool
+) -> RebootRequest | Later:
+    """``request`` if this person may decide on it (roles read now), else what to tell."""
     with ctx.uow() as uow:
         principal = ctx.principal(uow, click.user)
     return if_allowed(
@@ -112,10 +119,15 @@ def confirm(ctx: Context, click: Click) -> Later:
     """Decide a click on ``reboot_confirm`` now, on the database alone; return the rest
     (the redrawn message, the reboot calls) to run after the ack."""
     now = ctx.clock()
-    previewed = _confirm_previewed(ctx, click, now)
-    if previewed is not None:
-        return previewed
-    request = _authorized_click(ctx, click, now, cancelling=False)
+    remembered = _remembered_preview(ctx, click, now)
+    allowed = remembered and _allowed(ctx, click, remembered, cancelling=False)
+    if isinstance(allowed, RebootRequest):
+        request: RebootRequest | Later = allowed
+    else:
+        # A refusal is told as the database path tells it: the request as it is now
+        # (decided by someone else meanwhile, say) comes first.
+        remembered = None
+        request = _authorized_click(ctx, click, now, cancelling=False)
     if not isinstance(request, RebootRequest):
         return request
     if not request.to_reboot:
@@ -124,17 +136,18 @@ def confirm(ctx: Context, click: Click) -> Later:
         return _await_approval(ctx, click, request, now)
     if request.scheduled_for is not None:
         return _schedule(ctx, click, request, now)
+    # A remembered preview is read back after the ack: its checks were made on the
+    # request as previewed.
+    return _execute(ctx, click, request, now, read_back=remembered is not None)
 
-    return _execute(ctx, click, request, now)
 
-
-def _confirm_previewed(ctx: Context, click: Click, now: datetime) -> Later | None:
-    """The usual confirm, of a request this process previewed (``ctx.previewed``): the
-    same checks on the request as recorded, so that no instance row is read before the
-    ack, then the same conditional update, which decides whether it is still
-    ``previewed``. None for every other case (another process's preview, an expired
-    one, a crash-window message, nothing to reboot, an approval or a schedule to wait
-    for, a denial): the database path decides those, its answers unchanged."""
+def _remembered_preview(ctx: Context, click: Click, now: datetime) -> RebootRequest | None:
+    """The request as this process previewed it (``ctx.previewed``), when it can stand in
+    for reading it back before the ack (no instance rows read): the usual confirm, on
+    which :func:`load_for_click` would have nothing to say (same channel, not expired,
+    no message to adopt), to be sent at once (something to reboot, no approval, no
+    schedule). None otherwise: the database path decides, its answers unchanged. The
+    conditional update still decides whether the request is ``previewed``."""
     request = ctx.previewed.get(click.request_id)
     if (
         request is None
@@ -146,13 +159,7 @@ def _confirm_previewed(ctx: Context, click: Click, now: datetime) -> Later | Non
         or request.scheduled_for is not None
     ):
         return None
-    with ctx.uow() as uow:
-        principal = ctx.principal(uow, click.user)
-    if not isinstance(
-        if_allowed(ctx, click, request, principal, check=check_may_act_on), RebootRequest
-    ):
-        return None
-    return _execute(ctx, click, request, now, read_back=True)
+    return request
 
 
 def _execute(
