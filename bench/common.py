@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine, event
 
+from bot.collector import tuned_for_service
 from bot.domain.model import RequestState
 from bot.simulator import ManualClock, Simulator
 from bot.slack.blocks import ACTION_CONFIRM
@@ -143,7 +144,8 @@ def running_stack(
     start_seconds: float = 3.0,
     job_workers: int = 16,
 ) -> Iterator[Stack]:
-    """The whole bot as ``serve`` wires it, on loopback, on a throw-away SQLite file.
+    """The whole bot as ``serve`` wires it, on loopback, on a throw-away SQLite file,
+    with the garbage collector set as ``serve`` sets it (``bot.collector``).
 
     The simulator and the bot share ``clock`` (a ``ManualClock`` unless given), so
     instance state changes happen when the benchmark moves time, not while it waits.
@@ -153,6 +155,7 @@ def running_stack(
     # waves (bench/rolling.py does): the rollout rule (§5.8) would otherwise split them.
     env = {"ECSBOT_ROLLING_ABOVE": "1000000", **(env or {})}
     with (
+        tuned_for_service(),
         tempfile.TemporaryDirectory(prefix="ecsbot-bench-") as tmp,
         running_bot(
             f"sqlite:///{Path(tmp) / 'bench.db'}",

@@ -25,6 +25,7 @@ from bot.bootstrap import (
     utc_now,
     web_app,
 )
+from bot.collector import tune_for_service
 from bot.db.migrate import upgrade_to_head
 from bot.domain.accounts import ACCOUNT_NAME
 from bot.domain.errors import BotError, CredentialsError
@@ -191,6 +192,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from bot.db.stats import state_and_outcome_counts
     from bot.server import HttpServer
 
+    tune_for_service()
     bot = build_bot(settings, migrate=args.migrate)
     metrics.register_database_collector(lambda: state_and_outcome_counts(bot.engine))
     port = args.port if args.port is not None else settings.port
@@ -234,6 +236,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 def _socket(settings: Settings, args: argparse.Namespace) -> int:
     from bot.slack.socket_mode import run_socket_mode
 
+    tune_for_service()
     bot = build_bot(settings, migrate=args.migrate, socket_mode=True)
     poller = bot.poller()
     poller.start()
@@ -247,6 +250,7 @@ def _socket(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _poller(settings: Settings, args: argparse.Namespace) -> int:
+    tune_for_service()
     runtime = build_runtime(settings, migrate=args.migrate)
     poller = runtime.poller()
     stop = _on_signal(poller.stop_soon)
