@@ -126,8 +126,15 @@ def by_place(refs: Iterable[InstanceRef]) -> dict[tuple[str, str], list[str]]:
     """Instance ids grouped by (account, region), in the order given: one ECS call
     reaches one region of one account (§5.13)."""
     grouped: dict[tuple[str, str], list[str]] = {}
+    place: tuple[str, str] | None = None
+    ids: list[str] = []
     for ref in refs:
-        grouped.setdefault((ref.account, ref.region), []).append(ref.instance_id)
+        # Instances come in runs of one place (a poll groups 10,000 a tick): the key is
+        # made and looked up once a run.
+        if place is None or ref.region != place[1] or ref.account != place[0]:
+            place = (ref.account, ref.region)
+            ids = grouped.setdefault(place, [])
+        ids.append(ref.instance_id)
     return grouped
 
 
