@@ -120,7 +120,7 @@ def confirm(ctx: Context, click: Click) -> Later:
     (the redrawn message, the reboot calls) to run after the ack."""
     now = ctx.clock()
     remembered = _remembered_preview(ctx, click, now)
-    allowed = remembered and _allowed(ctx, click, remembered, cancelling=False)
+    allowed = _allowed(ctx, click, remembered, cancelling=False) if remembered else None
     if isinstance(allowed, RebootRequest):
         request: RebootRequest | Later = allowed
     else:
