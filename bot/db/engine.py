@@ -153,8 +153,8 @@ def _serialized_writes() -> type[sqlite3.Connection]:
             close restores durability, and a restore that failed there is made here, by
             the next unit. Only between transactions: SQLite refuses the change inside
             one."""
-            if durable == (not self._sync_deferred):
-                return
+            if self._sync_deferred == (not durable):
+                return  # already at that level
             if self.in_transaction:
                 raise RuntimeError("the sync level is set before a transaction's first statement")
             self.execute(f"PRAGMA synchronous={SYNC_DURABLE if durable else SYNC_DEFERRED}")

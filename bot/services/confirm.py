@@ -121,12 +121,13 @@ def confirm(ctx: Context, click: Click) -> Later:
     now = ctx.clock()
     remembered = _remembered_preview(ctx, click, now)
     allowed = _allowed(ctx, click, remembered, cancelling=False) if remembered else None
+    # A refusal is told as the database path tells it: the request as it is now
+    # (decided by someone else meanwhile, say) comes first.
+    from_memory = isinstance(allowed, RebootRequest)
+    request: RebootRequest | Later
     if isinstance(allowed, RebootRequest):
-        request: RebootRequest | Later = allowed
+        request = allowed
     else:
-        # A refusal is told as the database path tells it: the request as it is now
-        # (decided by someone else meanwhile, say) comes first.
-        remembered = None
         request = _authorized_click(ctx, click, now, cancelling=False)
     if not isinstance(request, RebootRequest):
         return request
@@ -138,7 +139,7 @@ def confirm(ctx: Context, click: Click) -> Later:
         return _schedule(ctx, click, request, now)
     # A remembered preview is read back after the ack: its checks were made on the
     # request as previewed.
-    return _execute(ctx, click, request, now, read_back=remembered is not None)
+    return _execute(ctx, click, request, now, read_back=from_memory)
 
 
 def _remembered_preview(ctx: Context, click: Click, now: datetime) -> RebootRequest | None:
