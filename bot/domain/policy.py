@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TypeAlias
 
 from bot.domain.accounts import DEFAULT_ACCOUNT
-from bot.domain.model import Role
+from bot.domain.model import InstanceRef, Role
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,12 @@ class Target:
     tags: Mapping[str, str] | None = None
     account: str = DEFAULT_ACCOUNT
 
+    @classmethod
+    def at(cls, ref: InstanceRef, tags: Mapping[str, str] | None = None) -> Target:
+        """The instance ``ref`` names, in its account (a role scoped to an account is
+        checked there)."""
+        return cls(ref.region, ref.instance_id, tags, ref.account)
+
 
 @dataclass(frozen=True)
 class Principal:
@@ -100,6 +106,12 @@ class Principal:
     @property
     def has_any_role(self) -> bool:
         return self.bootstrap_admin or bool(self.bindings)
+
+    @property
+    def looks_at_tags(self) -> bool:
+        """Whether an instance's tags can change what this person holds on it: only
+        a tag-scoped binding reads them."""
+        return not self.bootstrap_admin and any(b.tag_key for b in self.bindings)
 
 
 # ── denials: which permission is missing ─────────────────────────────────────────
@@ -192,11 +204,13 @@ def check_role(principal: Principal, needed: Role, targets: Sequence[Target]) ->
     if not principal.has_any_role:
         return Decision.deny(NoRole(needed), uncovered=targets)
     # Decided once per account, region and tags: a command's fifty ids in one region are one
-    # question (this runs before the ack).
+    # question (this runs before the ack). Tags count only for a person with a tag-scoped
+    # binding; for anyone else a click's fifty differently tagged instances are one too.
     covered: dict[tuple[str, str, tuple[tuple[str, str], ...] | None], bool] = {}
     uncovered = []
+    by_tags = principal.looks_at_tags
     for target in targets:
-        tags = None if target.tags is None else tuple(sorted(target.tags.items()))
+        tags = None if target.tags is None or not by_tags else tuple(sorted(target.tags.items()))
         key = (target.account, target.region, tags)
         verdict = covered.get(key)
         if verdict is None:

@@ -68,7 +68,7 @@ def redrawing(ctx: Context, request: RebootRequest) -> Later:
 
 
 def _targets(instances: Sequence[PlannedInstance]) -> list[Target]:
-    return [Target(i.ref.region, i.ref.instance_id, i.tags, i.ref.account) for i in instances]
+    return [Target.at(i.ref, i.tags) for i in instances]
 
 
 class _ClickerCheck(Protocol):

@@ -50,7 +50,7 @@ def home_of(
             principal,
             requester=request.requester,
             needed=needed_role(force=request.force),
-            targets=[Target(i.ref.region, i.ref.instance_id, i.tags) for i in request.to_reboot],
+            targets=[Target.at(i.ref, i.tags) for i in request.to_reboot],
         ).allowed
     ]
     events = [

@@ -88,7 +88,7 @@ def early_check(ctx: Context, asked: PreviewAsked) -> Decision:
     if isinstance(accounts, AccountProblem):
         return Decision.allow()  # the preview says so, before ECS is asked anything
     command = _in_account(asked.command, accounts)
-    targets = [Target(ref.region, ref.instance_id, None, ref.account) for ref in command.instances]
+    targets = [Target.at(ref) for ref in command.instances]
     if command.selectors:
         # What a selector matches is not known yet: the accounts and regions it searches
         # stand in (an empty id reads "instances in that region").
@@ -151,11 +151,7 @@ def _preview(ctx: Context, asked: PreviewAsked) -> RebootRequest | None:
     found.update(described)
     with ctx.uow() as uow:
         principal = ctx.principal(uow, asked.user)
-    targets = [
-        Target(ref.region, ref.instance_id, found[ref].tags, ref.account)
-        for ref in refs
-        if ref in found
-    ]
+    targets = [Target.at(ref, found[ref].tags) for ref in refs if ref in found]
     may_view = check_role(principal, Role.VIEWER, targets)
     may_execute = check_role(principal, needed_role(force=asked.command.force), targets)
     # A force reboot from someone who may not force is a denial, not a preview (§5.2).

@@ -171,7 +171,7 @@ def _start(ctx: Context, request: RebootRequest, now: datetime) -> Waited:
         principal,
         requester=request.requester,
         needed=needed_role(force=request.force),
-        targets=[Target(i.ref.region, i.ref.instance_id, i.tags) for i in request.to_reboot],
+        targets=[Target.at(i.ref, i.tags) for i in request.to_reboot],
     )
     if decision.denial is not None:
         event = ScheduleEvent(

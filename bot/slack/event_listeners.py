@@ -100,8 +100,14 @@ def events_reply(ctx: Context, watch: EventWatch, *, user: str, channel: str) ->
         pending = uow.events.pending()
     with ctx.uow() as uow:
         principal = ctx.principal(uow, user)
-    targets = [Target(k.event.region, k.event.instance_id) for k in pending] or [
-        Target(region, "") for region in watch.config.regions
+    # Each event in its own account; with none pending, every account and region watched
+    # (an empty id reads "instances in that region").
+    targets = [
+        Target(k.event.region, k.event.instance_id, None, k.event.account) for k in pending
+    ] or [
+        Target(region, "", None, account)
+        for account in watch.config.accounts
+        for region in watch.config.regions
     ]
     may_view = check_role(principal, Role.VIEWER, targets)
     if may_view.denial is not None:

@@ -172,9 +172,7 @@ def _status(ctx: Context, *, user: str, channel: str, request_id: str) -> str:
         return denied_text(allowed_here.denial)
     if request is None:
         return f"No request `{blocks.escape(request_id)}` exists. Request ids are in each preview."
-    targets = [
-        Target(i.ref.region, i.ref.instance_id, i.tags, i.ref.account) for i in request.instances
-    ]
+    targets = [Target.at(i.ref, i.tags) for i in request.instances]
     may_view = check_role(principal, Role.VIEWER, targets)
     if may_view.denial is not None:
         return denied_text(may_view.denial)

@@ -261,6 +261,52 @@ def test_region_scope_decides_exactly_by_region(regions: list[str], granted: str
     assert decision.uncovered == outside
 
 
+_TAG_KEYS = st.sampled_from(["", "env", "team"])
+_TAG_VALUES = st.sampled_from(["prod", "dev"])
+_BINDINGS = st.builds(
+    Binding,
+    subject=st.just(ALICE),
+    role=st.sampled_from(list(Role)),
+    region=st.sampled_from(["", HZ, SH]),
+    tag_key=_TAG_KEYS,
+    tag_value=_TAG_VALUES,
+    account=st.sampled_from(["", "default", "prod"]),
+)
+_TARGETS = st.builds(
+    Target,
+    region=st.sampled_from([HZ, SH]),
+    instance_id=st.sampled_from(["i-abcdefgh01", "i-abcdefgh02", "i-abcdefgh03"]),
+    tags=st.none() | st.dictionaries(st.sampled_from(["env", "team", "Name"]), _TAG_VALUES),
+    account=st.sampled_from(["default", "prod"]),
+)
+
+
+@given(
+    bindings=st.lists(_BINDINGS, max_size=4),
+    bootstrap=st.booleans(),
+    needed=st.sampled_from(list(Role)),
+    targets=st.lists(_TARGETS, max_size=8),
+)
+def test_check_role_decides_each_target_by_the_role_held_on_it(
+    bindings: list[Binding], bootstrap: bool, needed: Role, targets: list[Target]
+) -> None:
+    """However check_role groups its questions (by account, region, and tags only when a
+    binding reads them), it denies exactly the targets on which the person's strongest
+    role is below ``needed``."""
+    principal = person(*bindings, bootstrap=bootstrap)
+    decision = check_role(principal, needed, targets)
+    if not principal.has_any_role:
+        assert decision.denial == NoRole(needed)
+        return
+    short = tuple(
+        target
+        for target in targets
+        if (held := principal.role_for(target)) is None or held.rank < needed.rank
+    )
+    assert decision.uncovered == short
+    assert decision.allowed is (not short)
+
+
 # --- check_channel --------------------------------------------------------------------------
 
 
