@@ -9,6 +9,7 @@ functions that take ``now``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -223,8 +224,10 @@ class RebootRequest:
         """The accounts its instances belong to (``default`` with one account, §5.13)."""
         return tuple(sorted({i.ref.account for i in self.instances}))
 
-    @property
+    @functools.cached_property
     def to_reboot(self) -> tuple[PlannedInstance, ...]:
+        # Kept once worked out (the request is frozen): a confirm asks it four times
+        # before its ack, of fifty instances each.
         return tuple(i for i in self.instances if i.will_reboot)
 
     def with_instances(self, updated: Iterable[PlannedInstance]) -> RebootRequest:
