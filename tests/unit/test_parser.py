@@ -596,6 +596,10 @@ def _reason_of(text: str, *, require_reason: bool = False) -> object:
         (f"{_ID} --reason=oom", "oom"),
         (f"{_ID} —reason oom", "oom"),
         (f"{_ID} --reason 'it's late'", "it's late"),
+        # The flag's name in any case, as the regex reads it (long s included): the
+        # quick look for the name before the regex must not miss one it would find.
+        (f"{_ID} --REASON oom", "oom"),
+        (f"{_ID} --REAſON oom", "oom"),
         (_ID, None),
     ],
 )

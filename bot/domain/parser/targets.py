@@ -62,17 +62,10 @@ _VALID_ID_WORD = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class _NamedId:
-    """A valid id as written, with its region prefix when it had one."""
-
-    instance_id: str
-    region: str | None
-
-
 @dataclass
 class _LineReading:
-    ids: list[_NamedId] = field(default_factory=list)
+    # Each valid id as written: (instance id, its region prefix or None).
+    ids: list[tuple[str, str | None]] = field(default_factory=list)
     problems: list[ParseProblem] = field(default_factory=list)
     attempts: int = 0  # tokens that tried to be ids or selectors, valid or not
     selectors: dict[Selector, None] = field(default_factory=dict)
@@ -127,19 +120,24 @@ def read_instances(
     for line in lines:
         _read_line(line, reading)
 
-    # dicts keep first-seen order and make the duplicate check O(1).
-    instances: dict[InstanceRef, None] = {}
+    # dicts keep first-seen order and make the duplicate check O(1); keyed by plain
+    # (region, id) tuples, with one InstanceRef made per instance (this runs before the
+    # ack of every command).
+    instances: dict[tuple[str, str], InstanceRef] = {}
     duplicates: list[InstanceRef] = []
     no_region: dict[str, None] = {}
-    for named in reading.ids:
-        ref_region = named.region or (None if several_regions else region)
+    default = None if several_regions else region
+    for instance_id, written_region in reading.ids:
+        ref_region = written_region or default
         if ref_region is None:
-            no_region[named.instance_id] = None
+            no_region[instance_id] = None
             continue
-        ref = InstanceRef(ref_region, named.instance_id)
-        if ref in instances:
+        key = (ref_region, instance_id)
+        ref = instances.get(key)
+        if ref is None:
+            instances[key] = InstanceRef(ref_region, instance_id)
+        else:
             duplicates.append(ref)
-        instances[ref] = None
 
     problems = reading.problems
     if no_region and several_regions:
@@ -163,7 +161,7 @@ def read_instances(
             )
         )
     return InstanceListParse(
-        tuple(instances), tuple(duplicates), tuple(problems), tuple(reading.selectors)
+        tuple(instances.values()), tuple(duplicates), tuple(problems), tuple(reading.selectors)
     )
 
 
@@ -179,7 +177,7 @@ def _read_line(line: list[Word], reading: _LineReading) -> None:
             # The usual word, a well-formed id with or without a well-formed region:
             # one regex instead of the four checks below (same reading).
             reading.attempts += 1
-            reading.ids.append(_NamedId(valid_id["id"], valid_id["region"]))
+            reading.ids.append((valid_id["id"], valid_id["region"]))
             continue
         if is_selector_word(word.text):
             _read_selector_word(word.text, reading)
@@ -207,7 +205,7 @@ def _read_line(line: list[Word], reading: _LineReading) -> None:
                 )
             )
         else:
-            reading.ids.append(_NamedId(instance_id, region))
+            reading.ids.append((instance_id, region))
 
 
 def _read_selector_word(text: str, reading: _LineReading) -> None:
