@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TypeAlias
+from typing import NamedTuple, TypeAlias
 
 from bot.domain.accounts import DEFAULT_ACCOUNT
 from bot.domain.model import InstanceRef, Role
@@ -62,9 +62,9 @@ class Binding:
         return text
 
 
-@dataclass(frozen=True)
-class Target:
-    """An instance a decision is about."""
+class Target(NamedTuple):
+    """An instance a decision is about. A tuple rather than a frozen dataclass: a click
+    makes one per instance of its request before the ack, at a third of the cost."""
 
     region: str
     instance_id: str
