@@ -81,12 +81,11 @@ class UnitOfWork:
         # so misuse fails loudly (AttributeError) instead.
         del self.requests, self.leases, self.roles, self.audit, self.alarms, self.events
         try:
-            # After a commit this is a no-op; otherwise it undoes everything.
-            session.rollback()
+            # Closing undoes whatever was not committed, and then the pool does not roll
+            # back a second time (it does when the transaction was ended before).
+            session.close()
         except (OperationalError, InterfaceError):
             pass  # the connection is gone; the original error below says so
-        finally:
-            session.close()
         # A database that went away becomes the domain's error, so every surface can
         # answer "try again" instead of failing with a driver's traceback.
         if isinstance(exc, OperationalError | InterfaceError):
@@ -142,9 +141,9 @@ class _UnitConnection:
             self._connection.rollback()
 
     def close(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
 
 
 class UnitOfWorkMaker(Protocol):
