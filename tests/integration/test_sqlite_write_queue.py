@@ -79,3 +79,36 @@ def test_a_waiting_writer_starts_as_soon_as_the_one_ahead_commits(tmp_path: Path
     # SQLite's own busy handler would sleep up to 100 ms between tries by now.
     [started] = waited
     assert started - committed < 0.05
+
+
+def test_writers_queued_behind_one_all_get_through_acks_first(tmp_path: Path) -> None:
+    """Each commit hands the lock to one waiter: none is left asleep with the lock free
+    (it would wait out its 5 s timeout), and the acks still go first."""
+    engine = _engine(tmp_path)
+    gate = AckGate()
+    writers = [
+        threading.Thread(
+            target=_write, args=(engine, f"{kind}{n}", gate if kind == "ack" else None)
+        )
+        for n in range(6)
+        for kind in ("job", "ack")
+    ]
+    try:
+        with engine.connect() as first:
+            first.execute(text("INSERT INTO log (who) VALUES ('first')"))
+            for writer in writers:
+                writer.start()
+            time.sleep(0.3)  # every writer is waiting for the lock now
+            committed = time.monotonic()
+            first.commit()
+        for writer in writers:
+            writer.join(timeout=10)
+        finished = time.monotonic()
+        with engine.connect() as connection:
+            order = list(connection.execute(text("SELECT who FROM log ORDER BY id")).scalars())
+    finally:
+        engine.dispose()
+    assert finished - committed < 2.0
+    assert order[0] == "first"
+    assert sorted(order[1:7]) == sorted(f"ack{n}" for n in range(6))
+    assert sorted(order[7:]) == sorted(f"job{n}" for n in range(6))
