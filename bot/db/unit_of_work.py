@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -80,12 +81,11 @@ class UnitOfWork:
         # Repositories kept past the block would act on a closed session: drop them
         # so misuse fails loudly (AttributeError) instead.
         del self.requests, self.leases, self.roles, self.audit, self.alarms, self.events
-        try:
-            # Closing undoes whatever was not committed, and then the pool does not roll
-            # back a second time (it does when the transaction was ended before).
+        # Closing undoes whatever was not committed, and then the pool does not roll back a
+        # second time (it does when the transaction was ended before). A connection that
+        # is gone fails here too: the original error below says so.
+        with contextlib.suppress(OperationalError, InterfaceError):
             session.close()
-        except (OperationalError, InterfaceError):
-            pass  # the connection is gone; the original error below says so
         # A database that went away becomes the domain's error, so every surface can
         # answer "try again" instead of failing with a driver's traceback.
         if isinstance(exc, OperationalError | InterfaceError):

@@ -416,9 +416,11 @@ def test_every_account_is_watched_and_reboot_now_acts_in_the_cards_account(
             h.grant("U0BOTH", Role.VIEWER, account=account)
         h.grant("U0PROD", Role.VIEWER, account="prod")
         both = h.command("events", user="U0BOTH").json()["text"]
-        assert prod_id in both and staging_id in both
+        assert prod_id in both
+        assert staging_id in both
         only_prod = h.command("events", user="U0PROD").json()["text"]
-        assert staging_id in only_prod and prod_id not in only_prod
+        assert staging_id in only_prod
+        assert prod_id not in only_prod
 
         (prod_card,) = [c for c in cards(h) if prod_id in text_of(c)]
         h.click(ACTION_EVENT_REBOOT, str(buttons(prod_card.blocks)[0]["value"]), user=OPERATOR)
