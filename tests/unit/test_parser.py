@@ -21,6 +21,8 @@ from bot.domain.parser import (
     parse_command,
     parse_instances,
 )
+from bot.domain.parser.reason import take_reason
+from bot.domain.parser.targets import read_only_ids
 from bot.domain.selectors import InstanceFilter, NameSelector, TagSelector, read_selector
 
 ID_A = "i-bp1abc23def45ghi67jk0"
@@ -849,3 +851,65 @@ def test_a_name_selector_close_to_a_keyword_is_a_selector() -> None:
     parsed = parse_command("name:DULED", default_region="cn-hangzhou", max_instances=500)
     assert isinstance(parsed, RebootCommand)
     assert [str(s) for s in parsed.selectors] == ["name:DULED"]
+
+
+# ── ids alone, read in one pass (bot/domain/parser/targets.read_only_ids) ──────────────────
+
+_POOL_IDS = st.sampled_from(["i-abcdefgh01", "i-abcdefgh02", "i-bp1234567890abcdef"])
+_ID_WORDS = st.tuples(
+    st.sampled_from(["", "cn-hangzhou/", "us-west-1:", "cn-shanghai/"]),
+    _POOL_IDS | st.from_regex(r"i-[a-z0-9]{8,30}", fullmatch=True),
+).map("".join)
+_GAPS = st.sampled_from([" ", ",", ";", "\n", ", ", " ;\t", "\r\n", ",,", "\u2028"])
+
+
+@given(
+    words=st.lists(_ID_WORDS, min_size=1, max_size=12),
+    gaps=st.lists(_GAPS, min_size=13, max_size=13),
+    reason=st.sampled_from(
+        ["", " --reason oom", ' --reason "disk full"', " --reason", " —Reason x"]
+    ),
+    default_region=st.sampled_from([None, "cn-hangzhou"]),
+    max_instances=st.integers(min_value=1, max_value=12),
+    require_reason=st.booleans(),
+)
+def test_ids_alone_read_as_word_by_word(
+    words: list[str],
+    gaps: list[str],
+    reason: str,
+    default_region: str | None,
+    max_instances: int,
+    require_reason: bool,
+) -> None:
+    """A text of nothing but ids (and a reason, cut out first) takes the one-regex way
+    (read_only_ids); it must read as the same text does word by word. A leading `()` adds
+    no word, but sends a text the word by word way, since the one-regex way only reads
+    spaces, commas and semicolons."""
+    text = (
+        gaps[0] + "".join(word + gap for word, gap in zip(words, gaps[1:], strict=False)) + reason
+    )
+    settings = {
+        "default_region": default_region,
+        "max_instances": max_instances,
+        "require_reason": require_reason,
+    }
+    assert read_only_ids(take_reason(text)[0], region=default_region, max_instances=99)
+    assert parse_command(text, **settings) == parse_command("()" + text, **settings)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "i-abcdefgh01 --force",
+        "i-abcdefgh01i-abcdefgh02",
+        "i-abcdefgh01 web-01",
+        "i-abcdefgh01 tag:env=prod",
+        "status i-abcdefgh01",
+        "(i-abcdefgh01)",
+        "i-" + "a" * 31,
+        "cn-hangzhou-h/i-abcdefgh01",
+        "",
+    ],
+)
+def test_anything_but_ids_is_read_word_by_word(text: str) -> None:
+    assert read_only_ids(text, region="cn-hangzhou", max_instances=10) is None

@@ -48,8 +48,8 @@ from bot.domain.parser.options import (
     Keyword,
     binding_usage,
 )
-from bot.domain.parser.reason import take_reason
-from bot.domain.parser.targets import read_instances
+from bot.domain.parser.reason import ReasonReading, take_reason
+from bot.domain.parser.targets import read_instances, read_only_ids
 from bot.domain.parser.words import (
     ID_ATTEMPT,
     Word,
@@ -87,6 +87,13 @@ def parse_command(
     problem is reported with every other one; the parser itself knows no clock.
     """
     text, reason = take_reason(text)
+    only_ids = read_only_ids(text, region=default_region, max_instances=max_instances)
+    if only_ids is not None:
+        # Nothing but instance ids, as they are usually pasted: read at once, as the
+        # words below would be (no option, keyword or selector among them).
+        ids_command = RebootCommand(only_ids.instances, duplicates=only_ids.duplicates)
+        problems = reason.problems + [problem.message for problem in only_ids.errors]
+        return _with_reason(ids_command, reason, problems, require_reason=require_reason)
     words = split_words(text, list_options=TABLE.list_options())
     options, operands = read_options(words, TABLE)
     if reason.given:
@@ -119,12 +126,20 @@ def parse_command(
             placed = place_when(command.when)
             if placed is not None:
                 problems.append(placed.message)
-        if reason.text is not None:
-            command = dataclasses.replace(command, reason=reason.text)
-        elif require_reason and not reason.problems:
-            problems.append(
-                'A reason is required here: add `--reason "why"` (one word needs no quotes).'
-            )
+        return _with_reason(command, reason, problems, require_reason=require_reason)
+    return CommandError(tuple(problems)) if problems else command
+
+
+def _with_reason(
+    command: RebootCommand, reason: ReasonReading, problems: list[str], *, require_reason: bool
+) -> RebootCommand | CommandError:
+    """The reboot with its ``--reason``, or every problem found, a missing reason too."""
+    if reason.text is not None:
+        command = dataclasses.replace(command, reason=reason.text)
+    elif require_reason and not reason.problems:
+        problems.append(
+            'A reason is required here: add `--reason "why"` (one word needs no quotes).'
+        )
     return CommandError(tuple(problems)) if problems else command
 
 
