@@ -888,13 +888,17 @@ def test_ids_alone_read_as_word_by_word(
     text = (
         gaps[0] + "".join(word + gap for word, gap in zip(words, gaps[1:], strict=False)) + reason
     )
-    settings = {
-        "default_region": default_region,
-        "max_instances": max_instances,
-        "require_reason": require_reason,
-    }
     assert read_only_ids(take_reason(text)[0], region=default_region, max_instances=99)
-    assert parse_command(text, **settings) == parse_command("()" + text, **settings)
+    at_once, word_by_word = (
+        parse_command(
+            written,
+            default_region=default_region,
+            max_instances=max_instances,
+            require_reason=require_reason,
+        )
+        for written in (text, "()" + text)
+    )
+    assert at_once == word_by_word
 
 
 @pytest.mark.parametrize(
