@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 
 from bot.db.repositories import AuditEntry, BindingRecord
+from bot.domain.alarms import AlarmCard
 from bot.domain.policy import Binding
 from bot.domain.request import RebootRequest
 from bot.testing.memory_rows import (
@@ -96,6 +97,23 @@ class MemoryDatabase:
     def _latest_binding(self, key: BindingKey) -> BindingRecord | None:
         with self._lock:
             return self._tables.bindings.get(key)
+
+    def _latest_card(self, card_id: str) -> AlarmCard | None:
+        with self._lock:
+            return self._tables.alarm_cards.get(card_id)
+
+    def _cards_of(self, rule: str, instance_id: str) -> list[AlarmCard]:
+        with self._lock:
+            return [
+                card
+                for card in self._tables.alarm_cards.values()
+                if (card.rule, card.instance_id) == (rule, instance_id)
+            ]
+
+    def _latest_delivery(self, trans_id: str) -> tuple[bool, str | None]:
+        """Whether ``trans_id`` was delivered (committed), and the card it is linked to."""
+        with self._lock:
+            return trans_id in self._tables.deliveries, self._tables.deliveries.get(trans_id)
 
     def _request_ids(self) -> set[str]:
         with self._lock:
@@ -204,4 +222,4 @@ class MemoryUnitOfWork:
         self.requests = self.leases = MemoryRequestStore(rows)
         self.roles = MemoryRoleStore(rows)
         self.audit = MemoryAuditLog(work)
-        self.alarms = MemoryAlarmStore(work, self._changes)
+        self.alarms = MemoryAlarmStore(rows)

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot.db.repositories import AuditEntry, BindingRecord
-from bot.domain.alarms import AlarmCard
+from bot.domain.alarms import AlarmCard, CardState
 from bot.domain.policy import Binding
 from bot.domain.request import RebootRequest
 
@@ -30,7 +30,8 @@ class StoredRequest:
 
 
 BindingKey = tuple[str, str, str, str, str, str]
-# A locked row: ("request", id) or ("binding", key).
+# A locked row: ("request", id), ("binding", key), ("card", id), ("delivery", transId),
+# or ("open card", (rule, instance id)): the slot the partial unique index guards.
 RowKey = tuple[str, object]
 
 # How long a write waits for a row another unit of work holds: far more than any unit
@@ -126,3 +127,52 @@ class _Rows:
         else:
             self.tables.bindings[key] = latest
         return latest
+
+    # Alarm cards and deliveries: the row an ``INSERT``/``UPDATE`` would wait for, read
+    # as committed once it is this unit's (or as this unit wrote it).
+
+    def card_for_write(self, card_id: str) -> AlarmCard | None:
+        key: RowKey = ("card", card_id)
+        if not self.db._holds(key, self.unit):
+            self.db._lock_row(key, self.unit, wait=True)
+            latest = self.db._latest_card(card_id)
+            if latest is None:
+                self.tables.alarm_cards.pop(card_id, None)
+            else:
+                self.tables.alarm_cards[card_id] = latest
+        return self.tables.alarm_cards.get(card_id)
+
+    def latest_card(self, card_id: str) -> AlarmCard | None:
+        """The card as a statement would find it, without locking it."""
+        if self.db._holds(("card", card_id), self.unit):
+            return self.tables.alarm_cards.get(card_id)
+        return self.db._latest_card(card_id)
+
+    def open_card_now(self, rule: str, instance_id: str) -> AlarmCard | None:
+        """The open card of ``rule`` and ``instance_id`` as a statement finds it now:
+        committed, or as this unit wrote it."""
+        cards = {card.id: card for card in self.db._cards_of(rule, instance_id)}
+        for card_id in self.changes.alarm_cards:
+            card = self.tables.alarm_cards[card_id]
+            if (card.rule, card.instance_id) == (rule, instance_id):
+                cards[card_id] = card
+        return next((card for card in cards.values() if card.state is CardState.OPEN), None)
+
+    def lock_open_slot(self, rule: str, instance_id: str) -> None:
+        """Lock the one open card's place of ``rule`` and ``instance_id`` for this unit: a
+        second unit opening or closing one waits, as at the partial unique index."""
+        key: RowKey = ("open card", (rule, instance_id))
+        if not self.db._holds(key, self.unit):
+            self.db._lock_row(key, self.unit, wait=True)
+
+    def delivered_for_write(self, trans_id: str) -> bool:
+        """Whether ``trans_id`` was delivered, with its row locked for this unit."""
+        key: RowKey = ("delivery", trans_id)
+        if not self.db._holds(key, self.unit):
+            self.db._lock_row(key, self.unit, wait=True)
+            delivered, card_id = self.db._latest_delivery(trans_id)
+            if delivered:
+                self.tables.deliveries[trans_id] = card_id
+            else:
+                self.tables.deliveries.pop(trans_id, None)
+        return trans_id in self.tables.deliveries

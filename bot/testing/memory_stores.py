@@ -19,7 +19,7 @@ from bot.domain.model import InstanceOutcome, RequestState
 from bot.domain.policy import Binding
 from bot.domain.request import Approval, PlannedInstance, RebootRequest, may_follow
 from bot.services.ports import Lease, RequestUpdate
-from bot.testing.memory_rows import StoredRequest, _Changes, _key, _Rows, _Tables
+from bot.testing.memory_rows import StoredRequest, _key, _Rows, _Tables
 
 
 def _claimable(stored: StoredRequest, owner: str, now: datetime) -> bool:
@@ -367,57 +367,69 @@ class MemoryAuditLog:
 
 
 class MemoryAlarmStore:
-    """``AlarmStore`` on one unit of work's copy of the tables."""
+    """``AlarmStore`` on one unit of work's copy of the tables. Its writes lock their rows
+    (a card, a delivery, a rule and instance's open slot), so concurrent units decide on
+    them as they are now, as the SQL store's ``ON CONFLICT`` and ``UPDATE … WHERE`` do."""
 
-    def __init__(self, tables: _Tables, changes: _Changes) -> None:
-        self._tables = tables
-        self._changes = changes
+    def __init__(self, rows: _Rows) -> None:
+        self._rows = rows
+        self._tables = rows.tables
+        self._changes = rows.changes
 
     def first_delivery(self, trans_id: str, *, now: datetime) -> bool:
-        if trans_id in self._tables.deliveries:
+        if self._rows.delivered_for_write(trans_id):
             return False
         self._tables.deliveries[trans_id] = None
         self._changes.deliveries.add(trans_id)
         return True
 
     def link_delivery(self, trans_id: str, card_id: str) -> None:
-        if trans_id in self._tables.deliveries:
+        if self._rows.delivered_for_write(trans_id):
             self._tables.deliveries[trans_id] = card_id
             self._changes.deliveries.add(trans_id)
 
     def open_card(self, rule: str, instance_id: str) -> AlarmCard | None:
-        for card in self._tables.alarm_cards.values():
-            if (card.rule, card.instance_id, card.state) == (rule, instance_id, CardState.OPEN):
-                return card
-        return None
+        found = self._rows.open_card_now(rule, instance_id)
+        if found is None:
+            return None
+        # Locked and read again, as PostgreSQL's SELECT … FOR UPDATE does: a repeat waits
+        # for the unit counting the last one, and finds nothing if that one closed it.
+        card = self._rows.card_for_write(found.id)
+        return card if card is not None and card.state is CardState.OPEN else None
 
     def get(self, card_id: str) -> AlarmCard | None:
-        return self._tables.alarm_cards.get(card_id)
+        return self._rows.latest_card(card_id)
 
     def add(self, card: AlarmCard) -> bool:
-        if card.state is CardState.OPEN and self.open_card(card.rule, card.instance_id):
-            return False
-        self._tables.alarm_cards[card.id] = card
-        self._changes.alarm_cards.add(card.id)
+        if card.state is CardState.OPEN:
+            self._rows.lock_open_slot(card.rule, card.instance_id)
+            if self._rows.open_card_now(card.rule, card.instance_id) is not None:
+                return False
+        if self._rows.card_for_write(card.id) is not None:
+            raise ValueError(f"alarm card {card.id} exists already")
+        self._write(card)
         return True
 
     def save(self, card: AlarmCard) -> bool:
-        if card.id not in self._tables.alarm_cards:
+        stored = self._rows.card_for_write(card.id)
+        if stored is None:
             return False
-        self._tables.alarm_cards[card.id] = card
-        self._changes.alarm_cards.add(card.id)
+        if CardState.OPEN in (stored.state, card.state):
+            self._rows.lock_open_slot(card.rule, card.instance_id)
+        self._write(card)
         return True
 
     def claim_post(self, card_id: str) -> bool:
-        card = self._tables.alarm_cards.get(card_id)
+        card = self._rows.card_for_write(card_id)
         if card is None or card.message_ts is not None:
             return False
-        return self.save(dataclasses.replace(card, message_ts=""))
+        self._write(dataclasses.replace(card, message_ts=""))
+        return True
 
     def release_post(self, card_id: str) -> None:
-        card = self._tables.alarm_cards.get(card_id)
+        card = self._rows.card_for_write(card_id)
         if card is not None and card.message_ts == "":
-            self.save(dataclasses.replace(card, message_ts=None))
+            self._write(dataclasses.replace(card, message_ts=None))
 
     def set_shown(
         self,
@@ -427,10 +439,10 @@ class MemoryAlarmStore:
         instance_name: str | None = None,
         instance_status: str | None = None,
     ) -> None:
-        card = self._tables.alarm_cards.get(card_id)
+        card = self._rows.card_for_write(card_id)
         if card is None:
             return
-        self.save(
+        self._write(
             dataclasses.replace(
                 card,
                 message_ts=message_ts or card.message_ts,
@@ -438,3 +450,8 @@ class MemoryAlarmStore:
                 instance_status=instance_status or card.instance_status,
             )
         )
+
+    def _write(self, card: AlarmCard) -> None:
+        """``card`` over its row, which this unit has locked."""
+        self._tables.alarm_cards[card.id] = card
+        self._changes.alarm_cards.add(card.id)

@@ -1,5 +1,6 @@
 """The store contract: the promises the use cases rely on from ``RequestStore``,
-``LeaseStore``, ``RoleStore`` and ``AuditLog``, written once and kept by every store.
+``LeaseStore``, ``RoleStore``, ``AuditLog`` and ``AlarmStore``, written once and kept by
+every store.
 
 Each test here takes ``store`` and runs three times: on the in-memory fake
 (``bot.testing.memory``, what the fast use-case tests stand on), on SQLite and on
