@@ -7,9 +7,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bot.db.migrate import check_models_match
-from bot.domain.alarms import AlarmCard, CardState
+from bot.domain.alarms import AlarmCard
 from bot.domain.model import RequestSource
 from tests.fixtures_db import OldInsert, upgraded_from
+from tests.integration.store.support import alarm_card
 
 # The head this migration follows; the one constant to change when re-chained.
 PREVIOUS_HEAD = "0009"
@@ -32,20 +33,7 @@ def test_upgrade_gives_every_request_its_source(database_url: str) -> None:
         upgraded() as uow,
     ):
         first, retry = uow.requests.get("a"), uow.requests.get("b")
-        card = AlarmCard(
-            id="c1",
-            rule="r",
-            alert_name="cpu-high",
-            metric_name="CPUUtilization",
-            instance_id="i-bp1old0000001",
-            region="cn-hangzhou",
-            channel="C1",
-            state=CardState.OPEN,
-            count=1,
-            last_value="97",
-            first_at=T0,
-            last_at=T0,
-        )
+        card = alarm_card(rule="r", instance_id="i-bp1old0000001", at=T0)
         assert uow.alarms.add(card)
         assert not uow.alarms.add(AlarmCard(**{**card.__dict__, "id": "c2"}))
         assert uow.alarms.open_card("r", "i-bp1old0000001") == card

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from bot.db.unit_of_work import UnitOfWork
+from bot.domain.alarms import AlarmCard, CardState
 from bot.domain.model import InstanceRef, RequestState, Verdict
 from bot.domain.request import PlannedInstance, RebootRequest
 from bot.testing.memory import MemoryUnitOfWork
@@ -52,6 +53,30 @@ def make_request(
         expires_at=created_at + TTL,
         instances=instances,
         command_text="/ecs-reboot i-bp1aaaaaaaa",
+    )
+
+
+def alarm_card(
+    card_id: str = "c1",
+    *,
+    rule: str = "cpu-high",
+    instance_id: str = "i-bp1aaaaaaaa",
+    at: datetime = T0,
+) -> AlarmCard:
+    """An open alarm card of ``rule`` on ``instance_id``, first seen ``at``."""
+    return AlarmCard(
+        id=card_id,
+        rule=rule,
+        alert_name="CPU above 90 %",
+        metric_name="CPUUtilization",
+        instance_id=instance_id,
+        region="cn-hangzhou",
+        channel="C100",
+        state=CardState.OPEN,
+        count=1,
+        last_value="97.5",
+        first_at=at,
+        last_at=at,
     )
 
 

@@ -7,34 +7,16 @@ from __future__ import annotations
 
 import dataclasses
 
-from bot.domain.alarms import AlarmCard, CardState
+from bot.domain.alarms import CardState
 from tests.integration.store.support import (
     T0,
     StoreFactory,
     after_another_commits,
+    alarm_card,
     run_concurrently,
 )
 
 THREADS = 4
-
-
-def card(
-    card_id: str = "c1", *, rule: str = "cpu-high", instance_id: str = "i-bp1aaaaaaaa"
-) -> AlarmCard:
-    return AlarmCard(
-        id=card_id,
-        rule=rule,
-        alert_name="CPU above 90 %",
-        metric_name="CPUUtilization",
-        instance_id=instance_id,
-        region="cn-hangzhou",
-        channel="C100",
-        state=CardState.OPEN,
-        count=1,
-        last_value="97.5",
-        first_at=T0,
-        last_at=T0,
-    )
 
 
 def test_a_trans_id_is_first_delivered_once(store: StoreFactory) -> None:
@@ -67,12 +49,12 @@ def test_of_one_callback_received_at_once_exactly_one_delivery_is_first(
 
 def test_a_rule_and_instance_have_one_open_card(store: StoreFactory) -> None:
     with store() as uow:
-        assert uow.alarms.add(card("c1"))
+        assert uow.alarms.add(alarm_card("c1"))
         uow.commit()
     with store() as uow:
-        assert not uow.alarms.add(card("c2"))
-        assert uow.alarms.add(card("c3", instance_id="i-bp1bbbbbbbb"))
-        assert uow.alarms.add(card("c4", rule="mem-high"))
+        assert not uow.alarms.add(alarm_card("c2"))
+        assert uow.alarms.add(alarm_card("c3", instance_id="i-bp1bbbbbbbb"))
+        assert uow.alarms.add(alarm_card("c4", rule="mem-high"))
         uow.commit()
     with store() as uow:
         open_card = uow.alarms.open_card("cpu-high", "i-bp1aaaaaaaa")
@@ -83,20 +65,20 @@ def test_a_rule_and_instance_have_one_open_card(store: StoreFactory) -> None:
 
 def test_a_recovered_card_makes_room_for_a_new_one(store: StoreFactory) -> None:
     with store() as uow:
-        assert uow.alarms.add(card("c1"))
+        assert uow.alarms.add(alarm_card("c1"))
         uow.commit()
     with store() as uow:
-        assert uow.alarms.save(dataclasses.replace(card("c1"), state=CardState.RECOVERED))
+        assert uow.alarms.save(dataclasses.replace(alarm_card("c1"), state=CardState.RECOVERED))
         uow.commit()
     with store() as uow:
         assert uow.alarms.open_card("cpu-high", "i-bp1aaaaaaaa") is None
-        assert uow.alarms.add(card("c2"))
+        assert uow.alarms.add(alarm_card("c2"))
         uow.commit()
     with store() as uow:
         stored = uow.alarms.get("c1")
         assert stored is not None
         assert stored.state is CardState.RECOVERED
-        assert not uow.alarms.save(card("c9"))  # no such card
+        assert not uow.alarms.save(alarm_card("c9"))  # no such card
 
 
 def test_of_cards_opened_at_once_for_one_rule_and_instance_exactly_one_is_added(
@@ -106,7 +88,7 @@ def test_of_cards_opened_at_once_for_one_rule_and_instance_exactly_one_is_added(
 
     def open_one() -> bool:
         with store() as uow:
-            added = uow.alarms.add(card(f"c{next(ids)}"))
+            added = uow.alarms.add(alarm_card(f"c{next(ids)}"))
             uow.commit()
             return added
 
@@ -115,10 +97,10 @@ def test_of_cards_opened_at_once_for_one_rule_and_instance_exactly_one_is_added(
 
 def test_an_add_is_decided_on_the_cards_as_they_are_now(store: StoreFactory) -> None:
     def add_late(uow: object) -> bool:
-        return uow.alarms.add(card("c2"))  # type: ignore[attr-defined, no-any-return]
+        return uow.alarms.add(alarm_card("c2"))  # type: ignore[attr-defined, no-any-return]
 
     def add_other(uow: object) -> None:
-        assert uow.alarms.add(card("c1"))  # type: ignore[attr-defined]
+        assert uow.alarms.add(alarm_card("c1"))  # type: ignore[attr-defined]
 
     # The late unit looked (no open card) before the other opened one and committed.
     added = after_another_commits(
@@ -144,7 +126,7 @@ def test_a_delivery_is_decided_on_the_deliveries_as_they_are_now(store: StoreFac
 
 def test_a_claim_is_decided_on_the_card_as_it_is_now(store: StoreFactory) -> None:
     with store() as uow:
-        assert uow.alarms.add(card("c1"))
+        assert uow.alarms.add(alarm_card("c1"))
         uow.commit()
 
     def claim(uow: object) -> bool:
@@ -160,7 +142,7 @@ def test_a_cards_first_posting_is_taken_once_and_can_be_given_back(
     store: StoreFactory,
 ) -> None:
     with store() as uow:
-        assert uow.alarms.add(card("c1"))
+        assert uow.alarms.add(alarm_card("c1"))
         uow.commit()
 
     def claim() -> bool:
