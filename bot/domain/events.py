@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from bot.domain.model import InstanceRef
+
 # The reboot-type maintenance events, the ones a reboot through the API avoids.
 REBOOT_EVENT_TYPES: tuple[str, ...] = (
     "SystemMaintenance.Reboot",
@@ -80,6 +82,11 @@ class PlatformEvent:
     not_before: datetime
     published_at: datetime | None = None
     finished_at: datetime | None = None
+
+    @property
+    def ref(self) -> InstanceRef:
+        """The instance the event is about, in its account."""
+        return InstanceRef(self.region, self.instance_id, self.account)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from datetime import datetime
 
 from bot.domain.commands import RebootCommand
 from bot.domain.events import reboot_reason, rebootable
-from bot.domain.model import InstanceRef, RequestSource
+from bot.domain.model import RequestSource
 from bot.domain.schedule import InWindow, WhenProblem, resolve_when
 from bot.services import preview as preview_service
 from bot.services.answers import CannotSchedule, CardEventsEnded, Denied, NoSuchCard, OtherChannel
@@ -79,7 +79,7 @@ def reboot_from_card(
         if late is not None:
             return telling(ctx, click, CannotSchedule(late))
     command = RebootCommand(
-        tuple(InstanceRef(k.event.region, k.event.instance_id, k.event.account) for k in chosen),
+        tuple(k.event.ref for k in chosen),
         reason=reboot_reason([k.event for k in chosen]),
         accounts=(card.account,),  # a card is one account's
         when=None if window is None else InWindow(window),

@@ -59,7 +59,7 @@ def home_of(
         if check_role(
             principal,
             Role.VIEWER,
-            [Target(known.event.region, known.event.instance_id, None, known.event.account)],
+            [Target.at(known.event.ref)],
         ).allowed
     ]
     return Home(

@@ -102,9 +102,7 @@ def events_reply(ctx: Context, watch: EventWatch, *, user: str, channel: str) ->
         principal = ctx.principal(uow, user)
     # Each event in its own account; with none pending, every account and region watched
     # (an empty id reads "instances in that region").
-    targets = [
-        Target(k.event.region, k.event.instance_id, None, k.event.account) for k in pending
-    ] or [
+    targets = [Target.at(k.event.ref) for k in pending] or [
         Target(region, "", None, account)
         for account in watch.config.accounts
         for region in watch.config.regions

@@ -5,9 +5,10 @@ locks its writes take (:class:`_Rows`): what the stores of
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.db.repositories import AuditEntry, BindingRecord
 from bot.domain.alarms import AlarmCard, CardState
@@ -30,6 +31,7 @@ class StoredRequest:
 
 
 BindingKey = tuple[str, str, str, str, str, str]
+Row = TypeVar("Row")
 # A locked row: ("request", id), ("binding", key), ("card", id), ("delivery", transId),
 # or ("open card", (rule, instance id)): the slot the partial unique index guards.
 RowKey = tuple[str, object]
@@ -91,21 +93,15 @@ class _Rows:
         self.changes = changes
 
     def request_for_write(self, request_id: str, *, wait: bool = True) -> StoredRequest | None:
-        """The request's row, locked for this unit, as it reads now: this unit's own
-        version once it holds the lock, else the latest committed one (an ``UPDATE``
-        re-reads the row it locked). None when it does not exist (or, without ``wait``,
-        another unit holds it)."""
-        key: RowKey = ("request", request_id)
-        if self.db._holds(key, self.unit):
-            return self.tables.requests.get(request_id)
-        if not self.db._lock_row(key, self.unit, wait=wait):
-            return None
-        latest = self.db._latest_request(request_id)
-        if latest is None:
-            self.tables.requests.pop(request_id, None)
-        else:
-            self.tables.requests[request_id] = latest
-        return latest
+        """The request's row, locked for this unit (see :meth:`_row_for_write`); None
+        also when, without ``wait``, another unit holds it."""
+        return self._row_for_write(
+            ("request", request_id),
+            self.tables.requests,
+            request_id,
+            lambda: self.db._latest_request(request_id),
+            wait=wait,
+        )
 
     def latest_request(self, request_id: str) -> StoredRequest | None:
         """The row as a statement would find it, without locking it."""
@@ -117,30 +113,44 @@ class _Rows:
         return self.db._request_ids() | set(self.tables.requests)
 
     def binding_for_write(self, key: BindingKey) -> BindingRecord | None:
-        row: RowKey = ("binding", key)
-        if self.db._holds(row, self.unit):
-            return self.tables.bindings.get(key)
-        self.db._lock_row(row, self.unit, wait=True)
-        latest = self.db._latest_binding(key)
+        return self._row_for_write(
+            ("binding", key), self.tables.bindings, key, lambda: self.db._latest_binding(key)
+        )
+
+    def _row_for_write(
+        self,
+        key: RowKey,
+        table: dict[Any, Row],
+        row_id: object,
+        committed: Callable[[], Row | None],
+        *,
+        wait: bool = True,
+    ) -> Row | None:
+        """Row ``row_id`` of this unit's copy of ``table``, locked for this unit, as it
+        reads now: this unit's own version once it holds the lock, else the latest
+        ``committed`` one (an ``UPDATE`` re-reads the row it locked). None when it does
+        not exist (or, without ``wait``, another unit holds it)."""
+        if self.db._holds(key, self.unit):
+            return table.get(row_id)
+        if not self.db._lock_row(key, self.unit, wait=wait):
+            return None
+        latest = committed()
         if latest is None:
-            self.tables.bindings.pop(key, None)
+            table.pop(row_id, None)
         else:
-            self.tables.bindings[key] = latest
+            table[row_id] = latest
         return latest
 
     # Alarm cards and deliveries: the row an ``INSERT``/``UPDATE`` would wait for, read
     # as committed once it is this unit's (or as this unit wrote it).
 
     def card_for_write(self, card_id: str) -> AlarmCard | None:
-        key: RowKey = ("card", card_id)
-        if not self.db._holds(key, self.unit):
-            self.db._lock_row(key, self.unit, wait=True)
-            latest = self.db._latest_card(card_id)
-            if latest is None:
-                self.tables.alarm_cards.pop(card_id, None)
-            else:
-                self.tables.alarm_cards[card_id] = latest
-        return self.tables.alarm_cards.get(card_id)
+        return self._row_for_write(
+            ("card", card_id),
+            self.tables.alarm_cards,
+            card_id,
+            lambda: self.db._latest_card(card_id),
+        )
 
     def latest_card(self, card_id: str) -> AlarmCard | None:
         """The card as a statement would find it, without locking it."""

@@ -888,7 +888,7 @@ def test_ids_alone_read_as_word_by_word(
     text = (
         gaps[0] + "".join(word + gap for word, gap in zip(words, gaps[1:], strict=False)) + reason
     )
-    assert read_only_ids(take_reason(text)[0], region=default_region, max_instances=99)
+    assert read_only_ids(take_reason(text)[0], region=default_region, max_instances=99) is not None
     at_once, word_by_word = (
         parse_command(
             written,

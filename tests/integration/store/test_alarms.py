@@ -6,6 +6,7 @@ many replicas (threads here) try at the same moment."""
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from bot.domain.alarms import CardState
 from tests.integration.store.support import (
@@ -96,11 +97,11 @@ def test_of_cards_opened_at_once_for_one_rule_and_instance_exactly_one_is_added(
 
 
 def test_an_add_is_decided_on_the_cards_as_they_are_now(store: StoreFactory) -> None:
-    def add_late(uow: object) -> bool:
-        return uow.alarms.add(alarm_card("c2"))  # type: ignore[attr-defined, no-any-return]
+    def add_late(uow: Any) -> bool:
+        return bool(uow.alarms.add(alarm_card("c2")))
 
-    def add_other(uow: object) -> None:
-        assert uow.alarms.add(alarm_card("c1"))  # type: ignore[attr-defined]
+    def add_other(uow: Any) -> None:
+        assert uow.alarms.add(alarm_card("c1"))
 
     # The late unit looked (no open card) before the other opened one and committed.
     added = after_another_commits(
@@ -115,8 +116,8 @@ def test_an_add_is_decided_on_the_cards_as_they_are_now(store: StoreFactory) -> 
 
 
 def test_a_delivery_is_decided_on_the_deliveries_as_they_are_now(store: StoreFactory) -> None:
-    def deliver(uow: object) -> bool:
-        return uow.alarms.first_delivery("t-1", now=T0)  # type: ignore[attr-defined, no-any-return]
+    def deliver(uow: Any) -> bool:
+        return bool(uow.alarms.first_delivery("t-1", now=T0))
 
     first = after_another_commits(
         store, read=lambda uow: uow.alarms.get("c1"), other=deliver, write=deliver
@@ -129,8 +130,8 @@ def test_a_claim_is_decided_on_the_card_as_it_is_now(store: StoreFactory) -> Non
         assert uow.alarms.add(alarm_card("c1"))
         uow.commit()
 
-    def claim(uow: object) -> bool:
-        return uow.alarms.claim_post("c1")  # type: ignore[attr-defined, no-any-return]
+    def claim(uow: Any) -> bool:
+        return bool(uow.alarms.claim_post("c1"))
 
     claimed = after_another_commits(
         store, read=lambda uow: uow.alarms.get("c1"), other=claim, write=claim
