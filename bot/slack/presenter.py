@@ -42,6 +42,12 @@ class SlackPresenter:
         self._notify_channel = notify_channel
 
     def _post(self, channel: str, message: Message, *, thread_ts: str | None = None) -> str | None:
+        return self._post_or_reason(channel, message, thread_ts=thread_ts)[0]
+
+    def _post_or_reason(
+        self, channel: str, message: Message, *, thread_ts: str | None = None
+    ) -> tuple[str | None, str]:
+        """The message's ts, or None and Slack's reason for refusing it."""
         metrics.SLACK_CALLS.labels(method="chat.postMessage").inc()
         try:
             response = self._client.chat_postMessage(
@@ -52,12 +58,13 @@ class SlackPresenter:
                 unfurl_links=False,
             )
         except (SlackApiError, SlackClientError) as error:
-            log.error("chat.postMessage to %s failed: %s", channel, _reason(error))
-            return None
+            reason = _reason(error)
+            log.error("chat.postMessage to %s failed: %s", channel, reason)
+            return None, reason
         ts = response.get("ts")
         for extra in message.overflow:
             self._post(channel, extra, thread_ts=thread_ts or ts)
-        return str(ts) if ts else None
+        return (str(ts) if ts else None), ""
 
     def publish_request(
         self, request: RebootRequest, *, can_execute: bool, note: PreviewNote | None = None
@@ -67,14 +74,9 @@ class SlackPresenter:
             can_execute=can_execute,
             note=text.preview_note_text(note) if note is not None else None,
         )
-        ts = self._post(request.channel, message, thread_ts=request.thread_ts)
+        ts, reason = self._post_or_reason(request.channel, message, thread_ts=request.thread_ts)
         if ts is None:
-            self._post_ephemeral(
-                request.channel,
-                request.requester,
-                ":x: I could not post the preview in this channel (is the app allowed to "
-                "post here?). Nothing will be rebooted.",
-            )
+            self._post_ephemeral(request.channel, request.requester, _preview_not_posted(reason))
         return ts
 
     def refresh_request(self, request: RebootRequest) -> bool:
@@ -190,6 +192,19 @@ class SlackPresenter:
             self._client.chat_postEphemeral(channel=channel, user=user, text=reply)
         except (SlackApiError, SlackClientError) as error:
             log.error("chat.postEphemeral to %s in %s failed: %s", user, channel, _reason(error))
+
+
+def _preview_not_posted(reason: str) -> str:
+    if reason == "ratelimited":
+        # Still refused after the retries: a busy moment, not a missing permission.
+        return (
+            ":x: Slack is limiting how fast I may post just now, so I could not post the "
+            "preview. Nothing will be rebooted; send the command again in a minute."
+        )
+    return (
+        ":x: I could not post the preview in this channel (is the app allowed to post "
+        "here?). Nothing will be rebooted."
+    )
 
 
 def _reason(error: SlackClientError) -> str:

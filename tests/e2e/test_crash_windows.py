@@ -114,3 +114,22 @@ def test_the_harness_clicks_on_the_real_preview_and_adoption_follows(harness: Ha
     h.click(ACTION_CONFIRM, request_id)
     h.settle()
     assert h.request(request_id).message_ts == preview.ts
+
+
+def test_a_preview_slack_keeps_rate_limiting_says_so(harness: Harness) -> None:
+    """Slack answering 429 past the WebClient's retries (the harsh soak's lone preview
+    at the end of a run): the person hears it was Slack's rate limit, not that the app
+    may not post in the channel, and that nothing will be rebooted."""
+    h = harness
+    h.slack.rate_limit("chat.postMessage", times=6, retry_after=0)
+    h.command(h.sim.fleet.ids(REGION)[0])
+    h.settle()
+
+    refused = [c.status for c in h.slack.calls("chat.postMessage")]
+    assert refused == [429] * 6, refused
+    assert h.slack.posted(CHANNEL) == []
+    [told] = h.ephemerals(OPERATOR)
+    assert "limiting how fast I may post" in told
+    assert "Nothing will be rebooted" in told
+    assert "allowed to post" not in told
+    assert h.sim.calls.count("RebootInstances", dry_run=False) == 0
