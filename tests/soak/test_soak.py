@@ -1005,6 +1005,13 @@ def _check(
             for i in request.instances
             if i.outcome is not InstanceOutcome.SUCCEEDED
         )
+        # What the simulator saw of them: whether each call arrived, and its answer.
+        named = {i.ref.instance_id for i in request.instances}
+        detail += "\n    RebootInstances as ECS saw it: " + ", ".join(
+            f"{call.at:%H:%M:%S.%f} {call.code or call.status}"
+            for call in sim.calls.of("RebootInstances", dry_run=False)
+            if named & set(call.ids)
+        )
     figures = (
         f"SOAK requests={len(confirmed)} failed_by_faults_pct={failed_pct:.2f} "
         f"double_reboots={doubles} lost_requests={lost} kills={serve.kills}"
