@@ -11,11 +11,13 @@ gets a 4xx with a reason, and nothing is recorded.
 
 from __future__ import annotations
 
+import binascii
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote_plus
 
 from slack_sdk.signature import SignatureVerifier
 
@@ -50,13 +52,45 @@ def parse(body: bytes, content_type: str) -> dict[str, Any] | Refusal:
     text = body.decode("utf-8")
     if content_type.startswith("application/json"):
         return _json_object(text, "the JSON body")
-    fields = dict(parse_qsl(text, keep_blank_values=True))
+    fields = form_fields(text)
     if "payload" in fields:
         payload = _json_object(fields["payload"], "payload")
         return payload if isinstance(payload, Refusal) else _checked_interactive(payload)
     if "command" in fields:
         return fields
     return Refusal(400, "neither a slash command nor an interactive payload")
+
+
+# A "%" not followed by two hex digits: urllib keeps it as it is, quoted-printable would not.
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def form_fields(text: str) -> dict[str, str]:
+    """``dict(parse_qsl(text, keep_blank_values=True))``, with the ``%XX`` escapes
+    decoded in C (docs/decisions/0020).
+
+    A click's body carries the whole clicked message, about 10 kB with a thousand
+    escapes for 50 instances, and urllib decodes them one at a time in Python (0.2 ms).
+    With every ``%`` made ``=``, ``binascii.a2b_qp`` decodes the same escapes at once.
+    The two agree wherever quoted-printable's other rules cannot apply: ASCII text, no
+    line breaks, every ``%`` followed by two hex digits, no raw ``=`` inside a value.
+    Slack's bodies are always so; anything else is read by urllib.
+    """
+    if not text.isascii() or "\n" in text or "\r" in text or _BAD_ESCAPE.search(text):
+        return dict(parse_qsl(text, keep_blank_values=True))
+    fields: dict[str, str] = {}
+    for pair in text.split("&"):
+        if pair:
+            name, _, value = pair.partition("=")
+            fields[_unquoted(name)] = _unquoted(value)
+    return fields
+
+
+def _unquoted(part: str) -> str:
+    if "=" in part:  # a raw "=" would read as an escape
+        return unquote_plus(part)
+    decoded = binascii.a2b_qp(part.replace("+", " ").replace("%", "="))
+    return decoded.decode("utf-8", "replace")
 
 
 def _json_object(text: str, what: str) -> dict[str, Any] | Refusal:
