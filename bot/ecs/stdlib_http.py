@@ -6,17 +6,23 @@ than half the CPU per call (docs/decisions/0016). Failures come out as the httpx
 exceptions ``EcsClient`` already sorts into "not sent" and "maybe sent"; only a failure
 to connect, before any byte of the request was written, is a ``ConnectError`` or a
 ``ConnectTimeout``.
+
+Its responses read their header block with :func:`parse_headers` instead of the email
+package's parser, a twelfth of its cost (docs/decisions/0021).
 """
 
 from __future__ import annotations
 
+import email.parser
 import http.client
+import re
 import select
 import ssl
 import threading
 import time
+import types
 from collections.abc import Sequence
-from typing import Final
+from typing import IO, Final
 
 import httpx
 
@@ -31,6 +37,61 @@ MAX_IDLE: Final = 20
 KEEPALIVE_EXPIRY_SECONDS: Final = 5.0
 
 Headers = Sequence[tuple[str, str]]
+
+
+# http.client's limits on a header block: the length of a line, and how many lines
+# (the blank line that ends it included).
+MAX_LINE: Final = 65536
+MAX_HEADERS: Final = 100
+# A line the email package reads as one header and nothing else: a name of printable
+# ASCII other than ":" (its ``headerRE``), then the value, with no CR or LF inside.
+_PLAIN_HEADER = re.compile(rb"[!-9;-~]+:[^\r\n]*\r?\n")
+
+
+def parse_headers(
+    fp: IO[bytes], _class: type[http.client.HTTPMessage] = http.client.HTTPMessage
+) -> http.client.HTTPMessage:
+    """What ``http.client.parse_headers`` returns (the same headers, in order), read
+    line by line into the message without the email package's ``FeedParser``: 12 µs
+    instead of 160 µs for an ECS answer's headers, once per ECS call. A block with any
+    other line (folded, a name with spaces, a stray CR) goes to the email package, as
+    in http.client. Reads exactly the lines http.client reads, with its limits."""
+    lines: list[bytes] = []
+    while True:
+        line = fp.readline(MAX_LINE + 1)
+        if len(line) > MAX_LINE:
+            raise http.client.LineTooLong("header line")
+        lines.append(line)
+        if len(lines) > MAX_HEADERS:
+            raise http.client.HTTPException(f"got more than {MAX_HEADERS} headers")
+        if line in (b"\r\n", b"\n", b""):
+            break
+    header_lines = lines[:-1]  # the last one ends the block
+    if not all(_PLAIN_HEADER.fullmatch(line) for line in header_lines):
+        text = b"".join(lines).decode("iso-8859-1")
+        return email.parser.Parser(_class=_class).parsestr(text)
+    message = _class()
+    for line in header_lines:
+        name, _, value = line.decode("iso-8859-1").partition(":")
+        # As the email package's compat32 policy stores a header it parsed.
+        message[name] = value.lstrip(" \t").rstrip("\r\n")
+    return message
+
+
+class Response(http.client.HTTPResponse):
+    """http.client's response, reading its header block with :func:`parse_headers`.
+
+    ``begin`` is http.client's own, run with ``parse_headers`` ours: the status line,
+    the body's length, chunking and keep-alive stay the standard library's
+    (docs/decisions/0021). Should a later http.client stop calling ``parse_headers``
+    there, this is only slower, never different.
+    """
+
+    begin = types.FunctionType(
+        http.client.HTTPResponse.begin.__code__,
+        {**vars(http.client), "parse_headers": parse_headers},
+        "begin",
+    )
 
 
 def _set_timeout(connection: http.client.HTTPConnection, seconds: float | None) -> None:
@@ -99,11 +160,17 @@ class OriginPool:
 
     def new_connection(self) -> http.client.HTTPConnection:
         """An unconnected ``HTTPConnection`` or ``HTTPSConnection`` for this origin."""
+        connection: http.client.HTTPConnection
         if self.scheme == "https":
-            return http.client.HTTPSConnection(
+            connection = http.client.HTTPSConnection(
                 self.host, self.port, timeout=self._connect_timeout, context=self.ssl_context
             )
-        return http.client.HTTPConnection(self.host, self.port, timeout=self._connect_timeout)
+        else:
+            connection = http.client.HTTPConnection(
+                self.host, self.port, timeout=self._connect_timeout
+            )
+        connection.response_class = Response
+        return connection
 
     def post(self, target: str, headers: Headers) -> httpx.Response:
         """Send ``POST target`` with exactly ``headers`` (Host and Content-Length
