@@ -57,6 +57,9 @@ SHORT = {
 }
 # A Monday, 01:58 UTC: the "night" window below opens two minutes later.
 MONDAY = datetime(2026, 12, 7, 1, 58, tzinfo=UTC)
+# A window one minute long, and its first opening after MONDAY.
+NIGHT = {"ECSBOT_WINDOWS": "night=daily 02:00-02:01"}
+OPENING = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)
 
 
 @contextmanager
@@ -118,6 +121,26 @@ def _ticks(h: Harness, seconds: float, *, step: float = 1.0) -> None:
     for _ in range(int(seconds / step)):
         h.clock.advance(step)
         h.tick()
+
+
+@contextmanager
+def _night_rollout(url: str) -> Iterator[tuple[Harness, str]]:
+    """The bot with the "night" window, and its six instances in a rollout (a canary,
+    then waves of 2) scheduled into it: the harness and the request's id."""
+    with scheduling_bot(url, env=NIGHT, start=MONDAY, instances=6) as h:
+        ids = h.sim.fleet.ids(REGION)
+        rollout = RolloutFlags(batch=Size(2), canary=1)
+        yield h, _scheduled(h, InWindow("night"), ids=ids, rollout=rollout)
+
+
+def _canary_back_after_the_closing(h: Harness) -> None:
+    """The canary sent at the opening, back only after the window closed: the rollout
+    now waits for the next opening."""
+    h.clock.set(OPENING)
+    h.tick()
+    h.clock.set(OPENING + timedelta(seconds=61))
+    h.tick()
+    h.tick()
 
 
 # ── the happy path ────────────────────────────────────────────────────────────────
@@ -316,33 +339,28 @@ def test_a_restart_while_scheduled_still_runs_once(migrated_url: str) -> None:
 def test_a_rollout_in_a_window_pauses_at_closing_and_goes_on_at_the_next_opening(
     migrated_url: str,
 ) -> None:
-    env = {"ECSBOT_WINDOWS": "night=daily 02:00-02:01"}
-    with scheduling_bot(migrated_url, env=env, start=MONDAY, instances=6) as h:
+    with _night_rollout(migrated_url) as (h, request_id):
         ids = h.sim.fleet.ids(REGION)
-        request_id = _scheduled(
-            h, InWindow("night"), ids=ids, rollout=RolloutFlags(batch=Size(2), canary=1)
-        )
-        opening = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)
         request = h.request(request_id)
-        assert (request.scheduled_for, request.window) == (opening, "night")
+        assert (request.scheduled_for, request.window) == (OPENING, "night")
         assert request.rollout_waves > 2
 
         # Nothing before the opening; the canary at it.
-        h.clock.set(opening - timedelta(seconds=1))
+        h.clock.set(OPENING - timedelta(seconds=1))
         h.tick()
         assert _real_calls(h) == 0
-        h.clock.set(opening)
+        h.clock.set(OPENING)
         h.tick()
         assert len(sent_waves(h)) == 1
 
         # The canary comes back after the window closed: no new wave; paused until
         # the next opening, and the message says when it goes on.
-        h.clock.set(opening + timedelta(seconds=61))
+        h.clock.set(OPENING + timedelta(seconds=61))
         h.tick()
         h.tick()
         request = h.request(request_id)
         assert request.state is RequestState.PAUSED
-        assert request.window_reopens_at == opening + timedelta(days=1)
+        assert request.window_reopens_at == OPENING + timedelta(days=1)
         assert len(sent_waves(h)) == 1
         message = h.slack.find(CHANNEL, str(request.message_ts))
         assert message is not None
@@ -358,12 +376,12 @@ def test_a_rollout_in_a_window_pauses_at_closing_and_goes_on_at_the_next_opening
         assert len(sent_waves(h)) == 1
 
         # Hours pass with the poller running: still nothing.
-        h.clock.set(opening + timedelta(hours=12))
+        h.clock.set(OPENING + timedelta(hours=12))
         h.tick()
         assert len(sent_waves(h)) == 1
 
         # The next night it goes on by itself, one wave at a time within the minute.
-        h.clock.set(opening + timedelta(days=1))
+        h.clock.set(OPENING + timedelta(days=1))
         h.tick()
         assert h.request(request_id).state is RequestState.EXECUTING
         assert len(sent_waves(h)) == 2
@@ -373,14 +391,14 @@ def test_a_rollout_in_a_window_pauses_at_closing_and_goes_on_at_the_next_opening
         # Every wave that fits in the minute went; the rest wait for the next night.
         sent_tonight = len(sent_waves(h))
         assert sent_tonight >= 3
-        h.clock.set(opening + timedelta(days=1, seconds=61))
+        h.clock.set(OPENING + timedelta(days=1, seconds=61))
         h.tick()
         h.tick()
         assert h.request(request_id).state in (RequestState.PAUSED, RequestState.SUCCEEDED)
         for night in range(2, 6):
             if h.request(request_id).state.is_final:
                 break
-            h.clock.set(opening + timedelta(days=night))
+            h.clock.set(OPENING + timedelta(days=night))
             for _ in range(60):
                 h.clock.advance(1)
                 h.tick()
@@ -393,18 +411,12 @@ def test_a_rollout_in_a_window_pauses_at_closing_and_goes_on_at_the_next_opening
 
 
 def test_a_person_paused_rollout_stays_paused_through_the_opening(migrated_url: str) -> None:
-    env = {"ECSBOT_WINDOWS": "night=daily 02:00-02:01"}
-    with scheduling_bot(migrated_url, env=env, start=MONDAY, instances=6) as h:
-        ids = h.sim.fleet.ids(REGION)
-        request_id = _scheduled(
-            h, InWindow("night"), ids=ids, rollout=RolloutFlags(batch=Size(2), canary=1)
-        )
-        opening = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)
-        h.clock.set(opening)
+    with _night_rollout(migrated_url) as (h, request_id):
+        h.clock.set(OPENING)
         h.tick()
         h.click(ACTION_PAUSE, request_id)
         h.settle()
-        h.clock.set(opening + timedelta(days=1))
+        h.clock.set(OPENING + timedelta(days=1))
         for _ in range(30):
             h.clock.advance(1)
             h.tick()
@@ -413,18 +425,8 @@ def test_a_person_paused_rollout_stays_paused_through_the_opening(migrated_url: 
 
 
 def test_pause_while_waiting_for_the_window_holds_it_until_a_resume(migrated_url: str) -> None:
-    env = {"ECSBOT_WINDOWS": "night=daily 02:00-02:01"}
-    with scheduling_bot(migrated_url, env=env, start=MONDAY, instances=6) as h:
-        ids = h.sim.fleet.ids(REGION)
-        request_id = _scheduled(
-            h, InWindow("night"), ids=ids, rollout=RolloutFlags(batch=Size(2), canary=1)
-        )
-        opening = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)
-        h.clock.set(opening)
-        h.tick()
-        h.clock.set(opening + timedelta(seconds=61))
-        h.tick()
-        h.tick()
+    with _night_rollout(migrated_url) as (h, request_id):
+        _canary_back_after_the_closing(h)
         request = h.request(request_id)
         assert request.window_reopens_at is not None
         message = h.slack.find(CHANNEL, str(request.message_ts))
@@ -439,7 +441,7 @@ def test_pause_while_waiting_for_the_window_holds_it_until_a_resume(migrated_url
             OPERATOR,
             None,
         )
-        h.clock.set(opening + timedelta(days=1))
+        h.clock.set(OPENING + timedelta(days=1))
         for _ in range(20):
             h.clock.advance(1)
             h.tick()
@@ -517,18 +519,8 @@ def test_the_last_approval_schedules_it_and_a_replayed_confirm_changes_nothing(
 def test_abort_while_waiting_for_the_window_ends_it_with_the_rest_never_sent(
     migrated_url: str,
 ) -> None:
-    env = {"ECSBOT_WINDOWS": "night=daily 02:00-02:01"}
-    with scheduling_bot(migrated_url, env=env, start=MONDAY, instances=6) as h:
-        ids = h.sim.fleet.ids(REGION)
-        request_id = _scheduled(
-            h, InWindow("night"), ids=ids, rollout=RolloutFlags(batch=Size(2), canary=1)
-        )
-        opening = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)
-        h.clock.set(opening)
-        h.tick()
-        h.clock.set(opening + timedelta(seconds=61))
-        h.tick()
-        h.tick()
+    with _night_rollout(migrated_url) as (h, request_id):
+        _canary_back_after_the_closing(h)
         assert h.request(request_id).window_reopens_at is not None
         h.click(ACTION_ABORT, request_id)
         h.settle()
@@ -538,7 +530,7 @@ def test_abort_while_waiting_for_the_window_ends_it_with_the_rest_never_sent(
         assert len(sent_waves(h)) == 1
         outcomes = [i.outcome for i in request.instances]
         assert outcomes.count(InstanceOutcome.SUCCEEDED) == 1
-        assert outcomes.count(InstanceOutcome.ABORTED) == len(ids) - 1
+        assert outcomes.count(InstanceOutcome.ABORTED) == len(request.instances) - 1
 
 
 # ── the slash command itself ────────────────────────────────────────────────────
