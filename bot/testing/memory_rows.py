@@ -104,10 +104,12 @@ class _Rows:
         )
 
     def latest_request(self, request_id: str) -> StoredRequest | None:
-        """The row as a statement would find it, without locking it."""
-        if self.db._holds(("request", request_id), self.unit):
-            return self.tables.requests.get(request_id)
-        return self.db._latest_request(request_id)
+        return self._row_now(
+            ("request", request_id),
+            self.tables.requests,
+            request_id,
+            lambda: self.db._latest_request(request_id),
+        )
 
     def request_ids(self) -> set[str]:
         return self.db._request_ids() | set(self.tables.requests)
@@ -116,6 +118,19 @@ class _Rows:
         return self._row_for_write(
             ("binding", key), self.tables.bindings, key, lambda: self.db._latest_binding(key)
         )
+
+    def _row_now(
+        self,
+        key: RowKey,
+        table: dict[Any, Row],
+        row_id: object,
+        committed: Callable[[], Row | None],
+    ) -> Row | None:
+        """Row ``row_id`` as a statement would find it, without locking it: this unit's
+        own version while it holds the row, else the latest ``committed`` one."""
+        if self.db._holds(key, self.unit):
+            return table.get(row_id)
+        return committed()
 
     def _row_for_write(
         self,
@@ -153,10 +168,12 @@ class _Rows:
         )
 
     def latest_card(self, card_id: str) -> AlarmCard | None:
-        """The card as a statement would find it, without locking it."""
-        if self.db._holds(("card", card_id), self.unit):
-            return self.tables.alarm_cards.get(card_id)
-        return self.db._latest_card(card_id)
+        return self._row_now(
+            ("card", card_id),
+            self.tables.alarm_cards,
+            card_id,
+            lambda: self.db._latest_card(card_id),
+        )
 
     def open_card_now(self, rule: str, instance_id: str) -> AlarmCard | None:
         """The open card of ``rule`` and ``instance_id`` as a statement finds it now:
